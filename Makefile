@@ -1,0 +1,114 @@
+# eccd - controller for a reverse-treadmill eccentric training rig.
+#
+#   make            build everything (build/)
+#   make demo       one full session on the simulated rig, closed loop vs fixed speed
+#   make check      build with warnings as errors, run every test (ASan/UBSan build)
+#   make bench      controller tick cost, simulated day, peak RSS
+#   make install    PREFIX=/usr/local DESTDIR=
+#   make clean
+#
+# Missing Debian -dev packages are installed first by .ci/ensure-deps (as root),
+# or it prints the exact apt-get command and stops.
+
+PREFIX  ?= /usr/local
+DESTDIR ?=
+BINDIR   = $(PREFIX)/bin
+ETCDIR  ?= /etc/eccd
+DOCDIR   = $(PREFIX)/share/doc/eccd
+SHAREDIR = $(PREFIX)/share/eccd
+
+CC      ?= cc
+BUILD   ?= build
+# pkg-config name : Debian package, for every library we link.
+DEPS     = inih:libinih-dev jansson:libjansson-dev
+PKGS     = inih jansson
+
+WARN     = -std=c11 -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wstrict-prototypes \
+           -Wmissing-prototypes -Wformat=2
+CPPFLAGS_ECC = -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -I.
+OPT     ?= -O2 -g
+SAN      = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+# Recursive (=) so pkg-config runs after the deps step has installed what it needs.
+PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
+PKG_LIBS   = $(shell pkg-config --libs $(PKGS))
+ECC_CFLAGS = $(WARN) $(CPPFLAGS_ECC) $(PKG_CFLAGS) $(CFLAGS)
+ECC_LIBS   = $(PKG_LIBS) -lm $(LDLIBS)
+
+# Program mains; everything else in these folders goes into one library.
+MAINS    = controller/eccd.c sim/eccreport.c
+LIB_SRCS = $(filter-out $(MAINS), $(wildcard config/*.c controller/*.c hal/*.c sim/*.c))
+TEST_SRCS = $(wildcard tests/test_*.c)
+BENCH_SRCS = $(wildcard tests/bench_*.c)
+PROGS    = eccd eccreport
+
+# One object tree per flavour: $(BUILD)/rel (optimised) and $(BUILD)/san (sanitizers).
+define flavour
+$(1)_OBJ  = $$(patsubst %.c,$(BUILD)/$(1)/%.o,$$(LIB_SRCS))
+$(1)_LIB  = $(BUILD)/$(1)/libecc.a
+$(1)_TESTS = $$(patsubst tests/%.c,$(BUILD)/$(1)/tests/%,$$(TEST_SRCS))
+
+$(BUILD)/$(1)/%.o: %.c | deps
+	@mkdir -p $$(@D)
+	$$(CC) $(2) $$(ECC_CFLAGS) -MMD -MP -c $$< -o $$@
+
+$(BUILD)/$(1)/libecc.a: $$($(1)_OBJ)
+	@rm -f $$@
+	$$(AR) rcs $$@ $$^
+
+$(BUILD)/$(1)/eccd: $(BUILD)/$(1)/controller/eccd.o $(BUILD)/$(1)/libecc.a
+	$$(CC) $(2) $$^ $$(ECC_LIBS) -o $$@
+
+$(BUILD)/$(1)/eccreport: $(BUILD)/$(1)/sim/eccreport.o $(BUILD)/$(1)/libecc.a
+	$$(CC) $(2) $$^ $$(ECC_LIBS) -o $$@
+
+$(BUILD)/$(1)/tests/%: $(BUILD)/$(1)/tests/%.o $(BUILD)/$(1)/tests/test.o \
+                      $(BUILD)/$(1)/tests/scenario.o $(BUILD)/$(1)/libecc.a
+	$$(CC) $(2) $$^ $$(ECC_LIBS) -o $$@
+
+-include $$(shell find $(BUILD)/$(1) -name '*.d' 2>/dev/null)
+endef
+
+$(eval $(call flavour,rel,$(OPT)))
+$(eval $(call flavour,san,$(SAN)))
+
+.PHONY: all deps demo check test bench install uninstall clean
+.DEFAULT_GOAL := all
+
+all: $(addprefix $(BUILD)/rel/,$(PROGS))
+	@mkdir -p $(BUILD)
+	@for p in $(PROGS); do ln -sf rel/$$p $(BUILD)/$$p; done
+
+deps:
+	@.ci/ensure-deps $(DEPS)
+
+demo: all
+	@sim/demo.sh $(BUILD)
+
+# check: the optimised build (warnings as errors) and the sanitizer build of every
+# test, then all tests (unit, config corpus, closed-loop scenarios, the real binary).
+check: all $(san_TESTS) $(rel_TESTS) $(BUILD)/san/eccd $(BUILD)/san/eccreport
+	@tests/run.sh $(BUILD)
+
+test: check
+
+bench: all $(BUILD)/rel/tests/bench_eccd
+	@$(BUILD)/rel/tests/bench_eccd $(BUILD)
+
+$(BUILD)/rel/tests/bench_%: $(BUILD)/rel/tests/bench_%.o $(BUILD)/rel/tests/scenario.o $(rel_LIB)
+	$(CC) $(OPT) $^ $(ECC_LIBS) -o $@
+
+install: all
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(ETCDIR) $(DESTDIR)$(DOCDIR) $(DESTDIR)$(SHAREDIR)/scenarios
+	install -m 0755 $(BUILD)/rel/eccd $(BUILD)/rel/eccreport $(DESTDIR)$(BINDIR)/
+	install -m 0644 config/*.ini $(DESTDIR)$(ETCDIR)/
+	install -m 0644 sim/scenarios/*.ini $(DESTDIR)$(SHAREDIR)/scenarios/
+	install -m 0644 README.md docs/*.md $(DESTDIR)$(DOCDIR)/
+
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/eccd $(DESTDIR)$(BINDIR)/eccreport
+	rm -rf $(DESTDIR)$(DOCDIR) $(DESTDIR)$(SHAREDIR)
+	@echo "left $(DESTDIR)$(ETCDIR) in place (it may hold your edited configs)"
+
+clean:
+	rm -rf $(BUILD)
+.SECONDARY:
