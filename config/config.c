@@ -1,0 +1,927 @@
+/* config.c - eccd's configuration: the key table, strict INI loading (inih), cross-field
+ * checks and printing. See config.h.
+ *
+ * Every key is declared once, in keys[] below; everything else (defaults, parsing, range
+ * messages, printing) is driven by that table through one set of functions per type
+ * (type_ops[]).
+ *
+ * Line numbers: inih's handler is not told the line (Debian builds it with
+ * INI_HANDLER_LINENO=0), so the file is read into memory and fed to ini_parse_stream()
+ * through read_line(), which hands inih exactly one physical line per call and counts
+ * them. The handler runs before the next line is read, so the count is the key's line.
+ * read_line() also strips leading blanks (which turns off inih's multi-line continuation,
+ * a source of silent surprises), checks [section] headers (inih never reports a section
+ * without keys) and refuses lines longer than inih's line buffer instead of letting inih
+ * split them.
+ */
+#include "config/config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <ini.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+enum cfg_type { T_INT, T_UINT, T_DOUBLE, T_BOOL, T_ENUM, T_STRING };
+
+#define CFG_NONZERO 1u       /* flag: a double that may be anything but 0 */
+#define CFG_STR_MAX 160      /* longest string value: "key = value" must fit one inih line */
+#define CFG_FILE_MAX (256 * 1024)
+#define CFG_PRINT_WIDTH 190  /* longer printed lines put their comment on the line above */
+
+struct cfg_key {
+    const char *section;
+    const char *key;
+    enum cfg_type type;
+    size_t offset;            /* of the field in struct ecc_config */
+    size_t size;              /* of the field */
+    double min, max;          /* numbers: inclusive bounds; strings: length bounds */
+    const char *def;          /* the default, written as in the INI */
+    const char *const *names; /* enums: name of each value, NULL-terminated */
+    unsigned flags;
+    const char *unit;
+    const char *help;
+};
+
+/* ---- the table ---------------------------------------------------------------------- */
+
+static const char *const backend_names[] = {"sim", "hw", NULL};
+static const char *const mode_names[] = {"continuous", "fixed", NULL};
+static const char *const drive_names[] = {"sim", "modbus-rtu", "modbus-tcp", "pwm", NULL};
+static const char *const encoder_names[] = {"sim", "gpio", "drive", NULL};
+static const char *const loadcell_names[] = {"sim", "hx711", "iio", "modbus", NULL};
+static const char *const inputs_names[] = {"sim", "gpio", "none", NULL};
+static const char *const level_names[] = {"error", "warn", "info", "debug", NULL};
+
+#define FIELD(f) (((struct ecc_config *)0)->f)
+/* 0, or a compile error if field f is not the size of type T (catches a table entry
+ * whose type does not match the struct). */
+#define SIZE_IS(f, T) (sizeof(char[sizeof FIELD(f) == sizeof(T) ? 1 : -1]) - 1)
+#define KEY(s, k, t, f, T, lo, hi, def, names, flags, unit, help)                          \
+    {s, k, t, offsetof(struct ecc_config, f) + SIZE_IS(f, T), sizeof FIELD(f), lo, hi, def, \
+     names, flags, unit, help}
+#define K_INT(s, k, f, lo, hi, def, unit, help) \
+    KEY(s, k, T_INT, f, int, lo, hi, def, NULL, 0, unit, help)
+#define K_UINT(s, k, f, lo, hi, def, unit, help) \
+    KEY(s, k, T_UINT, f, unsigned, lo, hi, def, NULL, 0, unit, help)
+#define K_DBL(s, k, f, lo, hi, def, unit, help) \
+    KEY(s, k, T_DOUBLE, f, double, lo, hi, def, NULL, 0, unit, help)
+#define K_BOOL(s, k, f, def, help) KEY(s, k, T_BOOL, f, bool, 0, 1, def, NULL, 0, "", help)
+#define K_ENUM(s, k, f, names, def, help) KEY(s, k, T_ENUM, f, int, 0, 0, def, names, 0, "", help)
+#define STR_MAX(f) (sizeof FIELD(f) - 1 < CFG_STR_MAX ? sizeof FIELD(f) - 1 : CFG_STR_MAX)
+#define K_STR(s, k, f, minlen, def, help) \
+    KEY(s, k, T_STRING, f, char[sizeof FIELD(f)], minlen, STR_MAX(f), def, NULL, 0, "", help)
+#define INPUT_LINE(k, what) \
+    K_INT("inputs", #k, inputs.k, -1, 1023, "-1", "", "GPIO line of the " what " (-1: not wired)")
+
+static const struct cfg_key keys[] = {
+    K_ENUM("rig", "backend", rig.backend, backend_names, "sim",
+           "sim: the built-in simulated rig; hw: the parts in [drive] [encoder] [loadcell] "
+           "[inputs]"),
+    K_INT("loop", "rate_hz", loop.rate_hz, 10, 1000, "100", "Hz", "control loop rate"),
+
+    K_DBL("limits", "speed_max_mps", limits.speed_max, 0.08, CFG_SPEED_CAP_MPS, "0.70", "m/s",
+          "belt speed is never commanded above this"),
+    K_DBL("limits", "speed_min_mps", limits.speed_min, 0.02, 0.83, "0.08", "m/s",
+          "slowest running speed; a restart after a stop begins here"),
+    K_DBL("limits", "accel_mps2", limits.accel, 0.05, 3, "0.6", "m/s^2",
+          "slew limit of the commanded speed while running"),
+    K_DBL("limits", "stop_decel_mps2", limits.stop_decel, 0.1, 5, "1.0", "m/s^2",
+          "ramp of the commanded speed when stopping"),
+    K_DBL("limits", "force_abort_n", limits.force_abort, 20, CFG_FORCE_CAP_N, "250", "N",
+          "filtered force above this latches an over-force stop"),
+    K_DBL("limits", "overspeed_margin", limits.overspeed_margin, 0.02, 0.5, "0.15", "",
+          "share by which measured speed may exceed speed_max_mps before it is a fault"),
+    K_DBL("limits", "force_stale_s", limits.force_stale_s, 0.05, 5, "0.5", "s",
+          "no new load-cell sample for this long is a fault"),
+    K_DBL("limits", "speed_silent_s", limits.speed_silent_s, 0.2, 10, "3.0", "s",
+          "no belt pulse for this long while commanded to move is a fault"),
+
+    K_DBL("band", "force_low_n", band.force_low, 5, 1000, "60", "N",
+          "lower edge of the eccentric force band: below it the belt speeds up"),
+    K_DBL("band", "force_high_n", band.force_high, 5, 1000, "100", "N",
+          "upper edge of the band: above it the belt slows down"),
+
+    K_ENUM("control", "mode", control.mode, mode_names, "continuous",
+           "continuous: belt speed follows the force band; fixed: constant fixed_speed_mps"),
+    K_DBL("control", "start_speed_mps", control.start_speed, 0.02, 0.83, "0.30", "m/s",
+          "belt speed a set starts at (continuous mode)"),
+    K_DBL("control", "fixed_speed_mps", control.fixed_speed, 0.02, 0.83, "0.30", "m/s",
+          "belt speed in fixed mode"),
+    K_DBL("control", "kp", control.kp, 0, 0.1, "0.003", "(m/s)/N",
+          "proportional gain on the band error"),
+    K_DBL("control", "ki", control.ki, 0, 1, "0.02", "(m/s)/(N s)",
+          "integral gain on the band error"),
+    K_DBL("control", "engage_timeout_s", control.engage_timeout_s, 0, 5, "0.4", "s",
+          "after contact, act even if the force never reached the band"),
+    K_DBL("control", "release_rollback_s", control.release_rollback_s, 0, 1, "0.2", "s",
+          "on release, undo the integral gathered over the last this-many seconds"),
+    K_DBL("control", "hold_margin", control.hold_margin, 0, 0.45, "0.25", "",
+          "share of the band width, at each edge, where the speed is still nudged toward "
+          "the middle; the speed is held only in the rest"),
+
+    K_BOOL("filter", "spike_reject", filter.spike_reject, "true",
+           "median-of-3 drops single-sample load-cell spikes"),
+    K_DBL("filter", "cutoff_hz", filter.cutoff_hz, 0.5, 50, "8", "Hz",
+          "corner of the first-order low-pass force filter"),
+
+    K_DBL("rep", "contact_n", rep.contact_n, 2, 500, "20", "N",
+          "a stroke starts when filtered force rises above this"),
+    K_DBL("rep", "release_n", rep.release_n, 1, 500, "12", "N",
+          "a stroke ends when filtered force falls below this"),
+    K_DBL("rep", "min_stroke_s", rep.min_stroke_s, 0.1, 10, "0.6", "s",
+          "shortest stroke that counts"),
+    K_DBL("rep", "min_travel_m", rep.min_travel_m, 0.01, 2, "0.25", "m",
+          "least belt travel under load that counts"),
+    K_DBL("rep", "min_in_band", rep.min_in_band, 0, 1, "0.5", "",
+          "least share (0 to 1) of the stroke spent inside the force band"),
+
+    K_INT("protocol", "reps_per_set", protocol.reps_per_set, 1, 100, "15", "reps",
+          "valid reps that make a set"),
+    K_INT("protocol", "sets_per_session", protocol.sets_per_session, 1, 20, "3", "sets",
+          "sets that make a session"),
+    K_DBL("protocol", "rest_s", protocol.rest_s, 0, 1800, "60", "s",
+          "rest between sets, belt stopped"),
+
+    K_ENUM("drive", "type", drive.type, drive_names, "sim",
+           "how the belt motor is driven: VFD over Modbus RTU or TCP, or a PWM motor board"),
+    K_STR("drive", "profile", drive.profile, 1, "generic",
+          "drive profile (register map) for the modbus types"),
+    K_STR("drive", "device", drive.device, 1, "/dev/ttyUSB0",
+          "serial device (modbus-rtu) or PWM chip path (pwm)"),
+    K_INT("drive", "baud", drive.baud, 1200, 921600, "19200", "baud", "serial speed (modbus-rtu)"),
+    K_STR("drive", "host", drive.host, 1, "127.0.0.1", "address of the drive (modbus-tcp)"),
+    K_INT("drive", "port", drive.port, 1, 65535, "502", "", "TCP port of the drive (modbus-tcp)"),
+    K_INT("drive", "unit_id", drive.unit_id, 1, 247, "1", "", "Modbus slave id of the drive"),
+    K_DBL("drive", "hz_per_mps", drive.hz_per_mps, 1, 1000, "60", "Hz/(m/s)",
+          "motor frequency per m/s of belt speed"),
+
+    K_ENUM("encoder", "type", encoder.type, encoder_names, "sim",
+           "belt speed sensor: pulses on GPIO, or the drive's reported output frequency"),
+    K_DBL("encoder", "pulses_per_m", encoder.pulses_per_m, 0.5, 10000, "20", "1/m",
+          "pulses per metre of belt travel"),
+    K_DBL("encoder", "timeout_s", encoder.timeout_s, 0.2, 10, "3.0", "s",
+          "speed reads zero after this long without a pulse"),
+    K_STR("encoder", "chip", encoder.chip, 1, "gpiochip0", "GPIO chip of the pulse input"),
+    K_INT("encoder", "line", encoder.line, 0, 1023, "17", "", "GPIO line of the pulse input"),
+
+    K_ENUM("loadcell", "type", loadcell.type, loadcell_names, "sim",
+           "load-cell front end: HX711 on GPIO, Linux IIO, or a Modbus weighing transmitter"),
+    KEY("loadcell", "scale", T_DOUBLE, loadcell.scale, double, -HUGE_VAL, HUGE_VAL, "1.0", NULL,
+        CFG_NONZERO, "N/count", "newtons per raw count (calibration; negative flips the sign)"),
+    K_DBL("loadcell", "offset", loadcell.offset, -HUGE_VAL, HUGE_VAL, "0", "counts",
+          "raw reading at zero load (tare)"),
+    K_DBL("loadcell", "rate_hz", loadcell.rate_hz, 1, 1000, "80", "Hz",
+          "sample rate (HX711: 10 or 80)"),
+
+    K_ENUM("inputs", "type", inputs.type, inputs_names, "sim",
+           "e-stop, safety key and buttons: GPIO, simulated, or none"),
+    K_STR("inputs", "chip", inputs.chip, 1, "gpiochip0", "GPIO chip of the input lines"),
+    INPUT_LINE(estop_line, "e-stop circuit"),
+    INPUT_LINE(key_line, "safety key"),
+    INPUT_LINE(start_line, "start button"),
+    INPUT_LINE(stop_line, "stop button"),
+    INPUT_LINE(next_line, "next-set button"),
+    K_BOOL("inputs", "active_low", inputs.active_low, "true",
+           "lines read 0 when pressed or tripped"),
+
+    K_STR("sim", "scenario", sim.scenario, 1, "normal",
+          "athlete scenario: a name, or an INI path relative to this file"),
+    K_UINT("sim", "seed", sim.seed, 0, 4294967295.0, "1", "", "random seed: same seed, same run"),
+    K_DBL("sim", "speed", sim.speed, 0, 1000, "0", "",
+          "0: as fast as possible; else times real time (1 = real time)"),
+    K_DBL("sim", "loadcell_rate_hz", sim.loadcell_rate_hz, 1, 1000, "80", "Hz",
+          "simulated load-cell sample rate"),
+    K_DBL("sim", "loadcell_noise_n", sim.loadcell_noise_n, 0, 50, "0.8", "N",
+          "standard deviation of the load-cell noise"),
+    K_DBL("sim", "loadcell_resolution_n", sim.loadcell_resolution_n, 0, 10, "0.05", "N",
+          "load-cell quantisation step"),
+    K_DBL("sim", "drive_accel_mps2", sim.drive_accel, 0.1, 10, "1.5", "m/s^2",
+          "the simulated drive's own ramp"),
+    K_DBL("sim", "slip", sim.slip, 0, 0.01, "0.0002", "(m/s)/N",
+          "belt slows this much per newton of foot load"),
+    K_STR("sim", "truth_log", sim.truth_log, 0, "",
+          "JSON-lines file of the athlete's strokes (empty: none)"),
+
+    K_ENUM("log", "level", log.level, level_names, "info", "least severe message logged"),
+    K_STR("log", "rep_log", log.rep_log, 0, "",
+          "JSON-lines rep and fault log (empty: none; --rep-log overrides)"),
+};
+
+#define NKEYS ((int)(sizeof keys / sizeof keys[0]))
+_Static_assert(sizeof keys / sizeof keys[0] <= CFG_KEYS_MAX, "key_line[] is too small");
+_Static_assert(sizeof(enum cfg_mode) == sizeof(int), "enums are stored as int");
+
+/* ---- small helpers ------------------------------------------------------------------ */
+
+/* Append to buf (size n, *len used so far), never overflowing; truncates quietly. */
+__attribute__((format(printf, 4, 5)))
+static void append(char *buf, size_t n, size_t *len, const char *fmt, ...)
+{
+    va_list ap;
+    int k;
+
+    if (*len >= n)
+        return;
+    va_start(ap, fmt);
+    k = vsnprintf(buf + *len, n - *len, fmt, ap);
+    va_end(ap);
+    if (k > 0)
+        *len = *len + (size_t)k < n ? *len + (size_t)k : n;
+}
+
+/* Write "FILE:LINE: " (line > 0), "--set: " (line < 0) or "FILE: " (line 0) and the
+ * message into err. Returns -1 so callers can `return say(...)`. */
+__attribute__((format(printf, 5, 0)))
+static int vsay(char *err, size_t n, const char *file, int line, const char *fmt, va_list ap)
+{
+    size_t len = 0;
+
+    if (!err || n == 0)
+        return -1;
+    err[0] = '\0';
+    if (line > 0)
+        append(err, n, &len, "%s:%d: ", file, line);
+    else if (line < 0)
+        append(err, n, &len, "--set: ");
+    else if (file && *file)
+        append(err, n, &len, "%s: ", file);
+    if (len < n)
+        vsnprintf(err + len, n - len, fmt, ap);
+    return -1;
+}
+
+__attribute__((format(printf, 5, 6)))
+static int say(char *err, size_t n, const char *file, int line, const char *fmt, ...)
+{
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsay(err, n, file, line, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+/* The shortest of %.15g / %.17g that reads back as exactly v. */
+static void fmt_real(double v, char *buf, size_t n)
+{
+    snprintf(buf, n, "%.15g", v);
+    if (strtod(buf, NULL) != v)
+        snprintf(buf, n, "%.17g", v);
+}
+
+static int find_key(const char *section, const char *key)
+{
+    for (int i = 0; i < NKEYS; i++)
+        if (!strcmp(keys[i].section, section) && !strcmp(keys[i].key, key))
+            return i;
+    return -1;
+}
+
+static bool section_known(const char *section)
+{
+    for (int i = 0; i < NKEYS; i++)
+        if (!strcmp(keys[i].section, section))
+            return true;
+    return false;
+}
+
+/* "rig, loop, limits, ..." (sections are contiguous in keys[]). */
+static void list_sections(char *buf, size_t n)
+{
+    size_t len = 0;
+
+    buf[0] = '\0';
+    for (int i = 0; i < NKEYS; i++)
+        if (i == 0 || strcmp(keys[i].section, keys[i - 1].section))
+            append(buf, n, &len, "%s%s", i ? ", " : "", keys[i].section);
+}
+
+static void list_keys(const char *section, char *buf, size_t n)
+{
+    size_t len = 0;
+
+    buf[0] = '\0';
+    for (int i = 0; i < NKEYS; i++)
+        if (!strcmp(keys[i].section, section))
+            append(buf, n, &len, "%s%s", len ? ", " : "", keys[i].key);
+}
+
+static void *field_of(struct ecc_config *cfg, const struct cfg_key *k)
+{
+    return (char *)cfg + k->offset;
+}
+
+static const void *cfield_of(const struct ecc_config *cfg, const struct cfg_key *k)
+{
+    return (const char *)cfg + k->offset;
+}
+
+/* ---- one parse / format / allowed function per type --------------------------------- */
+
+/* Each parser checks the whole text and stores into the field only if it is valid;
+ * otherwise it writes what is wrong into why and returns -1. */
+
+static int parse_int(const struct cfg_key *k, const char *s, void *field, char *why, size_t n)
+{
+    char *end;
+    long long v;
+
+    errno = 0;
+    v = strtoll(s, &end, 10);
+    if (end == s || *end || isspace((unsigned char)*s))
+        return say(why, n, NULL, 0, "\"%s\" is not a whole number", s);
+    if (errno == ERANGE || v < k->min || v > k->max)
+        return say(why, n, NULL, 0, "%s is out of range", s);
+    if (k->type == T_UINT)
+        *(unsigned *)field = (unsigned)v;
+    else
+        *(int *)field = (int)v;
+    return 0;
+}
+
+static int parse_double(const struct cfg_key *k, const char *s, void *field, char *why, size_t n)
+{
+    char *end;
+    double v;
+
+    errno = 0;
+    v = strtod(s, &end);
+    if (end == s || *end || isspace((unsigned char)*s))
+        return say(why, n, NULL, 0, "\"%s\" is not a number", s);
+    if (errno == ERANGE)
+        return say(why, n, NULL, 0, "%s is too %s to represent", s,
+                   fabs(v) > 1 ? "large" : "small");
+    if (!isfinite(v))
+        return say(why, n, NULL, 0, "\"%s\" is not a finite number", s);
+    if (v < k->min || v > k->max || (v == 0 && (k->flags & CFG_NONZERO)))
+        return say(why, n, NULL, 0, "%s is out of range", s);
+    *(double *)field = v;
+    return 0;
+}
+
+static int parse_bool(const struct cfg_key *k, const char *s, void *field, char *why, size_t n)
+{
+    static const char *const words[] = {"false", "true", "no", "yes", "off", "on", "0", "1"};
+
+    (void)k;
+    for (size_t i = 0; i < sizeof words / sizeof words[0]; i++) {
+        if (!strcasecmp(s, words[i])) {
+            *(bool *)field = i % 2;
+            return 0;
+        }
+    }
+    return say(why, n, NULL, 0, "\"%s\" is not a boolean", s);
+}
+
+static int parse_enum(const struct cfg_key *k, const char *s, void *field, char *why, size_t n)
+{
+    for (int i = 0; k->names[i]; i++) {
+        if (!strcmp(s, k->names[i])) {
+            *(int *)field = i;
+            return 0;
+        }
+    }
+    return say(why, n, NULL, 0, "\"%s\" is not a known name", s);
+}
+
+static int parse_string(const struct cfg_key *k, const char *s, void *field, char *why, size_t n)
+{
+    size_t len = strlen(s);
+
+    if (len < k->min)
+        return say(why, n, NULL, 0, "empty value");
+    if (len > k->max)
+        return say(why, n, NULL, 0, "value is %zu characters long", len);
+    for (size_t i = 0; i < len; i++) {
+        if (iscntrl((unsigned char)s[i]))
+            return say(why, n, NULL, 0, "value contains a control character");
+        if (s[i] == ';' && i > 0 && isspace((unsigned char)s[i - 1]))
+            return say(why, n, NULL, 0, "value contains \" ;\", which starts a comment");
+    }
+    memset(field, 0, k->size);
+    memcpy(field, s, len);
+    return 0;
+}
+
+static void format_int(const struct cfg_key *k, const void *field, char *buf, size_t n)
+{
+    if (k->type == T_UINT)
+        snprintf(buf, n, "%u", *(const unsigned *)field);
+    else
+        snprintf(buf, n, "%d", *(const int *)field);
+}
+
+static void format_double(const struct cfg_key *k, const void *field, char *buf, size_t n)
+{
+    (void)k;
+    fmt_real(*(const double *)field, buf, n);
+}
+
+static void format_bool(const struct cfg_key *k, const void *field, char *buf, size_t n)
+{
+    (void)k;
+    snprintf(buf, n, "%s", *(const bool *)field ? "true" : "false");
+}
+
+static void format_enum(const struct cfg_key *k, const void *field, char *buf, size_t n)
+{
+    int v = *(const int *)field, count = 0;
+
+    while (k->names[count])
+        count++;
+    snprintf(buf, n, "%s", v >= 0 && v < count ? k->names[v] : "?");
+}
+
+static void format_string(const struct cfg_key *k, const void *field, char *buf, size_t n)
+{
+    snprintf(buf, n, "%.*s", (int)k->size, (const char *)field);
+}
+
+static void allowed_number(const struct cfg_key *k, char *buf, size_t n)
+{
+    char lo[32], hi[32];
+
+    if (isinf(k->min) && isinf(k->max)) {
+        snprintf(buf, n, "%s", k->flags & CFG_NONZERO ? "any nonzero number" : "any number");
+        return;
+    }
+    fmt_real(k->min, lo, sizeof lo);
+    fmt_real(k->max, hi, sizeof hi);
+    snprintf(buf, n, "%s to %s%s%s", lo, hi, *k->unit ? " " : "", k->unit);
+}
+
+static void allowed_bool(const struct cfg_key *k, char *buf, size_t n)
+{
+    (void)k;
+    snprintf(buf, n, "true, false, yes, no, on, off, 1, 0");
+}
+
+static void allowed_enum(const struct cfg_key *k, char *buf, size_t n)
+{
+    size_t len = 0;
+
+    buf[0] = '\0';
+    for (int i = 0; k->names[i]; i++)
+        append(buf, n, &len, "%s%s", i ? ", " : "", k->names[i]);
+}
+
+static void allowed_string(const struct cfg_key *k, char *buf, size_t n)
+{
+    snprintf(buf, n, k->min > 0 ? "1 to %.0f characters" : "at most %.0f characters", k->max);
+}
+
+struct cfg_type_ops {
+    int (*parse)(const struct cfg_key *k, const char *text, void *field, char *why, size_t n);
+    void (*format)(const struct cfg_key *k, const void *field, char *buf, size_t n);
+    void (*allowed)(const struct cfg_key *k, char *buf, size_t n);
+};
+
+static const struct cfg_type_ops type_ops[] = {
+    [T_INT] = {parse_int, format_int, allowed_number},
+    [T_UINT] = {parse_int, format_int, allowed_number},
+    [T_DOUBLE] = {parse_double, format_double, allowed_number},
+    [T_BOOL] = {parse_bool, format_bool, allowed_bool},
+    [T_ENUM] = {parse_enum, format_enum, allowed_enum},
+    [T_STRING] = {parse_string, format_string, allowed_string},
+};
+
+static int parse_key(const struct cfg_key *k, const char *text, struct ecc_config *cfg,
+                     char *why, size_t n)
+{
+    if (!*text && k->type != T_STRING)
+        return say(why, n, NULL, 0, "empty value");
+    return type_ops[k->type].parse(k, text, field_of(cfg, k), why, n);
+}
+
+static void format_key(const struct cfg_key *k, const struct ecc_config *cfg, char *buf, size_t n)
+{
+    type_ops[k->type].format(k, cfield_of(cfg, k), buf, n);
+}
+
+/* ---- applying one key (file line or --set) ------------------------------------------ */
+
+struct load_ctx {
+    struct ecc_config *cfg;
+    const char *file;          /* as given to config_load */
+    const char *buf;           /* the file's contents */
+    size_t len, pos;           /* its size, and where read_line() goes on */
+    int line;                  /* the line read_line() returned last */
+    char section[64];          /* the section read_line() saw last */
+    char *err;
+    size_t errlen;
+    bool failed;               /* the first error is in err; later ones are dropped */
+    int err_line;              /* its line */
+};
+
+__attribute__((format(printf, 3, 4)))
+static int report(struct load_ctx *c, int line, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (c->failed)
+        return -1;
+    c->failed = true;
+    c->err_line = line;
+    va_start(ap, fmt);
+    vsay(c->err, c->errlen, c->file, line, fmt, ap);
+    va_end(ap);
+    return -1;
+}
+
+/* Set section.name = value, read at line (-1: from --set). Returns 0 or -1 (reported). */
+static int apply(struct load_ctx *c, const char *section, const char *name, const char *value,
+                 int line)
+{
+    char allowed[512], why[256];
+    int i;
+
+    if (!*section)
+        return report(c, line, "[] %s: key outside any section (allowed: a [section] line first)",
+                      name);
+    if (!section_known(section)) {
+        list_sections(allowed, sizeof allowed);
+        return report(c, line, "[%s]: unknown section (allowed: %s)", section, allowed);
+    }
+    i = find_key(section, name);
+    if (i < 0) {
+        list_keys(section, allowed, sizeof allowed);
+        return report(c, line, "[%s] %s: unknown key (allowed: %s)", section, name, allowed);
+    }
+    if (line > 0 && c->cfg->key_line[i] > 0)
+        return report(c, line, "[%s] %s: duplicate key (first set at line %d)", section, name,
+                      c->cfg->key_line[i]);
+    if (parse_key(&keys[i], value, c->cfg, why, sizeof why) < 0) {
+        type_ops[keys[i].type].allowed(&keys[i], allowed, sizeof allowed);
+        return report(c, line, "[%s] %s: %s (allowed: %s)", section, name, why, allowed);
+    }
+    c->cfg->key_line[i] = line;
+    return 0;
+}
+
+/* inih's handler: its line is the one read_line() returned last. */
+static int handle_key(void *user, const char *section, const char *name, const char *value)
+{
+    struct load_ctx *c = user;
+
+    if (c->failed)
+        return 1;
+    return apply(c, section, name, value, c->line) == 0;
+}
+
+/* ---- reading lines for inih ---------------------------------------------------------- */
+
+/* A "[name]" header: remember it, refuse unknown or malformed ones. */
+static void scan_section(struct load_ctx *c, const char *s)
+{
+    const char *end = strchr(s, ']');
+    char allowed[256];
+    size_t rest;
+
+    if (!end) {
+        report(c, c->line, "%s: section header without ']' (allowed: [name])", s);
+        return;
+    }
+    rest = strspn(end + 1, " \t");
+    if (end[1 + rest] && end[1 + rest] != ';') {
+        report(c, c->line, "%s: text after the section header (allowed: [name] ; comment)", s);
+        return;
+    }
+    snprintf(c->section, sizeof c->section, "%.*s", (int)(end - s - 1), s + 1);
+    if ((size_t)(end - s - 1) >= sizeof c->section || !section_known(c->section)) {
+        list_sections(allowed, sizeof allowed);
+        report(c, c->line, "[%.*s]: unknown section (allowed: %s)", (int)(end - s - 1), s + 1,
+               allowed);
+    }
+}
+
+/* A line that does not fit inih's buffer: name its key if it has one. */
+static void too_long(struct load_ctx *c, const char *s, size_t n, int max)
+{
+    size_t klen = strcspn(s, "=:");
+
+    if (klen >= n) {
+        report(c, c->line, "[%s]: line is %zu characters long "
+               "(allowed: at most %d characters per line)", c->section, n, max);
+        return;
+    }
+    while (klen > 0 && isspace((unsigned char)s[klen - 1]))
+        klen--;
+    report(c, c->line, "[%s] %.*s: line is %zu characters long "
+           "(allowed: at most %d characters per line)", c->section, (int)(klen < 64 ? klen : 64), s,
+           n, max);
+}
+
+/* Check one line (s, n chars, no newline) and copy what inih should see into out. */
+static void scan_line(struct load_ctx *c, const char *s, size_t n, char *out, size_t outlen)
+{
+    if (c->line == 1 && n >= 3 && !memcmp(s, "\xEF\xBB\xBF", 3))
+        s += 3, n -= 3;
+    while (n > 0 && (*s == ' ' || *s == '\t'))
+        s++, n--;
+    while (n > 0 && (s[n - 1] == '\r' || s[n - 1] == ' ' || s[n - 1] == '\t'))
+        n--;
+    out[0] = '\0';
+    if (n > 0 && (*s == ';' || *s == '#'))
+        return; /* a comment, of any length */
+    if (memchr(s, '\0', n)) {
+        report(c, c->line, "[%s]: line contains a NUL byte", c->section);
+        return;
+    }
+    if (n + 2 > outlen) {
+        too_long(c, s, n, (int)outlen - 2);
+        return;
+    }
+    memcpy(out, s, n);
+    memcpy(out + n, "\n", 2);
+    if (out[0] == '[') {
+        out[n] = '\0';
+        scan_section(c, out);
+        out[n] = '\n';
+    } else if (n > 0 && !memchr(out, '=', n) && !memchr(out, ':', n)) {
+        report(c, c->line, "[%s]: \"%.*s\" is not a key = value line", c->section,
+               (int)(n < 64 ? n : 64), out);
+    }
+}
+
+/* inih's reader: exactly one physical line per call, leading blanks stripped. */
+static char *read_line(char *str, int num, void *stream)
+{
+    struct load_ctx *c = stream;
+    const char *p, *eol;
+    size_t n;
+
+    if (c->pos >= c->len || num < 3)
+        return NULL;
+    p = c->buf + c->pos;
+    eol = memchr(p, '\n', c->len - c->pos);
+    n = eol ? (size_t)(eol - p) : c->len - c->pos;
+    c->pos += n + (eol != NULL);
+    c->line++;
+    scan_line(c, p, n, str, (size_t)num);
+    return str;
+}
+
+/* Read the whole file into *buf (malloc'd, caller frees). */
+static int read_file(const char *path, char **buf, size_t *len, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "rb");
+    int e;
+
+    *buf = NULL;
+    if (!f)
+        return say(err, errlen, path, 0, "cannot open: %s", strerror(errno));
+    *buf = malloc(CFG_FILE_MAX + 1);
+    if (!*buf) {
+        fclose(f);
+        return say(err, errlen, path, 0, "out of memory");
+    }
+    errno = 0;
+    *len = fread(*buf, 1, CFG_FILE_MAX + 1, f);
+    e = ferror(f) ? (errno ? errno : EIO) : 0;
+    fclose(f);
+    if (e)
+        return say(err, errlen, path, 0, "cannot read: %s", strerror(e));
+    if (*len > CFG_FILE_MAX)
+        return say(err, errlen, path, 0, "larger than %d bytes", CFG_FILE_MAX);
+    return 0;
+}
+
+/* ---- public: defaults, load, set ------------------------------------------------------ */
+
+void config_defaults(struct ecc_config *cfg)
+{
+    char why[128];
+
+    memset(cfg, 0, sizeof *cfg);
+    for (int i = 0; i < NKEYS; i++)
+        parse_key(&keys[i], keys[i].def, cfg, why, sizeof why); /* tests check they all parse */
+}
+
+int config_load(struct ecc_config *cfg, const char *path, char *err, size_t errlen)
+{
+    struct load_ctx c = {.cfg = cfg, .file = path, .err = err, .errlen = errlen};
+    char *buf;
+    int rc;
+
+    config_defaults(cfg);
+    if (!path)
+        return say(err, errlen, NULL, 0, "no config file given");
+    if (strlen(path) >= sizeof cfg->path)
+        return say(err, errlen, path, 0, "path is too long (allowed: at most %zu characters)",
+                   sizeof cfg->path - 1);
+    memcpy(cfg->path, path, strlen(path) + 1);
+    if (read_file(path, &buf, &c.len, err, errlen) < 0) {
+        free(buf);
+        return -1;
+    }
+    c.buf = buf;
+    rc = ini_parse_stream(read_line, &c, handle_key, &c);
+    free(buf);
+    if (rc > 0 && (!c.failed || rc < c.err_line))
+        return say(err, errlen, path, rc,
+                   "syntax error (allowed: [section], key = value, ; comment)");
+    if (rc < 0 && !c.failed)
+        return say(err, errlen, path, 0, "cannot parse (inih error %d)", rc);
+    if (c.failed)
+        return -1;
+    return config_check(cfg, err, errlen);
+}
+
+static char *trim(char *s)
+{
+    char *end;
+
+    while (isspace((unsigned char)*s))
+        s++;
+    end = s + strlen(s);
+    while (end > s && isspace((unsigned char)end[-1]))
+        *--end = '\0';
+    return s;
+}
+
+int config_set(struct ecc_config *cfg, const char *assignment, char *err, size_t errlen)
+{
+    struct load_ctx c = {.cfg = cfg, .file = "--set", .err = err, .errlen = errlen};
+    char buf[512], *eq, *dot, *section, *key;
+
+    if (!assignment || strlen(assignment) >= sizeof buf)
+        return say(err, errlen, NULL, -1,
+                   "assignment is too long (allowed: at most %zu characters)", sizeof buf - 1);
+    memcpy(buf, assignment, strlen(assignment) + 1);
+    eq = strchr(buf, '=');
+    dot = strchr(buf, '.');
+    if (eq)
+        *eq = '\0';
+    if (dot && eq && dot < eq)
+        *dot = '\0';
+    section = trim(buf);
+    key = dot && eq && dot < eq ? trim(dot + 1) : NULL;
+    if (!key || !*section || !*key)
+        return say(err, errlen, NULL, -1, "\"%s\" is not section.key=value", assignment);
+    return apply(&c, section, key, trim(eq + 1), -1);
+}
+
+/* ---- cross-field checks -------------------------------------------------------------- */
+
+struct cfg_rule {
+    size_t a, b;      /* offsets of two double fields: a < b (strict) or a <= b must hold */
+    bool strict;
+};
+
+#define RULE(a, b, strict) {offsetof(struct ecc_config, a), offsetof(struct ecc_config, b), strict}
+
+static const struct cfg_rule rules[] = {
+    RULE(band.force_low, band.force_high, true),
+    RULE(rep.release_n, rep.contact_n, true),
+    RULE(rep.contact_n, band.force_low, true),
+    RULE(band.force_high, limits.force_abort, true),
+    RULE(limits.speed_min, control.start_speed, false),
+    RULE(control.start_speed, limits.speed_max, false),
+    RULE(limits.speed_min, control.fixed_speed, false),
+    RULE(control.fixed_speed, limits.speed_max, false),
+    RULE(limits.speed_min, limits.speed_max, true),
+};
+
+static int key_of_double(size_t offset)
+{
+    for (int i = 0; i < NKEYS; i++)
+        if (keys[i].offset == offset && keys[i].type == T_DOUBLE)
+            return i;
+    return -1;
+}
+
+/* Later wins: a default (0) is earliest, --set (-1) is latest. */
+static int rank(int line)
+{
+    return line < 0 ? INT_MAX : line;
+}
+
+static void origin(int line, char *buf, size_t n)
+{
+    if (line > 0)
+        snprintf(buf, n, "line %d", line);
+    else
+        snprintf(buf, n, "%s", line < 0 ? "--set" : "default");
+}
+
+static int check_rule(const struct ecc_config *cfg, const struct cfg_rule *r, char *err,
+                      size_t errlen)
+{
+    static const char *const relation[2][2] = {{"at most", "less than"},
+                                               {"at least", "greater than"}};
+    int ia = key_of_double(r->a), ib = key_of_double(r->b), blame, other, late_b;
+    char vb[32], vo[32], from[32];
+    double a, b;
+
+    if (ia < 0 || ib < 0)
+        return say(err, errlen, cfg->path, 0, "internal error: cross-field rule on unknown key");
+    a = *(const double *)cfield_of(cfg, &keys[ia]);
+    b = *(const double *)cfield_of(cfg, &keys[ib]);
+    if (r->strict ? a < b : a <= b)
+        return 0;
+    late_b = rank(cfg->key_line[ib]) >= rank(cfg->key_line[ia]);
+    blame = late_b ? ib : ia;
+    other = late_b ? ia : ib;
+    format_key(&keys[blame], cfg, vb, sizeof vb);
+    format_key(&keys[other], cfg, vo, sizeof vo);
+    origin(cfg->key_line[other], from, sizeof from);
+    return say(err, errlen, cfg->path[0] ? cfg->path : "defaults", cfg->key_line[blame],
+               "[%s] %s: %s must be %s [%s] %s = %s (%s)", keys[blame].section, keys[blame].key,
+               vb, relation[late_b][r->strict], keys[other].section, keys[other].key, vo, from);
+}
+
+int config_check(const struct ecc_config *cfg, char *err, size_t errlen)
+{
+    for (size_t i = 0; i < sizeof rules / sizeof rules[0]; i++)
+        if (check_rule(cfg, &rules[i], err, errlen) < 0)
+            return -1;
+    return 0;
+}
+
+/* ---- printing ----------------------------------------------------------------------- */
+
+static void print_key(const struct cfg_key *k, const struct ecc_config *cfg,
+                      const struct ecc_config *def, FILE *out)
+{
+    char value[CFG_PATH_MAX], dvalue[CFG_PATH_MAX], allowed[256], line[512], note[512];
+    size_t len = 0;
+
+    format_key(k, cfg, value, sizeof value);
+    format_key(k, def, dvalue, sizeof dvalue);
+    type_ops[k->type].allowed(k, allowed, sizeof allowed);
+    note[0] = '\0';
+    append(note, sizeof note, &len, "; %s%s%s (allowed: %s)", k->unit, *k->unit ? ", " : "",
+           k->help, allowed);
+    if (strcmp(value, dvalue))
+        append(note, sizeof note, &len, " (default: %s)", *dvalue ? dvalue : "empty");
+    snprintf(line, sizeof line, "%s = %s", k->key, value);
+    if (strlen(line) + 3 + strlen(note) > CFG_PRINT_WIDTH)
+        fprintf(out, "%s\n%s\n", note, line);
+    else
+        fprintf(out, "%-32s %s\n", line, note);
+}
+
+void config_print(const struct ecc_config *cfg, FILE *out)
+{
+    struct ecc_config def;
+
+    config_defaults(&def);
+    fprintf(out, "; eccd configuration%s%s\n", cfg->path[0] ? ", loaded from " : " (defaults)",
+            cfg->path);
+    fprintf(out, "; Every key with its value; unit, help and allowed range in the comment.\n"
+                 "; Units are SI: m, s, N, m/s, m/s^2, Hz. This file loads as it is.\n");
+    for (int i = 0; i < NKEYS; i++) {
+        if (i == 0 || strcmp(keys[i].section, keys[i - 1].section))
+            fprintf(out, "\n[%s]\n", keys[i].section);
+        print_key(&keys[i], cfg, &def, out);
+    }
+}
+
+/* ---- paths, names, the table ------------------------------------------------------------ */
+
+int config_resolve_path(const struct ecc_config *cfg, const char *rel, char *out, size_t outlen)
+{
+    const char *slash = strrchr(cfg->path, '/');
+    int dirlen = slash ? (int)(slash - cfg->path) : 0;
+    int n;
+
+    if (!rel || !out || outlen == 0) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (rel[0] == '/' || rel[0] == '\0' || !slash)
+        n = snprintf(out, outlen, "%s", rel);
+    else
+        n = snprintf(out, outlen, "%.*s/%s", dirlen, dirlen ? cfg->path : "", rel);
+    if (n < 0 || (size_t)n >= outlen) {
+        out[0] = '\0';
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    return 0;
+}
+
+const char *config_mode_name(enum cfg_mode m)
+{
+    return (int)m >= 0 && (int)m < 2 ? mode_names[m] : "?";
+}
+
+int config_key_count(void)
+{
+    return NKEYS;
+}
+
+void config_key_name(int i, const char **section, const char **key)
+{
+    bool ok = i >= 0 && i < NKEYS;
+
+    if (section)
+        *section = ok ? keys[i].section : NULL;
+    if (key)
+        *key = ok ? keys[i].key : NULL;
+}

@@ -1,0 +1,181 @@
+/* config.h - eccd's configuration: one typed struct, loaded from INI with inih.
+ *
+ * Every section and key is declared once, in the table in config.c, with its type,
+ * bounds, default, unit and one line of help. Loading is strict: unknown sections or
+ * keys, malformed numbers, out-of-range values and contradictory values are refused
+ * with a message of the form
+ *     FILE:LINE: [section] key: what is wrong (allowed: RANGE)
+ * and nothing starts. Values set on the command line (--set section.key=value) go
+ * through the same checks and are reported as "--set:" instead of FILE:LINE.
+ *
+ * Units are SI throughout: metres, seconds, newtons, m/s, m/s^2, Hz.
+ */
+#ifndef ECC_CONFIG_H
+#define ECC_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+/* Hard bounds compiled in: no config value can go beyond these. */
+#define CFG_SPEED_CAP_MPS 0.83   /* 3 km/h: the fastest any command path may ask for */
+#define CFG_FORCE_CAP_N 1000.0   /* the largest load cell eccd is sized for */
+#define CFG_PATH_MAX 256
+#define CFG_KEYS_MAX 128         /* room in key_line[] for every key of the table */
+
+enum cfg_backend { CFG_BACKEND_SIM = 0, CFG_BACKEND_HW };
+enum cfg_mode { CFG_MODE_CONTINUOUS = 0, CFG_MODE_FIXED };
+enum cfg_log_level { CFG_LOG_ERROR = 0, CFG_LOG_WARN, CFG_LOG_INFO, CFG_LOG_DEBUG };
+enum cfg_drive_type { CFG_DRIVE_SIM = 0, CFG_DRIVE_MODBUS_RTU, CFG_DRIVE_MODBUS_TCP, CFG_DRIVE_PWM };
+enum cfg_encoder_type { CFG_ENCODER_SIM = 0, CFG_ENCODER_GPIO, CFG_ENCODER_DRIVE };
+enum cfg_loadcell_type { CFG_LOADCELL_SIM = 0, CFG_LOADCELL_HX711, CFG_LOADCELL_IIO, CFG_LOADCELL_MODBUS };
+enum cfg_inputs_type { CFG_INPUTS_SIM = 0, CFG_INPUTS_GPIO, CFG_INPUTS_NONE };
+
+struct ecc_config {
+    char path[CFG_PATH_MAX];        /* file it was loaded from ("" if defaults only) */
+    int key_line[CFG_KEYS_MAX];      /* where each key (by table index in config.c) was set:
+                                        a file line, 0 for the default, -1 for --set */
+
+    struct {                         /* [rig] */
+        enum cfg_backend backend;    /* sim: in-process simulated rig; hw: drive/encoder/... sections */
+    } rig;
+
+    struct {                         /* [loop] */
+        int rate_hz;                 /* control loop rate, Hz */
+    } loop;
+
+    struct {                         /* [limits] safety limits (per patient, inside hard caps) */
+        double speed_max;            /* m/s, belt speed never commanded above this */
+        double speed_min;            /* m/s, slowest running speed; restart after a stop begins here */
+        double accel;                /* m/s^2, slew limit of the commanded speed while running */
+        double stop_decel;           /* m/s^2, ramp of the commanded speed when stopping */
+        double force_abort;          /* N, filtered force above this latches an over-force stop */
+        double overspeed_margin;     /* fraction over speed_max the measured speed may reach */
+        double force_stale_s;        /* s, no new load-cell sample for this long: fault */
+        double speed_silent_s;       /* s, no belt pulse for this long while commanded to move: fault */
+    } limits;
+
+    struct {                         /* [band] the eccentric force target band */
+        double force_low;            /* N */
+        double force_high;           /* N */
+    } band;
+
+    struct {                         /* [control] */
+        enum cfg_mode mode;          /* continuous (closed loop) or fixed (constant speed) */
+        double start_speed;          /* m/s, speed a set starts at (continuous mode) */
+        double fixed_speed;          /* m/s, the belt speed in fixed mode */
+        double kp;                   /* (m/s)/N, proportional gain on the band error */
+        double ki;                   /* (m/s)/(N s), integral gain on the band error */
+        double engage_timeout_s;     /* s, after contact, act even if force never reached the band */
+        double release_rollback_s;   /* s, on release undo the integral of the last this-many s */
+        double hold_margin;          /* share of the band width at each edge where the speed is
+                                        still corrected; it is held only in the middle */
+    } control;
+
+    struct {                         /* [filter] force filter */
+        bool spike_reject;           /* median-of-3 drops single-sample spikes */
+        double cutoff_hz;            /* Hz, first-order low-pass corner */
+    } filter;
+
+    struct {                         /* [rep] rep detection and validity */
+        double contact_n;            /* N, stroke starts when filtered force rises above this */
+        double release_n;            /* N, stroke ends when it falls below this (< contact_n) */
+        double min_stroke_s;         /* s, shortest stroke that counts */
+        double min_travel_m;         /* m, least belt travel under load that counts */
+        double min_in_band;          /* 0..1, least share of the stroke inside the band */
+    } rep;
+
+    struct {                         /* [protocol] */
+        int reps_per_set;
+        int sets_per_session;
+        double rest_s;               /* s, rest between sets (belt stopped) */
+    } protocol;
+
+    struct {                         /* [drive] */
+        enum cfg_drive_type type;
+        char profile[64];            /* drive profile name (modbus types) */
+        char device[CFG_PATH_MAX];   /* serial device (modbus-rtu) or pwm chip path */
+        int baud;                    /* modbus-rtu */
+        char host[128];              /* modbus-tcp */
+        int port;                    /* modbus-tcp */
+        int unit_id;                 /* modbus slave id */
+        double hz_per_mps;           /* motor Hz per m/s of belt speed */
+    } drive;
+
+    struct {                         /* [encoder] belt speed sensor */
+        enum cfg_encoder_type type;
+        double pulses_per_m;         /* pulses per metre of belt travel */
+        double timeout_s;            /* s, speed estimate reads zero after this long without a pulse */
+        char chip[64];               /* gpio chip (gpio type) */
+        int line;                    /* gpio line offset (gpio type) */
+    } encoder;
+
+    struct {                         /* [loadcell] */
+        enum cfg_loadcell_type type;
+        double scale;                /* N per raw count */
+        double offset;               /* raw counts at zero load (tare) */
+        double rate_hz;              /* Hz, sample rate */
+    } loadcell;
+
+    struct {                         /* [inputs] e-stop, safety key, buttons */
+        enum cfg_inputs_type type;
+        char chip[64];
+        int estop_line;              /* -1: not wired */
+        int key_line;                /* -1: not wired */
+        int start_line;              /* -1: not wired */
+        int stop_line;               /* -1: not wired */
+        int next_line;               /* -1: not wired */
+        bool active_low;             /* lines read 0 when pressed / tripped */
+    } inputs;
+
+    struct {                         /* [sim] the simulated rig (rig.backend = sim) */
+        char scenario[CFG_PATH_MAX]; /* athlete scenario INI; relative paths are taken from the
+                                        directory of the config file */
+        unsigned seed;               /* random seed: same seed, same run */
+        double speed;                /* 0: as fast as possible; else wall-clock factor (1 = real time) */
+        double loadcell_rate_hz;     /* Hz */
+        double loadcell_noise_n;     /* N, standard deviation of the load-cell noise */
+        double loadcell_resolution_n;/* N, quantisation step */
+        double drive_accel;          /* m/s^2, the simulated drive's own ramp */
+        double slip;                 /* (m/s)/N, belt slows this much per newton of foot load */
+        char truth_log[CFG_PATH_MAX];/* JSON-lines file of the athlete's strokes ("" = none) */
+    } sim;
+
+    struct {                         /* [log] */
+        enum cfg_log_level level;
+        char rep_log[CFG_PATH_MAX];  /* JSON-lines rep/fault log ("" = none); --rep-log overrides */
+    } log;
+};
+
+/* Fill *cfg with every key's default. Always succeeds. */
+void config_defaults(struct ecc_config *cfg);
+
+/* Load an INI file on top of defaults (calls config_defaults first), then run the
+ * cross-field checks. Returns 0, or -1 with one message in err (see top of file). */
+int config_load(struct ecc_config *cfg, const char *path, char *err, size_t errlen);
+
+/* Apply one "section.key=value" override (from --set); same checks as a file line.
+ * Call config_check() after the last override. Returns 0 or -1 with err. */
+int config_set(struct ecc_config *cfg, const char *assignment, char *err, size_t errlen);
+
+/* Cross-field checks (force_low < force_high, speed_min <= start_speed <= speed_max,
+ * release_n < contact_n, ...). The message names the line of the key that made the
+ * contradiction. Returns 0 or -1 with err. */
+int config_check(const struct ecc_config *cfg, char *err, size_t errlen);
+
+/* Print the effective config as a loadable INI, every key with its value, unit and help. */
+void config_print(const struct ecc_config *cfg, FILE *out);
+
+/* Resolve a path from the config (e.g. sim.scenario) against the config file's
+ * directory; absolute paths are copied. Returns 0, or -1 if it does not fit. */
+int config_resolve_path(const struct ecc_config *cfg, const char *rel, char *out, size_t outlen);
+
+/* Names for enum values, as written in the INI. */
+const char *config_mode_name(enum cfg_mode m);
+
+/* The key table, for listings and tests: the number of keys (key_line[] is indexed the
+ * same way), and key i's section and name (NULL if i is out of range). */
+int config_key_count(void);
+void config_key_name(int i, const char **section, const char **key);
+
+#endif
