@@ -1,0 +1,405 @@
+/* test_band_ctl.c - the force-band speed controller. */
+#include "controller/band_ctl.h"
+
+#include <math.h>
+
+#include "tests/test.h"
+
+#define SLEW_TOL 1e-12
+
+static double rand01(unsigned long long *state)
+{
+    *state ^= *state << 13;
+    *state ^= *state >> 7;
+    *state ^= *state << 17;
+    return (double)(*state >> 11) / 9007199254740992.0;
+}
+
+static struct band_ctl_params params(void)
+{
+    struct band_ctl_params p = {
+        .mode = CFG_MODE_CONTINUOUS,
+        .force_low = 90.0, .force_high = 110.0,
+        .kp = 0.002, .ki = 0.05,
+        .speed_min = 0.08, .speed_max = 0.83,
+        .accel = 0.5, .stop_decel = 1.0,
+        .fixed_speed = 0.3,
+        .rollback_s = 0.3,
+        .dt = 0.02,
+    };
+    return p;
+}
+
+/* Run at v0 and tick in band until the output has ramped there. */
+static void start_at(struct band_ctl *c, const struct band_ctl_params *p, double v0)
+{
+    band_ctl_init(c, p);
+    band_ctl_run(c, v0);
+    for (int i = 0; i < 1000 && band_ctl_output(c) != band_ctl_target(c); i++)
+        band_ctl_update(c, 100.0, true);
+}
+
+TEST(band_error_is_continuous_and_zero_inside)
+{
+    struct band_ctl_params p = params();
+
+    CHECK(band_ctl_error(&p, 100.0) == 0.0);
+    CHECK(band_ctl_error(&p, 90.0) == 0.0);
+    CHECK(band_ctl_error(&p, 110.0) == 0.0);
+    CHECK_NEAR(band_ctl_error(&p, 130.0), -20.0, 1e-12);
+    CHECK_NEAR(band_ctl_error(&p, 60.0), 30.0, 1e-12);
+    CHECK_NEAR(band_ctl_error(&p, 110.0 + 1e-9), 0.0, 1e-8);
+    CHECK_NEAR(band_ctl_error(&p, 90.0 - 1e-9), 0.0, 1e-8);
+    CHECK(band_ctl_error(&p, NAN) == 0.0);
+}
+
+TEST(in_band_the_speed_holds_exactly)
+{
+    struct band_ctl c;
+    struct band_ctl_params p = params();
+    unsigned long long rng = 5;
+
+    start_at(&c, &p, 0.3);
+    CHECK(band_ctl_output(&c) == 0.3);
+    for (int i = 0; i < 2000; i++) {
+        double out = band_ctl_update(&c, 90.0 + 20.0 * rand01(&rng), true);
+        CHECK(out == 0.3);
+        CHECK(band_ctl_target(&c) == 0.3);
+    }
+}
+
+TEST(above_the_band_slows_below_speeds_up)
+{
+    struct band_ctl c;
+    struct band_ctl_params p = params();
+
+    start_at(&c, &p, 0.4);
+    double prev = band_ctl_output(&c);
+    for (int i = 0; i < 20; i++) {
+        double out = band_ctl_update(&c, 150.0, true);
+        CHECK(out < prev);
+        prev = out;
+    }
+    CHECK(band_ctl_target(&c) < 0.4);
+
+    start_at(&c, &p, 0.4);
+    prev = band_ctl_output(&c);
+    for (int i = 0; i < 20; i++) {
+        double out = band_ctl_update(&c, 50.0, true);
+        CHECK(out > prev);
+        prev = out;
+    }
+    CHECK(band_ctl_target(&c) > 0.4);
+}
+
+TEST(random_forces_stay_in_limits_and_slew)
+{
+    struct band_ctl c;
+    struct band_ctl_params p = params();
+    unsigned long long rng = 20240601;
+    const double step = p.accel * p.dt;
+    int slew_violations = 0, range_violations = 0;
+
+    p.kp = 0.05;                     /* aggressive gains make the limits do the work */
+    p.ki = 0.5;
+    start_at(&c, &p, p.speed_min);
+    double prev = band_ctl_output(&c);
+    for (int i = 0; i < 20000; i++) {
+        double r = rand01(&rng);
+        double force = r < 0.02 ? NAN : 400.0 * rand01(&rng);
+        bool engaged = rand01(&rng) < 0.8;
+        if (rand01(&rng) < 0.01)
+            band_ctl_release(&c);
+        double out = band_ctl_update(&c, force, engaged);
+        slew_violations += fabs(out - prev) > step + SLEW_TOL;
+        range_violations += !(out >= p.speed_min && out <= p.speed_max);
+        range_violations += !(band_ctl_target(&c) >= p.speed_min &&
+                              band_ctl_target(&c) <= p.speed_max);
+        prev = out;
+    }
+    CHECK_INT(slew_violations, 0);
+    CHECK_INT(range_violations, 0);
+}
+
+TEST(never_above_speed_max_through_stops_and_restarts)
+{
+    struct band_ctl c;
+    struct band_ctl_params p = params();
+    unsigned long long rng = 42;
+    int over = 0;
+
+    p.kp = 1.0;
+    p.ki = 10.0;
+    p.accel = 50.0;                  /* nothing but the cap in the way */
+    band_ctl_init(&c, &p);
+    for (int i = 0; i < 20000; i++) {
+        double r = rand01(&rng);
+        if (r < 0.01)
+            band_ctl_stop(&c);
+        else if (r < 0.02)
+            band_ctl_run(&c, 10.0 * rand01(&rng) - 2.0);   /* some far out of range */
+        else if (r < 0.025)
+            band_ctl_run(&c, INFINITY);
+        double out = band_ctl_update(&c, 1000.0 * rand01(&rng) - 200.0, rand01(&rng) < 0.9);
+        over += !(out >= 0.0 && out <= p.speed_max);
+    }
+    CHECK_INT(over, 0);
+}
+
+TEST(run_clamps_the_start_speed_and_ramps_from_rest)
+{
+    struct band_ctl c;
+    struct band_ctl_params p = params();
+
+    band_ctl_init(&c, &p);
+    CHECK(band_ctl_output(&c) == 0.0);
+    CHECK(!band_ctl_running(&c));
+    band_ctl_run(&c, 5.0);
+    CHECK(band_ctl_running(&c));
+    CHECK(band_ctl_target(&c) == p.speed_max);
+    band_ctl_run(&c, 0.0);
+    CHECK(band_ctl_target(&c) == p.speed_min);
+    band_ctl_run(&c, NAN);
+    CHECK(band_ctl_target(&c) == p.speed_min);
+
+    band_ctl_run(&c, 0.3);
+    double prev = 0.0;
+    int ticks = 0;
+    while (band_ctl_output(&c) < 0.3 && ticks < 1000) {
+        double out = band_ctl_update(&c, 0.0, false);
+        CHECK(out - prev <= p.accel * p.dt + SLEW_TOL);
+        prev = out;
+        ticks++;
+    }
+    CHECK_INT(ticks, (int)ceil(0.3 / (p.accel * p.dt) - 1e-9));
+}
+
+TEST(anti_windup_leaves_the_limit_when_the_error_turns)
+{
+    struct band_ctl c;
+    struct band_ctl_params p = params();
+
+    /* force far below the band for 20 s: pinned at speed_max */
+    start_at(&c, &p, 0.5);
+    for (int i = 0; i < 1000; i++)
+        band_ctl_update(&c, 0.0, true);
+    CHECK(band_ctl_output(&c) == p.speed_max);
+    CHECK(band_ctl_target(&c) == p.speed_max);
+    /* just above the band: must come off the limit at once, not after unwinding */
+    int ticks = 0;
+    while (band_ctl_update(&c, p.force_high + 1.0, true) >= p.speed_max && ticks < 100)
+        ticks++;
+    CHECK(ticks <= 2);
+
+    /* and the same at speed_min */
+    for (int i = 0; i < 1000; i++)
+        band_ctl_update(&c, 400.0, true);
+    CHECK(band_ctl_output(&c) == p.speed_min);
+    ticks = 0;
+    while (band_ctl_update(&c, p.force_low - 1.0, true) <= p.speed_min && ticks < 100)
+        ticks++;
+    CHECK(ticks <= 2);
+}
+
+TEST(not_engaged_holds)
+{
+    struct band_ctl c;
+    struct band_ctl_params p = params();
+
+    start_at(&c, &p, 0.35);
+    for (int i = 0; i < 500; i++) {
+        CHECK(band_ctl_update(&c, (i & 1) ? 0.0 : 300.0, false) == 0.35);
+        CHECK(band_ctl_target(&c) == 0.35);
+    }
+}
+
+TEST(non_finite_force_does_not_poison_the_state)
+{
+    struct band_ctl c;
+    struct band_ctl_params p = params();
+
+    start_at(&c, &p, 0.35);
+    CHECK(band_ctl_update(&c, NAN, true) == 0.35);
+    CHECK(band_ctl_update(&c, INFINITY, true) == 0.35);
+    CHECK(band_ctl_update(&c, -INFINITY, true) == 0.35);
+    CHECK(band_ctl_target(&c) == 0.35);
+    /* and it still works afterwards */
+    CHECK(band_ctl_update(&c, 150.0, true) < 0.35);
+    CHECK(isfinite(band_ctl_target(&c)));
+}
+
+TEST(release_rolls_the_held_speed_back_by_rollback_s)
+{
+    struct band_ctl c;
+    struct band_ctl_params p = params();
+    double held[400];
+    const int back = (int)lround(p.rollback_s / p.dt);  /* 15 ticks */
+
+    start_at(&c, &p, 0.3);
+    /* a stroke: above the band for 2 s, then the unloading dip below it */
+    int n = 0;
+    for (; n < 100; n++) {
+        band_ctl_update(&c, 120.0, true);
+        held[n] = band_ctl_target(&c);
+    }
+    for (; n < 114; n++) {               /* 0.28 s dip, shorter than rollback_s */
+        band_ctl_update(&c, 87.0, true);
+        held[n] = band_ctl_target(&c);
+    }
+    CHECK(held[100] > held[99]);         /* every tick of the dip pushed the held */
+    CHECK(held[113] > held[112]);        /* speed up */
+    band_ctl_release(&c);
+    CHECK(band_ctl_target(&c) == held[113 - back]);
+    CHECK(band_ctl_target(&c) < held[113]);  /* the dip's push is undone */
+
+    /* a second release soon after must not restore the dip it just undid */
+    double restored = band_ctl_target(&c);
+    for (int i = 0; i < 2; i++)
+        band_ctl_update(&c, 0.0, false);
+    band_ctl_release(&c);
+    CHECK(band_ctl_target(&c) == restored);
+}
+
+TEST(release_with_long_rollback_uses_the_whole_history)
+{
+    struct band_ctl c;
+    struct band_ctl_params p = params();
+    double held[300];
+
+    p.rollback_s = 100.0;                /* more than the ring holds */
+    start_at(&c, &p, 0.3);
+    for (int i = 0; i < 300; i++) {
+        band_ctl_update(&c, 60.0, true);
+        held[i] = band_ctl_target(&c);
+    }
+    band_ctl_release(&c);
+    CHECK(band_ctl_target(&c) == held[299 - (BAND_CTL_HIST - 1)]);
+}
+
+TEST(release_right_after_run_goes_back_to_the_start_speed)
+{
+    struct band_ctl c;
+    struct band_ctl_params p = params();
+
+    band_ctl_init(&c, &p);
+    band_ctl_run(&c, 0.6);
+    for (int i = 0; i < 200; i++)        /* a held speed from an earlier set */
+        band_ctl_update(&c, 100.0, true);
+    band_ctl_stop(&c);
+    band_ctl_run(&c, 0.3);
+    band_ctl_release(&c);                /* no history yet: nothing to undo */
+    CHECK(band_ctl_target(&c) == 0.3);
+    for (int i = 0; i < 5; i++)          /* 0.1 s, shorter than rollback_s */
+        band_ctl_update(&c, 20.0, true);
+    band_ctl_release(&c);
+    CHECK_NEAR(band_ctl_target(&c), 0.3, 0.001);   /* never the 0.6 of the old run */
+}
+
+TEST(stop_ramps_to_zero_at_stop_decel)
+{
+    struct band_ctl c;
+    struct band_ctl_params p = params();
+    const double step = p.stop_decel * p.dt;
+
+    start_at(&c, &p, 0.5);
+    band_ctl_stop(&c);
+    CHECK(!band_ctl_running(&c));
+    double prev = band_ctl_output(&c);
+    int ticks = 0;
+    while (prev > 0.0 && ticks < 1000) {
+        double out = band_ctl_update(&c, 300.0, true);   /* force ignored when stopped */
+        CHECK(out >= 0.0);
+        if (out > 0.0)
+            CHECK_NEAR(prev - out, step, 1e-12);
+        prev = out;
+        ticks++;
+    }
+    CHECK_INT(ticks, (int)ceil(0.5 / step - 1e-9));
+    CHECK(band_ctl_update(&c, 300.0, true) == 0.0);
+    CHECK(band_ctl_target(&c) == 0.5);                   /* the held speed is kept */
+}
+
+TEST(fixed_mode_ignores_force)
+{
+    struct band_ctl c;
+    struct band_ctl_params p = params();
+    unsigned long long rng = 3;
+
+    p.mode = CFG_MODE_FIXED;
+    p.fixed_speed = 0.25;
+    band_ctl_init(&c, &p);
+    band_ctl_run(&c, 0.7);               /* v0 does not matter in fixed mode */
+    CHECK(band_ctl_target(&c) == 0.25);
+    for (int i = 0; i < 100; i++)
+        band_ctl_update(&c, 400.0 * rand01(&rng), true);
+    for (int i = 0; i < 2000; i++) {
+        CHECK(band_ctl_update(&c, 400.0 * rand01(&rng), rand01(&rng) < 0.5) == 0.25);
+        if (i % 100 == 0)
+            band_ctl_release(&c);
+    }
+    CHECK(band_ctl_target(&c) == 0.25);
+}
+
+/* Toy athlete: F = E + 150 v, where v is the belt speed (the command through a
+ * first-order drive lag; lag 0 means the belt follows the command). E steps between
+ * 20 and 60 N every 4 s, which moves the in-band speed range from [0.47, 0.6] m/s
+ * to [0.2, 0.33] m/s and back. Returns the worst settle time: from each step until
+ * the force stays within 1 N of the band. Also reports the worst excursion past the
+ * far edge of the band (force carried through the band by the catch-up). */
+static double worst_settle_time(double drive_lag_s, double *worst_through)
+{
+    struct band_ctl c;
+    struct band_ctl_params p = params();
+    double belt = 0.0, worst = 0.0;
+
+    *worst_through = 0.0;
+    band_ctl_init(&c, &p);
+    band_ctl_run(&c, 0.3);
+    for (int seg = 0; seg < 8; seg++) {
+        double E = (seg % 2) ? 60.0 : 20.0, settle = 0.0;
+        for (int k = 0; k < 200; k++) {
+            double F = E + 150.0 * belt;
+            if (fabs(band_ctl_error(&p, F)) > 1.0)
+                settle = (k + 1) * p.dt;
+            /* E = 60 N steps down from above the band: going below it is overshoot */
+            double through = (seg % 2) ? p.force_low - F : F - p.force_high;
+            if (seg > 0)
+                *worst_through = fmax(*worst_through, through);
+            double v = band_ctl_update(&c, F, true);
+            belt += (drive_lag_s > 0 ? -expm1(-p.dt / drive_lag_s) : 1.0) * (v - belt);
+        }
+        worst = fmax(worst, settle);
+    }
+    return worst;
+}
+
+TEST(closed_loop_settles_into_the_band_within_1_5_s)
+{
+    double through;
+    double settle = worst_settle_time(0.0, &through);
+
+    CHECK(settle <= 1.5);
+    CHECK(through <= 1.0);
+    /* a drive that takes 0.1 s to follow the command */
+    settle = worst_settle_time(0.1, &through);
+    CHECK(settle <= 1.5);
+    CHECK(through <= 1.0);
+}
+
+TESTS(T(band_error_is_continuous_and_zero_inside),
+      T(in_band_the_speed_holds_exactly),
+      T(above_the_band_slows_below_speeds_up),
+      T(random_forces_stay_in_limits_and_slew),
+      T(never_above_speed_max_through_stops_and_restarts),
+      T(run_clamps_the_start_speed_and_ramps_from_rest),
+      T(anti_windup_leaves_the_limit_when_the_error_turns),
+      T(not_engaged_holds),
+      T(non_finite_force_does_not_poison_the_state),
+      T(release_rolls_the_held_speed_back_by_rollback_s),
+      T(release_with_long_rollback_uses_the_whole_history),
+      T(release_right_after_run_goes_back_to_the_start_speed),
+      T(stop_ramps_to_zero_at_stop_decel),
+      T(fixed_mode_ignores_force),
+      T(closed_loop_settles_into_the_band_within_1_5_s));
+
+TEST_MAIN("test_band_ctl")

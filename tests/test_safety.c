@@ -1,0 +1,382 @@
+/* test_safety.c - the safety supervisor: latching, precedence, reset rules, timers.
+ *
+ * Params: abort 250 N, speed limit 1.0 m/s, force stale after 0.5 s, belt silent
+ * after 1.0 s, pulses expected above a 0.04 m/s command. Times step by 0.25 s
+ * (exact in binary).
+ */
+#include "controller/safety.h"
+#include "tests/test.h"
+
+#define EXACT 1e-9
+
+static const struct safety_params params = {
+    .force_abort = 250.0, .speed_limit = 1.0, .force_stale_s = 0.5,
+    .speed_silent_s = 1.0, .silent_min_cmd = 0.04,
+};
+
+/* A healthy tick at now: fresh force and pulse, moderate load and speed. */
+static struct safety_input healthy(double now)
+{
+    return (struct safety_input){
+        .now = now, .force = 100.0, .t_last_force = now, .speed = 0.3,
+        .speed_cmd = 0.3, .t_last_pulse = now, .estop = false,
+    };
+}
+
+static void check_latch(const struct safety *s, enum fault f, double t, double value,
+                        double limit)
+{
+    CHECK_INT(safety_latched(s), f);
+    CHECK_NEAR(safety_latched_at(s), t, EXACT);
+    CHECK_NEAR(safety_value(s), value, EXACT);
+    CHECK_NEAR(safety_limit(s), limit, EXACT);
+}
+
+TEST(healthy_input_latches_nothing)
+{
+    struct safety s;
+    safety_init(&s, &params);
+
+    for (int i = 0; i < 40; i++) {
+        struct safety_input in = healthy(i * 0.25);
+        CHECK_INT(safety_check(&s, &in), FAULT_NONE);
+    }
+    CHECK_INT(safety_latched(&s), FAULT_NONE);
+}
+
+TEST(estop_latches)
+{
+    struct safety s;
+    safety_init(&s, &params);
+    struct safety_input in = healthy(0.0);
+    safety_check(&s, &in);
+
+    in = healthy(0.25);
+    in.estop = true;
+    CHECK_INT(safety_check(&s, &in), FAULT_ESTOP);
+    check_latch(&s, FAULT_ESTOP, 0.25, 1.0, 0.0);   /* value 1: input active */
+}
+
+TEST(overforce_latches_with_value_and_limit)
+{
+    struct safety s;
+    safety_init(&s, &params);
+    struct safety_input in = healthy(0.0);
+    safety_check(&s, &in);
+
+    in = healthy(0.25);
+    in.force = 250.0;                               /* at the limit: fine */
+    CHECK_INT(safety_check(&s, &in), FAULT_NONE);
+    in = healthy(0.5);
+    in.force = 310.0;
+    CHECK_INT(safety_check(&s, &in), FAULT_OVERFORCE);
+    check_latch(&s, FAULT_OVERFORCE, 0.5, 310.0, 250.0);
+}
+
+TEST(overspeed_latches_with_value_and_limit)
+{
+    struct safety s;
+    safety_init(&s, &params);
+
+    struct safety_input in = healthy(2.0);
+    in.speed = 1.25;
+    CHECK_INT(safety_check(&s, &in), FAULT_OVERSPEED);
+    check_latch(&s, FAULT_OVERSPEED, 2.0, 1.25, 1.0);
+}
+
+/* Last sample at 1.0: at 1.5 the age is 0.5 (not over), at 1.75 it is 0.75. */
+TEST(force_stale_latches_with_age)
+{
+    struct safety s;
+    safety_init(&s, &params);
+    struct safety_input in = healthy(1.0);
+    safety_check(&s, &in);
+
+    in = healthy(1.5);
+    in.t_last_force = 1.0;
+    CHECK_INT(safety_check(&s, &in), FAULT_NONE);
+    in = healthy(1.75);
+    in.t_last_force = 1.0;
+    CHECK_INT(safety_check(&s, &in), FAULT_FORCE_STALE);
+    check_latch(&s, FAULT_FORCE_STALE, 1.75, 0.75, 0.5);
+}
+
+/* No sample ever (t_last_force = -1): staleness counts from the first check at 10.0. */
+TEST(force_stale_at_start_when_no_sample_arrives)
+{
+    struct safety s;
+    safety_init(&s, &params);
+
+    for (double t = 10.0; t <= 10.5; t += 0.25) {
+        struct safety_input in = healthy(t);
+        in.t_last_force = -1.0;
+        CHECK_INT(safety_check(&s, &in), FAULT_NONE);
+    }
+    struct safety_input in = healthy(10.75);
+    in.t_last_force = -1.0;
+    CHECK_INT(safety_check(&s, &in), FAULT_FORCE_STALE);
+    check_latch(&s, FAULT_FORCE_STALE, 10.75, 0.75, 0.5);
+}
+
+/* Commanded from 0.0, pulses every 0.5 s until 5.0, then none. Silence at 6.0 is
+ * 1.0 (not over), at 6.25 it is 1.25. */
+TEST(speed_silent_only_after_full_silence)
+{
+    struct safety s;
+    safety_init(&s, &params);
+    double last_pulse = -1.0;
+
+    for (int i = 0; i <= 24; i++) {              /* t = 0.0 .. 6.0 */
+        double t = i * 0.25;
+        if (i % 2 == 0 && t <= 5.0)
+            last_pulse = t;
+        struct safety_input in = healthy(t);
+        in.t_last_pulse = last_pulse;
+        CHECK_INT(safety_check(&s, &in), FAULT_NONE);
+    }
+    struct safety_input in = healthy(6.25);
+    in.t_last_pulse = last_pulse;
+    CHECK_INT(safety_check(&s, &in), FAULT_SPEED_SILENT);
+    check_latch(&s, FAULT_SPEED_SILENT, 6.25, 1.25, 1.0);
+}
+
+TEST(speed_silent_never_below_min_command)
+{
+    struct safety s;
+    safety_init(&s, &params);
+
+    for (int i = 0; i < 400; i++) {
+        struct safety_input in = healthy(i * 0.25);
+        in.speed_cmd = 0.04;                      /* not above silent_min_cmd */
+        in.speed = 0.0;
+        in.t_last_pulse = -1.0;
+        CHECK_INT(safety_check(&s, &in), FAULT_NONE);
+    }
+}
+
+/* The last pulse is from 0.0; the belt is then stopped until the command rises
+ * at 10.0. Silence is measured from 10.0, not from the old pulse. */
+TEST(speed_silent_measured_from_command_rise)
+{
+    struct safety s;
+    safety_init(&s, &params);
+
+    for (double t = 0.0; t < 10.0; t += 0.25) {
+        struct safety_input in = healthy(t);
+        in.speed_cmd = 0.0;
+        in.t_last_pulse = 0.0;
+        CHECK_INT(safety_check(&s, &in), FAULT_NONE);
+    }
+    for (double t = 10.0; t <= 11.0; t += 0.25) {
+        struct safety_input in = healthy(t);
+        in.t_last_pulse = 0.0;
+        CHECK_INT(safety_check(&s, &in), FAULT_NONE);
+    }
+    struct safety_input in = healthy(11.25);
+    in.t_last_pulse = 0.0;
+    CHECK_INT(safety_check(&s, &in), FAULT_SPEED_SILENT);
+    check_latch(&s, FAULT_SPEED_SILENT, 11.25, 1.25, 1.0);
+}
+
+/* The command dips below the minimum at 0.75: the timer restarts at 1.0. */
+TEST(speed_silent_timer_restarts_when_command_drops)
+{
+    struct safety s;
+    safety_init(&s, &params);
+
+    for (double t = 0.0; t <= 1.75; t += 0.25) {
+        struct safety_input in = healthy(t);
+        in.t_last_pulse = -1.0;
+        in.speed_cmd = (t == 0.75) ? 0.0 : 0.3;
+        CHECK_INT(safety_check(&s, &in), FAULT_NONE);
+    }
+    struct safety_input in = healthy(2.0);          /* silent 1.0 since 1.0: not over */
+    in.t_last_pulse = -1.0;
+    CHECK_INT(safety_check(&s, &in), FAULT_NONE);
+    in.now = 2.25;
+    in.t_last_force = 2.25;
+    CHECK_INT(safety_check(&s, &in), FAULT_SPEED_SILENT);
+    CHECK_NEAR(safety_value(&s), 1.25, EXACT);
+}
+
+TEST(first_fault_wins_and_stays)
+{
+    struct safety s;
+    safety_init(&s, &params);
+
+    /* overforce and overspeed on the same tick: overforce comes first */
+    struct safety_input in = healthy(1.0);
+    in.force = 300.0;
+    in.speed = 2.0;
+    CHECK_INT(safety_check(&s, &in), FAULT_OVERFORCE);
+    /* a later e-stop does not replace it */
+    in = healthy(1.25);
+    in.estop = true;
+    in.force = 500.0;
+    CHECK_INT(safety_check(&s, &in), FAULT_OVERFORCE);
+    check_latch(&s, FAULT_OVERFORCE, 1.0, 300.0, 250.0);
+
+    /* e-stop beats everything on the same tick */
+    struct safety s2;
+    safety_init(&s2, &params);
+    in = healthy(1.0);
+    in.estop = true;
+    in.force = 300.0;
+    in.speed = 2.0;
+    in.t_last_force = -1.0;
+    CHECK_INT(safety_check(&s2, &in), FAULT_ESTOP);
+}
+
+TEST(no_automatic_clear_when_cause_goes_away)
+{
+    struct safety s;
+    safety_init(&s, &params);
+
+    struct safety_input in = healthy(0.0);
+    in.force = 400.0;
+    safety_check(&s, &in);
+    for (int i = 1; i < 100; i++) {
+        in = healthy(i * 0.25);
+        CHECK_INT(safety_check(&s, &in), FAULT_OVERFORCE);
+    }
+    check_latch(&s, FAULT_OVERFORCE, 0.0, 400.0, 250.0);
+}
+
+TEST(reset_refused_while_estop_held)
+{
+    struct safety s;
+    safety_init(&s, &params);
+    struct safety_input in = healthy(0.0);
+    in.estop = true;
+    safety_check(&s, &in);
+
+    in.now = 5.0;
+    CHECK_INT(safety_reset(&s, &in), -1);
+    CHECK_INT(safety_latched(&s), FAULT_ESTOP);
+    CHECK_INT(safety_resets(&s), 0);
+
+    in = healthy(6.0);
+    CHECK_INT(safety_reset(&s, &in), 0);
+    CHECK_INT(safety_latched(&s), FAULT_NONE);
+    CHECK_INT(safety_resets(&s), 1);
+    CHECK_INT(safety_check(&s, &in), FAULT_NONE);
+}
+
+TEST(reset_refused_while_force_high)
+{
+    struct safety s;
+    safety_init(&s, &params);
+    struct safety_input in = healthy(0.0);
+    in.force = 300.0;
+    safety_check(&s, &in);
+
+    in = healthy(1.0);
+    in.force = 260.0;
+    CHECK_INT(safety_reset(&s, &in), -1);
+    CHECK_INT(safety_latched(&s), FAULT_OVERFORCE);
+    in.force = 200.0;
+    CHECK_INT(safety_reset(&s, &in), 0);
+    CHECK_INT(safety_latched(&s), FAULT_NONE);
+    CHECK_INT(safety_resets(&s), 1);
+}
+
+/* Overspeed and stale may be reset (the belt is stopped); a cause that is still
+ * there latches again on the next check. */
+TEST(reset_allowed_for_overspeed_and_stale)
+{
+    struct safety s;
+    safety_init(&s, &params);
+    struct safety_input in = healthy(0.0);
+    in.speed = 1.5;
+    safety_check(&s, &in);
+
+    CHECK_INT(safety_reset(&s, &in), 0);
+    CHECK_INT(safety_check(&s, &in), FAULT_OVERSPEED);
+    in.speed = 0.0;
+    CHECK_INT(safety_reset(&s, &in), 0);
+    CHECK_INT(safety_check(&s, &in), FAULT_NONE);
+
+    in = healthy(3.0);
+    in.t_last_force = 1.0;
+    CHECK_INT(safety_check(&s, &in), FAULT_FORCE_STALE);
+    CHECK_INT(safety_reset(&s, &in), 0);
+    CHECK_INT(safety_resets(&s), 3);
+}
+
+TEST(reset_with_nothing_latched_is_a_no_op)
+{
+    struct safety s;
+    safety_init(&s, &params);
+    struct safety_input in = healthy(0.0);
+
+    CHECK_INT(safety_reset(&s, &in), 0);
+    CHECK_INT(safety_resets(&s), 0);
+}
+
+/* Silent latched at 1.25 (commanded from 0.0, no pulse). Reset at 2.0 with the
+ * command still up: the timer restarts at the next check (2.0), so 3.0 is fine
+ * and 3.25 trips again. */
+TEST(silent_timer_restarts_after_reset)
+{
+    struct safety s;
+    safety_init(&s, &params);
+    struct safety_input in;
+
+    for (double t = 0.0; t <= 1.25; t += 0.25) {
+        in = healthy(t);
+        in.t_last_pulse = -1.0;
+        safety_check(&s, &in);
+    }
+    CHECK_INT(safety_latched(&s), FAULT_SPEED_SILENT);
+    in = healthy(2.0);
+    in.t_last_pulse = -1.0;
+    CHECK_INT(safety_reset(&s, &in), 0);
+    for (double t = 2.0; t <= 3.0; t += 0.25) {
+        in = healthy(t);
+        in.t_last_pulse = -1.0;
+        CHECK_INT(safety_check(&s, &in), FAULT_NONE);
+    }
+    in = healthy(3.25);
+    in.t_last_pulse = -1.0;
+    CHECK_INT(safety_check(&s, &in), FAULT_SPEED_SILENT);
+    check_latch(&s, FAULT_SPEED_SILENT, 3.25, 1.25, 1.0);
+}
+
+/* A broken measurement must not look healthy. */
+TEST(non_finite_force_or_speed_trips)
+{
+    struct safety s;
+    safety_init(&s, &params);
+    struct safety_input in = healthy(0.0);
+    in.force = NAN;
+    CHECK_INT(safety_check(&s, &in), FAULT_OVERFORCE);
+    CHECK_INT(safety_reset(&s, &in), -1);           /* still not a valid reading */
+
+    safety_init(&s, &params);
+    in = healthy(0.0);
+    in.speed = NAN;
+    CHECK_INT(safety_check(&s, &in), FAULT_OVERSPEED);
+}
+
+TEST(fault_names)
+{
+    CHECK_STR_CONTAINS(fault_name(FAULT_NONE), "none");
+    CHECK_STR_CONTAINS(fault_name(FAULT_OVERFORCE), "overforce");
+    CHECK_STR_CONTAINS(fault_name(FAULT_OVERSPEED), "overspeed");
+    CHECK_STR_CONTAINS(fault_name(FAULT_FORCE_STALE), "force_stale");
+    CHECK_STR_CONTAINS(fault_name(FAULT_SPEED_SILENT), "speed_silent");
+    CHECK_STR_CONTAINS(fault_name(FAULT_ESTOP), "estop");
+    CHECK_STR_CONTAINS(fault_name(FAULT_COUNT), "unknown");
+}
+
+TESTS(T(healthy_input_latches_nothing), T(estop_latches),
+      T(overforce_latches_with_value_and_limit), T(overspeed_latches_with_value_and_limit),
+      T(force_stale_latches_with_age), T(force_stale_at_start_when_no_sample_arrives),
+      T(speed_silent_only_after_full_silence), T(speed_silent_never_below_min_command),
+      T(speed_silent_measured_from_command_rise),
+      T(speed_silent_timer_restarts_when_command_drops), T(first_fault_wins_and_stays),
+      T(no_automatic_clear_when_cause_goes_away), T(reset_refused_while_estop_held),
+      T(reset_refused_while_force_high), T(reset_allowed_for_overspeed_and_stale),
+      T(reset_with_nothing_latched_is_a_no_op), T(silent_timer_restarts_after_reset),
+      T(non_finite_force_or_speed_trips), T(fault_names));
+TEST_MAIN("test_safety")
