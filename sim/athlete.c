@@ -1,0 +1,643 @@
+/* athlete.c - the simulated patient (see athlete.h).
+ *
+ * Three independent parts share one struct:
+ *   the stroke cycle  waiting -> placing -> resisting -> lifting -> repositioning -> waiting
+ *                     produces the true foot force;
+ *   the button presser watches the belt for start/stop cycles and presses start;
+ *   the judge         finds strokes in the true force (contact/release hysteresis) and
+ *                     records them with their true travel and in-band time.
+ * Every timer is an absolute time, so a caller may step with a large dt while the belt
+ * is still (the rig's quiet-stretch skipping) without changing what happens.
+ */
+#include "sim/athlete.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <ini.h>
+
+#define TWO_PI 6.283185307179586
+
+/* Belt thresholds of the athlete's behaviour (m/s, m/s^2, s). */
+#define V_STEADY 0.05      /* belt "running": the athlete may place the foot */
+#define DECEL_MAX 0.2      /* decelerating harder than this: the belt is stopping, wait */
+#define V_STALL 0.03       /* belt stopped under the foot: lift */
+#define V_STOPPED 0.01     /* belt stopped, for the start/stop cycle count */
+#define STOP_CONFIRM_S 0.5 /* stopped this long after running: a set cycle is over */
+#define REPRESS_S 2.0      /* press start again while the belt stays stopped */
+
+enum phase { PH_WAITING, PH_PLACING, PH_RESISTING, PH_LIFTING, PH_REPOSITIONING };
+
+struct athlete {
+    struct athlete_params p;
+    struct athlete_judge j;
+    uint64_t rng;
+
+    /* the stroke cycle */
+    enum phase phase;
+    double t_phase;        /* s, when placing or lifting began */
+    double ramp;           /* 0..1, how much of the foot's weight is on the belt */
+    double lift_from;      /* ramp value when lifting began */
+    double reposition_end; /* s */
+    double travel;         /* m, belt travel since placing */
+    double reach;          /* m, this stroke's intended travel */
+    double effort;         /* N, this stroke's effort with fatigue applied */
+    double tremor_phase;   /* rad */
+    bool partial;
+    int strokes_in_set, sets_in_session, sessions_done;
+    double v_prev;         /* m/s, belt speed at the previous step */
+
+    /* the button presser */
+    bool belt_ran;         /* belt was running since the last counted cycle */
+    double t_stopped;      /* s, when the belt fell below V_STOPPED; -1 while moving */
+    double next_press;     /* s, INFINITY when no press is pending */
+
+    /* the judge */
+    bool rec_loaded;
+    double f_prev;         /* N, true force at the previous step */
+    struct stroke_record cur;
+    struct stroke_record *rec;
+    int n_rec, max_rec, n_strokes, dropped;
+};
+
+/* ---- randomness: splitmix64, deterministic from the seed --------------------------- */
+
+static uint64_t rng_next(uint64_t *s)
+{
+    uint64_t z = (*s += 0x9E3779B97F4A7C15ull);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+/* Uniform in [lo, hi). */
+static double rng_uniform(uint64_t *s, double lo, double hi)
+{
+    double u = (double)(rng_next(s) >> 11) * 0x1.0p-53;
+    return lo + (hi - lo) * u;
+}
+
+/* ---- defaults ---------------------------------------------------------------------- */
+
+void athlete_defaults(struct athlete_params *p)
+{
+    *p = (struct athlete_params){
+        .name = "normal",
+        .effort_n = 55.0, .effort_var = 0.2,
+        .fatigue_per_rep = 0.01, .fatigue_per_set = 0.05,
+        .speed_gain = 150.0, .shape_slope = 0.3,
+        .tremor_n = 2.0, .tremor_hz = 5.0,
+        .reach_m = 0.45, .reach_var_m = 0.05,
+        .partial_prob = 0.05, .partial_reach_m = 0.12,
+        .place_s = 0.25, .lift_s = 0.15,
+        .reposition_min_s = 0.6, .reposition_max_s = 1.2,
+        .spike_rate_hz = 0.0, .spike_n = 0.0,
+        .start_delay_s = 2.0, .rest_wait_s = 62.0, .session_gap_s = 36000.0,
+        .sets_per_session = 3, .sessions = 1,
+    };
+}
+
+/* ---- life cycle -------------------------------------------------------------------- */
+
+struct athlete *athlete_new(const struct athlete_params *p, const struct athlete_judge *j,
+                            unsigned seed, int max_strokes)
+{
+    struct athlete *a = calloc(1, sizeof *a);
+
+    if (!a)
+        return NULL;
+    if (max_strokes < 0)
+        max_strokes = 0;
+    a->rec = calloc((size_t)max_strokes + 1, sizeof *a->rec);
+    if (!a->rec) {
+        free(a);
+        return NULL;
+    }
+    a->p = *p;
+    a->j = *j;
+    a->rng = seed;
+    a->max_rec = max_strokes;
+    a->phase = PH_WAITING;
+    a->t_stopped = -1.0;
+    a->next_press = p->sessions > 0 ? p->start_delay_s : INFINITY;
+    return a;
+}
+
+void athlete_free(struct athlete *a)
+{
+    if (!a)
+        return;
+    free(a->rec);
+    free(a);
+}
+
+/* ---- the button presser ------------------------------------------------------------ */
+
+/* A set cycle (belt ran, then stayed stopped STOP_CONFIRM_S) is over: schedule the next
+ * start press after the rest, or after the session gap when it closed a session. */
+static void count_cycle(struct athlete *a)
+{
+    double stop = a->t_stopped;
+
+    a->belt_ran = false;
+    a->t_stopped = -1.0;
+    a->strokes_in_set = 0;
+    a->sets_in_session++;
+    if (a->sets_in_session < a->p.sets_per_session) {
+        a->next_press = stop + a->p.rest_wait_s;
+        return;
+    }
+    a->sets_in_session = 0;
+    a->sessions_done++;
+    a->next_press = a->sessions_done < a->p.sessions ? stop + a->p.session_gap_s : INFINITY;
+}
+
+static void watch_belt(struct athlete *a, double t, double v)
+{
+    if (v > V_STEADY) {
+        a->belt_ran = true;
+        a->next_press = INFINITY; /* it runs: nothing to press for */
+    }
+    if (v >= V_STOPPED) {
+        a->t_stopped = -1.0;
+        return;
+    }
+    if (!a->belt_ran)
+        return;
+    if (a->t_stopped < 0.0)
+        a->t_stopped = t;
+    else if (t - a->t_stopped >= STOP_CONFIRM_S)
+        count_cycle(a);
+}
+
+static void press_buttons(struct athlete *a, double t, double v, unsigned *buttons)
+{
+    if (t < a->next_press || v > V_STEADY)
+        return;
+    *buttons |= ATHLETE_BTN_START;
+    a->next_press = t + REPRESS_S; /* cancelled by watch_belt once the belt runs */
+}
+
+/* ---- the stroke cycle -------------------------------------------------------------- */
+
+static double fatigue(const struct athlete *a)
+{
+    double f = (1.0 - a->p.fatigue_per_rep * a->strokes_in_set) *
+               (1.0 - a->p.fatigue_per_set * a->sets_in_session);
+    return f > 0.0 ? f : 0.0;
+}
+
+/* Draw this stroke's reach, effort and tremor phase; the foot starts down. */
+static void begin_placing(struct athlete *a, double t)
+{
+    double var = a->p.effort_var;
+
+    a->partial = rng_uniform(&a->rng, 0.0, 1.0) < a->p.partial_prob;
+    a->reach = a->partial ? a->p.partial_reach_m
+                          : a->p.reach_m + rng_uniform(&a->rng, -a->p.reach_var_m,
+                                                       a->p.reach_var_m);
+    a->effort = a->p.effort_n * (1.0 + rng_uniform(&a->rng, -var, var)) * fatigue(a);
+    a->tremor_phase = rng_uniform(&a->rng, 0.0, TWO_PI);
+    a->travel = 0.0;
+    a->ramp = 0.0;
+    a->t_phase = t;
+    a->phase = PH_PLACING;
+}
+
+static void begin_lifting(struct athlete *a, double t)
+{
+    a->lift_from = a->ramp;
+    a->t_phase = t;
+    a->phase = PH_LIFTING;
+    a->strokes_in_set++;
+}
+
+static double ramp_up(const struct athlete *a, double t)
+{
+    if (a->p.place_s <= 0.0)
+        return 1.0;
+    return fmin(1.0, (t - a->t_phase) / a->p.place_s);
+}
+
+static double ramp_down(const struct athlete *a, double t)
+{
+    if (a->p.lift_s <= 0.0)
+        return 0.0;
+    return fmax(0.0, a->lift_from - (t - a->t_phase) / a->p.lift_s);
+}
+
+/* Foot on the belt (placing or resisting): ramp up, lift at the reach or if the belt stalls. */
+static void step_loaded(struct athlete *a, double t, double v)
+{
+    a->ramp = ramp_up(a, t);
+    if (a->phase == PH_PLACING && a->ramp >= 1.0)
+        a->phase = PH_RESISTING;
+    if (a->travel >= a->reach || v < V_STALL)
+        begin_lifting(a, t);
+}
+
+static void step_lifting(struct athlete *a, double t)
+{
+    a->ramp = ramp_down(a, t);
+    if (a->ramp > 0.0)
+        return;
+    a->phase = PH_REPOSITIONING;
+    a->reposition_end = t + rng_uniform(&a->rng, a->p.reposition_min_s, a->p.reposition_max_s);
+}
+
+/* Place only on a belt that runs and is not stopping (a person does not step onto a
+ * belt that is slowing to a halt). */
+static bool belt_steady(const struct athlete *a, double dt, double v)
+{
+    double decel = dt > 0.0 ? (a->v_prev - v) / dt : 0.0;
+    return v > V_STEADY && decel <= DECEL_MAX;
+}
+
+static void step_cycle(struct athlete *a, double t, double dt, double v)
+{
+    if (a->phase == PH_PLACING || a->phase == PH_RESISTING || a->phase == PH_LIFTING)
+        a->travel += 0.5 * (a->v_prev + v) * dt;
+    switch (a->phase) {
+    case PH_REPOSITIONING:
+        if (t < a->reposition_end)
+            break;
+        a->phase = PH_WAITING;
+        /* fall through */
+    case PH_WAITING:
+        if (belt_steady(a, dt, v))
+            begin_placing(a, t);
+        break;
+    case PH_PLACING:
+    case PH_RESISTING:
+        step_loaded(a, t, v);
+        break;
+    case PH_LIFTING:
+        step_lifting(a, t);
+        break;
+    }
+}
+
+/* shape(p) = 1 - s/2 + s min(p, 1): effort grows (s > 0) through the stroke. */
+static double true_force(const struct athlete *a, double t, double v)
+{
+    double s = a->p.shape_slope, prog, f;
+
+    if (a->ramp <= 0.0)
+        return 0.0;
+    prog = a->reach > 0.0 ? fmin(a->travel / a->reach, 1.0) : 1.0;
+    f = a->effort * (1.0 - 0.5 * s + s * prog) + a->p.speed_gain * v;
+    if (a->p.tremor_n != 0.0)
+        f += a->p.tremor_n * sin(TWO_PI * a->p.tremor_hz * t + a->tremor_phase);
+    f *= a->ramp;
+    return f > 0.0 ? f : 0.0;
+}
+
+/* ---- the judge --------------------------------------------------------------------- */
+
+/* Time at which a force that went linearly from f0 (at t0) to f1 (at t1) crossed level. */
+static double crossing(double t0, double f0, double t1, double f1, double level)
+{
+    if (f1 == f0)
+        return t1;
+    return t0 + (t1 - t0) * (level - f0) / (f1 - f0);
+}
+
+/* Over a linear force segment, accumulate time inside [lo, hi] and note when the force
+ * first reached the band. */
+static void band_segment(struct stroke_record *r, const struct athlete_judge *j, double t0,
+                         double f0, double t1, double f1)
+{
+    double lo = j->force_low, hi = j->force_high;
+    double fmn = fmin(f0, f1), fmx = fmax(f0, f1);
+    double in_lo = fmax(fmn, lo), in_hi = fmin(fmx, hi);
+
+    if (t1 <= t0 || in_hi < in_lo)
+        return;
+    if (fmx == fmn) {
+        r->in_band_s += t1 - t0;
+    } else {
+        r->in_band_s += (t1 - t0) * (in_hi - in_lo) / (fmx - fmn);
+    }
+    if (r->t_first_band < 0.0) {
+        double level = f0 < lo ? lo : f0 > hi ? hi : f0;
+        r->t_first_band = crossing(t0, f0, t1, f1, level);
+    }
+}
+
+static void judge_begin(struct athlete *a, double t0, double t, double v, double f)
+{
+    double tc = crossing(t0, a->f_prev, t, f, a->j.contact_n);
+
+    a->rec_loaded = true;
+    a->cur = (struct stroke_record){
+        .index = a->n_strokes, .session = a->sessions_done + 1, .partial = a->partial,
+        .t_contact = tc, .travel_m = v * (t - tc), .peak_n = f, .t_first_band = -1.0,
+    };
+    band_segment(&a->cur, &a->j, tc, a->j.contact_n, t, f);
+}
+
+static void judge_finish(struct athlete *a, double t_release)
+{
+    struct stroke_record *r = &a->cur;
+    const struct athlete_judge *j = &a->j;
+    double since_band = t_release - r->t_first_band;
+
+    a->rec_loaded = false;
+    r->t_release = t_release;
+    r->duration_s = t_release - r->t_contact;
+    r->in_band_share = r->t_first_band >= 0.0 && since_band > 0.0 ? r->in_band_s / since_band
+                                                                  : 0.0;
+    r->valid = r->duration_s >= j->min_stroke_s && r->travel_m >= j->min_travel_m &&
+               r->in_band_share >= j->min_in_band;
+    a->n_strokes++;
+    if (a->n_rec < a->max_rec)
+        a->rec[a->n_rec++] = *r;
+    else
+        a->dropped++;
+}
+
+static void judge_step(struct athlete *a, double t, double dt, double v, double f)
+{
+    double t0 = t - dt, tr;
+
+    if (!a->rec_loaded) {
+        if (f > a->j.contact_n)
+            judge_begin(a, t0, t, v, f);
+        return;
+    }
+    if (f >= a->j.release_n) {
+        a->cur.travel_m += 0.5 * (a->v_prev + v) * dt;
+        a->cur.peak_n = fmax(a->cur.peak_n, f);
+        band_segment(&a->cur, &a->j, t0, a->f_prev, t, f);
+        return;
+    }
+    tr = crossing(t0, a->f_prev, t, f, a->j.release_n);
+    a->cur.travel_m += v * (tr - t0);
+    band_segment(&a->cur, &a->j, t0, a->f_prev, tr, a->j.release_n);
+    judge_finish(a, tr);
+}
+
+/* ---- stepping ---------------------------------------------------------------------- */
+
+double athlete_step(struct athlete *a, double t, double dt, double v_belt, unsigned *buttons)
+{
+    double f;
+
+    if (!(v_belt > 0.0))
+        v_belt = 0.0;
+    watch_belt(a, t, v_belt);
+    press_buttons(a, t, v_belt, buttons);
+    step_cycle(a, t, dt, v_belt);
+    f = true_force(a, t, v_belt);
+    judge_step(a, t, dt, v_belt, f);
+    a->f_prev = f;
+    a->v_prev = v_belt;
+    return f;
+}
+
+double athlete_next_event(const struct athlete *a, double t)
+{
+    double ev = a->next_press;
+
+    if (athlete_loaded(a))
+        return t; /* busy now */
+    if (a->belt_ran && a->t_stopped >= 0.0)
+        ev = fmin(ev, a->t_stopped + STOP_CONFIRM_S);
+    return ev;
+}
+
+bool athlete_loaded(const struct athlete *a)
+{
+    return a->phase == PH_PLACING || a->phase == PH_RESISTING || a->phase == PH_LIFTING ||
+           a->rec_loaded;
+}
+
+const struct stroke_record *athlete_strokes(const struct athlete *a, int *n)
+{
+    *n = a->n_rec;
+    return a->rec;
+}
+
+int athlete_strokes_dropped(const struct athlete *a)
+{
+    return a->dropped;
+}
+
+/* ---- scenario files ---------------------------------------------------------------- */
+
+enum key_kind { K_NUM, K_INT, K_NAME };
+
+struct key_spec {
+    const char *key;
+    size_t off;
+    enum key_kind kind;
+    double lo, hi;         /* allowed range, inclusive */
+};
+
+#define NUM(f, lo, hi) {#f, offsetof(struct athlete_params, f), K_NUM, lo, hi}
+#define INT(f, lo, hi) {#f, offsetof(struct athlete_params, f), K_INT, lo, hi}
+
+static const struct key_spec keys[] = {
+    {"name", offsetof(struct athlete_params, name), K_NAME, 0, 0},
+    NUM(effort_n, 0, 2000),          NUM(effort_var, 0, 0.9),
+    NUM(fatigue_per_rep, 0, 0.1),    NUM(fatigue_per_set, 0, 0.5),
+    NUM(speed_gain, 0, 5000),        NUM(shape_slope, -2, 2),
+    NUM(tremor_n, 0, 100),           NUM(tremor_hz, 0, 50),
+    NUM(reach_m, 0.01, 2),           NUM(reach_var_m, 0, 1),
+    NUM(partial_prob, 0, 1),         NUM(partial_reach_m, 0.01, 2),
+    NUM(place_s, 0, 5),              NUM(lift_s, 0, 5),
+    NUM(reposition_min_s, 0, 60),    NUM(reposition_max_s, 0, 60),
+    NUM(spike_rate_hz, 0, 1000),     NUM(spike_n, -10000, 10000),
+    NUM(start_delay_s, 0, 1e7),      NUM(rest_wait_s, 0, 1e7),
+    NUM(session_gap_s, 0, 1e7),
+    INT(sets_per_session, 1, 1000),  INT(sessions, 0, 100000),
+};
+
+#define N_KEYS (sizeof keys / sizeof keys[0])
+
+struct load_ctx {
+    struct athlete_params *p;
+    const char *path;
+    FILE *f;
+    int line;               /* line inih is working on (1-based) */
+    bool indented;          /* that line starts with white space */
+    int key_line[N_KEYS];   /* 0 until set */
+    int err_line;           /* 0 while all is well */
+    char *err;
+    size_t errlen;
+};
+
+static void load_error(struct load_ctx *c, const char *what, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Keep the first error only: "FILE:LINE: what: detail". */
+static void load_error(struct load_ctx *c, const char *what, const char *fmt, ...)
+{
+    char detail[160];
+    va_list ap;
+
+    if (c->err_line)
+        return;
+    va_start(ap, fmt);
+    vsnprintf(detail, sizeof detail, fmt, ap);
+    va_end(ap);
+    c->err_line = c->line;
+    snprintf(c->err, c->errlen, "%s:%d: %s: %s", c->path, c->line, what, detail);
+}
+
+/* inih's line reader: count lines (Debian's inih does not pass them to the handler),
+ * refuse over-long lines and sections other than [athlete]. */
+static char *read_line(char *str, int num, void *stream)
+{
+    struct load_ctx *c = stream;
+    const char *s;
+    size_t n;
+
+    if (!fgets(str, num, c->f))
+        return NULL;
+    c->line++;
+    n = strlen(str);
+    if (n > 0 && str[n - 1] != '\n' && !feof(c->f)) {
+        int ch;
+        while ((ch = fgetc(c->f)) != EOF && ch != '\n')
+            ;
+        load_error(c, "line", "longer than %d characters", num - 2);
+        str[0] = '\0';
+        return str;
+    }
+    c->indented = str[0] == ' ' || str[0] == '\t';
+    for (s = str; *s == ' ' || *s == '\t'; s++)
+        ;
+    if (*s == '[' && strncmp(s, "[athlete]", 9) != 0) {
+        char sect[64];
+        size_t len = strcspn(s, "\r\n");
+        snprintf(sect, sizeof sect, "%.*s", (int)(len < 40 ? len : 40), s);
+        load_error(c, sect, "unknown section (scenario files have only [athlete])");
+    }
+    return str;
+}
+
+static int parse_value(struct load_ctx *c, const struct key_spec *k, const char *value)
+{
+    char *end;
+    double d;
+
+    if (k->kind == K_NAME) {
+        if (strlen(value) >= sizeof c->p->name) {
+            load_error(c, k->key, "longer than %zu characters", sizeof c->p->name - 1);
+            return 0;
+        }
+        snprintf(c->p->name, sizeof c->p->name, "%s", value);
+        return 1;
+    }
+    errno = 0;
+    d = strtod(value, &end);
+    if (end == value || *end != '\0' || errno == ERANGE || !isfinite(d)) {
+        load_error(c, k->key, "'%s' is not a number", value);
+        return 0;
+    }
+    if (k->kind == K_INT && d != floor(d)) {
+        load_error(c, k->key, "'%s' is not a whole number", value);
+        return 0;
+    }
+    if (d < k->lo || d > k->hi) {
+        load_error(c, k->key, "%s is out of range (allowed: %g to %g)", value, k->lo, k->hi);
+        return 0;
+    }
+    if (k->kind == K_INT)
+        *(int *)(void *)((char *)c->p + k->off) = (int)d;
+    else
+        *(double *)(void *)((char *)c->p + k->off) = d;
+    return 1;
+}
+
+static int on_key(void *user, const char *section, const char *name, const char *value)
+{
+    struct load_ctx *c = user;
+
+    if (strcmp(section, "athlete") != 0) {
+        if (section[0])
+            load_error(c, name, "unknown section [%s]", section);
+        else
+            load_error(c, name, "outside the [athlete] section");
+        return 0;
+    }
+    for (size_t i = 0; i < N_KEYS; i++) {
+        if (strcmp(name, keys[i].key) != 0)
+            continue;
+        if (c->key_line[i] && c->indented) {
+            load_error(c, name, "indented line continues the value (do not indent keys)");
+            return 0;
+        }
+        if (c->key_line[i]) {
+            load_error(c, name, "given twice (first on line %d)", c->key_line[i]);
+            return 0;
+        }
+        c->key_line[i] = c->line;
+        return parse_value(c, &keys[i], value);
+    }
+    load_error(c, name, "unknown key");
+    return 0;
+}
+
+static int key_index(const char *key)
+{
+    for (size_t i = 0; i < N_KEYS; i++)
+        if (strcmp(keys[i].key, key) == 0)
+            return (int)i;
+    return -1;
+}
+
+/* A contradiction between two keys is reported at the later of their lines. */
+static void check_pair(struct load_ctx *c, const char *ka, const char *kb, bool ok,
+                       const char *what)
+{
+    int la = c->key_line[key_index(ka)], lb = c->key_line[key_index(kb)];
+
+    if (ok || c->err_line)
+        return;
+    c->line = la > lb ? la : lb;
+    load_error(c, la > lb ? ka : kb, "%s", what);
+}
+
+static void check_params(struct load_ctx *c)
+{
+    const struct athlete_params *p = c->p;
+
+    check_pair(c, "reach_m", "reach_var_m", p->reach_var_m < p->reach_m,
+               "reach_var_m must be less than reach_m");
+    check_pair(c, "reposition_min_s", "reposition_max_s",
+               p->reposition_min_s <= p->reposition_max_s,
+               "reposition_min_s must not exceed reposition_max_s");
+}
+
+int athlete_load(struct athlete_params *p, const char *path, char *err, size_t errlen)
+{
+    struct load_ctx c = {.p = p, .path = path, .err = err, .errlen = errlen};
+    int rc;
+
+    c.f = fopen(path, "r");
+    if (!c.f) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    rc = ini_parse_stream(read_line, &c, on_key, &c);
+    fclose(c.f);
+    if (rc > 0 && (!c.err_line || rc < c.err_line)) {
+        c.err_line = 0;
+        c.line = rc;
+        load_error(&c, "syntax", "expected 'key = value' or '[athlete]'");
+    } else if (rc < 0 && !c.err_line) {
+        snprintf(err, errlen, "%s: cannot parse (out of memory?)", path);
+        return -1;
+    }
+    if (!c.err_line)
+        check_params(&c);
+    return c.err_line ? -1 : 0;
+}

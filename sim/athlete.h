@@ -1,0 +1,108 @@
+/* athlete.h - the simulated patient: performs eccentric strokes on the belt.
+ *
+ * The athlete waits for the belt to run steadily, places the foot (force ramps up
+ * over place_s), resists while the belt carries the foot forward, and lifts the
+ * foot (force ramps down over lift_s) once it has travelled its reach; it then
+ * repositions for a while and goes again. The true force on the load cell is
+ *     F = effort x shape(progress) x fatigue + speed_gain x v_belt + tremor
+ * (eccentric force rises with lengthening speed). effort varies from stroke to stroke
+ * by +-effort_var, fades by fatigue_per_rep within a set (recovered in the rest) and
+ * by fatigue_per_set across a session. Some strokes (partial_prob) are cut short at
+ * partial_reach_m. The athlete also presses the start button: start_delay_s after the
+ * simulation begins, rest_wait_s after the belt stopped between sets, session_gap_s
+ * after the last set of a session (it counts belt start/stop cycles to know which),
+ * and again every 2 s while the belt stays stopped, until it has done its sessions.
+ *
+ * Ground truth: each stroke is recorded and judged on the TRUE force and the TRUE
+ * belt travel with the judge's thresholds (the same numbers the controller is
+ * configured with, but never the controller's measurements or opinion).
+ * A stroke begins when true force rises above contact_n and ends when it falls below
+ * release_n; its in-band share is measured from the moment true force first reaches
+ * [force_low, force_high] until the end, exactly as the controller defines it.
+ *
+ * Deterministic: all randomness comes from the seed passed to athlete_new().
+ */
+#ifndef ECC_ATHLETE_H
+#define ECC_ATHLETE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct athlete_params {
+    char name[32];
+    double effort_n;             /* N, mean effort (the speed-independent part) */
+    double effort_var;           /* fraction, uniform +- stroke-to-stroke variation */
+    double fatigue_per_rep;      /* fraction of effort lost per stroke within a set */
+    double fatigue_per_set;      /* fraction lost per completed set within a session */
+    double speed_gain;           /* N per m/s of belt speed */
+    double shape_slope;          /* effort rises from (1 - s/2) to (1 + s/2) through a stroke */
+    double tremor_n;             /* N, amplitude of the force ripple */
+    double tremor_hz;            /* Hz */
+    double reach_m;              /* m, travel of a full stroke */
+    double reach_var_m;          /* m, uniform +- */
+    double partial_prob;         /* 0..1, chance a stroke is cut short */
+    double partial_reach_m;      /* m, travel of a partial stroke */
+    double place_s;              /* s, force ramp-up */
+    double lift_s;               /* s, force ramp-down */
+    double reposition_min_s;     /* s, foot off the belt between strokes */
+    double reposition_max_s;
+    double spike_rate_hz;        /* load-cell glitch spikes per second (the rig applies them) */
+    double spike_n;              /* N, glitch height */
+    double start_delay_s;        /* s */
+    double rest_wait_s;          /* s */
+    double session_gap_s;        /* s */
+    int sets_per_session;
+    int sessions;                /* sessions to perform, then stop pressing start */
+};
+
+/* The judge's thresholds, copied from the config by whoever builds the rig. */
+struct athlete_judge {
+    double contact_n, release_n;
+    double force_low, force_high;
+    double min_stroke_s, min_travel_m, min_in_band;
+};
+
+struct stroke_record {
+    int index;                   /* 0-based, in order performed */
+    int session;                 /* 1-based */
+    bool partial;                /* the athlete meant to cut it short */
+    double t_contact, t_release; /* s, true force crossing contact_n / release_n */
+    double duration_s;
+    double travel_m;             /* true belt travel while loaded */
+    double peak_n;               /* true peak force */
+    double t_first_band;         /* s, -1 if never reached */
+    double in_band_s;
+    double in_band_share;        /* 0..1 */
+    bool valid;                  /* judged on the truth */
+};
+
+#define ATHLETE_BTN_START 1u
+
+struct athlete;
+
+/* Defaults: the "normal" athlete. */
+void athlete_defaults(struct athlete_params *p);
+
+/* Load a scenario INI ([athlete] section, keys named as the fields above) on top of
+ * defaults. Unknown keys and bad values are refused: "FILE:LINE: key: what". */
+int athlete_load(struct athlete_params *p, const char *path, char *err, size_t errlen);
+
+/* Allocates; room for max_strokes records (later strokes are performed but not
+ * recorded, and athlete_strokes_dropped() says how many). Returns NULL on ENOMEM. */
+struct athlete *athlete_new(const struct athlete_params *p, const struct athlete_judge *j,
+                            unsigned seed, int max_strokes);
+void athlete_free(struct athlete *a);
+
+/* Advance by dt to time t with the belt at v_belt (m/s). Returns the true foot force
+ * (N, >= 0); ORs ATHLETE_BTN_* presses into *buttons. */
+double athlete_step(struct athlete *a, double t, double dt, double v_belt, unsigned *buttons);
+
+/* Earliest time > t at which the athlete may do anything while the belt stays still
+ * (press a button); lets the rig skip quiet stretches. */
+double athlete_next_event(const struct athlete *a, double t);
+
+bool athlete_loaded(const struct athlete *a);        /* foot on the belt */
+const struct stroke_record *athlete_strokes(const struct athlete *a, int *n);
+int athlete_strokes_dropped(const struct athlete *a);
+
+#endif

@@ -1,0 +1,61 @@
+/* rig.h - the simulated treadmill rig: drive, belt, pulse sensor, load cell, athlete.
+ *
+ * Physics, stepped at physics_dt (1 ms) while anything moves:
+ *   drive   the motor speed follows the setpoint at +-drive_accel (the VFD's ramp);
+ *   belt    v_belt = max(0, v_motor - slip x F_foot) (a loaded belt slips/droops);
+ *   pulses  one pulse each 1/pulses_per_m metres of belt travel, timestamped at the
+ *           exact (interpolated) crossing time;
+ *   load    cell samples at lc_rate_hz: true force + N(0, lc_noise_n) quantised to
+ *           lc_resolution_n, plus the athlete's glitch spikes (single samples);
+ *   athlete sim/athlete.h.
+ * While the belt is stopped and the athlete has nothing to do, rig_advance() jumps
+ * ahead (generating only the load-cell samples) so a simulated day runs in well
+ * under a second.
+ *
+ * Time is the simulation's own (s from 0); nothing here reads a clock.
+ * Deterministic for a given seed.
+ */
+#ifndef ECC_RIG_H
+#define ECC_RIG_H
+
+#include "sim/athlete.h"
+
+struct rig_params {
+    double physics_dt;           /* s, 0.001 */
+    double drive_accel;          /* m/s^2 */
+    double slip;                 /* (m/s)/N */
+    double pulses_per_m;
+    double lc_rate_hz;
+    double lc_noise_n;
+    double lc_resolution_n;
+    unsigned seed;
+};
+
+#define RIG_QUEUE 512            /* pulses / samples held between takes; older ones are dropped */
+
+struct rig;
+
+void rig_defaults(struct rig_params *p);
+
+/* Allocates the rig and its athlete. Returns NULL on ENOMEM or bad parameters. */
+struct rig *rig_new(const struct rig_params *rp, const struct athlete_params *ap,
+                    const struct athlete_judge *judge);
+void rig_free(struct rig *r);
+
+double rig_now(const struct rig *r);             /* s */
+void rig_set_speed(struct rig *r, double v);     /* drive setpoint, m/s of belt (>= 0) */
+void rig_advance(struct rig *r, double t);       /* run the physics up to time t */
+
+/* Take what arrived since the last take, oldest first; return the count. */
+int rig_take_pulses(struct rig *r, double *t, int max);
+int rig_take_force(struct rig *r, double *t, double *newtons, int max);
+unsigned rig_take_buttons(struct rig *r);        /* ATHLETE_BTN_* pressed since last take */
+long rig_dropped(const struct rig *r);           /* queue overflows so far */
+
+double rig_belt_speed(const struct rig *r);      /* m/s, true */
+double rig_motor_speed(const struct rig *r);     /* m/s, drive output */
+double rig_true_force(const struct rig *r);      /* N */
+double rig_belt_position(const struct rig *r);   /* m */
+const struct athlete *rig_athlete(const struct rig *r);
+
+#endif
