@@ -1,0 +1,328 @@
+/* eccd.c - the daemon's main: options, config, backend, loop, clean exit. */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config/config.h"
+#include "controller/ctl.h"
+#include "controller/loop.h"
+#include "hal/hal_sim.h"
+#include "hal/log.h"
+
+#ifndef ECC_VERSION
+#define ECC_VERSION "0.1.0"
+#endif
+
+#define MAX_SETS 32
+
+struct options {
+    const char *config;
+    bool check_config;
+    const char *sets[MAX_SETS];
+    int n_sets;
+    const char *rep_log, *trace, *truth_log;
+    int sessions;
+    double duration;
+    bool table;
+    int verbosity;              /* -v: +1, -q: -1 */
+};
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop_requested = 1;
+}
+
+static void usage(FILE *f)
+{
+    fputs(
+"Usage: eccd -c FILE [OPTIONS]\n"
+"       eccd -c FILE --check-config [--set SECTION.KEY=VALUE ...]\n"
+"\n"
+"eccd controls a reverse-treadmill eccentric training rig: it reads the belt speed\n"
+"and the foot load cell, adjusts the belt speed so the patient's eccentric force\n"
+"stays inside the target band, counts valid reps and sets (3 x 15 by default) and\n"
+"latches a stop on any fault. With rig.backend = sim it runs against the simulated\n"
+"rig on a virtual clock, as fast as the CPU allows unless sim.speed paces it.\n"
+"\n"
+"Options:\n"
+"  -c, --config FILE      the INI config (see config/sim.ini, clinic-vfd.ini, home-pi.ini)\n"
+"      --check-config     validate the config, print the effective config with every\n"
+"                         default filled in, and exit (0: valid, 1: invalid)\n"
+"  -s, --set S.K=VALUE    override one key after the file is read (repeatable),\n"
+"                         e.g. --set control.mode=fixed --set sim.seed=7\n"
+"      --rep-log FILE     append one JSON line per rep, rejected stroke, set, session,\n"
+"                         fault, reset and command (overrides log.rep_log)\n"
+"      --trace FILE       write one CSV row per control tick (t, state, force, speed, ...)\n"
+"      --truth-log FILE   sim only: on exit, write the athlete's own record of every\n"
+"                         stroke (the ground truth) as JSON lines\n"
+"      --sessions N       exit once N sessions are finished and the belt has stopped\n"
+"                         (sim: the athlete performs N sessions)\n"
+"      --duration S       exit after S seconds of (virtual or real) time\n"
+"      --table            print a readable line per rep, stroke, set and fault on stdout\n"
+"  -v, --verbose          more log output (repeat for debug)\n"
+"  -q, --quiet            errors only\n"
+"  -h, --help             this help\n"
+"  -V, --version          print the version\n"
+"\n"
+"Exit status: 0 after a clean stop; 1 for a bad config or a start-up failure;\n"
+"2 for bad options. On any exit the drive is commanded to stop.\n"
+"\n"
+"Signals: SIGINT and SIGTERM stop the belt and exit cleanly.\n"
+"\n"
+"Example: one simulated session of the 'strong' athlete, reps on screen:\n"
+"  eccd -c config/sim.ini --set sim.scenario=strong --sessions 1 --table\n",
+        f);
+}
+
+static int parse_number(const char *s, double lo, double hi, double *out)
+{
+    char *end;
+    double v;
+
+    errno = 0;
+    v = strtod(s, &end);
+    if (errno || end == s || *end || !(v >= lo && v <= hi))
+        return -1;
+    *out = v;
+    return 0;
+}
+
+enum { OPT_CHECK = 256, OPT_REPLOG, OPT_TRACE, OPT_TRUTH, OPT_SESSIONS, OPT_DURATION, OPT_TABLE };
+
+static int parse_option(int opt, struct options *o)
+{
+    double v;
+
+    switch (opt) {
+    case 'c': o->config = optarg; return 0;
+    case OPT_CHECK: o->check_config = true; return 0;
+    case 's':
+        if (o->n_sets == MAX_SETS) {
+            fprintf(stderr, "eccd: at most %d --set options\n", MAX_SETS);
+            return -1;
+        }
+        o->sets[o->n_sets++] = optarg;
+        return 0;
+    case OPT_REPLOG: o->rep_log = optarg; return 0;
+    case OPT_TRACE: o->trace = optarg; return 0;
+    case OPT_TRUTH: o->truth_log = optarg; return 0;
+    case OPT_SESSIONS:
+        if (parse_number(optarg, 1, 1000, &v) != 0 || v != (int)v) {
+            fprintf(stderr, "eccd: --sessions: '%s' is not a whole number from 1 to 1000\n", optarg);
+            return -1;
+        }
+        o->sessions = (int)v;
+        return 0;
+    case OPT_DURATION:
+        if (parse_number(optarg, 0.001, 1e9, &v) != 0) {
+            fprintf(stderr, "eccd: --duration: '%s' is not a number of seconds > 0\n", optarg);
+            return -1;
+        }
+        o->duration = v;
+        return 0;
+    case OPT_TABLE: o->table = true; return 0;
+    case 'v': o->verbosity++; return 0;
+    case 'q': o->verbosity--; return 0;
+    }
+    return -1;
+}
+
+/* Returns 0 to go on, 1 when the caller should exit 0 (help/version), -1 on bad options. */
+static int parse_args(int argc, char **argv, struct options *o)
+{
+    static const struct option longopts[] = {
+        {"config", required_argument, NULL, 'c'},
+        {"check-config", no_argument, NULL, OPT_CHECK},
+        {"set", required_argument, NULL, 's'},
+        {"rep-log", required_argument, NULL, OPT_REPLOG},
+        {"trace", required_argument, NULL, OPT_TRACE},
+        {"truth-log", required_argument, NULL, OPT_TRUTH},
+        {"sessions", required_argument, NULL, OPT_SESSIONS},
+        {"duration", required_argument, NULL, OPT_DURATION},
+        {"table", no_argument, NULL, OPT_TABLE},
+        {"verbose", no_argument, NULL, 'v'},
+        {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},
+        {"version", no_argument, NULL, 'V'},
+        {NULL, 0, NULL, 0},
+    };
+    int opt;
+
+    while ((opt = getopt_long(argc, argv, "c:s:vqhV", longopts, NULL)) != -1) {
+        if (opt == 'h') {
+            usage(stdout);
+            return 1;
+        }
+        if (opt == 'V') {
+            printf("eccd %s\n", ECC_VERSION);
+            return 1;
+        }
+        if (parse_option(opt, o) != 0)
+            return -1;
+    }
+    if (optind < argc) {
+        fprintf(stderr, "eccd: unexpected argument '%s'\n", argv[optind]);
+        return -1;
+    }
+    if (!o->config) {
+        fprintf(stderr, "eccd: no config given: use -c FILE (e.g. -c config/sim.ini)\n");
+        return -1;
+    }
+    return 0;
+}
+
+static int load_config(const struct options *o, struct ecc_config *cfg)
+{
+    char err[512];
+
+    if (config_load(cfg, o->config, err, sizeof err) != 0)
+        goto bad;
+    for (int i = 0; i < o->n_sets; i++)
+        if (config_set(cfg, o->sets[i], err, sizeof err) != 0)
+            goto bad;
+    if (config_check(cfg, err, sizeof err) != 0)
+        goto bad;
+    return 0;
+bad:
+    /* The daemon halts here, before any hardware is touched, and says how to fix it. */
+    fprintf(stderr, "eccd: %s\neccd: halted: fix the config and start again "
+            "(eccd -c %s --check-config checks it)\n", err, o->config);
+    return -1;
+}
+
+static FILE *open_out(const char *path, const char *what)
+{
+    FILE *f = fopen(path, "w");
+
+    if (!f)
+        log_error("cannot open %s '%s': %s", what, path, strerror(errno));
+    return f;
+}
+
+struct outputs {
+    FILE *rep_log, *trace, *truth;
+};
+
+static int outputs_open(const struct options *o, const struct ecc_config *cfg, struct outputs *out)
+{
+    const char *rep_log = o->rep_log ? o->rep_log : (cfg->log.rep_log[0] ? cfg->log.rep_log : NULL);
+    const char *truth = o->truth_log ? o->truth_log
+                                     : (cfg->sim.truth_log[0] ? cfg->sim.truth_log : NULL);
+
+    memset(out, 0, sizeof *out);
+    if (rep_log && !(out->rep_log = open_out(rep_log, "rep log")))
+        return -1;
+    if (o->trace && !(out->trace = open_out(o->trace, "trace")))
+        return -1;
+    if (truth && !(out->truth = open_out(truth, "truth log")))
+        return -1;
+    return 0;
+}
+
+static void outputs_close(struct outputs *out)
+{
+    if (out->rep_log)
+        fclose(out->rep_log);
+    if (out->trace)
+        fclose(out->trace);
+    if (out->truth)
+        fclose(out->truth);
+}
+
+static void install_signals(void)
+{
+    struct sigaction sa;
+
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
+static int run(const struct options *o, const struct ecc_config *cfg, struct outputs *out)
+{
+    static struct ctl ctl;      /* large; static keeps it off the stack */
+    struct hal_sim_opts so = {.sessions = o->sessions};
+    struct loop_opts lo = {
+        .rep_log = out->rep_log, .trace = out->trace, .human = o->table ? stdout : NULL,
+        .max_sessions = o->sessions, .max_time_s = o->duration, .stop = &stop_requested,
+    };
+    struct loop_stats st;
+    struct hal hal;
+    struct hal_sim *sim;
+    char err[512];
+    int rc;
+
+    if (cfg->rig.backend != CFG_BACKEND_SIM) {
+        log_error("rig.backend = hw: this build has only the simulated rig (rig.backend = sim); "
+                  "the Modbus and GPIO backends are not built yet");
+        return 1;
+    }
+    sim = hal_sim_open(cfg, &so, &hal, err, sizeof err);
+    if (!sim) {
+        log_error("%s", err);
+        return 1;
+    }
+    ctl_init(&ctl, cfg);
+    log_info("running: mode %s, band %.0f..%.0f N, %d x %d, scenario %s, seed %u",
+             config_mode_name(cfg->control.mode), cfg->band.force_low, cfg->band.force_high,
+             cfg->protocol.sets_per_session, cfg->protocol.reps_per_set,
+             hal_sim_scenario_path(sim), cfg->sim.seed);
+    rc = loop_run(&ctl, &hal, &lo, &st) == 0 ? 0 : 1;
+    log_info("stopped at t = %.1f s: %ld ticks, %d sessions done, %ld overruns, %ld drive errors",
+             st.t_end, st.ticks, st.sessions_done, st.overruns, st.drive_errors);
+    if (out->truth && hal_sim_write_truth(sim, out->truth) != 0)
+        rc = 1;
+    hal_sim_close(sim);
+    return rc;
+}
+
+static void write_run_header(FILE *f, const struct ecc_config *cfg)
+{
+    fprintf(f, "{\"event\":\"run\",\"version\":1,\"mode\":\"%s\",\"band_low\":%g,\"band_high\":%g,"
+            "\"speed_max\":%g,\"reps_per_set\":%d,\"sets_per_session\":%d,\"config\":\"%s\","
+            "\"scenario\":\"%s\",\"seed\":%u}\n",
+            config_mode_name(cfg->control.mode), cfg->band.force_low, cfg->band.force_high,
+            cfg->limits.speed_max, cfg->protocol.reps_per_set, cfg->protocol.sets_per_session,
+            cfg->path, cfg->sim.scenario, cfg->sim.seed);
+}
+
+int main(int argc, char **argv)
+{
+    struct options o = {0};
+    struct ecc_config cfg;
+    struct outputs out;
+    int rc;
+
+    rc = parse_args(argc, argv, &o);
+    if (rc != 0)
+        return rc > 0 ? 0 : 2;
+    if (load_config(&o, &cfg) != 0)
+        return 1;
+    if (o.check_config) {
+        config_print(&cfg, stdout);
+        return 0;
+    }
+    log_set_level((enum log_level)cfg.log.level);
+    if (o.verbosity) {
+        int lvl = (int)cfg.log.level + o.verbosity;
+        log_set_level((enum log_level)(lvl < 0 ? 0 : lvl > 3 ? 3 : lvl));
+    }
+    if (outputs_open(&o, &cfg, &out) != 0) {
+        outputs_close(&out);
+        return 1;
+    }
+    if (out.rep_log)
+        write_run_header(out.rep_log, &cfg);
+    install_signals();
+    rc = run(&o, &cfg, &out);
+    outputs_close(&out);
+    return rc;
+}

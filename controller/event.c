@@ -1,0 +1,105 @@
+/* event.c - controller events as JSON lines and human lines (see event.h). */
+#include "controller/event.h"
+
+#include <stdio.h>
+
+const char *event_kind_name(enum ctl_event_kind k)
+{
+    static const char *const names[] = {"rep", "reject", "set", "session",
+                                        "fault", "reset", "command"};
+    return (unsigned)k < sizeof names / sizeof names[0] ? names[k] : "unknown";
+}
+
+static int json_stroke(const struct ctl_event *ev, char *buf, size_t len)
+{
+    const struct rep_figures *f = &ev->fig;
+
+    return snprintf(buf, len,
+                    ",\"session\":%d,\"set\":%d,\"rep\":%d,\"stroke\":%d,\"verdict\":\"%s\""
+                    ",\"t_start\":%.3f,\"duration_s\":%.3f,\"travel_m\":%.3f,\"peak_n\":%.1f"
+                    ",\"mean_n\":%.1f,\"in_band_s\":%.3f,\"in_band_share\":%.3f,\"work_j\":%.1f}",
+                    ev->session, ev->set, ev->rep, ev->stroke, rep_verdict_name(f->verdict),
+                    f->t_start, f->duration_s, f->travel_m, f->peak_n, f->mean_n, f->in_band_s,
+                    f->in_band_share, f->work_j);
+}
+
+static int json_set(const struct ctl_event *ev, char *buf, size_t len)
+{
+    const struct ctl_set_summary *s = &ev->sum;
+
+    return snprintf(buf, len,
+                    ",\"session\":%d,\"set\":%d,\"counted\":%d,\"rejected\":%d"
+                    ",\"too_short\":%d,\"too_little_travel\":%d,\"out_of_band\":%d,\"aborted\":%d"
+                    ",\"in_band_share\":%.3f,\"duration_s\":%.3f}",
+                    ev->session, ev->set, s->counted, s->rejected, s->by_verdict[REP_TOO_SHORT],
+                    s->by_verdict[REP_TOO_LITTLE_TRAVEL], s->by_verdict[REP_OUT_OF_BAND],
+                    s->by_verdict[REP_ABORTED], s->in_band_share, s->duration_s);
+}
+
+static int json_body(const struct ctl_event *ev, char *buf, size_t len)
+{
+    switch (ev->kind) {
+    case CTL_EV_REP:
+    case CTL_EV_REJECT:
+        return json_stroke(ev, buf, len);
+    case CTL_EV_SET:
+        return json_set(ev, buf, len);
+    case CTL_EV_SESSION:
+        return snprintf(buf, len, ",\"session\":%d,\"sets\":%d,\"counted\":%d,\"rejected\":%d}",
+                        ev->session, ev->sets, ev->sum.counted, ev->sum.rejected);
+    case CTL_EV_FAULT:
+        return snprintf(buf, len, ",\"fault\":\"%s\",\"value\":%.3f,\"limit\":%.3f}",
+                        fault_name(ev->fault), ev->value, ev->limit);
+    case CTL_EV_RESET:
+        return snprintf(buf, len, ",\"fault\":\"%s\"}", fault_name(ev->fault));
+    case CTL_EV_COMMAND:
+        return snprintf(buf, len, ",\"command\":\"%s\",\"result\":\"%s\"}",
+                        ctl_cmd_name(ev->cmd), ctl_result_name(ev->result));
+    }
+    return snprintf(buf, len, "}");
+}
+
+int event_json(const struct ctl_event *ev, char *buf, size_t len)
+{
+    int n = snprintf(buf, len, "{\"event\":\"%s\",\"t\":%.3f", event_kind_name(ev->kind), ev->t);
+
+    if (n < 0 || (size_t)n >= len)
+        return n;
+    return n + json_body(ev, buf + n, len - (size_t)n);
+}
+
+static int text_stroke(const struct ctl_event *ev, char *buf, size_t len)
+{
+    const struct rep_figures *f = &ev->fig;
+
+    return snprintf(buf, len,
+                    "set %d stroke %2d %-17s rep %2d  %.2f s  %.2f m  peak %5.1f N  mean %5.1f N"
+                    "  in band %3.0f%%  %.1f J",
+                    ev->set, ev->stroke, rep_verdict_name(f->verdict), ev->rep, f->duration_s,
+                    f->travel_m, f->peak_n, f->mean_n, 100.0 * f->in_band_share, f->work_j);
+}
+
+int event_text(const struct ctl_event *ev, char *buf, size_t len)
+{
+    switch (ev->kind) {
+    case CTL_EV_REP:
+    case CTL_EV_REJECT:
+        return text_stroke(ev, buf, len);
+    case CTL_EV_SET:
+        return snprintf(buf, len, "set %d done: %d counted, %d rejected, %.0f%% in band, %.1f s",
+                        ev->set, ev->sum.counted, ev->sum.rejected,
+                        100.0 * ev->sum.in_band_share, ev->sum.duration_s);
+    case CTL_EV_SESSION:
+        return snprintf(buf, len, "session %d done: %d sets, %d reps counted, %d rejected",
+                        ev->session, ev->sets, ev->sum.counted, ev->sum.rejected);
+    case CTL_EV_FAULT:
+        return snprintf(buf, len, "FAULT %s (value %.3f, limit %.3f): belt stopping; an operator reset is needed",
+                        fault_name(ev->fault), ev->value, ev->limit);
+    case CTL_EV_RESET:
+        return snprintf(buf, len, "fault %s reset by the operator", fault_name(ev->fault));
+    case CTL_EV_COMMAND:
+        return snprintf(buf, len, "command %s: %s", ctl_cmd_name(ev->cmd),
+                        ctl_result_name(ev->result));
+    }
+    return snprintf(buf, len, "event %d", (int)ev->kind);
+}

@@ -1,0 +1,31 @@
+/* event.h - controller events as text: one JSON object per line for the rep log,
+ * and a short human line for the log. Pure formatting into a caller's buffer.
+ *
+ * The JSON lines (the rep log's format; docs/replog.md describes every field):
+ *   {"event":"rep",...}     a counted rep with its figures
+ *   {"event":"reject",...}  a stroke that did not count; "verdict" says why
+ *   {"event":"set",...}     a finished set: counted, rejected by reason, time in band
+ *   {"event":"session",...} a finished session
+ *   {"event":"fault",...}   a latched fault with the value and the limit it crossed
+ *   {"event":"reset",...}   a fault cleared by the operator
+ *   {"event":"command",...} an operator command and its result
+ */
+#ifndef ECC_EVENT_H
+#define ECC_EVENT_H
+
+#include <stddef.h>
+
+#include "controller/ctl.h"
+
+#define EVENT_LINE_MAX 512
+
+/* Format ev as one JSON object (no newline). Returns the length, as snprintf. */
+int event_json(const struct ctl_event *ev, char *buf, size_t len);
+
+/* Format ev as one human-readable line (no newline). */
+int event_text(const struct ctl_event *ev, char *buf, size_t len);
+
+/* The "event" name of a kind: "rep", "reject", ... */
+const char *event_kind_name(enum ctl_event_kind k);
+
+#endif

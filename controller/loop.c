@@ -1,0 +1,130 @@
+/* loop.c - the fixed-rate control loop (see loop.h). */
+#include "controller/loop.h"
+
+#include <errno.h>
+#include <string.h>
+
+#include "controller/event.h"
+#include "hal/log.h"
+
+#define LOOP_MAX_SAMPLES 64     /* load-cell samples taken per tick */
+#define LOOP_MAX_PULSES 256     /* belt pulses taken per tick */
+
+/* Per-tick buffers, sized once: the loop never allocates. */
+struct loop_buf {
+    double force_t[LOOP_MAX_SAMPLES], force_n[LOOP_MAX_SAMPLES];
+    double pulse_t[LOOP_MAX_PULSES];
+};
+
+const char *loop_trace_header(void)
+{
+    return "t,state,session,set,force_raw,force,speed_cmd,speed,band_low,band_high,loaded";
+}
+
+static void read_inputs(struct hal *hal, struct loop_buf *b, struct ctl_input *in)
+{
+    struct hal_input_state st = {0};
+
+    in->now = hal->clock.now(hal->clock.ctx);
+    in->n_force = hal->force.read(hal->force.ctx, b->force_t, b->force_n, LOOP_MAX_SAMPLES);
+    in->n_pulses = hal->encoder.read(hal->encoder.ctx, b->pulse_t, LOOP_MAX_PULSES);
+    if (in->n_force < 0)
+        in->n_force = 0;    /* a failed read is a missing sample: the stale check sees it */
+    if (in->n_pulses < 0)
+        in->n_pulses = 0;
+    if (hal->inputs.read(hal->inputs.ctx, &st) != 0)
+        st.estop = true;    /* inputs we cannot read are treated as an e-stop */
+    in->estop = st.estop;
+    in->pressed = st.pressed;
+    in->force_t = b->force_t;
+    in->force_n = b->force_n;
+    in->pulse_t = b->pulse_t;
+}
+
+static void log_events(struct ctl *c, const struct loop_opts *o, struct loop_stats *st)
+{
+    struct ctl_event ev;
+    char line[EVENT_LINE_MAX];
+
+    while (ctl_event_pop(c, &ev)) {
+        if (ev.kind == CTL_EV_SESSION)
+            st->sessions_done++;
+        if (o->on_event)
+            o->on_event(o->arg, &ev);
+        if (o->rep_log && event_json(&ev, line, sizeof line) > 0)
+            fprintf(o->rep_log, "%s\n", line);
+        if (event_text(&ev, line, sizeof line) <= 0)
+            continue;
+        if (o->human)
+            fprintf(o->human, "%9.3f  %s\n", ev.t, line);
+        else if (ev.kind == CTL_EV_FAULT)
+            log_warn("%s", line);
+        else
+            log_debug("%s", line);
+    }
+    if (o->rep_log)
+        fflush(o->rep_log);     /* a rep is on its way to disk once counted */
+}
+
+static void trace_row(FILE *f, const struct ctl *c, const struct ecc_config *cfg, double now)
+{
+    fprintf(f, "%.3f,%s,%d,%d,%.2f,%.2f,%.4f,%.4f,%.1f,%.1f,%d\n", now, ctl_state_name(c),
+            ctl_session(c), ctl_set(c), ctl_force_raw(c), ctl_force(c), ctl_speed_cmd(c),
+            ctl_speed(c), cfg->band.force_low, cfg->band.force_high, ctl_loaded(c) ? 1 : 0);
+}
+
+static void drive_command(struct hal *hal, double cmd, struct loop_stats *st)
+{
+    /* Written every tick, not only on change: it feeds the drive's comm-loss watchdog. */
+    if (hal_drive_set_speed(&hal->drive, cmd) != 0) {
+        st->drive_errors++;
+        log_warn("drive: setting %.3f m/s failed: %s", cmd, strerror(errno));
+    }
+}
+
+static bool loop_done(const struct loop_opts *o, const struct loop_stats *st,
+                      const struct ctl *c, double elapsed)
+{
+    if (o->stop && *o->stop)
+        return true;
+    if (o->max_time_s > 0.0 && elapsed >= o->max_time_s)
+        return true;
+    /* After the last session, wait until the belt command has ramped to zero. */
+    return o->max_sessions > 0 && st->sessions_done >= o->max_sessions &&
+           ctl_speed_cmd(c) == 0.0;
+}
+
+int loop_run(struct ctl *c, struct hal *hal, const struct loop_opts *o, struct loop_stats *st)
+{
+    struct loop_buf buf;        /* on the stack: nothing is allocated while running */
+    const double dt = c->dt;
+    double t0 = hal->clock.now(hal->clock.ctx), next = t0, now = t0;
+    struct ctl_input in;
+
+    memset(st, 0, sizeof *st);
+    if (o->trace)
+        fprintf(o->trace, "%s\n", loop_trace_header());
+    while (!loop_done(o, st, c, now - t0)) {
+        read_inputs(hal, &buf, &in);
+        now = in.now;
+        drive_command(hal, ctl_tick(c, &in), st);
+        log_events(c, o, st);
+        if (o->trace)
+            trace_row(o->trace, c, &c->cfg, now);
+        if (o->on_tick)
+            o->on_tick(o->arg, c, now);
+        st->ticks++;
+        next += dt;
+        if (hal->clock.now(hal->clock.ctx) > next) {   /* late: skip, do not catch up */
+            st->overruns++;
+            next = hal->clock.now(hal->clock.ctx) + dt;
+        }
+        if (hal->clock.sleep_until(hal->clock.ctx, next) != 0) {
+            hal_drive_stop(&hal->drive);
+            return -1;
+        }
+    }
+    st->t_end = now;
+    hal_drive_stop(&hal->drive);
+    return 0;
+}

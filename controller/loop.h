@@ -1,0 +1,46 @@
+/* loop.h - the daemon's fixed-rate control loop: read the HAL, tick the controller,
+ * command the drive, log what happened, sleep until the next period.
+ *
+ * The same loop runs the real rig and the simulated one (the clock is the HAL's), so
+ * tests and benchmarks exercise exactly what the daemon runs. On exit, for whatever
+ * reason, the drive is told to stop.
+ */
+#ifndef ECC_LOOP_H
+#define ECC_LOOP_H
+
+#include <signal.h>
+#include <stdio.h>
+
+#include "controller/ctl.h"
+#include "hal/hal.h"
+
+struct loop_opts {
+    FILE *rep_log;              /* JSON lines per event, or NULL */
+    FILE *trace;                /* CSV row per tick, or NULL */
+    FILE *human;                /* a readable line per event, or NULL */
+    int max_sessions;           /* stop after this many finished sessions (0: no limit) */
+    double max_time_s;          /* stop after this long on the HAL clock (0: no limit) */
+    volatile sig_atomic_t *stop;/* set (by a signal handler) to end the loop; may be NULL */
+    /* Called after every tick (tests use it to watch or poke the run); may be NULL. */
+    void (*on_tick)(void *arg, const struct ctl *c, double now);
+    /* Called for every controller event, after it is logged; may be NULL. */
+    void (*on_event)(void *arg, const struct ctl_event *ev);
+    void *arg;                  /* passed to on_tick and on_event */
+};
+
+struct loop_stats {
+    long ticks;
+    long overruns;              /* periods that started late */
+    long drive_errors;          /* drive commands that failed */
+    int sessions_done;
+    double t_end;               /* HAL clock when the loop ended */
+};
+
+/* Run until a stop condition. Returns 0, or -1 if the HAL clock failed. */
+int loop_run(struct ctl *c, struct hal *hal, const struct loop_opts *opts,
+             struct loop_stats *stats);
+
+/* The trace's CSV header line (no newline). */
+const char *loop_trace_header(void);
+
+#endif

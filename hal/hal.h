@@ -1,0 +1,69 @@
+/* hal.h - every contact with hardware and the OS goes through these interfaces.
+ *
+ * Each interface is a small struct of function pointers plus the backend's context.
+ * A backend (sim, modbus, gpio, ...) fills them in; the daemon's loop calls them
+ * through the hal_* wrappers below, which also enforce what must hold whatever the
+ * backend: a drive is never asked for a NaN, negative or over-cap speed.
+ *
+ * Times are seconds on the backend's monotonic clock (the simulator's virtual clock
+ * for the sim backend), the same clock hal_clock.now() reads.
+ * Errors: -1 with errno set, as the system calls do.
+ */
+#ifndef ECC_HAL_H
+#define ECC_HAL_H
+
+#include <stdbool.h>
+
+struct hal_clock {
+    double (*now)(void *ctx);                   /* s, monotonic */
+    int (*sleep_until)(void *ctx, double t);    /* returns at (or just after) t */
+    void *ctx;
+};
+
+struct hal_drive {
+    int (*set_speed)(void *ctx, double mps);    /* run forward at this belt speed */
+    int (*stop)(void *ctx);                     /* ramp to zero and hold */
+    double cap_mps;                             /* refused above this (hal_drive_set_speed) */
+    void *ctx;
+};
+
+struct hal_encoder {
+    /* Belt pulse timestamps since the last call, oldest first; returns the count. */
+    int (*read)(void *ctx, double *t, int max);
+    void *ctx;
+};
+
+struct hal_force {
+    /* Load-cell samples (time, newtons) since the last call, oldest first. */
+    int (*read)(void *ctx, double *t, double *newtons, int max);
+    void *ctx;
+};
+
+enum hal_button { HAL_BTN_START = 1u << 0, HAL_BTN_STOP = 1u << 1, HAL_BTN_NEXT = 1u << 2,
+                  HAL_BTN_RESET = 1u << 3 };
+
+struct hal_input_state {
+    bool estop;                 /* e-stop pressed, safety key out, or its wire broken */
+    unsigned pressed;           /* HAL_BTN_* presses since the last read */
+};
+
+struct hal_inputs {
+    int (*read)(void *ctx, struct hal_input_state *st);
+    void *ctx;
+};
+
+/* One rig: what the daemon's loop needs. */
+struct hal {
+    struct hal_clock clock;
+    struct hal_drive drive;
+    struct hal_encoder encoder;
+    struct hal_force force;
+    struct hal_inputs inputs;
+};
+
+/* Ask the drive for a belt speed. Refuses (-1, EINVAL) NaN, infinite, negative or
+ * above-cap speeds without calling the backend; 0 is sent as a stop. */
+int hal_drive_set_speed(struct hal_drive *d, double mps);
+int hal_drive_stop(struct hal_drive *d);
+
+#endif
