@@ -1,0 +1,165 @@
+/* scenario.c - closed-loop runs of the real loop on the simulated rig (see scenario.h). */
+#include "tests/scenario.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "controller/loop.h"
+#include "hal/hal_sim.h"
+#include "sim/rig.h"
+
+struct watch {
+    struct scn_result *r;
+    struct rig *rig;
+    double prev_cmd;
+    double dt;
+};
+
+static void watch_tick(void *arg, const struct ctl *c, double now)
+{
+    struct watch *w = arg;
+    struct scn_result *r = w->r;
+    double cmd = ctl_speed_cmd(c), slew = (cmd - w->prev_cmd) / w->dt;
+    /* Rising: the running slew limit. Falling: a stop may use the (faster) stop ramp. */
+    double limit = slew >= 0 ? r->cfg.limits.accel
+                             : fmax(r->cfg.limits.accel, r->cfg.limits.stop_decel);
+
+    (void)now;
+    if (cmd > r->max_cmd)
+        r->max_cmd = cmd;
+    if (rig_belt_speed(w->rig) > r->max_belt)
+        r->max_belt = rig_belt_speed(w->rig);
+    if (fabs(slew) > limit * (1.0 + 1e-9))
+        r->slew_violations++;
+    if (fabs(slew) > r->worst_slew)
+        r->worst_slew = fabs(slew);
+    w->prev_cmd = cmd;
+}
+
+static void watch_event(void *arg, const struct ctl_event *ev)
+{
+    struct scn_result *r = ((struct watch *)arg)->r;
+
+    switch (ev->kind) {
+    case CTL_EV_REP:
+    case CTL_EV_REJECT:
+        if (r->n_judged < SCN_MAX_STROKES)
+            r->judged[r->n_judged++] = *ev;
+        if (ev->kind == CTL_EV_REP)
+            r->counted++;
+        else
+            r->rejected++;
+        break;
+    case CTL_EV_SET: r->sets_done++; break;
+    case CTL_EV_FAULT: r->faults++; break;
+    default: break;
+    }
+}
+
+static int scn_config(const char *scenario, unsigned seed, const char *const *overrides,
+                      struct ecc_config *cfg)
+{
+    char err[512], kv[CFG_PATH_MAX + 32];
+
+    if (config_load(cfg, "config/sim.ini", err, sizeof err) != 0)
+        goto bad;
+    snprintf(kv, sizeof kv, "sim.scenario=%s", scenario);
+    if (config_set(cfg, kv, err, sizeof err) != 0)
+        goto bad;
+    snprintf(kv, sizeof kv, "sim.seed=%u", seed);
+    if (config_set(cfg, kv, err, sizeof err) != 0)
+        goto bad;
+    for (; overrides && *overrides; overrides++)
+        if (config_set(cfg, *overrides, err, sizeof err) != 0)
+            goto bad;
+    if (config_check(cfg, err, sizeof err) != 0)
+        goto bad;
+    return 0;
+bad:
+    fprintf(stderr, "scenario %s: %s\n", scenario, err);
+    return -1;
+}
+
+static void collect_truth(struct scn_result *r, const struct rig *rig)
+{
+    int n;
+    const struct stroke_record *s = athlete_strokes(rig_athlete(rig), &n);
+    double share_sum = 0.0;
+    int share_n = 0;
+
+    r->n_truth = n < SCN_MAX_STROKES ? n : SCN_MAX_STROKES;
+    r->truth_in_band_min = 1.0;
+    for (int i = 0; i < r->n_truth; i++) {
+        r->truth[i] = s[i];
+        r->truth_valid += s[i].valid;
+        if (s[i].t_first_band < 0.0)
+            continue;
+        share_sum += s[i].in_band_share;
+        share_n++;
+        if (s[i].in_band_share < r->truth_in_band_min)
+            r->truth_in_band_min = s[i].in_band_share;
+    }
+    r->truth_in_band = share_n ? share_sum / share_n : 0.0;
+}
+
+int scn_run(const char *scenario, unsigned seed, int sessions, const char *const *overrides,
+            struct scn_result *r)
+{
+    static struct ctl ctl;
+    struct hal_sim_opts so = {.sessions = sessions};
+    struct watch w = {.r = r};
+    struct loop_opts lo = {.max_sessions = sessions, .max_time_s = 4000.0 * sessions,
+                           .on_tick = watch_tick, .on_event = watch_event, .arg = &w};
+    struct loop_stats st;
+    struct hal hal;
+    struct hal_sim *sim;
+    char err[512];
+
+    memset(r, 0, sizeof *r);
+    if (scn_config(scenario, seed, overrides, &r->cfg) != 0)
+        return -1;
+    sim = hal_sim_open(&r->cfg, &so, &hal, err, sizeof err);
+    if (!sim) {
+        fprintf(stderr, "scenario %s: %s\n", scenario, err);
+        return -1;
+    }
+    w.rig = hal_sim_rig(sim);
+    w.dt = 1.0 / r->cfg.loop.rate_hz;
+    ctl_init(&ctl, &r->cfg);
+    loop_run(&ctl, &hal, &lo, &st);
+    r->sessions_done = st.sessions_done;
+    r->ticks = st.ticks;
+    r->t_end = st.t_end;
+    collect_truth(r, w.rig);
+    hal_sim_close(sim);
+    return 0;
+}
+
+/* Strokes are paired in order; a pair must agree on when the stroke began (within
+ * the filter's lag and a sample or two) and on whether it was valid. */
+void scn_compare(struct scn_result *r, bool verbose)
+{
+    int n = r->n_judged > r->n_truth ? r->n_judged : r->n_truth;
+
+    r->mismatched = 0;
+    for (int i = 0; i < n; i++) {
+        const struct ctl_event *j = i < r->n_judged ? &r->judged[i] : NULL;
+        const struct stroke_record *t = i < r->n_truth ? &r->truth[i] : NULL;
+        bool ok = j && t && fabs(j->fig.t_start - t->t_contact) < 0.25 &&
+                  (j->fig.verdict == REP_COUNTED) == t->valid;
+
+        if (ok)
+            continue;
+        r->mismatched++;
+        if (!verbose)
+            continue;
+        printf("  stroke %d: controller %s at %.2f s (share %.2f, travel %.2f m, %.2f s) | "
+               "athlete %s at %.2f s (share %.2f, travel %.2f m, %.2f s)\n", i + 1,
+               j ? rep_verdict_name(j->fig.verdict) : "-", j ? j->fig.t_start : 0.0,
+               j ? j->fig.in_band_share : 0.0, j ? j->fig.travel_m : 0.0,
+               j ? j->fig.duration_s : 0.0, t ? (t->valid ? "valid" : "invalid") : "-",
+               t ? t->t_contact : 0.0, t ? t->in_band_share : 0.0, t ? t->travel_m : 0.0,
+               t ? t->duration_s : 0.0);
+    }
+}

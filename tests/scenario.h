@@ -1,0 +1,59 @@
+/* scenario.h - run the real control loop against the simulated rig, in-process, and
+ * collect what the closed-loop tests and benchmarks check.
+ *
+ * The config is config/sim.ini (what `make demo` runs) with overrides; the loop,
+ * controller and sim backend are exactly the daemon's. While it runs, every tick is
+ * checked against the speed properties (cap, slew limit) and every controller event
+ * is kept; afterwards the athlete's own stroke record (the ground truth) is compared
+ * with the strokes the controller judged.
+ */
+#ifndef ECC_TEST_SCENARIO_H
+#define ECC_TEST_SCENARIO_H
+
+#include <stdbool.h>
+
+#include "config/config.h"
+#include "controller/ctl.h"
+#include "sim/athlete.h"
+
+#define SCN_MAX_STROKES 512
+
+struct scn_result {
+    struct ecc_config cfg;
+    int sessions_done;
+    long ticks;
+    double t_end;
+
+    /* the controller's view */
+    int n_judged;                       /* REP + REJECT events */
+    struct ctl_event judged[SCN_MAX_STROKES];
+    int sets_done, faults;
+    int counted, rejected;
+
+    /* the athlete's view (ground truth) */
+    int n_truth;
+    struct stroke_record truth[SCN_MAX_STROKES];
+    int truth_valid;
+
+    /* properties, checked every tick */
+    double max_cmd;                     /* m/s */
+    double max_belt;                    /* m/s, true belt speed */
+    long slew_violations;               /* ticks where the command changed too fast */
+    double worst_slew;                  /* largest |d cmd/dt| seen, m/s^2 */
+
+    /* comparison */
+    int mismatched;                     /* strokes whose verdicts disagree, or unpaired */
+    double truth_in_band;               /* mean per-stroke in-band share, true force */
+    double truth_in_band_min;
+};
+
+/* Run one scenario for `sessions` sessions. overrides: NULL-terminated list of
+ * "section.key=value". Returns 0, or -1 with a message on stderr. */
+int scn_run(const char *scenario, unsigned seed, int sessions, const char *const *overrides,
+            struct scn_result *r);
+
+/* Pair judged strokes with true ones by contact time; fills r->mismatched and prints
+ * each disagreement when verbose. */
+void scn_compare(struct scn_result *r, bool verbose);
+
+#endif
