@@ -238,7 +238,7 @@ static enum ctl_cmd_result command_reset(struct ctl *c)
 
     if (f == FAULT_NONE)
         return CTL_OK;
-    c->last_in.now = c->now;
+    c->last_in.now = c->now;    /* eccctl may call between ticks */
     if (safety_reset(&c->safety, &c->last_in) != 0)
         return CTL_REFUSED_CAUSE;
     ev = event_push(c, CTL_EV_RESET);
@@ -294,17 +294,22 @@ static void sensors_read(struct ctl *c, const struct ctl_input *in)
     c->speed = speed_est_get(&c->speed_est, c->now);
 }
 
-static void safety_run(struct ctl *c, bool estop)
+/* This tick's safety inputs; a reset is judged on them too. */
+static void safety_inputs(struct ctl *c, bool estop)
 {
-    enum fault before = safety_latched(&c->safety);
-    enum fault f;
-    struct ctl_event *ev;
-
     c->last_in = (struct safety_input){
         .now = c->now, .force = force_filter_value(&c->filter),
         .t_last_force = c->t_last_force, .speed = c->speed, .speed_cmd = c->cmd,
         .t_last_pulse = speed_est_last_pulse(&c->speed_est), .estop = estop,
     };
+}
+
+static void safety_run(struct ctl *c)
+{
+    enum fault before = safety_latched(&c->safety);
+    enum fault f;
+    struct ctl_event *ev;
+
     f = safety_check(&c->safety, &c->last_in);
     if (f == FAULT_NONE || before != FAULT_NONE)
         return;
@@ -346,8 +351,9 @@ double ctl_tick(struct ctl *c, const struct ctl_input *in)
 {
     c->now = in->now;
     sensors_read(c, in);
+    safety_inputs(c, in->estop);
     buttons_apply(c, in->pressed);
-    safety_run(c, in->estop);
+    safety_run(c);
     proto_tick(&c->proto, c->now);
     reps_run(c);
     c->cmd = band_ctl_update(&c->band, force_filter_value(&c->filter), stroke_engaged(c));

@@ -130,8 +130,8 @@ static int bench_day_binary(const char *build)
     t0 = wall();
     pid = fork();
     if (pid == 0) {
-        execl(eccd, eccd, "-c", "config/sim.ini", "-q", "--sessions", "2", "--duration",
-              "86400", (char *)NULL);
+        execl(eccd, eccd, "-c", "config/sim.ini", "-q", "--set", "sim.scenario=day",
+              "--duration", "86400", (char *)NULL);
         _exit(127);
     }
     if (pid < 0 || wait4(pid, &status, 0, &ru) < 0 || !WIFEXITED(status) ||

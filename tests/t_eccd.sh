@@ -1,0 +1,87 @@
+#!/bin/sh
+# t_eccd.sh BUILD - tests of the real eccd binary (sanitizer build): options, config
+# checking, a simulated session's rep log against the athlete's ground truth, signals.
+set -u
+build=${1:-build}
+eccd="$build/san/eccd"
+eccreport="$build/san/eccreport"
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+name=t_eccd
+
+ok() { echo "ok   $name: $1"; }
+fail() { echo "FAIL $name: $1"; }
+# check NAME CONDITION-COMMAND...: one test line from a shell condition
+check() {
+    what=$1
+    shift
+    if "$@"; then ok "$what"; else fail "$what"; fi
+}
+contains() { grep -q -- "$2" "$1"; }
+
+# -- options --------------------------------------------------------------------------
+"$eccd" --help >"$tmp/help" 2>&1
+check "help_exits_0_and_documents_every_option" \
+    sh -c "[ $? -eq 0 ] && grep -q -- '--check-config' '$tmp/help' && grep -q -- '--rep-log' '$tmp/help' && grep -q 'Exit status' '$tmp/help'"
+"$eccd" --version >"$tmp/ver" 2>&1
+check "version" sh -c "[ $? -eq 0 ] && grep -q '^eccd [0-9]' '$tmp/ver'"
+"$eccd" >"$tmp/noc" 2>&1
+check "no_config_is_a_usage_error" sh -c "[ $? -eq 2 ] && grep -q -- '-c FILE' '$tmp/noc'"
+"$eccd" -c config/sim.ini --bogus >"$tmp/bogus" 2>&1
+check "unknown_option_is_a_usage_error" test $? -eq 2
+
+# -- config ---------------------------------------------------------------------------
+for f in config/sim.ini config/clinic-vfd.ini config/home-pi.ini; do
+    "$eccd" -c "$f" --check-config >"$tmp/eff.ini" 2>"$tmp/err"
+    rc=$?
+    "$eccd" -c "$tmp/eff.ini" --check-config >"$tmp/eff2.ini" 2>>"$tmp/err"
+    check "check_config_$(basename "$f" .ini)_prints_a_loadable_effective_config" \
+        sh -c "[ $rc -eq 0 ] && [ $? -eq 0 ] && grep -q '^force_low_n' '$tmp/eff.ini' && [ \"\$(tail -n +2 '$tmp/eff.ini')\" = \"\$(tail -n +2 '$tmp/eff2.ini')\" ]"
+done
+
+sed 's/^force_high_n = .*/force_high_n = 2000/' config/sim.ini >"$tmp/bad.ini"
+line=$(grep -n '^force_high_n' "$tmp/bad.ini" | cut -d: -f1)
+"$eccd" -c "$tmp/bad.ini" --check-config >"$tmp/out" 2>"$tmp/err"
+rc=$?
+check "bad_value_names_file_line_key_and_range" \
+    sh -c "[ $rc -eq 1 ] && grep -q '$tmp/bad.ini:$line: \[band\] force_high_n: .*allowed: 5 to 1000' '$tmp/err' && [ ! -s '$tmp/out' ]"
+"$eccd" -c "$tmp/bad.ini" >"$tmp/out" 2>"$tmp/err"
+check "bad_config_halts_the_daemon_with_the_fix" \
+    sh -c "[ $? -eq 1 ] && grep -q 'halted' '$tmp/err' && grep -q -- '--check-config' '$tmp/err'"
+"$eccd" -c config/sim.ini --set band.force_low_n=120 --check-config >"$tmp/out" 2>"$tmp/err"
+check "contradiction_from_set_is_refused" \
+    sh -c "[ $? -eq 1 ] && grep -q -- '--set: \[band\] force_low_n' '$tmp/err'"
+"$eccd" -c config/sim.ini --set rig.backend=hw --duration 1 >"$tmp/out" 2>"$tmp/err"
+check "hardware_backend_not_built_says_so" \
+    sh -c "[ $? -eq 1 ] && grep -q 'rig.backend' '$tmp/err'"
+"$eccd" -c config/sim.ini --set sim.scenario=nosuch --duration 1 >"$tmp/out" 2>"$tmp/err"
+check "missing_scenario_says_so" sh -c "[ $? -eq 1 ] && grep -q \"scenario 'nosuch'\" '$tmp/err'"
+
+# -- a session: rep log against the athlete's own record ------------------------------
+"$eccd" -c config/sim.ini -q --sessions 1 --set sim.scenario=partial --set sim.seed=11 \
+    --rep-log "$tmp/reps.jsonl" --truth-log "$tmp/truth.jsonl" --trace "$tmp/trace.csv" 2>"$tmp/err"
+rc=$?
+counted=$(grep -c '"event":"rep"' "$tmp/reps.jsonl")
+rejected=$(grep -c '"event":"reject"' "$tmp/reps.jsonl")
+valid=$(grep -c '"valid":true' "$tmp/truth.jsonl")
+strokes=$(grep -c '"event":"stroke"' "$tmp/truth.jsonl")
+echo "  partial seed 11: $strokes strokes ($valid valid); eccd counted $counted, rejected $rejected"
+check "session_runs_and_exits_0" test "$rc" -eq 0
+check "counted_reps_equal_the_athletes_valid_strokes" test "$counted" -eq "$valid"
+check "every_stroke_is_logged" test $((counted + rejected)) -eq "$strokes"
+check "a_set_line_per_set_and_a_session_line" \
+    sh -c "[ \$(grep -c '\"event\":\"set\"' '$tmp/reps.jsonl') -eq 3 ] && grep -q '\"event\":\"session\".*\"counted\":45' '$tmp/reps.jsonl'"
+check "rejected_strokes_carry_a_reason" \
+    sh -c "! grep '\"event\":\"reject\"' '$tmp/reps.jsonl' | grep -v -q '\"verdict\":\"too_'"
+"$eccreport" --quiet "$tmp/reps.jsonl" >"$tmp/report" 2>&1
+check "rep_log_is_valid_json_lines" test $? -eq 0
+check "trace_has_a_row_per_tick" \
+    sh -c "head -1 '$tmp/trace.csv' | grep -q '^t,state,' && [ \$(wc -l <'$tmp/trace.csv') -gt 20000 ]"
+
+# -- signals: SIGTERM stops a real-time run cleanly -----------------------------------
+"$eccd" -c config/sim.ini --set sim.speed=1 --rep-log "$tmp/sig.jsonl" 2>"$tmp/sigerr" &
+pid=$!
+sleep 1
+kill -TERM "$pid"
+wait "$pid"
+check "sigterm_stops_cleanly" sh -c "[ $? -eq 0 ] && grep -q 'stopped at' '$tmp/sigerr'"

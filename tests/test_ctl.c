@@ -1,0 +1,290 @@
+/* test_ctl.c - the composed controller tick on an injected clock: buttons, protocol,
+ * faults and their latching, restart from minimum speed, events. */
+#include <math.h>
+
+#include "config/config.h"
+#include "controller/ctl.h"
+#include "hal/hal.h"
+#include "tests/test.h"
+
+#define DT 0.01
+
+struct rig_in {                  /* a scripted rig: constant force and belt speed */
+    double t, force, speed, pulse_x, next_pulse_x;
+    bool estop, stale;
+    double ft[1], fn[1], pt[16];
+};
+
+static struct ecc_config cfg_default(void)
+{
+    struct ecc_config c;
+    config_defaults(&c);
+    c.protocol.reps_per_set = 2;
+    c.protocol.sets_per_session = 2;
+    c.protocol.rest_s = 5.0;
+    return c;
+}
+
+/* One tick: a load-cell sample at the tick time, pulses for the belt travel. */
+static double tick(struct ctl *c, struct rig_in *r, unsigned pressed)
+{
+    const double m_per_pulse = 1.0 / 20.0;
+    struct ctl_input in = {.now = r->t, .estop = r->estop, .pressed = pressed,
+                           .force_t = r->ft, .force_n = r->fn, .pulse_t = r->pt};
+    double cmd;
+
+    if (!r->stale) {
+        r->ft[0] = r->t;
+        r->fn[0] = r->force;
+        in.n_force = 1;
+    }
+    r->pulse_x += r->speed * DT;
+    while (r->pulse_x >= r->next_pulse_x && in.n_pulses < 16) {
+        r->pt[in.n_pulses++] = r->t - (r->pulse_x - r->next_pulse_x) / fmax(r->speed, 1e-9);
+        r->next_pulse_x += m_per_pulse;
+    }
+    cmd = ctl_tick(c, &in);
+    r->t += DT;
+    return cmd;
+}
+
+static void run_for(struct ctl *c, struct rig_in *r, double seconds)
+{
+    for (double end = r->t + seconds; r->t < end - 1e-9;)
+        tick(c, r, 0);
+}
+
+/* Count queued events of one kind (and drain the queue). */
+static int drain(struct ctl *c, enum ctl_event_kind kind, struct ctl_event *last)
+{
+    struct ctl_event ev;
+    int n = 0;
+
+    while (ctl_event_pop(c, &ev))
+        if (ev.kind == kind) {
+            n++;
+            if (last)
+                *last = ev;
+        }
+    return n;
+}
+
+/* A full stroke: the foot loads to `force` for `seconds` while the belt runs. */
+static void stroke(struct ctl *c, struct rig_in *r, double force, double seconds)
+{
+    r->force = force;
+    r->speed = 0.3;
+    run_for(c, r, seconds);
+    r->force = 0.0;
+    run_for(c, r, 0.5);
+}
+
+static struct ctl ctl;
+
+TEST(belt_does_not_move_until_start)
+{
+    struct ecc_config cfg = cfg_default();
+    struct rig_in r = {.next_pulse_x = 0.05};
+
+    ctl_init(&ctl, &cfg);
+    run_for(&ctl, &r, 2.0);
+    CHECK(ctl_speed_cmd(&ctl) == 0.0);
+    CHECK(tick(&ctl, &r, HAL_BTN_START) > 0.0);
+    CHECK_STR_CONTAINS(ctl_state_name(&ctl), "set_running");
+    run_for(&ctl, &r, 2.0);
+    CHECK_NEAR(ctl_speed_cmd(&ctl), cfg.control.start_speed, 1e-9);
+}
+
+TEST(counted_reps_finish_sets_and_the_session)
+{
+    struct ecc_config cfg = cfg_default();
+    struct rig_in r = {.next_pulse_x = 0.05, .speed = 0.3};
+    struct ctl_event last = {0};
+
+    ctl_init(&ctl, &cfg);
+    tick(&ctl, &r, HAL_BTN_START);
+    run_for(&ctl, &r, 1.0);
+    stroke(&ctl, &r, 80.0, 1.5);
+    CHECK_INT(drain(&ctl, CTL_EV_REP, &last), 1);
+    CHECK_INT(last.rep, 1);
+    CHECK_NEAR(last.fig.travel_m, 0.45, 0.03);
+    stroke(&ctl, &r, 80.0, 1.5);                  /* second rep ends set 1 */
+    CHECK_STR_CONTAINS(ctl_state_name(&ctl), "rest");
+    run_for(&ctl, &r, 1.0);
+    CHECK(ctl_speed_cmd(&ctl) == 0.0);            /* the belt stops for the rest */
+    CHECK(tick(&ctl, &r, HAL_BTN_START) == 0.0);  /* start refused while resting */
+    run_for(&ctl, &r, 5.0);
+    CHECK_STR_CONTAINS(ctl_state_name(&ctl), "ready");
+    CHECK(ctl_speed_cmd(&ctl) == 0.0);            /* the rest ending does not start it */
+    tick(&ctl, &r, HAL_BTN_START);
+    run_for(&ctl, &r, 1.0);
+    CHECK(ctl_speed_cmd(&ctl) > 0.0);
+    stroke(&ctl, &r, 80.0, 1.5);
+    stroke(&ctl, &r, 80.0, 1.5);
+    CHECK_STR_CONTAINS(ctl_state_name(&ctl), "session_done");
+    CHECK_INT(drain(&ctl, CTL_EV_SESSION, &last), 1);
+    CHECK_INT(last.sum.counted, 4);
+}
+
+TEST(short_stroke_is_rejected_with_its_reason)
+{
+    struct ecc_config cfg = cfg_default();
+    struct rig_in r = {.next_pulse_x = 0.05};
+    struct ctl_event last = {0};
+
+    ctl_init(&ctl, &cfg);
+    tick(&ctl, &r, HAL_BTN_START);
+    run_for(&ctl, &r, 1.0);
+    stroke(&ctl, &r, 80.0, 0.3);
+    CHECK_INT(drain(&ctl, CTL_EV_REJECT, &last), 1);
+    CHECK_INT(last.fig.verdict, REP_TOO_SHORT);
+    CHECK_INT(last.rep, 0);
+}
+
+/* Over-force latches, the stroke is aborted, the belt ramps to zero and stays there
+ * through start presses until an operator reset, after which it starts from
+ * speed_min. */
+TEST(fault_latches_until_reset_and_restarts_from_minimum)
+{
+    struct ecc_config cfg = cfg_default();
+    struct rig_in r = {.next_pulse_x = 0.05};
+    struct ctl_event last = {0};
+    double max_after = 0.0;
+
+    ctl_init(&ctl, &cfg);
+    tick(&ctl, &r, HAL_BTN_START);
+    run_for(&ctl, &r, 1.0);
+    r.force = 80.0;
+    r.speed = 0.3;
+    run_for(&ctl, &r, 0.5);
+    r.force = 400.0;
+    run_for(&ctl, &r, 0.3);
+    CHECK_INT(ctl_fault(&ctl), FAULT_OVERFORCE);
+    CHECK_STR_CONTAINS(ctl_state_name(&ctl), "fault");
+    CHECK_INT(drain(&ctl, CTL_EV_FAULT, &last), 1);
+    CHECK_NEAR(last.limit, cfg.limits.force_abort, 1e-9);
+    r.force = 0.0;
+    for (int i = 0; i < 300; i++) {               /* 3 s of start presses */
+        double cmd = tick(&ctl, &r, HAL_BTN_START);
+        if (i > 100)
+            max_after = fmax(max_after, cmd);
+    }
+    CHECK(max_after == 0.0);
+    CHECK_INT(ctl_fault(&ctl), FAULT_OVERFORCE);  /* never clears by itself */
+    tick(&ctl, &r, HAL_BTN_RESET);
+    CHECK_INT(ctl_fault(&ctl), FAULT_NONE);
+    run_for(&ctl, &r, 1.0);
+    CHECK(ctl_speed_cmd(&ctl) == 0.0);            /* a reset alone moves nothing */
+    tick(&ctl, &r, HAL_BTN_START);
+    run_for(&ctl, &r, 2.0);
+    CHECK_NEAR(ctl_speed_cmd(&ctl), cfg.limits.speed_min, 1e-9);
+}
+
+TEST(reset_is_refused_while_the_estop_is_pressed)
+{
+    struct ecc_config cfg = cfg_default();
+    struct rig_in r = {.next_pulse_x = 0.05};
+    struct ctl_event ev;
+    int refused = 0;
+
+    ctl_init(&ctl, &cfg);
+    tick(&ctl, &r, HAL_BTN_START);
+    run_for(&ctl, &r, 0.5);
+    r.estop = true;
+    run_for(&ctl, &r, 0.1);
+    CHECK_INT(ctl_fault(&ctl), FAULT_ESTOP);
+    tick(&ctl, &r, HAL_BTN_RESET);
+    while (ctl_event_pop(&ctl, &ev))
+        refused += ev.kind == CTL_EV_COMMAND && ev.result == CTL_REFUSED_CAUSE;
+    CHECK_INT(refused, 1);
+    CHECK_INT(ctl_fault(&ctl), FAULT_ESTOP);
+    r.estop = false;
+    tick(&ctl, &r, HAL_BTN_RESET);
+    CHECK_INT(ctl_fault(&ctl), FAULT_NONE);
+}
+
+TEST(stale_load_cell_faults)
+{
+    struct ecc_config cfg = cfg_default();
+    struct rig_in r = {.next_pulse_x = 0.05};
+
+    ctl_init(&ctl, &cfg);
+    tick(&ctl, &r, HAL_BTN_START);
+    run_for(&ctl, &r, 1.0);
+    r.stale = true;
+    run_for(&ctl, &r, cfg.limits.force_stale_s - 0.05);
+    CHECK_INT(ctl_fault(&ctl), FAULT_NONE);
+    run_for(&ctl, &r, 0.1);
+    CHECK_INT(ctl_fault(&ctl), FAULT_FORCE_STALE);
+}
+
+TEST(silent_belt_sensor_faults_while_commanded)
+{
+    struct ecc_config cfg = cfg_default();
+    struct rig_in r = {.next_pulse_x = 0.05};
+
+    ctl_init(&ctl, &cfg);
+    tick(&ctl, &r, HAL_BTN_START);      /* commanded, but the belt never moves */
+    run_for(&ctl, &r, cfg.limits.speed_silent_s - 0.1);
+    CHECK_INT(ctl_fault(&ctl), FAULT_NONE);
+    run_for(&ctl, &r, 0.5);
+    CHECK_INT(ctl_fault(&ctl), FAULT_SPEED_SILENT);
+}
+
+TEST(stop_button_pauses_and_keeps_counted_reps)
+{
+    struct ecc_config cfg = cfg_default();
+    struct rig_in r = {.next_pulse_x = 0.05};
+
+    ctl_init(&ctl, &cfg);
+    tick(&ctl, &r, HAL_BTN_START);
+    run_for(&ctl, &r, 1.0);
+    stroke(&ctl, &r, 80.0, 1.5);
+    tick(&ctl, &r, HAL_BTN_STOP);
+    CHECK_STR_CONTAINS(ctl_state_name(&ctl), "paused");
+    run_for(&ctl, &r, 1.0);
+    CHECK(ctl_speed_cmd(&ctl) == 0.0);
+    tick(&ctl, &r, HAL_BTN_START);
+    run_for(&ctl, &r, 1.0);
+    stroke(&ctl, &r, 80.0, 1.5);                  /* the second rep finishes set 1 */
+    CHECK_STR_CONTAINS(ctl_state_name(&ctl), "rest");
+}
+
+/* Between strokes (foot off, zero force) the speed is held, not raised. */
+TEST(speed_is_held_between_strokes)
+{
+    struct ecc_config cfg = cfg_default();
+    struct rig_in r = {.next_pulse_x = 0.05, .speed = 0.3};
+    double before;
+
+    ctl_init(&ctl, &cfg);
+    tick(&ctl, &r, HAL_BTN_START);
+    run_for(&ctl, &r, 2.0);
+    before = ctl_speed_cmd(&ctl);
+    run_for(&ctl, &r, 5.0);
+    CHECK_NEAR(ctl_speed_cmd(&ctl), before, 1e-12);
+}
+
+TEST(event_queue_keeps_the_newest_when_full)
+{
+    struct ecc_config cfg = cfg_default();
+    struct rig_in r = {.next_pulse_x = 0.05};
+    struct ctl_event ev;
+    int n = 0;
+
+    ctl_init(&ctl, &cfg);
+    for (int i = 0; i < CTL_EVENTS + 10; i++)
+        tick(&ctl, &r, HAL_BTN_NEXT);             /* each refused press is an event */
+    CHECK_INT(ctl_events_dropped(&ctl), 10);
+    while (ctl_event_pop(&ctl, &ev))
+        n++;
+    CHECK_INT(n, CTL_EVENTS);
+}
+
+TESTS(T(belt_does_not_move_until_start), T(counted_reps_finish_sets_and_the_session),
+      T(short_stroke_is_rejected_with_its_reason),
+      T(fault_latches_until_reset_and_restarts_from_minimum),
+      T(reset_is_refused_while_the_estop_is_pressed), T(stale_load_cell_faults),
+      T(silent_belt_sensor_faults_while_commanded), T(stop_button_pauses_and_keeps_counted_reps),
+      T(speed_is_held_between_strokes), T(event_queue_keeps_the_newest_when_full));
+TEST_MAIN("test_ctl")
