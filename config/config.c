@@ -835,11 +835,34 @@ static int check_rule(const struct ecc_config *cfg, const struct cfg_rule *r, ch
                vb, relation[late_b][r->strict], keys[other].section, keys[other].key, vo, from);
 }
 
+/* A belt sensor with few pulses per metre pulses rarely at the slowest speed. If that
+ * gap is longer than the time after which the speed reads zero (encoder.timeout_s) or a
+ * silent sensor is a fault (limits.speed_silent_s), the belt would read stopped, or
+ * fault, while it runs correctly at speed_min. */
+static int check_pulse_gap(const struct ecc_config *cfg, const char *key, double limit_s,
+                           char *err, size_t errlen)
+{
+    double gap = 1.0 / (cfg->encoder.pulses_per_m * cfg->limits.speed_min);
+    int k = find_key(strcmp(key, "timeout_s") ? "limits" : "encoder", key);
+
+    if (cfg->encoder.type == CFG_ENCODER_DRIVE || limit_s > gap)
+        return 0;
+    return say(err, errlen, cfg->path[0] ? cfg->path : "defaults", cfg->key_line[k],
+               "[%s] %s: %g s must be longer than the %.2f s between belt pulses at "
+               "[limits] speed_min_mps = %g with [encoder] pulses_per_m = %g, or the belt "
+               "reads stopped while it runs (allowed: more than %.2f s)",
+               keys[k].section, key, limit_s, gap, cfg->limits.speed_min,
+               cfg->encoder.pulses_per_m, gap);
+}
+
 int config_check(const struct ecc_config *cfg, char *err, size_t errlen)
 {
     for (size_t i = 0; i < sizeof rules / sizeof rules[0]; i++)
         if (check_rule(cfg, &rules[i], err, errlen) < 0)
             return -1;
+    if (check_pulse_gap(cfg, "timeout_s", cfg->encoder.timeout_s, err, errlen) < 0 ||
+        check_pulse_gap(cfg, "speed_silent_s", cfg->limits.speed_silent_s, err, errlen) < 0)
+        return -1;
     return 0;
 }
 

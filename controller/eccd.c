@@ -8,6 +8,7 @@
 
 #include "config/config.h"
 #include "controller/ctl.h"
+#include "controller/event.h"
 #include "controller/loop.h"
 #include "hal/hal_sim.h"
 #include "hal/log.h"
@@ -286,12 +287,16 @@ static int run(const struct options *o, const struct ecc_config *cfg, struct out
 
 static void write_run_header(FILE *f, const struct ecc_config *cfg)
 {
+    char path[2 * CFG_PATH_MAX + 8], scenario[2 * CFG_PATH_MAX + 8];
+
+    event_json_string(path, sizeof path, cfg->path);
+    event_json_string(scenario, sizeof scenario, cfg->sim.scenario);
     fprintf(f, "{\"event\":\"run\",\"version\":1,\"mode\":\"%s\",\"band_low\":%g,\"band_high\":%g,"
-            "\"speed_max\":%g,\"reps_per_set\":%d,\"sets_per_session\":%d,\"config\":\"%s\","
-            "\"scenario\":\"%s\",\"seed\":%u}\n",
+            "\"speed_max\":%g,\"fixed_speed\":%g,\"reps_per_set\":%d,\"sets_per_session\":%d,"
+            "\"config\":%s,\"scenario\":%s,\"seed\":%u}\n",
             config_mode_name(cfg->control.mode), cfg->band.force_low, cfg->band.force_high,
-            cfg->limits.speed_max, cfg->protocol.reps_per_set, cfg->protocol.sets_per_session,
-            cfg->path, cfg->sim.scenario, cfg->sim.seed);
+            cfg->limits.speed_max, cfg->control.fixed_speed, cfg->protocol.reps_per_set,
+            cfg->protocol.sets_per_session, path, scenario, cfg->sim.seed);
 }
 
 int main(int argc, char **argv)

@@ -3,6 +3,39 @@
 
 #include <stdio.h>
 
+/* Append one character to buf if there is room; always count it. */
+static void put(char *buf, size_t len, size_t *n, char c)
+{
+    if (*n + 1 < len)
+        buf[*n] = c;
+    (*n)++;
+}
+
+int event_json_string(char *buf, size_t len, const char *s)
+{
+    static const char hex[] = "0123456789abcdef";
+    size_t n = 0;
+
+    put(buf, len, &n, '"');
+    for (; *s; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') {
+            put(buf, len, &n, '\\');
+            put(buf, len, &n, (char)c);
+        } else if (c < 0x20) {
+            const char esc[] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+            for (size_t i = 0; i < sizeof esc; i++)
+                put(buf, len, &n, esc[i]);
+        } else {
+            put(buf, len, &n, (char)c);
+        }
+    }
+    put(buf, len, &n, '"');
+    if (len)
+        buf[n < len ? n : len - 1] = '\0';
+    return (int)n;
+}
+
 const char *event_kind_name(enum ctl_event_kind k)
 {
     static const char *const names[] = {"rep", "reject", "set", "session",

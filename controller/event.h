@@ -25,6 +25,10 @@ int event_json(const struct ctl_event *ev, char *buf, size_t len);
 /* Format ev as one human-readable line (no newline). */
 int event_text(const struct ctl_event *ev, char *buf, size_t len);
 
+/* Write s as a JSON string, quotes included, escaping what JSON requires. Returns the
+ * length it needed, as snprintf. */
+int event_json_string(char *buf, size_t len, const char *s);
+
 /* The "event" name of a kind: "rep", "reject", ... */
 const char *event_kind_name(enum ctl_event_kind k);
 
