@@ -25,7 +25,9 @@ PKGS     = inih jansson
 
 WARN     = -std=c11 -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wstrict-prototypes \
            -Wmissing-prototypes -Wformat=2
-CPPFLAGS_ECC = -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -I.
+# The installed scenarios' directory is compiled in: build and install with the same PREFIX.
+CPPFLAGS_ECC = -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -I. \
+               -DECC_SCENARIO_DIR='"$(SHAREDIR)/scenarios"' 
 OPT     ?= -O2 -g
 SAN      = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
 # Recursive (=) so pkg-config runs after the deps step has installed what it needs.
