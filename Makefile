@@ -20,8 +20,10 @@ SHAREDIR = $(PREFIX)/share/eccd
 CC      ?= cc
 BUILD   ?= build
 # pkg-config name : Debian package, for every library we link.
-DEPS     = inih:libinih-dev jansson:libjansson-dev
-PKGS     = inih jansson
+DEPS     = inih:libinih-dev jansson:libjansson-dev libmodbus:libmodbus-dev
+# Tools the tests drive (an independent Modbus master for eccsim).
+TEST_DEPS = bin/mbpoll:mbpoll
+PKGS     = inih jansson libmodbus
 
 WARN     = -std=c11 -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wstrict-prototypes \
            -Wmissing-prototypes -Wformat=2
@@ -33,15 +35,15 @@ SAN      = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sani
 # Recursive (=) so pkg-config runs after the deps step has installed what it needs.
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS))
-ECC_CFLAGS = $(WARN) $(CPPFLAGS_ECC) $(PKG_CFLAGS) $(CFLAGS)
-ECC_LIBS   = $(PKG_LIBS) -lm $(LDLIBS)
+ECC_CFLAGS = $(WARN) $(CPPFLAGS_ECC) $(PKG_CFLAGS) -pthread $(CFLAGS)
+ECC_LIBS   = $(PKG_LIBS) -lm -pthread $(LDLIBS)
 
 # Program mains; everything else in these folders goes into one library.
-MAINS    = controller/eccd.c sim/eccreport.c
+MAINS    = controller/eccd.c sim/eccreport.c sim/eccsim.c
 LIB_SRCS = $(filter-out $(MAINS), $(wildcard config/*.c controller/*.c hal/*.c sim/*.c))
 TEST_SRCS = $(wildcard tests/test_*.c)
 BENCH_SRCS = $(wildcard tests/bench_*.c)
-PROGS    = eccd eccreport
+PROGS    = eccd eccreport eccsim
 
 # One object tree per flavour: $(BUILD)/rel (optimised) and $(BUILD)/san (sanitizers).
 define flavour
@@ -63,6 +65,9 @@ $(BUILD)/$(1)/eccd: $(BUILD)/$(1)/controller/eccd.o $(BUILD)/$(1)/libecc.a
 $(BUILD)/$(1)/eccreport: $(BUILD)/$(1)/sim/eccreport.o $(BUILD)/$(1)/libecc.a
 	$$(CC) $(2) $$^ $$(ECC_LIBS) -o $$@
 
+$(BUILD)/$(1)/eccsim: $(BUILD)/$(1)/sim/eccsim.o $(BUILD)/$(1)/libecc.a
+	$$(CC) $(2) $$^ $$(ECC_LIBS) -o $$@
+
 $(BUILD)/$(1)/tests/%: $(BUILD)/$(1)/tests/%.o $(BUILD)/$(1)/tests/test.o \
                       $(BUILD)/$(1)/tests/scenario.o $(BUILD)/$(1)/libecc.a
 	$$(CC) $(2) $$^ $$(ECC_LIBS) -o $$@
@@ -73,7 +78,7 @@ endef
 $(eval $(call flavour,rel,$(OPT)))
 $(eval $(call flavour,san,$(SAN)))
 
-.PHONY: all deps demo check test bench install uninstall clean
+.PHONY: all deps test-deps demo check test bench install uninstall clean
 .DEFAULT_GOAL := all
 
 all: $(addprefix $(BUILD)/rel/,$(PROGS))
@@ -83,12 +88,15 @@ all: $(addprefix $(BUILD)/rel/,$(PROGS))
 deps:
 	@.ci/ensure-deps $(DEPS)
 
+test-deps:
+	@.ci/ensure-deps $(TEST_DEPS)
+
 demo: all
 	@sim/demo.sh $(BUILD)
 
 # check: the optimised build (warnings as errors) and the sanitizer build of every
 # test, then all tests (unit, config corpus, closed-loop scenarios, the real binary).
-check: all $(san_TESTS) $(rel_TESTS) $(BUILD)/san/eccd $(BUILD)/san/eccreport
+check: all test-deps $(san_TESTS) $(rel_TESTS) $(addprefix $(BUILD)/san/,$(PROGS))
 	@tests/run.sh $(BUILD)
 
 test: check
@@ -101,13 +109,13 @@ $(BUILD)/rel/tests/bench_%: $(BUILD)/rel/tests/bench_%.o $(BUILD)/rel/tests/scen
 
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(ETCDIR) $(DESTDIR)$(DOCDIR) $(DESTDIR)$(SHAREDIR)/scenarios
-	install -m 0755 $(BUILD)/rel/eccd $(BUILD)/rel/eccreport $(DESTDIR)$(BINDIR)/
+	install -m 0755 $(addprefix $(BUILD)/rel/,$(PROGS)) $(DESTDIR)$(BINDIR)/
 	install -m 0644 config/*.ini $(DESTDIR)$(ETCDIR)/
 	install -m 0644 sim/scenarios/*.ini $(DESTDIR)$(SHAREDIR)/scenarios/
 	install -m 0644 README.md docs/*.md $(DESTDIR)$(DOCDIR)/
 
 uninstall:
-	rm -f $(DESTDIR)$(BINDIR)/eccd $(DESTDIR)$(BINDIR)/eccreport
+	rm -f $(addprefix $(DESTDIR)$(BINDIR)/,$(PROGS))
 	rm -rf $(DESTDIR)$(DOCDIR) $(DESTDIR)$(SHAREDIR)
 	@echo "left $(DESTDIR)$(ETCDIR) in place (it may hold your edited configs)"
 

@@ -21,7 +21,7 @@
 #define CFG_SPEED_CAP_MPS 0.83   /* 3 km/h: the fastest any command path may ask for */
 #define CFG_FORCE_CAP_N 1000.0   /* the largest load cell eccd is sized for */
 #define CFG_PATH_MAX 256
-#define CFG_KEYS_MAX 128         /* room in key_line[] for every key of the table */
+#define CFG_KEYS_MAX 256         /* room in key_line[] for every key of the table */
 
 enum cfg_backend { CFG_BACKEND_SIM = 0, CFG_BACKEND_HW };
 enum cfg_mode { CFG_MODE_CONTINUOUS = 0, CFG_MODE_FIXED };
@@ -30,6 +30,12 @@ enum cfg_drive_type { CFG_DRIVE_SIM = 0, CFG_DRIVE_MODBUS_RTU, CFG_DRIVE_MODBUS_
 enum cfg_encoder_type { CFG_ENCODER_SIM = 0, CFG_ENCODER_GPIO, CFG_ENCODER_DRIVE };
 enum cfg_loadcell_type { CFG_LOADCELL_SIM = 0, CFG_LOADCELL_HX711, CFG_LOADCELL_IIO, CFG_LOADCELL_MODBUS };
 enum cfg_inputs_type { CFG_INPUTS_SIM = 0, CFG_INPUTS_GPIO, CFG_INPUTS_NONE };
+enum cfg_parity { CFG_PARITY_NONE = 0, CFG_PARITY_EVEN, CFG_PARITY_ODD };
+enum cfg_stop_mode { CFG_STOP_RAMP = 0, CFG_STOP_COAST };
+enum cfg_lc_link { CFG_LC_LINK_DRIVE = 0, CFG_LC_LINK_RTU, CFG_LC_LINK_TCP };
+enum cfg_reg_kind { CFG_REG_HOLDING = 0, CFG_REG_INPUT };
+enum cfg_data_type { CFG_DT_INT16 = 0, CFG_DT_UINT16, CFG_DT_INT32, CFG_DT_UINT32, CFG_DT_FLOAT32 };
+enum cfg_word_order { CFG_WORDS_BIG = 0, CFG_WORDS_LITTLE };
 
 struct ecc_config {
     char path[CFG_PATH_MAX];        /* file it was loaded from ("" if defaults only) */
@@ -53,6 +59,9 @@ struct ecc_config {
         double overspeed_margin;     /* fraction over speed_max the measured speed may reach */
         double force_stale_s;        /* s, no new load-cell sample for this long: fault */
         double speed_silent_s;       /* s, no belt pulse for this long while commanded to move: fault */
+        double speed_disagree_mps;   /* m/s, belt sensor and drive may differ by this much */
+        double speed_disagree_s;     /* s, ... for at most this long before it is a fault */
+        double force_stuck_s;        /* s, a load cell whose reading never changes for this long */
     } limits;
 
     struct {                         /* [band] the eccentric force target band */
@@ -100,7 +109,32 @@ struct ecc_config {
         int port;                    /* modbus-tcp */
         int unit_id;                 /* modbus slave id */
         double hz_per_mps;           /* motor Hz per m/s of belt speed */
+        enum cfg_parity parity;      /* modbus-rtu framing */
+        int data_bits, stop_bits;
+        double max_hz;               /* Hz, the drive's maximum frequency (percent setpoints) */
+        int min_gap_ms;              /* ms, quiet time the drive needs between requests */
+        int timeout_ms;              /* ms, response timeout */
+        int retries;                 /* retries of a failed transaction before it counts */
+        int healthy_after;           /* good transactions in a row before the link is healthy */
+        int fail_after;              /* failed transactions in a row that latch comm loss */
+        double watchdog_s;           /* s, the drive's own comm-loss stop time (set in the drive) */
+        enum cfg_stop_mode stop_mode;/* how the drive stops on a fault: ramp or coast */
     } drive;
+
+    struct {                         /* [profile] the register map when drive.profile = generic */
+        int address_base;            /* 0, or 1 when the manual numbers registers from 1 */
+        int read_fc, write_fc;       /* 3 or 4; 6 or 16 */
+        int reg_command, cmd_run, cmd_stop, cmd_coast;
+        int reg_reset, cmd_reset;
+        int reg_setpoint;
+        bool setpoint_percent;
+        double setpoint_scale;       /* raw per Hz (or per %) */
+        int reg_freq;
+        double freq_scale;           /* raw per Hz */
+        int reg_current;             /* -1: none */
+        double current_scale;        /* raw per A */
+        int reg_status, reg_fault;   /* -1: none */
+    } profile;
 
     struct {                         /* [encoder] belt speed sensor */
         enum cfg_encoder_type type;
@@ -115,6 +149,20 @@ struct ecc_config {
         double scale;                /* N per raw count */
         double offset;               /* raw counts at zero load (tare) */
         double rate_hz;              /* Hz, sample rate */
+        enum cfg_lc_link link;       /* modbus: share the drive's bus, or a link of its own */
+        char device[CFG_PATH_MAX];   /* link = rtu */
+        int baud;
+        enum cfg_parity parity;
+        char host[128];              /* link = tcp */
+        int port;
+        int unit_id;
+        int reg;                     /* register holding the reading (wire address) */
+        enum cfg_reg_kind reg_kind;
+        enum cfg_data_type data_type;
+        enum cfg_word_order word_order;  /* 32-bit values: high word first (big) or last */
+        int tare_reg;                /* -1: tare in software (offset) */
+        int tare_value;
+        double full_scale_n;         /* N, readings at or beyond this are saturated */
     } loadcell;
 
     struct {                         /* [inputs] e-stop, safety key, buttons */
@@ -138,8 +186,19 @@ struct ecc_config {
         double loadcell_resolution_n;/* N, quantisation step */
         double drive_accel;          /* m/s^2, the simulated drive's own ramp */
         double slip;                 /* (m/s)/N, belt slows this much per newton of foot load */
+        double encoder_scale;        /* the simulated sensor really pulses this many times
+                                        encoder.pulses_per_m (fault injection; 1 = true) */
         char truth_log[CFG_PATH_MAX];/* JSON-lines file of the athlete's strokes ("" = none) */
     } sim;
+
+    struct {                         /* [eccsim] the simulated rig served over Modbus */
+        char listen[128];            /* TCP address to listen on */
+        int tcp_port;                /* 0: no TCP */
+        char pty_link[CFG_PATH_MAX]; /* symlink made to the RTU pseudo-terminal ("": no RTU) */
+        bool pace_bytes;             /* RTU: send each byte at the baud rate's pace */
+        int trip_code;               /* fault code a scripted drive trip shows */
+        char truth_csv[CFG_PATH_MAX];/* belt speed over time ("" = none) */
+    } eccsim;
 
     struct {                         /* [log] */
         enum cfg_log_level level;

@@ -86,6 +86,12 @@ void band_ctl_stop(struct band_ctl *c)
     c->running = false;
 }
 
+void band_ctl_halt(struct band_ctl *c)
+{
+    c->running = false;
+    c->out = 0.0;
+}
+
 double band_ctl_error(const struct band_ctl_params *p, double force)
 {
     if (!isfinite(force))

@@ -71,6 +71,9 @@ void band_ctl_run(struct band_ctl *c, double v0);
 /* Stop: the output ramps to zero at stop_decel; the held speed is kept. */
 void band_ctl_stop(struct band_ctl *c);
 
+/* Stop at once, no ramp (the drive coasts on a fault where it is set to). */
+void band_ctl_halt(struct band_ctl *c);
+
 /* One control period. force: filtered force (N); engaged: act on it this tick.
  * Returns the commanded belt speed (m/s), always within [0, speed_max]. */
 double band_ctl_update(struct band_ctl *c, double force, bool engaged);

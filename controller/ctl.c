@@ -79,6 +79,10 @@ static void init_modules(struct ctl *c, const struct ecc_config *cfg)
         .force_stale_s = cfg->limits.force_stale_s,
         .speed_silent_s = cfg->limits.speed_silent_s,
         .silent_min_cmd = cfg->limits.speed_min / 2.0,
+        .force_full_scale = cfg->loadcell.full_scale_n,
+        .force_stuck_s = cfg->limits.force_stuck_s,
+        .disagree_mps = cfg->limits.speed_disagree_mps,
+        .disagree_s = cfg->limits.speed_disagree_s,
     };
 
     force_filter_init(&c->filter, cfg->filter.cutoff_hz, cfg->filter.spike_reject);
@@ -95,6 +99,9 @@ void ctl_init(struct ctl *c, const struct ecc_config *cfg)
     c->cfg = *cfg;
     c->dt = 1.0 / cfg->loop.rate_hz;
     c->t_last_force = -1.0;
+    c->t_force_changed = -1.0;
+    c->t_last_pulse = -1.0;
+    c->speed_drive = NAN;
     init_modules(c, cfg);
 }
 
@@ -280,27 +287,54 @@ static void buttons_apply(struct ctl *c, unsigned pressed)
 
 /* ---- the tick -------------------------------------------------------------------- */
 
-static void sensors_read(struct ctl *c, const struct ctl_input *in)
+static void force_read(struct ctl *c, const struct ctl_input *in)
 {
     for (int i = 0; i < in->n_force; i++) {
         if (!isfinite(in->force_n[i]))
             continue;
         force_filter_push(&c->filter, in->force_t[i], in->force_n[i]);
+        /* A real load cell always flickers by a count or two; one that repeats the
+         * exact same value is frozen (the stuck check). */
+        if (c->t_force_changed < 0.0 || in->force_n[i] != c->force_raw)
+            c->t_force_changed = in->force_t[i];
         c->force_raw = in->force_n[i];
         c->t_last_force = in->force_t[i];
+    }
+}
+
+/* Belt speed from the pulse sensor, or from the drive where the rig has no sensor;
+ * with both, the drive's figure is kept as the second opinion for the cross-check. */
+static void speed_read(struct ctl *c, const struct ctl_input *in)
+{
+    const struct hal_drive_status *d = &in->drive;
+    bool drive_speed = d->present && d->t_speed >= 0.0 && isfinite(d->speed_mps);
+
+    if (c->cfg.encoder.type == CFG_ENCODER_DRIVE) {
+        c->speed = drive_speed ? d->speed_mps : 0.0;
+        c->speed_drive = NAN;
+        if (drive_speed && d->speed_mps > 0.0)
+            c->t_last_pulse = d->t_speed;       /* a sign of life from the belt */
+        return;
     }
     for (int i = 0; i < in->n_pulses; i++)
         speed_est_pulse(&c->speed_est, in->pulse_t[i]);
     c->speed = speed_est_get(&c->speed_est, c->now);
+    c->t_last_pulse = speed_est_last_pulse(&c->speed_est);
+    c->speed_drive = drive_speed ? d->speed_mps : NAN;
 }
 
 /* This tick's safety inputs; a reset is judged on them too. */
-static void safety_inputs(struct ctl *c, bool estop)
+static void safety_inputs(struct ctl *c, const struct ctl_input *in)
 {
     c->last_in = (struct safety_input){
         .now = c->now, .force = force_filter_value(&c->filter),
         .t_last_force = c->t_last_force, .speed = c->speed, .speed_cmd = c->cmd,
-        .t_last_pulse = speed_est_last_pulse(&c->speed_est), .estop = estop,
+        .t_last_pulse = c->t_last_pulse, .estop = in->estop,
+        .force_raw = c->force_raw, .t_force_changed = c->t_force_changed,
+        .drive_tripped = in->drive.present && in->drive.tripped,
+        .drive_fault_code = in->drive.fault_code,
+        .drive_comm_lost = in->drive.present && in->drive.comm_lost,
+        .speed_drive = c->speed_drive,
     };
 }
 
@@ -318,7 +352,10 @@ static void safety_run(struct ctl *c)
     ev->value = safety_value(&c->safety);
     ev->limit = safety_limit(&c->safety);
     stroke_abort(c);
-    band_ctl_stop(&c->band);
+    if (c->cfg.drive.stop_mode == CFG_STOP_COAST)
+        band_ctl_halt(&c->band);        /* the drive coasts; no ramp to command */
+    else
+        band_ctl_stop(&c->band);
     proto_command(&c->proto, PROTO_CMD_STOP, c->now);
     c->restart_from_min = true;
 }
@@ -350,8 +387,9 @@ static bool stroke_engaged(const struct ctl *c)
 double ctl_tick(struct ctl *c, const struct ctl_input *in)
 {
     c->now = in->now;
-    sensors_read(c, in);
-    safety_inputs(c, in->estop);
+    force_read(c, in);
+    speed_read(c, in);
+    safety_inputs(c, in);
     buttons_apply(c, in->pressed);
     safety_run(c);
     proto_tick(&c->proto, c->now);

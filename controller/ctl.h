@@ -21,6 +21,7 @@
 #include <stdbool.h>
 
 #include "config/config.h"
+#include "hal/hal.h"
 #include "controller/band_ctl.h"
 #include "controller/filter.h"
 #include "controller/protocol.h"
@@ -81,6 +82,7 @@ struct ctl_input {
     const double *pulse_t;
     bool estop;                 /* e-stop / safety key active */
     unsigned pressed;           /* HAL_BTN_* presses since the last tick */
+    struct hal_drive_status drive;  /* the drive's latest report (present = false: none) */
 };
 
 struct ctl {                    /* fields are private to ctl.c */
@@ -93,7 +95,8 @@ struct ctl {                    /* fields are private to ctl.c */
     struct proto proto;
     struct safety safety;
     struct safety_input last_in;    /* the latest safety inputs (for resets and status) */
-    double now, force_raw, t_last_force, speed, cmd;
+    double now, force_raw, t_last_force, t_force_changed, speed, speed_drive, cmd;
+    double t_last_pulse;            /* newest belt pulse, or drive speed reading (-1: none) */
     bool restart_from_min;          /* after a fault, the next start begins at speed_min */
     int stroke;                     /* strokes in this session */
     struct ctl_set_summary set_sum, session_sum;

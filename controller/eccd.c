@@ -10,6 +10,7 @@
 #include "controller/ctl.h"
 #include "controller/event.h"
 #include "controller/loop.h"
+#include "hal/hal_hw.h"
 #include "hal/hal_sim.h"
 #include "hal/log.h"
 
@@ -28,6 +29,7 @@ struct options {
     int sessions;
     double duration;
     bool table;
+    bool start;
     int verbosity;              /* -v: +1, -q: -1 */
 };
 
@@ -66,6 +68,8 @@ static void usage(FILE *f)
 "                         (sim: the athlete performs N sessions)\n"
 "      --duration S       exit after S seconds of (virtual or real) time\n"
 "      --table            print a readable line per rep, stroke, set and fault on stdout\n"
+"      --start            start the first set at once, as if the operator pressed start\n"
+"                         (for rigs without a start button, and for tests)\n"
 "  -v, --verbose          more log output (repeat for debug)\n"
 "  -q, --quiet            errors only\n"
 "  -h, --help             this help\n"
@@ -94,7 +98,8 @@ static int parse_number(const char *s, double lo, double hi, double *out)
     return 0;
 }
 
-enum { OPT_CHECK = 256, OPT_REPLOG, OPT_TRACE, OPT_TRUTH, OPT_SESSIONS, OPT_DURATION, OPT_TABLE };
+enum { OPT_CHECK = 256, OPT_REPLOG, OPT_TRACE, OPT_TRUTH, OPT_SESSIONS, OPT_DURATION, OPT_TABLE,
+       OPT_START };
 
 static int parse_option(int opt, struct options *o)
 {
@@ -128,6 +133,7 @@ static int parse_option(int opt, struct options *o)
         o->duration = v;
         return 0;
     case OPT_TABLE: o->table = true; return 0;
+    case OPT_START: o->start = true; return 0;
     case 'v': o->verbosity++; return 0;
     case 'q': o->verbosity--; return 0;
     }
@@ -147,6 +153,7 @@ static int parse_args(int argc, char **argv, struct options *o)
         {"sessions", required_argument, NULL, OPT_SESSIONS},
         {"duration", required_argument, NULL, OPT_DURATION},
         {"table", no_argument, NULL, OPT_TABLE},
+        {"start", no_argument, NULL, OPT_START},
         {"verbose", no_argument, NULL, 'v'},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
@@ -247,41 +254,65 @@ static void install_signals(void)
     sigaction(SIGTERM, &sa, NULL);
 }
 
+/* The rig eccd runs: the simulated one or the hardware the config names. */
+struct rig_backend {
+    struct hal hal;
+    struct hal_sim *sim;
+    struct hal_hw *hw;
+};
+
+static int backend_open(const struct options *o, const struct ecc_config *cfg,
+                        struct rig_backend *b)
+{
+    struct hal_sim_opts so = {.sessions = o->sessions};
+    char err[512];
+
+    memset(b, 0, sizeof *b);
+    if (cfg->rig.backend == CFG_BACKEND_SIM)
+        b->sim = hal_sim_open(cfg, &so, &b->hal, err, sizeof err);
+    else
+        b->hw = hal_hw_open(cfg, &b->hal, err, sizeof err);
+    if (b->sim || b->hw)
+        return 0;
+    log_error("%s", err);
+    return -1;
+}
+
+static void backend_close(struct rig_backend *b, FILE *truth)
+{
+    if (b->sim && truth && hal_sim_write_truth(b->sim, truth) != 0)
+        log_error("writing the truth log failed");
+    hal_sim_close(b->sim);
+    hal_hw_close(b->hw);
+}
+
+static const char *backend_name(const struct ecc_config *cfg, const struct rig_backend *b)
+{
+    return b->sim ? hal_sim_scenario_path(b->sim) : cfg->drive.profile;
+}
+
 static int run(const struct options *o, const struct ecc_config *cfg, struct outputs *out)
 {
     static struct ctl ctl;      /* large; static keeps it off the stack */
-    struct hal_sim_opts so = {.sessions = o->sessions};
     struct loop_opts lo = {
         .rep_log = out->rep_log, .trace = out->trace, .human = o->table ? stdout : NULL,
         .max_sessions = o->sessions, .max_time_s = o->duration, .stop = &stop_requested,
+        .start = o->start,
     };
     struct loop_stats st;
-    struct hal hal;
-    struct hal_sim *sim;
-    char err[512];
+    struct rig_backend b;
     int rc;
 
-    if (cfg->rig.backend != CFG_BACKEND_SIM) {
-        log_error("rig.backend = hw: this build has only the simulated rig (rig.backend = sim); "
-                  "the Modbus and GPIO backends are not built yet");
+    if (backend_open(o, cfg, &b) != 0)
         return 1;
-    }
-    sim = hal_sim_open(cfg, &so, &hal, err, sizeof err);
-    if (!sim) {
-        log_error("%s", err);
-        return 1;
-    }
     ctl_init(&ctl, cfg);
-    log_info("running: mode %s, band %.0f..%.0f N, %d x %d, scenario %s, seed %u",
-             config_mode_name(cfg->control.mode), cfg->band.force_low, cfg->band.force_high,
-             cfg->protocol.sets_per_session, cfg->protocol.reps_per_set,
-             hal_sim_scenario_path(sim), cfg->sim.seed);
-    rc = loop_run(&ctl, &hal, &lo, &st) == 0 ? 0 : 1;
+    log_info("running: mode %s, band %.0f..%.0f N, %d x %d, %s %s", config_mode_name(cfg->control.mode),
+             cfg->band.force_low, cfg->band.force_high, cfg->protocol.sets_per_session,
+             cfg->protocol.reps_per_set, b.sim ? "scenario" : "drive", backend_name(cfg, &b));
+    rc = loop_run(&ctl, &b.hal, &lo, &st) == 0 ? 0 : 1;
     log_info("stopped at t = %.1f s: %ld ticks, %d sessions done, %ld overruns, %ld drive errors",
              st.t_end, st.ticks, st.sessions_done, st.overruns, st.drive_errors);
-    if (out->truth && hal_sim_write_truth(sim, out->truth) != 0)
-        rc = 1;
-    hal_sim_close(sim);
+    backend_close(&b, out->truth);
     return rc;
 }
 

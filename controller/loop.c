@@ -36,12 +36,14 @@ static void read_inputs(struct hal *hal, struct loop_buf *b, struct ctl_input *i
         st.estop = true;    /* inputs we cannot read are treated as an e-stop */
     in->estop = st.estop;
     in->pressed = st.pressed;
+    hal_drive_status(&hal->drive, &in->drive);
     in->force_t = b->force_t;
     in->force_n = b->force_n;
     in->pulse_t = b->pulse_t;
 }
 
-static void log_events(struct ctl *c, const struct loop_opts *o, struct loop_stats *st)
+static void log_events(struct ctl *c, struct hal_drive *hal, const struct loop_opts *o,
+                       struct loop_stats *st)
 {
     struct ctl_event ev;
     char line[EVENT_LINE_MAX];
@@ -49,6 +51,10 @@ static void log_events(struct ctl *c, const struct loop_opts *o, struct loop_sta
     while (ctl_event_pop(c, &ev)) {
         if (ev.kind == CTL_EV_SESSION)
             st->sessions_done++;
+        if (ev.kind == CTL_EV_COMMAND && ev.cmd == CTL_CMD_RESET && hal_drive_reset(hal) != 0)
+            log_warn("drive: fault reset failed: %s", strerror(errno));
+        if (ev.kind == CTL_EV_FAULT && c->cfg.drive.stop_mode == CFG_STOP_COAST)
+            hal_drive_fault_stop(hal);
         if (o->on_event)
             o->on_event(o->arg, &ev);
         if (o->rep_log && event_json(&ev, line, sizeof line) > 0)
@@ -106,9 +112,11 @@ int loop_run(struct ctl *c, struct hal *hal, const struct loop_opts *o, struct l
         fprintf(o->trace, "%s\n", loop_trace_header());
     while (!loop_done(o, st, c, now - t0)) {
         read_inputs(hal, &buf, &in);
+        if (o->start && st->ticks == 0)
+            in.pressed |= HAL_BTN_START;
         now = in.now;
         drive_command(hal, ctl_tick(c, &in), st);
-        log_events(c, o, st);
+        log_events(c, &hal->drive, o, st);
         if (o->trace)
             trace_row(o->trace, c, &c->cfg, now);
         if (o->on_tick)

@@ -9,6 +9,7 @@
 #define ECC_LOOP_H
 
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 
 #include "controller/ctl.h"
@@ -21,6 +22,7 @@ struct loop_opts {
     int max_sessions;           /* stop after this many finished sessions (0: no limit) */
     double max_time_s;          /* stop after this long on the HAL clock (0: no limit) */
     volatile sig_atomic_t *stop;/* set (by a signal handler) to end the loop; may be NULL */
+    bool start;                 /* press start on the first tick (eccd --start) */
     /* Called after every tick (tests use it to watch or poke the run); may be NULL. */
     void (*on_tick)(void *arg, const struct ctl *c, double now);
     /* Called for every controller event, after it is logged; may be NULL. */

@@ -1,7 +1,6 @@
 /* safety.c - the safety supervisor (see safety.h).
  *
- * Checks run in a fixed order (estop, overforce, overspeed, force_stale,
- * speed_silent); the first that trips is latched with its time, the measured
+ * Checks run in the fixed order of safety.h; the first that trips is latched with its time, the measured
  * value and the limit. Once latched, checks report it unchanged until
  * safety_reset() clears it; nothing clears it by itself.
  *
@@ -22,6 +21,11 @@ static const char *const fault_names[FAULT_COUNT] = {
     [FAULT_FORCE_STALE] = "force_stale",
     [FAULT_SPEED_SILENT] = "speed_silent",
     [FAULT_ESTOP] = "estop",
+    [FAULT_DRIVE_TRIP] = "drive_trip",
+    [FAULT_DRIVE_COMM] = "drive_comm",
+    [FAULT_FORCE_SATURATED] = "force_saturated",
+    [FAULT_FORCE_STUCK] = "force_stuck",
+    [FAULT_SPEED_DISAGREE] = "speed_disagree",
 };
 
 const char *fault_name(enum fault f)
@@ -38,6 +42,8 @@ static void clear_latch(struct safety *s)
     s->value = 0.0;
     s->limit = 0.0;
     s->t_cmd_since = NO_TIME;   /* the silent timer restarts from the next check */
+    s->t_disagree_since = NO_TIME;
+    s->t_cmd_steady = NO_TIME;
 }
 
 void safety_init(struct safety *s, const struct safety_params *p)
@@ -81,6 +87,49 @@ static double pulse_silence(const struct safety *s, const struct safety_input *i
     return in->now - since;
 }
 
+/* The command "moves" when it leaves a window of half the allowed disagreement. */
+static void track_steadiness(struct safety *s, const struct safety_input *in)
+{
+    if (s->t_cmd_steady < 0.0 || !(fabs(in->speed_cmd - s->cmd_ref) <= s->p.disagree_mps / 2)) {
+        s->cmd_ref = in->speed_cmd;
+        s->t_cmd_steady = in->now;
+    }
+}
+
+/* Compare the two speeds only when there are two, the belt is meant to move, and the
+ * command has been steady long enough for the pulse-based estimate to catch up. */
+static bool cross_check_due(const struct safety *s, const struct safety_input *in)
+{
+    return isfinite(in->speed_drive) && in->speed_cmd > s->p.silent_min_cmd &&
+           in->now - s->t_cmd_steady >= DISAGREE_SETTLE_S;
+}
+
+/* Remember since when the belt sensor and the drive have disagreed. */
+static void track_disagreement(struct safety *s, const struct safety_input *in)
+{
+    track_steadiness(s, in);
+    if (!cross_check_due(s, in) || !(fabs(in->speed - in->speed_drive) > s->p.disagree_mps))
+        s->t_disagree_since = NO_TIME;
+    else if (s->t_disagree_since < 0.0)
+        s->t_disagree_since = in->now;
+}
+
+static double disagreement_age(const struct safety *s, const struct safety_input *in)
+{
+    return s->t_disagree_since < 0.0 ? 0.0 : in->now - s->t_disagree_since;
+}
+
+/* Seconds the raw reading has not changed while samples kept coming and the belt was
+ * commanded to move. Only then: a weighing transmitter's zero tracking may hold an
+ * unloaded reading at exactly 0 for a long time, but during a set the foot loads and
+ * unloads every few seconds. */
+static double stuck_age(const struct safety *s, const struct safety_input *in)
+{
+    if (!(in->t_force_changed >= 0.0) || !(in->t_last_force >= 0.0) || s->t_cmd_since < 0.0)
+        return 0.0;
+    return in->t_last_force - fmax(in->t_force_changed, s->t_cmd_since);
+}
+
 static enum fault trip(double *value, double *limit, enum fault f, double v, double lim)
 {
     *value = v;
@@ -98,14 +147,25 @@ static enum fault first_fault(const struct safety *s, const struct safety_input 
 
     if (in->estop)
         return trip(value, limit, FAULT_ESTOP, 1.0, 0.0);   /* value 1: input active */
+    if (in->drive_tripped)
+        return trip(value, limit, FAULT_DRIVE_TRIP, in->drive_fault_code, 0.0);
+    if (in->drive_comm_lost)
+        return trip(value, limit, FAULT_DRIVE_COMM, 1.0, 0.0);
     if (over_limit(in->force, p->force_abort))
         return trip(value, limit, FAULT_OVERFORCE, in->force, p->force_abort);
+    if (!(fabs(in->force_raw) < p->force_full_scale))
+        return trip(value, limit, FAULT_FORCE_SATURATED, in->force_raw, p->force_full_scale);
     if (over_limit(in->speed, p->speed_limit))
         return trip(value, limit, FAULT_OVERSPEED, in->speed, p->speed_limit);
     if (age > p->force_stale_s)
         return trip(value, limit, FAULT_FORCE_STALE, age, p->force_stale_s);
+    if (stuck_age(s, in) > p->force_stuck_s)
+        return trip(value, limit, FAULT_FORCE_STUCK, stuck_age(s, in), p->force_stuck_s);
     if (silence > p->speed_silent_s)
         return trip(value, limit, FAULT_SPEED_SILENT, silence, p->speed_silent_s);
+    if (disagreement_age(s, in) > p->disagree_s)
+        return trip(value, limit, FAULT_SPEED_DISAGREE, fabs(in->speed - in->speed_drive),
+                    p->disagree_mps);
     return FAULT_NONE;
 }
 
@@ -119,6 +179,7 @@ enum fault safety_check(struct safety *s, const struct safety_input *in)
         return s->latched;
 
     track_command(s, in);
+    track_disagreement(s, in);
     double value = 0.0, limit = 0.0;
     enum fault f = first_fault(s, in, &value, &limit);
     if (f != FAULT_NONE) {
@@ -130,9 +191,10 @@ enum fault safety_check(struct safety *s, const struct safety_input *in)
     return f;
 }
 
-/* Only causes that keep acting on the patient block a reset. Overspeed, a stale
- * load cell and a silent belt sensor may be reset: the belt is stopped by then,
- * and a cause that persists latches again on the next check. */
+/* Only causes that keep acting on the patient block a reset. The others may be reset:
+ * the belt is stopped by then, and a cause that persists latches again on the next
+ * check. A drive trip in particular must be resettable: the drive clears its own trip
+ * only once eccd writes the fault reset, which it does when the operator resets. */
 static bool cause_present(const struct safety *s, const struct safety_input *in)
 {
     switch (s->latched) {

@@ -6,12 +6,22 @@
  * a reset nothing moves until a new start, and the belt then starts from minimum
  * speed. There is no automatic restart, ever.
  *
- * Faults checked here (the skeleton; the hardware ones are added with their HALs):
- *   overforce     filtered force > force_abort
- *   overspeed     measured belt speed > speed_max * (1 + overspeed_margin)
- *   force_stale   no new load-cell sample for force_stale_s
- *   speed_silent  commanded above speed_min/2 for speed_silent_s with no belt pulse
- *   estop         the e-stop or safety key input is active (or its wire broken)
+ * Faults checked here, in this order of precedence:
+ *   estop           the e-stop or safety key input is active (or its wire broken)
+ *   drive_trip      the drive reports a fault of its own
+ *   drive_comm      fail_after drive transactions in a row failed
+ *   overforce       filtered force > force_abort
+ *   force_saturated the newest raw reading is at the load cell's full scale
+ *   overspeed       measured belt speed > speed_max * (1 + overspeed_margin)
+ *   force_stale     no new load-cell sample for force_stale_s
+ *   force_stuck     the belt is commanded to move, samples arrive, but their value has
+ *                   not changed for force_stuck_s (a loaded foot always trembles; a
+ *                   frozen transmitter repeats itself)
+ *   speed_silent    commanded above speed_min/2 for speed_silent_s with no belt pulse
+ *   speed_disagree  belt sensor and drive-reported speed differ by more than
+ *                   disagree_mps for longer than disagree_s, checked once the command
+ *                   has been steady for DISAGREE_SETTLE_S (the period-based belt speed
+ *                   lags a ramp; a start or a stop is not a disagreement)
  *
  * Pure logic: time is passed in, nothing is allocated.
  */
@@ -20,6 +30,8 @@
 
 #include <stdbool.h>
 
+#define DISAGREE_SETTLE_S 1.0   /* s the command must be steady before speeds are compared */
+
 enum fault {
     FAULT_NONE = 0,
     FAULT_OVERFORCE,
@@ -27,11 +39,17 @@ enum fault {
     FAULT_FORCE_STALE,
     FAULT_SPEED_SILENT,
     FAULT_ESTOP,
+    FAULT_DRIVE_TRIP,
+    FAULT_DRIVE_COMM,
+    FAULT_FORCE_SATURATED,
+    FAULT_FORCE_STUCK,
+    FAULT_SPEED_DISAGREE,
     FAULT_COUNT
 };
 
 /* Stable lower-case names: "none", "overforce", "overspeed", "force_stale",
- * "speed_silent", "estop". */
+ * "speed_silent", "estop", "drive_trip", "drive_comm", "force_saturated",
+ * "force_stuck", "speed_disagree". */
 const char *fault_name(enum fault f);
 
 struct safety_params {
@@ -40,6 +58,10 @@ struct safety_params {
     double force_stale_s;       /* s */
     double speed_silent_s;      /* s */
     double silent_min_cmd;      /* m/s: commanded speed above which pulses are expected */
+    double force_full_scale;    /* N: a raw reading at or beyond this is saturated */
+    double force_stuck_s;       /* s */
+    double disagree_mps;        /* m/s */
+    double disagree_s;          /* s */
 };
 
 struct safety_input {
@@ -50,6 +72,13 @@ struct safety_input {
     double speed_cmd;           /* m/s, commanded */
     double t_last_pulse;        /* s, time of the newest belt pulse (-1: none yet) */
     bool estop;                 /* e-stop / safety key active */
+    double force_raw;           /* N, the newest raw sample */
+    double t_force_changed;     /* s, when the raw reading last changed value (-1: never) */
+    bool drive_tripped;         /* the drive reports a fault */
+    unsigned drive_fault_code;
+    bool drive_comm_lost;       /* the drive link failed fail_after times in a row */
+    double speed_drive;         /* m/s from the drive's output frequency; NAN: no such
+                                   second opinion (no cross-check) */
 };
 
 struct safety {                 /* fields are private to safety.c */
@@ -59,6 +88,9 @@ struct safety {                 /* fields are private to safety.c */
     double value;               /* the measurement that tripped it */
     double limit;               /* the limit it crossed */
     double t_cmd_since;         /* s, since when the command has been above silent_min_cmd (-1: not) */
+    double t_disagree_since;    /* s, since when the two speeds have disagreed (-1: they agree) */
+    double cmd_ref;             /* m/s, the command when it last moved */
+    double t_cmd_steady;        /* s, since when the command has stayed near cmd_ref (-1: not yet) */
     double t_started;           /* s, time of the first check (staleness is measured from here) */
     bool started;
     int resets;

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <math.h>
+#include <string.h>
 
 int hal_drive_set_speed(struct hal_drive *d, double mps)
 {
@@ -18,4 +19,24 @@ int hal_drive_set_speed(struct hal_drive *d, double mps)
 int hal_drive_stop(struct hal_drive *d)
 {
     return d->stop(d->ctx);
+}
+
+int hal_drive_status(struct hal_drive *d, struct hal_drive_status *st)
+{
+    memset(st, 0, sizeof *st);
+    st->t_speed = -1.0;
+    st->current_a = NAN;
+    if (!d->status)
+        return 0;
+    return d->status(d->ctx, st);
+}
+
+int hal_drive_reset(struct hal_drive *d)
+{
+    return d->reset ? d->reset(d->ctx) : 0;
+}
+
+int hal_drive_fault_stop(struct hal_drive *d)
+{
+    return d->fault_stop ? d->fault_stop(d->ctx) : d->stop(d->ctx);
 }

@@ -20,9 +20,31 @@ struct hal_clock {
     void *ctx;
 };
 
+/* What a drive reports back (a bare PWM board reports nothing: present = false). */
+struct hal_drive_status {
+    bool present;               /* the drive talks back */
+    bool healthy;               /* healthy_after good transactions in a row since a failure */
+    bool comm_lost;             /* fail_after failed transactions in a row (latches a fault) */
+    bool tripped;               /* the drive reports a fault of its own */
+    unsigned fault_code;        /* the drive's fault code, 0 = none */
+    double speed_mps;           /* belt speed from the reported output frequency */
+    double t_speed;             /* s, time of that reading on the HAL clock (-1: none yet) */
+    double current_a;           /* output current, A (NAN: not reported) */
+    long tx_ok, tx_failed;      /* transactions, counted since start */
+    long timeouts, bad_frames, exceptions, reconnects;  /* failures by kind */
+};
+
 struct hal_drive {
+    /* Both only record the wish and return at once: a backend with a slow link does
+     * the I/O on its own thread (the control tick never waits on the wire). */
     int (*set_speed)(void *ctx, double mps);    /* run forward at this belt speed */
     int (*stop)(void *ctx);                     /* ramp to zero and hold */
+    /* The latest report; NULL if the backend has none. Never blocks. */
+    int (*status)(void *ctx, struct hal_drive_status *st);
+    /* Ask the drive to clear its own trip (the operator reset); NULL if it has none. */
+    int (*reset)(void *ctx);
+    /* Stop the way the drive is set to stop on a fault (coast); NULL: same as stop. */
+    int (*fault_stop)(void *ctx);
     double cap_mps;                             /* refused above this (hal_drive_set_speed) */
     void *ctx;
 };
@@ -65,5 +87,14 @@ struct hal {
  * above-cap speeds without calling the backend; 0 is sent as a stop. */
 int hal_drive_set_speed(struct hal_drive *d, double mps);
 int hal_drive_stop(struct hal_drive *d);
+
+/* The drive's latest report; a backend without one reports present = false. */
+int hal_drive_status(struct hal_drive *d, struct hal_drive_status *st);
+
+/* Pass an operator's fault reset on to the drive (a no-op without one). */
+int hal_drive_reset(struct hal_drive *d);
+
+/* Stop after a fault: coast where the backend has a coast stop, else a plain stop. */
+int hal_drive_fault_stop(struct hal_drive *d);
 
 #endif

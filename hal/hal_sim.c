@@ -68,6 +68,19 @@ static int sim_stop(void *ctx)
     return 0;
 }
 
+/* The simulated drive reports its output (motor) speed, as a VFD reports its output
+ * frequency: the controller cross-checks it against the belt sensor. */
+static int sim_status(void *ctx, struct hal_drive_status *st)
+{
+    struct hal_sim *s = ctx;
+
+    st->present = true;
+    st->healthy = true;
+    st->speed_mps = rig_motor_speed(s->rig);
+    st->t_speed = rig_now(s->rig);
+    return 0;
+}
+
 static int sim_read_pulses(void *ctx, double *t, int max)
 {
     struct hal_sim *s = ctx;
@@ -93,7 +106,8 @@ static void hal_bind(struct hal_sim *s, const struct ecc_config *cfg, struct hal
 {
     hal->clock = (struct hal_clock){.now = sim_now, .sleep_until = sim_sleep_until, .ctx = s};
     hal->drive = (struct hal_drive){.set_speed = sim_set_speed, .stop = sim_stop,
-                                    .cap_mps = cfg->limits.speed_max, .ctx = s};
+                                    .status = sim_status, .cap_mps = cfg->limits.speed_max,
+                                    .ctx = s};
     hal->encoder = (struct hal_encoder){.read = sim_read_pulses, .ctx = s};
     hal->force = (struct hal_force){.read = sim_read_force, .ctx = s};
     hal->inputs = (struct hal_inputs){.read = sim_read_inputs, .ctx = s};
@@ -151,7 +165,7 @@ static struct rig_params rig_params_from(const struct ecc_config *cfg)
     rig_defaults(&rp);
     rp.drive_accel = cfg->sim.drive_accel;
     rp.slip = cfg->sim.slip;
-    rp.pulses_per_m = cfg->encoder.pulses_per_m;
+    rp.pulses_per_m = cfg->encoder.pulses_per_m * cfg->sim.encoder_scale;
     rp.lc_rate_hz = cfg->sim.loadcell_rate_hz;
     rp.lc_noise_n = cfg->sim.loadcell_noise_n;
     rp.lc_resolution_n = cfg->sim.loadcell_resolution_n;

@@ -13,7 +13,7 @@ scenario=${SCENARIO:-normal}
 echo "eccd demo: one session of the '$scenario' athlete (seed $seed) on the simulated rig"
 echo
 for mode in continuous fixed; do
-    "$build/eccd" -c config/sim.ini -q --sessions 1 \
+    "$build/eccd" -c config/sim.ini -q --sessions 1 --duration 3600 \
         --set control.mode=$mode --set sim.seed="$seed" --set sim.scenario="$scenario" \
         --rep-log "$out/$mode.jsonl" --trace "$out/$mode.csv" \
         --truth-log "$out/$mode-truth.jsonl"

@@ -35,6 +35,7 @@ static void watch_tick(void *arg, const struct ctl *c, double now)
     if (fabs(slew) > r->worst_slew)
         r->worst_slew = fabs(slew);
     w->prev_cmd = cmd;
+    r->final_cmd = cmd;
 }
 
 static void watch_event(void *arg, const struct ctl_event *ev)
@@ -52,7 +53,12 @@ static void watch_event(void *arg, const struct ctl_event *ev)
             r->rejected++;
         break;
     case CTL_EV_SET: r->sets_done++; break;
-    case CTL_EV_FAULT: r->faults++; break;
+    case CTL_EV_FAULT:
+        if (r->faults++ == 0) {
+            r->fault = ev->fault;
+            r->t_fault = ev->t;
+        }
+        break;
     default: break;
     }
 }

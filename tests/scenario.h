@@ -28,6 +28,9 @@ struct scn_result {
     int n_judged;                       /* REP + REJECT events */
     struct ctl_event judged[SCN_MAX_STROKES];
     int sets_done, faults;
+    enum fault fault;                   /* the first fault latched */
+    double t_fault;                     /* s, when */
+    double final_cmd;                   /* m/s, the command when the run ended */
     int counted, rejected;
 
     /* the athlete's view (ground truth) */

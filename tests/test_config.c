@@ -131,9 +131,9 @@ TEST(defaults_match_the_spec)
     memset(&c, 0x5a, sizeof c);
     config_defaults(&c);
     CHECK(config_key_count() <= CFG_KEYS_MAX);
-    /* rig 1, loop 1, limits 8, band 2, control 7, filter 2, rep 5, protocol 3, drive 8,
-     * encoder 5, loadcell 4, inputs 8, sim 9, log 2 */
-    CHECK_INT(config_key_count(), 66);
+    /* rig 1, loop 1, limits 11, band 2, control 8, filter 2, rep 5, protocol 3, drive 19,
+     * profile 18, encoder 5, loadcell 18, inputs 8, sim 10, eccsim 6, log 2 */
+    CHECK_INT(config_key_count(), 119);
     CHECK_STR_CONTAINS(c.path, "");
     CHECK_INT(c.path[0], 0);
     for (int i = 0; i < CFG_KEYS_MAX; i++)
@@ -362,7 +362,8 @@ TEST(messages_have_the_documented_form)
     check_error_at(err, 3, "[band] force_hgh_n: unknown key (allowed: force_low_n, force_high_n)");
     CHECK_INT(load_text(&c, "; x\n[bnad]\nforce_low_n = 50\n", err), -1);
     check_error_at(err, 2, "[bnad]: unknown section (allowed: rig, loop, limits, band, control, "
-                           "filter, rep, protocol, drive, encoder, loadcell, inputs, sim, log)");
+                           "filter, rep, protocol, drive, profile, encoder, loadcell, inputs, "
+                           "sim, eccsim, log)");
     CHECK_INT(load_text(&c, "[control]\nmode = reactive\n", err), -1);
     check_error_at(err, 2, "[control] mode: \"reactive\" is not a known name "
                            "(allowed: continuous, fixed)");

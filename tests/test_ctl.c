@@ -12,6 +12,7 @@
 struct rig_in {                  /* a scripted rig: constant force and belt speed */
     double t, force, speed, pulse_x, next_pulse_x;
     bool estop, stale;
+    int flicker;
     double ft[1], fn[1], pt[16];
 };
 
@@ -35,7 +36,7 @@ static double tick(struct ctl *c, struct rig_in *r, unsigned pressed)
 
     if (!r->stale) {
         r->ft[0] = r->t;
-        r->fn[0] = r->force;
+        r->fn[0] = r->force + (r->flicker ^= 1) * 0.02;  /* a real cell flickers */
         in.n_force = 1;
     }
     r->pulse_x += r->speed * DT;

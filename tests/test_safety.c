@@ -11,7 +11,8 @@
 
 static const struct safety_params params = {
     .force_abort = 250.0, .speed_limit = 1.0, .force_stale_s = 0.5,
-    .speed_silent_s = 1.0, .silent_min_cmd = 0.04,
+    .speed_silent_s = 1.0, .silent_min_cmd = 0.04, .force_full_scale = 1000.0,
+    .force_stuck_s = 1.0, .disagree_mps = 0.1, .disagree_s = 0.5,
 };
 
 /* A healthy tick at now: fresh force and pulse, moderate load and speed. */
@@ -19,7 +20,8 @@ static struct safety_input healthy(double now)
 {
     return (struct safety_input){
         .now = now, .force = 100.0, .t_last_force = now, .speed = 0.3,
-        .speed_cmd = 0.3, .t_last_pulse = now, .estop = false,
+        .speed_cmd = 0.3, .t_last_pulse = now, .estop = false, .force_raw = 100.0,
+        .t_force_changed = now, .speed_drive = NAN,
     };
 }
 
@@ -369,7 +371,155 @@ TEST(fault_names)
     CHECK_STR_CONTAINS(fault_name(FAULT_COUNT), "unknown");
 }
 
-TESTS(T(healthy_input_latches_nothing), T(estop_latches),
+TEST(drive_trip_latches_with_its_code_and_can_be_reset)
+{
+    struct safety s;
+    safety_init(&s, &params);
+    struct safety_input in = healthy(0.0);
+    safety_check(&s, &in);
+
+    in = healthy(0.25);
+    in.drive_tripped = true;
+    in.drive_fault_code = 7;
+    CHECK_INT(safety_check(&s, &in), FAULT_DRIVE_TRIP);
+    check_latch(&s, FAULT_DRIVE_TRIP, 0.25, 7.0, 0.0);
+    /* Still tripped: the reset is accepted (it is what makes eccd write the drive's
+     * fault reset), and the trip latches again on the next check. */
+    CHECK_INT(safety_reset(&s, &in), 0);
+    in.now = 0.5;
+    CHECK_INT(safety_check(&s, &in), FAULT_DRIVE_TRIP);
+}
+
+TEST(drive_comm_loss_latches)
+{
+    struct safety s;
+    safety_init(&s, &params);
+    struct safety_input in = healthy(0.0);
+
+    in.drive_comm_lost = true;
+    CHECK_INT(safety_check(&s, &in), FAULT_DRIVE_COMM);
+    in = healthy(0.25);
+    CHECK_INT(safety_check(&s, &in), FAULT_DRIVE_COMM);    /* latched, not self-clearing */
+}
+
+TEST(saturated_load_cell_latches_even_below_the_abort_limit)
+{
+    struct safety s;
+    struct safety_params p = params;
+    p.force_abort = 2000.0;                 /* a transmitter whose range is the limit */
+    safety_init(&s, &p);
+    struct safety_input in = healthy(0.0);
+
+    in.force_raw = -1000.0;                 /* saturated the other way round */
+    CHECK_INT(safety_check(&s, &in), FAULT_FORCE_SATURATED);
+    check_latch(&s, FAULT_FORCE_SATURATED, 0.0, -1000.0, 1000.0);
+}
+
+TEST(stuck_load_cell_is_ignored_while_the_belt_is_not_commanded)
+{
+    struct safety s;
+    safety_init(&s, &params);
+
+    for (int i = 0; i <= 20; i++) {         /* zero tracking holds an idle 0 N for 5 s */
+        struct safety_input in = healthy(i * 0.25);
+        in.speed_cmd = 0.0;
+        in.force_raw = 0.0;
+        in.t_force_changed = 0.0;
+        CHECK_INT(safety_check(&s, &in), FAULT_NONE);
+    }
+}
+
+TEST(stuck_load_cell_latches_after_force_stuck_s)
+{
+    struct safety s;
+    safety_init(&s, &params);
+
+    for (int i = 0; i <= 4; i++) {          /* samples arrive, value frozen since 0 */
+        struct safety_input in = healthy(i * 0.25);
+        in.t_force_changed = 0.0;
+        CHECK_INT(safety_check(&s, &in), FAULT_NONE);
+    }
+    struct safety_input in = healthy(1.25);
+    in.t_force_changed = 0.0;
+    CHECK_INT(safety_check(&s, &in), FAULT_FORCE_STUCK);
+    check_latch(&s, FAULT_FORCE_STUCK, 1.25, 1.25, 1.0);
+}
+
+TEST(speed_disagreement_latches_only_when_it_lasts)
+{
+    struct safety s;
+    safety_init(&s, &params);
+    struct safety_input in;
+
+    for (int i = 0; i < 6; i++) {           /* 0 .. 1.25 s: a steady command, agreement */
+        in = healthy(i * 0.25);
+        in.speed_drive = 0.31;
+        CHECK_INT(safety_check(&s, &in), FAULT_NONE);
+    }
+    for (int i = 6; i < 8; i++) {           /* 1.5, 1.75: a brief disagreement */
+        in = healthy(i * 0.25);
+        in.speed_drive = 0.6;
+        CHECK_INT(safety_check(&s, &in), FAULT_NONE);
+    }
+    in = healthy(2.0);
+    in.speed_drive = 0.32;                  /* within 0.1 m/s again */
+    CHECK_INT(safety_check(&s, &in), FAULT_NONE);
+    for (int i = 9; i <= 11; i++) {         /* from 2.25 s on: 2.25 .. 2.75 = 0.5 s */
+        in = healthy(i * 0.25);
+        in.speed_drive = 0.6;
+        CHECK_INT(safety_check(&s, &in), FAULT_NONE);
+    }
+    in = healthy(3.0);
+    in.speed_drive = 0.6;
+    CHECK_INT(safety_check(&s, &in), FAULT_SPEED_DISAGREE);
+    check_latch(&s, FAULT_SPEED_DISAGREE, 3.0, 0.3, 0.1);
+}
+
+/* Right after the command moves (a start, a stop) the pulse-based speed lags the
+ * drive: that is not compared until the command has been steady for a while. */
+TEST(speed_disagreement_waits_for_a_steady_command)
+{
+    struct safety s;
+    safety_init(&s, &params);
+    struct safety_input in;
+
+    for (int i = 0; i < 4; i++) {           /* the command ramps: never steady */
+        in = healthy(i * 0.25);
+        in.speed_cmd = 0.1 + 0.1 * i;
+        in.speed = 0.0;
+        in.speed_drive = in.speed_cmd;
+        CHECK_INT(safety_check(&s, &in), FAULT_NONE);
+    }
+    for (int i = 4; i < 12; i++) {          /* steady from 0.75 s: compared from 1.75 s */
+        in = healthy(i * 0.25);
+        in.speed_cmd = 0.4;
+        in.speed = 0.0;
+        in.speed_drive = 0.4;
+        enum fault f = safety_check(&s, &in);
+        CHECK_INT(f, i * 0.25 > 1.75 + 0.5 ? FAULT_SPEED_DISAGREE : FAULT_NONE);
+    }
+}
+
+TEST(no_second_opinion_means_no_cross_check)
+{
+    struct safety s;
+    safety_init(&s, &params);
+
+    for (int i = 0; i < 20; i++) {
+        struct safety_input in = healthy(i * 0.25);
+        in.speed_drive = NAN;
+        in.speed = 0.9;
+        CHECK_INT(safety_check(&s, &in), FAULT_NONE);
+    }
+}
+
+TESTS(T(drive_trip_latches_with_its_code_and_can_be_reset), T(drive_comm_loss_latches),
+      T(saturated_load_cell_latches_even_below_the_abort_limit),
+      T(stuck_load_cell_latches_after_force_stuck_s),
+      T(speed_disagreement_latches_only_when_it_lasts),
+      T(speed_disagreement_waits_for_a_steady_command), T(no_second_opinion_means_no_cross_check),
+      T(stuck_load_cell_is_ignored_while_the_belt_is_not_commanded),
+      T(healthy_input_latches_nothing), T(estop_latches),
       T(overforce_latches_with_value_and_limit), T(overspeed_latches_with_value_and_limit),
       T(force_stale_latches_with_age), T(force_stale_at_start_when_no_sample_arrives),
       T(speed_silent_only_after_full_silence), T(speed_silent_never_below_min_command),

@@ -69,12 +69,28 @@ static void check_scenario(const char *scenario, double min_in_band)
     }
 }
 
+/* A belt sensor that reads half the true speed: the drive's output frequency gives it
+ * away; the fault latches, the stroke in progress is not counted, the belt stops. */
+TEST(miscalibrated_belt_sensor_latches_speed_disagree)
+{
+    static const char *const sets[] = {"sim.encoder_scale=2", NULL};
+    static struct scn_result r;
+
+    CHECK_INT(scn_run("normal", 1, 1, sets, &r), 0);
+    CHECK_INT(r.faults, 1);
+    CHECK_INT(r.fault, FAULT_SPEED_DISAGREE);
+    printf("  speed_disagree latched at %.2f s (start pressed at 2 s)\n", r.t_fault);
+    CHECK(r.t_fault > 2.0 && r.t_fault < 2.0 + 5.0);   /* within seconds of the start */
+    CHECK_INT(r.sessions_done, 0);
+    CHECK(r.final_cmd == 0.0);
+}
+
 TEST(normal_athlete) { check_scenario("normal", 0.90); }
 TEST(strong_athlete) { check_scenario("strong", 0.0); }
 TEST(weak_athlete) { check_scenario("weak", 0.0); }
 TEST(partial_strokes) { check_scenario("partial", 0.0); }
 TEST(spiky_load_cell) { check_scenario("spiky", 0.0); }
 
-TESTS(T(normal_athlete), T(strong_athlete), T(weak_athlete), T(partial_strokes),
+TESTS(T(miscalibrated_belt_sensor_latches_speed_disagree), T(normal_athlete), T(strong_athlete), T(weak_athlete), T(partial_strokes),
       T(spiky_load_cell));
 TEST_MAIN("test_scenarios")

@@ -1,0 +1,23 @@
+/* hal_hw.h - the hardware backend (rig.backend = hw): the real clock plus the drive,
+ * load cell, belt sensor and inputs that [drive], [loadcell], [encoder] and [inputs]
+ * select. Today: Modbus RTU/TCP drives and load-cell transmitters (hal_modbus), belt
+ * speed from the drive, no GPIO inputs yet; what is not built yet is refused with a
+ * message naming the key.
+ */
+#ifndef ECC_HAL_HW_H
+#define ECC_HAL_HW_H
+
+#include <stddef.h>
+
+#include "config/config.h"
+#include "hal/hal.h"
+
+struct hal_hw;
+
+/* Open every part the config names and fill *hal. Returns NULL with a message in err;
+ * the caller frees with hal_hw_close(), which stops and releases the drive. */
+struct hal_hw *hal_hw_open(const struct ecc_config *cfg, struct hal *hal, char *err,
+                           size_t errlen);
+void hal_hw_close(struct hal_hw *h);
+
+#endif
