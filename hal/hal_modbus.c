@@ -1,0 +1,358 @@
+/* hal_modbus.c - the Modbus drive and load cell assembled from the config (see hal_modbus.h). */
+#include "hal/hal_modbus.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "hal/drive_modbus.h"
+#include "hal/loadcell_modbus.h"
+#include "hal/modbus_bus.h"
+#include "hal/modbus_link.h"
+
+#define BUSES_MAX 2
+
+struct hal_modbus {
+    struct drive_profile profile;
+    struct drive_modbus *drive;          /* NULL: no Modbus drive */
+    struct loadcell_modbus *lc;          /* NULL: no Modbus load cell */
+    struct modbus_link_params link_params[BUSES_MAX];
+    struct modbus_bus *bus[BUSES_MAX];
+    int nbus;
+    int drive_bus;                       /* index in bus[], -1: none */
+};
+
+/* ---- link parameters from the config ----------------------------------------------- */
+
+static char parity_char(enum cfg_parity p)
+{
+    return p == CFG_PARITY_EVEN ? 'E' : p == CFG_PARITY_ODD ? 'O' : 'N';
+}
+
+/* Timing shared by every link: the drive's keys (the load cell has none of its own). */
+static void link_timing(const struct ecc_config *cfg, struct modbus_link_params *lp)
+{
+    lp->min_gap_ms = cfg->drive.min_gap_ms;
+    lp->timeout_ms = cfg->drive.timeout_ms;
+    lp->retries = cfg->drive.retries;
+}
+
+static void rtu_params(struct modbus_link_params *lp, const char *device, int baud,
+                       enum cfg_parity parity, int data_bits, int stop_bits)
+{
+    lp->kind = MODBUS_LINK_RTU;
+    snprintf(lp->device, sizeof lp->device, "%s", device);
+    lp->baud = baud;
+    lp->parity = parity_char(parity);
+    lp->data_bits = data_bits;
+    lp->stop_bits = stop_bits;
+}
+
+static void tcp_params(struct modbus_link_params *lp, const char *host, int port)
+{
+    lp->kind = MODBUS_LINK_TCP;
+    snprintf(lp->host, sizeof lp->host, "%s", host);
+    lp->port = port;
+}
+
+static void drive_link_params(const struct ecc_config *cfg, struct modbus_link_params *lp)
+{
+    memset(lp, 0, sizeof *lp);
+    if (cfg->drive.type == CFG_DRIVE_MODBUS_RTU)
+        rtu_params(lp, cfg->drive.device, cfg->drive.baud, cfg->drive.parity,
+                   cfg->drive.data_bits, cfg->drive.stop_bits);
+    else
+        tcp_params(lp, cfg->drive.host, cfg->drive.port);
+    link_timing(cfg, lp);
+}
+
+static void loadcell_link_params(const struct ecc_config *cfg, struct modbus_link_params *lp)
+{
+    memset(lp, 0, sizeof *lp);
+    if (cfg->loadcell.link == CFG_LC_LINK_RTU)
+        rtu_params(lp, cfg->loadcell.device, cfg->loadcell.baud, cfg->loadcell.parity, 8, 1);
+    else
+        tcp_params(lp, cfg->loadcell.host, cfg->loadcell.port);
+    link_timing(cfg, lp);
+}
+
+/* The same wire: one serial device, or one TCP endpoint. */
+static bool same_wire(const struct modbus_link_params *a, const struct modbus_link_params *b)
+{
+    if (a->kind != b->kind)
+        return false;
+    if (a->kind == MODBUS_LINK_RTU)
+        return strcmp(a->device, b->device) == 0;
+    return strcmp(a->host, b->host) == 0 && a->port == b->port;
+}
+
+/* ---- buses ------------------------------------------------------------------------- */
+
+/* A serial device that is not there is a wiring/config error worth stopping for now;
+ * one that vanishes later (USB adapter pulled) is a link error and reconnects. */
+static int check_device(const struct modbus_link_params *lp, const char *section, char *err,
+                        size_t errlen)
+{
+    if (lp->kind == MODBUS_LINK_RTU && access(lp->device, R_OK | W_OK) < 0) {
+        snprintf(err, errlen, "[%s] device: %s: %s", section, lp->device, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+/* The bus for this wire: an existing one, or a new one. Returns its index or -1. */
+static int bus_for(struct hal_modbus *m, const struct modbus_link_params *lp,
+                   const char *section, char *err, size_t errlen)
+{
+    for (int i = 0; i < m->nbus; i++)
+        if (same_wire(&m->link_params[i], lp))
+            return i;
+    if (check_device(lp, section, err, errlen) < 0)
+        return -1;
+
+    char why[160];
+    struct modbus_link *link = modbus_link_open(lp, why, sizeof why);
+    if (!link) {
+        snprintf(err, errlen, "[%s] %s: %s", section,
+                 lp->kind == MODBUS_LINK_RTU ? "device" : "host", why);
+        return -1;
+    }
+    struct modbus_bus *bus = modbus_bus_create(link);
+    if (!bus) {
+        snprintf(err, errlen, "[%s] type: %s", section, strerror(errno));
+        return -1;
+    }
+    m->link_params[m->nbus] = *lp;
+    m->bus[m->nbus] = bus;
+    return m->nbus++;
+}
+
+/* ---- devices ----------------------------------------------------------------------- */
+
+/* The bus calls devices through void pointers. */
+static int drive_poll(void *dev, struct modbus_link *link)
+{
+    return drive_modbus_poll(dev, link);
+}
+
+static int drive_release(void *dev, struct modbus_link *link)
+{
+    return drive_modbus_release(dev, link);
+}
+
+static int loadcell_poll(void *dev, struct modbus_link *link)
+{
+    return loadcell_modbus_poll(dev, link);
+}
+
+static int open_drive(struct hal_modbus *m, const struct ecc_config *cfg,
+                      double (*now)(void *), void *clock_ctx, char *err, size_t errlen)
+{
+    if (drive_profile_from_config(cfg, &m->profile, err, errlen) < 0)
+        return -1;
+
+    const struct drive_modbus_params dp = {
+        .unit_id = cfg->drive.unit_id,
+        .hz_per_mps = cfg->drive.hz_per_mps,
+        .max_hz = cfg->drive.max_hz,
+        .watchdog_s = cfg->drive.watchdog_s,
+        .fail_after = cfg->drive.fail_after,
+        .healthy_after = cfg->drive.healthy_after,
+        .coast_on_fault = cfg->drive.stop_mode == CFG_STOP_COAST,
+    };
+    m->drive = drive_modbus_create(&m->profile, &dp, now, clock_ctx);
+    if (!m->drive) {
+        snprintf(err, errlen, "[drive] type: cannot create the drive: %s", strerror(errno));
+        return -1;
+    }
+    struct modbus_link_params lp;
+    drive_link_params(cfg, &lp);
+    m->drive_bus = bus_for(m, &lp, "drive", err, errlen);
+    if (m->drive_bus < 0)
+        return -1;
+    /* Once per control tick: a setpoint written each cycle feeds the drive's watchdog. */
+    if (modbus_bus_add(m->bus[m->drive_bus], m->drive, drive_poll, drive_release,
+                       1.0 / cfg->loop.rate_hz) < 0) {
+        snprintf(err, errlen, "[drive] type: %s", strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+static int loadcell_bus(struct hal_modbus *m, const struct ecc_config *cfg, char *err,
+                        size_t errlen)
+{
+    if (cfg->loadcell.link == CFG_LC_LINK_DRIVE) {
+        if (m->drive_bus < 0)
+            snprintf(err, errlen, "[loadcell] link: 'drive' needs drive.type = modbus-rtu or "
+                     "modbus-tcp (allowed otherwise: rtu, tcp)");
+        return m->drive_bus;
+    }
+    struct modbus_link_params lp;
+    loadcell_link_params(cfg, &lp);
+    return bus_for(m, &lp, "loadcell", err, errlen);
+}
+
+static int open_loadcell(struct hal_modbus *m, const struct ecc_config *cfg,
+                         double (*now)(void *), void *clock_ctx, char *err, size_t errlen)
+{
+    int b = loadcell_bus(m, cfg, err, errlen);
+    if (b < 0)
+        return -1;
+    if (b == m->drive_bus && cfg->loadcell.unit_id == cfg->drive.unit_id) {
+        snprintf(err, errlen, "[loadcell] unit_id: %d is the drive's unit id on the same bus "
+                 "(allowed: any other id from 1 to 247)", cfg->loadcell.unit_id);
+        return -1;
+    }
+    const struct loadcell_modbus_params lp = {
+        .unit_id = cfg->loadcell.unit_id,
+        .reg = cfg->loadcell.reg,
+        .read_fc = cfg->loadcell.reg_kind == CFG_REG_INPUT ? 4 : 3,
+        .data_type = cfg->loadcell.data_type,
+        .word_order = cfg->loadcell.word_order,
+        .scale = cfg->loadcell.scale,
+        .offset = cfg->loadcell.offset,
+        .full_scale_n = cfg->loadcell.full_scale_n,
+        .tare_reg = cfg->loadcell.tare_reg,
+        .tare_value = (uint16_t)cfg->loadcell.tare_value,
+        .write_fc = 6,
+        .healthy_after = cfg->drive.healthy_after,
+    };
+    m->lc = loadcell_modbus_create(&lp, now, clock_ctx);
+    if (!m->lc) {
+        snprintf(err, errlen, "[loadcell] register: cannot create the load cell: %s",
+                 strerror(errno));
+        return -1;
+    }
+    if (modbus_bus_add(m->bus[b], m->lc, loadcell_poll, NULL,
+                       1.0 / cfg->loadcell.rate_hz) < 0) {
+        snprintf(err, errlen, "[loadcell] link: %s", strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+/* ---- open / close ------------------------------------------------------------------ */
+
+static bool drive_is_modbus(const struct ecc_config *cfg)
+{
+    return cfg->drive.type == CFG_DRIVE_MODBUS_RTU || cfg->drive.type == CFG_DRIVE_MODBUS_TCP;
+}
+
+/* struct hal_drive's fault_stop: the coast stop where drive.stop_mode = coast. */
+static int drive_fault_stop(void *ctx)
+{
+    return drive_modbus_fault_stop(ctx);
+}
+
+static void fill_hal(struct hal_modbus *m, const struct ecc_config *cfg, struct hal *hal)
+{
+    if (m->drive) {
+        hal->drive.set_speed = drive_modbus_set_speed;
+        hal->drive.stop = drive_modbus_stop;
+        hal->drive.status = drive_modbus_status;
+        hal->drive.reset = drive_modbus_reset;
+        hal->drive.fault_stop = drive_fault_stop;
+        hal->drive.cap_mps = cfg->limits.speed_max;
+        hal->drive.ctx = m->drive;
+    }
+    if (m->lc) {
+        hal->force.read = loadcell_modbus_read;
+        hal->force.ctx = m->lc;
+    }
+}
+
+static int start_buses(struct hal_modbus *m, char *err, size_t errlen)
+{
+    for (int i = 0; i < m->nbus; i++) {
+        if (modbus_bus_start(m->bus[i]) < 0) {
+            snprintf(err, errlen, "[drive] type: cannot start the Modbus thread: %s",
+                     strerror(errno));
+            return -1;
+        }
+    }
+    return 0;
+}
+
+struct hal_modbus *hal_modbus_open(const struct ecc_config *cfg, double (*now)(void *),
+                                   void *clock_ctx, struct hal *hal, char *err,
+                                   size_t errlen)
+{
+    bool want_lc = cfg->loadcell.type == CFG_LOADCELL_MODBUS;
+
+    if (!drive_is_modbus(cfg) && !want_lc) {
+        snprintf(err, errlen, "[drive] type: the Modbus backend needs drive.type = modbus-rtu "
+                 "or modbus-tcp, or loadcell.type = modbus");
+        return NULL;
+    }
+    struct hal_modbus *m = calloc(1, sizeof *m);
+    if (!m) {
+        snprintf(err, errlen, "[drive] type: out of memory");
+        return NULL;
+    }
+    m->drive_bus = -1;
+    if ((drive_is_modbus(cfg) && open_drive(m, cfg, now, clock_ctx, err, errlen) < 0) ||
+        (want_lc && open_loadcell(m, cfg, now, clock_ctx, err, errlen) < 0) ||
+        start_buses(m, err, errlen) < 0) {
+        hal_modbus_close(m);
+        return NULL;
+    }
+    fill_hal(m, cfg, hal);
+    return m;
+}
+
+void hal_modbus_close(struct hal_modbus *m)
+{
+    if (!m)
+        return;
+    /* Each bus thread has its drive write stop before it exits; then the links close. */
+    for (int i = 0; i < m->nbus; i++)
+        modbus_bus_destroy(m->bus[i]);
+    drive_modbus_destroy(m->drive);
+    loadcell_modbus_destroy(m->lc);
+    free(m);
+}
+
+int hal_modbus_reset_drive(struct hal_modbus *m)
+{
+    if (!m || !m->drive) {
+        errno = ENODEV;
+        return -1;
+    }
+    return drive_modbus_reset(m->drive);
+}
+
+int hal_modbus_fault_stop(struct hal_modbus *m)
+{
+    if (!m || !m->drive) {
+        errno = ENODEV;
+        return -1;
+    }
+    return drive_modbus_fault_stop(m->drive);
+}
+
+int hal_modbus_tare(struct hal_modbus *m)
+{
+    if (!m || !m->lc) {
+        errno = ENODEV;
+        return -1;
+    }
+    return loadcell_modbus_request_tare(m->lc);
+}
+
+int hal_modbus_loadcell_status(struct hal_modbus *m, struct loadcell_modbus_status *st)
+{
+    if (!m || !m->lc) {
+        errno = ENODEV;
+        return -1;
+    }
+    return loadcell_modbus_status(m->lc, st);
+}
+
+const struct drive_profile *hal_modbus_profile(const struct hal_modbus *m)
+{
+    return m && m->drive ? &m->profile : NULL;
+}

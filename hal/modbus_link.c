@@ -1,0 +1,301 @@
+/* modbus_link.c - one Modbus master connection: pacing, timeouts, retries, failure kinds
+ * (see modbus_link.h). */
+#include "hal/modbus_link.h"
+
+#include <errno.h>
+#include <modbus.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+struct modbus_link {
+    struct modbus_link_params p;
+    modbus_t *ctx;
+    bool connected;
+    bool lost;                   /* a connection was open and broke: the next one is a reconnect */
+    struct timespec last_end;    /* CLOCK_MONOTONIC, end of the last attempt */
+};
+
+enum failure_kind { FAIL_LINK, FAIL_TIMEOUT, FAIL_BAD_FRAME, FAIL_EXCEPTION };
+
+/* One request as the transaction helper sees it. */
+struct request {
+    int fc;
+    int addr, n;
+    uint16_t *dst;               /* reads */
+    const uint16_t *src;         /* writes */
+};
+
+/* ---- opening ----------------------------------------------------------------------- */
+
+static int check_params(const struct modbus_link_params *p, char *err, size_t errlen)
+{
+    if (p->kind == MODBUS_LINK_RTU && p->device[0] == '\0') {
+        snprintf(err, errlen, "modbus link: no serial device");
+        return -1;
+    }
+    if (p->kind == MODBUS_LINK_TCP && (p->host[0] == '\0' || p->port < 1 || p->port > 65535)) {
+        snprintf(err, errlen, "modbus link: bad TCP endpoint '%s:%d'", p->host, p->port);
+        return -1;
+    }
+    if (p->timeout_ms < 1 || p->min_gap_ms < 0 || p->retries < 0) {
+        snprintf(err, errlen, "modbus link: bad timing (timeout %d ms, gap %d ms, retries %d)",
+                 p->timeout_ms, p->min_gap_ms, p->retries);
+        return -1;
+    }
+    return 0;
+}
+
+static modbus_t *new_context(const struct modbus_link_params *p)
+{
+    if (p->kind == MODBUS_LINK_RTU)
+        return modbus_new_rtu(p->device, p->baud, p->parity, p->data_bits, p->stop_bits);
+
+    char service[16];
+    snprintf(service, sizeof service, "%d", p->port);
+    /* The _pi variant resolves host names as well as numeric addresses. */
+    return modbus_new_tcp_pi(p->host, service);
+}
+
+struct modbus_link *modbus_link_open(const struct modbus_link_params *params, char *err,
+                                     size_t errlen)
+{
+    if (check_params(params, err, errlen) < 0)
+        return NULL;
+
+    struct modbus_link *link = calloc(1, sizeof *link);
+    if (!link) {
+        snprintf(err, errlen, "modbus link: out of memory");
+        return NULL;
+    }
+    link->p = *params;
+    link->ctx = new_context(params);
+    if (!link->ctx) {
+        snprintf(err, errlen, "modbus link: %s", modbus_strerror(errno));
+        free(link);
+        return NULL;
+    }
+    uint32_t sec = (uint32_t)(params->timeout_ms / 1000);
+    uint32_t usec = (uint32_t)(params->timeout_ms % 1000) * 1000u;
+    /* The byte timeout bounds the gaps inside one answer; the same figure as the response
+     * timeout keeps one attempt within about twice timeout_ms. */
+    modbus_set_response_timeout(link->ctx, sec, usec);
+    modbus_set_byte_timeout(link->ctx, sec, usec);
+    /* Recovery is ours (classify, close, reconnect): libmodbus must not sleep or reconnect
+     * on its own inside a call. */
+    modbus_set_error_recovery(link->ctx, MODBUS_ERROR_RECOVERY_NONE);
+    clock_gettime(CLOCK_MONOTONIC, &link->last_end);
+    return link;
+}
+
+bool modbus_link_connected(const struct modbus_link *link)
+{
+    return link->connected;
+}
+
+static void disconnect(struct modbus_link *link)
+{
+    if (link->connected) {
+        modbus_close(link->ctx);
+        link->connected = false;
+        link->lost = true;
+    }
+}
+
+void modbus_link_close(struct modbus_link *link)
+{
+    if (!link)
+        return;
+    disconnect(link);
+    modbus_free(link->ctx);
+    free(link);
+}
+
+/* ---- pacing ------------------------------------------------------------------------ */
+
+/* Wait for the absolute deadline last_end + min_gap: the quiet time the device needs. */
+static void wait_gap(const struct modbus_link *link)
+{
+    if (link->p.min_gap_ms <= 0)
+        return;
+    struct timespec due = link->last_end;
+    due.tv_nsec += (long)link->p.min_gap_ms * 1000000L;
+    due.tv_sec += due.tv_nsec / 1000000000L;
+    due.tv_nsec %= 1000000000L;
+    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &due, NULL) == EINTR)
+        ;
+}
+
+static void mark_end(struct modbus_link *link)
+{
+    clock_gettime(CLOCK_MONOTONIC, &link->last_end);
+}
+
+/* ---- one attempt ------------------------------------------------------------------- */
+
+static int ensure_connected(struct modbus_link *link, struct modbus_counters *c)
+{
+    if (link->connected)
+        return 0;
+    if (modbus_connect(link->ctx) < 0)
+        return -1;
+    link->connected = true;
+    if (link->lost) {
+        c->reconnects++;
+        link->lost = false;
+    }
+    return 0;
+}
+
+static int issue(modbus_t *ctx, const struct request *rq)
+{
+    int rc;
+
+    switch (rq->fc) {
+    case 3: rc = modbus_read_registers(ctx, rq->addr, rq->n, rq->dst); break;
+    case 4: rc = modbus_read_input_registers(ctx, rq->addr, rq->n, rq->dst); break;
+    case 6: rc = modbus_write_register(ctx, rq->addr, rq->src[0]); break;
+    case 16: rc = modbus_write_registers(ctx, rq->addr, rq->n, rq->src); break;
+    default: errno = EINVAL; return -1;
+    }
+    if (rc < 0)
+        return -1;
+    if (rc != rq->n) {           /* libmodbus checks the count; belt and braces */
+        errno = EMBBADDATA;
+        return -1;
+    }
+    return 0;
+}
+
+static int attempt(struct modbus_link *link, int unit, const struct request *rq,
+                   struct modbus_counters *c)
+{
+    if (ensure_connected(link, c) < 0)
+        return -1;
+    wait_gap(link);
+    modbus_set_slave(link->ctx, unit);
+    int rc = issue(link->ctx, rq);
+    int saved = errno;
+    mark_end(link);
+    errno = saved;
+    return rc;
+}
+
+/* ---- classification and counting --------------------------------------------------- */
+
+bool modbus_link_is_exception(int err)
+{
+    return err >= EMBXILFUN && err <= EMBXGTAR;
+}
+
+static enum failure_kind classify(int err)
+{
+    if (modbus_link_is_exception(err))
+        return FAIL_EXCEPTION;
+    if (err == ETIMEDOUT)
+        return FAIL_TIMEOUT;
+    if (err == EMBBADCRC || err == EMBBADDATA || err == EMBBADEXC || err == EMBUNKEXC ||
+        err == EMBMDATA || err == EMBBADSLAVE)
+        return FAIL_BAD_FRAME;
+    return FAIL_LINK;            /* ECONNRESET, EPIPE, EBADF, ECONNREFUSED, EIO, ... */
+}
+
+static void count_attempt_failure(struct modbus_counters *c, enum failure_kind kind, int err)
+{
+    c->last_errno = err;
+    switch (kind) {
+    case FAIL_LINK: c->link_errors++; break;
+    case FAIL_TIMEOUT: c->timeouts++; break;
+    case FAIL_BAD_FRAME: c->bad_frames++; break;
+    case FAIL_EXCEPTION: c->exceptions++; break;
+    }
+}
+
+/* What the link does after a failed attempt. */
+static void recover(struct modbus_link *link, enum failure_kind kind)
+{
+    switch (kind) {
+    case FAIL_LINK:
+        disconnect(link);        /* reconnect on the next attempt */
+        break;
+    case FAIL_TIMEOUT:
+    case FAIL_BAD_FRAME:
+        /* A late or broken answer may still sit in the buffers: drop it so it is not taken
+         * for the answer to the next request. */
+        if (modbus_flush(link->ctx) < 0)
+            disconnect(link);
+        break;
+    case FAIL_EXCEPTION:
+        break;                   /* the device answered: nothing wrong with the link */
+    }
+}
+
+static void count_transaction(struct modbus_counters *c, bool ok)
+{
+    if (ok) {
+        c->tx_ok++;
+        c->consecutive_failures = 0;
+        if (c->consecutive_ok < 1000000000)
+            c->consecutive_ok++;
+        c->healthy = c->consecutive_ok >= c->healthy_after;
+    } else {
+        c->tx_failed++;
+        c->consecutive_ok = 0;
+        if (c->consecutive_failures < 1000000000)
+            c->consecutive_failures++;
+        c->healthy = false;
+    }
+}
+
+/* The one place a transaction happens: attempts (paced), classify, recover, count. */
+static int transact(struct modbus_link *link, int unit, const struct request *rq,
+                    struct modbus_counters *c)
+{
+    int err = 0;
+
+    for (int i = 0; i <= link->p.retries; i++) {
+        if (attempt(link, unit, rq, c) == 0) {
+            count_transaction(c, true);
+            return 0;
+        }
+        err = errno;
+        enum failure_kind kind = classify(err);
+        count_attempt_failure(c, kind, err);
+        recover(link, kind);
+        if (kind == FAIL_EXCEPTION)
+            break;               /* the same request gets the same answer */
+    }
+    count_transaction(c, false);
+    errno = err;
+    return -1;
+}
+
+static bool valid_unit(int unit)
+{
+    return unit >= 1 && unit <= 247;
+}
+
+int modbus_link_read(struct modbus_link *link, int unit, int fc, int addr, int n,
+                     uint16_t *dst, struct modbus_counters *c)
+{
+    if (!valid_unit(unit) || (fc != 3 && fc != 4) || addr < 0 || n < 1 ||
+        n > MODBUS_MAX_READ_REGISTERS || addr + n > 65536) {
+        errno = EINVAL;
+        return -1;
+    }
+    const struct request rq = {.fc = fc, .addr = addr, .n = n, .dst = dst};
+    return transact(link, unit, &rq, c);
+}
+
+int modbus_link_write(struct modbus_link *link, int unit, int fc, int addr, int n,
+                      const uint16_t *src, struct modbus_counters *c)
+{
+    if (!valid_unit(unit) || (fc != 6 && fc != 16) || addr < 0 || n < 1 ||
+        (fc == 6 && n != 1) || n > MODBUS_MAX_WRITE_REGISTERS || addr + n > 65536) {
+        errno = EINVAL;
+        return -1;
+    }
+    const struct request rq = {.fc = fc, .addr = addr, .n = n, .src = src};
+    return transact(link, unit, &rq, c);
+}
