@@ -2,6 +2,7 @@
 #
 #   make            build everything (build/)
 #   make demo       one full session on the simulated rig, closed loop vs fixed speed
+#   make demo-hil   eccd driving eccsim over Modbus TCP: one short set in real time
 #   make check      build with warnings as errors, run every test (ASan/UBSan build)
 #   make bench      controller tick cost, simulated day, peak RSS
 #   make install    PREFIX=/usr/local DESTDIR=
@@ -78,7 +79,7 @@ endef
 $(eval $(call flavour,rel,$(OPT)))
 $(eval $(call flavour,san,$(SAN)))
 
-.PHONY: all deps test-deps demo check test bench install uninstall clean
+.PHONY: all deps test-deps demo demo-hil check test bench install uninstall clean
 .DEFAULT_GOAL := all
 
 all: $(addprefix $(BUILD)/rel/,$(PROGS))
@@ -94,6 +95,10 @@ test-deps:
 demo: all
 	@sim/demo.sh $(BUILD)
 
+# demo-hil: eccd against eccsim over Modbus TCP, one short set in real time.
+demo-hil: all
+	@sim/demo-hil.sh $(BUILD)
+
 # check: the optimised build (warnings as errors) and the sanitizer build of every
 # test, then all tests (unit, config corpus, closed-loop scenarios, the real binary).
 check: all test-deps $(san_TESTS) $(rel_TESTS) $(addprefix $(BUILD)/san/,$(PROGS))
@@ -101,8 +106,10 @@ check: all test-deps $(san_TESTS) $(rel_TESTS) $(addprefix $(BUILD)/san/,$(PROGS
 
 test: check
 
-bench: all $(BUILD)/rel/tests/bench_eccd
+bench: all $(BUILD)/rel/tests/bench_eccd $(BUILD)/rel/tests/bench_modbus
 	@$(BUILD)/rel/tests/bench_eccd $(BUILD)
+	@echo
+	@$(BUILD)/rel/tests/bench_modbus $(BUILD)
 
 $(BUILD)/rel/tests/bench_%: $(BUILD)/rel/tests/bench_%.o $(BUILD)/rel/tests/scenario.o $(rel_LIB)
 	$(CC) $(OPT) $^ $(ECC_LIBS) -o $@

@@ -194,7 +194,7 @@ struct ecc_config {
     struct {                         /* [eccsim] the simulated rig served over Modbus */
         char listen[128];            /* TCP address to listen on */
         int tcp_port;                /* 0: no TCP */
-        char pty_link[CFG_PATH_MAX]; /* symlink made to the RTU pseudo-terminal ("": no RTU) */
+        char pty_link[CFG_PATH_MAX]; /* symlink made to the RTU pseudo-terminal ("": none) */
         bool pace_bytes;             /* RTU: send each byte at the baud rate's pace */
         int trip_code;               /* fault code a scripted drive trip shows */
         char truth_csv[CFG_PATH_MAX];/* belt speed over time ("" = none) */

@@ -34,6 +34,12 @@ static int no_inputs(void *ctx, struct hal_input_state *st)
 /* What this build can drive; the rest is refused before anything is opened. */
 static int hw_supported(const struct ecc_config *cfg, char *err, size_t errlen)
 {
+    if (cfg->drive.type == CFG_DRIVE_SIM || cfg->loadcell.type == CFG_LOADCELL_SIM ||
+        cfg->encoder.type == CFG_ENCODER_SIM)
+        return snprintf(err, errlen, "rig.backend = hw, but [%s] type = sim: sim parts need "
+                        "rig.backend = sim (or name the real part)",
+                        cfg->drive.type == CFG_DRIVE_SIM ? "drive"
+                        : cfg->loadcell.type == CFG_LOADCELL_SIM ? "loadcell" : "encoder"), -1;
     if (cfg->drive.type != CFG_DRIVE_MODBUS_RTU && cfg->drive.type != CFG_DRIVE_MODBUS_TCP)
         return snprintf(err, errlen, "[drive] type: only modbus-rtu and modbus-tcp are built "
                         "yet (pwm comes with the GPIO backends)"), -1;

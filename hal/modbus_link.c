@@ -220,9 +220,15 @@ static void recover(struct modbus_link *link, enum failure_kind kind)
         disconnect(link);        /* reconnect on the next attempt */
         break;
     case FAIL_TIMEOUT:
+        /* On TCP a late answer may still be on its way, and the next request (maybe for
+         * another unit behind the same gateway) would take it for its own: a fresh
+         * connection cannot receive it. On RTU the bus goes quiet; drop what came. */
+        if (link->p.kind == MODBUS_LINK_TCP || modbus_flush(link->ctx) < 0)
+            disconnect(link);
+        break;
     case FAIL_BAD_FRAME:
-        /* A late or broken answer may still sit in the buffers: drop it so it is not taken
-         * for the answer to the next request. */
+        /* A broken answer may still sit in the buffers: drop it so it is not taken for
+         * the answer to the next request. */
         if (modbus_flush(link->ctx) < 0)
             disconnect(link);
         break;

@@ -52,8 +52,11 @@ check "bad_config_halts_the_daemon_with_the_fix" \
 check "contradiction_from_set_is_refused" \
     sh -c "[ $? -eq 1 ] && grep -q -- '--set: \[band\] force_low_n' '$tmp/err'"
 "$eccd" -c config/sim.ini --set rig.backend=hw --duration 1 >"$tmp/out" 2>"$tmp/err"
-check "hardware_backend_not_built_says_so" \
-    sh -c "[ $? -eq 1 ] && grep -q 'rig.backend' '$tmp/err'"
+check "hw_backend_with_sim_parts_says_so" \
+    sh -c "[ $? -eq 1 ] && grep -q 'rig.backend = hw, but \[drive\] type = sim' '$tmp/err'"
+"$eccd" -c config/home-pi.ini --duration 1 >"$tmp/out" 2>"$tmp/err"
+check "hardware_not_built_yet_names_the_key" \
+    sh -c "[ $? -eq 1 ] && grep -q '\[loadcell\] type: only modbus is built yet' '$tmp/err'"
 "$eccd" -c config/sim.ini --set sim.scenario=nosuch --duration 1 >"$tmp/out" 2>"$tmp/err"
 check "missing_scenario_says_so" sh -c "[ $? -eq 1 ] && grep -q \"scenario 'nosuch'\" '$tmp/err'"
 

@@ -1,0 +1,159 @@
+#!/bin/sh
+# t_hil.sh BUILD - hardware-in-the-loop: the real eccd binary against eccsim, the
+# simulated rig served over Modbus TCP and over Modbus RTU on a pseudo-terminal with
+# bytes paced at 19200 baud, in real time.
+#
+#  - a whole set over TCP (15 reps) and over RTU (6 reps): reps counted equal the
+#    athlete's valid strokes (eccsim's ground truth), and the belt stops after the set;
+#  - each scripted fault latches the matching fault in eccd and the belt is stopped;
+#  - kill -9 of eccd mid-set: eccsim's drive watchdog stops the belt within its time.
+#
+# Prints "ok   t_hil: NAME" / "FAIL t_hil: NAME" per test (tests/run.sh counts them).
+set -u
+build=${1:-build}
+eccd="$build/san/eccd"
+eccsim="$build/san/eccsim"
+name=t_hil
+tmp=$(mktemp -d)
+simpid=""
+cleanup() {
+    [ -n "$simpid" ] && kill "$simpid" 2>/dev/null
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
+# Sanitizer runtimes add start-up time, not behaviour; keep their reports.
+export ASAN_OPTIONS=detect_leaks=1
+
+ok() { echo "ok   $name: $1"; }
+fail() { echo "FAIL $name: $1"; shift; for f in "$@"; do echo "  --- $f"; tail -n 15 "$f" | sed 's/^/  /'; done; }
+now() { date +%s.%N; }
+# A port unlikely to be in use: derived from the PID, in 20000..39999.
+port=$((20000 + $$ % 20000))
+
+# start_sim CONFIG TAG [eccsim options]: start eccsim, wait for its ready line.
+start_sim() {
+    cfg=$1
+    tag=$2
+    shift 2
+    port=$((port + 1))
+    "$eccsim" -c "$cfg" --tcp-port "$port" --truth-log "$tmp/$tag.truth.jsonl" \
+        --truth-csv "$tmp/$tag.truth.csv" "$@" >"$tmp/$tag.sim.out" 2>"$tmp/$tag.sim.err" &
+    simpid=$!
+    sim_t0=$(now)
+    i=0
+    while ! grep -q '^eccsim: ready' "$tmp/$tag.sim.out" 2>/dev/null; do
+        i=$((i + 1))
+        if [ $i -gt 100 ] || ! kill -0 "$simpid" 2>/dev/null; then
+            echo "  eccsim did not become ready"; cat "$tmp/$tag.sim.err"; return 1
+        fi
+        sleep 0.1
+    done
+}
+
+stop_sim() {
+    kill -TERM "$simpid" 2>/dev/null
+    wait "$simpid" 2>/dev/null
+    simpid=""
+}
+
+count() { grep -c "$1" "$2" 2>/dev/null || true; }
+
+# The last row of eccsim's truth CSV: t,setpoint_mps,motor_mps,belt_mps,force_n,running,...
+last_motor() { tail -n 1 "$1" | cut -d, -f3; }
+
+# -- a whole set ------------------------------------------------------------------------
+whole_set() {
+    tag=$1
+    cfg=$2
+    shift 2
+    start_sim "$cfg" "$tag" "$@" || { fail "${tag}_whole_set" "$tmp/$tag.sim.err"; return; }
+    timeout 240 "$eccd" -c "$cfg" --set drive.port="$port" -q --start --sessions 1 \
+        --rep-log "$tmp/$tag.reps.jsonl" $dev_set 2>"$tmp/$tag.eccd.err"
+    rc=$?
+    sleep 1.5                                   # the belt ramps down after eccd's stop
+    stop_sim
+    reps=$(count '"event":"rep"' "$tmp/$tag.reps.jsonl")
+    rejected=$(count '"event":"reject"' "$tmp/$tag.reps.jsonl")
+    want=$(grep -m1 '^reps_per_set' "$cfg" | sed 's/.*= *//')
+    valid=$(count '"valid":true' "$tmp/$tag.truth.jsonl")
+    strokes=$(count '"event":"stroke"' "$tmp/$tag.truth.jsonl")
+    motor=$(last_motor "$tmp/$tag.truth.csv")
+    echo "  $tag: eccd exit $rc, $reps counted, $rejected rejected; eccsim: $strokes strokes, $valid valid; belt at the end $motor m/s"
+    if [ "$rc" -eq 0 ] && [ "$reps" -eq "$want" ] && [ "$reps" -eq "$valid" ] &&
+       [ $((reps + rejected)) -eq "$strokes" ]; then
+        ok "${tag}_set_counts_the_athletes_valid_strokes"
+    else
+        fail "${tag}_set_counts_the_athletes_valid_strokes" "$tmp/$tag.eccd.err" "$tmp/$tag.sim.err"
+    fi
+    if awk -v m="$motor" 'BEGIN { exit !(m + 0 < 0.005) }' && grep -q '"event":"set"' "$tmp/$tag.reps.jsonl"; then
+        ok "${tag}_belt_stops_after_the_set"
+    else
+        fail "${tag}_belt_stops_after_the_set" "$tmp/$tag.truth.csv"
+    fi
+}
+
+dev_set=""
+whole_set tcp tests/hil/tcp.ini
+dev_set="--set drive.device=$tmp/tty"
+whole_set rtu tests/hil/rtu.ini --pty-link "$tmp/tty"
+dev_set=""
+
+# -- scripted faults --------------------------------------------------------------------
+# fault_case TAG CONFIG FAULT-SPEC EXPECTED-FAULT [eccsim options]
+fault_case() {
+    tag=$1
+    cfg=$2
+    spec=$3
+    want=$4
+    shift 4
+    start_sim "$cfg" "$tag" --fault "$spec" "$@" || { fail "fault_$tag" "$tmp/$tag.sim.err"; return; }
+    timeout 60 "$eccd" -c "$cfg" --set drive.port="$port" -q --start --duration 11 \
+        --rep-log "$tmp/$tag.reps.jsonl" $dev_set 2>"$tmp/$tag.eccd.err"
+    sleep 1.5
+    stop_sim
+    first=$(grep -m1 '"event":"fault"' "$tmp/$tag.reps.jsonl" | sed 's/.*"fault":"\([a-z_]*\)".*/\1/')
+    motor=$(last_motor "$tmp/$tag.truth.csv")
+    echo "  $tag: fault $spec -> eccd latched '${first:-nothing}', belt at the end $motor m/s"
+    if [ "$first" = "$want" ] && awk -v m="$motor" 'BEGIN { exit !(m + 0 < 0.005) }'; then
+        ok "fault_${tag}_latches_${want}_and_stops_the_belt"
+    else
+        fail "fault_${tag}_latches_${want}_and_stops_the_belt" "$tmp/$tag.reps.jsonl" "$tmp/$tag.eccd.err" "$tmp/$tag.sim.err"
+    fi
+}
+
+fault_case drive_silent tests/hil/tcp.ini drive-silent@6:2 drive_comm
+fault_case drive_late tests/hil/tcp.ini drive-late@6:2 drive_comm
+fault_case drive_exception tests/hil/tcp.ini drive-exception@6:2 drive_comm
+fault_case drive_trip tests/hil/tcp.ini drive-trip@6 drive_trip
+fault_case lc_silent tests/hil/tcp.ini lc-silent@6 force_stale
+fault_case lc_freeze tests/hil/tcp.ini lc-freeze@6 force_stuck
+fault_case lc_saturate tests/hil/tcp.ini lc-saturate@6 force_saturated
+dev_set="--set drive.device=$tmp/tty"
+fault_case drive_corrupt_rtu tests/hil/rtu.ini drive-corrupt@6:2 drive_comm --pty-link "$tmp/tty"
+dev_set=""
+
+# -- kill -9 mid-set: the drive's own watchdog stops the belt ---------------------------
+start_sim tests/hil/tcp.ini kill || fail "kill9_watchdog" "$tmp/kill.sim.err"
+if [ -n "$simpid" ]; then
+    "$eccd" -c tests/hil/tcp.ini --set drive.port="$port" -q --start 2>"$tmp/kill.eccd.err" &
+    eccdpid=$!
+    sleep 8
+    t_kill=$(now)
+    kill -9 "$eccdpid"
+    wait "$eccdpid" 2>/dev/null
+    sleep 3
+    stop_sim
+    # eccsim's clock starts about when it was launched: the kill in its time, +-0.2 s.
+    t_kill_sim=$(awk -v a="$t_kill" -v b="$sim_t0" 'BEGIN { printf "%.3f", a - b }')
+    stopped=$(awk -F, -v tk="$t_kill_sim" 'NR > 1 && $1 > tk && $3 + 0 < 0.005 { print $1; exit }' "$tmp/kill.truth.csv")
+    fired=$(awk -F, 'NR > 1 && $8 == 1 { print $1; exit }' "$tmp/kill.truth.csv")
+    speed=$(awk -F, -v tk="$t_kill_sim" 'NR > 1 && $1 <= tk { v = $3 } END { print v + 0 }' "$tmp/kill.truth.csv")
+    # watchdog_s (1.0) + the ramp from that speed at the drive's 1.5 m/s^2 + 0.3 s slack
+    limit=$(awk -v tk="$t_kill_sim" -v v="$speed" 'BEGIN { printf "%.3f", tk + 1.0 + v / 1.5 + 0.3 }')
+    echo "  kill -9 at ${t_kill_sim} s (belt at $speed m/s): watchdog fired at ${fired:-never}, belt stopped at ${stopped:-never} (limit $limit)"
+    if [ -n "$stopped" ] && [ -n "$fired" ] && awk -v s="$stopped" -v l="$limit" 'BEGIN { exit !(s <= l) }'; then
+        ok "kill9_mid_set_drive_watchdog_stops_the_belt"
+    else
+        fail "kill9_mid_set_drive_watchdog_stops_the_belt" "$tmp/kill.truth.csv" "$tmp/kill.sim.err"
+    fi
+fi
