@@ -301,13 +301,21 @@ bad:
 
 /* ---- start-up ---------------------------------------------------------------------- */
 
+/* A path given on the command line is relative to where eccsim was started (paths in
+ * the config file are relative to the file): make it absolute before it joins them. */
 static int copy_path(char *dst, const char *src, const char *what)
 {
-    if (strlen(src) >= CFG_PATH_MAX) {
+    char cwd[CFG_PATH_MAX];
+    int n;
+
+    if (src[0] == '/' || !getcwd(cwd, sizeof cwd))
+        n = snprintf(dst, CFG_PATH_MAX, "%s", src);
+    else
+        n = snprintf(dst, CFG_PATH_MAX, "%s/%s", cwd, src);
+    if (n < 0 || n >= CFG_PATH_MAX) {
         log_error("%s: path too long", what);
         return -1;
     }
-    memcpy(dst, src, strlen(src) + 1);
     return 0;
 }
 

@@ -51,6 +51,7 @@ static pid_t sim_start(const char *eccsim, const char *dir, int port, int baud, 
     unlink(out);
     snprintf(portarg, sizeof portarg, "%d", port);
     snprintf(set_baud, sizeof set_baud, "drive.baud=%d", baud);
+    fflush(stdout);             /* or the child's exit would print it again */
     pid = fork();
     if (pid == 0) {
         if (!freopen(out, "w", stdout) || !freopen("/dev/null", "w", stderr))
@@ -96,7 +97,19 @@ static int cycle(struct modbus_link *l, struct modbus_counters *c, double *t_wri
     return 0;
 }
 
-static void measure(const char *label, const struct modbus_link_params *p, double wire_ms)
+/* Bytes of one cycle: write single (8 + 8) and read one register (8 + 7), 11 bits each
+ * (8E1); and the 3.5-character silence that ends each of the four frames. */
+static double bytes_ms(int baud)
+{
+    return (8 + 8 + 8 + 7) * 11.0 * 1000.0 / baud;
+}
+
+static double gaps_ms(int baud)
+{
+    return 4 * 3.5 * 11.0 * 1000.0 / baud;
+}
+
+static void measure(const char *label, const struct modbus_link_params *p, int baud)
 {
     static double tx[2 * N_TX];
     struct modbus_counters c = {.healthy_after = 3};
@@ -128,23 +141,16 @@ static void measure(const char *label, const struct modbus_link_params *p, doubl
     qsort(tx, (size_t)n, sizeof tx[0], cmp_double);
     printf("%-22s transaction median %7.3f ms  p99 %7.3f ms | %6.1f cycles/s (write+read)",
            label, tx[n / 2] * 1e3, tx[n * 99 / 100] * 1e3, (N_TX - fails) / elapsed);
-    if (wire_ms > 0)
-        printf(" | bytes on the wire %.2f ms a cycle", wire_ms);
+    if (baud > 0)
+        printf("\n%22s the cycle's 31 bytes take %.1f ms at this baud, %.1f ms with the 3.5-character"
+               " gaps a real bus needs", "", bytes_ms(baud), bytes_ms(baud) + gaps_ms(baud));
     printf("%s\n", fails ? " (with failures)" : "");
-}
-
-/* Bytes of one cycle: write single (8 + 8) and read one register (8 + 7), 11 bits each
- * (8E1), plus the 3.5-character silence that ends each of the four frames. */
-static double wire_ms(int baud)
-{
-    double char_ms = 11.0 * 1000.0 / baud;
-    return (8 + 8 + 8 + 7) * char_ms + 4 * 3.5 * char_ms;
 }
 
 int main(int argc, char **argv)
 {
     const char *build = argc > 1 ? argv[1] : "build";
-    char eccsim[512], dir[] = "/tmp/bench_modbus_XXXXXX", tty[600];
+    char eccsim[512], dir[] = "/tmp/bench_modbus_XXXXXX", tty[64];
     static const int bauds[] = {19200, 115200};
     int port = 20000 + getpid() % 20000;
     pid_t sim;
@@ -162,7 +168,7 @@ int main(int argc, char **argv)
     }
     measure("TCP loopback", &(struct modbus_link_params){
                 .kind = MODBUS_LINK_TCP, .host = "127.0.0.1", .port = port,
-                .min_gap_ms = 0, .timeout_ms = 200, .retries = 0}, 0.0);
+                .min_gap_ms = 0, .timeout_ms = 200, .retries = 0}, 0);
     sim_stop(sim);
     for (int i = 0; i < 2; i++) {
         char label[64];
@@ -174,7 +180,7 @@ int main(int argc, char **argv)
         if (sim < 0)
             return 1;
         snprintf(label, sizeof label, "RTU %6d baud 8E1", bauds[i]);
-        measure(label, &p, wire_ms(bauds[i]));
+        measure(label, &p, bauds[i]);
         sim_stop(sim);
     }
     rmdir(dir);
