@@ -62,6 +62,7 @@ static const char *const lc_link_names[] = {"drive", "rtu", "tcp", NULL};
 static const char *const reg_kind_names[] = {"holding", "input", NULL};
 static const char *const data_type_names[] = {"int16", "uint16", "int32", "uint32", "float32", NULL};
 static const char *const word_order_names[] = {"big", "little", NULL};
+static const char *const bias_names[] = {"as-is", "pull-up", "pull-down", NULL};
 
 #define FIELD(f) (((struct ecc_config *)0)->f)
 /* 0, or a compile error if field f is not the size of type T (catches a table entry
@@ -171,6 +172,14 @@ static const struct cfg_key keys[] = {
     K_INT("drive", "unit_id", drive.unit_id, 1, 247, "1", "", "Modbus slave id of the drive"),
     K_DBL("drive", "hz_per_mps", drive.hz_per_mps, 1, 1000, "60", "Hz/(m/s)",
           "motor frequency per m/s of belt speed"),
+    K_INT("drive", "pwm_channel", drive.pwm_channel, 0, 63, "0", "",
+          "PWM channel of the chip at drive.device (pwm)"),
+    K_DBL("drive", "pwm_period_ms", drive.pwm_period_ms, 1, 1000, "50", "ms",
+          "PWM period (pwm; MC-2100-style boards want 50 ms, 20 Hz)"),
+    K_DBL("drive", "pwm_max_duty", drive.pwm_max_duty, 0.05, 0.85, "0.85", "",
+          "PWM duty is never above this share (pwm)"),
+    K_STR("drive", "pwm_table", drive.pwm_table, 0, "0.08:0.10,0.83:0.85",
+          "speed-to-duty table from calibration, m/s:share pairs rising (pwm)"),
     K_ENUM("drive", "parity", drive.parity, parity_names, "even", "serial parity (modbus-rtu)"),
     K_INT("drive", "data_bits", drive.data_bits, 7, 8, "8", "bits", "serial data bits"),
     K_INT("drive", "stop_bits", drive.stop_bits, 1, 2, "1", "bits", "serial stop bits"),
@@ -229,6 +238,10 @@ static const struct cfg_key keys[] = {
           "speed reads zero after this long without a pulse"),
     K_STR("encoder", "chip", encoder.chip, 1, "gpiochip0", "GPIO chip of the pulse input"),
     K_INT("encoder", "line", encoder.line, 0, 1023, "17", "", "GPIO line of the pulse input"),
+    K_INT("encoder", "line_b", encoder.line_b, -1, 1023, "-1", "",
+          "quadrature B line, for direction (-1: one channel)"),
+    K_ENUM("encoder", "bias", encoder.bias, bias_names, "pull-up",
+           "pull on the pulse line(s) (open-collector sensors need pull-up)"),
 
     K_ENUM("loadcell", "type", loadcell.type, loadcell_names, "sim",
            "load-cell front end: HX711 on GPIO, Linux IIO, or a Modbus weighing transmitter"),
@@ -262,6 +275,20 @@ static const struct cfg_key keys[] = {
           "value written to tare_register"),
     K_DBL("loadcell", "full_scale_n", loadcell.full_scale_n, 10, 10000, "1000", "N",
           "readings at or beyond this are saturated (a fault)"),
+    K_STR("loadcell", "hx711_chip", loadcell.hx711_chip, 1, "gpiochip0",
+          "GPIO chip of the HX711 lines (hx711)"),
+    K_INT("loadcell", "hx711_sck_line", loadcell.hx711_sck_line, 0, 1023, "5", "",
+          "GPIO line to the HX711's PD_SCK (hx711)"),
+    K_INT("loadcell", "hx711_dout_line", loadcell.hx711_dout_line, 0, 1023, "6", "",
+          "GPIO line from the HX711's DOUT (hx711)"),
+    K_INT("loadcell", "hx711_gain", loadcell.hx711_gain, 32, 128, "128", "",
+          "HX711 gain: 128 or 64 (channel A) or 32 (channel B)"),
+    K_STR("loadcell", "iio_device", loadcell.iio_device, 1, "/sys/bus/iio/devices/iio:device0",
+          "sysfs directory of the kernel's hx711 IIO device (iio)"),
+    K_STR("loadcell", "iio_channel", loadcell.iio_channel, 1, "in_voltage0_raw",
+          "raw value file in iio_device (iio)"),
+    K_STR("loadcell", "calibration", loadcell.calibration, 0, "",
+          "file where tare and span calibration are kept (empty: use scale and offset)"),
 
     K_ENUM("inputs", "type", inputs.type, inputs_names, "sim",
            "e-stop, safety key and buttons: GPIO, simulated, or none"),
@@ -272,7 +299,17 @@ static const struct cfg_key keys[] = {
     INPUT_LINE(stop_line, "stop button"),
     INPUT_LINE(next_line, "next-set button"),
     K_BOOL("inputs", "active_low", inputs.active_low, "true",
-           "lines read 0 when pressed or tripped"),
+           "buttons read 0 when pressed"),
+    K_INT("inputs", "estop_ok_level", inputs.estop_ok_level, 0, 1, "0", "",
+          "level the e-stop and key lines read when all is well (a normally-closed contact "
+          "to ground reads 0); any other level, a broken wire too, is a stop"),
+    K_ENUM("inputs", "bias", inputs.bias, bias_names, "pull-up",
+           "pull on the input lines (with estop_ok_level 0, pull-up makes a broken wire a stop)"),
+    K_INT("inputs", "debounce_ms", inputs.debounce_ms, 0, 200, "20", "ms",
+          "a level must hold this long before it counts"),
+    INPUT_LINE(enable_line, "drive-enable output, held only while eccd is healthy and ticking"),
+    K_BOOL("inputs", "enable_active_high", inputs.enable_active_high, "true",
+           "the drive-enable output is high when enabled"),
 
     K_STR("sim", "scenario", sim.scenario, 1, "normal",
           "athlete scenario: a name, or an INI path relative to this file"),
@@ -955,8 +992,21 @@ static int check_pulse_gap(const struct ecc_config *cfg, const char *key, double
                cfg->encoder.pulses_per_m, gap);
 }
 
+/* The HX711 has three gains, nothing in between. */
+static int check_hx711_gain(const struct ecc_config *cfg, char *err, size_t errlen)
+{
+    int g = cfg->loadcell.hx711_gain, k = find_key("loadcell", "hx711_gain");
+
+    if (g == 128 || g == 64 || g == 32)
+        return 0;
+    return say(err, errlen, cfg->path[0] ? cfg->path : "defaults", cfg->key_line[k],
+               "[loadcell] hx711_gain: %d is not a gain the HX711 has (allowed: 128, 64, 32)", g);
+}
+
 int config_check(const struct ecc_config *cfg, char *err, size_t errlen)
 {
+    if (check_hx711_gain(cfg, err, errlen) < 0)
+        return -1;
     for (size_t i = 0; i < sizeof rules / sizeof rules[0]; i++)
         if (check_rule(cfg, &rules[i], err, errlen) < 0)
             return -1;

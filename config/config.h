@@ -36,6 +36,7 @@ enum cfg_lc_link { CFG_LC_LINK_DRIVE = 0, CFG_LC_LINK_RTU, CFG_LC_LINK_TCP };
 enum cfg_reg_kind { CFG_REG_HOLDING = 0, CFG_REG_INPUT };
 enum cfg_data_type { CFG_DT_INT16 = 0, CFG_DT_UINT16, CFG_DT_INT32, CFG_DT_UINT32, CFG_DT_FLOAT32 };
 enum cfg_word_order { CFG_WORDS_BIG = 0, CFG_WORDS_LITTLE };
+enum cfg_bias { CFG_BIAS_AS_IS = 0, CFG_BIAS_PULL_UP, CFG_BIAS_PULL_DOWN };
 
 struct ecc_config {
     char path[CFG_PATH_MAX];        /* file it was loaded from ("" if defaults only) */
@@ -109,6 +110,10 @@ struct ecc_config {
         int port;                    /* modbus-tcp */
         int unit_id;                 /* modbus slave id */
         double hz_per_mps;           /* motor Hz per m/s of belt speed */
+        int pwm_channel;             /* pwm: channel of the chip at drive.device */
+        double pwm_period_ms;        /* pwm: period (MC-2100 boards: 50 ms, 20 Hz) */
+        double pwm_max_duty;         /* pwm: duty never above this share */
+        char pwm_table[CFG_PATH_MAX];/* pwm: "speed:duty,..." from calibration, m/s : share */
         enum cfg_parity parity;      /* modbus-rtu framing */
         int data_bits, stop_bits;
         double max_hz;               /* Hz, the drive's maximum frequency (percent setpoints) */
@@ -142,6 +147,8 @@ struct ecc_config {
         double timeout_s;            /* s, speed estimate reads zero after this long without a pulse */
         char chip[64];               /* gpio chip (gpio type) */
         int line;                    /* gpio line offset (gpio type) */
+        int line_b;                  /* quadrature B line (-1: one channel, no direction) */
+        enum cfg_bias bias;          /* pull on the pulse line(s) */
     } encoder;
 
     struct {                         /* [loadcell] */
@@ -163,6 +170,13 @@ struct ecc_config {
         int tare_reg;                /* -1: tare in software (offset) */
         int tare_value;
         double full_scale_n;         /* N, readings at or beyond this are saturated */
+        char hx711_chip[64];         /* hx711: gpio chip */
+        int hx711_sck_line;          /* hx711: PD_SCK output line */
+        int hx711_dout_line;         /* hx711: DOUT input line */
+        int hx711_gain;              /* hx711: 128 or 64 (channel A) or 32 (channel B) */
+        char iio_device[CFG_PATH_MAX];   /* iio: the device's sysfs directory */
+        char iio_channel[64];        /* iio: the raw value file in it (in_voltage0_raw) */
+        char calibration[CFG_PATH_MAX];  /* file where tare and span are kept ("": none) */
     } loadcell;
 
     struct {                         /* [inputs] e-stop, safety key, buttons */
@@ -173,7 +187,14 @@ struct ecc_config {
         int start_line;              /* -1: not wired */
         int stop_line;               /* -1: not wired */
         int next_line;               /* -1: not wired */
-        bool active_low;             /* lines read 0 when pressed / tripped */
+        bool active_low;             /* buttons read 0 when pressed */
+        int estop_ok_level;          /* level the e-stop and key lines read when all is well:
+                                        anything else, a broken wire too, reads as stopped */
+        enum cfg_bias bias;          /* pull on the input lines */
+        int debounce_ms;             /* ms a level must hold before it counts */
+        int enable_line;             /* drive-enable output, held only while eccd is healthy
+                                        and ticking (-1: not wired) */
+        bool enable_active_high;
     } inputs;
 
     struct {                         /* [sim] the simulated rig (rig.backend = sim) */

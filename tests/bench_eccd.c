@@ -17,24 +17,12 @@
 #include <unistd.h>
 
 #include "config/config.h"
+#include "tests/bench.h"
 #include "controller/ctl.h"
 #include "controller/loop.h"
 #include "hal/hal_sim.h"
 
 #define MAX_TICKS 200000
-
-static double wall(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 static int load_cfg(struct ecc_config *cfg, const char *const *sets)
 {
@@ -76,16 +64,16 @@ static int bench_tick(void)
         in.n_pulses = hal.encoder.read(hal.encoder.ctx, pt, 256);
         hal.inputs.read(hal.inputs.ctx, &st);
         in.pressed = st.pressed;
-        t0 = wall();
+        t0 = bench_wall();
         cmd = ctl_tick(&ctl, &in);
-        cost[n++] = (wall() - t0) * 1e9;
+        cost[n++] = (bench_wall() - t0) * 1e9;
         while (ctl_event_pop(&ctl, &ev))
             ;
         hal_drive_set_speed(&hal.drive, cmd);
         hal.clock.sleep_until(hal.clock.ctx, t + 1.0 / cfg.loop.rate_hz);
     }
     hal_sim_close(sim);
-    qsort(cost, (size_t)n, sizeof cost[0], cmp_double);
+    bench_sort(cost, (size_t)n);
     printf("controller tick:  median %6.0f ns   p99 %6.0f ns   max %6.0f ns   (%d ticks, "
            "one session)\n", cost[n / 2], cost[n * 99 / 100], cost[n - 1], n);
     return 0;
@@ -107,9 +95,9 @@ static int bench_day_in_process(void)
     if (load_cfg(&cfg, sets) != 0 || !(sim = hal_sim_open(&cfg, &so, &hal, err, sizeof err)))
         return -1;
     ctl_init(&ctl, &cfg);
-    t0 = wall();
+    t0 = bench_wall();
     loop_run(&ctl, &hal, &lo, &st);
-    t0 = wall() - t0;
+    t0 = bench_wall() - t0;
     hal_sim_close(sim);
     printf("simulated day:    %.0f s virtual in %.3f s wall = %.0f simulated s per wall s "
            "(%ld ticks, %d sessions)\n", st.t_end, t0, st.t_end / t0, st.ticks,
@@ -127,7 +115,7 @@ static int bench_day_binary(const char *build)
     pid_t pid;
 
     snprintf(eccd, sizeof eccd, "%s/rel/eccd", build);
-    t0 = wall();
+    t0 = bench_wall();
     pid = fork();
     if (pid == 0) {
         execl(eccd, eccd, "-c", "config/sim.ini", "-q", "--set", "sim.scenario=day",
@@ -139,7 +127,7 @@ static int bench_day_binary(const char *build)
         fprintf(stderr, "bench: %s failed\n", eccd);
         return -1;
     }
-    printf("eccd binary day:  %.3f s wall, peak RSS %.1f MB\n", wall() - t0,
+    printf("eccd binary day:  %.3f s wall, peak RSS %.1f MB\n", bench_wall() - t0,
            ru.ru_maxrss / 1024.0);
     return 0;
 }

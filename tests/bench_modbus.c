@@ -16,23 +16,11 @@
 #include <unistd.h>
 
 #include "hal/modbus_link.h"
+#include "tests/bench.h"
 
 #define N_TX 400
 #define DELTA_SETPOINT 0x2001   /* delta-vfd: frequency setpoint, Hz x 100 */
 #define DELTA_FREQ 0x2103       /* delta-vfd: output frequency, Hz x 100 */
-
-static double wall(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
 
 /* Start eccsim on a config naming the delta-vfd profile; wait for its ready line. */
 static pid_t sim_start(const char *eccsim, const char *dir, int port, int baud, const char *tty)
@@ -85,15 +73,15 @@ static void sim_stop(pid_t pid)
 static int cycle(struct modbus_link *l, struct modbus_counters *c, double *t_write, double *t_read)
 {
     uint16_t sp = 1800, freq[1];
-    double t0 = wall();
+    double t0 = bench_wall();
 
     if (modbus_link_write(l, 1, 6, DELTA_SETPOINT, 1, &sp, c) != 0)
         return -1;
-    *t_write = wall() - t0;
-    t0 = wall();
+    *t_write = bench_wall() - t0;
+    t0 = bench_wall();
     if (modbus_link_read(l, 1, 3, DELTA_FREQ, 1, freq, c) != 0)
         return -1;
-    *t_read = wall() - t0;
+    *t_read = bench_wall() - t0;
     return 0;
 }
 
@@ -122,7 +110,7 @@ static void measure(const char *label, const struct modbus_link_params *p, int b
         printf("%-22s cannot open the link: %s\n", label, err);
         return;
     }
-    t0 = wall();
+    t0 = bench_wall();
     for (int i = 0; i < N_TX; i++) {
         double w, r;
         if (cycle(l, &c, &w, &r) != 0) {
@@ -132,13 +120,13 @@ static void measure(const char *label, const struct modbus_link_params *p, int b
         tx[n++] = w;
         tx[n++] = r;
     }
-    elapsed = wall() - t0;
+    elapsed = bench_wall() - t0;
     modbus_link_close(l);
     if (n == 0) {
         printf("%-22s no transaction succeeded\n", label);
         return;
     }
-    qsort(tx, (size_t)n, sizeof tx[0], cmp_double);
+    bench_sort(tx, (size_t)n);
     printf("%-22s transaction median %7.3f ms  p99 %7.3f ms | %6.1f cycles/s (write+read)",
            label, tx[n / 2] * 1e3, tx[n * 99 / 100] * 1e3, (N_TX - fails) / elapsed);
     if (baud > 0)
