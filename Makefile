@@ -21,10 +21,10 @@ SHAREDIR = $(PREFIX)/share/eccd
 CC      ?= cc
 BUILD   ?= build
 # pkg-config name : Debian package, for every library we link.
-DEPS     = inih:libinih-dev jansson:libjansson-dev libmodbus:libmodbus-dev
+DEPS     = inih:libinih-dev jansson:libjansson-dev libmodbus:libmodbus-dev libgpiod:libgpiod-dev
 # Tools the tests drive (an independent Modbus master for eccsim).
 TEST_DEPS = bin/mbpoll:mbpoll
-PKGS     = inih jansson libmodbus
+PKGS     = inih jansson libmodbus libgpiod
 
 WARN     = -std=c11 -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wstrict-prototypes \
            -Wmissing-prototypes -Wformat=2
@@ -36,7 +36,10 @@ SAN      = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sani
 # Recursive (=) so pkg-config runs after the deps step has installed what it needs.
 PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
 PKG_LIBS   = $(shell pkg-config --libs $(PKGS))
-ECC_CFLAGS = $(WARN) $(CPPFLAGS_ECC) $(PKG_CFLAGS) -pthread $(CFLAGS)
+# libgpiod's API changed at 2.0: hal/gpio_v1.c or hal/gpio_v2.c is compiled in (the other
+# is empty), from the version pkg-config finds (PKG_CONFIG_PATH can point at another one).
+GPIOD_MAJOR = $(or $(firstword $(subst ., ,$(shell pkg-config --modversion libgpiod 2>/dev/null))),1)
+ECC_CFLAGS = $(WARN) $(CPPFLAGS_ECC) $(PKG_CFLAGS) -DECC_GPIOD_MAJOR=$(GPIOD_MAJOR) -pthread $(CFLAGS)
 ECC_LIBS   = $(PKG_LIBS) -lm -pthread $(LDLIBS)
 
 # Program mains; everything else in these folders goes into one library.
