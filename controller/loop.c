@@ -116,6 +116,8 @@ int loop_run(struct ctl *c, struct hal *hal, const struct loop_opts *o, struct l
             in.pressed |= HAL_BTN_START;
         now = in.now;
         drive_command(hal, ctl_tick(c, &in), st);
+        if (hal->inputs.enable)     /* the dead-man: fed only while nothing is latched */
+            hal->inputs.enable(hal->inputs.ctx, ctl_fault(c) == FAULT_NONE);
         log_events(c, &hal->drive, o, st);
         if (o->trace)
             trace_row(o->trace, c, &c->cfg, now);
@@ -134,5 +136,7 @@ int loop_run(struct ctl *c, struct hal *hal, const struct loop_opts *o, struct l
     }
     st->t_end = now;
     hal_drive_stop(&hal->drive);
+    if (hal->inputs.enable)
+        hal->inputs.enable(hal->inputs.ctx, false);
     return 0;
 }

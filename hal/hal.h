@@ -71,6 +71,9 @@ struct hal_input_state {
 
 struct hal_inputs {
     int (*read)(void *ctx, struct hal_input_state *st);
+    /* The drive-enable dead-man, called once a tick: held only while healthy is true and
+     * the calls keep coming; NULL where no enable output is wired. */
+    int (*enable)(void *ctx, bool healthy);
     void *ctx;
 };
 
