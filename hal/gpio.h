@@ -30,7 +30,8 @@ struct gpio_line;
 
 struct gpio_backend {
     const char *name;           /* "libgpiod-v1", "libgpiod-v2", "fake" */
-    /* name: "gpiochip0", or a path such as /dev/gpiochip0. */
+    /* name: "gpiochip0", or a path such as /dev/gpiochip0 (the libgpiod backends also
+     * take a chip number, "0"). A missing chip: NULL, errno ENOENT. */
     struct gpio_chip *(*chip_open)(const struct gpio_backend *b, const char *name);
     void (*chip_close)(struct gpio_chip *chip);
     /* An input; with edge != NONE its edges are queued in the kernel for read_events. */
@@ -40,8 +41,9 @@ struct gpio_backend {
     struct gpio_line *(*request_output)(struct gpio_chip *chip, unsigned offset, int value,
                                         const char *consumer);
     int (*get)(struct gpio_line *line);                 /* 0 or 1, or -1 */
-    int (*set)(struct gpio_line *line, int value);      /* 0, or -1 */
-    /* Queued edge events, oldest first, without blocking: the count (0: none yet). */
+    int (*set)(struct gpio_line *line, int value);      /* any non-zero sets 1; 0, or -1 */
+    /* Queued edge events, oldest first, without blocking: the count (0: none yet);
+     * -1 with errno EINVAL on a line requested without edge detection. */
     int (*read_events)(struct gpio_line *line, struct gpio_event *ev, int max);
     /* Events the kernel dropped because its queue overflowed, where the API can tell
      * (v2: from the sequence numbers); 0 where it cannot (v1). */
