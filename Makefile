@@ -109,10 +109,12 @@ check: all test-deps $(san_TESTS) $(rel_TESTS) $(addprefix $(BUILD)/san/,$(PROGS
 
 test: check
 
-bench: all $(BUILD)/rel/tests/bench_eccd $(BUILD)/rel/tests/bench_modbus
+bench: all $(BUILD)/rel/tests/bench_eccd $(BUILD)/rel/tests/bench_modbus $(BUILD)/rel/tests/bench_hx711
 	@$(BUILD)/rel/tests/bench_eccd $(BUILD)
 	@echo
 	@$(BUILD)/rel/tests/bench_modbus $(BUILD)
+	@echo
+	@$(BUILD)/rel/tests/bench_hx711
 
 $(BUILD)/rel/tests/bench_%: $(BUILD)/rel/tests/bench_%.o $(BUILD)/rel/tests/scenario.o $(rel_LIB)
 	$(CC) $(OPT) $^ $(ECC_LIBS) -o $@

@@ -42,7 +42,16 @@ static void read_inputs(struct hal *hal, struct loop_buf *b, struct ctl_input *i
     in->pulse_t = b->pulse_t;
 }
 
-static void log_events(struct ctl *c, struct hal_drive *hal, const struct loop_opts *o,
+/* An operator's reset reaches the hardware too: the drive's own trip, the dead-man. */
+static void operator_reset(struct hal *hal)
+{
+    if (hal_drive_reset(&hal->drive) != 0)
+        log_warn("drive: fault reset failed: %s", strerror(errno));
+    if (hal->inputs.reset && hal->inputs.reset(hal->inputs.ctx) != 0)
+        log_warn("inputs: re-arming the drive enable failed: %s", strerror(errno));
+}
+
+static void log_events(struct ctl *c, struct hal *hal, const struct loop_opts *o,
                        struct loop_stats *st)
 {
     struct ctl_event ev;
@@ -51,10 +60,10 @@ static void log_events(struct ctl *c, struct hal_drive *hal, const struct loop_o
     while (ctl_event_pop(c, &ev)) {
         if (ev.kind == CTL_EV_SESSION)
             st->sessions_done++;
-        if (ev.kind == CTL_EV_COMMAND && ev.cmd == CTL_CMD_RESET && hal_drive_reset(hal) != 0)
-            log_warn("drive: fault reset failed: %s", strerror(errno));
+        if (ev.kind == CTL_EV_COMMAND && ev.cmd == CTL_CMD_RESET)
+            operator_reset(hal);
         if (ev.kind == CTL_EV_FAULT && c->cfg.drive.stop_mode == CFG_STOP_COAST)
-            hal_drive_fault_stop(hal);
+            hal_drive_fault_stop(&hal->drive);
         if (o->on_event)
             o->on_event(o->arg, &ev);
         if (o->rep_log && event_json(&ev, line, sizeof line) > 0)
@@ -118,7 +127,7 @@ int loop_run(struct ctl *c, struct hal *hal, const struct loop_opts *o, struct l
         drive_command(hal, ctl_tick(c, &in), st);
         if (hal->inputs.enable)     /* the dead-man: fed only while nothing is latched */
             hal->inputs.enable(hal->inputs.ctx, ctl_fault(c) == FAULT_NONE);
-        log_events(c, &hal->drive, o, st);
+        log_events(c, hal, o, st);
         if (o->trace)
             trace_row(o->trace, c, &c->cfg, now);
         if (o->on_tick)

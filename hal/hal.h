@@ -74,6 +74,8 @@ struct hal_inputs {
     /* The drive-enable dead-man, called once a tick: held only while healthy is true and
      * the calls keep coming; NULL where no enable output is wired. */
     int (*enable)(void *ctx, bool healthy);
+    /* The operator's reset re-arms a tripped dead-man; NULL: nothing to re-arm. */
+    int (*reset)(void *ctx);
     void *ctx;
 };
 

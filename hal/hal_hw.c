@@ -1,17 +1,32 @@
-/* hal_hw.c - the hardware backend (see hal_hw.h). */
+/* hal_hw.c - the hardware backend (see hal_hw.h): the real clock plus the parts the
+ * config names. Each part is opened by one small function; what cannot go together is
+ * refused before anything is opened, with the key to change. */
 #include "hal/hal_hw.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 
 #include "hal/clock_posix.h"
+#include "hal/drive_pwm.h"
+#include "hal/encoder_gpio.h"
+#include "hal/gpio.h"
 #include "hal/hal_modbus.h"
+#include "hal/hx711.h"
+#include "hal/inputs_gpio.h"
+#include "hal/loadcell_iio.h"
 #include "hal/log.h"
 
 struct hal_hw {
     struct clock_posix clock;
-    struct hal_modbus *modbus;
+    struct hal_modbus *modbus;          /* drive and/or load cell over Modbus */
+    struct drive_pwm *pwm;
+    struct encoder_gpio *encoder;
+    struct hx711 *hx711;
+    struct loadcell_iio *iio;
+    struct inputs_gpio *inputs;
 };
+
+/* ---- parts that are not there ------------------------------------------------------- */
 
 /* A rig without a pulse sensor: the belt speed comes from the drive's report. */
 static int no_pulses(void *ctx, double *t, int max)
@@ -31,7 +46,31 @@ static int no_inputs(void *ctx, struct hal_input_state *st)
     return 0;
 }
 
-/* What this build can drive; the rest is refused before anything is opened. */
+static int inputs_enable(void *ctx, bool healthy)
+{
+    return inputs_gpio_enable(ctx, healthy);
+}
+
+/* A tripped dead-man stays low until the operator resets (never by itself). */
+static int inputs_rearm(void *ctx)
+{
+    inputs_gpio_enable_rearm(ctx);
+    return 0;
+}
+
+/* ---- what goes together ------------------------------------------------------------- */
+
+static bool is_modbus_drive(const struct ecc_config *cfg)
+{
+    return cfg->drive.type == CFG_DRIVE_MODBUS_RTU || cfg->drive.type == CFG_DRIVE_MODBUS_TCP;
+}
+
+static int refuse(char *err, size_t errlen, const char *msg)
+{
+    snprintf(err, errlen, "%s", msg);
+    return -1;
+}
+
 static int hw_supported(const struct ecc_config *cfg, char *err, size_t errlen)
 {
     if (cfg->drive.type == CFG_DRIVE_SIM || cfg->loadcell.type == CFG_LOADCELL_SIM ||
@@ -40,18 +79,120 @@ static int hw_supported(const struct ecc_config *cfg, char *err, size_t errlen)
                         "rig.backend = sim (or name the real part)",
                         cfg->drive.type == CFG_DRIVE_SIM ? "drive"
                         : cfg->loadcell.type == CFG_LOADCELL_SIM ? "loadcell" : "encoder"), -1;
-    if (cfg->drive.type != CFG_DRIVE_MODBUS_RTU && cfg->drive.type != CFG_DRIVE_MODBUS_TCP)
-        return snprintf(err, errlen, "[drive] type: only modbus-rtu and modbus-tcp are built "
-                        "yet (pwm comes with the GPIO backends)"), -1;
-    if (cfg->loadcell.type != CFG_LOADCELL_MODBUS)
-        return snprintf(err, errlen, "[loadcell] type: only modbus is built yet (hx711 and iio "
-                        "come with the GPIO backends)"), -1;
-    if (cfg->encoder.type != CFG_ENCODER_DRIVE)
-        return snprintf(err, errlen, "[encoder] type: only drive is built yet (gpio comes with "
-                        "the GPIO backends)"), -1;
-    if (cfg->inputs.type == CFG_INPUTS_GPIO)
-        return snprintf(err, errlen, "[inputs] type: gpio is not built yet; use none (and "
-                        "rely on the hardware e-stop)"), -1;
+    if (cfg->loadcell.type == CFG_LOADCELL_MODBUS && !is_modbus_drive(cfg))
+        return refuse(err, errlen, "[loadcell] type = modbus needs a Modbus drive ([drive] type "
+                      "modbus-rtu or modbus-tcp); with a PWM drive use hx711 or iio");
+    if (cfg->encoder.type == CFG_ENCODER_DRIVE && !is_modbus_drive(cfg))
+        return refuse(err, errlen, "[encoder] type = drive needs a drive that reports its "
+                      "speed (modbus-rtu or modbus-tcp); a PWM board reports nothing: use gpio");
+    return 0;
+}
+
+/* ---- opening the parts ---------------------------------------------------------------- */
+
+static int open_drive(struct hal_hw *h, const struct ecc_config *cfg, struct hal *hal,
+                      char *err, size_t errlen)
+{
+    struct drive_pwm_params pp;
+
+    if (is_modbus_drive(cfg)) {
+        /* Also opens a Modbus load cell (loadcell.type = modbus) on its bus. */
+        h->modbus = hal_modbus_open(cfg, clock_posix_now, &h->clock, hal, err, errlen);
+        return h->modbus ? 0 : -1;
+    }
+    drive_pwm_params_from_config(cfg, &pp);
+    h->pwm = drive_pwm_open(&pp, err, errlen);
+    if (!h->pwm)
+        return -1;
+    hal->drive = drive_pwm_hal(h->pwm, cfg->limits.speed_max);
+    return 0;
+}
+
+/* The calibration file, like every path in the config, is relative to the config file. */
+static int calibration_path(const struct ecc_config *cfg, char *out, size_t outlen,
+                            const char **path, char *err, size_t errlen)
+{
+    if (!cfg->loadcell.calibration[0])
+        return 0;
+    if (config_resolve_path(cfg, cfg->loadcell.calibration, out, outlen) != 0)
+        return refuse(err, errlen, "[loadcell] calibration: the path is too long");
+    *path = out;
+    return 0;
+}
+
+static int started(int rc, const char *what, char *err, size_t errlen)
+{
+    if (rc != 0)
+        snprintf(err, errlen, "[loadcell] type: cannot start the %s reader thread", what);
+    return rc;
+}
+
+static int open_loadcell(struct hal_hw *h, const struct ecc_config *cfg, struct hal *hal,
+                         char *err, size_t errlen)
+{
+    char cal[CFG_PATH_MAX];
+
+    if (cfg->loadcell.type == CFG_LOADCELL_HX711) {
+        struct hx711_params p;
+        hx711_params_from_config(cfg, &gpio_libgpiod, &p);
+        if (calibration_path(cfg, cal, sizeof cal, &p.ring.path, err, errlen) != 0)
+            return -1;
+        h->hx711 = hx711_open(&p, clock_posix_now, &h->clock, err, errlen);
+        if (!h->hx711 || started(hx711_start(h->hx711), "hx711", err, errlen) != 0)
+            return -1;
+        hal->force = (struct hal_force){.read = hx711_read, .ctx = h->hx711};
+    } else if (cfg->loadcell.type == CFG_LOADCELL_IIO) {
+        struct loadcell_iio_params p;
+        loadcell_iio_params_from_config(cfg, &p);
+        if (calibration_path(cfg, cal, sizeof cal, &p.ring.path, err, errlen) != 0)
+            return -1;
+        h->iio = loadcell_iio_open(&p, clock_posix_now, &h->clock, err, errlen);
+        if (!h->iio || started(loadcell_iio_start(h->iio), "iio", err, errlen) != 0)
+            return -1;
+        hal->force = (struct hal_force){.read = loadcell_iio_read, .ctx = h->iio};
+    }
+    return 0;                   /* modbus: opened with the drive */
+}
+
+static int open_encoder(struct hal_hw *h, const struct ecc_config *cfg, struct hal *hal,
+                        char *err, size_t errlen)
+{
+    struct encoder_gpio_params p;
+
+    if (cfg->encoder.type != CFG_ENCODER_GPIO) {
+        hal->encoder = (struct hal_encoder){.read = no_pulses, .ctx = h};
+        return 0;
+    }
+    /* Edge events carry CLOCK_MONOTONIC stamps; the HAL clock counts from clock.t0. */
+    encoder_gpio_params_from_config(cfg, &gpio_libgpiod, h->clock.t0, &p);
+    h->encoder = encoder_gpio_open(&p, err, errlen);
+    if (!h->encoder)
+        return -1;
+    hal->encoder = (struct hal_encoder){.read = encoder_gpio_read, .ctx = h->encoder};
+    return 0;
+}
+
+static int open_inputs(struct hal_hw *h, const struct ecc_config *cfg, struct hal *hal,
+                       char *err, size_t errlen)
+{
+    struct inputs_gpio_params p;
+
+    if (cfg->inputs.type != CFG_INPUTS_GPIO) {
+        log_warn("inputs.type = %s: eccd watches no e-stop or safety key; the hardware "
+                 "e-stop must cut motor power on its own",
+                 cfg->inputs.type == CFG_INPUTS_NONE ? "none" : "sim");
+        hal->inputs = (struct hal_inputs){.read = no_inputs, .ctx = h};
+        return 0;
+    }
+    inputs_gpio_params_from_config(cfg, &gpio_libgpiod, &p);
+    h->inputs = inputs_gpio_open(&p, clock_posix_now, &h->clock, err, errlen);
+    if (!h->inputs)
+        return -1;
+    hal->inputs = (struct hal_inputs){.read = inputs_gpio_read, .ctx = h->inputs};
+    if (cfg->inputs.enable_line >= 0) {
+        hal->inputs.enable = inputs_enable;
+        hal->inputs.reset = inputs_rearm;
+    }
     return 0;
 }
 
@@ -68,23 +209,25 @@ struct hal_hw *hal_hw_open(const struct ecc_config *cfg, struct hal *hal, char *
         return NULL;
     }
     clock_posix_init(&h->clock, &hal->clock);
-    h->modbus = hal_modbus_open(cfg, clock_posix_now, &h->clock, hal, err, errlen);
-    if (!h->modbus) {
-        free(h);
+    /* The inputs first: the e-stop is watched before anything can move. */
+    if (open_inputs(h, cfg, hal, err, errlen) != 0 || open_encoder(h, cfg, hal, err, errlen) != 0 ||
+        open_loadcell(h, cfg, hal, err, errlen) != 0 || open_drive(h, cfg, hal, err, errlen) != 0) {
+        hal_hw_close(h);
         return NULL;
     }
-    hal->encoder = (struct hal_encoder){.read = no_pulses, .ctx = h};
-    hal->inputs = (struct hal_inputs){.read = no_inputs, .ctx = h};
-    if (cfg->inputs.type == CFG_INPUTS_NONE)
-        log_warn("inputs.type = none: eccd watches no e-stop or safety key; the hardware "
-                 "e-stop must cut motor power on its own");
     return h;
 }
 
+/* The drive first: it is stopped and released while everything else still runs. */
 void hal_hw_close(struct hal_hw *h)
 {
     if (!h)
         return;
     hal_modbus_close(h->modbus);
+    drive_pwm_close(h->pwm);
+    hx711_close(h->hx711);
+    loadcell_iio_close(h->iio);
+    encoder_gpio_close(h->encoder);
+    inputs_gpio_close(h->inputs);
     free(h);
 }

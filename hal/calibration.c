@@ -1,0 +1,508 @@
+/* calibration.c - load-cell tare/span file and calibrated sample ring (see calibration.h). */
+#include "hal/calibration.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#define LINE_MAX_CHARS 256
+
+/* ---- loading ------------------------------------------------------------------------ */
+
+static char *trim(char *s)
+{
+    while (isspace((unsigned char)*s))
+        s++;
+    size_t n = strlen(s);
+    while (n > 0 && isspace((unsigned char)s[n - 1]))
+        s[--n] = '\0';
+    return s;
+}
+
+/* One "key = value" line into cal; seen[] guards against a key given twice. Returns 0, or
+ * -1 with the reason in why. */
+static int parse_line(char *line, struct calibration *cal, bool seen[2], const char **why)
+{
+    char *eq = strchr(line, '=');
+    if (!eq) {
+        *why = "expected \"offset = COUNTS\" or \"scale = N_PER_COUNT\"";
+        return -1;
+    }
+    *eq = '\0';
+    char *key = trim(line), *val = trim(eq + 1), *end;
+    int k = strcmp(key, "offset") == 0 ? 0 : strcmp(key, "scale") == 0 ? 1 : -1;
+    if (k < 0) {
+        *why = "unknown key (allowed: offset, scale)";
+        return -1;
+    }
+    if (seen[k]) {
+        *why = "key given twice";
+        return -1;
+    }
+    errno = 0;
+    double v = strtod(val, &end);
+    if (!*val || *end || errno == ERANGE || !isfinite(v) || (k == 1 && v == 0.0)) {
+        *why = k ? "not a number (allowed: any finite non-zero number)"
+                 : "not a number (allowed: any finite number)";
+        return -1;
+    }
+    seen[k] = true;
+    if (k == 0)
+        cal->offset = v;
+    else
+        cal->scale = v;
+    return 0;
+}
+
+static int parse_file(FILE *in, const char *path, struct calibration *cal, char *err,
+                      size_t errlen)
+{
+    char buf[LINE_MAX_CHARS + 2];
+    bool seen[2] = {false, false};
+    struct calibration tmp = *cal;
+    const char *why = NULL;
+    int lineno = 0;
+
+    while (!why && fgets(buf, sizeof buf, in)) {
+        lineno++;
+        if (!strchr(buf, '\n') && !feof(in)) {
+            why = "line too long";
+            break;
+        }
+        char *s = trim(buf);
+        if (*s && *s != '#' && *s != ';' && parse_line(s, &tmp, seen, &why) < 0)
+            break;
+    }
+    if (!why && ferror(in)) {
+        snprintf(err, errlen, "%s: read error", path);
+        errno = EIO;
+        return -1;
+    }
+    if (why) {
+        snprintf(err, errlen, "%s:%d: %s", path, lineno, why);
+        errno = EINVAL;
+        return -1;
+    }
+    *cal = tmp;                      /* all or nothing */
+    return 0;
+}
+
+int calibration_load(const char *path, struct calibration *cal, char *err, size_t errlen)
+{
+    FILE *in = fopen(path, "r");
+
+    if (!in) {
+        if (errno == ENOENT)
+            return 1;
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    int rc = parse_file(in, path, cal, err, errlen);
+    int saved = errno;
+    fclose(in);
+    errno = saved;
+    return rc;
+}
+
+/* ---- saving ------------------------------------------------------------------------- */
+
+static void dir_of(const char *path, char *dir, size_t len)
+{
+    const char *slash = strrchr(path, '/');
+    if (!slash)
+        snprintf(dir, len, ".");
+    else if (slash == path)
+        snprintf(dir, len, "/");
+    else
+        snprintf(dir, len, "%.*s", (int)(slash - path), path);
+}
+
+static int write_body(FILE *out, const struct calibration *cal)
+{
+    char when[32];
+    time_t now = time(NULL);
+    struct tm tm;
+
+    gmtime_r(&now, &tm);
+    strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    fprintf(out, "# eccd load-cell calibration, saved %s\n", when);
+    if (cal->mass_kg > 0.0)
+        fprintf(out, "# span: %g kg (%.3f N)\n", cal->mass_kg, cal->mass_kg * CALIBRATION_G);
+    else
+        fprintf(out, "# span: no known mass used (scale from the config)\n");
+    fprintf(out, "offset = %.17g\nscale = %.17g\n", cal->offset, cal->scale);
+    return fflush(out) == 0 && fsync(fileno(out)) == 0 ? 0 : -1;
+}
+
+static int sync_dir(const char *path)
+{
+    char dir[PATH_MAX];
+
+    dir_of(path, dir, sizeof dir);
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    int rc = fsync(fd);
+    close(fd);
+    return rc;
+}
+
+int calibration_save(const char *path, const struct calibration *cal)
+{
+    char tmp[PATH_MAX];
+
+    if (!path || !isfinite(cal->offset) || !isfinite(cal->scale) || cal->scale == 0.0) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (snprintf(tmp, sizeof tmp, "%s.tmp.XXXXXX", path) >= (int)sizeof tmp) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    int fd = mkstemp(tmp);
+    if (fd < 0)
+        return -1;
+    FILE *out = fdopen(fd, "w");
+    if (!out) {
+        close(fd);
+        unlink(tmp);
+        return -1;
+    }
+    int rc = write_body(out, cal);
+    int saved = errno;
+    if (fclose(out) != 0 && rc == 0) {
+        rc = -1;
+        saved = errno;
+    }
+    if (rc == 0 && rename(tmp, path) != 0) {
+        rc = -1;
+        saved = errno;
+    }
+    if (rc != 0) {
+        unlink(tmp);
+        errno = saved;
+        return -1;
+    }
+    return sync_dir(path);
+}
+
+/* ---- the ring ----------------------------------------------------------------------- */
+
+enum cal_job { JOB_NONE = 0, JOB_TARE, JOB_SPAN };
+
+struct calibration_ring {
+    pthread_mutex_t mu;               /* guards everything but path and the constants */
+    double full_scale_n;
+    char *path;                       /* NULL: results not saved */
+    double *ring_t, *ring_n;          /* s (HAL clock), N */
+    int len, head, count;
+    struct calibration_ring_status st;
+    enum cal_job job;
+    int job_n, job_got;               /* readings wanted, taken */
+    double job_sum;                   /* counts */
+    double job_mass;                  /* kg */
+
+    /* The reader thread (calibration_ring_start). */
+    pthread_t thread;
+    bool started;                     /* touched only by the owner's start/stop */
+    pthread_cond_t cv;                /* signalled on stop; waits on CLOCK_MONOTONIC */
+    bool stopping;                    /* under mu */
+    double (*fill)(void *arg);
+    void *fill_arg;
+};
+
+void calibration_ring_params_from_config(const struct ecc_config *cfg,
+                                         struct calibration_ring_params *p)
+{
+    *p = (struct calibration_ring_params){
+        .cal = {.offset = cfg->loadcell.offset, .scale = cfg->loadcell.scale},
+        .full_scale_n = cfg->loadcell.full_scale_n,
+        .path = cfg->loadcell.calibration,
+    };
+}
+
+struct calibration_ring *calibration_ring_create(const struct calibration_ring_params *p)
+{
+    if (!p || !isfinite(p->cal.offset) || !isfinite(p->cal.scale) || p->cal.scale == 0.0 ||
+        !(p->full_scale_n > 0.0) || p->ring_len < 0) {
+        errno = EINVAL;
+        return NULL;
+    }
+    struct calibration_ring *r = calloc(1, sizeof *r);
+    int len = p->ring_len ? p->ring_len : CALIBRATION_RING_DEFAULT;
+    if (r) {
+        r->ring_t = calloc((size_t)len, sizeof *r->ring_t);
+        r->ring_n = calloc((size_t)len, sizeof *r->ring_n);
+        r->path = p->path && *p->path ? strdup(p->path) : NULL;
+    }
+    if (!r || !r->ring_t || !r->ring_n || (p->path && *p->path && !r->path)) {
+        if (r) {
+            free(r->ring_t);
+            free(r->ring_n);
+            free(r->path);
+        }
+        free(r);
+        errno = ENOMEM;
+        return NULL;
+    }
+    pthread_mutex_init(&r->mu, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);   /* deadlines immune to clock steps */
+    pthread_cond_init(&r->cv, &ca);
+    pthread_condattr_destroy(&ca);
+    r->len = len;
+    r->full_scale_n = p->full_scale_n;
+    r->st.cal = p->cal;
+    r->st.t_last = -1.0;
+    return r;
+}
+
+struct calibration_ring *calibration_ring_open(const struct calibration_ring_params *p,
+                                               char *err, size_t errlen)
+{
+    struct calibration_ring_params q = *p;
+
+    if (q.path && *q.path && calibration_load(q.path, &q.cal, err, errlen) < 0)
+        return NULL;
+    struct calibration_ring *r = calibration_ring_create(&q);
+    if (!r)
+        snprintf(err, errlen, "load cell: %s", strerror(errno));
+    return r;
+}
+
+void calibration_ring_destroy(struct calibration_ring *r)
+{
+    if (!r)
+        return;
+    calibration_ring_stop(r);
+    pthread_cond_destroy(&r->cv);
+    pthread_mutex_destroy(&r->mu);
+    free(r->ring_t);
+    free(r->ring_n);
+    free(r->path);
+    free(r);
+}
+
+/* Under the mutex: append, dropping the oldest when full. */
+static void ring_append(struct calibration_ring *r, double t, double n)
+{
+    if (r->count == r->len) {
+        r->head = (r->head + 1) % r->len;
+        r->count--;
+        r->st.dropped++;
+    }
+    int tail = (r->head + r->count) % r->len;
+    r->ring_t[tail] = t;
+    r->ring_n[tail] = n;
+    r->count++;
+}
+
+/* Under the mutex: apply a finished job. Returns true if the calibration changed. */
+static bool job_finish(struct calibration_ring *r)
+{
+    double mean = r->job_sum / r->job_got;
+    enum cal_job job = r->job;
+
+    r->job = JOB_NONE;
+    r->st.tare_pending = r->st.span_pending = false;
+    if (job == JOB_TARE) {
+        r->st.cal.offset = mean;
+        r->st.tares++;
+        return true;
+    }
+    if (fabs(mean - r->st.cal.offset) < CALIBRATION_MIN_SPAN_COUNTS) {
+        r->st.last_error = EDOM;     /* the mass made no difference: refused */
+        return false;
+    }
+    r->st.cal.scale = r->job_mass * CALIBRATION_G / (mean - r->st.cal.offset);
+    r->st.cal.mass_kg = r->job_mass;
+    r->st.spans++;
+    return true;
+}
+
+/* Under the mutex: feed a running job. Returns true if the calibration changed. */
+static bool job_feed(struct calibration_ring *r, double raw)
+{
+    if (r->job == JOB_NONE)
+        return false;
+    r->job_sum += raw;
+    return ++r->job_got >= r->job_n && job_finish(r);
+}
+
+static int save_result(struct calibration_ring *r, const struct calibration *cal)
+{
+    if (!r->path || calibration_save(r->path, cal) == 0)
+        return 0;
+    int e = errno;
+    pthread_mutex_lock(&r->mu);
+    r->st.save_errors++;
+    r->st.last_error = e;
+    pthread_mutex_unlock(&r->mu);
+    errno = e;
+    return -1;
+}
+
+int calibration_ring_push(struct calibration_ring *r, double t, double raw, bool at_rail)
+{
+    struct calibration cal;
+
+    pthread_mutex_lock(&r->mu);
+    bool changed = !at_rail && job_feed(r, raw);
+    double n = (raw - r->st.cal.offset) * r->st.cal.scale;
+    bool sat = at_rail || fabs(n) >= r->full_scale_n;
+    /* A saturated reading only says "at least this much": it goes on pinned at full
+     * scale, which is what the supervisor's saturation check looks for. */
+    ring_append(r, t, sat ? copysign(r->full_scale_n, n) : n);
+    r->st.raw = raw;
+    r->st.t_last = t;
+    r->st.saturated = sat;
+    r->st.samples++;
+    r->st.saturated_samples += sat;
+    cal = r->st.cal;
+    pthread_mutex_unlock(&r->mu);
+    return changed ? save_result(r, &cal) : 0;   /* file I/O outside the mutex */
+}
+
+int calibration_ring_read(void *ctx, double *t, double *newtons, int max)
+{
+    struct calibration_ring *r = ctx;
+    int n = 0;
+
+    pthread_mutex_lock(&r->mu);
+    while (n < max && r->count > 0) {
+        t[n] = r->ring_t[r->head];
+        newtons[n] = r->ring_n[r->head];
+        r->head = (r->head + 1) % r->len;
+        r->count--;
+        n++;
+    }
+    pthread_mutex_unlock(&r->mu);
+    return n;
+}
+
+static int job_start(struct calibration_ring *r, enum cal_job job, double mass_kg, int n)
+{
+    pthread_mutex_lock(&r->mu);
+    bool busy = r->job != JOB_NONE;
+    if (!busy) {
+        r->job = job;
+        r->job_n = n;
+        r->job_got = 0;
+        r->job_sum = 0.0;
+        r->job_mass = mass_kg;
+        r->st.tare_pending = job == JOB_TARE;
+        r->st.span_pending = job == JOB_SPAN;
+        r->st.last_error = 0;
+    }
+    pthread_mutex_unlock(&r->mu);
+    if (busy)
+        errno = EBUSY;
+    return busy ? -1 : 0;
+}
+
+int calibration_ring_tare(struct calibration_ring *r, int n)
+{
+    if (n < 1) {
+        errno = EINVAL;
+        return -1;
+    }
+    return job_start(r, JOB_TARE, 0.0, n);
+}
+
+int calibration_ring_span(struct calibration_ring *r, double mass_kg, int n)
+{
+    if (n < 1 || !isfinite(mass_kg) || !(mass_kg > 0.0)) {
+        errno = EINVAL;
+        return -1;
+    }
+    return job_start(r, JOB_SPAN, mass_kg, n);
+}
+
+void calibration_ring_status(struct calibration_ring *r, struct calibration_ring_status *st)
+{
+    pthread_mutex_lock(&r->mu);
+    *st = r->st;
+    pthread_mutex_unlock(&r->mu);
+}
+
+struct calibration calibration_ring_get(struct calibration_ring *r)
+{
+    pthread_mutex_lock(&r->mu);
+    struct calibration cal = r->st.cal;
+    pthread_mutex_unlock(&r->mu);
+    return cal;
+}
+
+/* ---- the reader thread -------------------------------------------------------------- */
+
+static struct timespec deadline_after(double s)
+{
+    struct timespec t;
+
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    if (!(s > 0.0))
+        return t;
+    long long ns = (long long)(s * 1e9) + t.tv_nsec;
+    t.tv_sec += (time_t)(ns / 1000000000LL);
+    t.tv_nsec = (long)(ns % 1000000000LL);
+    return t;
+}
+
+static void *reader_thread(void *arg)
+{
+    struct calibration_ring *r = arg;
+
+    pthread_mutex_lock(&r->mu);
+    while (!r->stopping) {
+        pthread_mutex_unlock(&r->mu);
+        struct timespec due = deadline_after(r->fill(r->fill_arg));
+        pthread_mutex_lock(&r->mu);
+        while (!r->stopping && pthread_cond_timedwait(&r->cv, &r->mu, &due) != ETIMEDOUT)
+            ;
+    }
+    pthread_mutex_unlock(&r->mu);
+    return NULL;
+}
+
+int calibration_ring_start(struct calibration_ring *r, double (*fill)(void *arg), void *arg)
+{
+    if (!fill) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (r->started) {
+        errno = EBUSY;
+        return -1;
+    }
+    r->fill = fill;
+    r->fill_arg = arg;
+    r->stopping = false;
+    int rc = pthread_create(&r->thread, NULL, reader_thread, r);
+    if (rc != 0) {
+        errno = rc;
+        return -1;
+    }
+    r->started = true;
+    return 0;
+}
+
+void calibration_ring_stop(struct calibration_ring *r)
+{
+    if (!r->started)
+        return;
+    pthread_mutex_lock(&r->mu);
+    r->stopping = true;
+    pthread_cond_broadcast(&r->cv);
+    pthread_mutex_unlock(&r->mu);
+    pthread_join(r->thread, NULL);
+    r->started = false;
+}

@@ -1,0 +1,122 @@
+/* calibration.h - load-cell tare and span: the file they are kept in, and the calibrated
+ * sample ring the hx711 and iio backends share.
+ *
+ * newtons = (raw - offset) x scale: offset (counts) is the tare, scale (N per count) the
+ * span.
+ *
+ * The file (loadcell.calibration) is a few "key = value" lines:
+ *     # eccd load-cell calibration, saved 2025-01-31T09:12:00Z
+ *     # span: 20 kg (196.133 N)
+ *     offset = 8412.25
+ *     scale = 0.00023987
+ * Lines starting with '#' or ';' and blank lines are comments. Keys: offset, scale (each at
+ * most once; a file may hold only one of them). Anything else is refused with
+ * "FILE:LINE: ...". It is written atomically: a temporary file in the same directory,
+ * fsync, rename over the old one, fsync of the directory; a crash leaves the old file or
+ * the new one, never half of one.
+ *
+ * The ring: a backend's reader thread pushes raw readings (counts) with their HAL-clock
+ * times; they come out in newtons through calibration_ring_read (a struct hal_force read)
+ * on the control thread. A mutex guards it, held only for a copy. A full ring drops its
+ * oldest sample and counts it. A tare (offset = mean of the next n readings) or a span
+ * calibration (scale from the mean of the next n readings with a known mass on the cell:
+ * scale = mass x 9.80665 N / (mean - offset)) runs on the pushed readings; when it
+ * completes the result is used at once and saved to the file (on the pushing thread).
+ * The ring can also run its producer's reader thread (calibration_ring_start): a loop
+ * that calls the backend's fill function and waits, to an absolute deadline, as long as
+ * that function asks; stopping wakes it at once and joins it.
+ */
+#ifndef ECC_CALIBRATION_H
+#define ECC_CALIBRATION_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "config/config.h"
+
+#define CALIBRATION_G 9.80665              /* m/s^2, standard gravity */
+#define CALIBRATION_RING_DEFAULT 256       /* samples kept (3 s at 80 Hz) */
+#define CALIBRATION_MIN_SPAN_COUNTS 16.0   /* a span reading closer than this to the offset
+                                              cannot give a scale (no mass on the cell?) */
+
+struct calibration {
+    double offset;                /* counts at zero load */
+    double scale;                 /* N per count (non-zero) */
+    double mass_kg;               /* mass of the latest span calibration, 0: none (only
+                                     written, as a comment) */
+};
+
+/* Load path into *cal: keys found replace cal's values, the others are left as they were
+ * (the config's). Returns 0; 1 if the file does not exist (cal untouched); -1 with errno
+ * EINVAL and "FILE:LINE: what is wrong" in err for junk, or errno of a read error. */
+int calibration_load(const char *path, struct calibration *cal, char *err, size_t errlen);
+
+/* Save atomically (see above). Returns 0 or -1 with errno (EINVAL: non-finite values). */
+int calibration_save(const char *path, const struct calibration *cal);
+
+/* ---- the calibrated sample ring ------------------------------------------------------ */
+
+struct calibration_ring_params {
+    struct calibration cal;       /* starting values (config, then the file) */
+    double full_scale_n;          /* N, |reading| at or beyond this is saturated (> 0) */
+    const char *path;             /* where results are saved (NULL or "": not saved) */
+    int ring_len;                 /* samples buffered; 0: CALIBRATION_RING_DEFAULT */
+};
+
+/* From [loadcell]: offset, scale, full_scale_n, calibration (the path as written: resolve
+ * it against the config's directory first if it is relative). */
+void calibration_ring_params_from_config(const struct ecc_config *cfg,
+                                         struct calibration_ring_params *p);
+
+struct calibration_ring_status {
+    struct calibration cal;       /* in use now */
+    double raw;                   /* counts, latest reading */
+    double t_last;                /* s, HAL clock, latest reading (-1: none yet) */
+    bool saturated;               /* the latest reading was */
+    long samples, saturated_samples, dropped;   /* since start; dropped: ring overflow */
+    bool tare_pending, span_pending;
+    long tares, spans;            /* completed */
+    int last_error;               /* errno of the latest failed span (EDOM) or save; 0 none */
+    long save_errors;
+};
+
+struct calibration_ring;
+
+/* NULL with errno EINVAL (bad params) or ENOMEM. The path string is copied.
+ * calibration_ring_destroy stops the thread (if any) and frees; NULL is a no-op. */
+struct calibration_ring *calibration_ring_create(const struct calibration_ring_params *p);
+void calibration_ring_destroy(struct calibration_ring *r);
+/* calibration_ring_create with p->path loaded over p->cal first (a missing file is
+ * fine). NULL with a message in err (FILE:LINE for junk) and errno. */
+struct calibration_ring *calibration_ring_open(const struct calibration_ring_params *p,
+                                               char *err, size_t errlen);
+
+/* Producer: one reading (counts) taken at t (s, HAL clock). at_rail: the ADC sat at its
+ * limit (passed on pinned at +-full_scale_n, as is any reading at or beyond full scale;
+ * left out of tare and span). Returns 0, or -1 if a completed calibration could not be
+ * saved (it is in use anyway; errno, and counted). */
+int calibration_ring_push(struct calibration_ring *r, double t, double raw, bool at_rail);
+
+/* Consumer (struct hal_force read; ctx is the ring): samples since the last call, oldest
+ * first, at most max; returns the count. */
+int calibration_ring_read(void *ctx, double *t, double *newtons, int max);
+
+/* Start a tare over the next n readings, or a span calibration with mass_kg on the cell.
+ * Returns 0, or -1 with errno EINVAL (n < 1, bad mass) or EBUSY (one is running). */
+int calibration_ring_tare(struct calibration_ring *r, int n);
+int calibration_ring_span(struct calibration_ring *r, double mass_kg, int n);
+
+void calibration_ring_status(struct calibration_ring *r, struct calibration_ring_status *st);
+
+/* Run fill(arg) on a thread of the ring's until calibration_ring_stop: fill reads the
+ * hardware, pushes, and returns how long (s, >= 0) to wait before its next call (measured
+ * from when it returns, to an absolute CLOCK_MONOTONIC deadline). Returns 0 or -1 with
+ * errno (EBUSY: running). */
+int calibration_ring_start(struct calibration_ring *r, double (*fill)(void *arg), void *arg);
+/* Stop the thread and join it (after its current fill call). Safe to call twice or
+ * unstarted; calibration_ring_destroy calls it. */
+void calibration_ring_stop(struct calibration_ring *r);
+/* The calibration in use (a copy). */
+struct calibration calibration_ring_get(struct calibration_ring *r);
+
+#endif

@@ -1,0 +1,346 @@
+/* test_calibration.c - the tare/span file and the calibrated sample ring. */
+#include "hal/calibration.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "tests/test.h"
+
+struct tmp {
+    char dir[64];
+    char file[128];
+};
+
+static void tmp_make(struct tmp *t)
+{
+    snprintf(t->dir, sizeof t->dir, "/tmp/ecc-cal-XXXXXX");
+    if (!mkdtemp(t->dir))
+        t->dir[0] = '\0';
+    snprintf(t->file, sizeof t->file, "%s/cal.txt", t->dir);
+}
+
+static void tmp_write(const struct tmp *t, const char *text)
+{
+    FILE *f = fopen(t->file, "w");
+    if (f) {
+        fputs(text, f);
+        fclose(f);
+    }
+}
+
+static int tmp_entries(const struct tmp *t)
+{
+    DIR *d = opendir(t->dir);
+    struct dirent *e;
+    int n = 0;
+
+    while (d && (e = readdir(d)))
+        n += e->d_name[0] != '.';
+    if (d)
+        closedir(d);
+    return n;
+}
+
+static void tmp_clean(struct tmp *t)
+{
+    unlink(t->file);
+    rmdir(t->dir);
+}
+
+static void slurp(const char *path, char *buf, size_t len)
+{
+    FILE *f = fopen(path, "r");
+    size_t n = f ? fread(buf, 1, len - 1, f) : 0;
+    buf[n] = '\0';
+    if (f)
+        fclose(f);
+}
+
+/* ---- the file ---------------------------------------------------------------------- */
+
+TEST(save_then_load_gives_the_same_values)
+{
+    struct tmp t;
+    struct calibration in = {.offset = 8412.123456789, .scale = 2.3987e-4, .mass_kg = 20};
+    struct calibration out = {0, 1, 0};
+    char err[256], text[512];
+
+    tmp_make(&t);
+    CHECK_INT(calibration_save(t.file, &in), 0);
+    CHECK_INT(calibration_load(t.file, &out, err, sizeof err), 0);
+    CHECK(out.offset == in.offset && out.scale == in.scale);
+    slurp(t.file, text, sizeof text);
+    CHECK_STR_CONTAINS(text, "# eccd load-cell calibration, saved 2");   /* a date */
+    CHECK_STR_CONTAINS(text, "20 kg");
+    CHECK_STR_CONTAINS(text, "offset = 8412.123456789");
+    CHECK_INT(tmp_entries(&t), 1);              /* no temporary file left behind */
+    in.offset = -5;
+    CHECK_INT(calibration_save(t.file, &in), 0);   /* over the old one */
+    CHECK_INT(calibration_load(t.file, &out, err, sizeof err), 0);
+    CHECK(out.offset == -5);
+    CHECK_INT(tmp_entries(&t), 1);
+    tmp_clean(&t);
+}
+
+TEST(a_missing_file_leaves_the_config_values)
+{
+    struct calibration cal = {.offset = 3, .scale = 0.5};
+    char err[256];
+
+    CHECK_INT(calibration_load("/nonexistent-ecc/cal.txt", &cal, err, sizeof err), 1);
+    CHECK(cal.offset == 3 && cal.scale == 0.5);
+}
+
+TEST(a_file_may_hold_one_key_and_comments)
+{
+    struct tmp t;
+    struct calibration cal = {.offset = 3, .scale = 0.5};
+    char err[256];
+
+    tmp_make(&t);
+    tmp_write(&t, "# comment\n\n  ; another\n  offset =  -120.5  \n");
+    CHECK_INT(calibration_load(t.file, &cal, err, sizeof err), 0);
+    CHECK(cal.offset == -120.5 && cal.scale == 0.5);
+    tmp_clean(&t);
+}
+
+static void check_refused(const char *text, const char *where, const char *why)
+{
+    struct tmp t;
+    struct calibration cal = {.offset = 3, .scale = 0.5};
+    char err[256] = "", want[160];
+
+    tmp_make(&t);
+    tmp_write(&t, text);
+    errno = 0;
+    CHECK_INT(calibration_load(t.file, &cal, err, sizeof err), -1);
+    CHECK_INT(errno, EINVAL);
+    snprintf(want, sizeof want, "%s:%s: ", t.file, where);
+    CHECK_STR_CONTAINS(err, want);
+    CHECK_STR_CONTAINS(err, why);
+    CHECK(cal.offset == 3 && cal.scale == 0.5);   /* nothing taken from a bad file */
+    tmp_clean(&t);
+}
+
+TEST(junk_is_refused_with_file_and_line)
+{
+    check_refused("offset = 1\n# ok\ngain = 3\n", "3", "unknown key");
+    check_refused("offset = 1\nscale = 12abc\n", "2", "not a number");
+    check_refused("scale = 0\n", "1", "non-zero");
+    check_refused("scale = nan\n", "1", "not a number");
+    check_refused("offset = 1\noffset = 2\n", "2", "twice");
+    check_refused("\n\nthis is not a line\n", "3", "expected");
+    check_refused("offset =\n", "1", "not a number");
+}
+
+TEST(saving_refuses_bad_values_and_bad_places)
+{
+    struct calibration bad = {.offset = 0, .scale = 0};
+    struct calibration ok = {.offset = 0, .scale = 1};
+
+    errno = 0;
+    CHECK(calibration_save("/tmp/ecc-never.txt", &bad) == -1 && errno == EINVAL);
+    errno = 0;
+    CHECK(calibration_save("/nonexistent-ecc/cal.txt", &ok) == -1 && errno == ENOENT);
+}
+
+/* ---- the ring ---------------------------------------------------------------------- */
+
+static struct calibration_ring *ring_new(const char *path, int len)
+{
+    struct calibration_ring_params p = {.cal = {.offset = 1000, .scale = 0.01},
+                                        .full_scale_n = 500, .path = path, .ring_len = len};
+    return calibration_ring_create(&p);
+}
+
+TEST(ring_converts_and_keeps_order)
+{
+    struct calibration_ring *r = ring_new(NULL, 4);
+    double t[8], n[8];
+
+    for (int i = 0; i < 6; i++)
+        calibration_ring_push(r, 0.1 * i, 1000 + 100 * i, false);
+    CHECK_INT(calibration_ring_read(r, t, n, 8), 4);   /* the two oldest were dropped */
+    CHECK_NEAR(t[0], 0.2, 1e-12);
+    CHECK_NEAR(n[0], 2.0, 1e-12);
+    CHECK_NEAR(n[3], 5.0, 1e-12);
+    CHECK_INT(calibration_ring_read(r, t, n, 8), 0);
+    struct calibration_ring_status st;
+    calibration_ring_status(r, &st);
+    CHECK_INT(st.samples, 6);
+    CHECK_INT(st.dropped, 2);
+    CHECK_NEAR(st.t_last, 0.5, 1e-12);
+    CHECK_NEAR(st.raw, 1500, 0);
+    calibration_ring_destroy(r);
+}
+
+TEST(ring_pins_saturated_readings_at_full_scale)
+{
+    struct calibration_ring *r = ring_new(NULL, 0);
+    double t[4], n[4];
+    struct calibration_ring_status st;
+
+    calibration_ring_push(r, 1, 1000 + 60000, false);   /* 600 N > 500 N full scale */
+    calibration_ring_push(r, 2, 1000 - 60000, false);
+    calibration_ring_push(r, 3, 1100, true);            /* at the ADC's rail */
+    CHECK_INT(calibration_ring_read(r, t, n, 4), 3);
+    CHECK_NEAR(n[0], 500, 0);
+    CHECK_NEAR(n[1], -500, 0);
+    CHECK_NEAR(n[2], 500, 0);
+    calibration_ring_status(r, &st);
+    CHECK_INT(st.saturated_samples, 3);
+    CHECK(st.saturated);
+    calibration_ring_destroy(r);
+}
+
+TEST(tare_takes_the_mean_of_the_next_readings_and_saves_it)
+{
+    struct tmp t;
+    struct calibration_ring_status st;
+    struct calibration back = {0, 1, 0};
+    char err[256];
+    double tt[16], n[16];
+
+    tmp_make(&t);
+    struct calibration_ring *r = ring_new(t.file, 0);
+    CHECK_INT(calibration_ring_tare(r, 4), 0);
+    calibration_ring_status(r, &st);
+    CHECK(st.tare_pending);
+    const double raw[] = {2000, 2010, 1990, 2004, 2100};
+    for (int i = 0; i < 5; i++)
+        calibration_ring_push(r, i, raw[i], false);
+    calibration_ring_status(r, &st);
+    CHECK(!st.tare_pending);
+    CHECK_INT(st.tares, 1);
+    CHECK_NEAR(st.cal.offset, 2001, 1e-9);
+    CHECK_INT(calibration_ring_read(r, tt, n, 16), 5);
+    CHECK_NEAR(n[0], 10.0, 1e-9);               /* before the tare completed: old offset */
+    CHECK_NEAR(n[4], 0.99, 1e-9);               /* after: (2100 - 2001) x 0.01 */
+    CHECK_INT(calibration_load(t.file, &back, err, sizeof err), 0);
+    CHECK_NEAR(back.offset, 2001, 1e-9);
+    CHECK_NEAR(back.scale, 0.01, 0);
+    calibration_ring_destroy(r);
+    tmp_clean(&t);
+}
+
+TEST(span_with_a_known_mass_gives_newtons)
+{
+    struct tmp t;
+    struct calibration_ring_status st;
+    char err[256], text[512];
+    double tt[8], n[8];
+
+    tmp_make(&t);
+    struct calibration_ring *r = ring_new(t.file, 0);
+    CHECK_INT(calibration_ring_span(r, 10.0, 2), 0);
+    errno = 0;
+    CHECK(calibration_ring_tare(r, 2) == -1 && errno == EBUSY);
+    calibration_ring_push(r, 0, 1000 + 9990, false);
+    calibration_ring_push(r, 1, 1000 + 10010, false);    /* mean: 10000 counts over offset */
+    calibration_ring_status(r, &st);
+    CHECK_INT(st.spans, 1);
+    CHECK_NEAR(st.cal.scale, 10.0 * 9.80665 / 10000, 1e-15);
+    calibration_ring_read(r, tt, n, 8);
+    calibration_ring_push(r, 2, 1000 + 5000, false);     /* half the mass */
+    CHECK_INT(calibration_ring_read(r, tt, n, 8), 1);
+    CHECK_NEAR(n[0], 5.0 * 9.80665, 1e-9);
+    struct calibration back = {0, 1, 0};
+    CHECK_INT(calibration_load(t.file, &back, err, sizeof err), 0);
+    CHECK_NEAR(back.scale, st.cal.scale, 1e-15);
+    slurp(t.file, text, sizeof text);
+    CHECK_STR_CONTAINS(text, "# span: 10 kg (98.06");
+    calibration_ring_destroy(r);
+    tmp_clean(&t);
+}
+
+TEST(span_without_the_mass_on_is_refused)
+{
+    struct calibration_ring *r = ring_new(NULL, 0);
+    struct calibration_ring_status st;
+
+    errno = 0;
+    CHECK(calibration_ring_span(r, -1, 2) == -1 && errno == EINVAL);
+    CHECK_INT(calibration_ring_span(r, 10, 2), 0);
+    calibration_ring_push(r, 0, 1003, false);
+    calibration_ring_push(r, 1, 997, false);
+    calibration_ring_status(r, &st);
+    CHECK_INT(st.last_error, EDOM);
+    CHECK_INT(st.spans, 0);
+    CHECK(!st.span_pending);
+    CHECK_NEAR(st.cal.scale, 0.01, 0);
+    calibration_ring_destroy(r);
+}
+
+TEST(ring_open_loads_the_file_or_refuses_junk)
+{
+    struct tmp t;
+    char err[256] = "";
+    struct calibration_ring_params p = {.cal = {.offset = 0, .scale = 1},
+                                        .full_scale_n = 1000};
+
+    tmp_make(&t);
+    p.path = t.file;
+    struct calibration_ring *r = calibration_ring_open(&p, err, sizeof err);   /* no file */
+    CHECK(r != NULL);
+    CHECK_NEAR(calibration_ring_get(r).scale, 1, 0);
+    calibration_ring_destroy(r);
+    tmp_write(&t, "offset = 77\nscale = 0.002\n");
+    r = calibration_ring_open(&p, err, sizeof err);
+    CHECK(r && calibration_ring_get(r).offset == 77 && calibration_ring_get(r).scale == 0.002);
+    calibration_ring_destroy(r);
+    tmp_write(&t, "offset = 77\nscale = x\n");
+    CHECK(calibration_ring_open(&p, err, sizeof err) == NULL);
+    CHECK_STR_CONTAINS(err, ":2: ");
+    tmp_clean(&t);
+}
+
+struct filler {
+    struct calibration_ring *r;
+    atomic_int calls;
+};
+
+static double fill_one(void *arg)
+{
+    struct filler *f = arg;
+    int k = atomic_fetch_add(&f->calls, 1);
+    calibration_ring_push(f->r, k, 1000 + k, false);
+    return 0.001;
+}
+
+TEST(reader_thread_fills_and_stops)
+{
+    struct filler f = {.r = ring_new(NULL, 0)};
+    struct timespec pause = {0, 1000000};
+    double t[256], n[256];
+    int got = 0;
+
+    CHECK_INT(calibration_ring_start(f.r, fill_one, &f), 0);
+    errno = 0;
+    CHECK(calibration_ring_start(f.r, fill_one, &f) == -1 && errno == EBUSY);
+    for (int i = 0; i < 5000 && got < 5; i++) {   /* bounded: at most about 5 s */
+        got += calibration_ring_read(f.r, t + got, n + got, 256 - got);
+        nanosleep(&pause, NULL);
+    }
+    CHECK(got >= 5);
+    calibration_ring_stop(f.r);
+    int calls = atomic_load(&f.calls);
+    nanosleep(&pause, NULL);
+    CHECK_INT(atomic_load(&f.calls), calls);    /* stopped means stopped */
+    calibration_ring_stop(f.r);                 /* twice is fine */
+    calibration_ring_destroy(f.r);
+}
+
+TESTS(T(save_then_load_gives_the_same_values), T(a_missing_file_leaves_the_config_values),
+      T(a_file_may_hold_one_key_and_comments), T(junk_is_refused_with_file_and_line),
+      T(saving_refuses_bad_values_and_bad_places), T(ring_converts_and_keeps_order),
+      T(ring_pins_saturated_readings_at_full_scale),
+      T(tare_takes_the_mean_of_the_next_readings_and_saves_it),
+      T(span_with_a_known_mass_gives_newtons), T(span_without_the_mass_on_is_refused),
+      T(ring_open_loads_the_file_or_refuses_junk), T(reader_thread_fills_and_stops));
+TEST_MAIN("test_calibration")

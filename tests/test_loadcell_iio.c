@@ -1,0 +1,206 @@
+/* test_loadcell_iio.c - the kernel hx711 IIO backend against a directory standing in for
+ * sysfs. */
+#include "hal/loadcell_iio.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "tests/test.h"
+
+struct rig {
+    char dir[32];
+    char raw[64];                    /* the channel file */
+    double now;                      /* s, the injected clock */
+    struct loadcell_iio *l;
+    char err[256];
+};
+
+static double rig_clock(void *ctx)
+{
+    return ((struct rig *)ctx)->now;
+}
+
+static void put(struct rig *r, const char *text)
+{
+    FILE *f = fopen(r->raw, "w");
+    if (f) {
+        fputs(text, f);
+        fclose(f);
+    }
+}
+
+static void put_value(struct rig *r, long v)
+{
+    char buf[32];
+    snprintf(buf, sizeof buf, "%ld\n", v);
+    put(r, buf);
+}
+
+static struct loadcell_iio_params params(struct rig *r)
+{
+    return (struct loadcell_iio_params){
+        .device = r->dir, .channel = "in_voltage0_raw", .rate_hz = 80,
+        .ring = {.cal = {.offset = 0, .scale = 0.01}, .full_scale_n = 1000},
+    };
+}
+
+static bool rig_open(struct rig *r, bool with_file)
+{
+    memset(r, 0, sizeof *r);
+    snprintf(r->dir, sizeof r->dir, "/tmp/ecc-iio-XXXXXX");
+    if (!mkdtemp(r->dir))
+        return false;
+    snprintf(r->raw, sizeof r->raw, "%s/in_voltage0_raw", r->dir);
+    if (with_file)
+        put_value(r, LOADCELL_IIO_ZERO);
+    struct loadcell_iio_params p = params(r);
+    r->l = loadcell_iio_open(&p, rig_clock, r, r->err, sizeof r->err);
+    return r->l != NULL;
+}
+
+static void rig_close(struct rig *r)
+{
+    loadcell_iio_close(r->l);
+    unlink(r->raw);
+    rmdir(r->raw);
+    rmdir(r->dir);
+}
+
+static struct loadcell_iio_status status(struct rig *r)
+{
+    struct loadcell_iio_status st;
+    loadcell_iio_status(r->l, &st);
+    return st;
+}
+
+TEST(reads_offset_binary_as_counts_and_newtons)
+{
+    struct rig r;
+    double t[4], n[4];
+
+    if (!rig_open(&r, true))
+        return;
+    put_value(&r, LOADCELL_IIO_ZERO + 2000);
+    r.now = 1.25;
+    CHECK_INT(loadcell_iio_poll(r.l), 1);
+    put_value(&r, LOADCELL_IIO_ZERO - 1500);
+    r.now = 1.5;
+    CHECK_INT(loadcell_iio_poll(r.l), 1);
+    CHECK_INT(loadcell_iio_read(r.l, t, n, 4), 2);
+    CHECK_NEAR(t[0], 1.25, 0);                  /* stamped on the injected clock */
+    CHECK_NEAR(n[0], 20.0, 1e-9);
+    CHECK_NEAR(n[1], -15.0, 1e-9);
+    CHECK_NEAR(status(&r).ring.raw, -1500, 0);
+    rig_close(&r);
+}
+
+TEST(floating_rails_and_junk_are_told_apart)
+{
+    struct rig r;
+    double t[8], n[8];
+
+    if (!rig_open(&r, true))
+        return;
+    put_value(&r, 0x7FFFFF);                    /* all ones from DOUT, XOR 0x800000 */
+    CHECK_INT(loadcell_iio_poll(r.l), 1);
+    put_value(&r, 0xFFFFFF);                    /* the positive rail */
+    CHECK_INT(loadcell_iio_poll(r.l), 1);
+    const char *junk[] = {"abc\n", "", "-5\n", "16777216\n", "12 13\n"};
+    for (int i = 0; i < 5; i++) {
+        put(&r, junk[i]);
+        errno = 0;
+        CHECK_INT(loadcell_iio_poll(r.l), -1);
+        CHECK_INT(errno, EBADMSG);
+    }
+    struct loadcell_iio_status st = status(&r);
+    CHECK_INT(st.floating, 1);
+    CHECK_INT(st.bad_values, 5);
+    CHECK_INT(st.accepted, 1);
+    CHECK_INT(st.reads, 7);
+    CHECK_INT(loadcell_iio_read(r.l, t, n, 8), 1);
+    CHECK_NEAR(n[0], 1000, 0);                  /* saturated: pinned at full scale */
+    rig_close(&r);
+}
+
+TEST(a_missing_channel_fails_at_open)
+{
+    struct rig r;
+
+    CHECK(!rig_open(&r, false));
+    CHECK_STR_CONTAINS(r.err, "in_voltage0_raw");
+    CHECK_STR_CONTAINS(r.err, "overlay");
+    rmdir(r.dir);
+}
+
+TEST(read_errors_are_counted_and_the_file_reopened)
+{
+    struct rig r;
+    double t[4], n[4];
+
+    memset(&r, 0, sizeof r);
+    snprintf(r.dir, sizeof r.dir, "/tmp/ecc-iio-XXXXXX");
+    if (!mkdtemp(r.dir))
+        return;
+    snprintf(r.raw, sizeof r.raw, "%s/in_voltage0_raw", r.dir);
+    mkdir(r.raw, 0700);                         /* opens, but every read fails (EISDIR) */
+    struct loadcell_iio_params p = params(&r);
+    r.l = loadcell_iio_open(&p, rig_clock, &r, r.err, sizeof r.err);
+    CHECK(r.l != NULL);
+    if (!r.l)
+        return;
+    CHECK_INT(loadcell_iio_poll(r.l), -1);
+    CHECK_INT(loadcell_iio_poll(r.l), -1);
+    CHECK_INT(status(&r).read_errors, 2);
+    rmdir(r.raw);                               /* the "device" comes back */
+    put_value(&r, LOADCELL_IIO_ZERO + 100);
+    CHECK_INT(loadcell_iio_poll(r.l), 1);
+    CHECK_INT(loadcell_iio_read(r.l, t, n, 4), 1);
+    CHECK_NEAR(n[0], 1.0, 1e-9);
+    rig_close(&r);
+}
+
+TEST(tare_uses_the_same_ring)
+{
+    struct rig r;
+
+    if (!rig_open(&r, true))
+        return;
+    CHECK_INT(loadcell_iio_tare(r.l, 3), 0);
+    for (int i = 0; i < 3; i++) {
+        put_value(&r, LOADCELL_IIO_ZERO + 500 + i);
+        loadcell_iio_poll(r.l);
+    }
+    CHECK_NEAR(status(&r).ring.cal.offset, 501, 1e-9);
+    CHECK_INT(status(&r).ring.tares, 1);
+    rig_close(&r);
+}
+
+TEST(reader_thread_reads_until_closed)
+{
+    struct rig r;
+    double t[64], n[64];
+    struct timespec pause = {0, 2000000};
+    int got = 0;
+
+    if (!rig_open(&r, true))
+        return;
+    put_value(&r, LOADCELL_IIO_ZERO + 700);
+    CHECK_INT(loadcell_iio_start(r.l), 0);
+    for (int i = 0; i < 2500 && got < 3; i++) {   /* bounded: at most about 5 s */
+        nanosleep(&pause, NULL);
+        got += loadcell_iio_read(r.l, t + got, n + got, 64 - got);
+    }
+    CHECK(got >= 3);
+    CHECK_NEAR(n[0], 7.0, 1e-9);
+    rig_close(&r);                              /* joins the thread */
+}
+
+TESTS(T(reads_offset_binary_as_counts_and_newtons), T(floating_rails_and_junk_are_told_apart),
+      T(a_missing_channel_fails_at_open), T(read_errors_are_counted_and_the_file_reopened),
+      T(tare_uses_the_same_ring), T(reader_thread_reads_until_closed));
+TEST_MAIN("test_loadcell_iio")
