@@ -4,6 +4,7 @@
 #   make demo       one full session on the simulated rig, closed loop vs fixed speed
 #   make demo-hil   eccd driving eccsim over Modbus TCP: one short set in real time
 #   make check      build with warnings as errors, run every test (ASan/UBSan build)
+#   make check-gpio only the GPIO tests on the kernel's gpio-sim (qemu), verbose
 #   make bench      controller tick cost, simulated day, peak RSS
 #   make install    PREFIX=/usr/local DESTDIR=
 #   make clean
@@ -82,7 +83,7 @@ endef
 $(eval $(call flavour,rel,$(OPT)))
 $(eval $(call flavour,san,$(SAN)))
 
-.PHONY: all deps test-deps demo demo-hil check test bench install uninstall clean
+.PHONY: all deps test-deps demo demo-hil check check-gpio test bench install uninstall clean
 .DEFAULT_GOAL := all
 
 all: $(addprefix $(BUILD)/rel/,$(PROGS))
@@ -109,12 +110,18 @@ check: all test-deps $(san_TESTS) $(rel_TESTS) $(addprefix $(BUILD)/san/,$(PROGS
 
 test: check
 
+# check-gpio: only the GPIO tests on the kernel's gpio-sim under qemu, verbose.
+check-gpio: all
+	@tests/check-gpio.sh $(BUILD)
+
 bench: all $(BUILD)/rel/tests/bench_eccd $(BUILD)/rel/tests/bench_modbus $(BUILD)/rel/tests/bench_hx711
 	@$(BUILD)/rel/tests/bench_eccd $(BUILD)
 	@echo
 	@$(BUILD)/rel/tests/bench_modbus $(BUILD)
 	@echo
 	@$(BUILD)/rel/tests/bench_hx711
+	@echo
+	@sh tests/t_gpiosim.sh --bench $(BUILD)
 
 $(BUILD)/rel/tests/bench_%: $(BUILD)/rel/tests/bench_%.o $(BUILD)/rel/tests/scenario.o $(rel_LIB)
 	$(CC) $(OPT) $^ $(ECC_LIBS) -o $@
