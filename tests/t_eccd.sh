@@ -54,9 +54,9 @@ check "contradiction_from_set_is_refused" \
 "$eccd" -c config/sim.ini --set rig.backend=hw --duration 1 >"$tmp/out" 2>"$tmp/err"
 check "hw_backend_with_sim_parts_says_so" \
     sh -c "[ $? -eq 1 ] && grep -q 'rig.backend = hw, but \[drive\] type = sim' '$tmp/err'"
-"$eccd" -c config/home-pi.ini --duration 1 >"$tmp/out" 2>"$tmp/err"
-check "hardware_not_built_yet_names_the_key" \
-    sh -c "[ $? -eq 1 ] && grep -q '\[loadcell\] type: only modbus is built yet' '$tmp/err'"
+"$eccd" -c config/home-pi.ini --duration 1 --set inputs.chip=nosuchchip >"$tmp/out" 2>"$tmp/err"
+check "missing_gpio_chip_stops_start_up_and_names_it" \
+    sh -c "[ $? -eq 1 ] && grep -q 'inputs: nosuchchip' '$tmp/err'"
 "$eccd" -c config/sim.ini --set sim.scenario=nosuch --duration 1 >"$tmp/out" 2>"$tmp/err"
 check "missing_scenario_says_so" sh -c "[ $? -eq 1 ] && grep -q \"scenario 'nosuch'\" '$tmp/err'"
 
