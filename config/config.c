@@ -111,6 +111,10 @@ static const struct cfg_key keys[] = {
           "a disagreement lasting longer than this is a fault"),
     K_DBL("limits", "force_stuck_s", limits.force_stuck_s, 0.2, 10, "2.0", "s",
           "a load-cell reading that does not change at all for this long is a fault"),
+    K_DBL("limits", "force_negative_n", limits.force_negative_n, 5, 200, "30", "N",
+          "a reading below minus this is implausible (a foot cannot pull): a fault"),
+    K_DBL("limits", "loop_late_s", limits.loop_late_s, 0.02, 1, "0.1", "s",
+          "a control tick that starts this late is a fault (the controller was blind)"),
     K_DBL("limits", "speed_silent_s", limits.speed_silent_s, 0.2, 10, "3.0", "s",
           "no belt pulse for this long while commanded to move is a fault"),
 

@@ -63,6 +63,8 @@ struct ecc_config {
         double speed_disagree_mps;   /* m/s, belt sensor and drive may differ by this much */
         double speed_disagree_s;     /* s, ... for at most this long before it is a fault */
         double force_stuck_s;        /* s, a load cell whose reading never changes for this long */
+        double force_negative_n;     /* N, a raw reading below minus this is implausible */
+        double loop_late_s;          /* s, a control tick this late is a fault */
     } limits;
 
     struct {                         /* [band] the eccentric force target band */

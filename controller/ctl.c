@@ -83,6 +83,8 @@ static void init_modules(struct ctl *c, const struct ecc_config *cfg)
         .force_stuck_s = cfg->limits.force_stuck_s,
         .disagree_mps = cfg->limits.speed_disagree_mps,
         .disagree_s = cfg->limits.speed_disagree_s,
+        .force_negative_n = cfg->limits.force_negative_n,
+        .loop_late_s = cfg->limits.loop_late_s,
     };
 
     force_filter_init(&c->filter, cfg->filter.cutoff_hz, cfg->filter.spike_reject);
@@ -335,6 +337,7 @@ static void safety_inputs(struct ctl *c, const struct ctl_input *in)
         .drive_fault_code = in->drive.fault_code,
         .drive_comm_lost = in->drive.present && in->drive.comm_lost,
         .speed_drive = c->speed_drive,
+        .late_s = in->late_s,
     };
 }
 
@@ -352,10 +355,10 @@ static void safety_run(struct ctl *c)
     ev->value = safety_value(&c->safety);
     ev->limit = safety_limit(&c->safety);
     stroke_abort(c);
-    if (c->cfg.drive.stop_mode == CFG_STOP_COAST)
-        band_ctl_halt(&c->band);        /* the drive coasts; no ramp to command */
-    else
-        band_ctl_stop(&c->band);
+    /* A fault commands zero at once: nothing non-zero is ever asked for while a fault is
+     * latched. The drive brings the belt down on its own decel ramp (or coasts where
+     * drive.stop_mode says); an ordinary stop (set done, stop button) ramps the command. */
+    band_ctl_halt(&c->band);
     proto_command(&c->proto, PROTO_CMD_STOP, c->now);
     c->restart_from_min = true;
 }

@@ -10,7 +10,7 @@
  * Each tick, in order:
  *   1. new load-cell samples -> filter; new belt pulses -> speed estimate;
  *   2. operator commands (reset, stop, start, next set);
- *   3. safety check: a new fault stops the protocol, aborts the stroke, ramps down;
+ *   3. safety check: a new fault stops the protocol, aborts the stroke, commands zero;
  *   4. rest timer;
  *   5. rep detection while a set runs; a counted rep may end the set or session;
  *   6. band controller -> commanded speed.
@@ -83,6 +83,7 @@ struct ctl_input {
     bool estop;                 /* e-stop / safety key active */
     unsigned pressed;           /* HAL_BTN_* presses since the last tick */
     struct hal_drive_status drive;  /* the drive's latest report (present = false: none) */
+    double late_s;              /* s this tick started after it was due (the loop measures) */
 };
 
 struct ctl {                    /* fields are private to ctl.c */

@@ -121,6 +121,7 @@ int loop_run(struct ctl *c, struct hal *hal, const struct loop_opts *o, struct l
         fprintf(o->trace, "%s\n", loop_trace_header());
     while (!loop_done(o, st, c, now - t0)) {
         read_inputs(hal, &buf, &in);
+        in.late_s = st->ticks > 0 && in.now > next ? in.now - next : 0.0;
         if (o->start && st->ticks == 0)
             in.pressed |= HAL_BTN_START;
         now = in.now;

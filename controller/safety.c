@@ -26,6 +26,8 @@ static const char *const fault_names[FAULT_COUNT] = {
     [FAULT_FORCE_SATURATED] = "force_saturated",
     [FAULT_FORCE_STUCK] = "force_stuck",
     [FAULT_SPEED_DISAGREE] = "speed_disagree",
+    [FAULT_FORCE_IMPLAUSIBLE] = "force_implausible",
+    [FAULT_LOOP_LATE] = "loop_late",
 };
 
 const char *fault_name(enum fault f)
@@ -151,10 +153,14 @@ static enum fault first_fault(const struct safety *s, const struct safety_input 
         return trip(value, limit, FAULT_DRIVE_TRIP, in->drive_fault_code, 0.0);
     if (in->drive_comm_lost)
         return trip(value, limit, FAULT_DRIVE_COMM, 1.0, 0.0);
+    if (in->late_s > p->loop_late_s)
+        return trip(value, limit, FAULT_LOOP_LATE, in->late_s, p->loop_late_s);
     if (over_limit(in->force, p->force_abort))
         return trip(value, limit, FAULT_OVERFORCE, in->force, p->force_abort);
     if (!(fabs(in->force_raw) < p->force_full_scale))
         return trip(value, limit, FAULT_FORCE_SATURATED, in->force_raw, p->force_full_scale);
+    if (in->force_raw < -p->force_negative_n)
+        return trip(value, limit, FAULT_FORCE_IMPLAUSIBLE, in->force_raw, -p->force_negative_n);
     if (over_limit(in->speed, p->speed_limit))
         return trip(value, limit, FAULT_OVERSPEED, in->speed, p->speed_limit);
     if (age > p->force_stale_s)

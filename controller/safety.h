@@ -10,8 +10,12 @@
  *   estop           the e-stop or safety key input is active (or its wire broken)
  *   drive_trip      the drive reports a fault of its own
  *   drive_comm      fail_after drive transactions in a row failed
+ *   loop_late       a control tick started more than loop_late_s after it was due (the
+ *                   controller was blind that long)
  *   overforce       filtered force > force_abort
  *   force_saturated the newest raw reading is at the load cell's full scale
+ *   force_implausible the newest raw reading is below -force_negative_n: a foot cannot pull
+ *                   the belt back, so the cell is miswired, mis-calibrated or broken
  *   overspeed       measured belt speed > speed_max * (1 + overspeed_margin)
  *   force_stale     no new load-cell sample for force_stale_s
  *   force_stuck     the belt is commanded to move, samples arrive, but their value has
@@ -44,12 +48,14 @@ enum fault {
     FAULT_FORCE_SATURATED,
     FAULT_FORCE_STUCK,
     FAULT_SPEED_DISAGREE,
+    FAULT_FORCE_IMPLAUSIBLE,
+    FAULT_LOOP_LATE,
     FAULT_COUNT
 };
 
 /* Stable lower-case names: "none", "overforce", "overspeed", "force_stale",
  * "speed_silent", "estop", "drive_trip", "drive_comm", "force_saturated",
- * "force_stuck", "speed_disagree". */
+ * "force_stuck", "speed_disagree", "force_implausible", "loop_late". */
 const char *fault_name(enum fault f);
 
 struct safety_params {
@@ -62,6 +68,8 @@ struct safety_params {
     double force_stuck_s;       /* s */
     double disagree_mps;        /* m/s */
     double disagree_s;          /* s */
+    double force_negative_n;    /* N, a raw reading below minus this is implausible */
+    double loop_late_s;         /* s */
 };
 
 struct safety_input {
@@ -79,6 +87,7 @@ struct safety_input {
     bool drive_comm_lost;       /* the drive link failed fail_after times in a row */
     double speed_drive;         /* m/s from the drive's output frequency; NAN: no such
                                    second opinion (no cross-check) */
+    double late_s;              /* s this tick started after it was due (0: on time) */
 };
 
 struct safety {                 /* fields are private to safety.c */

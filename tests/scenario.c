@@ -26,6 +26,13 @@ static void watch_tick(void *arg, const struct ctl *c, double now)
                              : fmax(r->cfg.limits.accel, r->cfg.limits.stop_decel);
 
     (void)now;
+    if (ctl_fault(c) != FAULT_NONE && cmd != 0.0)
+        r->moved_while_latched++;
+    if (ctl_fault(c) != FAULT_NONE) {   /* a fault's stop is a step to zero, by design */
+        w->prev_cmd = cmd;
+        r->final_cmd = cmd;
+        return;
+    }
     if (cmd > r->max_cmd)
         r->max_cmd = cmd;
     if (rig_belt_speed(w->rig) > r->max_belt)

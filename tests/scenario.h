@@ -43,6 +43,7 @@ struct scn_result {
     double max_belt;                    /* m/s, true belt speed */
     long slew_violations;               /* ticks where the command changed too fast */
     double worst_slew;                  /* largest |d cmd/dt| seen, m/s^2 */
+    long moved_while_latched;           /* ticks with a fault latched and a non-zero command */
 
     /* comparison */
     int mismatched;                     /* strokes whose verdicts disagree, or unpaired */

@@ -12,7 +12,8 @@
 static const struct safety_params params = {
     .force_abort = 250.0, .speed_limit = 1.0, .force_stale_s = 0.5,
     .speed_silent_s = 1.0, .silent_min_cmd = 0.04, .force_full_scale = 1000.0,
-    .force_stuck_s = 1.0, .disagree_mps = 0.1, .disagree_s = 0.5,
+    .force_stuck_s = 1.0, .disagree_mps = 0.1, .disagree_s = 0.5, .force_negative_n = 30.0,
+    .loop_late_s = 0.1,
 };
 
 /* A healthy tick at now: fresh force and pulse, moderate load and speed. */
@@ -500,6 +501,34 @@ TEST(speed_disagreement_waits_for_a_steady_command)
     }
 }
 
+TEST(negative_force_is_implausible)
+{
+    struct safety s;
+    safety_init(&s, &params);
+    struct safety_input in = healthy(0.0);
+
+    in.force_raw = -29.0;                   /* noise and a little tare error: fine */
+    CHECK_INT(safety_check(&s, &in), FAULT_NONE);
+    in = healthy(0.25);
+    in.force_raw = -31.0;
+    CHECK_INT(safety_check(&s, &in), FAULT_FORCE_IMPLAUSIBLE);
+    check_latch(&s, FAULT_FORCE_IMPLAUSIBLE, 0.25, -31.0, -30.0);
+}
+
+TEST(a_late_tick_latches_loop_late)
+{
+    struct safety s;
+    safety_init(&s, &params);
+    struct safety_input in = healthy(0.0);
+
+    in.late_s = 0.1;                        /* exactly the limit: still acceptable */
+    CHECK_INT(safety_check(&s, &in), FAULT_NONE);
+    in = healthy(0.5);
+    in.late_s = 0.35;
+    CHECK_INT(safety_check(&s, &in), FAULT_LOOP_LATE);
+    check_latch(&s, FAULT_LOOP_LATE, 0.5, 0.35, 0.1);
+}
+
 TEST(no_second_opinion_means_no_cross_check)
 {
     struct safety s;
@@ -518,6 +547,7 @@ TESTS(T(drive_trip_latches_with_its_code_and_can_be_reset), T(drive_comm_loss_la
       T(stuck_load_cell_latches_after_force_stuck_s),
       T(speed_disagreement_latches_only_when_it_lasts),
       T(speed_disagreement_waits_for_a_steady_command), T(no_second_opinion_means_no_cross_check),
+      T(negative_force_is_implausible), T(a_late_tick_latches_loop_late),
       T(stuck_load_cell_is_ignored_while_the_belt_is_not_commanded),
       T(healthy_input_latches_nothing), T(estop_latches),
       T(overforce_latches_with_value_and_limit), T(overspeed_latches_with_value_and_limit),

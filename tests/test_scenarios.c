@@ -47,6 +47,7 @@ static void check_closed_run(const char *scenario, unsigned seed, struct scn_res
     CHECK(r->max_cmd <= cfg->limits.speed_max);
     CHECK(r->max_belt <= cfg->limits.speed_max + 1e-9);
     CHECK_INT(r->slew_violations, 0);
+    CHECK_INT(r->moved_while_latched, 0);
 }
 
 /* Closed loop against fixed speed, same athlete, same seed. */
@@ -83,6 +84,7 @@ TEST(miscalibrated_belt_sensor_latches_speed_disagree)
     CHECK(r.t_fault > 2.0 && r.t_fault < 2.0 + 5.0);   /* within seconds of the start */
     CHECK_INT(r.sessions_done, 0);
     CHECK(r.final_cmd == 0.0);
+    CHECK_INT(r.moved_while_latched, 0);
 }
 
 TEST(normal_athlete) { check_scenario("normal", 0.90); }
