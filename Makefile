@@ -114,8 +114,11 @@ test: check
 check-gpio: all
 	@tests/check-gpio.sh $(BUILD)
 
-bench: all $(BUILD)/rel/tests/bench_eccd $(BUILD)/rel/tests/bench_modbus $(BUILD)/rel/tests/bench_hx711
+bench: all $(BUILD)/rel/tests/bench_eccd $(BUILD)/rel/tests/bench_modbus $(BUILD)/rel/tests/bench_hx711 \
+       $(BUILD)/rel/tests/bench_faults
 	@$(BUILD)/rel/tests/bench_eccd $(BUILD)
+	@echo
+	@$(BUILD)/rel/tests/bench_faults
 	@echo
 	@$(BUILD)/rel/tests/bench_modbus $(BUILD)
 	@echo

@@ -2,6 +2,7 @@
 #include "hal/hal_sim.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -11,12 +12,98 @@
 #define ECC_SCENARIO_DIR "/usr/local/share/eccd/scenarios"
 #endif
 
+struct sim_fault {
+    enum hal_sim_fault kind;
+    double t0, t1;                  /* active over [t0, t1) */
+};
+
 struct hal_sim {
     struct rig *rig;
     double speed;                   /* wall-clock factor, 0 = free running */
     struct timespec wall0;          /* wall time at virtual time 0 */
     char scenario[CFG_PATH_MAX];
+
+    struct sim_fault faults[HAL_SIM_MAX_FAULTS];
+    int n_faults;
+    double full_scale_n;            /* what a saturated load cell reads */
+    double last_force;              /* the newest sample handed out (a stuck cell repeats it) */
+    double wanted, delivered;       /* setpoint asked for / the last one the drive got */
+    bool enable_wired, enabled;     /* the dead-man (see hal_sim_opts) */
+    unsigned pressed;               /* HAL_BTN_* from hal_sim_press() */
+    void (*on_command)(void *arg, double t, double mps);
+    void *arg;
 };
+
+/* ---- faults ---------------------------------------------------------------------- */
+
+static const char *const fault_names[HAL_SIM_FAULT_COUNT] = {
+    "estop", "lc_stale", "lc_stuck", "lc_saturate", "lc_negative", "encoder_silent",
+    "drive_runaway", "drive_comm", "drive_trip", "nan_speed",
+};
+
+const char *hal_sim_fault_name(enum hal_sim_fault kind)
+{
+    return (unsigned)kind < HAL_SIM_FAULT_COUNT ? fault_names[kind] : "unknown";
+}
+
+int hal_sim_add_fault(struct hal_sim *s, enum hal_sim_fault kind, double t_start,
+                      double duration)
+{
+    if ((unsigned)kind >= HAL_SIM_FAULT_COUNT || !isfinite(t_start) || t_start < 0.0 ||
+        !(duration > 0.0)) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (s->n_faults == HAL_SIM_MAX_FAULTS) {
+        errno = ENOSPC;
+        return -1;
+    }
+    s->faults[s->n_faults++] = (struct sim_fault){kind, t_start, t_start + duration};
+    return 0;
+}
+
+bool hal_sim_fault_active(const struct hal_sim *s, enum hal_sim_fault kind, double t)
+{
+    for (int i = 0; i < s->n_faults; i++)
+        if (s->faults[i].kind == kind && t >= s->faults[i].t0 && t < s->faults[i].t1)
+            return true;
+    return false;
+}
+
+void hal_sim_press(struct hal_sim *s, unsigned hal_buttons)
+{
+    s->pressed |= hal_buttons;
+}
+
+/* The first fault start or end in (after, until), else until. */
+static double next_switch(const struct hal_sim *s, double after, double until)
+{
+    double b = until;
+
+    for (int i = 0; i < s->n_faults; i++) {
+        if (s->faults[i].t0 > after && s->faults[i].t0 < b)
+            b = s->faults[i].t0;
+        if (s->faults[i].t1 > after && s->faults[i].t1 < b)
+            b = s->faults[i].t1;
+    }
+    return b;
+}
+
+/* What the motor really follows: the delivered setpoint, unless the drive has run away
+ * or tripped (coasts), or the dead-man has cut its power. */
+static void drive_apply(struct hal_sim *s)
+{
+    double t = rig_now(s->rig), v;
+
+    if (!hal_sim_fault_active(s, HAL_SIM_DRIVE_COMM, t))
+        s->delivered = s->wanted;
+    v = s->delivered;
+    if (hal_sim_fault_active(s, HAL_SIM_DRIVE_RUNAWAY, t))
+        v = HAL_SIM_RUNAWAY_MPS;
+    if (hal_sim_fault_active(s, HAL_SIM_DRIVE_TRIP, t) || (s->enable_wired && !s->enabled))
+        v = 0.0;
+    rig_set_speed(s->rig, v);
+}
 
 /* ---- the virtual clock ----------------------------------------------------------- */
 
@@ -42,11 +129,18 @@ static void wall_pace(const struct hal_sim *s, double t)
         ;
 }
 
+/* Drive faults switch at their exact times: run the physics to each switch first. */
 static int sim_sleep_until(void *ctx, double t)
 {
     struct hal_sim *s = ctx;
+    double b;
 
+    while ((b = next_switch(s, rig_now(s->rig), t)) < t) {
+        rig_advance(s->rig, b);
+        drive_apply(s);
+    }
     rig_advance(s->rig, t);
+    drive_apply(s);
     if (s->speed > 0.0)
         wall_pace(s, t);
     return 0;
@@ -57,15 +151,17 @@ static int sim_sleep_until(void *ctx, double t)
 static int sim_set_speed(void *ctx, double mps)
 {
     struct hal_sim *s = ctx;
-    rig_set_speed(s->rig, mps);
+
+    if (s->on_command)
+        s->on_command(s->arg, rig_now(s->rig), mps);
+    s->wanted = mps;
+    drive_apply(s);
     return 0;
 }
 
 static int sim_stop(void *ctx)
 {
-    struct hal_sim *s = ctx;
-    rig_set_speed(s->rig, 0.0);
-    return 0;
+    return sim_set_speed(ctx, 0.0);
 }
 
 /* The simulated drive reports its output (motor) speed, as a VFD reports its output
@@ -74,31 +170,91 @@ static int sim_status(void *ctx, struct hal_drive_status *st)
 {
     struct hal_sim *s = ctx;
 
+    double t = rig_now(s->rig);
+
     st->present = true;
-    st->healthy = true;
-    st->speed_mps = rig_motor_speed(s->rig);
-    st->t_speed = rig_now(s->rig);
+    st->comm_lost = hal_sim_fault_active(s, HAL_SIM_DRIVE_COMM, t);
+    st->tripped = hal_sim_fault_active(s, HAL_SIM_DRIVE_TRIP, t);
+    st->fault_code = st->tripped ? HAL_SIM_TRIP_CODE : 0u;
+    st->healthy = !st->comm_lost && !st->tripped;
+    st->speed_mps = hal_sim_fault_active(s, HAL_SIM_NAN_SPEED, t) ? NAN : rig_motor_speed(s->rig);
+    st->t_speed = t;
     return 0;
 }
 
+/* Drop the pulses a silent sensor did not give. */
 static int sim_read_pulses(void *ctx, double *t, int max)
 {
     struct hal_sim *s = ctx;
-    return rig_take_pulses(s->rig, t, max);
+    int n = rig_take_pulses(s->rig, t, max), k = 0;
+
+    for (int i = 0; i < n; i++)
+        if (!hal_sim_fault_active(s, HAL_SIM_ENCODER_SILENT, t[i]))
+            t[k++] = t[i];
+    return k;
+}
+
+/* One load-cell sample as the faulty front end gives it; false: not given at all. */
+static bool lc_fault(const struct hal_sim *s, double t, double *n)
+{
+    if (hal_sim_fault_active(s, HAL_SIM_LC_STALE, t))
+        return false;
+    if (hal_sim_fault_active(s, HAL_SIM_LC_STUCK, t))
+        *n = s->last_force;
+    if (hal_sim_fault_active(s, HAL_SIM_LC_SATURATE, t))
+        *n = s->full_scale_n;
+    if (hal_sim_fault_active(s, HAL_SIM_LC_NEGATIVE, t))
+        *n = HAL_SIM_NEGATIVE_N;
+    if (hal_sim_fault_active(s, HAL_SIM_NAN_SPEED, t))
+        *n = NAN;
+    return true;
 }
 
 static int sim_read_force(void *ctx, double *t, double *n, int max)
 {
     struct hal_sim *s = ctx;
-    return rig_take_force(s->rig, t, n, max);
+    int got = rig_take_force(s->rig, t, n, max), k = 0;
+
+    for (int i = 0; i < got; i++) {
+        if (!lc_fault(s, t[i], &n[i]))
+            continue;
+        t[k] = t[i];
+        n[k++] = n[i];
+        if (isfinite(n[i]))
+            s->last_force = n[i];
+    }
+    return k;
 }
 
 static int sim_read_inputs(void *ctx, struct hal_input_state *st)
 {
     struct hal_sim *s = ctx;
 
-    st->estop = false;
+    st->estop = hal_sim_fault_active(s, HAL_SIM_ESTOP, rig_now(s->rig));
     st->pressed = (rig_take_buttons(s->rig) & ATHLETE_BTN_START) ? HAL_BTN_START : 0u;
+    st->pressed |= s->pressed;
+    s->pressed = 0;
+    return 0;
+}
+
+/* The dead-man: dropped once, it stays dropped until the operator's reset. */
+static int sim_enable(void *ctx, bool healthy)
+{
+    struct hal_sim *s = ctx;
+
+    if (!healthy && s->enabled) {
+        s->enabled = false;
+        drive_apply(s);
+    }
+    return 0;
+}
+
+static int sim_inputs_reset(void *ctx)
+{
+    struct hal_sim *s = ctx;
+
+    s->enabled = true;
+    drive_apply(s);
     return 0;
 }
 
@@ -111,6 +267,10 @@ static void hal_bind(struct hal_sim *s, const struct ecc_config *cfg, struct hal
     hal->encoder = (struct hal_encoder){.read = sim_read_pulses, .ctx = s};
     hal->force = (struct hal_force){.read = sim_read_force, .ctx = s};
     hal->inputs = (struct hal_inputs){.read = sim_read_inputs, .ctx = s};
+    if (s->enable_wired) {
+        hal->inputs.enable = sim_enable;
+        hal->inputs.reset = sim_inputs_reset;
+    }
 }
 
 /* ---- set-up ---------------------------------------------------------------------- */
@@ -218,6 +378,13 @@ struct hal_sim *hal_sim_open(const struct ecc_config *cfg, const struct hal_sim_
         return NULL;
     }
     s->speed = cfg->sim.speed;
+    s->full_scale_n = cfg->loadcell.full_scale_n;
+    s->enabled = true;
+    if (opts) {
+        s->enable_wired = opts->enable_wired;
+        s->on_command = opts->on_command;
+        s->arg = opts->arg;
+    }
     clock_gettime(CLOCK_MONOTONIC, &s->wall0);
     hal_bind(s, cfg, hal);
     return s;

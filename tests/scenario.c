@@ -176,3 +176,141 @@ void scn_compare(struct scn_result *r, bool verbose)
                t ? t->duration_s : 0.0);
     }
 }
+
+/* ---- fault injection (see scenario.h) --------------------------------------------- */
+
+/* The loop's clock is a sum of periods: the tick "at 10 s" runs at 10 - 2e-12 s and
+ * already sees the load-cell sample stamped 10 s. Times within this are the same time. */
+#define SCN_T_EPS 1e-6
+
+struct fault_watch {
+    const struct scn_fault_case *fc;
+    struct scn_fault_result *r;
+    struct hal_sim *sim;
+    struct rig *rig;
+    double limit;                       /* m/s, the overspeed limit */
+    double last_cmd;                    /* m/s, the drive's newest command */
+    double next_press;                  /* s, the operator's next start press */
+    bool reset_pressed, ramp_done;
+    double ramp_prev;                   /* m/s, previous command on the restart ramp */
+};
+
+/* After the reset: the first non-zero commands, until they stop rising. */
+static void restart_track(struct fault_watch *w, double t, double mps)
+{
+    struct scn_fault_result *r = w->r;
+
+    if (r->t_reset < 0.0 || w->ramp_done || (r->t_restart < 0.0 && mps == 0.0))
+        return;
+    if (r->t_restart < 0.0) {
+        r->t_restart = t;
+        r->restart_first = mps;
+        r->restart_max_step = mps;
+    } else if (mps <= w->ramp_prev) {
+        r->restart_hold = w->ramp_prev;
+        w->ramp_done = true;
+    } else if (mps - w->ramp_prev > r->restart_max_step) {
+        r->restart_max_step = mps - w->ramp_prev;
+    }
+    w->ramp_prev = mps;
+}
+
+static void fault_command(void *arg, double t, double mps)
+{
+    struct fault_watch *w = arg;
+    struct scn_fault_result *r = w->r;
+
+    w->last_cmd = mps;
+    if (!isfinite(mps))
+        r->nonfinite_cmds++;
+    if (t < w->fc->onset - SCN_T_EPS)
+        r->cmd_at_onset = mps;
+    else if (r->t_stop < 0.0 && mps == 0.0)
+        r->t_stop = t;
+    restart_track(w, t, mps);
+}
+
+/* The operator: hammers start while latched, then resets and starts once. */
+static void operator_act(struct fault_watch *w, const struct ctl *c, double now)
+{
+    if (!w->reset_pressed && w->fc->reset_at > 0.0 && now >= w->fc->reset_at) {
+        hal_sim_press(w->sim, HAL_BTN_RESET);
+        w->reset_pressed = true;
+        w->next_press = now + SCN_REPRESS_S;
+        return;
+    }
+    if (now < w->next_press || (!w->reset_pressed && ctl_fault(c) == FAULT_NONE))
+        return;
+    hal_sim_press(w->sim, HAL_BTN_START);
+    w->next_press = w->reset_pressed ? INFINITY : now + SCN_REPRESS_S;
+}
+
+static void fault_tick(void *arg, const struct ctl *c, double now)
+{
+    struct fault_watch *w = arg;
+    struct scn_fault_result *r = w->r;
+    double belt = rig_belt_speed(w->rig);
+
+    if (ctl_fault(c) != FAULT_NONE && w->last_cmd != 0.0)
+        r->moved_while_latched++;
+    if (r->t_over < 0.0 && belt > w->limit)
+        r->t_over = now;
+    if (r->t_latch >= 0.0 && r->t_belt_zero < 0.0 && belt == 0.0)
+        r->t_belt_zero = now;
+    operator_act(w, c, now);
+}
+
+static void fault_event(void *arg, const struct ctl_event *ev)
+{
+    struct fault_watch *w = arg;
+    struct scn_fault_result *r = w->r;
+
+    if (ev->kind == CTL_EV_FAULT && r->faults++ == 0) {
+        r->fault = ev->fault;
+        r->t_latch = ev->t;
+        w->next_press = ev->t + SCN_REPRESS_S;
+    } else if (ev->kind == CTL_EV_COMMAND && ev->cmd == CTL_CMD_START &&
+               ev->result == CTL_REFUSED_FAULT) {
+        r->starts_refused++;
+    } else if (ev->kind == CTL_EV_RESET) {
+        r->t_reset = ev->t;
+    }
+}
+
+static void fault_result_init(struct scn_fault_result *r)
+{
+    memset(r, 0, sizeof *r);
+    r->t_latch = r->t_stop = r->t_over = r->t_belt_zero = -1.0;
+    r->t_reset = r->t_restart = -1.0;
+}
+
+int scn_fault_run(const struct scn_fault_case *fc, unsigned seed, struct scn_fault_result *r)
+{
+    static struct ctl ctl;
+    struct fault_watch w = {.fc = fc, .r = r, .next_press = INFINITY};
+    struct hal_sim_opts so = {.sessions = 1, .enable_wired = true,
+                              .on_command = fault_command, .arg = &w};
+    struct loop_opts lo = {.max_time_s = fc->t_end, .on_tick = fault_tick,
+                           .on_event = fault_event, .arg = &w};
+    struct loop_stats st;
+    struct hal hal;
+    char err[512];
+
+    fault_result_init(r);
+    if (scn_config("normal", seed, NULL, &r->cfg) != 0)
+        return -1;
+    w.sim = hal_sim_open(&r->cfg, &so, &hal, err, sizeof err);
+    if (!w.sim || hal_sim_add_fault(w.sim, fc->kind, fc->onset, fc->duration) != 0) {
+        fprintf(stderr, "fault %s: %s\n", hal_sim_fault_name(fc->kind),
+                w.sim ? "cannot schedule the fault" : err);
+        hal_sim_close(w.sim);
+        return -1;
+    }
+    w.rig = hal_sim_rig(w.sim);
+    w.limit = r->cfg.limits.speed_max * (1.0 + r->cfg.limits.overspeed_margin);
+    ctl_init(&ctl, &r->cfg);
+    loop_run(&ctl, &hal, &lo, &st);
+    r->drive_errors = st.drive_errors;
+    hal_sim_close(w.sim);
+    return 0;
+}

@@ -14,6 +14,7 @@
 
 #include "config/config.h"
 #include "controller/ctl.h"
+#include "hal/hal_sim.h"
 #include "sim/athlete.h"
 
 #define SCN_MAX_STROKES 512
@@ -59,5 +60,46 @@ int scn_run(const char *scenario, unsigned seed, int sessions, const char *const
 /* Pair judged strokes with true ones by contact time; fills r->mismatched and prints
  * each disagreement when verbose. */
 void scn_compare(struct scn_result *r, bool verbose);
+
+/* ---- fault injection -------------------------------------------------------------
+ * One run of the real loop on the sim with the drive-enable dead-man wired and one
+ * injected fault: the athlete starts the set itself (at 2 s); after the latch the
+ * operator presses start every SCN_REPRESS_S (it must be refused); at reset_at (if > 0)
+ * the operator presses reset, then start SCN_REPRESS_S later. Times are virtual. */
+
+#define SCN_REPRESS_S 2.0
+
+struct scn_fault_case {
+    enum hal_sim_fault kind;
+    double onset, duration;             /* s; duration INFINITY: for good */
+    double reset_at;                    /* s, 0: no reset */
+    double t_end;                       /* s, the run ends here */
+};
+
+struct scn_fault_result {
+    struct ecc_config cfg;
+    double cmd_at_onset;                /* m/s, the last command sent before onset */
+    enum fault fault;                   /* the first fault latched (FAULT_NONE: none) */
+    int faults;                         /* FAULT events */
+    double t_latch;                     /* s, -1: none */
+    double t_stop;                      /* s, first zero command at or after onset (-1: none) */
+    double t_over;                      /* s, first tick the true belt ran over the
+                                           overspeed limit (-1: never) */
+    double t_belt_zero;                 /* s, first tick after the latch with the true belt
+                                           stopped (-1: never) */
+    long moved_while_latched;           /* ticks a fault was latched and the drive's last
+                                           command was not zero */
+    int starts_refused;                 /* start presses refused because of the fault */
+    long nonfinite_cmds;                /* commands the drive saw that were not finite */
+    long drive_errors;                  /* commands the HAL refused */
+    /* after the operator's reset */
+    double t_reset;                     /* s, when the latch cleared (-1: never) */
+    double t_restart;                   /* s, first non-zero command after it (-1: none) */
+    double restart_first;               /* m/s, that command */
+    double restart_hold;                /* m/s, where the restart ramp first stopped rising */
+    double restart_max_step;            /* m/s, largest rise per command on that ramp */
+};
+
+int scn_fault_run(const struct scn_fault_case *fc, unsigned seed, struct scn_fault_result *r);
 
 #endif
