@@ -50,7 +50,7 @@ struct cfg_key {
 /* ---- the table ---------------------------------------------------------------------- */
 
 static const char *const backend_names[] = {"sim", "hw", NULL};
-static const char *const mode_names[] = {"continuous", "fixed", NULL};
+static const char *const mode_names[] = {"continuous", "fixed", "reactive", NULL};
 static const char *const drive_names[] = {"sim", "modbus-rtu", "modbus-tcp", "pwm", NULL};
 static const char *const encoder_names[] = {"sim", "gpio", "drive", NULL};
 static const char *const loadcell_names[] = {"sim", "hx711", "iio", "modbus", NULL};
@@ -124,9 +124,10 @@ static const struct cfg_key keys[] = {
           "upper edge of the band: above it the belt slows down"),
 
     K_ENUM("control", "mode", control.mode, mode_names, "continuous",
-           "continuous: belt speed follows the force band; fixed: constant fixed_speed_mps"),
+           "continuous: belt speed follows the force band; fixed: constant fixed_speed_mps; "
+           "reactive: it moves only while loaded"),
     K_DBL("control", "start_speed_mps", control.start_speed, 0.02, 0.83, "0.30", "m/s",
-          "belt speed a set starts at (continuous mode)"),
+          "belt speed a set starts at (continuous and reactive modes)"),
     K_DBL("control", "fixed_speed_mps", control.fixed_speed, 0.02, 0.83, "0.30", "m/s",
           "belt speed in fixed mode"),
     K_DBL("control", "kp", control.kp, 0, 0.1, "0.003", "(m/s)/N",
@@ -140,6 +141,8 @@ static const struct cfg_key keys[] = {
     K_DBL("control", "hold_margin", control.hold_margin, 0, 0.45, "0.25", "",
           "share of the band width, at each edge, where the speed is still nudged toward "
           "the middle; the speed is held only in the rest"),
+    K_DBL("control", "engage_n", control.engage_n, 5, 500, "25", "N",
+          "reactive: the belt moves only while the foot load is above this"),
 
     K_BOOL("filter", "spike_reject", filter.spike_reject, "true",
            "median-of-3 drops single-sample load-cell spikes"),
@@ -920,6 +923,8 @@ static const struct cfg_rule rules[] = {
     RULE(band.force_low, band.force_high, true),
     RULE(rep.release_n, rep.contact_n, true),
     RULE(rep.contact_n, band.force_low, true),
+    RULE(rep.release_n, control.engage_n, true),
+    RULE(control.engage_n, band.force_low, true),
     RULE(band.force_high, limits.force_abort, true),
     RULE(limits.speed_min, control.start_speed, false),
     RULE(control.start_speed, limits.speed_max, false),
@@ -1085,7 +1090,7 @@ int config_resolve_path(const struct ecc_config *cfg, const char *rel, char *out
 
 const char *config_mode_name(enum cfg_mode m)
 {
-    return (int)m >= 0 && (int)m < 2 ? mode_names[m] : "?";
+    return (int)m >= 0 && (int)m <= CFG_MODE_REACTIVE ? mode_names[m] : "?";
 }
 
 int config_key_count(void)

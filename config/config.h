@@ -24,7 +24,7 @@
 #define CFG_KEYS_MAX 256         /* room in key_line[] for every key of the table */
 
 enum cfg_backend { CFG_BACKEND_SIM = 0, CFG_BACKEND_HW };
-enum cfg_mode { CFG_MODE_CONTINUOUS = 0, CFG_MODE_FIXED };
+enum cfg_mode { CFG_MODE_CONTINUOUS = 0, CFG_MODE_FIXED, CFG_MODE_REACTIVE };
 enum cfg_log_level { CFG_LOG_ERROR = 0, CFG_LOG_WARN, CFG_LOG_INFO, CFG_LOG_DEBUG };
 enum cfg_drive_type { CFG_DRIVE_SIM = 0, CFG_DRIVE_MODBUS_RTU, CFG_DRIVE_MODBUS_TCP, CFG_DRIVE_PWM };
 enum cfg_encoder_type { CFG_ENCODER_SIM = 0, CFG_ENCODER_GPIO, CFG_ENCODER_DRIVE };
@@ -73,7 +73,8 @@ struct ecc_config {
     } band;
 
     struct {                         /* [control] */
-        enum cfg_mode mode;          /* continuous (closed loop) or fixed (constant speed) */
+        enum cfg_mode mode;          /* continuous (closed loop), fixed (constant speed) or
+                                        reactive (closed loop, belt moves only while loaded) */
         double start_speed;          /* m/s, speed a set starts at (continuous mode) */
         double fixed_speed;          /* m/s, the belt speed in fixed mode */
         double kp;                   /* (m/s)/N, proportional gain on the band error */
@@ -82,6 +83,8 @@ struct ecc_config {
         double release_rollback_s;   /* s, on release undo the integral of the last this-many s */
         double hold_margin;          /* share of the band width at each edge where the speed is
                                         still corrected; it is held only in the middle */
+        double engage_n;             /* N, reactive: the belt moves only while the foot load is
+                                        above this (release_n < engage_n < force_low) */
     } control;
 
     struct {                         /* [filter] force filter */

@@ -136,6 +136,13 @@ static double desired_speed(struct band_ctl *c, double force, bool engaged)
     return clamp_speed(p, c->target + p->kp * e);
 }
 
+/* Reactive mode: the foot is not loading the belt, so it must not move. A bad
+ * reading is not a load either. */
+static bool reactive_unloaded(const struct band_ctl_params *p, double force)
+{
+    return p->mode == CFG_MODE_REACTIVE && !(force > p->engage);
+}
+
 double band_ctl_update(struct band_ctl *c, double force, bool engaged)
 {
     const struct band_ctl_params *p = &c->p;
@@ -143,7 +150,7 @@ double band_ctl_update(struct band_ctl *c, double force, bool engaged)
     if (!isfinite(force))
         engaged = false;              /* a bad reading must not reach the integrator */
 
-    if (c->running)
+    if (c->running && !reactive_unloaded(p, force))
         c->out = move_toward(c->out, desired_speed(c, force, engaged), p->accel * p->dt);
     else
         c->out = move_toward(c->out, 0.0, p->stop_decel * p->dt);

@@ -29,6 +29,12 @@
  * fixed mode ignores force and holds fixed_speed: the plain treadmill of the
  * clinical case report, kept as the baseline closed loop is compared with.
  *
+ * reactive mode is continuous mode gated by the foot load, the way isokinetic
+ * dynamometers run their reactive eccentric mode: while the force is above `engage`
+ * the output runs toward the held speed exactly as in continuous mode (slew-limited
+ * from wherever it is); at or below it the output ramps to zero at stop_decel, as on
+ * a stop, and the held speed is kept for the next stroke.
+ *
  * Pure logic: the control period dt is fixed at init; nothing is allocated.
  */
 #ifndef ECC_BAND_CTL_H
@@ -48,6 +54,7 @@ struct band_ctl_params {
     double accel;                    /* m/s^2, slew limit while running */
     double stop_decel;               /* m/s^2, ramp down when stopping */
     double fixed_speed;              /* m/s, fixed mode */
+    double engage;                   /* N, reactive mode: the belt moves only above this */
     double rollback_s;               /* s, clamped to what the history holds */
     double dt;                       /* s, the control period */
 };

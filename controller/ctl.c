@@ -59,6 +59,7 @@ static void init_modules(struct ctl *c, const struct ecc_config *cfg)
         .speed_min = cfg->limits.speed_min, .speed_max = cfg->limits.speed_max,
         .accel = cfg->limits.accel, .stop_decel = cfg->limits.stop_decel,
         .fixed_speed = cfg->control.fixed_speed,
+        .engage = cfg->control.engage_n,
         .rollback_s = cfg->control.release_rollback_s,
         .dt = c->dt,
     };

@@ -343,6 +343,7 @@ static int athlete_params_from(const struct ecc_config *cfg, const struct hal_si
         return -1;
     ap->rest_wait_s = cfg->protocol.rest_s + 2.0;
     ap->sets_per_session = cfg->protocol.sets_per_session;
+    ap->reactive = cfg->control.mode == CFG_MODE_REACTIVE;
     if (opts && opts->sessions > 0)
         ap->sessions = opts->sessions;
     return 0;

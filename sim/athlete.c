@@ -31,6 +31,8 @@
 #define V_STOPPED 0.01     /* belt stopped, for the start/stop cycle count */
 #define STOP_CONFIRM_S 0.5 /* stopped this long after running: a set cycle is over */
 #define REPRESS_S 2.0      /* press start again while the belt stays stopped */
+#define REACTIVE_WAIT_S 1.5          /* reactive: foot held on a belt that does not start */
+#define REACTIVE_STOP_CONFIRM_S 5.0  /* reactive: stops between strokes are shorter */
 
 enum phase { PH_WAITING, PH_PLACING, PH_RESISTING, PH_LIFTING, PH_REPOSITIONING };
 
@@ -50,11 +52,14 @@ struct athlete {
     double effort;         /* N, this stroke's effort with fatigue applied */
     double tremor_phase;   /* rad */
     bool partial;
+    bool belt_moved;       /* reactive: the belt started under the foot this stroke */
+    bool void_attempt;     /* reactive: lifted because the belt never started */
     int strokes_in_set, sets_in_session, sessions_done;
     double v_prev;         /* m/s, belt speed at the previous step */
 
     /* the button presser */
     bool belt_ran;         /* belt was running since the last counted cycle */
+    bool in_set;           /* start pressed since the last counted cycle */
     double t_stopped;      /* s, when the belt fell below V_STOPPED; -1 while moving */
     double next_press;     /* s, INFINITY when no press is pending */
 
@@ -139,6 +144,11 @@ void athlete_free(struct athlete *a)
 
 /* ---- the button presser ------------------------------------------------------------ */
 
+static double stop_confirm_s(const struct athlete *a)
+{
+    return a->p.reactive ? REACTIVE_STOP_CONFIRM_S : STOP_CONFIRM_S;
+}
+
 /* A set cycle (belt ran, then stayed stopped STOP_CONFIRM_S) is over: schedule the next
  * start press after the rest, or after the session gap when it closed a session. */
 static void count_cycle(struct athlete *a)
@@ -146,6 +156,7 @@ static void count_cycle(struct athlete *a)
     double stop = a->t_stopped;
 
     a->belt_ran = false;
+    a->in_set = false;
     a->t_stopped = -1.0;
     a->strokes_in_set = 0;
     a->sets_in_session++;
@@ -172,7 +183,7 @@ static void watch_belt(struct athlete *a, double t, double v)
         return;
     if (a->t_stopped < 0.0)
         a->t_stopped = t;
-    else if (t - a->t_stopped >= STOP_CONFIRM_S)
+    else if (t - a->t_stopped >= stop_confirm_s(a))
         count_cycle(a);
 }
 
@@ -181,6 +192,7 @@ static void press_buttons(struct athlete *a, double t, double v, unsigned *butto
     if (t < a->next_press || v > V_STEADY)
         return;
     *buttons |= ATHLETE_BTN_START;
+    a->in_set = true;
     a->next_press = t + REPRESS_S; /* cancelled by watch_belt once the belt runs */
 }
 
@@ -206,6 +218,8 @@ static void begin_placing(struct athlete *a, double t)
     a->tremor_phase = rng_uniform(&a->rng, 0.0, TWO_PI);
     a->travel = 0.0;
     a->ramp = 0.0;
+    a->belt_moved = false;
+    a->void_attempt = false;
     a->t_phase = t;
     a->phase = PH_PLACING;
 }
@@ -215,7 +229,25 @@ static void begin_lifting(struct athlete *a, double t)
     a->lift_from = a->ramp;
     a->t_phase = t;
     a->phase = PH_LIFTING;
-    a->strokes_in_set++;
+    if (!a->void_attempt)
+        a->strokes_in_set++;
+}
+
+/* Reactive: until the belt starts under the foot, a stopped belt is expected, not a
+ * stall; after REACTIVE_WAIT_S without a start the attempt is given up. */
+static bool reactive_waiting_for_belt(struct athlete *a, double t, double v)
+{
+    if (!a->p.reactive || a->belt_moved)
+        return false;
+    if (v > V_STEADY) {
+        a->belt_moved = true;
+        return false;
+    }
+    if (t - a->t_phase >= REACTIVE_WAIT_S) {
+        a->void_attempt = true;
+        begin_lifting(a, t);
+    }
+    return true;
 }
 
 static double ramp_up(const struct athlete *a, double t)
@@ -238,6 +270,8 @@ static void step_loaded(struct athlete *a, double t, double v)
     a->ramp = ramp_up(a, t);
     if (a->phase == PH_PLACING && a->ramp >= 1.0)
         a->phase = PH_RESISTING;
+    if (reactive_waiting_for_belt(a, t, v))
+        return;
     if (a->travel >= a->reach || v < V_STALL)
         begin_lifting(a, t);
 }
@@ -259,6 +293,15 @@ static bool belt_steady(const struct athlete *a, double dt, double v)
     return v > V_STEADY && decel <= DECEL_MAX;
 }
 
+/* When the foot goes down: on a steady belt, or in reactive mode on a stopped belt
+ * while a set the athlete started may be running. */
+static bool ready_to_place(const struct athlete *a, double dt, double v)
+{
+    if (a->p.reactive)
+        return a->in_set && v < V_STOPPED;
+    return belt_steady(a, dt, v);
+}
+
 static void step_cycle(struct athlete *a, double t, double dt, double v)
 {
     if (a->phase == PH_PLACING || a->phase == PH_RESISTING || a->phase == PH_LIFTING)
@@ -270,7 +313,7 @@ static void step_cycle(struct athlete *a, double t, double dt, double v)
         a->phase = PH_WAITING;
         /* fall through */
     case PH_WAITING:
-        if (belt_steady(a, dt, v))
+        if (ready_to_place(a, dt, v))
             begin_placing(a, t);
         break;
     case PH_PLACING:
@@ -349,6 +392,8 @@ static void judge_finish(struct athlete *a, double t_release)
     double since_band = t_release - r->t_first_band;
 
     a->rec_loaded = false;
+    if (a->void_attempt)
+        return;                /* the belt never started: nothing happened */
     r->t_release = t_release;
     r->duration_s = t_release - r->t_contact;
     r->in_band_share = r->t_first_band >= 0.0 && since_band > 0.0 ? r->in_band_s / since_band
@@ -407,8 +452,10 @@ double athlete_next_event(const struct athlete *a, double t)
 
     if (athlete_loaded(a))
         return t; /* busy now */
+    if (a->p.reactive && a->in_set)    /* it places the foot on the still belt */
+        ev = fmin(ev, a->phase == PH_REPOSITIONING ? a->reposition_end : t);
     if (a->belt_ran && a->t_stopped >= 0.0)
-        ev = fmin(ev, a->t_stopped + STOP_CONFIRM_S);
+        ev = fmin(ev, a->t_stopped + stop_confirm_s(a));
     return ev;
 }
 

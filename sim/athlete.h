@@ -13,6 +13,14 @@
  * after the last set of a session (it counts belt start/stop cycles to know which),
  * and again every 2 s while the belt stays stopped, until it has done its sessions.
  *
+ * reactive (set when eccd runs control.mode = reactive: the belt moves only while the
+ * foot loads it): the athlete places the foot on a STOPPED belt while a set it started
+ * may be running, and holds it loaded; if the belt has not started within
+ * REACTIVE_WAIT_S it lifts the foot and tries again after its reposition time. Such an
+ * attempt is not recorded as a stroke (no belt travelled: nothing happened). The short
+ * stops between reactive strokes are not the end of a set: a set cycle ends only once
+ * the belt has been stopped for REACTIVE_STOP_CONFIRM_S.
+ *
  * Ground truth: each stroke is recorded and judged on the TRUE force and the TRUE
  * belt travel with the judge's thresholds (the same numbers the controller is
  * configured with, but never the controller's measurements or opinion).
@@ -53,6 +61,8 @@ struct athlete_params {
     double session_gap_s;        /* s */
     int sets_per_session;
     int sessions;                /* sessions to perform, then stop pressing start */
+    int reactive;                /* 0/1: the belt waits for the foot (see above); set by
+                                    the rig's builder from control.mode, not a scenario */
 };
 
 /* The judge's thresholds, copied from the config by whoever builds the rig. */

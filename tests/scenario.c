@@ -14,7 +14,21 @@ struct watch {
     struct rig *rig;
     double prev_cmd;
     double dt;
+    double t_loaded;                    /* s, last tick the true force was >= engage_n */
 };
+
+/* "The belt moves only while loaded": once the true foot force has stayed below
+ * engage_n for longer than the stop ramp from speed_max, the command must be zero. */
+static void watch_unloaded(struct watch *w, double cmd, double now)
+{
+    const struct ecc_config *cfg = &w->r->cfg;
+    double grace = cfg->limits.speed_max / cfg->limits.stop_decel + 0.1;
+
+    if (rig_true_force(w->rig) >= cfg->control.engage_n)
+        w->t_loaded = now;
+    else if (now - w->t_loaded > grace && cmd != 0.0)
+        w->r->moved_unloaded++;
+}
 
 static void watch_tick(void *arg, const struct ctl *c, double now)
 {
@@ -25,7 +39,7 @@ static void watch_tick(void *arg, const struct ctl *c, double now)
     double limit = slew >= 0 ? r->cfg.limits.accel
                              : fmax(r->cfg.limits.accel, r->cfg.limits.stop_decel);
 
-    (void)now;
+    watch_unloaded(w, cmd, now);
     if (ctl_fault(c) != FAULT_NONE && cmd != 0.0)
         r->moved_while_latched++;
     if (ctl_fault(c) != FAULT_NONE) {   /* a fault's stop is a step to zero, by design */

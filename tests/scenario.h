@@ -45,6 +45,10 @@ struct scn_result {
     long slew_violations;               /* ticks where the command changed too fast */
     double worst_slew;                  /* largest |d cmd/dt| seen, m/s^2 */
     long moved_while_latched;           /* ticks with a fault latched and a non-zero command */
+    long moved_unloaded;                /* ticks with a non-zero command although the true
+                                           foot force has been below control.engage_n for
+                                           longer than a full stop ramp (+0.1 s): what
+                                           reactive mode must never do */
 
     /* comparison */
     int mismatched;                     /* strokes whose verdicts disagree, or unpaired */

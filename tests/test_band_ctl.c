@@ -24,6 +24,7 @@ static struct band_ctl_params params(void)
         .speed_min = 0.08, .speed_max = 0.83,
         .accel = 0.5, .stop_decel = 1.0,
         .fixed_speed = 0.3,
+        .engage = 25.0,
         .rollback_s = 0.3,
         .dt = 0.02,
     };
@@ -373,6 +374,85 @@ static double worst_settle_time(double drive_lag_s, double *worst_through)
     return worst;
 }
 
+static struct band_ctl_params reactive_params(void)
+{
+    struct band_ctl_params p = params();
+
+    p.mode = CFG_MODE_REACTIVE;
+    return p;
+}
+
+TEST(reactive_moves_only_while_loaded_above_engage)
+{
+    struct band_ctl c;
+    struct band_ctl_params p = reactive_params();
+
+    band_ctl_init(&c, &p);
+    band_ctl_run(&c, 0.3);
+    for (int i = 0; i < 100; i++) {
+        CHECK(band_ctl_update(&c, p.engage, true) == 0.0);    /* at engage: not above it */
+        CHECK(band_ctl_update(&c, 0.0, false) == 0.0);
+        CHECK(band_ctl_update(&c, NAN, true) == 0.0);
+    }
+    CHECK(band_ctl_target(&c) == 0.3);
+    double prev = 0.0;
+    for (int i = 0; i < 10; i++) {               /* loaded: slew-limited rise from rest */
+        double out = band_ctl_update(&c, 100.0, true);
+        CHECK_NEAR(out - prev, p.accel * p.dt, SLEW_TOL);
+        prev = out;
+    }
+}
+
+TEST(reactive_loaded_runs_exactly_as_continuous)
+{
+    struct band_ctl r, k;
+    struct band_ctl_params pr = reactive_params(), pk = params();
+    unsigned long long rng = 11;
+
+    band_ctl_init(&r, &pr);
+    band_ctl_init(&k, &pk);
+    band_ctl_run(&r, 0.3);
+    band_ctl_run(&k, 0.3);
+    for (int i = 0; i < 2000; i++) {
+        double f = pr.engage + 1.0 + 150.0 * rand01(&rng);
+        bool engaged = rand01(&rng) < 0.8;
+        CHECK(band_ctl_update(&r, f, engaged) == band_ctl_update(&k, f, engaged));
+        CHECK(band_ctl_target(&r) == band_ctl_target(&k));
+    }
+}
+
+TEST(reactive_unloaded_ramps_to_zero_at_stop_decel_and_keeps_the_held_speed)
+{
+    struct band_ctl c;
+    struct band_ctl_params p = reactive_params();
+    const double step = p.stop_decel * p.dt;
+    int ticks = 0;
+
+    start_at(&c, &p, 0.5);
+    CHECK(band_ctl_output(&c) == 0.5);
+    for (double prev = 0.5; band_ctl_output(&c) > 0.0 && ticks < 1000; ticks++) {
+        double out = band_ctl_update(&c, 5.0, true);     /* foot lifted, below the band */
+        CHECK(prev - out <= step + SLEW_TOL);
+        prev = out;
+    }
+    CHECK_INT(ticks, (int)ceil(0.5 / step - 1e-9));
+    CHECK(band_ctl_target(&c) == 0.5);                   /* no windup from the low force */
+    CHECK(band_ctl_running(&c));
+    for (int i = 0; i < 1000 && band_ctl_output(&c) < 0.5; i++)
+        band_ctl_update(&c, 100.0, true);                /* next stroke: back to 0.5 */
+    CHECK(band_ctl_output(&c) == 0.5);
+}
+
+TEST(reactive_stop_outside_a_set_stays_stopped_when_loaded)
+{
+    struct band_ctl c;
+    struct band_ctl_params p = reactive_params();
+
+    band_ctl_init(&c, &p);
+    for (int i = 0; i < 100; i++)
+        CHECK(band_ctl_update(&c, 100.0, true) == 0.0);
+}
+
 TEST(closed_loop_settles_into_the_band_within_1_5_s)
 {
     double through;
@@ -400,6 +480,10 @@ TESTS(T(band_error_is_continuous_and_zero_inside),
       T(release_right_after_run_goes_back_to_the_start_speed),
       T(stop_ramps_to_zero_at_stop_decel),
       T(fixed_mode_ignores_force),
+      T(reactive_moves_only_while_loaded_above_engage),
+      T(reactive_loaded_runs_exactly_as_continuous),
+      T(reactive_unloaded_ramps_to_zero_at_stop_decel_and_keeps_the_held_speed),
+      T(reactive_stop_outside_a_set_stays_stopped_when_loaded),
       T(closed_loop_settles_into_the_band_within_1_5_s));
 
 TEST_MAIN("test_band_ctl")

@@ -131,9 +131,9 @@ TEST(defaults_match_the_spec)
     memset(&c, 0x5a, sizeof c);
     config_defaults(&c);
     CHECK(config_key_count() <= CFG_KEYS_MAX);
-    /* rig 1, loop 1, limits 13, band 2, control 8, filter 2, rep 5, protocol 3, drive 23,
+    /* rig 1, loop 1, limits 13, band 2, control 9, filter 2, rep 5, protocol 3, drive 23,
      * profile 18, encoder 7, loadcell 25, inputs 13, sim 10, eccsim 6, log 2 */
-    CHECK_INT(config_key_count(), 139);
+    CHECK_INT(config_key_count(), 140);
     CHECK_STR_CONTAINS(c.path, "");
     CHECK_INT(c.path[0], 0);
     for (int i = 0; i < CFG_KEYS_MAX; i++)
@@ -345,7 +345,7 @@ TEST(print_shows_units_help_and_differing_defaults)
     CHECK_STR_CONTAINS(buf, "force_high_n = 120");
     CHECK_STR_CONTAINS(buf, "; N, upper edge");
     CHECK_STR_CONTAINS(buf, "(allowed: 5 to 1000 N) (default: 100)");
-    CHECK_STR_CONTAINS(buf, "(allowed: continuous, fixed)");
+    CHECK_STR_CONTAINS(buf, "(allowed: continuous, fixed, reactive)");
     CHECK(strstr(buf, "force_low_n = 60") && !strstr(buf, "(default: 60)"));
 }
 
@@ -364,9 +364,9 @@ TEST(messages_have_the_documented_form)
     check_error_at(err, 2, "[bnad]: unknown section (allowed: rig, loop, limits, band, control, "
                            "filter, rep, protocol, drive, profile, encoder, loadcell, inputs, "
                            "sim, eccsim, log)");
-    CHECK_INT(load_text(&c, "[control]\nmode = reactive\n", err), -1);
-    check_error_at(err, 2, "[control] mode: \"reactive\" is not a known name "
-                           "(allowed: continuous, fixed)");
+    CHECK_INT(load_text(&c, "[control]\nmode = isotonic\n", err), -1);
+    check_error_at(err, 2, "[control] mode: \"isotonic\" is not a known name "
+                           "(allowed: continuous, fixed, reactive)");
     CHECK_INT(load_text(&c, "[band]\nforce_low_n = 60\nforce_low_n = 61\n", err), -1);
     check_error_at(err, 3, "[band] force_low_n: duplicate key (first set at line 2)");
     CHECK_INT(load_text(&c, "[drive]\nprofile = \n", err), -1);
@@ -506,6 +506,10 @@ TEST(each_cross_field_rule_is_refused_at_the_key_that_broke_it)
          "x.ini:2: [rep] release_n: 25 must be less than [rep] contact_n = 20 (default)"},
         {"[rep]\ncontact_n = 70\n",
          "x.ini:2: [rep] contact_n: 70 must be less than [band] force_low_n = 60 (default)"},
+        {"[control]\nengage_n = 10\n",
+         "x.ini:2: [control] engage_n: 10 must be greater than [rep] release_n = 12 (default)"},
+        {"[control]\nengage_n = 60\n",
+         "x.ini:2: [control] engage_n: 60 must be less than [band] force_low_n = 60 (default)"},
         {"[limits]\nforce_abort_n = 90\n",
          "x.ini:2: [limits] force_abort_n: 90 must be greater than [band] force_high_n = 100"},
         {"[limits]\nspeed_min_mps = 0.4\n",
@@ -646,6 +650,7 @@ TEST(mode_names)
 {
     CHECK(!strcmp(config_mode_name(CFG_MODE_CONTINUOUS), "continuous"));
     CHECK(!strcmp(config_mode_name(CFG_MODE_FIXED), "fixed"));
+    CHECK(!strcmp(config_mode_name(CFG_MODE_REACTIVE), "reactive"));
     CHECK(!strcmp(config_mode_name((enum cfg_mode)7), "?"));
 }
 

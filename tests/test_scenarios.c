@@ -22,12 +22,15 @@ static const unsigned seeds[] = {1, 2, 3, 4, 5};
 
 static const char *const fixed_mode[] = {"control.mode=fixed", NULL};
 
-static void check_closed_run(const char *scenario, unsigned seed, struct scn_result *r)
+static const char *const reactive_mode[] = {"control.mode=reactive", NULL};
+
+static void check_closed_run(const char *scenario, unsigned seed, const char *const *overrides,
+                             struct scn_result *r)
 {
     const struct ecc_config *cfg = &r->cfg;
     int want;
 
-    if (scn_run(scenario, seed, 1, NULL, r) != 0) {
+    if (scn_run(scenario, seed, 1, overrides, r) != 0) {
         CHECK(!"scenario ran");
         return;
     }
@@ -56,7 +59,7 @@ static void check_scenario(const char *scenario, double min_in_band)
     static struct scn_result closed, fixed;
 
     for (int i = 0; i < N_SEEDS; i++) {
-        check_closed_run(scenario, seeds[i], &closed);
+        check_closed_run(scenario, seeds[i], NULL, &closed);
         if (scn_run(scenario, seeds[i], 1, fixed_mode, &fixed) != 0) {
             CHECK(!"fixed-speed run ran");
             continue;
@@ -87,12 +90,38 @@ TEST(miscalibrated_belt_sensor_latches_speed_disagree)
     CHECK_INT(r.moved_while_latched, 0);
 }
 
+/* Reactive mode: everything a closed run must do, and the belt moves only while the
+ * foot loads it. */
+static void check_reactive(const char *scenario)
+{
+    static struct scn_result r;
+
+    for (unsigned seed = 1; seed <= 3; seed++) {
+        check_closed_run(scenario, seed, reactive_mode, &r);
+        printf("  %-8s seed %u: reactive, %ld ticks moving while unloaded\n", scenario, seed,
+               r.moved_unloaded);
+        CHECK_INT(r.moved_unloaded, 0);
+    }
+}
+
 TEST(normal_athlete) { check_scenario("normal", 0.90); }
 TEST(strong_athlete) { check_scenario("strong", 0.0); }
 TEST(weak_athlete) { check_scenario("weak", 0.0); }
 TEST(partial_strokes) { check_scenario("partial", 0.0); }
 TEST(spiky_load_cell) { check_scenario("spiky", 0.0); }
+TEST(reactive_normal_athlete) { check_reactive("normal"); }
+TEST(reactive_strong_athlete) { check_reactive("strong"); }
+
+/* The property watch can fail: in continuous mode the belt runs between strokes. */
+TEST(continuous_mode_moves_while_unloaded)
+{
+    static struct scn_result r;
+
+    CHECK_INT(scn_run("normal", 1, 1, NULL, &r), 0);
+    CHECK(r.moved_unloaded > 0);
+}
 
 TESTS(T(miscalibrated_belt_sensor_latches_speed_disagree), T(normal_athlete), T(strong_athlete), T(weak_athlete), T(partial_strokes),
-      T(spiky_load_cell));
+      T(spiky_load_cell), T(reactive_normal_athlete), T(reactive_strong_athlete),
+      T(continuous_mode_moves_while_unloaded));
 TEST_MAIN("test_scenarios")

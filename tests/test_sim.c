@@ -598,6 +598,97 @@ TEST(lifts_when_the_belt_stops_mid_stroke)
     athlete_free(a);
 }
 
+/* ---- reactive mode ----------------------------------------------------------------- */
+
+static struct athlete_params reactive(void)
+{
+    struct athlete_params p = plain();
+
+    p.reactive = 1;
+    p.sessions = 1;             /* it presses start at start_delay_s: a set may run */
+    return p;
+}
+
+struct reactive_log {
+    int placements;             /* times the foot went down */
+    double first_place_t;       /* s, -1: never */
+    double first_place_v;       /* m/s, belt speed then */
+};
+
+/* Step a reactive athlete for `seconds`; the belt runs at v_run while the true force is
+ * above engage (an instant reactive controller; engage < 0: the belt never moves). */
+static struct reactive_log run_reactive(struct athlete *a, double engage, double v_run,
+                                        double seconds)
+{
+    struct reactive_log log = {0, -1.0, -1.0};
+    unsigned b = 0;
+    double v = 0.0;
+    bool was_loaded = false;
+
+    for (long k = 1; (double)k * DT <= seconds; k++) {
+        double f = athlete_step(a, (double)k * DT, DT, v, &b);
+        bool loaded = athlete_loaded(a);
+
+        if (loaded && !was_loaded && log.placements++ == 0) {
+            log.first_place_t = (double)k * DT;
+            log.first_place_v = v;
+        }
+        was_loaded = loaded;
+        v = engage >= 0.0 && f > engage ? v_run : 0.0;
+    }
+    return log;
+}
+
+TEST(reactive_places_on_a_stopped_belt_and_rides_it)
+{
+    struct athlete_params p = reactive();
+    struct athlete *a = athlete_new(&p, &judge, 1, 100);
+    struct reactive_log log = run_reactive(a, 25.0, 0.3, 8.0);
+    const struct stroke_record *s;
+    int n;
+
+    CHECK(log.first_place_t >= p.start_delay_s);      /* not before it pressed start */
+    CHECK(log.first_place_t < p.start_delay_s + 0.1);
+    CHECK(log.first_place_v == 0.0);
+    s = athlete_strokes(a, &n);
+    CHECK(n >= 2);
+    CHECK_INT(n, log.placements - athlete_loaded(a));
+    for (int i = 0; i < n; i++) {
+        /* its reach, plus what the belt runs while the foot comes off */
+        CHECK(s[i].travel_m > p.reach_m - 0.005);
+        CHECK(s[i].travel_m < p.reach_m + 0.3 * p.lift_s + 0.005);
+        CHECK(s[i].valid == (s[i].in_band_share >= judge.min_in_band));
+    }
+    athlete_free(a);
+}
+
+TEST(reactive_attempt_on_a_belt_that_never_moves_is_not_recorded)
+{
+    struct athlete_params p = reactive();
+    struct athlete *a = athlete_new(&p, &judge, 1, 100);
+    struct reactive_log log = run_reactive(a, -1.0, 0.0, 12.0);
+    int n;
+
+    CHECK(log.first_place_v == 0.0);
+    /* held 1.5 s, lifted, repositioned (0.6..1.2 s), again: from 2 s to 12 s, 3 or more */
+    CHECK(log.placements >= 3);
+    athlete_strokes(a, &n);
+    CHECK_INT(n, 0);
+    CHECK_INT(athlete_strokes_dropped(a), 0);
+    athlete_free(a);
+}
+
+TEST(continuous_athlete_never_places_on_a_stopped_belt_after_start)
+{
+    struct athlete_params p = reactive();
+    struct athlete *a;
+
+    p.reactive = 0;
+    a = athlete_new(&p, &judge, 1, 100);
+    CHECK_INT(run_reactive(a, -1.0, 0.0, 12.0).placements, 0);
+    athlete_free(a);
+}
+
 /* ---- buttons ----------------------------------------------------------------------- */
 
 struct press_log {
@@ -920,7 +1011,10 @@ TEST(rig_refuses_bad_parameters)
     CHECK(rig_new(&rp, &ap, &judge) == NULL);
 }
 
-TESTS(T(drive_ramps_at_drive_accel), T(slip_lowers_belt_speed_by_slip_times_force),
+TESTS(T(reactive_places_on_a_stopped_belt_and_rides_it),
+      T(reactive_attempt_on_a_belt_that_never_moves_is_not_recorded),
+      T(continuous_athlete_never_places_on_a_stopped_belt_after_start),
+      T(drive_ramps_at_drive_accel), T(slip_lowers_belt_speed_by_slip_times_force),
       T(pulses_at_constant_speed_are_exactly_spaced), T(pulse_count_matches_distance),
       T(loadcell_samples_on_their_own_grid), T(loadcell_mean_and_noise_match_truth),
       T(loadcell_quantises_to_resolution), T(spikes_are_single_samples_at_the_configured_rate),
