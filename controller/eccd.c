@@ -1,6 +1,7 @@
 /* eccd.c - the daemon's main: options, config, backend, loop, clean exit. */
 #include <errno.h>
 #include <getopt.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +20,7 @@
 #endif
 
 #define MAX_SETS 32
+#define MAX_SIM_FAULTS 8
 
 struct options {
     const char *config;
@@ -30,6 +32,8 @@ struct options {
     double duration;
     bool table;
     bool start;
+    const char *sim_faults[MAX_SIM_FAULTS];
+    int n_sim_faults;
     int verbosity;              /* -v: +1, -q: -1 */
 };
 
@@ -70,6 +74,10 @@ static void usage(FILE *f)
 "      --table            print a readable line per rep, stroke, set and fault on stdout\n"
 "      --start            start the first set at once, as if the operator pressed start\n"
 "                         (for rigs without a start button, and for tests)\n"
+"      --sim-fault KIND@T[:DURATION]\n"
+"                         sim only: inject a fault T s in, for DURATION s (default: to the\n"
+"                         end); KIND: estop, lc_stale, lc_stuck, lc_saturate, lc_negative,\n"
+"                         encoder_silent, drive_runaway, drive_comm, drive_trip, nan_speed\n"
 "  -v, --verbose          more log output (repeat for debug)\n"
 "  -q, --quiet            errors only\n"
 "  -h, --help             this help\n"
@@ -99,7 +107,7 @@ static int parse_number(const char *s, double lo, double hi, double *out)
 }
 
 enum { OPT_CHECK = 256, OPT_REPLOG, OPT_TRACE, OPT_TRUTH, OPT_SESSIONS, OPT_DURATION, OPT_TABLE,
-       OPT_START };
+       OPT_START, OPT_SIM_FAULT };
 
 static int parse_option(int opt, struct options *o)
 {
@@ -134,6 +142,13 @@ static int parse_option(int opt, struct options *o)
         return 0;
     case OPT_TABLE: o->table = true; return 0;
     case OPT_START: o->start = true; return 0;
+    case OPT_SIM_FAULT:
+        if (o->n_sim_faults == MAX_SIM_FAULTS) {
+            fprintf(stderr, "eccd: at most %d --sim-fault options\n", MAX_SIM_FAULTS);
+            return -1;
+        }
+        o->sim_faults[o->n_sim_faults++] = optarg;
+        return 0;
     case 'v': o->verbosity++; return 0;
     case 'q': o->verbosity--; return 0;
     }
@@ -154,6 +169,7 @@ static int parse_args(int argc, char **argv, struct options *o)
         {"duration", required_argument, NULL, OPT_DURATION},
         {"table", no_argument, NULL, OPT_TABLE},
         {"start", no_argument, NULL, OPT_START},
+        {"sim-fault", required_argument, NULL, OPT_SIM_FAULT},
         {"verbose", no_argument, NULL, 'v'},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
@@ -278,6 +294,36 @@ static int backend_open(const struct options *o, const struct ecc_config *cfg,
     return -1;
 }
 
+/* "KIND@T[:DURATION]" -> a scheduled fault on the simulated rig. */
+static int sim_fault_add(struct hal_sim *sim, const char *spec)
+{
+    char kind[32];
+    double t = 0.0, d = INFINITY;
+    int n = 0, k;
+
+    if (sscanf(spec, "%31[a-z_]@%lf%n", kind, &t, &n) != 2 ||
+        (spec[n] && (spec[n] != ':' || sscanf(spec + n + 1, "%lf", &d) != 1)) || !(t >= 0.0))
+        goto bad;
+    for (k = 0; k < HAL_SIM_FAULT_COUNT; k++)
+        if (strcmp(kind, hal_sim_fault_name((enum hal_sim_fault)k)) == 0)
+            return hal_sim_add_fault(sim, (enum hal_sim_fault)k, t, d);
+bad:
+    log_error("--sim-fault %s: expected KIND@T[:DURATION] with a KIND from eccd --help", spec);
+    return -1;
+}
+
+static int sim_faults_add(const struct options *o, struct rig_backend *b)
+{
+    if (o->n_sim_faults && !b->sim) {
+        log_error("--sim-fault needs rig.backend = sim");
+        return -1;
+    }
+    for (int i = 0; i < o->n_sim_faults; i++)
+        if (sim_fault_add(b->sim, o->sim_faults[i]) != 0)
+            return -1;
+    return 0;
+}
+
 static void backend_close(struct rig_backend *b, FILE *truth)
 {
     if (b->sim && truth && hal_sim_write_truth(b->sim, truth) != 0)
@@ -305,6 +351,10 @@ static int run(const struct options *o, const struct ecc_config *cfg, struct out
 
     if (backend_open(o, cfg, &b) != 0)
         return 1;
+    if (sim_faults_add(o, &b) != 0) {
+        backend_close(&b, NULL);
+        return 1;
+    }
     ctl_init(&ctl, cfg);
     log_info("running: mode %s, band %.0f..%.0f N, %d x %d, %s %s", config_mode_name(cfg->control.mode),
              cfg->band.force_low, cfg->band.force_high, cfg->protocol.sets_per_session,
