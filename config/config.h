@@ -65,6 +65,8 @@ struct ecc_config {
         double force_stuck_s;        /* s, a load cell whose reading never changes for this long */
         double force_negative_n;     /* N, a raw reading below minus this is implausible */
         double loop_late_s;          /* s, a control tick this late is a fault */
+        double force_drift_n;        /* N, the unloaded reading may wander this far from zero */
+        double force_drift_s;        /* s, ... judged over windows this long during a set */
     } limits;
 
     struct {                         /* [band] the eccentric force target band */

@@ -86,6 +86,8 @@ static void init_modules(struct ctl *c, const struct ecc_config *cfg)
         .disagree_s = cfg->limits.speed_disagree_s,
         .force_negative_n = cfg->limits.force_negative_n,
         .loop_late_s = cfg->limits.loop_late_s,
+        .drift_n = cfg->limits.force_drift_n,
+        .drift_window_s = cfg->limits.force_drift_s,
     };
 
     force_filter_init(&c->filter, cfg->filter.cutoff_hz, cfg->filter.spike_reject);
@@ -339,6 +341,7 @@ static void safety_inputs(struct ctl *c, const struct ctl_input *in)
         .drive_comm_lost = in->drive.present && in->drive.comm_lost,
         .speed_drive = c->speed_drive,
         .late_s = in->late_s,
+        .in_set = proto_state(&c->proto) == PROTO_SET_RUNNING,
     };
 }
 

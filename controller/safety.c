@@ -28,6 +28,7 @@ static const char *const fault_names[FAULT_COUNT] = {
     [FAULT_SPEED_DISAGREE] = "speed_disagree",
     [FAULT_FORCE_IMPLAUSIBLE] = "force_implausible",
     [FAULT_LOOP_LATE] = "loop_late",
+    [FAULT_FORCE_DRIFT] = "force_drift",
 };
 
 const char *fault_name(enum fault f)
@@ -46,6 +47,8 @@ static void clear_latch(struct safety *s)
     s->t_cmd_since = NO_TIME;   /* the silent timer restarts from the next check */
     s->t_disagree_since = NO_TIME;
     s->t_cmd_steady = NO_TIME;
+    s->t_drift_win = NO_TIME;
+    s->drift_bad = false;
 }
 
 void safety_init(struct safety *s, const struct safety_params *p)
@@ -121,6 +124,30 @@ static double disagreement_age(const struct safety *s, const struct safety_input
     return s->t_disagree_since < 0.0 ? 0.0 : in->now - s->t_disagree_since;
 }
 
+/* Tumbling windows of drift_window_s while a set runs: each must see the unloaded foot,
+ * its lowest filtered force within +-drift_n of zero. Outside a set nothing is judged. */
+static void track_drift(struct safety *s, const struct safety_input *in)
+{
+    if (!in->in_set || !isfinite(in->force)) {
+        s->t_drift_win = NO_TIME;
+        return;
+    }
+    if (s->t_drift_win < 0.0) {
+        s->t_drift_win = in->now;
+        s->drift_min = in->force;
+        return;
+    }
+    s->drift_min = fmin(s->drift_min, in->force);
+    if (in->now - s->t_drift_win < s->p.drift_window_s)
+        return;
+    if (fabs(s->drift_min) > s->p.drift_n) {
+        s->drift_bad = true;
+        s->drift_value = s->drift_min;
+    }
+    s->t_drift_win = in->now;
+    s->drift_min = in->force;
+}
+
 /* Seconds the raw reading has not changed while samples kept coming and the belt was
  * commanded to move. Only then: a weighing transmitter's zero tracking may hold an
  * unloaded reading at exactly 0 for a long time, but during a set the foot loads and
@@ -167,6 +194,8 @@ static enum fault first_fault(const struct safety *s, const struct safety_input 
         return trip(value, limit, FAULT_FORCE_STALE, age, p->force_stale_s);
     if (stuck_age(s, in) > p->force_stuck_s)
         return trip(value, limit, FAULT_FORCE_STUCK, stuck_age(s, in), p->force_stuck_s);
+    if (s->drift_bad)
+        return trip(value, limit, FAULT_FORCE_DRIFT, s->drift_value, p->drift_n);
     if (silence > p->speed_silent_s)
         return trip(value, limit, FAULT_SPEED_SILENT, silence, p->speed_silent_s);
     if (disagreement_age(s, in) > p->disagree_s)
@@ -186,6 +215,7 @@ enum fault safety_check(struct safety *s, const struct safety_input *in)
 
     track_command(s, in);
     track_disagreement(s, in);
+    track_drift(s, in);
     double value = 0.0, limit = 0.0;
     enum fault f = first_fault(s, in, &value, &limit);
     if (f != FAULT_NONE) {

@@ -18,6 +18,9 @@
  *                   the belt back, so the cell is miswired, mis-calibrated or broken
  *   overspeed       measured belt speed > speed_max * (1 + overspeed_margin)
  *   force_stale     no new load-cell sample for force_stale_s
+ *   force_drift     during a set the foot is off the belt between strokes, so over every
+ *                   drift_window_s the lowest filtered force must come within +-drift_n
+ *                   of zero; a zero that has wandered off latches (checked per window)
  *   force_stuck     the belt is commanded to move, samples arrive, but their value has
  *                   not changed for force_stuck_s (a loaded foot always trembles; a
  *                   frozen transmitter repeats itself)
@@ -50,12 +53,13 @@ enum fault {
     FAULT_SPEED_DISAGREE,
     FAULT_FORCE_IMPLAUSIBLE,
     FAULT_LOOP_LATE,
+    FAULT_FORCE_DRIFT,
     FAULT_COUNT
 };
 
 /* Stable lower-case names: "none", "overforce", "overspeed", "force_stale",
  * "speed_silent", "estop", "drive_trip", "drive_comm", "force_saturated",
- * "force_stuck", "speed_disagree", "force_implausible", "loop_late". */
+ * "force_stuck", "speed_disagree", "force_implausible", "loop_late", "force_drift". */
 const char *fault_name(enum fault f);
 
 struct safety_params {
@@ -70,6 +74,8 @@ struct safety_params {
     double disagree_s;          /* s */
     double force_negative_n;    /* N, a raw reading below minus this is implausible */
     double loop_late_s;         /* s */
+    double drift_n;             /* N */
+    double drift_window_s;      /* s */
 };
 
 struct safety_input {
@@ -88,6 +94,7 @@ struct safety_input {
     double speed_drive;         /* m/s from the drive's output frequency; NAN: no such
                                    second opinion (no cross-check) */
     double late_s;              /* s this tick started after it was due (0: on time) */
+    bool in_set;                /* a set is running (the foot comes off between strokes) */
 };
 
 struct safety {                 /* fields are private to safety.c */
@@ -100,6 +107,10 @@ struct safety {                 /* fields are private to safety.c */
     double t_disagree_since;    /* s, since when the two speeds have disagreed (-1: they agree) */
     double cmd_ref;             /* m/s, the command when it last moved */
     double t_cmd_steady;        /* s, since when the command has stayed near cmd_ref (-1: not yet) */
+    double t_drift_win;         /* s, start of the current drift window (-1: none) */
+    double drift_min;           /* N, lowest filtered force in it */
+    bool drift_bad;             /* a finished window's lowest force was off zero */
+    double drift_value;         /* N, that lowest force */
     double t_started;           /* s, time of the first check (staleness is measured from here) */
     bool started;
     int resets;

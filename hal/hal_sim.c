@@ -38,7 +38,7 @@ struct hal_sim {
 
 static const char *const fault_names[HAL_SIM_FAULT_COUNT] = {
     "estop", "lc_stale", "lc_stuck", "lc_saturate", "lc_negative", "encoder_silent",
-    "drive_runaway", "drive_comm", "drive_trip", "nan_speed",
+    "drive_runaway", "drive_comm", "drive_trip", "nan_speed", "lc_drift",
 };
 
 const char *hal_sim_fault_name(enum hal_sim_fault kind)
@@ -194,6 +194,15 @@ static int sim_read_pulses(void *ctx, double *t, int max)
     return k;
 }
 
+/* Seconds since the active fault of this kind began (0 if none is active). */
+static double fault_age(const struct hal_sim *s, enum hal_sim_fault kind, double t)
+{
+    for (int i = 0; i < s->n_faults; i++)
+        if (s->faults[i].kind == kind && t >= s->faults[i].t0 && t < s->faults[i].t1)
+            return t - s->faults[i].t0;
+    return 0.0;
+}
+
 /* One load-cell sample as the faulty front end gives it; false: not given at all. */
 static bool lc_fault(const struct hal_sim *s, double t, double *n)
 {
@@ -207,6 +216,8 @@ static bool lc_fault(const struct hal_sim *s, double t, double *n)
         *n = HAL_SIM_NEGATIVE_N;
     if (hal_sim_fault_active(s, HAL_SIM_NAN_SPEED, t))
         *n = NAN;
+    if (hal_sim_fault_active(s, HAL_SIM_LC_DRIFT, t))
+        *n += HAL_SIM_DRIFT_NPS * fault_age(s, HAL_SIM_LC_DRIFT, t);
     return true;
 }
 

@@ -35,6 +35,7 @@ enum hal_sim_fault {
     HAL_SIM_DRIVE_TRIP,         /* the drive trips (HAL_SIM_TRIP_CODE) and coasts the belt to 0 */
     HAL_SIM_NAN_SPEED,          /* NaN on every path into the speed command: load-cell
                                    samples and the drive's reported speed read NaN */
+    HAL_SIM_LC_DRIFT,           /* the zero drifts: samples gain HAL_SIM_DRIFT_NPS per s */
     HAL_SIM_FAULT_COUNT
 };
 
@@ -42,6 +43,7 @@ enum hal_sim_fault {
 #define HAL_SIM_RUNAWAY_MPS 1.0
 #define HAL_SIM_NEGATIVE_N (-60.0)
 #define HAL_SIM_TRIP_CODE 9u
+#define HAL_SIM_DRIFT_NPS 3.0
 
 struct hal_sim_opts {
     int sessions;           /* sessions the athlete performs; 0 = the scenario's own */

@@ -15,7 +15,7 @@ static const unsigned seeds[] = {1, 2, 3, 4, 5};
 static const double onsets[] = {10.0, 10.337, 10.713};   /* on, and off, both grids */
 #define N_SEEDS (sizeof seeds / sizeof seeds[0])
 #define N_ONSETS (sizeof onsets / sizeof onsets[0])
-#define RUN_AFTER_S 8.0         /* longer than the slowest detection (speed_silent_s) */
+#define RUN_AFTER_S 40.0     /* s after onset: a drifting zero needs up to two 10 s windows */
 
 struct worst {
     double stop_ms, latch_ms, over_stop_ms;    /* worst onset->stop, onset->latch,

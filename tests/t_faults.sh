@@ -23,10 +23,11 @@ encoder_silent speed_disagree|speed_silent 3.02 no
 drive_runaway overspeed|speed_disagree 1.0 no
 drive_comm drive_comm 0.011 no
 drive_trip drive_trip 0.011 yes
-nan_speed force_stale 0.52 yes"
+nan_speed force_stale 0.52 yes
+lc_drift force_drift 25 yes"
 
 echo "$cases" | while read -r kind want bound stop; do
-    "$eccd" -c config/sim.ini -q --sim-fault "$kind@10" --duration 20 \
+    "$eccd" -c config/sim.ini -q --sim-fault "$kind@10" --duration 40 \
         --rep-log "$tmp/$kind.jsonl" --trace "$tmp/$kind.csv" 2>"$tmp/$kind.err"
     rc=$?
     line=$(grep -m1 '"event":"fault"' "$tmp/$kind.jsonl")

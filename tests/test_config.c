@@ -131,9 +131,9 @@ TEST(defaults_match_the_spec)
     memset(&c, 0x5a, sizeof c);
     config_defaults(&c);
     CHECK(config_key_count() <= CFG_KEYS_MAX);
-    /* rig 1, loop 1, limits 13, band 2, control 9, filter 2, rep 5, protocol 3, drive 23,
+    /* rig 1, loop 1, limits 15, band 2, control 9, filter 2, rep 5, protocol 3, drive 23,
      * profile 18, encoder 7, loadcell 25, inputs 13, sim 10, eccsim 6, log 2 */
-    CHECK_INT(config_key_count(), 140);
+    CHECK_INT(config_key_count(), 142);
     CHECK_STR_CONTAINS(c.path, "");
     CHECK_INT(c.path[0], 0);
     for (int i = 0; i < CFG_KEYS_MAX; i++)

@@ -13,7 +13,7 @@ static const struct safety_params params = {
     .force_abort = 250.0, .speed_limit = 1.0, .force_stale_s = 0.5,
     .speed_silent_s = 1.0, .silent_min_cmd = 0.04, .force_full_scale = 1000.0,
     .force_stuck_s = 1.0, .disagree_mps = 0.1, .disagree_s = 0.5, .force_negative_n = 30.0,
-    .loop_late_s = 0.1,
+    .loop_late_s = 0.1, .drift_n = 10.0, .drift_window_s = 2.0,
 };
 
 /* A healthy tick at now: fresh force and pulse, moderate load and speed. */
@@ -529,6 +529,47 @@ TEST(a_late_tick_latches_loop_late)
     check_latch(&s, FAULT_LOOP_LATE, 0.5, 0.35, 0.1);
 }
 
+/* During a set the foot comes off between strokes: over each 2 s window the lowest
+ * force must come near zero. A zero that wanders up to 15 N latches at the window's end. */
+TEST(a_drifting_zero_latches_force_drift_per_window)
+{
+    struct safety s;
+    safety_init(&s, &params);
+    struct safety_input in;
+    enum fault f = FAULT_NONE;
+    int i;
+
+    for (i = 0; i <= 8; i++) {              /* 0 .. 2 s: strokes and a foot-off at 0 N */
+        in = healthy(i * 0.25);
+        in.in_set = true;
+        in.force = (i % 4 == 0) ? 0.5 : 80.0;
+        CHECK_INT(safety_check(&s, &in), FAULT_NONE);
+    }
+    for (i = 9; i <= 40 && f == FAULT_NONE; i++) {  /* the foot-off now reads 15 N */
+        in = healthy(i * 0.25);
+        in.in_set = true;
+        in.force = (i % 4 == 0) ? 15.0 : 80.0;
+        f = safety_check(&s, &in);
+    }
+    CHECK_INT(f, FAULT_FORCE_DRIFT);
+    /* The window [2, 4] began on the last good foot-off (0.5 N at 2.0 s); [4, 6] is the
+     * first one whose lowest force is the drifted 15 N: it latches at its end. */
+    CHECK_NEAR(safety_latched_at(&s), 6.0, EXACT);
+    CHECK_NEAR(safety_value(&s), 15.0, EXACT);
+}
+
+TEST(drift_is_not_judged_outside_a_set)
+{
+    struct safety s;
+    safety_init(&s, &params);
+
+    for (int i = 0; i < 40; i++) {          /* 10 s of 40 N with no set running */
+        struct safety_input in = healthy(i * 0.25);
+        in.force = 40.0;
+        CHECK_INT(safety_check(&s, &in), FAULT_NONE);
+    }
+}
+
 TEST(no_second_opinion_means_no_cross_check)
 {
     struct safety s;
@@ -548,6 +589,7 @@ TESTS(T(drive_trip_latches_with_its_code_and_can_be_reset), T(drive_comm_loss_la
       T(speed_disagreement_latches_only_when_it_lasts),
       T(speed_disagreement_waits_for_a_steady_command), T(no_second_opinion_means_no_cross_check),
       T(negative_force_is_implausible), T(a_late_tick_latches_loop_late),
+      T(a_drifting_zero_latches_force_drift_per_window), T(drift_is_not_judged_outside_a_set),
       T(stuck_load_cell_is_ignored_while_the_belt_is_not_commanded),
       T(healthy_input_latches_nothing), T(estop_latches),
       T(overforce_latches_with_value_and_limit), T(overspeed_latches_with_value_and_limit),
