@@ -42,6 +42,23 @@ static void *grow(void *arr, size_t n, size_t size)
     return realloc(arr, cap * size);
 }
 
+/* Append item (size bytes) to the array *arrp holding *n elements. Returns 0, or -1 when
+ * memory runs out (the array is left as it was). arrp points at a typed array pointer;
+ * it is read and written through memcpy so any element type goes through one function. */
+static int append(void *arrp, size_t *n, const void *item, size_t size)
+{
+    void *arr, *grown;
+
+    memcpy(&arr, arrp, sizeof arr);
+    grown = grow(arr, *n, size);
+    if (!grown)
+        return -1;
+    memcpy((char *)grown + *n * size, item, size);
+    memcpy(arrp, &grown, sizeof grown);
+    (*n)++;
+    return 0;
+}
+
 void report_sanitize(char *dst, size_t n, const char *s)
 {
     size_t i;
@@ -277,7 +294,7 @@ static int parse_stroke(struct report_log *log, const struct line_ctx *c, int co
         NUM(struct report_stroke, work_j),
     };
     static const struct field verdict_field = {"verdict", F_STR, 0, 24, 0};
-    struct report_stroke s = {0}, *arr;
+    struct report_stroke s = {0};
     char verdict[24];
     int v;
 
@@ -294,11 +311,7 @@ static int parse_stroke(struct report_log *log, const struct line_ctx *c, int co
                             "too_little_travel, out_of_band or aborted), not \"counted\"");
     s.verdict = (enum report_verdict)v;
     s.line = c->line;
-    if (!(arr = grow(log->strokes, log->n_strokes, sizeof *arr)))
-        return out_of_memory(c);
-    log->strokes = arr;
-    arr[log->n_strokes++] = s;
-    return 0;
+    return append(&log->strokes, &log->n_strokes, &s, sizeof s) ? out_of_memory(c) : 0;
 }
 
 static int parse_rep(struct report_log *log, const struct line_ctx *c)
@@ -323,7 +336,7 @@ static int parse_set(struct report_log *log, const struct line_ctx *c)
         {"in_band_share", F_NUM, offsetof(S, in_band_share), 0, F_NULLABLE},
         NUM(S, duration_s),
     };
-    S s = {0}, *arr;
+    S s = {0};
 
     if (READ_FIELDS(c, fields, &s) < 0)
         return -1;
@@ -336,11 +349,7 @@ static int parse_set(struct report_log *log, const struct line_ctx *c)
         if (check_min(c, verdict_names[v], s.by_verdict[v], 0) < 0)
             return -1;
     s.line = c->line;
-    if (!(arr = grow(log->sets, log->n_sets, sizeof *arr)))
-        return out_of_memory(c);
-    log->sets = arr;
-    arr[log->n_sets++] = s;
-    return 0;
+    return append(&log->sets, &log->n_sets, &s, sizeof s) ? out_of_memory(c) : 0;
 }
 
 static int parse_session(struct report_log *log, const struct line_ctx *c)
@@ -349,7 +358,7 @@ static int parse_session(struct report_log *log, const struct line_ctx *c)
     static const struct field fields[] = {
         NUM(S, t), INT(S, session), INT(S, sets), INT(S, counted), INT(S, rejected),
     };
-    S s = {0}, *arr;
+    S s = {0};
 
     if (READ_FIELDS(c, fields, &s) < 0)
         return -1;
@@ -357,11 +366,7 @@ static int parse_session(struct report_log *log, const struct line_ctx *c)
         check_min(c, "counted", s.counted, 0) < 0 || check_min(c, "rejected", s.rejected, 0) < 0)
         return -1;
     s.line = c->line;
-    if (!(arr = grow(log->sessions, log->n_sessions, sizeof *arr)))
-        return out_of_memory(c);
-    log->sessions = arr;
-    arr[log->n_sessions++] = s;
-    return 0;
+    return append(&log->sessions, &log->n_sessions, &s, sizeof s) ? out_of_memory(c) : 0;
 }
 
 static int parse_fault_or_reset(struct report_log *log, const struct line_ctx *c, int is_reset)
@@ -370,18 +375,14 @@ static int parse_fault_or_reset(struct report_log *log, const struct line_ctx *c
     static const struct field fields[] = {
         NUM(S, t), STR(S, fault, 0), NUM(S, value), NUM(S, limit),
     };
-    S s = {0}, *arr;
+    S s = {0};
 
     s.value = s.limit = NAN;
     if (read_fields(c, fields, is_reset ? 2 : 4, &s) < 0)
         return -1;
     s.is_reset = is_reset;
     s.line = c->line;
-    if (!(arr = grow(log->faults, log->n_faults, sizeof *arr)))
-        return out_of_memory(c);
-    log->faults = arr;
-    arr[log->n_faults++] = s;
-    return 0;
+    return append(&log->faults, &log->n_faults, &s, sizeof s) ? out_of_memory(c) : 0;
 }
 
 static int parse_fault(struct report_log *log, const struct line_ctx *c)
