@@ -170,6 +170,15 @@ static const struct cfg_key keys[] = {
           "sets that make a session"),
     K_DBL("protocol", "rest_s", protocol.rest_s, 0, 1800, "60", "s",
           "rest between sets, belt stopped"),
+    K_INT("protocol", "sessions_per_day", protocol.sessions_per_day, 1, 10, "2", "sessions",
+          "sessions a patient may begin per day (the protocol is twice daily)"),
+    K_DBL("protocol", "min_gap_h", protocol.min_gap_h, 0, 24, "4", "h",
+          "least time from the end of one session to the start of the next"),
+    K_DBL("protocol", "day_start_h", protocol.day_start_h, 0, 23.99, "3", "h",
+          "local time at which a new day's sessions begin (3: a session just after "
+          "midnight still counts for the evening before)"),
+    K_BOOL("protocol", "allow_extra_sessions", protocol.allow_extra_sessions, "false",
+           "clinician's setting: allow more than sessions_per_day (the gap still applies)"),
 
     K_ENUM("drive", "type", drive.type, drive_names, "sim",
            "how the belt motor is driven: VFD over Modbus RTU or TCP, or a PWM motor board"),
@@ -342,6 +351,9 @@ static const struct cfg_key keys[] = {
           "(1: calibrated; else a fault to inject)"),
     K_STR("sim", "truth_log", sim.truth_log, 0, "",
           "JSON-lines file of the athlete's strokes (empty: none)"),
+    K_DBL("sim", "wall_start", sim.wall_start, 0, 4102444800.0, "1767596400", "s",
+          "the simulated wall clock (UTC, s since 1970) at virtual time 0; the default is "
+          "2026-01-05 07:00 UTC"),
 
     K_STR("eccsim", "listen", eccsim.listen, 1, "127.0.0.1", "eccsim: TCP address to serve on"),
     K_INT("eccsim", "tcp_port", eccsim.tcp_port, 0, 65535, "1502", "",
@@ -354,6 +366,20 @@ static const struct cfg_key keys[] = {
           "eccsim: the fault code a scripted drive trip shows"),
     K_STR("eccsim", "truth_csv", eccsim.truth_csv, 0, "",
           "eccsim: CSV of the true belt speed and force over time (empty: none)"),
+
+    K_STR("history", "path", history.path, 0, "/var/lib/eccd/history.db",
+          "SQLite file of every session, set, rep, fault and calibration (empty: keep no "
+          "history; relative paths are taken from the config file's directory)"),
+    K_INT("history", "queue_len", history.queue_len, 16, 65536, "1024", "events",
+          "events waiting for the history writer before new ones are dropped"),
+
+    K_STR("server", "socket", server.socket, 0, "/run/eccd/eccd.sock",
+          "eccctl's Unix socket (empty: none; relative paths are taken from the config "
+          "file's directory)"),
+    K_STR("server", "owner", server.owner, 0, "",
+          "user owning the socket (empty: the user eccd runs as)"),
+    K_STR("server", "group", server.group, 0, "",
+          "group owning the socket; its members may use eccctl (empty: eccd's group)"),
 
     K_ENUM("log", "level", log.level, level_names, "info", "least severe message logged"),
     K_STR("log", "rep_log", log.rep_log, 0, "",
@@ -548,7 +574,7 @@ static int parse_string(const struct cfg_key *k, const char *s, void *field, cha
     for (size_t i = 0; i < len; i++) {
         if (iscntrl((unsigned char)s[i]))
             return say(why, n, NULL, 0, "value contains a control character");
-        if (s[i] == ';' && i > 0 && isspace((unsigned char)s[i - 1]))
+        if (s[i] == ';' && (i == 0 || isspace((unsigned char)s[i - 1])))
             return say(why, n, NULL, 0, "value contains \" ;\", which starts a comment");
     }
     memset(field, 0, k->size);
@@ -750,8 +776,10 @@ static void scan_section(struct load_ctx *c, const char *s)
 /* A line that does not fit inih's buffer: name its key if it has one. */
 static void too_long(struct load_ctx *c, const char *s, size_t n, int max)
 {
-    size_t klen = strcspn(s, "=:");
+    size_t klen = 0;            /* s is a line inside the file's buffer: no NUL to stop at */
 
+    while (klen < n && s[klen] != '=' && s[klen] != ':')
+        klen++;
     if (klen >= n) {
         report(c, c->line, "[%s]: line is %zu characters long "
                "(allowed: at most %d characters per line)", c->section, n, max);
@@ -850,34 +878,60 @@ void config_defaults(struct ecc_config *cfg)
         parse_key(&keys[i], keys[i].def, cfg, why, sizeof why); /* tests check they all parse */
 }
 
-int config_load(struct ecc_config *cfg, const char *path, char *err, size_t errlen)
+/* Parse buf (the file's contents, len bytes; need not end in a newline or NUL). */
+static int load_text(struct ecc_config *cfg, const char *name, const char *buf, size_t len,
+                     char *err, size_t errlen)
 {
-    struct load_ctx c = {.cfg = cfg, .file = path, .err = err, .errlen = errlen};
-    char *buf;
-    int rc;
+    struct load_ctx c = {.cfg = cfg, .file = name, .buf = buf, .len = len, .err = err,
+                         .errlen = errlen};
+    int rc = ini_parse_stream(read_line, &c, handle_key, &c);
 
-    config_defaults(cfg);
+    if (rc > 0 && (!c.failed || rc < c.err_line))
+        return say(err, errlen, name, rc,
+                   "syntax error (allowed: [section], key = value, ; comment)");
+    if (rc < 0 && !c.failed)
+        return say(err, errlen, name, 0, "cannot parse (inih error %d)", rc);
+    if (c.failed)
+        return -1;
+    return config_check(cfg, err, errlen);
+}
+
+static int set_path(struct ecc_config *cfg, const char *path, char *err, size_t errlen)
+{
     if (!path)
         return say(err, errlen, NULL, 0, "no config file given");
     if (strlen(path) >= sizeof cfg->path)
         return say(err, errlen, path, 0, "path is too long (allowed: at most %zu characters)",
                    sizeof cfg->path - 1);
     memcpy(cfg->path, path, strlen(path) + 1);
-    if (read_file(path, &buf, &c.len, err, errlen) < 0) {
+    return 0;
+}
+
+int config_load(struct ecc_config *cfg, const char *path, char *err, size_t errlen)
+{
+    char *buf;
+    size_t len = 0;
+    int rc;
+
+    config_defaults(cfg);
+    if (set_path(cfg, path, err, errlen) < 0)
+        return -1;
+    if (read_file(path, &buf, &len, err, errlen) < 0) {
         free(buf);
         return -1;
     }
-    c.buf = buf;
-    rc = ini_parse_stream(read_line, &c, handle_key, &c);
+    rc = load_text(cfg, path, buf, len, err, errlen);
     free(buf);
-    if (rc > 0 && (!c.failed || rc < c.err_line))
-        return say(err, errlen, path, rc,
-                   "syntax error (allowed: [section], key = value, ; comment)");
-    if (rc < 0 && !c.failed)
-        return say(err, errlen, path, 0, "cannot parse (inih error %d)", rc);
-    if (c.failed)
+    return rc;
+}
+
+int config_load_buffer(struct ecc_config *cfg, const char *name, const char *buf, size_t len,
+                       char *err, size_t errlen)
+{
+    config_defaults(cfg);
+    if (set_path(cfg, name, err, errlen) < 0)
         return -1;
-    return config_check(cfg, err, errlen);
+    return load_text(cfg, name, buf, len, err, errlen);
 }
 
 static char *trim(char *s)

@@ -106,6 +106,10 @@ struct ecc_config {
         int reps_per_set;
         int sets_per_session;
         double rest_s;               /* s, rest between sets (belt stopped) */
+        int sessions_per_day;        /* the day's rule (controller/schedule.h) */
+        double min_gap_h;            /* h, from one session's end to the next's start */
+        double day_start_h;          /* h, local time a protocol day begins */
+        bool allow_extra_sessions;   /* the clinician allows more than sessions_per_day */
     } protocol;
 
     struct {                         /* [drive] */
@@ -217,6 +221,7 @@ struct ecc_config {
         double encoder_scale;        /* the simulated sensor really pulses this many times
                                         encoder.pulses_per_m (fault injection; 1 = true) */
         char truth_log[CFG_PATH_MAX];/* JSON-lines file of the athlete's strokes ("" = none) */
+        double wall_start;           /* UTC s since 1970 at virtual time 0 */
     } sim;
 
     struct {                         /* [eccsim] the simulated rig served over Modbus */
@@ -227,6 +232,17 @@ struct ecc_config {
         int trip_code;               /* fault code a scripted drive trip shows */
         char truth_csv[CFG_PATH_MAX];/* belt speed over time ("" = none) */
     } eccsim;
+
+    struct {                         /* [history] */
+        char path[CFG_PATH_MAX];     /* SQLite file ("" = no history) */
+        int queue_len;               /* events queued for the writer */
+    } history;
+
+    struct {                         /* [server] eccctl's socket */
+        char socket[CFG_PATH_MAX];   /* "" = none */
+        char owner[64];              /* user name or number ("" = eccd's) */
+        char group[64];              /* group name or number ("" = eccd's) */
+    } server;
 
     struct {                         /* [log] */
         enum cfg_log_level level;
@@ -240,6 +256,11 @@ void config_defaults(struct ecc_config *cfg);
 /* Load an INI file on top of defaults (calls config_defaults first), then run the
  * cross-field checks. Returns 0, or -1 with one message in err (see top of file). */
 int config_load(struct ecc_config *cfg, const char *path, char *err, size_t errlen);
+
+/* As config_load, from len bytes at buf (need not be NUL-terminated); name stands for the
+ * file in messages and relative paths. For tests and the config fuzzer. */
+int config_load_buffer(struct ecc_config *cfg, const char *name, const char *buf, size_t len,
+                       char *err, size_t errlen);
 
 /* Apply one "section.key=value" override (from --set); same checks as a file line.
  * Call config_check() after the last override. Returns 0 or -1 with err. */

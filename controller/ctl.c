@@ -26,6 +26,8 @@ static struct ctl_event *event_push(struct ctl *c, enum ctl_event_kind kind)
     ev->set = proto_set(&c->proto);
     ev->rep = proto_reps(&c->proto);
     ev->stroke = c->stroke;
+    ev->wall = c->wall;
+    ev->patient = c->patient.id;
     return ev;
 }
 
@@ -46,7 +48,8 @@ long ctl_events_dropped(const struct ctl *c)
 
 /* ---- init ------------------------------------------------------------------------ */
 
-static void init_modules(struct ctl *c, const struct ecc_config *cfg)
+/* The modules whose settings a patient's own band and caps change. */
+static void init_limited(struct ctl *c, const struct ecc_config *cfg)
 {
     /* The speed is held in the middle of the band, not all the way to its edges: a
      * controller that stops correcting at the edge parks the force there, where tremor
@@ -69,11 +72,6 @@ static void init_modules(struct ctl *c, const struct ecc_config *cfg)
         .min_stroke_s = cfg->rep.min_stroke_s, .min_travel_m = cfg->rep.min_travel_m,
         .min_in_band = cfg->rep.min_in_band,
     };
-    const struct proto_params pp = {
-        .reps_per_set = cfg->protocol.reps_per_set,
-        .sets_per_session = cfg->protocol.sets_per_session,
-        .rest_s = cfg->protocol.rest_s,
-    };
     const struct safety_params sp = {
         .force_abort = cfg->limits.force_abort,
         .speed_limit = cfg->limits.speed_max * (1.0 + cfg->limits.overspeed_margin),
@@ -90,12 +88,35 @@ static void init_modules(struct ctl *c, const struct ecc_config *cfg)
         .drift_window_s = cfg->limits.force_drift_s,
     };
 
-    force_filter_init(&c->filter, cfg->filter.cutoff_hz, cfg->filter.spike_reject);
-    speed_est_init(&c->speed_est, cfg->encoder.pulses_per_m, cfg->encoder.timeout_s);
     band_ctl_init(&c->band, &bp);
     rep_init(&c->rep, &rp);
-    proto_init(&c->proto, &pp);
     safety_init(&c->safety, &sp);
+}
+
+static void init_modules(struct ctl *c, const struct ecc_config *cfg)
+{
+    const struct proto_params pp = {
+        .reps_per_set = cfg->protocol.reps_per_set,
+        .sets_per_session = cfg->protocol.sets_per_session,
+        .rest_s = cfg->protocol.rest_s,
+    };
+
+    force_filter_init(&c->filter, cfg->filter.cutoff_hz, cfg->filter.spike_reject);
+    speed_est_init(&c->speed_est, cfg->encoder.pulses_per_m, cfg->encoder.timeout_s);
+    proto_init(&c->proto, &pp);
+    init_limited(c, cfg);
+}
+
+static void init_schedule(struct ctl *c, const struct ecc_config *cfg)
+{
+    const struct sched_params sp = {
+        .sessions_per_day = cfg->protocol.sessions_per_day,
+        .min_gap_s = cfg->protocol.min_gap_h * 3600.0,
+        .day_start_s = cfg->protocol.day_start_h * 3600.0,
+        .allow_extra = cfg->protocol.allow_extra_sessions,
+    };
+
+    sched_init(&c->sched, &sp);
 }
 
 void ctl_init(struct ctl *c, const struct ecc_config *cfg)
@@ -107,7 +128,14 @@ void ctl_init(struct ctl *c, const struct ecc_config *cfg)
     c->t_force_changed = -1.0;
     c->t_last_pulse = -1.0;
     c->speed_drive = NAN;
+    c->patient = (struct ctl_patient){.id = 0, .force_low = NAN, .force_high = NAN,
+                                      .speed_max = NAN, .force_abort = NAN};
+    c->base = (struct ctl_patient){.id = 0, .force_low = cfg->band.force_low,
+                                   .force_high = cfg->band.force_high,
+                                   .speed_max = cfg->limits.speed_max,
+                                   .force_abort = cfg->limits.force_abort};
     init_modules(c, cfg);
+    init_schedule(c, cfg);
 }
 
 /* ---- sets and strokes ------------------------------------------------------------ */
@@ -164,6 +192,8 @@ static void session_finished(struct ctl *c)
 
     ev->sum = c->session_sum;
     ev->sets = proto_set(&c->proto);
+    if (c->wall > 0.0)
+        sched_end(&c->sched, c->wall);
 }
 
 /* A stroke was cut off by a stop or a fault: it is recorded, never counted. */
@@ -209,17 +239,39 @@ static enum ctl_cmd_result from_proto(enum proto_result r)
 static void belt_start(struct ctl *c, enum proto_state before)
 {
     double v0 = band_ctl_target(&c->band);
+    bool new_session = (before == PROTO_IDLE || before == PROTO_SESSION_DONE) && !c->resumed;
 
-    if (before == PROTO_IDLE || before == PROTO_SESSION_DONE) {
+    if (new_session) {
         session_begin(c);
-        v0 = c->cfg.control.start_speed;
+        if (c->wall > 0.0)
+            sched_begin(&c->sched, c->wall);
+        event_push(c, CTL_EV_SESSION_START);
     }
+    if (new_session || c->resumed)      /* after a restart the held speed is gone */
+        v0 = c->cfg.control.start_speed;
     if (before != PROTO_PAUSED)
         set_begin(c);
+    if (before != PROTO_PAUSED || c->resumed)
+        event_push(c, CTL_EV_SET_START)->resumed = c->resumed;
+    c->resumed = false;
     if (c->restart_from_min)
         v0 = c->cfg.limits.speed_min;
     c->restart_from_min = false;
     band_ctl_run(&c->band, v0);
+}
+
+/* A start that would begin a new session must fit the day's schedule (only checked when
+ * there is a wall clock). */
+static bool schedule_allows(struct ctl *c, enum proto_state before)
+{
+    bool new_session = (before == PROTO_IDLE || before == PROTO_SESSION_DONE) && !c->resumed;
+
+    c->sched_verdict = SCHED_OK;
+    c->sched_wait_s = 0.0;
+    if (!new_session || c->wall <= 0.0)
+        return true;
+    c->sched_verdict = sched_check(&c->sched, c->wall, c->utc_offset_s, &c->sched_wait_s);
+    return c->sched_verdict == SCHED_OK || c->sched_verdict == SCHED_OK_EXTRA;
 }
 
 static enum ctl_cmd_result command_run(struct ctl *c, enum ctl_cmd cmd)
@@ -229,6 +281,8 @@ static enum ctl_cmd_result command_run(struct ctl *c, enum ctl_cmd cmd)
 
     if (safety_latched(&c->safety) != FAULT_NONE)
         return CTL_REFUSED_FAULT;
+    if (!schedule_allows(c, before))
+        return CTL_REFUSED_SCHEDULE;
     r = proto_command(&c->proto, cmd == CTL_CMD_START ? PROTO_CMD_START : PROTO_CMD_NEXT_SET,
                       c->now);
     if (r == PROTO_OK)
@@ -274,6 +328,10 @@ enum ctl_cmd_result ctl_command(struct ctl *c, enum ctl_cmd cmd, double now)
     ev = event_push(c, CTL_EV_COMMAND);
     ev->cmd = cmd;
     ev->result = r;
+    if (r == CTL_REFUSED_SCHEDULE) {
+        ev->sched = c->sched_verdict;
+        ev->wait_s = c->sched_wait_s;
+    }
     return r;
 }
 
@@ -394,6 +452,8 @@ static bool stroke_engaged(const struct ctl *c)
 double ctl_tick(struct ctl *c, const struct ctl_input *in)
 {
     c->now = in->now;
+    c->wall = in->wall;
+    c->utc_offset_s = in->utc_offset_s;
     force_read(c, in);
     speed_read(c, in);
     safety_inputs(c, in);
@@ -403,6 +463,81 @@ double ctl_tick(struct ctl *c, const struct ctl_input *in)
     reps_run(c);
     c->cmd = band_ctl_update(&c->band, force_filter_value(&c->filter), stroke_engaged(c));
     return c->cmd;
+}
+
+/* ---- patients and resuming ------------------------------------------------------- */
+
+static double or_base(double v, double base)
+{
+    return isnan(v) ? base : v;
+}
+
+/* The patient's settings over the config's; false if they are out of bounds. */
+static bool patient_settings(const struct ctl *c, const struct ctl_patient *p,
+                             struct ctl_patient *eff)
+{
+    const struct ecc_config *cfg = &c->cfg;
+    double slowest = fmax(cfg->limits.speed_min, fmax(cfg->control.start_speed,
+                          cfg->control.mode == CFG_MODE_FIXED ? cfg->control.fixed_speed : 0.0));
+
+    eff->id = p->id;
+    eff->force_low = or_base(p->force_low, c->base.force_low);
+    eff->force_high = or_base(p->force_high, c->base.force_high);
+    eff->speed_max = or_base(p->speed_max, c->base.speed_max);
+    eff->force_abort = or_base(p->force_abort, c->base.force_abort);
+    return isfinite(eff->force_low) && isfinite(eff->force_high) &&
+           isfinite(eff->speed_max) && isfinite(eff->force_abort) &&
+           eff->force_low > cfg->rep.contact_n && eff->force_low < eff->force_high &&
+           eff->force_high < eff->force_abort && eff->force_abort <= c->base.force_abort &&
+           eff->speed_max >= slowest && eff->speed_max <= c->base.speed_max;
+}
+
+enum ctl_cmd_result ctl_set_patient(struct ctl *c, const struct ctl_patient *p,
+                                    const double *starts, const double *ends, int n)
+{
+    enum proto_state st = proto_state(&c->proto);
+    struct ctl_patient eff;
+
+    if ((st != PROTO_IDLE && st != PROTO_SESSION_DONE) || c->resumed ||
+        safety_latched(&c->safety) != FAULT_NONE || !patient_settings(c, p, &eff))
+        return CTL_REFUSED_STATE;
+    c->patient = *p;
+    c->cfg.band.force_low = eff.force_low;
+    c->cfg.band.force_high = eff.force_high;
+    c->cfg.limits.speed_max = eff.speed_max;
+    c->cfg.limits.force_abort = eff.force_abort;
+    init_limited(c, &c->cfg);
+    sched_clear(&c->sched);
+    for (int i = 0; i < n; i++) {
+        sched_begin(&c->sched, starts[i]);
+        if (ends[i] >= 0.0)
+            sched_end(&c->sched, ends[i]);
+    }
+    return CTL_OK;
+}
+
+const struct ctl_patient *ctl_patient(const struct ctl *c)
+{
+    return &c->patient;
+}
+
+enum ctl_cmd_result ctl_resume(struct ctl *c, const struct ctl_resume *r)
+{
+    const struct proto_params *pp = &c->proto.p;
+
+    if (proto_state(&c->proto) != PROTO_IDLE || proto_session(&c->proto) != 0 ||
+        r->set < 1 || r->set > pp->sets_per_session || r->reps < 0 ||
+        r->reps > pp->reps_per_set ||
+        (r->set == pp->sets_per_session && r->reps == pp->reps_per_set))
+        return CTL_REFUSED_STATE;
+    proto_resume(&c->proto, r->set, r->reps);
+    c->resumed = true;
+    set_begin(c);
+    c->set_sum.counted = r->reps < pp->reps_per_set ? r->reps : 0;
+    session_begin(c);
+    c->session_sum.counted = (r->set - 1) * pp->reps_per_set +
+                             (r->reps < pp->reps_per_set ? 0 : pp->reps_per_set);
+    return CTL_OK;
 }
 
 /* ---- status ---------------------------------------------------------------------- */
@@ -424,6 +559,35 @@ bool ctl_loaded(const struct ctl *c) { return rep_loaded(&c->rep); }
 int ctl_session(const struct ctl *c) { return proto_session(&c->proto); }
 int ctl_set(const struct ctl *c) { return proto_set(&c->proto); }
 
+void ctl_status(const struct ctl *c, struct ctl_status *st)
+{
+    memset(st, 0, sizeof *st);
+    st->now = c->now;
+    st->wall = c->wall;
+    st->state = ctl_state_name(c);
+    st->fault = safety_latched(&c->safety);
+    st->fault_value = safety_value(&c->safety);
+    st->fault_limit = safety_limit(&c->safety);
+    st->speed = c->speed;
+    st->speed_cmd = c->cmd;
+    st->force = force_filter_value(&c->filter);
+    st->band_low = c->cfg.band.force_low;
+    st->band_high = c->cfg.band.force_high;
+    st->loaded = rep_loaded(&c->rep);
+    st->session = proto_session(&c->proto);
+    st->set = proto_set(&c->proto);
+    st->reps = proto_reps(&c->proto);
+    st->reps_per_set = c->proto.p.reps_per_set;
+    st->sets_per_session = c->proto.p.sets_per_session;
+    st->rest_left_s = proto_rest_left(&c->proto, c->now);
+    st->patient = c->patient.id;
+    if (c->wall > 0.0) {
+        st->sessions_today = sched_count_day(&c->sched, c->wall, c->utc_offset_s);
+        st->next_session = sched_check(&c->sched, c->wall, c->utc_offset_s,
+                                       &st->next_session_wait_s);
+    }
+}
+
 const char *ctl_cmd_name(enum ctl_cmd cmd)
 {
     static const char *const names[CTL_CMD_COUNT] = {"start", "stop", "next_set", "reset"};
@@ -438,6 +602,7 @@ const char *ctl_result_name(enum ctl_cmd_result r)
     case CTL_REFUSED_RESTING: return "refused_resting";
     case CTL_REFUSED_STATE: return "refused_state";
     case CTL_REFUSED_CAUSE: return "refused_cause";
+    case CTL_REFUSED_SCHEDULE: return "refused_schedule";
     }
     return "unknown";
 }

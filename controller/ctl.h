@@ -27,6 +27,7 @@
 #include "controller/protocol.h"
 #include "controller/rep.h"
 #include "controller/safety.h"
+#include "controller/schedule.h"
 #include "controller/speed_est.h"
 
 #define CTL_EVENTS 64
@@ -39,6 +40,8 @@ enum ctl_cmd_result {
     CTL_REFUSED_RESTING,        /* the rest timer runs (next-set skips it) */
     CTL_REFUSED_STATE,          /* makes no sense now */
     CTL_REFUSED_CAUSE,          /* reset refused: the fault's cause is still present */
+    CTL_REFUSED_SCHEDULE,       /* a new session now breaks the day's schedule (schedule.h);
+                                   the COMMAND event says why and how long to wait */
 };
 
 enum ctl_event_kind {
@@ -49,6 +52,9 @@ enum ctl_event_kind {
     CTL_EV_FAULT,               /* a fault latched */
     CTL_EV_RESET,               /* a fault was cleared by the operator */
     CTL_EV_COMMAND,             /* an operator command and what became of it */
+    CTL_EV_SESSION_START,       /* a new session began (patient says whose) */
+    CTL_EV_SET_START,           /* a set began, or went on after a restart (resumed;
+                                   rep = reps it already had) */
 };
 
 struct ctl_set_summary {
@@ -72,6 +78,11 @@ struct ctl_event {
     double value, limit;        /* FAULT */
     enum ctl_cmd cmd;           /* COMMAND */
     enum ctl_cmd_result result; /* COMMAND */
+    enum sched_verdict sched;   /* COMMAND refused by the schedule: which rule */
+    double wait_s;              /* ... and how long until a session is allowed (s) */
+    double wall;                /* UTC, s since 1970, when it happened (0: no wall clock) */
+    long patient;               /* the patient whose session this is (0: none chosen) */
+    bool resumed;               /* SESSION_START, SET_START: carried on after a restart */
 };
 
 struct ctl_input {
@@ -84,6 +95,44 @@ struct ctl_input {
     unsigned pressed;           /* HAL_BTN_* presses since the last tick */
     struct hal_drive_status drive;  /* the drive's latest report (present = false: none) */
     double late_s;              /* s this tick started after it was due (the loop measures) */
+    double wall;                /* UTC, s since 1970 (hal_clock.wall; 0: none) */
+    int utc_offset_s;           /* local time = wall + utc_offset_s (for the day's boundary) */
+};
+
+/* A patient's own settings: each NAN means the config's. They may only narrow what the
+ * config allows: speed_max and force_abort are capped at the config's values, and the
+ * band must lie inside [contact_n, force_abort). */
+struct ctl_patient {
+    long id;                    /* 0: no patient (the config's settings) */
+    double force_low, force_high;   /* N, the band */
+    double speed_max;           /* m/s */
+    double force_abort;         /* N */
+};
+
+/* Where an interrupted session stood (from the history), to go on from there. */
+struct ctl_resume {
+    int set;                    /* 1-based set in progress (or last finished) */
+    int reps;                   /* reps counted in it */
+    double session_start_wall;  /* UTC s, when the session began */
+};
+
+/* Live status for eccctl (a copy; filled by ctl_status). */
+struct ctl_status {
+    double now, wall;
+    const char *state;          /* ctl_state_name: protocol state or "fault" */
+    enum fault fault;
+    double fault_value, fault_limit;
+    double speed, speed_cmd;    /* m/s */
+    double force;               /* N, filtered */
+    double band_low, band_high; /* N, in force now (the patient's or the config's) */
+    bool loaded;
+    int session, set, reps;     /* reps counted in the current set */
+    int reps_per_set, sets_per_session;
+    double rest_left_s;
+    long patient;
+    int sessions_today;         /* sessions begun on this protocol day */
+    double next_session_wait_s; /* 0: a new session may begin now */
+    enum sched_verdict next_session;    /* what a new session would meet now */
 };
 
 struct ctl {                    /* fields are private to ctl.c */
@@ -96,6 +145,14 @@ struct ctl {                    /* fields are private to ctl.c */
     struct proto proto;
     struct safety safety;
     struct safety_input last_in;    /* the latest safety inputs (for resets and status) */
+    struct sched sched;             /* the day's sessions (twice-daily rule) */
+    struct ctl_patient patient;     /* in force (id 0: the config's settings) */
+    struct ctl_patient base;        /* the config's own band and caps */
+    double wall;                    /* UTC s at the latest tick (0: no wall clock) */
+    int utc_offset_s;
+    bool resumed;                   /* the next start carries on a restored session */
+    enum sched_verdict sched_verdict;   /* of the latest start's schedule check */
+    double sched_wait_s;
     double now, force_raw, t_last_force, t_force_changed, speed, speed_drive, cmd;
     double t_last_pulse;            /* newest belt pulse, or drive speed reading (-1: none) */
     bool restart_from_min;          /* after a fault, the next start begins at speed_min */
@@ -115,6 +172,22 @@ double ctl_tick(struct ctl *c, const struct ctl_input *in);
 /* An operator command (also what the buttons do). Applied at once; the outcome is
  * returned and queued as a CTL_EV_COMMAND event. */
 enum ctl_cmd_result ctl_command(struct ctl *c, enum ctl_cmd cmd, double now);
+
+/* Choose the patient whose settings apply (band, caps) and whose sessions the day's
+ * schedule counts: starts[i], ends[i] (UTC s; for one never finished, its latest activity;
+ * < 0: unknown, the start is used) of their recent sessions, oldest first. Only while no session runs (idle or session done):
+ * CTL_REFUSED_STATE otherwise, or when the patient's settings are out of bounds. */
+enum ctl_cmd_result ctl_set_patient(struct ctl *c, const struct ctl_patient *p,
+                                    const double *starts, const double *ends, int n);
+const struct ctl_patient *ctl_patient(const struct ctl *c);
+
+/* Carry on an interrupted session after a restart: the protocol waits (paused) in the
+ * set it was in with the reps it had (a finished set: ready for the next one), and the
+ * next start goes on from there without counting a new session. Only while idle:
+ * CTL_REFUSED_STATE otherwise or when r is out of range. */
+enum ctl_cmd_result ctl_resume(struct ctl *c, const struct ctl_resume *r);
+
+void ctl_status(const struct ctl *c, struct ctl_status *st);
 
 /* Take the oldest queued event; false when none. */
 bool ctl_event_pop(struct ctl *c, struct ctl_event *ev);

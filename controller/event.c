@@ -1,6 +1,7 @@
 /* event.c - controller events as JSON lines and human lines (see event.h). */
 #include "controller/event.h"
 
+#include <math.h>
 #include <stdio.h>
 
 /* Append one character to buf if there is room; always count it. */
@@ -39,7 +40,8 @@ int event_json_string(char *buf, size_t len, const char *s)
 const char *event_kind_name(enum ctl_event_kind k)
 {
     static const char *const names[] = {"rep", "reject", "set", "session",
-                                        "fault", "reset", "command"};
+                                        "fault", "reset", "command", "session_start",
+                                        "set_start"};
     return (unsigned)k < sizeof names / sizeof names[0] ? names[k] : "unknown";
 }
 
@@ -86,8 +88,19 @@ static int json_body(const struct ctl_event *ev, char *buf, size_t len)
     case CTL_EV_RESET:
         return snprintf(buf, len, ",\"fault\":\"%s\"}", fault_name(ev->fault));
     case CTL_EV_COMMAND:
+        if (ev->result == CTL_REFUSED_SCHEDULE)
+            return snprintf(buf, len, ",\"command\":\"%s\",\"result\":\"%s\",\"rule\":\"%s\""
+                            ",\"wait_s\":%.0f}", ctl_cmd_name(ev->cmd),
+                            ctl_result_name(ev->result), sched_verdict_name(ev->sched),
+                            ev->wait_s);
         return snprintf(buf, len, ",\"command\":\"%s\",\"result\":\"%s\"}",
                         ctl_cmd_name(ev->cmd), ctl_result_name(ev->result));
+    case CTL_EV_SESSION_START:
+        return snprintf(buf, len, ",\"session\":%d,\"patient\":%ld,\"wall\":%.0f}",
+                        ev->session, ev->patient, ev->wall);
+    case CTL_EV_SET_START:
+        return snprintf(buf, len, ",\"session\":%d,\"set\":%d,\"rep\":%d,\"resumed\":%s}",
+                        ev->session, ev->set, ev->rep, ev->resumed ? "true" : "false");
     }
     return snprintf(buf, len, "}");
 }
@@ -112,6 +125,26 @@ static int text_stroke(const struct ctl_event *ev, char *buf, size_t len)
                     f->travel_m, f->peak_n, f->mean_n, 100.0 * f->in_band_share, f->work_j);
 }
 
+int event_schedule_reason(enum sched_verdict v, double wait_s, char *buf, size_t len)
+{
+    long min = (long)ceil(wait_s / 60.0);
+    const char *why = v == SCHED_REFUSED_QUOTA ? "the day's sessions are done"
+                    : v == SCHED_REFUSED_GAP ? "too soon after the last session"
+                    : "allowed";
+
+    return snprintf(buf, len, "%s; a new session is allowed in %ld h %02ld min", why,
+                    min / 60, min % 60);
+}
+
+static int text_schedule(const struct ctl_event *ev, char *buf, size_t len)
+{
+    int n = snprintf(buf, len, "command %s: refused, ", ctl_cmd_name(ev->cmd));
+
+    if (n < 0 || (size_t)n >= len)
+        return n;
+    return n + event_schedule_reason(ev->sched, ev->wait_s, buf + n, len - (size_t)n);
+}
+
 int event_text(const struct ctl_event *ev, char *buf, size_t len)
 {
     switch (ev->kind) {
@@ -131,8 +164,17 @@ int event_text(const struct ctl_event *ev, char *buf, size_t len)
     case CTL_EV_RESET:
         return snprintf(buf, len, "fault %s reset by the operator", fault_name(ev->fault));
     case CTL_EV_COMMAND:
+        if (ev->result == CTL_REFUSED_SCHEDULE)
+            return text_schedule(ev, buf, len);
         return snprintf(buf, len, "command %s: %s", ctl_cmd_name(ev->cmd),
                         ctl_result_name(ev->result));
+    case CTL_EV_SESSION_START:
+        return snprintf(buf, len, "session %d begins (patient %ld)", ev->session, ev->patient);
+    case CTL_EV_SET_START:
+        if (ev->resumed)
+            return snprintf(buf, len, "set %d resumed after a restart at rep %d", ev->set,
+                            ev->rep);
+        return snprintf(buf, len, "set %d begins", ev->set);
     }
     return snprintf(buf, len, "event %d", (int)ev->kind);
 }

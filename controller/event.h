@@ -29,6 +29,10 @@ int event_text(const struct ctl_event *ev, char *buf, size_t len);
  * length it needed, as snprintf. */
 int event_json_string(char *buf, size_t len, const char *s);
 
+/* Why the schedule refused a new session and how long to wait, as a phrase:
+ * "the day's sessions are done; a new session is allowed in 9 h 05 min". */
+int event_schedule_reason(enum sched_verdict v, double wait_s, char *buf, size_t len);
+
 /* The "event" name of a kind: "rep", "reject", ... */
 const char *event_kind_name(enum ctl_event_kind k);
 

@@ -26,6 +26,8 @@ static void read_inputs(struct hal *hal, struct loop_buf *b, struct ctl_input *i
     struct hal_input_state st = {0};
 
     in->now = hal->clock.now(hal->clock.ctx);
+    in->utc_offset_s = 0;
+    in->wall = hal->clock.wall ? hal->clock.wall(hal->clock.ctx, &in->utc_offset_s) : 0.0;
     in->n_force = hal->force.read(hal->force.ctx, b->force_t, b->force_n, LOOP_MAX_SAMPLES);
     in->n_pulses = hal->encoder.read(hal->encoder.ctx, b->pulse_t, LOOP_MAX_PULSES);
     if (in->n_force < 0)
@@ -122,8 +124,12 @@ int loop_run(struct ctl *c, struct hal *hal, const struct loop_opts *o, struct l
     while (!loop_done(o, st, c, now - t0)) {
         read_inputs(hal, &buf, &in);
         in.late_s = st->ticks > 0 && in.now > next ? in.now - next : 0.0;
+        if (in.late_s > st->late_max_s)
+            st->late_max_s = in.late_s;
         if (o->start && st->ticks == 0)
             in.pressed |= HAL_BTN_START;
+        if (o->on_service)
+            o->on_service(o->arg, c, hal, st);
         now = in.now;
         drive_command(hal, ctl_tick(c, &in), st);
         if (hal->inputs.enable)     /* the dead-man: fed only while nothing is latched */

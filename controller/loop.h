@@ -15,6 +15,8 @@
 #include "controller/ctl.h"
 #include "hal/hal.h"
 
+struct loop_stats;
+
 struct loop_opts {
     FILE *rep_log;              /* JSON lines per event, or NULL */
     FILE *trace;                /* CSV row per tick, or NULL */
@@ -27,12 +29,17 @@ struct loop_opts {
     void (*on_tick)(void *arg, const struct ctl *c, double now);
     /* Called for every controller event, after it is logged; may be NULL. */
     void (*on_event)(void *arg, const struct ctl_event *ev);
-    void *arg;                  /* passed to on_tick and on_event */
+    /* Called once a tick on the loop thread before the controller's tick, with the
+     * controller to act on (eccd's service applies eccctl's commands here and publishes
+     * the status); must not block. May be NULL. */
+    void (*on_service)(void *arg, struct ctl *c, struct hal *hal, const struct loop_stats *st);
+    void *arg;                  /* passed to on_tick, on_event and on_service */
 };
 
 struct loop_stats {
     long ticks;
     long overruns;              /* periods that started late */
+    double late_max_s;          /* the latest start of a tick after it was due */
     long drive_errors;          /* drive commands that failed */
     int sessions_done;
     double t_end;               /* HAL clock when the loop ended */

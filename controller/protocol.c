@@ -155,3 +155,12 @@ double proto_rest_left(const struct proto *p, double now)
         return 0.0;
     return p->rest_until - now;
 }
+
+void proto_resume(struct proto *p, int set, int reps)
+{
+    p->session = 1;
+    p->set = set;
+    p->reps = reps < p->p.reps_per_set ? reps : 0;
+    p->state = reps < p->p.reps_per_set ? PROTO_PAUSED : PROTO_READY;
+    p->rest_until = 0.0;
+}

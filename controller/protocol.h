@@ -60,6 +60,12 @@ void proto_init(struct proto *p, const struct proto_params *params);
 /* An operator command at time now. */
 enum proto_result proto_command(struct proto *p, enum proto_cmd cmd, double now);
 
+/* Restore an interrupted session after a restart: set (1-based) with reps counted. With
+ * reps < reps_per_set it waits PAUSED in that set; with the set complete, READY for the
+ * next one (no rest timer). The session counts as the first since start-up. The caller
+ * checks the ranges (ctl_resume). */
+void proto_resume(struct proto *p, int set, int reps);
+
 /* A rep was counted at time now (only meaningful in SET_RUNNING). Returns
  * PROTO_EV_SET_DONE or PROTO_EV_SESSION_DONE when that rep completed one. */
 enum proto_event proto_rep_counted(struct proto *p, double now);

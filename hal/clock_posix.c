@@ -16,8 +16,10 @@ static double monotonic_s(void)
 void clock_posix_init(struct clock_posix *clk, struct hal_clock *hc)
 {
     clk->t0 = monotonic_s();
+    clk->offset_minute = -1;
+    clk->utc_offset_s = 0;
     *hc = (struct hal_clock){.now = clock_posix_now, .sleep_until = clock_posix_sleep_until,
-                             .ctx = clk};
+                             .wall = clock_posix_wall, .ctx = clk};
 }
 
 double clock_posix_now(void *ctx)
@@ -48,4 +50,20 @@ int clock_posix_sleep_until(void *ctx, double t)
         return -1;
     }
     return 0;
+}
+
+double clock_posix_wall(void *ctx, int *utc_offset_s)
+{
+    struct clock_posix *clk = ctx;
+    struct timespec ts;
+    struct tm tm;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    if (ts.tv_sec / 60 != clk->offset_minute && localtime_r(&ts.tv_sec, &tm)) {
+        clk->offset_minute = ts.tv_sec / 60;
+        clk->utc_offset_s = (int)tm.tm_gmtoff;
+    }
+    if (utc_offset_s)
+        *utc_offset_s = clk->utc_offset_s;
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
 }

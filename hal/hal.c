@@ -40,3 +40,37 @@ int hal_drive_fault_stop(struct hal_drive *d)
 {
     return d->fault_stop ? d->fault_stop(d->ctx) : d->stop(d->ctx);
 }
+
+int hal_force_tare(struct hal_force *f)
+{
+    if (!f->tare) {
+        errno = ENOTSUP;
+        return -1;
+    }
+    return f->tare(f->ctx);
+}
+
+int hal_force_span(struct hal_force *f, double mass_kg)
+{
+    if (!f->span) {
+        errno = ENOTSUP;
+        return -1;
+    }
+    if (!isfinite(mass_kg) || mass_kg <= 0.0) {
+        errno = EINVAL;
+        return -1;
+    }
+    return f->span(f->ctx, mass_kg);
+}
+
+int hal_force_cal_status(struct hal_force *f, struct hal_cal_status *st)
+{
+    memset(st, 0, sizeof *st);
+    st->offset = NAN;
+    st->scale = NAN;
+    if (!f->cal_status) {
+        errno = ENOTSUP;
+        return -1;
+    }
+    return f->cal_status(f->ctx, st);
+}

@@ -17,6 +17,10 @@
 struct hal_clock {
     double (*now)(void *ctx);                   /* s, monotonic */
     int (*sleep_until)(void *ctx, double t);    /* returns at (or just after) t */
+    /* The wall clock: UTC s since 1970, and the local time's offset from UTC (s) in
+     * *utc_offset_s. For the day's schedule and the history, never for control.
+     * NULL: no wall clock (the schedule is then not applied). */
+    double (*wall)(void *ctx, int *utc_offset_s);
     void *ctx;
 };
 
@@ -55,9 +59,25 @@ struct hal_encoder {
     void *ctx;
 };
 
+/* A load-cell calibration's progress and result. */
+struct hal_cal_status {
+    bool pending;               /* a tare or span is collecting readings */
+    long tares, spans;          /* completed since start */
+    double offset;              /* counts at zero load (NAN: not known here) */
+    double scale;               /* N per count (NAN: not known here) */
+    double mass_kg;             /* of the latest span, 0: none */
+    int last_error;             /* errno of the latest failed one (EDOM: no mass seen), 0 */
+};
+
 struct hal_force {
     /* Load-cell samples (time, newtons) since the last call, oldest first. */
     int (*read)(void *ctx, double *t, double *newtons, int max);
+    /* Start a tare (zero: the plate unloaded) or a span calibration (mass_kg on the
+     * plate) over about a second of readings; they return at once, the result shows in
+     * cal_status. NULL where the backend cannot (the wrappers say ENOTSUP). */
+    int (*tare)(void *ctx);
+    int (*span)(void *ctx, double mass_kg);
+    int (*cal_status)(void *ctx, struct hal_cal_status *st);
     void *ctx;
 };
 
@@ -101,5 +121,11 @@ int hal_drive_reset(struct hal_drive *d);
 
 /* Stop after a fault: coast where the backend has a coast stop, else a plain stop. */
 int hal_drive_fault_stop(struct hal_drive *d);
+
+/* Load-cell calibration: -1 ENOTSUP where the backend has none, EINVAL for a mass that is
+ * not finite and positive, EBUSY while one runs. */
+int hal_force_tare(struct hal_force *f);
+int hal_force_span(struct hal_force *f, double mass_kg);
+int hal_force_cal_status(struct hal_force *f, struct hal_cal_status *st);
 
 #endif

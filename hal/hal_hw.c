@@ -24,6 +24,7 @@ struct hal_hw {
     struct hx711 *hx711;
     struct loadcell_iio *iio;
     struct inputs_gpio *inputs;
+    double lc_rate_hz;                  /* hx711 / iio readings per second */
 };
 
 /* ---- parts that are not there ------------------------------------------------------- */
@@ -127,6 +128,81 @@ static int started(int rc, const char *what, char *err, size_t errlen)
     return rc;
 }
 
+/* Tare and span over about a second of readings. */
+static int readings_per_s(double rate_hz)
+{
+    return rate_hz >= 1.0 ? (int)rate_hz : 1;
+}
+
+static void cal_from_ring(const struct calibration_ring_status *r, struct hal_cal_status *cs)
+{
+    cs->pending = r->tare_pending || r->span_pending;
+    cs->tares = r->tares;
+    cs->spans = r->spans;
+    cs->offset = r->cal.offset;
+    cs->scale = r->cal.scale;
+    cs->mass_kg = r->cal.mass_kg;
+    cs->last_error = r->last_error;
+}
+
+static int hx_read(void *ctx, double *t, double *newtons, int max)
+{
+    struct hal_hw *h = ctx;
+    return hx711_read(h->hx711, t, newtons, max);
+}
+
+static int iio_read(void *ctx, double *t, double *newtons, int max)
+{
+    struct hal_hw *h = ctx;
+    return loadcell_iio_read(h->iio, t, newtons, max);
+}
+
+static int hx_tare(void *ctx)
+{
+    struct hal_hw *h = ctx;
+    return hx711_tare(h->hx711, readings_per_s(h->lc_rate_hz));
+}
+
+static int hx_span(void *ctx, double kg)
+{
+    struct hal_hw *h = ctx;
+    return hx711_span(h->hx711, kg, readings_per_s(h->lc_rate_hz));
+}
+
+static int hx_cal_status(void *ctx, struct hal_cal_status *cs)
+{
+    struct hal_hw *h = ctx;
+    struct hx711_status st;
+
+    if (hx711_status(h->hx711, &st) != 0)
+        return -1;
+    cal_from_ring(&st.ring, cs);
+    return 0;
+}
+
+static int iio_tare(void *ctx)
+{
+    struct hal_hw *h = ctx;
+    return loadcell_iio_tare(h->iio, readings_per_s(h->lc_rate_hz));
+}
+
+static int iio_span(void *ctx, double kg)
+{
+    struct hal_hw *h = ctx;
+    return loadcell_iio_span(h->iio, kg, readings_per_s(h->lc_rate_hz));
+}
+
+static int iio_cal_status(void *ctx, struct hal_cal_status *cs)
+{
+    struct hal_hw *h = ctx;
+    struct loadcell_iio_status st;
+
+    if (loadcell_iio_status(h->iio, &st) != 0)
+        return -1;
+    cal_from_ring(&st.ring, cs);
+    return 0;
+}
+
 static int open_loadcell(struct hal_hw *h, const struct ecc_config *cfg, struct hal *hal,
                          char *err, size_t errlen)
 {
@@ -140,7 +216,9 @@ static int open_loadcell(struct hal_hw *h, const struct ecc_config *cfg, struct 
         h->hx711 = hx711_open(&p, clock_posix_now, &h->clock, err, errlen);
         if (!h->hx711 || started(hx711_start(h->hx711), "hx711", err, errlen) != 0)
             return -1;
-        hal->force = (struct hal_force){.read = hx711_read, .ctx = h->hx711};
+        h->lc_rate_hz = p.rate_hz;
+        hal->force = (struct hal_force){.read = hx_read, .tare = hx_tare, .span = hx_span,
+                                        .cal_status = hx_cal_status, .ctx = h};
     } else if (cfg->loadcell.type == CFG_LOADCELL_IIO) {
         struct loadcell_iio_params p;
         loadcell_iio_params_from_config(cfg, &p);
@@ -149,7 +227,9 @@ static int open_loadcell(struct hal_hw *h, const struct ecc_config *cfg, struct 
         h->iio = loadcell_iio_open(&p, clock_posix_now, &h->clock, err, errlen);
         if (!h->iio || started(loadcell_iio_start(h->iio), "iio", err, errlen) != 0)
             return -1;
-        hal->force = (struct hal_force){.read = loadcell_iio_read, .ctx = h->iio};
+        h->lc_rate_hz = p.rate_hz;
+        hal->force = (struct hal_force){.read = iio_read, .tare = iio_tare, .span = iio_span,
+                                        .cal_status = iio_cal_status, .ctx = h};
     }
     return 0;                   /* modbus: opened with the drive */
 }

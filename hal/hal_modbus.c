@@ -248,6 +248,25 @@ static int drive_fault_stop(void *ctx)
     return drive_modbus_fault_stop(ctx);
 }
 
+/* The transmitter tares itself (or eccd subtracts the offset); its span is set in the
+ * transmitter, so a span calibration is not offered here. */
+static int lc_tare(void *ctx)
+{
+    return loadcell_modbus_request_tare(ctx);
+}
+
+static int lc_cal_status(void *ctx, struct hal_cal_status *cs)
+{
+    struct loadcell_modbus_status st;
+
+    if (loadcell_modbus_status(ctx, &st) != 0)
+        return -1;
+    cs->pending = st.tare_pending;
+    cs->tares = st.tares;
+    cs->offset = st.offset;
+    return 0;
+}
+
 static void fill_hal(struct hal_modbus *m, const struct ecc_config *cfg, struct hal *hal)
 {
     if (m->drive) {
@@ -261,6 +280,8 @@ static void fill_hal(struct hal_modbus *m, const struct ecc_config *cfg, struct 
     }
     if (m->lc) {
         hal->force.read = loadcell_modbus_read;
+        hal->force.tare = lc_tare;
+        hal->force.cal_status = lc_cal_status;
         hal->force.ctx = m->lc;
     }
 }

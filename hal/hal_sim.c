@@ -30,6 +30,8 @@ struct hal_sim {
     double wanted, delivered;       /* setpoint asked for / the last one the drive got */
     bool enable_wired, enabled;     /* the dead-man (see hal_sim_opts) */
     unsigned pressed;               /* HAL_BTN_* from hal_sim_press() */
+    double wall_start;              /* UTC s at virtual time 0 (sim.wall_start) */
+    struct hal_cal_status cal;      /* the simulated cell calibrates at once */
     void (*on_command)(void *arg, double t, double mps);
     void *arg;
 };
@@ -269,14 +271,55 @@ static int sim_inputs_reset(void *ctx)
     return 0;
 }
 
+/* The simulated wall clock runs with the virtual one, in UTC. */
+static double sim_wall(void *ctx, int *utc_offset_s)
+{
+    struct hal_sim *s = ctx;
+
+    if (utc_offset_s)
+        *utc_offset_s = 0;
+    return s->wall_start + rig_now(s->rig);
+}
+
+/* The simulated cell reads true newtons: a tare or span completes at once and changes
+ * nothing, so eccctl's calibration path can be exercised end to end. */
+static int sim_tare(void *ctx)
+{
+    struct hal_sim *s = ctx;
+
+    s->cal.tares++;
+    return 0;
+}
+
+static int sim_span(void *ctx, double mass_kg)
+{
+    struct hal_sim *s = ctx;
+
+    s->cal.spans++;
+    s->cal.mass_kg = mass_kg;
+    return 0;
+}
+
+static int sim_cal_status(void *ctx, struct hal_cal_status *st)
+{
+    struct hal_sim *s = ctx;
+
+    *st = s->cal;
+    return 0;
+}
+
 static void hal_bind(struct hal_sim *s, const struct ecc_config *cfg, struct hal *hal)
 {
-    hal->clock = (struct hal_clock){.now = sim_now, .sleep_until = sim_sleep_until, .ctx = s};
+    hal->clock = (struct hal_clock){.now = sim_now, .sleep_until = sim_sleep_until,
+                                    .wall = sim_wall, .ctx = s};
     hal->drive = (struct hal_drive){.set_speed = sim_set_speed, .stop = sim_stop,
                                     .status = sim_status, .cap_mps = cfg->limits.speed_max,
                                     .ctx = s};
     hal->encoder = (struct hal_encoder){.read = sim_read_pulses, .ctx = s};
-    hal->force = (struct hal_force){.read = sim_read_force, .ctx = s};
+    hal->force = (struct hal_force){.read = sim_read_force, .tare = sim_tare, .span = sim_span,
+                                    .cal_status = sim_cal_status, .ctx = s};
+    s->wall_start = cfg->sim.wall_start;
+    s->cal = (struct hal_cal_status){.offset = 0.0, .scale = 1.0};
     hal->inputs = (struct hal_inputs){.read = sim_read_inputs, .ctx = s};
     if (s->enable_wired) {
         hal->inputs.enable = sim_enable;
