@@ -5,7 +5,8 @@
 #   make demo-hil   eccd driving eccsim over Modbus TCP: one short set in real time
 #   make check      build with warnings as errors, run every test (ASan/UBSan build)
 #   make check-gpio only the GPIO tests on the kernel's gpio-sim (qemu), verbose
-#   make bench      controller tick cost, simulated day, peak RSS
+#   make bench      controller tick cost, simulated day, peak RSS, history latency
+#   make fuzz       libFuzzer on the request parser and the config loader (FUZZ_SECONDS each)
 #   make install    PREFIX=/usr/local DESTDIR=
 #   make clean
 #
@@ -22,10 +23,11 @@ SHAREDIR = $(PREFIX)/share/eccd
 CC      ?= cc
 BUILD   ?= build
 # pkg-config name : Debian package, for every library we link.
-DEPS     = inih:libinih-dev jansson:libjansson-dev libmodbus:libmodbus-dev libgpiod:libgpiod-dev
+DEPS     = inih:libinih-dev jansson:libjansson-dev libmodbus:libmodbus-dev libgpiod:libgpiod-dev \
+           sqlite3:libsqlite3-dev
 # Tools the tests drive (an independent Modbus master for eccsim).
-TEST_DEPS = bin/mbpoll:mbpoll
-PKGS     = inih jansson libmodbus libgpiod
+TEST_DEPS = bin/mbpoll:mbpoll bin/sqlite3:sqlite3
+PKGS     = inih jansson libmodbus libgpiod sqlite3
 
 WARN     = -std=c11 -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wstrict-prototypes \
            -Wmissing-prototypes -Wformat=2
@@ -44,11 +46,11 @@ ECC_CFLAGS = $(WARN) $(CPPFLAGS_ECC) $(PKG_CFLAGS) -DECC_GPIOD_MAJOR=$(GPIOD_MAJ
 ECC_LIBS   = $(PKG_LIBS) -lm -pthread $(LDLIBS)
 
 # Program mains; everything else in these folders goes into one library.
-MAINS    = controller/eccd.c sim/eccreport.c sim/eccsim.c
+MAINS    = controller/eccd.c controller/eccctl.c sim/eccreport.c sim/eccsim.c
 LIB_SRCS = $(filter-out $(MAINS), $(wildcard config/*.c controller/*.c hal/*.c sim/*.c))
 TEST_SRCS = $(wildcard tests/test_*.c)
 BENCH_SRCS = $(wildcard tests/bench_*.c)
-PROGS    = eccd eccreport eccsim
+PROGS    = eccd eccctl eccreport eccsim
 
 # One object tree per flavour: $(BUILD)/rel (optimised) and $(BUILD)/san (sanitizers).
 define flavour
@@ -67,6 +69,9 @@ $(BUILD)/$(1)/libecc.a: $$($(1)_OBJ)
 $(BUILD)/$(1)/eccd: $(BUILD)/$(1)/controller/eccd.o $(BUILD)/$(1)/libecc.a
 	$$(CC) $(2) $$^ $$(ECC_LIBS) -o $$@
 
+$(BUILD)/$(1)/eccctl: $(BUILD)/$(1)/controller/eccctl.o $(BUILD)/$(1)/libecc.a
+	$$(CC) $(2) $$^ $$(ECC_LIBS) -o $$@
+
 $(BUILD)/$(1)/eccreport: $(BUILD)/$(1)/sim/eccreport.o $(BUILD)/$(1)/libecc.a
 	$$(CC) $(2) $$^ $$(ECC_LIBS) -o $$@
 
@@ -83,7 +88,7 @@ endef
 $(eval $(call flavour,rel,$(OPT)))
 $(eval $(call flavour,san,$(SAN)))
 
-.PHONY: all deps test-deps demo demo-hil check check-gpio test bench install uninstall clean
+.PHONY: all deps test-deps demo demo-hil check check-gpio test bench fuzz install uninstall clean
 .DEFAULT_GOAL := all
 
 all: $(addprefix $(BUILD)/rel/,$(PROGS))
@@ -115,7 +120,7 @@ check-gpio: all
 	@tests/check-gpio.sh $(BUILD)
 
 bench: all $(BUILD)/rel/tests/bench_eccd $(BUILD)/rel/tests/bench_modbus $(BUILD)/rel/tests/bench_hx711 \
-       $(BUILD)/rel/tests/bench_faults
+       $(BUILD)/rel/tests/bench_faults $(BUILD)/rel/tests/bench_store $(BUILD)/rel/tests/bench_tick_store
 	@$(BUILD)/rel/tests/bench_eccd $(BUILD)
 	@echo
 	@$(BUILD)/rel/tests/bench_faults
@@ -124,10 +129,22 @@ bench: all $(BUILD)/rel/tests/bench_eccd $(BUILD)/rel/tests/bench_modbus $(BUILD
 	@echo
 	@$(BUILD)/rel/tests/bench_hx711
 	@echo
+	@$(BUILD)/rel/tests/bench_store $(BUILD)
+	@echo
+	@$(BUILD)/rel/tests/bench_tick_store $(BUILD)
+	@echo
 	@sh tests/t_gpiosim.sh --bench $(BUILD)
 
 $(BUILD)/rel/tests/bench_%: $(BUILD)/rel/tests/bench_%.o $(BUILD)/rel/tests/scenario.o $(rel_LIB)
 	$(CC) $(OPT) $^ $(ECC_LIBS) -o $@
+
+# Coverage-guided fuzzing (libFuzzer) of the socket request parser and the config loader,
+# FUZZ_SECONDS each, on scratch copies of tests/fuzz/corpus/; fails on any crash.
+FUZZ_SECONDS ?= 60
+FUZZ_DEPS = bin/clang-14:clang-14 /usr/lib/llvm-14/lib/clang/*/lib/linux/libclang_rt.fuzzer-*.a:libclang-rt-14-dev
+fuzz: deps
+	@.ci/ensure-deps $(FUZZ_DEPS)
+	@sh tests/fuzz/run.sh $(BUILD) $(FUZZ_SECONDS)
 
 install: all
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(ETCDIR) $(DESTDIR)$(DOCDIR) $(DESTDIR)$(SHAREDIR)/scenarios

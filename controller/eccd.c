@@ -11,9 +11,12 @@
 #include "controller/ctl.h"
 #include "controller/event.h"
 #include "controller/loop.h"
+#include "controller/service.h"
+#include "hal/ctlsock.h"
 #include "hal/hal_hw.h"
 #include "hal/hal_sim.h"
 #include "hal/log.h"
+#include "hal/store.h"
 
 #ifndef ECC_VERSION
 #define ECC_VERSION "0.1.0"
@@ -82,6 +85,15 @@ static void usage(FILE *f)
 "  -q, --quiet            errors only\n"
 "  -h, --help             this help\n"
 "  -V, --version          print the version\n"
+"\n"
+"History and control (docs/history.md, docs/socket.md):\n"
+"  With [history] path set, every session, set, rep, rejected stroke, fault, reset,\n"
+"  calibration and pain score goes into that SQLite file; the rep log then gets each\n"
+"  line once it is in the database. A session of today that never finished (a crash,\n"
+"  a power cut) is carried on at the next start, its counted reps kept. A start that\n"
+"  would begin more than protocol.sessions_per_day sessions a day, or one sooner than\n"
+"  protocol.min_gap_h after the last, is refused. With [server] socket set, eccctl\n"
+"  talks to eccd over that Unix socket (mode 0660, [server] owner and group).\n"
 "\n"
 "Exit status: 0 after a clean stop; 1 for a bad config or a start-up failure;\n"
 "2 for bad options. On any exit the drive is commanded to stop.\n"
@@ -337,32 +349,136 @@ static const char *backend_name(const struct ecc_config *cfg, const struct rig_b
     return b->sim ? hal_sim_scenario_path(b->sim) : cfg->drive.profile;
 }
 
+/* With a history, the rep log is written once an event is in the database: a line in
+ * the log means the rep is already safe. */
+static void rep_log_durable(void *arg, const struct ctl_event *ev)
+{
+    char line[EVENT_LINE_MAX];
+
+    if (event_json(ev, line, sizeof line) > 0) {
+        fprintf(arg, "%s\n", line);
+        fflush(arg);
+    }
+}
+
+/* The history, the service between loop and socket, and the socket. */
+struct daemon_parts {
+    struct store *store;
+    struct service *service;
+    struct ctlsock *sock;
+};
+
+static int history_open(const struct ecc_config *cfg, FILE *rep_log, struct daemon_parts *d)
+{
+    char path[CFG_PATH_MAX], err[512];
+    struct store_params sp = {.path = path, .queue_len = cfg->history.queue_len,
+                              .on_durable = rep_log ? rep_log_durable : NULL, .arg = rep_log};
+
+    if (!cfg->history.path[0])
+        return 0;
+    if (config_resolve_path(cfg, cfg->history.path, path, sizeof path) != 0) {
+        log_error("[history] path: too long");
+        return -1;
+    }
+    d->store = store_open(&sp, err, sizeof err);
+    if (!d->store) {
+        log_error("history: %s", err);
+        log_error("halted: [history] path must name a file eccd can create and write in a "
+                  "directory that exists (e.g. mkdir -p /var/lib/eccd); empty keeps no history");
+        return -1;
+    }
+    log_info("history: %s", path);
+    return 0;
+}
+
+static int socket_open(const struct ecc_config *cfg, struct daemon_parts *d)
+{
+    char path[CFG_PATH_MAX], err[512];
+    struct ctlsock_params cp = {.path = path, .handle = service_handle, .arg = d->service};
+
+    if (!cfg->server.socket[0])
+        return 0;
+    if (config_resolve_path(cfg, cfg->server.socket, path, sizeof path) != 0) {
+        log_error("[server] socket: too long");
+        return -1;
+    }
+    if (ctlsock_user(cfg->server.owner, &cp.owner) != 0) {
+        log_error("[server] owner: no user '%s' on this machine (create it, or change the key)",
+                  cfg->server.owner);
+        return -1;
+    }
+    if (ctlsock_group(cfg->server.group, &cp.group) != 0) {
+        log_error("[server] group: no group '%s' on this machine (create it with "
+                  "groupadd --system %s, or change the key)", cfg->server.group, cfg->server.group);
+        return -1;
+    }
+    d->sock = ctlsock_open(&cp, err, sizeof err);
+    if (!d->sock) {
+        log_error("[server] socket: %s", err);
+        return -1;
+    }
+    log_info("control socket: %s", path);
+    return 0;
+}
+
+static void daemon_close(struct daemon_parts *d)
+{
+    ctlsock_close(d->sock);     /* first: no command may arrive once the loop is gone */
+    store_close(d->store);      /* writes out what is queued */
+    service_close(d->service);
+}
+
+static int daemon_open(const struct ecc_config *cfg, FILE *rep_log, struct hal *hal,
+                       struct ctl *ctl, struct daemon_parts *d)
+{
+    int utc_offset_s = 0;
+    double wall = hal->clock.wall ? hal->clock.wall(hal->clock.ctx, &utc_offset_s) : 0.0;
+    struct service_params sp = {.cfg = cfg, .started_wall = wall};
+
+    memset(d, 0, sizeof *d);
+    if (history_open(cfg, rep_log, d) != 0)
+        return -1;
+    sp.store = d->store;
+    d->service = service_open(&sp);
+    if (!d->service) {
+        log_error("out of memory");
+        return -1;
+    }
+    if (service_restore(d->service, ctl, wall, utc_offset_s) != 0)
+        return -1;
+    return socket_open(cfg, d);
+}
+
 static int run(const struct options *o, const struct ecc_config *cfg, struct outputs *out)
 {
     static struct ctl ctl;      /* large; static keeps it off the stack */
     struct loop_opts lo = {
         .rep_log = out->rep_log, .trace = out->trace, .human = o->table ? stdout : NULL,
         .max_sessions = o->sessions, .max_time_s = o->duration, .stop = &stop_requested,
-        .start = o->start,
+        .start = o->start, .on_service = service_on_service, .on_event = service_on_event,
     };
     struct loop_stats st;
     struct rig_backend b;
-    int rc;
+    struct daemon_parts d = {0};
+    int rc = 1;
 
     if (backend_open(o, cfg, &b) != 0)
         return 1;
-    if (sim_faults_add(o, &b) != 0) {
-        backend_close(&b, NULL);
-        return 1;
-    }
     ctl_init(&ctl, cfg);
+    if (sim_faults_add(o, &b) != 0 || daemon_open(cfg, out->rep_log, &b.hal, &ctl, &d) != 0)
+        goto out;
+    lo.arg = d.service;
+    if (d.store)
+        lo.rep_log = NULL;      /* written by the history writer, after each commit */
     log_info("running: mode %s, band %.0f..%.0f N, %d x %d, %s %s", config_mode_name(cfg->control.mode),
-             cfg->band.force_low, cfg->band.force_high, cfg->protocol.sets_per_session,
+             ctl.cfg.band.force_low, ctl.cfg.band.force_high, cfg->protocol.sets_per_session,
              cfg->protocol.reps_per_set, b.sim ? "scenario" : "drive", backend_name(cfg, &b));
     rc = loop_run(&ctl, &b.hal, &lo, &st) == 0 ? 0 : 1;
     log_info("stopped at t = %.1f s: %ld ticks, %d sessions done, %ld overruns, %ld drive errors",
              st.t_end, st.ticks, st.sessions_done, st.overruns, st.drive_errors);
-    backend_close(&b, out->truth);
+out:
+    daemon_close(&d);
+    backend_close(&b, rc == 0 ? out->truth : NULL);
     return rc;
 }
 

@@ -1,0 +1,1011 @@
+/* eccctl.c - the command-line client of eccd's control socket.
+ *
+ * One request line out, one reply line back (docs/socket.md); the reply is rendered by
+ * ctlfmt.c (or printed as it came with --json). This file holds only the I/O: options,
+ * finding the socket, connecting, sending, reading the reply with a timeout, writing the
+ * output. The manual is docs/eccctl.1; --help says the same in short.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <math.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "config/config.h"
+#include "controller/ctlfmt.h"
+#include "controller/request.h"
+
+#ifndef ECC_VERSION
+#define ECC_VERSION "0.1.0"
+#endif
+
+#define DEFAULT_SOCKET "/run/eccd/eccd.sock"
+#define DEFAULT_TIMEOUT_S 5.0
+#define REPLY_MAX ((size_t)1 << 30)     /* a reply longer than 1 GiB is not a reply */
+
+enum { EX_OK = 0, EX_FAILED = 1, EX_USAGE = 2, EX_NOCONN = 3 };
+
+struct opts {
+    const char *socket, *config;
+    bool json, help, version;
+    double timeout_s;
+};
+
+struct command {
+    const char *name;           /* as in the request: "status", "patient-add", ... */
+    json_t *req;
+    double watch_s;             /* status --watch: > 0 */
+    bool csv;                   /* export --csv */
+    const char *out_path;       /* export -o FILE */
+    const char *raw;            /* raw LINE: sent as it is */
+};
+
+/* The connection to eccd and what it has sent that was not used yet. */
+struct conn {
+    int fd;
+    const char *path, *from;    /* the socket and where its path came from */
+    double timeout_s;
+    char *buf;
+    size_t len, cap;
+};
+
+static volatile sig_atomic_t stop_flag;     /* status --watch: Ctrl-C */
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    stop_flag = 1;
+}
+
+static void help(FILE *f)
+{
+    fputs(
+"Usage: eccctl [-s SOCKET | -c CONFIG] [--json] [--timeout S] COMMAND [ARGS]\n"
+"\n"
+"eccctl talks to eccd, the daemon that runs the reverse-treadmill eccentric training\n"
+"rig, over its control socket: it shows the rig's status, starts and stops sets,\n"
+"records pain scores, manages patients and reads back the training history.\n"
+"\n"
+"Options (anywhere on the line, before a lone --):\n"
+"  -s, --socket PATH    eccd's control socket (default: see SOCKET below)\n"
+"  -c, --config FILE    take the socket from eccd's config file: [server] socket\n"
+"      --json           print eccd's reply as it came, one JSON object per line\n"
+"      --timeout S      give up when eccd has sent nothing for S seconds (default 5)\n"
+"  -h, --help           this help (eccctl COMMAND --help shows it too)\n"
+"  -V, --version        print the version\n"
+"\n"
+"Commands:\n"
+"  status [--watch [S]]\n"
+"        the state, patient, session, set and rep, belt speed, force against the\n"
+"        band, rest timer, fault (with its value and limit), the day's sessions and\n"
+"        when the next is allowed, loop overruns and the history queue; --watch\n"
+"        repeats it every S seconds (default 1) until Ctrl-C\n"
+"  start\n"
+"        start a set: the first of a new session, the next after the rest, or go on\n"
+"        with a paused one. Refused while a fault is latched, during the rest, or when\n"
+"        the day's schedule allows no new session (the reply says when it will)\n"
+"  stop\n"
+"        stop the belt; the set pauses with its counted reps kept\n"
+"  next-set\n"
+"        cut the rest between sets short and start the next set\n"
+"  reset-fault\n"
+"        clear a latched fault once its cause is gone; the belt stays stopped until\n"
+"        the next start, which begins at the slowest speed\n"
+"  tare\n"
+"        zero the load cell: keep the foot plate unloaded. It runs in the background;\n"
+"        status shows when it is done (calibration: tares)\n"
+"  calibrate MASS_KG\n"
+"        set the load cell's span with a known mass of MASS_KG kg (0 < MASS_KG <= 500)\n"
+"        resting on the foot plate; tare first. Done when status counts one more span\n"
+"  pain SCORE\n"
+"        record the patient's pain, 0 (none) to 10 (worst), on the latest set\n"
+"  patient list\n"
+"        the patients, their own settings and which one is selected (*)\n"
+"  patient add NAME [--force-low N] [--force-high N] [--speed-max MPS]\n"
+"                   [--force-abort N]\n"
+"        add a patient (NAME: 1 to 63 bytes); a setting left out follows the config,\n"
+"        and a patient's settings may only narrow what the config allows\n"
+"  patient select ID\n"
+"        whose settings apply and whose sessions are counted (only while no session\n"
+"        runs)\n"
+"  history [--days N]\n"
+"        the selected patient's sessions of the last N days (1 to 3650, default 7),\n"
+"        a table of sets per session: reps counted and rejected, time in band, pain\n"
+"  raw LINE\n"
+"        send LINE to eccd exactly as given (for scripts and for testing eccd's\n"
+"        answers to malformed requests) and print the reply as it came\n"
+"  export --csv [--days N] [-o FILE]\n"
+"        every counted rep of every patient (a patient column says whose) of the last\n"
+"        N days (default 0: all) as CSV (RFC 4180, a header row, CRLF line ends) on\n"
+"        standard output or into FILE, which is written whole or not at all\n"
+"\n"
+"Socket: -s PATH; else the [server] socket of -c CONFIG (relative paths are taken\n"
+"from the config file's folder); else $ECCD_SOCKET; else /run/eccd/eccd.sock. It is\n"
+"mode 0660: members of its group (the config's [server] group) may use eccctl.\n"
+"\n"
+"Exit status: 0 done; 1 eccd refused or reported an error (its message goes to\n"
+"standard error as \"eccctl: MESSAGE\"), or the output could not be written; 2 bad\n"
+"usage; 3 cannot connect to eccd, or no usable reply.\n"
+"\n"
+"Examples:\n"
+"  eccctl status --watch\n"
+"  eccctl -c /etc/eccd/eccd.ini start\n"
+"  eccctl patient add \"Ann Smith\" --force-low 150 --force-high 250\n"
+"  eccctl pain 3\n"
+"  eccctl export --csv --days 30 -o ann.csv\n"
+"\n"
+"The protocol is described in docs/socket.md; the manual is eccctl(1).\n",
+        f);
+}
+
+__attribute__((format(printf, 1, 2)))
+static int usage_error(const char *fmt, ...)
+{
+    va_list ap;
+
+    fputs("eccctl: ", stderr);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputs("\neccctl: eccctl --help describes every command and option\n", stderr);
+    return EX_USAGE;
+}
+
+/* ---- option parsing -------------------------------------------------------------------- */
+
+static bool parse_double(const char *s, double *v)
+{
+    char *end;
+
+    errno = 0;
+    *v = strtod(s, &end);
+    return !errno && end != s && !*end && isfinite(*v) && !isspace((unsigned char)*s);
+}
+
+static bool parse_long(const char *s, long lo, long hi, long *v)
+{
+    char *end;
+
+    errno = 0;
+    *v = strtol(s, &end, 10);
+    return !errno && end != s && !*end && *v >= lo && *v <= hi && !isspace((unsigned char)*s);
+}
+
+/* Does arg name the option: "--name" (value, if any, in the next argument) or
+ * "--name=VALUE" (*inline_val points at VALUE)? */
+static bool match_opt(const char *arg, const char *name, const char **inline_val)
+{
+    size_t n = strlen(name);
+
+    *inline_val = NULL;
+    if (strcmp(arg, name) == 0)
+        return true;
+    if (strncmp(arg, name, n) == 0 && arg[n] == '=') {
+        *inline_val = arg + n + 1;
+        return true;
+    }
+    return false;
+}
+
+/* The option's value: inline, or the next argument (consumed). NULL if there is none. */
+static const char *opt_value(int n, char **args, int *i, const char *inline_val)
+{
+    if (inline_val)
+        return inline_val;
+    if (*i + 1 >= n)
+        return NULL;
+    return args[++*i];
+}
+
+/* An argument that is an option, not a value: "-x", "--xy"; "-", "-3" and "-0.5" are not. */
+static bool is_option(const char *a)
+{
+    return a[0] == '-' && a[1] && !isdigit((unsigned char)a[1]) && a[1] != '.';
+}
+
+/* Take the global options out of argv wherever they are (up to a lone "--"); everything
+ * else goes to rest[] in order, the "--" included, for the command to parse. */
+static int parse_globals(int argc, char **argv, struct opts *o, char **rest, int *nrest)
+{
+    bool literal = false;
+
+    o->timeout_s = DEFAULT_TIMEOUT_S;
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *iv = NULL, *v;
+
+        if (literal || !is_option(a)) {
+            rest[(*nrest)++] = argv[i];
+            continue;
+        }
+        if (strcmp(a, "--") == 0) {
+            literal = true;
+            rest[(*nrest)++] = argv[i];
+        } else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            o->help = true;
+        } else if (strcmp(a, "-V") == 0 || strcmp(a, "--version") == 0) {
+            o->version = true;
+        } else if (strcmp(a, "--json") == 0) {
+            o->json = true;
+        } else if (strcmp(a, "-s") == 0 || match_opt(a, "--socket", &iv)) {
+            if (!(v = opt_value(argc, argv, &i, a[1] == 's' ? NULL : iv)) || !*v)
+                return usage_error("%s needs a socket path", a);
+            o->socket = v;
+        } else if (strcmp(a, "-c") == 0 || match_opt(a, "--config", &iv)) {
+            if (!(v = opt_value(argc, argv, &i, a[1] == 'c' ? NULL : iv)) || !*v)
+                return usage_error("%s needs a config file", a);
+            o->config = v;
+        } else if (match_opt(a, "--timeout", &iv)) {
+            if (!(v = opt_value(argc, argv, &i, iv)) || !parse_double(v, &o->timeout_s) ||
+                !(o->timeout_s > 0.0 && o->timeout_s <= 86400.0))
+                return usage_error("--timeout needs a number of seconds, more than 0 and at "
+                                   "most 86400");
+        } else {
+            rest[(*nrest)++] = argv[i];     /* the command's own option */
+        }
+    }
+    if (o->socket && o->config)
+        return usage_error("-s and -c both say where the socket is: give one of them");
+    return 0;
+}
+
+static json_t *new_request(const char *cmd)
+{
+    return json_pack("{s:i,s:s}", "v", REQ_VERSION, "cmd", cmd);
+}
+
+/* Collect the positional arguments of a command with no options of its own. */
+static int positionals(const char *cmd, int n, char **args, const char **pos, int max, int *npos)
+{
+    bool literal = false;
+
+    *npos = 0;
+    for (int i = 1; i < n; i++) {
+        if (!literal && strcmp(args[i], "--") == 0) {
+            literal = true;
+        } else if (!literal && is_option(args[i])) {
+            return usage_error("%s: unknown option '%s'", cmd, args[i]);
+        } else {
+            if (*npos == max)
+                return usage_error("%s: unexpected argument '%s'", cmd, args[i]);
+            pos[(*npos)++] = args[i];
+        }
+    }
+    return 0;
+}
+
+static int parse_status(int n, char **args, struct command *c)
+{
+    for (int i = 1; i < n; i++) {
+        const char *iv;
+        double s;
+
+        if (!match_opt(args[i], "--watch", &iv))
+            return usage_error("status: unexpected argument '%s'", args[i]);
+        c->watch_s = 1.0;
+        if (!iv && i + 1 < n && !is_option(args[i + 1]) && parse_double(args[i + 1], &s))
+            iv = args[++i];
+        if (iv && (!parse_double(iv, &c->watch_s) || !(c->watch_s >= 0.1 &&
+                                                       c->watch_s <= 3600.0)))
+            return usage_error("status --watch: '%s' is not a number of seconds from 0.1 to "
+                               "3600", iv);
+    }
+    c->req = new_request("status");
+    return 0;
+}
+
+static int parse_simple(const char *cmd, int n, char **args, struct command *c)
+{
+    const char *pos[1];
+    int np, rc = positionals(cmd, n, args, pos, 0, &np);
+
+    if (rc)
+        return rc;
+    c->req = new_request(cmd);
+    return 0;
+}
+
+static int parse_calibrate(int n, char **args, struct command *c)
+{
+    const char *pos[1];
+    double kg;
+    int np, rc = positionals("calibrate", n, args, pos, 1, &np);
+
+    if (rc)
+        return rc;
+    if (np != 1)
+        return usage_error("calibrate needs the mass in kg: eccctl calibrate MASS_KG");
+    if (!parse_double(pos[0], &kg) || !(kg > 0.0 && kg <= REQ_MASS_MAX_KG))
+        return usage_error("calibrate: '%s' is not a mass in kg, more than 0 and at most %g",
+                           pos[0], REQ_MASS_MAX_KG);
+    c->req = new_request("calibrate");
+    json_object_set_new(c->req, "mass_kg", json_real(kg));
+    return 0;
+}
+
+static int parse_pain(int n, char **args, struct command *c)
+{
+    const char *pos[1];
+    long score;
+    int np, rc = positionals("pain", n, args, pos, 1, &np);
+
+    if (rc)
+        return rc;
+    if (np != 1)
+        return usage_error("pain needs a score: eccctl pain SCORE (0 to 10)");
+    if (!parse_long(pos[0], 0, 10, &score))
+        return usage_error("pain: '%s' is not a whole number from 0 to 10", pos[0]);
+    c->req = new_request("pain");
+    json_object_set_new(c->req, "score", json_integer(score));
+    return 0;
+}
+
+static bool name_ok(const char *name)
+{
+    size_t len = strlen(name);
+
+    if (len == 0 || len >= REQ_NAME_MAX)
+        return false;
+    for (const char *p = name; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            return false;
+    return true;
+}
+
+static int parse_patient_add(int n, char **args, struct command *c)
+{
+    static const char *const keys[] = {"force_low", "force_high", "speed_max", "force_abort"};
+    static const char *const opts[] = {"--force-low", "--force-high", "--speed-max",
+                                       "--force-abort"};
+    double vals[4] = {NAN, NAN, NAN, NAN};
+    const char *name = NULL;
+    bool literal = false;
+    json_t *jname;
+
+    for (int i = 2; i < n; i++) {
+        const char *a = args[i], *iv, *v;
+        int k;
+
+        if (!literal && strcmp(a, "--") == 0) {
+            literal = true;
+            continue;
+        }
+        if (literal || !is_option(a)) {
+            if (name)
+                return usage_error("patient add: one name only (quote a name with spaces): "
+                                   "unexpected '%s'", a);
+            name = a;
+            continue;
+        }
+        for (k = 0; k < 4 && !match_opt(a, opts[k], &iv); k++)
+            ;
+        if (k == 4)
+            return usage_error("patient add: unknown option '%s'", a);
+        if (!(v = opt_value(n, args, &i, iv)) || !parse_double(v, &vals[k]) || !(vals[k] > 0.0))
+            return usage_error("patient add: %s needs a number above 0 (%s)", opts[k],
+                               k == 2 ? "m/s" : "N");
+    }
+    if (!name)
+        return usage_error("patient add needs a name: eccctl patient add NAME [OPTIONS]");
+    if (!name_ok(name))
+        return usage_error("patient add: a name is 1 to %d bytes without control characters",
+                           REQ_NAME_MAX - 1);
+    if (!(jname = json_string(name)))
+        return usage_error("patient add: the name is not valid UTF-8");
+    c->req = new_request("patient-add");
+    json_object_set_new(c->req, "name", jname);
+    for (int k = 0; k < 4; k++)
+        if (!isnan(vals[k]))
+            json_object_set_new(c->req, keys[k], json_real(vals[k]));
+    return 0;
+}
+
+static int parse_patient(int n, char **args, struct command *c)
+{
+    const char *pos[1];
+    long id;
+    int np, rc;
+
+    if (n < 2)
+        return usage_error("patient needs list, add or select");
+    if (strcmp(args[1], "add") == 0) {
+        c->name = "patient-add";
+        return parse_patient_add(n, args, c);
+    }
+    if (strcmp(args[1], "list") == 0) {
+        c->name = "patient-list";
+        if ((rc = positionals("patient list", n - 1, args + 1, pos, 0, &np)) != 0)
+            return rc;
+        c->req = new_request("patient-list");
+        return 0;
+    }
+    if (strcmp(args[1], "select") == 0) {
+        c->name = "patient-select";
+        if ((rc = positionals("patient select", n - 1, args + 1, pos, 1, &np)) != 0)
+            return rc;
+        if (np != 1)
+            return usage_error("patient select needs an id: eccctl patient select ID "
+                               "(eccctl patient list shows them)");
+        if (!parse_long(pos[0], 1, LONG_MAX, &id))
+            return usage_error("patient select: '%s' is not a patient id (a whole number "
+                               "from 1)", pos[0]);
+        c->req = new_request("patient-select");
+        json_object_set_new(c->req, "patient", json_integer(id));
+        return 0;
+    }
+    return usage_error("patient: '%s' is not list, add or select", args[1]);
+}
+
+/* history [--days N], export --csv [--days N] [-o FILE] */
+static int parse_history_export(const char *cmd, int n, char **args, struct command *c)
+{
+    bool export = strcmp(cmd, "export") == 0;
+    long days = -1;
+
+    for (int i = 1; i < n; i++) {
+        const char *a = args[i], *iv = NULL, *v;
+
+        if (match_opt(a, "--days", &iv)) {
+            long lo = export ? 0 : 1;
+            if (!(v = opt_value(n, args, &i, iv)) || !parse_long(v, lo, REQ_DAYS_MAX, &days))
+                return usage_error("%s --days needs a whole number from %ld to %d%s", cmd, lo,
+                                   REQ_DAYS_MAX, export ? " (0: everything)" : "");
+        } else if (export && strcmp(a, "--csv") == 0) {
+            c->csv = true;
+        } else if (export && (strcmp(a, "-o") == 0 || match_opt(a, "--output", &iv))) {
+            if (!(v = opt_value(n, args, &i, a[1] == 'o' ? NULL : iv)) || !*v)
+                return usage_error("export %s needs a file name", a);
+            c->out_path = v;
+        } else {
+            return usage_error("%s: unexpected argument '%s'", cmd, a);
+        }
+    }
+    c->req = new_request(cmd);
+    if (days >= 0)
+        json_object_set_new(c->req, "days", json_integer(days));
+    return 0;
+}
+
+static int parse_command(int n, char **args, const struct opts *o, struct command *c)
+{
+    static const char *const simple[] = {"start", "stop", "next-set", "reset-fault", "tare"};
+    const char *cmd = args[0];
+    int rc;
+
+    if (strcmp(cmd, "--") == 0) {
+        if (n < 2)
+            return usage_error("no command given");
+        args++;
+        n--;
+        cmd = args[0];
+    }
+    c->name = cmd;
+    if (strcmp(cmd, "status") == 0)
+        rc = parse_status(n, args, c);
+    else if (strcmp(cmd, "calibrate") == 0)
+        rc = parse_calibrate(n, args, c);
+    else if (strcmp(cmd, "pain") == 0)
+        rc = parse_pain(n, args, c);
+    else if (strcmp(cmd, "patient") == 0)
+        rc = parse_patient(n, args, c);
+    else if (strcmp(cmd, "history") == 0 || strcmp(cmd, "export") == 0)
+        rc = parse_history_export(cmd, n, args, c);
+    else if (strcmp(cmd, "raw") == 0) {
+        if (n != 2)
+            return usage_error("raw takes one argument: the request line");
+        c->raw = args[1];
+        c->req = json_null();
+        rc = 0;
+    } else {
+        size_t k;
+        for (k = 0; k < sizeof simple / sizeof simple[0] && strcmp(cmd, simple[k]) != 0; k++)
+            ;
+        if (k == sizeof simple / sizeof simple[0])
+            return usage_error("unknown command '%s'", cmd);
+        rc = parse_simple(cmd, n, args, c);
+    }
+    if (rc)
+        return rc;
+    if (!c->req) {
+        fputs("eccctl: out of memory\n", stderr);
+        return EX_FAILED;
+    }
+    if (strcmp(c->name, "export") == 0 && !c->csv && !o->json)
+        return usage_error("export: say --csv (the format; --json gives the reply as it "
+                           "came)");
+    if (c->out_path && strcmp(c->name, "export") != 0)
+        return usage_error("-o is for export only");
+    return 0;
+}
+
+/* ---- where the socket is ------------------------------------------------------------- */
+
+/* [server] socket of a loaded config. NOTE for integration: written against the
+ * cfg->server.socket char array being added to config.h (present in the working tree
+ * when this was written); if that member is renamed, this is the one place to change. */
+static const char *config_socket(const struct ecc_config *cfg)
+{
+    return cfg->server.socket;
+}
+
+static int resolve_socket(const struct opts *o, char *path, size_t len, char *from,
+                          size_t fromlen)
+{
+    static struct ecc_config cfg;   /* a few KiB: kept off the stack */
+    char err[512];
+    const char *env = getenv("ECCD_SOCKET");
+
+    if (o->socket) {
+        snprintf(path, len, "%s", o->socket);
+        snprintf(from, fromlen, "from -s");
+    } else if (o->config) {
+        if (config_load(&cfg, o->config, err, sizeof err) != 0) {
+            fprintf(stderr, "eccctl: %s\n", err);
+            return EX_USAGE;
+        }
+        if (!config_socket(&cfg)[0]) {
+            fprintf(stderr, "eccctl: %s: [server] socket is empty: that eccd has no control "
+                    "socket\n", o->config);
+            return EX_NOCONN;
+        }
+        if (config_resolve_path(&cfg, config_socket(&cfg), path, len) != 0)
+            return usage_error("%s: [server] socket: the path is too long", o->config);
+        snprintf(from, fromlen, "from %s, [server] socket", o->config);
+    } else if (env && *env) {
+        snprintf(path, len, "%s", env);
+        snprintf(from, fromlen, "from $ECCD_SOCKET");
+    } else {
+        snprintf(path, len, "%s", DEFAULT_SOCKET);
+        snprintf(from, fromlen, "the default");
+    }
+    if (strlen(path) >= sizeof ((struct sockaddr_un *)0)->sun_path)
+        return usage_error("socket path %s (%s) is too long: a Unix socket path has at most "
+                           "%zu bytes", path, from,
+                           sizeof ((struct sockaddr_un *)0)->sun_path - 1);
+    return 0;
+}
+
+/* ---- the connection ------------------------------------------------------------------ */
+
+static double mono_now(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* Wait until fd is ready for events, at most timeout_s. 0, or -1 with errno ETIMEDOUT,
+ * or EINTR when a watch was stopped. */
+static int wait_fd(int fd, short events, double timeout_s)
+{
+    double deadline = mono_now() + timeout_s;
+
+    for (;;) {
+        struct pollfd p = {.fd = fd, .events = events};
+        double left = deadline - mono_now();
+        int k;
+
+        if (stop_flag) {
+            errno = EINTR;
+            return -1;
+        }
+        if (left <= 0.0) {
+            errno = ETIMEDOUT;
+            return -1;
+        }
+        k = poll(&p, 1, (int)ceil(left * 1000.0));
+        if (k > 0)
+            return 0;           /* ready, or an error/hang-up the next call will report */
+        if (k < 0 && errno != EINTR)
+            return -1;
+    }
+}
+
+static int conn_open(struct conn *c)
+{
+    struct sockaddr_un sa;
+    double deadline = mono_now() + c->timeout_s;
+    int err;
+    socklen_t elen = sizeof err;
+
+    memset(&sa, 0, sizeof sa);
+    sa.sun_family = AF_UNIX;
+    memcpy(sa.sun_path, c->path, strlen(c->path) + 1);
+    c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (c->fd < 0)
+        return -1;
+    for (;;) {
+        if (connect(c->fd, (struct sockaddr *)&sa, sizeof sa) == 0)
+            return 0;
+        if (errno == EINTR)
+            continue;
+        if (errno == EAGAIN && mono_now() < deadline) {   /* its backlog is full */
+            nanosleep(&(struct timespec){.tv_nsec = 20000000}, NULL);
+            continue;
+        }
+        if (errno == EAGAIN) {
+            errno = ETIMEDOUT;
+        } else if (errno == EINPROGRESS) {
+            if (wait_fd(c->fd, POLLOUT, c->timeout_s) == 0 &&
+                getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &elen) == 0) {
+                if (err == 0)
+                    return 0;
+                errno = err;
+            }
+        }
+        err = errno;
+        close(c->fd);
+        c->fd = -1;
+        errno = err;
+        return -1;
+    }
+}
+
+static int conn_send(struct conn *c, const char *buf, size_t len)
+{
+    while (len) {
+        ssize_t k = send(c->fd, buf, len, MSG_NOSIGNAL);
+
+        if (k > 0) {
+            buf += k;
+            len -= (size_t)k;
+        } else if (k < 0 && errno == EINTR && !stop_flag) {
+            continue;
+        } else if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            if (wait_fd(c->fd, POLLOUT, c->timeout_s) != 0)
+                return -1;
+        } else {
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Read until a whole line is buffered: 0 and its length (without the newline) in
+ * *line_len; 1 when eccd closed the connection first; -1 with errno (ETIMEDOUT: nothing
+ * for timeout_s; EMSGSIZE: longer than REPLY_MAX; EINTR: the watch was stopped). */
+static int conn_recv_line(struct conn *c, size_t *line_len)
+{
+    size_t scanned = 0;
+
+    for (;;) {
+        char *nl = c->len ? memchr(c->buf + scanned, '\n', c->len - scanned) : NULL;
+        ssize_t k;
+
+        if (nl) {
+            *line_len = (size_t)(nl - c->buf);
+            return 0;
+        }
+        scanned = c->len;
+        if (c->cap - c->len < 4096) {
+            size_t cap = c->cap ? c->cap * 2 : 65536;
+            char *p;
+            if (cap > REPLY_MAX) {
+                errno = EMSGSIZE;
+                return -1;
+            }
+            if (!(p = realloc(c->buf, cap)))
+                return -1;
+            c->buf = p;
+            c->cap = cap;
+        }
+        if (wait_fd(c->fd, POLLIN, c->timeout_s) != 0)
+            return -1;
+        k = recv(c->fd, c->buf + c->len, c->cap - c->len, 0);
+        if (k > 0)
+            c->len += (size_t)k;
+        else if (k == 0)
+            return 1;
+        else if (errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK)
+            return -1;
+    }
+}
+
+/* Drop the line just used (and its newline) from the buffer. */
+static void conn_consume(struct conn *c, size_t line_len)
+{
+    size_t n = line_len + 1 <= c->len ? line_len + 1 : c->len;
+
+    memmove(c->buf, c->buf + n, c->len - n);
+    c->len -= n;
+}
+
+static void conn_close(struct conn *c)
+{
+    if (c->fd >= 0)
+        close(c->fd);
+    c->fd = -1;
+    free(c->buf);
+    c->buf = NULL;
+}
+
+static void say_connect_error(const struct conn *c, int err)
+{
+    fprintf(stderr, "eccctl: cannot connect to eccd at %s (%s): %s\n", c->path, c->from,
+            err == ETIMEDOUT ? "it does not accept connections" : strerror(err));
+    if (err == ENOENT || err == ECONNREFUSED)
+        fputs("eccctl: is eccd running? (it creates the socket when it starts; -s, -c or "
+              "$ECCD_SOCKET name another)\n", stderr);
+    else if (err == EACCES || err == EPERM)
+        fputs("eccctl: are you in eccd's group? (the socket is mode 0660; its group is the "
+              "config's [server] group; log in again after being added)\n", stderr);
+    else if (err == ETIMEDOUT)
+        fputs("eccctl: is eccd stuck? (--timeout S waits longer)\n", stderr);
+    else
+        fputs("eccctl: is eccd running? are you in its group?\n", stderr);
+}
+
+/* Send one request line and read the reply line. 0 with the reply at c->buf (length
+ * *len), or EX_NOCONN after saying why (or EX_OK when a watch was stopped). */
+static int exchange(struct conn *c, const char *req, size_t reqlen, size_t *len)
+{
+    int rc;
+
+    if (conn_send(c, req, reqlen) != 0) {
+        if (stop_flag)
+            return EX_OK;
+        fprintf(stderr, "eccctl: cannot send to eccd at %s: %s\n", c->path,
+                errno == ETIMEDOUT ? "it does not read" : strerror(errno));
+        return EX_NOCONN;
+    }
+    rc = conn_recv_line(c, len);
+    if (rc == 0)
+        return 0;
+    if (rc < 0 && errno == EINTR && stop_flag)
+        return EX_OK;
+    if (rc > 0)
+        fprintf(stderr, "eccctl: eccd at %s closed the connection without a reply\n", c->path);
+    else if (errno == ETIMEDOUT)
+        fprintf(stderr, "eccctl: no reply from eccd at %s within %g s (is it stuck? "
+                "--timeout S waits longer)\n", c->path, c->timeout_s);
+    else if (errno == EMSGSIZE)
+        fprintf(stderr, "eccctl: eccd at %s sent a reply longer than %zu MiB\n", c->path,
+                REPLY_MAX >> 20);
+    else
+        fprintf(stderr, "eccctl: reading eccd's reply from %s: %s\n", c->path, strerror(errno));
+    return EX_NOCONN;
+}
+
+/* ---- replies and output -------------------------------------------------------------- */
+
+/* Parse a reply line and check it is one: an object with a boolean "ok" in protocol
+ * version REQ_VERSION. NULL after saying why. */
+static json_t *parse_reply(const char *line, size_t len, const char *path)
+{
+    json_error_t jerr;
+    json_t *reply = json_loadb(line, len, 0, &jerr), *v;
+
+    if (!json_is_object(reply)) {
+        fprintf(stderr, "eccctl: eccd at %s sent something that is not a reply (%s)\n", path,
+                reply ? "not a JSON object" : jerr.text);
+        json_decref(reply);
+        return NULL;
+    }
+    v = json_object_get(reply, "v");
+    if (json_is_integer(v) && json_integer_value(v) != REQ_VERSION) {
+        fprintf(stderr, "eccctl: eccd answered in protocol version %" JSON_INTEGER_FORMAT
+                "; this eccctl speaks version %d\n", json_integer_value(v), REQ_VERSION);
+        json_decref(reply);
+        return NULL;
+    }
+    if (!json_is_boolean(json_object_get(reply, "ok"))) {
+        fprintf(stderr, "eccctl: eccd at %s sent a reply without \"ok\"\n", path);
+        json_decref(reply);
+        return NULL;
+    }
+    return reply;
+}
+
+/* Write a parsed reply to out: the raw line with --json, else its rendering; an error
+ * reply's message goes to stderr either way. Returns the exit status. */
+static int emit(const struct opts *o, const char *line, size_t len, const json_t *reply,
+                FILE *out)
+{
+    bool ok = json_is_true(json_object_get(reply, "ok"));
+
+    if (o->json) {
+        fwrite(line, 1, len, out);
+        putc('\n', out);
+    }
+    if (!ok) {
+        ctlfmt_error(stderr, reply);
+        return EX_FAILED;
+    }
+    if (!o->json && ctlfmt_reply(out, reply) != 0 && !ferror(out)) {
+        fprintf(stderr, "eccctl: eccd's %s reply lacks what eccctl shows (--json prints it as "
+                "it came)\n", json_string_value(json_object_get(reply, "cmd")) ?
+                json_string_value(json_object_get(reply, "cmd")) : "?");
+        return EX_NOCONN;
+    }
+    return EX_OK;
+}
+
+/* export -o FILE: write into a temporary file beside FILE, then rename it over FILE, so
+ * FILE is either the whole export or untouched. */
+static int emit_to_file(const struct opts *o, const char *path, const char *line, size_t len,
+                        const json_t *reply)
+{
+    const char *slash = strrchr(path, '/');
+    size_t dirlen = slash ? (size_t)(slash - path) + 1 : 0;
+    char *tmp = malloc(strlen(path) + 16);
+    mode_t mask;
+    FILE *f = NULL;
+    int fd, rc, err = 0;
+
+    if (!tmp)
+        return EX_FAILED;
+    sprintf(tmp, "%.*s.%s.XXXXXX", (int)dirlen, path, path + dirlen);
+    fd = mkstemp(tmp);
+    if (fd < 0) {
+        fprintf(stderr, "eccctl: cannot write %s: %s\n", path, strerror(errno));
+        free(tmp);
+        return EX_FAILED;
+    }
+    mask = umask(0);
+    umask(mask);
+    if (fchmod(fd, 0666 & ~mask) != 0 || !(f = fdopen(fd, "w"))) {
+        err = errno;
+        close(fd);
+        rc = EX_FAILED;
+    } else {
+        rc = emit(o, line, len, reply, f);
+        errno = 0;
+        if (fflush(f) != 0 || ferror(f) || fsync(fileno(f)) != 0)
+            err = errno ? errno : EIO;
+        if (fclose(f) != 0 && !err)
+            err = errno ? errno : EIO;
+    }
+    if (rc == EX_OK && !err && rename(tmp, path) != 0)
+        err = errno;
+    if (rc == EX_OK && err) {
+        fprintf(stderr, "eccctl: cannot write %s: %s\n", path, strerror(err));
+        rc = EX_FAILED;
+    }
+    if (rc != EX_OK || err)
+        unlink(tmp);
+    free(tmp);
+    return rc;
+}
+
+/* status --watch: one connection, a status request every watch_s seconds until Ctrl-C. */
+static int watch(const struct opts *o, const struct command *cmd, struct conn *c,
+                 const char *req, size_t reqlen)
+{
+    struct sigaction sa;
+    bool tty = isatty(STDOUT_FILENO);
+
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;     /* no SA_RESTART: poll and nanosleep return EINTR */
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    for (int n = 0; !stop_flag; n++) {
+        struct timespec ts = {.tv_sec = (time_t)cmd->watch_s,
+                              .tv_nsec = (long)((cmd->watch_s - floor(cmd->watch_s)) * 1e9)};
+        size_t len;
+        json_t *reply;
+        int rc = exchange(c, req, reqlen, &len);
+
+        if (rc != 0 || stop_flag)
+            return rc;
+        if (!(reply = parse_reply(c->buf, len, c->path)))
+            return EX_NOCONN;
+        if (!o->json) {
+            char clock[16];
+            time_t t = time(NULL);
+            struct tm tm;
+            strftime(clock, sizeof clock, "%H:%M:%S", localtime_r(&t, &tm));
+            fputs(tty ? "\033[H\033[2J" : n ? "\n" : "", stdout);
+            printf("eccd at %s, %s (every %g s; Ctrl-C stops)\n\n", c->path, clock,
+                   cmd->watch_s);
+        }
+        rc = emit(o, c->buf, len, reply, stdout);
+        json_decref(reply);
+        conn_consume(c, len);
+        if (fflush(stdout) != 0 || ferror(stdout)) {
+            fprintf(stderr, "eccctl: writing to standard output: %s\n", strerror(errno));
+            return EX_FAILED;
+        }
+        if (rc != EX_OK)
+            return rc;
+        while (!stop_flag && nanosleep(&ts, &ts) != 0 && errno == EINTR)
+            ;
+    }
+    return EX_OK;
+}
+
+int main(int argc, char **argv)
+{
+    struct opts o = {0};
+    struct command cmd = {0};
+    struct conn c = {.fd = -1};
+    char path[CFG_PATH_MAX], from[CFG_PATH_MAX + 64];
+    char **rest = calloc((size_t)argc + 1, sizeof *rest);
+    char *req = NULL;
+    json_t *reply = NULL;
+    size_t reqlen = 0, len;
+    int nrest = 0, rc;
+
+    if (!rest)
+        return EX_FAILED;
+    rc = parse_globals(argc, argv, &o, rest, &nrest);
+    if (rc == 0 && nrest > 0 && strcmp(rest[0], "help") == 0)
+        o.help = true;
+    if (rc == 0 && (o.help || o.version)) {
+        if (o.help)
+            help(stdout);
+        else
+            printf("eccctl %s (protocol version %d)\n", ECC_VERSION, REQ_VERSION);
+        free(rest);
+        return fflush(stdout) == 0 ? EX_OK : EX_FAILED;
+    }
+    if (rc == 0 && nrest == 0)
+        rc = usage_error("no command given");
+    if (rc == 0)
+        rc = parse_command(nrest, rest, &o, &cmd);
+    free(rest);
+    if (rc == 0)
+        rc = resolve_socket(&o, path, sizeof path, from, sizeof from);
+    if (rc == 0 && cmd.raw)
+        o.json = true;          /* the reply as it came, whatever it says */
+    if (rc == 0) {
+        char *line = cmd.raw ? strdup(cmd.raw) : json_dumps(cmd.req, JSON_COMPACT);
+        if (!line || (!cmd.raw && strlen(line) + 1 > REQ_LINE_MAX)) {
+            rc = usage_error("the request is too long (at most %d bytes)", REQ_LINE_MAX);
+        } else {
+            reqlen = strlen(line) + 1;
+            req = malloc(reqlen + 1);
+            if (req)
+                snprintf(req, reqlen + 1, "%s\n", line);
+            else
+                rc = EX_FAILED;
+        }
+        free(line);
+    }
+    json_decref(cmd.req);
+    if (rc != 0) {
+        free(req);
+        return rc;
+    }
+
+    c.path = path;
+    c.from = from;
+    c.timeout_s = o.timeout_s;
+    if (conn_open(&c) != 0) {
+        say_connect_error(&c, errno);
+        free(req);
+        return EX_NOCONN;
+    }
+    if (cmd.watch_s > 0.0) {
+        rc = watch(&o, &cmd, &c, req, reqlen);
+    } else if ((rc = exchange(&c, req, reqlen, &len)) == 0) {
+        if (!(reply = parse_reply(c.buf, len, c.path)))
+            rc = EX_NOCONN;
+        else if (cmd.out_path)
+            rc = emit_to_file(&o, cmd.out_path, c.buf, len, reply);
+        else
+            rc = emit(&o, c.buf, len, reply, stdout);
+        json_decref(reply);
+    }
+    conn_close(&c);
+    free(req);
+    if (fflush(stdout) != 0 || ferror(stdout)) {
+        fprintf(stderr, "eccctl: writing to standard output: %s\n", strerror(errno));
+        return EX_FAILED;
+    }
+    return rc;
+}

@@ -1,0 +1,500 @@
+/* request.c - the control socket's request parser and error replies (see request.h).
+ *
+ * jansson reads the line (duplicate members rejected, nothing allowed after the object);
+ * then the members are checked against the command's list, one helper per kind of value.
+ * Every failure goes through fail(), which sets the code and writes one sentence.
+ */
+#include "controller/request.h"
+
+#include <jansson.h>
+#include <limits.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#define ARGS_MAX 5                  /* members a command takes besides v, cmd and tag */
+#define SHOW_MAX 40                 /* bytes of a client's string quoted in a message */
+
+static const char *const cmd_names[REQ_CMD_COUNT] = {
+    [REQ_STATUS] = "status",           [REQ_START] = "start",
+    [REQ_STOP] = "stop",               [REQ_NEXT_SET] = "next-set",
+    [REQ_RESET_FAULT] = "reset-fault", [REQ_TARE] = "tare",
+    [REQ_CALIBRATE] = "calibrate",     [REQ_PAIN] = "pain",
+    [REQ_PATIENT_LIST] = "patient-list", [REQ_PATIENT_ADD] = "patient-add",
+    [REQ_PATIENT_SELECT] = "patient-select", [REQ_HISTORY] = "history",
+    [REQ_EXPORT] = "export",
+};
+
+/* The members each command takes besides v, cmd and tag. */
+static const char *const cmd_args[REQ_CMD_COUNT][ARGS_MAX] = {
+    [REQ_CALIBRATE] = {"mass_kg"},
+    [REQ_PAIN] = {"score"},
+    [REQ_PATIENT_ADD] = {"name", "force_low", "force_high", "speed_max", "force_abort"},
+    [REQ_PATIENT_SELECT] = {"patient"},
+    [REQ_HISTORY] = {"days"},
+    [REQ_EXPORT] = {"days"},
+};
+
+/* One parse: the request being filled and where its error goes. */
+struct pctx {
+    json_t *obj;
+    struct req *r;
+    const char **code;
+    char *msg;
+    size_t msglen;
+};
+
+const char *req_cmd_name(enum req_cmd c)
+{
+    return (unsigned)c < REQ_CMD_COUNT ? cmd_names[c] : NULL;
+}
+
+int req_cmd_from_name(const char *name)
+{
+    for (int i = 0; name && i < REQ_CMD_COUNT; i++)
+        if (strcmp(name, cmd_names[i]) == 0)
+            return i;
+    return -1;
+}
+
+__attribute__((format(printf, 3, 4)))
+static int fail(struct pctx *c, const char *code, const char *fmt, ...)
+{
+    va_list ap;
+
+    *c->code = code;
+    if (c->msglen) {
+        va_start(ap, fmt);
+        vsnprintf(c->msg, c->msglen, fmt, ap);
+        va_end(ap);
+    }
+    return -1;
+}
+
+/* Copy at most SHOW_MAX bytes of s into out (SHOW_MAX + 4 bytes), cut at a UTF-8
+ * character boundary, with "..." when shortened: a client's string fit for a message. */
+static const char *show(char *out, const char *s)
+{
+    size_t n = strlen(s);
+
+    if (n <= SHOW_MAX)
+        return memcpy(out, s, n + 1);
+    n = SHOW_MAX;
+    while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80)
+        n--;
+    memcpy(out, s, n);
+    memcpy(out + n, "...", 4);
+    return out;
+}
+
+static const char *type_name(const json_t *j)
+{
+    switch (json_typeof(j)) {
+    case JSON_OBJECT: return "an object";
+    case JSON_ARRAY: return "an array";
+    case JSON_STRING: return "a string";
+    case JSON_INTEGER: return "an integer";
+    case JSON_REAL: return "a fractional number";
+    case JSON_TRUE: return "true";
+    case JSON_FALSE: return "false";
+    default: return "null";
+    }
+}
+
+/* "v, cmd, tag, mass_kg": what command cmd accepts. */
+static void allowed_list(enum req_cmd cmd, char *out, size_t outlen)
+{
+    size_t n = (size_t)snprintf(out, outlen, "v, cmd, tag");
+
+    for (int i = 0; i < ARGS_MAX && cmd_args[cmd][i] && n < outlen; i++)
+        n += (size_t)snprintf(out + n, outlen - n, ", %s", cmd_args[cmd][i]);
+}
+
+static int takes(enum req_cmd cmd, const char *key)
+{
+    if (!strcmp(key, "v") || !strcmp(key, "cmd") || !strcmp(key, "tag"))
+        return 1;
+    for (int i = 0; i < ARGS_MAX && cmd_args[cmd][i]; i++)
+        if (!strcmp(key, cmd_args[cmd][i]))
+            return 1;
+    return 0;
+}
+
+/* jansson's message, or for a duplicate member one that names it. */
+static int fail_json(struct pctx *c, const json_error_t *e)
+{
+    const char *near = strstr(e->text, " near '");
+    size_t n;
+
+    if (json_error_code(e) == json_error_duplicate_key && near) {
+        near += 7;
+        n = strlen(near);
+        if (n > 0 && near[n - 1] == '\'')
+            return fail(c, "bad_request", "member %.*s appears more than once",
+                        (int)(n - 1 < SHOW_MAX ? n - 1 : SHOW_MAX), near);
+    }
+    return fail(c, "bad_request", "the request is not valid JSON: %s (at byte %d)", e->text,
+                e->position);
+}
+
+/* "tag" first, so that every later error can echo it. */
+static int read_tag(struct pctx *c)
+{
+    json_t *j = json_object_get(c->obj, "tag");
+    size_t n;
+
+    if (!j)
+        return 0;
+    if (!json_is_string(j))
+        return fail(c, "bad_request", "member \"tag\" must be a string, not %s", type_name(j));
+    n = json_string_length(j);
+    if (n >= REQ_TAG_MAX || memchr(json_string_value(j), '\0', n))
+        return fail(c, "bad_request", "member \"tag\" must be at most %d bytes long (it is %zu)",
+                    REQ_TAG_MAX - 1, n);
+    memcpy(c->r->tag, json_string_value(j), n + 1);
+    return 0;
+}
+
+static int read_version(struct pctx *c)
+{
+    json_t *j = json_object_get(c->obj, "v");
+
+    if (!j)
+        return fail(c, "bad_request",
+                    "member \"v\" is missing: every request starts {\"v\":%d,...", REQ_VERSION);
+    if (!json_is_integer(j))
+        return fail(c, "bad_request", "member \"v\" must be the integer %d, not %s", REQ_VERSION,
+                    type_name(j));
+    if (json_integer_value(j) != REQ_VERSION)
+        return fail(c, "version", "protocol version %lld is not supported (eccd speaks version %d)",
+                    (long long)json_integer_value(j), REQ_VERSION);
+    c->r->v = REQ_VERSION;
+    return 0;
+}
+
+static int read_cmd(struct pctx *c)
+{
+    json_t *j = json_object_get(c->obj, "cmd");
+    char shown[SHOW_MAX + 4];
+
+    if (!j)
+        return fail(c, "bad_request",
+                    "member \"cmd\" is missing: every request names its command, e.g. "
+                    "\"cmd\":\"status\"");
+    if (!json_is_string(j))
+        return fail(c, "bad_request", "member \"cmd\" must be a string, not %s", type_name(j));
+    if (c->r->cmd == REQ_CMD_COUNT)
+        return fail(c, "unknown_command",
+                    "unknown command \"%s\" (known: status, start, stop, next-set, reset-fault, "
+                    "tare, calibrate, pain, patient-list, patient-add, patient-select, history, "
+                    "export)", show(shown, json_string_value(j)));
+    return 0;
+}
+
+static int check_members(struct pctx *c)
+{
+    const char *key;
+    json_t *val;
+    char allowed[128], shown[SHOW_MAX + 4];
+
+    json_object_foreach(c->obj, key, val) {
+        if (takes(c->r->cmd, key))
+            continue;
+        allowed_list(c->r->cmd, allowed, sizeof allowed);
+        return fail(c, "bad_request", "command \"%s\" does not take member \"%s\" (allowed: %s)",
+                    cmd_names[c->r->cmd], show(shown, key), allowed);
+    }
+    return 0;
+}
+
+/* "an integer from lo to hi", or "of at least lo" when hi is as large as they come. */
+static const char *int_range(char *out, size_t n, long long lo, long long hi)
+{
+    if (hi >= LONG_MAX)
+        snprintf(out, n, "an integer of at least %lld", lo);
+    else
+        snprintf(out, n, "an integer from %lld to %lld", lo, hi);
+    return out;
+}
+
+/* An integer member in lo..hi: absent leaves *out alone, or fails when required. */
+static int get_int(struct pctx *c, const char *key, long long lo, long long hi, int required,
+                   long long *out)
+{
+    json_t *j = json_object_get(c->obj, key);
+    char what[64];
+
+    int_range(what, sizeof what, lo, hi);
+    if (!j && !required)
+        return 0;
+    if (!j)
+        return fail(c, "bad_request", "command \"%s\" needs member \"%s\": %s",
+                    cmd_names[c->r->cmd], key, what);
+    if (!json_is_integer(j))
+        return fail(c, "bad_request", "member \"%s\" must be %s, not %s", key, what,
+                    type_name(j));
+    if (json_integer_value(j) < lo || json_integer_value(j) > hi)
+        return fail(c, "bad_request", "member \"%s\" must be %s, not %lld", key, what,
+                    (long long)json_integer_value(j));
+    *out = json_integer_value(j);
+    return 0;
+}
+
+/* A number member with 0 < value <= hi: absent leaves *out alone, or fails when required. */
+static int get_positive(struct pctx *c, const char *key, double hi, int required, double *out)
+{
+    json_t *j = json_object_get(c->obj, key);
+    double v;
+
+    if (!j && !required)
+        return 0;
+    if (!j)
+        return fail(c, "bad_request", "command \"%s\" needs member \"%s\": a number above 0 and "
+                    "at most %g", cmd_names[c->r->cmd], key, hi);
+    if (!json_is_number(j))
+        return fail(c, "bad_request", "member \"%s\" must be a number above 0, not %s", key,
+                    type_name(j));
+    v = json_number_value(j);
+    if (!isfinite(v) || !(v > 0.0) || v > hi)
+        return fail(c, "bad_request", "member \"%s\" must be a number above 0 and at most %g, "
+                    "not %g", key, hi, v);
+    *out = v;
+    return 0;
+}
+
+/* Control characters: C0, DEL and C1 (U+0080..U+009F, encoded C2 80..C2 9F). */
+static size_t find_control(const unsigned char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (s[i] < 0x20 || s[i] == 0x7F ||
+            (s[i] == 0xC2 && i + 1 < n && s[i + 1] >= 0x80 && s[i + 1] <= 0x9F))
+            return i;
+    return n;
+}
+
+static int get_name(struct pctx *c)
+{
+    json_t *j = json_object_get(c->obj, "name");
+    size_t n, at;
+
+    if (!j)
+        return fail(c, "bad_request", "command \"patient-add\" needs member \"name\": a string "
+                    "of 1 to %d bytes", REQ_NAME_MAX - 1);
+    if (!json_is_string(j))
+        return fail(c, "bad_request", "member \"name\" must be a string, not %s", type_name(j));
+    n = json_string_length(j);
+    if (n == 0 || n >= REQ_NAME_MAX)
+        return fail(c, "bad_request", "member \"name\" must be 1 to %d bytes long (it is %zu)",
+                    REQ_NAME_MAX - 1, n);
+    at = find_control((const unsigned char *)json_string_value(j), n);
+    if (at < n)
+        return fail(c, "bad_request", "member \"name\" must not contain control characters "
+                    "(one is at byte %zu)", at);
+    memcpy(c->r->name, json_string_value(j), n + 1);
+    return 0;
+}
+
+static int get_patient_args(struct pctx *c)
+{
+    struct req *r = c->r;
+    double inf = INFINITY;
+
+    if (get_name(c) < 0 || get_positive(c, "force_low", inf, 0, &r->force_low) < 0 ||
+        get_positive(c, "force_high", inf, 0, &r->force_high) < 0 ||
+        get_positive(c, "speed_max", inf, 0, &r->speed_max) < 0)
+        return -1;
+    return get_positive(c, "force_abort", inf, 0, &r->force_abort);
+}
+
+static int get_days(struct pctx *c)
+{
+    long long v = c->r->days;
+
+    if (get_int(c, "days", c->r->cmd == REQ_HISTORY ? 1 : 0, REQ_DAYS_MAX, 0, &v) < 0)
+        return -1;
+    c->r->days = (int)v;
+    return 0;
+}
+
+/* The command's own members into r. */
+static int read_args(struct pctx *c)
+{
+    struct req *r = c->r;
+    long long v = 0;
+
+    switch (r->cmd) {
+    case REQ_CALIBRATE:
+        return get_positive(c, "mass_kg", REQ_MASS_MAX_KG, 1, &r->mass_kg);
+    case REQ_PAIN:
+        if (get_int(c, "score", 0, 10, 1, &v) < 0)
+            return -1;
+        r->score = (int)v;
+        return 0;
+    case REQ_PATIENT_ADD:
+        return get_patient_args(c);
+    case REQ_PATIENT_SELECT:
+        if (get_int(c, "patient", 1, LONG_MAX, 1, &v) < 0)
+            return -1;
+        r->patient = (long)v;
+        return 0;
+    case REQ_HISTORY:
+    case REQ_EXPORT:
+        return get_days(c);
+    default:
+        return 0;
+    }
+}
+
+static void req_init(struct req *r)
+{
+    memset(r, 0, sizeof *r);
+    r->cmd = REQ_CMD_COUNT;
+    r->mass_kg = NAN;
+    r->score = -1;
+    r->force_low = r->force_high = r->speed_max = r->force_abort = NAN;
+}
+
+/* The command, when "cmd" names one, for the error reply even if "v" is wrong. */
+static void peek_cmd(struct pctx *c)
+{
+    int cmd = req_cmd_from_name(json_string_value(json_object_get(c->obj, "cmd")));
+
+    if (cmd >= 0) {
+        c->r->cmd = (enum req_cmd)cmd;
+        c->r->days = cmd == REQ_HISTORY ? 7 : 0;
+    }
+}
+
+static int read_request(struct pctx *c)
+{
+    if (!json_is_object(c->obj))
+        return fail(c, "bad_request", "the request must be a JSON object, not %s",
+                    type_name(c->obj));
+    peek_cmd(c);
+    if (read_tag(c) < 0 || read_version(c) < 0 || read_cmd(c) < 0 || check_members(c) < 0)
+        return -1;
+    return read_args(c);
+}
+
+int req_parse(const char *line, size_t len, struct req *r, const char **code, char *msg,
+              size_t msglen)
+{
+    struct pctx c = {.r = r, .code = code, .msg = msg, .msglen = msglen};
+    const char *nul;
+    json_error_t e;
+    int rc;
+
+    req_init(r);
+    *code = NULL;
+    if (msglen)
+        msg[0] = '\0';
+    if (len > REQ_LINE_MAX - 1)
+        return fail(&c, "too_long", "the request is %zu bytes long (at most %d are allowed, "
+                    "with the newline)", len + 1, REQ_LINE_MAX);
+    nul = memchr(line, '\0', len);
+    if (nul)
+        return fail(&c, "bad_request", "the request contains a NUL byte (at byte %zu)",
+                    (size_t)(nul - line));
+    c.obj = json_loadb(line, len, JSON_REJECT_DUPLICATES | JSON_DECODE_ANY, &e);
+    if (!c.obj)
+        return fail_json(&c, &e);
+    rc = read_request(&c);
+    json_decref(c.obj);
+    return rc;
+}
+
+/* The reply being written: snprintf's contract, n counts what did not fit too. */
+struct out {
+    char *buf;
+    size_t len, n;
+};
+
+static void put(struct out *o, const char *s, size_t n)
+{
+    if (o->n < o->len)
+        memcpy(o->buf + o->n, s, o->len - o->n < n ? o->len - o->n : n);
+    o->n += n;
+}
+
+static void put_s(struct out *o, const char *s)
+{
+    put(o, s, strlen(s));
+}
+
+/* Length of the valid UTF-8 character at s (n bytes left), 0 if invalid. */
+static size_t utf8_len(const unsigned char *s, size_t n)
+{
+    size_t want = s[0] < 0x80 ? 1 : s[0] < 0xC2 ? 0 : s[0] < 0xE0 ? 2 : s[0] < 0xF0 ? 3
+                  : s[0] < 0xF5 ? 4 : 0;
+    uint32_t cp;
+
+    if (want <= 1)
+        return want;
+    if (want > n)
+        return 0;
+    cp = s[0] & (0x3F >> (want - 1));
+    for (size_t i = 1; i < want; i++) {
+        if ((s[i] & 0xC0) != 0x80)
+            return 0;
+        cp = cp << 6 | (s[i] & 0x3F);
+    }
+    if ((want == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
+        (want == 4 && (cp < 0x10000 || cp > 0x10FFFF)))
+        return 0;
+    return want;
+}
+
+/* s as a JSON string; bytes that are not UTF-8 become U+FFFD. */
+static void put_json(struct out *o, const char *str)
+{
+    static const char hex[] = "0123456789abcdef";
+    const unsigned char *s = (const unsigned char *)str;
+    size_t left = strlen(str), k;
+
+    put(o, "\"", 1);
+    for (; left; s += k, left -= k) {
+        char esc[6] = {'\\', 'u', '0', '0', hex[*s >> 4], hex[*s & 15]};
+        k = utf8_len(s, left);
+        if (k == 0) {
+            put_s(o, "\\ufffd");
+            k = 1;
+        } else if (*s == '"' || *s == '\\') {
+            put(o, "\\", 1);
+            put(o, (const char *)s, 1);
+        } else if (*s < 0x20) {
+            put(o, esc, sizeof esc);
+        } else {
+            put(o, (const char *)s, k);
+        }
+    }
+    put(o, "\"", 1);
+}
+
+int req_reply_error(char *buf, size_t len, const struct req *r, const char *code,
+                    const char *msg)
+{
+    struct out o = {.buf = buf, .len = len};
+    const char *cmd = r ? req_cmd_name(r->cmd) : NULL;
+    char v[32];
+
+    snprintf(v, sizeof v, "{\"v\":%d,\"ok\":false", REQ_VERSION);
+    put_s(&o, v);
+    if (cmd) {
+        put_s(&o, ",\"cmd\":");
+        put_json(&o, cmd);
+    }
+    if (r && r->tag[0] && memchr(r->tag, '\0', sizeof r->tag)) {
+        put_s(&o, ",\"tag\":");
+        put_json(&o, r->tag);
+    }
+    put_s(&o, ",\"error\":");
+    put_json(&o, code ? code : "internal");
+    put_s(&o, ",\"message\":");
+    put_json(&o, msg ? msg : "");
+    put(&o, "}", 1);
+    if (len)
+        buf[o.n < len ? o.n : len - 1] = '\0';
+    return o.n > INT_MAX ? INT_MAX : (int)o.n;
+}

@@ -1,0 +1,86 @@
+/* request.h - eccctl's requests to eccd: the socket protocol's parser and error replies.
+ *
+ * The protocol (version 1; docs/socket.md is the full reference): over a Unix stream
+ * socket, the client writes one request per line, a JSON object of at most REQ_LINE_MAX
+ * bytes with its newline, and eccd answers each with one reply line, in order:
+ *
+ *   {"v":1,"cmd":"status"}
+ *   {"v":1,"cmd":"start"}            also "stop", "next-set", "reset-fault", "tare"
+ *   {"v":1,"cmd":"calibrate","mass_kg":20}        0 < mass_kg <= 500
+ *   {"v":1,"cmd":"pain","score":3}                integer 0..10, on the latest set
+ *   {"v":1,"cmd":"patient-list"}
+ *   {"v":1,"cmd":"patient-add","name":"Ann","force_low":150,"force_high":250,
+ *        "speed_max":0.6,"force_abort":600}        only name is required
+ *   {"v":1,"cmd":"patient-select","patient":2}
+ *   {"v":1,"cmd":"history","days":7}               1..3650, default 7
+ *   {"v":1,"cmd":"export","days":30}               0..3650, default 0: everything
+ * Every request may carry "tag": a string of at most REQ_TAG_MAX - 1 bytes, echoed in
+ * the reply. Unknown members, wrong types, out-of-range numbers and duplicate members
+ * are errors (as unknown config keys are).
+ *
+ *   {"v":1,"ok":true,"cmd":"status",...}
+ *   {"v":1,"ok":false,"cmd":"start","error":"refused_fault","message":"..."}
+ * Error codes: bad_request, too_long, version, unknown_command, permission, busy,
+ * not_found, exists, internal, and the controller's refusals refused_fault,
+ * refused_resting, refused_state, refused_cause, refused_schedule.
+ *
+ * Pure: no I/O; nothing kept between calls (jansson allocates while parsing only).
+ */
+#ifndef ECC_REQUEST_H
+#define ECC_REQUEST_H
+
+#include <stddef.h>
+
+#define REQ_VERSION 1
+#define REQ_LINE_MAX 4096           /* bytes, the newline included */
+#define REQ_NAME_MAX 64             /* patient names: 1..63 bytes */
+#define REQ_TAG_MAX 65
+#define REQ_MASS_MAX_KG 500.0
+#define REQ_DAYS_MAX 3650
+
+enum req_cmd {
+    REQ_STATUS = 0, REQ_START, REQ_STOP, REQ_NEXT_SET, REQ_RESET_FAULT, REQ_TARE,
+    REQ_CALIBRATE, REQ_PAIN, REQ_PATIENT_LIST, REQ_PATIENT_ADD, REQ_PATIENT_SELECT,
+    REQ_HISTORY, REQ_EXPORT, REQ_CMD_COUNT
+};
+
+struct req {
+    int v;
+    enum req_cmd cmd;
+    char tag[REQ_TAG_MAX];          /* "" when absent */
+    double mass_kg;                 /* calibrate */
+    int score;                      /* pain */
+    int days;                       /* history (default 7), export (default 0 = all) */
+    long patient;                   /* patient-select */
+    char name[REQ_NAME_MAX];        /* patient-add: UTF-8, no control characters */
+    double force_low, force_high, speed_max, force_abort;   /* patient-add; NAN: absent */
+};
+
+/* Parse one request line of len bytes (no newline; need not be NUL-terminated). Returns 0,
+ * or -1 with a code ("bad_request", "too_long", "version", "unknown_command") in *code and
+ * a readable message in msg (one sentence naming the member at fault). On error, r->cmd
+ * and r->tag are filled in when they could be read, so the error reply can name them;
+ * r->cmd is REQ_CMD_COUNT when it could not. Members a request did not carry are NAN
+ * (mass_kg, the patient-add numbers), -1 (score), 0 (patient), "" (tag, name), or the
+ * default (days). A line over REQ_LINE_MAX - 1 bytes is "too_long" without being read;
+ * a NUL byte anywhere is a "bad_request". */
+int req_parse(const char *line, size_t len, struct req *r, const char **code, char *msg,
+              size_t msglen);
+
+/* "status", "start", "stop", "next-set", "reset-fault", "tare", "calibrate", "pain",
+ * "patient-list", "patient-add", "patient-select", "history", "export"; NULL if out of
+ * range. req_cmd_from_name returns -1 for an unknown name. */
+const char *req_cmd_name(enum req_cmd c);
+int req_cmd_from_name(const char *name);
+
+/* The error reply line (no newline): {"v":1,"ok":false[,"cmd":..][,"tag":..],"error":code,
+ * "message":msg}. "cmd" is left out when r->cmd is not a command, "tag" when r->tag is "".
+ * r may be NULL (nothing could be read); code NULL gives "internal", msg NULL "". Bytes
+ * of msg that are not UTF-8 are sent as U+FFFD. Returns the length as snprintf (buf is
+ * always NUL-terminated when len > 0); the line is valid JSON when it fits. REQ_LINE_MAX
+ * is enough for any message of req_parse, and for any msg under 600 bytes (a control
+ * character takes six bytes in JSON, as does each of the 64 of a tag). */
+int req_reply_error(char *buf, size_t len, const struct req *r, const char *code,
+                    const char *msg);
+
+#endif

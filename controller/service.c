@@ -1,0 +1,808 @@
+/* service.c - the loop's mailbox and status snapshot, and eccctl's requests (see
+ * service.h). */
+#include "controller/service.h"
+
+#include <errno.h>
+#include <jansson.h>
+#include <math.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "controller/event.h"
+#include "controller/request.h"
+#include "hal/log.h"
+
+#define DAY_S 86400.0
+#define RECENT_DAYS 3           /* sessions handed to the day's rule on a patient change */
+#define PATIENTS_MAX 256
+#define CAL_POLL_TICKS 50       /* calibration status read this often when idle */
+
+/* ---- the mailbox: one command at a time from the socket thread to the loop ---------- */
+
+enum mb_state { MB_EMPTY = 0, MB_REQUESTED, MB_DONE };
+enum mb_op { OP_CTL = 0, OP_TARE, OP_SPAN, OP_PATIENT };
+
+struct mailbox {
+    pthread_mutex_t lock;       /* the loop only ever trylocks it */
+    enum mb_state state;
+    /* request */
+    enum mb_op op;
+    enum ctl_cmd cmd;
+    double mass_kg;
+    struct ctl_patient patient;
+    double starts[SCHED_KEEP], ends[SCHED_KEEP];
+    int n_sessions;
+    /* result */
+    enum ctl_cmd_result result;
+    int err;                    /* OP_TARE / OP_SPAN: errno, 0 = started */
+    enum sched_verdict sched;
+    double wait_s;
+};
+
+/* ---- the status snapshot: the loop publishes, the socket thread reads --------------- */
+
+struct snapshot {
+    struct ctl_status st;
+    long ticks, overruns;
+    double late_max_s;
+    bool cal_known;
+    struct hal_cal_status cal;
+    int utc_offset_s;
+    bool valid;
+};
+
+struct service {
+    const struct ecc_config *cfg;
+    struct store *store;
+    double started_wall;
+    struct mailbox mb;
+    pthread_mutex_t snap_lock;  /* the loop only ever trylocks it */
+    struct snapshot snap;
+    /* loop thread only */
+    bool cal_watch;             /* a tare or span was started: record it when done */
+    struct hal_cal_status cal_last;
+    long ticks_seen;
+    long lost;                  /* events the store's queue refused */
+    /* socket thread only */
+    long patient_cached;
+    char patient_name[STORE_NAME_MAX];
+};
+
+struct service *service_open(const struct service_params *p)
+{
+    struct service *s = calloc(1, sizeof *s);
+
+    if (!s)
+        return NULL;
+    s->cfg = p->cfg;
+    s->store = p->store;
+    s->started_wall = p->started_wall;
+    pthread_mutex_init(&s->mb.lock, NULL);
+    pthread_mutex_init(&s->snap_lock, NULL);
+    s->patient_cached = -1;
+    return s;
+}
+
+void service_close(struct service *s)
+{
+    if (!s)
+        return;
+    pthread_mutex_destroy(&s->mb.lock);
+    pthread_mutex_destroy(&s->snap_lock);
+    free(s);
+}
+
+/* ---- start-up ------------------------------------------------------------------------ */
+
+static double day_start_wall(const struct ecc_config *cfg, double wall, int utc_offset_s)
+{
+    double ds = cfg->protocol.day_start_h * 3600.0;
+
+    return floor((wall + utc_offset_s - ds) / DAY_S) * DAY_S + ds - utc_offset_s;
+}
+
+static void patient_to_ctl(const struct store_patient *sp, struct ctl_patient *cp)
+{
+    *cp = (struct ctl_patient){.id = sp->id, .force_low = sp->force_low,
+                               .force_high = sp->force_high, .speed_max = sp->speed_max,
+                               .force_abort = sp->force_abort};
+}
+
+/* The patient's recent sessions, for the day's rule. */
+static int recent_sessions(struct service *s, long patient, double wall, double *starts,
+                           double *ends)
+{
+    return store_recent_sessions(s->store, patient, wall - RECENT_DAYS * DAY_S, starts, ends,
+                                 SCHED_KEEP);
+}
+
+static int restore_patient(struct service *s, struct ctl *c, double wall)
+{
+    struct store_patient sp;
+    struct ctl_patient cp;
+    double starts[SCHED_KEEP], ends[SCHED_KEEP];
+    long id = store_patient_selected(s->store);
+    int n;
+
+    if (id <= 0 || store_patient_get(s->store, id, &sp) != 0) {
+        log_error("history: no patient is selected");
+        return -1;
+    }
+    patient_to_ctl(&sp, &cp);
+    n = recent_sessions(s, id, wall, starts, ends);
+    if (n < 0 || ctl_set_patient(c, &cp, starts, ends, n) != CTL_OK) {
+        log_error("history: patient %ld (%s): settings out of the config's bounds", id, sp.name);
+        return -1;
+    }
+    s->patient_cached = id;
+    snprintf(s->patient_name, sizeof s->patient_name, "%s", sp.name);
+    log_info("patient %ld (%s)", id, sp.name);
+    return 0;
+}
+
+int service_restore(struct service *s, struct ctl *c, double wall, int utc_offset_s)
+{
+    struct store_open_session os;
+    struct ctl_resume r;
+
+    if (!s->store)
+        return 0;
+    if (restore_patient(s, c, wall) != 0)
+        return -1;
+    if (store_find_open_session(s->store, ctl_patient(c)->id,
+                                day_start_wall(s->cfg, wall, utc_offset_s), &os) != 0)
+        return 0;                           /* nothing to carry on */
+    r = (struct ctl_resume){.set = os.set > 0 ? os.set : 1,
+                            .reps = os.set_done ? s->cfg->protocol.reps_per_set : os.reps,
+                            .session_start_wall = os.started};
+    if (ctl_resume(c, &r) != CTL_OK) {
+        log_warn("history: session %ld (set %d, %d reps) cannot be carried on with this "
+                 "config's protocol; a new session will begin", os.session_id, os.set, os.reps);
+        return 0;
+    }
+    if (store_attach_session(s->store, os.session_id) != 0) {
+        log_error("history: cannot carry on session %ld", os.session_id);
+        return -1;
+    }
+    log_info("carrying on session %ld: set %d with %d reps counted (start to go on)",
+             os.session_id, r.set, r.reps);
+    return 0;
+}
+
+/* ---- the loop's side --------------------------------------------------------------- */
+
+static enum ctl_cmd_result run_patient(struct mailbox *mb, struct ctl *c)
+{
+    return ctl_set_patient(c, &mb->patient, mb->starts, mb->ends, mb->n_sessions);
+}
+
+/* Tare and span only with the belt stopped and the foot off. */
+static int run_calibration(struct service *s, struct mailbox *mb, struct ctl *c,
+                           struct hal *hal)
+{
+    enum proto_state ps = ctl_proto_state(c);
+    int rc;
+
+    /* a tare needs the plate unloaded; a span has the mass on it */
+    if (ps == PROTO_SET_RUNNING || ctl_speed_cmd(c) != 0.0 ||
+        (mb->op == OP_TARE && ctl_loaded(c))) {
+        mb->result = CTL_REFUSED_STATE;
+        return 0;
+    }
+    hal_force_cal_status(&hal->force, &s->cal_last);    /* the counts before */
+    rc = mb->op == OP_TARE ? hal_force_tare(&hal->force) : hal_force_span(&hal->force, mb->mass_kg);
+    mb->err = rc == 0 ? 0 : errno;
+    s->cal_watch = rc == 0;
+    return 0;
+}
+
+static void mailbox_run(struct service *s, struct ctl *c, struct hal *hal, double now)
+{
+    struct mailbox *mb = &s->mb;
+
+    if (pthread_mutex_trylock(&mb->lock) != 0)
+        return;                             /* the socket thread is writing: next tick */
+    if (mb->state == MB_REQUESTED) {
+        mb->result = CTL_OK;
+        mb->err = 0;
+        switch (mb->op) {
+        case OP_CTL: mb->result = ctl_command(c, mb->cmd, now); break;
+        case OP_TARE:
+        case OP_SPAN: run_calibration(s, mb, c, hal); break;
+        case OP_PATIENT: mb->result = run_patient(mb, c); break;
+        }
+        mb->sched = c->sched_verdict;
+        mb->wait_s = c->sched_wait_s;
+        mb->state = MB_DONE;
+    }
+    pthread_mutex_unlock(&mb->lock);
+}
+
+/* A calibration that finished goes into the history. */
+static void calibration_watch(struct service *s, struct hal *hal, double wall)
+{
+    struct hal_cal_status cs;
+    bool tared, spanned;
+
+    if (!s->cal_watch || hal_force_cal_status(&hal->force, &cs) != 0 || cs.pending)
+        return;
+    s->cal_watch = false;
+    tared = cs.tares > s->cal_last.tares;
+    spanned = cs.spans > s->cal_last.spans;
+    if (!tared && !spanned) {
+        log_warn("load cell: calibration failed: %s", strerror(cs.last_error ? cs.last_error : EIO));
+        return;
+    }
+    log_info("load cell: %s done (offset %g counts, scale %g N/count)", tared ? "tare" : "span",
+             cs.offset, cs.scale);
+    if (s->store)
+        store_push_calibration(s->store, wall, tared ? STORE_CAL_TARE : STORE_CAL_SPAN,
+                               cs.offset, cs.scale, spanned ? cs.mass_kg : 0.0);
+}
+
+static void snapshot_publish(struct service *s, const struct ctl *c, struct hal *hal,
+                             const struct loop_stats *st)
+{
+    bool cal_due = s->cal_watch || s->ticks_seen % CAL_POLL_TICKS == 0;
+    struct hal_cal_status cs;
+    bool cal_known = cal_due && hal_force_cal_status(&hal->force, &cs) == 0;
+
+    if (pthread_mutex_trylock(&s->snap_lock) != 0)
+        return;                             /* being read: publish next tick */
+    ctl_status(c, &s->snap.st);
+    s->snap.ticks = st->ticks;
+    s->snap.overruns = st->overruns;
+    s->snap.late_max_s = st->late_max_s;
+    s->snap.utc_offset_s = c->utc_offset_s;
+    if (cal_known) {
+        s->snap.cal = cs;
+        s->snap.cal_known = true;
+    }
+    s->snap.valid = true;
+    pthread_mutex_unlock(&s->snap_lock);
+}
+
+void service_on_service(void *arg, struct ctl *c, struct hal *hal, const struct loop_stats *st)
+{
+    struct service *s = arg;
+
+    mailbox_run(s, c, hal, c->now);
+    calibration_watch(s, hal, c->wall);
+    snapshot_publish(s, c, hal, st);
+    s->ticks_seen++;
+}
+
+void service_on_event(void *arg, const struct ctl_event *ev)
+{
+    struct service *s = arg;
+
+    if (!s->store || store_push_event(s->store, ev) != 0)
+        return;
+    /* Counted by the store (eccctl status shows it); said only at 1, 2, 4, 8, ... losses
+     * so a stalled disk cannot turn into a flood of log lines from the loop. */
+    s->lost++;
+    if ((s->lost & (s->lost - 1)) == 0)
+        log_warn("history: queue full, %ld events lost so far (the latest: %s)", s->lost,
+                 event_kind_name(ev->kind));
+}
+
+/* ---- the socket thread's side: talking to the loop ---------------------------------- */
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* Post the prepared request and wait for the loop. Returns 0 with the result in mb, or
+ * -1 when the loop did not take it in time (withdrawn). Call with mb->lock held; it is
+ * held again on return. */
+static int mailbox_call(struct mailbox *mb)
+{
+    mb->state = MB_REQUESTED;
+    for (long waited = 0; waited < (long)(SERVICE_WAIT_S * 1000); waited++) {
+        pthread_mutex_unlock(&mb->lock);
+        sleep_ms(1);
+        pthread_mutex_lock(&mb->lock);
+        if (mb->state == MB_DONE)
+            break;
+    }
+    if (mb->state != MB_DONE) {
+        mb->state = MB_EMPTY;               /* withdrawn: the loop will not run it */
+        return -1;
+    }
+    mb->state = MB_EMPTY;
+    return 0;
+}
+
+static bool snapshot_read(struct service *s, struct snapshot *out)
+{
+    pthread_mutex_lock(&s->snap_lock);
+    *out = s->snap;
+    pthread_mutex_unlock(&s->snap_lock);
+    return out->valid;
+}
+
+/* ---- replies ------------------------------------------------------------------------ */
+
+static char *reply_error(const struct req *r, const char *code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static char *reply_error(const struct req *r, const char *code, const char *fmt, ...)
+{
+    char msg[1024], *buf = malloc(REQ_LINE_MAX);
+    va_list ap;
+
+    if (!buf)
+        return NULL;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    req_reply_error(buf, REQ_LINE_MAX, r, code, msg);
+    return buf;
+}
+
+static json_t *reply_ok(const struct req *r)
+{
+    json_t *o = json_pack("{s:i, s:b, s:s}", "v", REQ_VERSION, "ok", 1, "cmd", req_cmd_name(r->cmd));
+
+    if (o && r->tag[0])
+        json_object_set_new(o, "tag", json_string(r->tag));
+    return o;
+}
+
+static char *reply_dump(json_t *o)
+{
+    /* 7 significant digits: figures as measured, not float noise (1.93, not
+     * 1.9299999999999626); wall times go out as ISO strings. */
+    char *line = o ? json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(7)) : NULL;
+
+    json_decref(o);
+    return line;
+}
+
+static json_t *num_or_null(double v)
+{
+    return isfinite(v) ? json_real(v) : json_null();
+}
+
+static json_t *iso_time(double wall)
+{
+    char buf[32];
+    time_t t = (time_t)floor(wall);
+    struct tm tm;
+
+    if (!isfinite(wall) || !gmtime_r(&t, &tm))
+        return json_null();
+    strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    return json_string(buf);
+}
+
+/* ---- status ------------------------------------------------------------------------- */
+
+static const char *patient_name(struct service *s, long id)
+{
+    struct store_patient sp;
+
+    if (id != s->patient_cached) {
+        s->patient_cached = id;
+        s->patient_name[0] = '\0';
+        if (s->store && id > 0 && store_patient_get(s->store, id, &sp) == 0)
+            snprintf(s->patient_name, sizeof s->patient_name, "%s", sp.name);
+    }
+    return s->patient_name;
+}
+
+static json_t *status_history(struct service *s)
+{
+    struct store_stats ss;
+
+    if (!s->store)
+        return json_null();
+    store_stats(s->store, &ss);
+    return json_pack("{s:I, s:i, s:I, s:I}", "durable", (json_int_t)ss.durable,
+                     "queued", ss.queued, "dropped", (json_int_t)ss.dropped,
+                     "errors", (json_int_t)ss.errors);
+}
+
+static json_t *status_body(struct service *s, const struct snapshot *sn)
+{
+    const struct ctl_status *st = &sn->st;
+    json_t *o = json_pack(
+        "{s:s, s:s, s:f, s:f, s:f, s:f, s:f, s:[f,f], s:b, s:i, s:i, s:i, s:i, s:i, s:f,"
+        " s:{s:I, s:s}, s:i, s:s, s:f, s:{s:I, s:I, s:f}}",
+        "state", st->state, "fault", fault_name(st->fault),
+        "fault_value", isfinite(st->fault_value) ? st->fault_value : 0.0,
+        "fault_limit", isfinite(st->fault_limit) ? st->fault_limit : 0.0,
+        "speed", st->speed, "speed_cmd", st->speed_cmd, "force", st->force,
+        "band", st->band_low, st->band_high, "loaded", st->loaded,
+        "session", st->session, "set", st->set, "rep", st->reps,
+        "reps_per_set", st->reps_per_set, "sets_per_session", st->sets_per_session,
+        "rest_left_s", st->rest_left_s,
+        "patient", "id", (json_int_t)st->patient, "name", patient_name(s, st->patient),
+        "sessions_today", st->sessions_today, "next_session", sched_verdict_name(st->next_session),
+        "next_session_wait_s", st->next_session_wait_s,
+        "loop", "ticks", (json_int_t)sn->ticks, "overruns", (json_int_t)sn->overruns,
+        "late_max_ms", sn->late_max_s * 1000.0);
+
+    if (!o)
+        return NULL;
+    json_object_set_new(o, "history", status_history(s));
+    if (sn->cal_known)
+        json_object_set_new(o, "calibration",
+                            json_pack("{s:b, s:I, s:I}", "pending", sn->cal.pending,
+                                      "tares", (json_int_t)sn->cal.tares,
+                                      "spans", (json_int_t)sn->cal.spans));
+    if (st->wall > 0.0)
+        json_object_set_new(o, "uptime_s", json_real(st->wall - s->started_wall));
+    return o;
+}
+
+static char *do_status(struct service *s, const struct req *r)
+{
+    struct snapshot sn;
+    json_t *o, *body;
+
+    if (!snapshot_read(s, &sn))
+        return reply_error(r, "busy", "the control loop has not run yet; try again");
+    o = reply_ok(r);
+    body = status_body(s, &sn);
+    if (!o || !body) {
+        json_decref(o);
+        json_decref(body);
+        return NULL;
+    }
+    json_object_set_new(o, "status", body);
+    return reply_dump(o);
+}
+
+/* ---- commands through the mailbox --------------------------------------------------- */
+
+static char *refused(struct service *s, const struct req *r, const struct mailbox *mb)
+{
+    struct snapshot sn;
+    char why[160];
+    const char *state = snapshot_read(s, &sn) ? sn.st.state : "starting";
+
+    switch (mb->result) {
+    case CTL_REFUSED_FAULT:
+        return reply_error(r, "refused_fault", "a fault is latched (%s): clear its cause, then "
+                           "eccctl reset-fault", fault_name(sn.st.fault));
+    case CTL_REFUSED_RESTING:
+        return reply_error(r, "refused_resting", "the rest between sets runs (%.0f s left): "
+                           "wait, or eccctl next-set to cut it short", sn.st.rest_left_s);
+    case CTL_REFUSED_CAUSE:
+        return reply_error(r, "refused_cause", "the cause of the %s fault is still there: "
+                           "clear it first", fault_name(sn.st.fault));
+    case CTL_REFUSED_SCHEDULE: {
+        char *line;
+        json_t *o;
+        event_schedule_reason(mb->sched, mb->wait_s, why, sizeof why);
+        line = reply_error(r, "refused_schedule", "%s (protocol.sessions_per_day = %d, "
+                           "min_gap_h = %g)", why, s->cfg->protocol.sessions_per_day,
+                           s->cfg->protocol.min_gap_h);
+        o = line ? json_loads(line, 0, NULL) : NULL;
+        free(line);
+        if (o)
+            json_object_set_new(o, "wait_s", json_real(ceil(mb->wait_s)));
+        return reply_dump(o);
+    }
+    case CTL_REFUSED_STATE:
+    case CTL_OK:
+        break;
+    }
+    return reply_error(r, "refused_state", "not now: the rig is %s", state);
+}
+
+static char *command_reply(struct service *s, const struct req *r, const struct mailbox *mb)
+{
+    struct snapshot sn;
+    json_t *o;
+
+    if (mb->result != CTL_OK)
+        return refused(s, r, mb);
+    o = reply_ok(r);
+    json_object_set_new(o, "result", json_string("ok"));
+    sleep_ms(1000 / (s->cfg->loop.rate_hz > 0 ? s->cfg->loop.rate_hz : 100) + 1);
+    if (snapshot_read(s, &sn))              /* one tick later: the state it led to */
+        json_object_set_new(o, "state", json_string(sn.st.state));
+    return reply_dump(o);
+}
+
+static enum ctl_cmd ctl_cmd_of(enum req_cmd c)
+{
+    switch (c) {
+    case REQ_START: return CTL_CMD_START;
+    case REQ_STOP: return CTL_CMD_STOP;
+    case REQ_NEXT_SET: return CTL_CMD_NEXT_SET;
+    default: return CTL_CMD_RESET;
+    }
+}
+
+static char *do_command(struct service *s, const struct req *r)
+{
+    struct mailbox *mb = &s->mb;
+    struct mailbox result;
+    int rc;
+
+    pthread_mutex_lock(&mb->lock);
+    mb->op = OP_CTL;
+    mb->cmd = ctl_cmd_of(r->cmd);
+    rc = mailbox_call(mb);
+    result = *mb;
+    pthread_mutex_unlock(&mb->lock);
+    if (rc != 0)
+        return reply_error(r, "busy", "the control loop did not answer within %.0f s",
+                           SERVICE_WAIT_S);
+    return command_reply(s, r, &result);
+}
+
+static char *do_calibration(struct service *s, const struct req *r)
+{
+    struct mailbox *mb = &s->mb;
+    struct mailbox res;
+    json_t *o;
+    int rc;
+
+    pthread_mutex_lock(&mb->lock);
+    mb->op = r->cmd == REQ_TARE ? OP_TARE : OP_SPAN;
+    mb->mass_kg = r->mass_kg;
+    rc = mailbox_call(mb);
+    res = *mb;
+    pthread_mutex_unlock(&mb->lock);
+    if (rc != 0)
+        return reply_error(r, "busy", "the control loop did not answer within %.0f s",
+                           SERVICE_WAIT_S);
+    if (res.result != CTL_OK)
+        return reply_error(r, "refused_state", r->cmd == REQ_TARE
+                           ? "stop the belt and take the foot off the plate first"
+                           : "stop the belt first");
+    if (res.err == ENOTSUP)
+        return reply_error(r, "unavailable", "this load cell cannot %s from eccd (a Modbus "
+                           "transmitter's span is set in the transmitter)", req_cmd_name(r->cmd));
+    if (res.err)
+        return reply_error(r, res.err == EBUSY ? "busy" : "internal", "cannot start: %s",
+                           strerror(res.err));
+    o = reply_ok(r);
+    json_object_set_new(o, "message", json_string(
+        r->cmd == REQ_TARE ? "tare started: keep the foot plate unloaded for a second"
+                           : "span calibration started: keep the mass still on the plate for a second"));
+    return reply_dump(o);
+}
+
+/* ---- patients ----------------------------------------------------------------------- */
+
+static json_t *patient_json(const struct store_patient *p, bool selected)
+{
+    return json_pack("{s:I, s:s, s:o, s:o, s:o, s:o, s:b}", "id", (json_int_t)p->id,
+                     "name", p->name, "force_low", num_or_null(p->force_low),
+                     "force_high", num_or_null(p->force_high),
+                     "speed_max", num_or_null(p->speed_max),
+                     "force_abort", num_or_null(p->force_abort), "selected", selected);
+}
+
+static long current_patient(struct service *s)
+{
+    struct snapshot sn;
+
+    return snapshot_read(s, &sn) ? sn.st.patient : 0;
+}
+
+static char *do_patient_list(struct service *s, const struct req *r)
+{
+    struct store_patient *ps = calloc(PATIENTS_MAX, sizeof *ps);
+    long cur = current_patient(s);
+    json_t *o = reply_ok(r), *list = json_array();
+    int n = ps ? store_patient_list(s->store, ps, PATIENTS_MAX) : -1;
+
+    for (int i = 0; i < n; i++)
+        json_array_append_new(list, patient_json(&ps[i], ps[i].id == cur));
+    free(ps);
+    if (n < 0) {
+        json_decref(o);
+        json_decref(list);
+        return reply_error(r, "internal", "cannot read the patients");
+    }
+    json_object_set_new(o, "patients", list);
+    return reply_dump(o);
+}
+
+static char *patient_reply(const struct req *r, const struct store_patient *p)
+{
+    json_t *o = reply_ok(r);
+
+    json_object_set_new(o, "patient", json_pack("{s:I, s:s}", "id", (json_int_t)p->id,
+                                                "name", p->name));
+    return reply_dump(o);
+}
+
+static char *do_patient_add(struct service *s, const struct req *r)
+{
+    struct store_patient p = {.force_low = r->force_low, .force_high = r->force_high,
+                              .speed_max = r->speed_max, .force_abort = r->force_abort};
+    char err[256] = "";
+
+    snprintf(p.name, sizeof p.name, "%s", r->name);
+    if (store_patient_add(s->store, &p, err, sizeof err) != 0)
+        return reply_error(r, errno == EEXIST ? "exists" : errno == EINVAL ? "bad_request"
+                           : "internal", "%s", err[0] ? err : strerror(errno));
+    return patient_reply(r, &p);
+}
+
+static char *do_patient_select(struct service *s, const struct req *r)
+{
+    struct mailbox *mb = &s->mb;
+    struct store_patient p;
+    struct snapshot sn;
+    enum ctl_cmd_result res;
+    int rc, n;
+    double wall = snapshot_read(s, &sn) ? sn.st.wall : 0.0;
+
+    if (store_patient_get(s->store, r->patient, &p) != 0)
+        return reply_error(r, "not_found", "no patient %ld (eccctl patient list)", r->patient);
+    pthread_mutex_lock(&mb->lock);
+    mb->op = OP_PATIENT;
+    patient_to_ctl(&p, &mb->patient);
+    n = recent_sessions(s, p.id, wall, mb->starts, mb->ends);
+    mb->n_sessions = n > 0 ? n : 0;
+    rc = mailbox_call(mb);
+    res = mb->result;
+    pthread_mutex_unlock(&mb->lock);
+    if (rc != 0)
+        return reply_error(r, "busy", "the control loop did not answer within %.0f s",
+                           SERVICE_WAIT_S);
+    if (res != CTL_OK)
+        return reply_error(r, "refused_state", "a patient can be changed only between sessions, "
+                           "with no fault latched, and within the config's limits");
+    if (store_patient_select(s->store, p.id) != 0)
+        return reply_error(r, "internal", "the patient is in use but could not be remembered");
+    return patient_reply(r, &p);
+}
+
+/* ---- pain, history, export ---------------------------------------------------------- */
+
+static char *do_pain(struct service *s, const struct req *r)
+{
+    long session;
+    int set;
+    json_t *o;
+
+    if (store_pain(s->store, current_patient(s), r->score, &session, &set) != 0)
+        return reply_error(r, errno == ENOENT ? "not_found" : "internal",
+                           errno == ENOENT ? "no set yet to score" : "cannot record the score");
+    o = reply_ok(r);
+    json_object_set_new(o, "session", json_integer(session));
+    json_object_set_new(o, "set", json_integer(set));
+    json_object_set_new(o, "score", json_integer(r->score));
+    return reply_dump(o);
+}
+
+struct history_ctx {
+    json_t *sessions, *cur;     /* the array, and the session being filled */
+    long cur_id;
+    double today;               /* UTC s, start of the protocol day */
+};
+
+static int history_row(void *arg, const struct store_set_row *row)
+{
+    struct history_ctx *h = arg;
+    const char *status = row->session_done ? "done"
+                       : row->session_started >= h->today ? "open" : "interrupted";
+
+    if (row->session_id != h->cur_id) {
+        h->cur = json_pack("{s:I, s:o, s:o, s:s, s:i, s:[]}", "id", (json_int_t)row->session_id,
+                           "started", iso_time(row->session_started),
+                           "ended", iso_time(row->session_ended), "status", status,
+                           "faults", row->faults, "sets");
+        if (!h->cur)
+            return -1;
+        json_array_append_new(h->sessions, h->cur);
+        h->cur_id = row->session_id;
+    }
+    if (row->set > 0)
+        json_array_append_new(json_object_get(h->cur, "sets"),
+            json_pack("{s:i, s:i, s:i, s:o, s:o}", "set", row->set, "counted", row->counted,
+                      "rejected", row->rejected, "in_band", num_or_null(row->in_band_share),
+                      "pain", row->pain >= 0 ? json_integer(row->pain) : json_null()));
+    return 0;
+}
+
+static char *do_history(struct service *s, const struct req *r)
+{
+    struct snapshot sn;
+    double wall = snapshot_read(s, &sn) ? sn.st.wall : (double)time(NULL);
+    struct history_ctx h = {.sessions = json_array(), .cur_id = -1,
+                            .today = day_start_wall(s->cfg, wall, sn.utc_offset_s)};
+    json_t *o;
+
+    if (store_history(s->store, current_patient(s), wall - r->days * DAY_S, history_row, &h) < 0) {
+        json_decref(h.sessions);
+        return reply_error(r, "internal", "cannot read the history");
+    }
+    o = reply_ok(r);
+    json_object_set_new(o, "days", json_integer(r->days));
+    json_object_set_new(o, "sessions", h.sessions);
+    return reply_dump(o);
+}
+
+static int export_row(void *arg, const struct store_rep_row *x)
+{
+    json_t *rows = arg;
+
+    return json_array_append_new(rows, json_pack(
+        "[s, I, o, i, i, i, o, f, f, f, f, f, f, f, o]", x->patient, (json_int_t)x->session_id,
+        iso_time(x->session_started), x->set, x->rep, x->stroke, iso_time(x->t), x->duration_s,
+        x->travel_m, x->peak_n, x->mean_n, x->in_band_s, x->in_band_share, x->work_j,
+        x->pain >= 0 ? json_integer(x->pain) : json_null()));
+}
+
+static char *do_export(struct service *s, const struct req *r)
+{
+    struct snapshot sn;
+    double wall = snapshot_read(s, &sn) ? sn.st.wall : (double)time(NULL);
+    json_t *rows = json_array(), *o;
+    double since = r->days > 0 ? wall - r->days * DAY_S : 0.0;
+
+    if (store_export(s->store, 0, since, export_row, rows) < 0) {     /* every patient */
+        json_decref(rows);
+        return reply_error(r, "internal", "cannot read the history");
+    }
+    o = reply_ok(r);
+    json_object_set_new(o, "columns", json_pack(
+        "[s,s,s,s,s,s,s,s,s,s,s,s,s,s,s]", "patient", "session", "session_started", "set", "rep",
+        "stroke", "time", "duration_s", "travel_m", "peak_n", "mean_n", "in_band_s",
+        "in_band_share", "work_j", "pain"));
+    json_object_set_new(o, "rows", rows);
+    return reply_dump(o);
+}
+
+/* ---- dispatch ------------------------------------------------------------------------ */
+
+static bool needs_store(enum req_cmd c)
+{
+    return c == REQ_PAIN || c == REQ_PATIENT_LIST || c == REQ_PATIENT_ADD ||
+           c == REQ_PATIENT_SELECT || c == REQ_HISTORY || c == REQ_EXPORT;
+}
+
+static char *dispatch(struct service *s, const struct req *r)
+{
+    if (needs_store(r->cmd) && !s->store)
+        return reply_error(r, "unavailable", "eccd keeps no history: set [history] path in "
+                           "the config");
+    switch (r->cmd) {
+    case REQ_STATUS: return do_status(s, r);
+    case REQ_START:
+    case REQ_STOP:
+    case REQ_NEXT_SET:
+    case REQ_RESET_FAULT: return do_command(s, r);
+    case REQ_TARE:
+    case REQ_CALIBRATE: return do_calibration(s, r);
+    case REQ_PAIN: return do_pain(s, r);
+    case REQ_PATIENT_LIST: return do_patient_list(s, r);
+    case REQ_PATIENT_ADD: return do_patient_add(s, r);
+    case REQ_PATIENT_SELECT: return do_patient_select(s, r);
+    case REQ_HISTORY: return do_history(s, r);
+    case REQ_EXPORT: return do_export(s, r);
+    case REQ_CMD_COUNT: break;
+    }
+    return reply_error(r, "unknown_command", "unknown command");
+}
+
+char *service_handle(void *arg, const char *line, size_t len, const struct ctlsock_peer *peer)
+{
+    struct service *s = arg;
+    struct req r;
+    const char *code = "bad_request";
+    char msg[512];
+
+    if (req_parse(line, len, &r, &code, msg, sizeof msg) != 0)
+        return reply_error(&r, code, "%s", msg);
+    log_debug("eccctl (pid %d, uid %u): %s", (int)peer->pid, (unsigned)peer->uid,
+              req_cmd_name(r.cmd));
+    return dispatch(s, &r);
+}

@@ -1,0 +1,745 @@
+/* ctlsock.c - eccd's control socket: the server thread (see ctlsock.h).
+ *
+ * One thread polls the wake pipe (ctlsock_close writes a byte to it), the listener and
+ * every client. Each client has a fixed input buffer of REQ_LINE_MAX bytes, so a line that
+ * fills it without a newline is too long by construction; replies go into an output
+ * buffer that grows up to CTLSOCK_OUT_MAX and shrinks again once it has been sent. Every
+ * socket is non-blocking and written with MSG_NOSIGNAL: no peer can stall the thread or
+ * raise SIGPIPE.
+ */
+#define _GNU_SOURCE                 /* struct ucred, SO_PEERCRED, accept4 */
+#include "hal/ctlsock.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <poll.h>
+#include <pthread.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "controller/request.h"
+#include "hal/log.h"
+
+#define PATH_LEN ((int)sizeof(((struct sockaddr_un *)0)->sun_path))
+#define OUT_KEEP (64u << 10)        /* an emptied output buffer above this is freed */
+#define ACCEPT_BURST 32             /* connections accepted per wake-up */
+#define PAUSE_MS 100                /* no accepting for this long after EMFILE and such */
+#define NSS_BUF_MAX (1u << 20)      /* getpwnam_r & co. buffers grow up to this */
+
+struct client {
+    int fd;
+    struct ctlsock_peer peer;
+    bool skipping;                  /* inside a too-long line: drop up to its newline */
+    bool eof;                       /* the peer sent EOF: close once the replies are out */
+    size_t inlen;
+    char in[REQ_LINE_MAX];
+    char *out;                      /* out[outoff..outlen) waits to be sent */
+    size_t outoff, outlen, outcap;
+};
+
+struct ctlsock {
+    char path[PATH_LEN];
+    int lfd, wake[2];
+    dev_t dev;                      /* the socket file we made: close unlinks only that */
+    ino_t ino;
+    uid_t owner, euid;
+    gid_t group;
+    int max;
+    char *(*handle)(void *arg, const char *line, size_t len, const struct ctlsock_peer *peer);
+    void *arg;
+    struct client **cl;             /* max slots, NULL when free */
+    struct pollfd *pfd;             /* wake pipe, listener, then one per slot */
+    pthread_t thread;
+    pthread_mutex_t lock;           /* guards st */
+    struct ctlsock_stats st;
+};
+
+__attribute__((format(printf, 4, 5)))
+static int fail(char *err, size_t errlen, int e, const char *fmt, ...)
+{
+    va_list ap;
+
+    if (errlen) {
+        va_start(ap, fmt);
+        vsnprintf(err, errlen, fmt, ap);
+        va_end(ap);
+    }
+    errno = e;
+    return -1;
+}
+
+static void count(struct ctlsock *s, long *field, int clients)
+{
+    pthread_mutex_lock(&s->lock);
+    if (field)
+        (*field)++;
+    s->st.clients += clients;
+    pthread_mutex_unlock(&s->lock);
+}
+
+/* ---- names and numbers ---------------------------------------------------------------- */
+
+/* A decimal id that is not (id_t)-1, as chown(1) takes them. */
+static int parse_id(const char *s, unsigned long long *id, unsigned long long max)
+{
+    char *end;
+
+    if (*s < '0' || *s > '9')
+        return -1;
+    errno = 0;
+    *id = strtoull(s, &end, 10);
+    return *end || errno || *id >= max ? -1 : 0;
+}
+
+int ctlsock_user(const char *name, uid_t *uid)
+{
+    unsigned long long id;
+    struct passwd pw, *res = NULL;
+    size_t n = 1024;
+    char *buf = NULL;
+    int rc;
+
+    if (!name || !*name) {
+        *uid = (uid_t)-1;
+        return 0;
+    }
+    if (parse_id(name, &id, (uid_t)-1) == 0) {
+        *uid = (uid_t)id;
+        return 0;
+    }
+    do {
+        free(buf);
+        buf = malloc(n *= 2);
+        rc = buf ? getpwnam_r(name, &pw, buf, n, &res) : ENOMEM;
+    } while (rc == ERANGE && n < NSS_BUF_MAX);
+    if (res)
+        *uid = pw.pw_uid;
+    free(buf);
+    if (res)
+        return 0;
+    errno = ENOENT;
+    return -1;
+}
+
+int ctlsock_group(const char *name, gid_t *gid)
+{
+    unsigned long long id;
+    struct group gr, *res = NULL;
+    size_t n = 1024;
+    char *buf = NULL;
+    int rc;
+
+    if (!name || !*name) {
+        *gid = (gid_t)-1;
+        return 0;
+    }
+    if (parse_id(name, &id, (gid_t)-1) == 0) {
+        *gid = (gid_t)id;
+        return 0;
+    }
+    do {
+        free(buf);
+        buf = malloc(n *= 2);
+        rc = buf ? getgrnam_r(name, &gr, buf, n, &res) : ENOMEM;
+    } while (rc == ERANGE && n < NSS_BUF_MAX);
+    if (res)
+        *gid = gr.gr_gid;
+    free(buf);
+    if (res)
+        return 0;
+    errno = ENOENT;
+    return -1;
+}
+
+/* ---- who may talk to us --------------------------------------------------------------- */
+
+static bool has_gid(const gid_t *v, size_t n, gid_t g)
+{
+    for (size_t i = 0; i < n; i++)
+        if (v[i] == g)
+            return true;
+    return false;
+}
+
+/* Is g among the supplementary groups the peer had when it connected? 1 yes, 0 no,
+ * -1 the kernel cannot tell (before Linux 4.13). */
+static int peer_groups_have(int fd, gid_t g)
+{
+    gid_t small[64], *v = small;
+    socklen_t n = sizeof small;
+    int rc = getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, v, &n);
+
+    if (rc < 0 && errno == ERANGE && (v = malloc(n ? n : 1)) != NULL)
+        rc = getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, v, &n);
+    if (rc == 0)
+        rc = has_gid(v, n / sizeof *v, g);
+    if (v != small)
+        free(v);
+    return rc;
+}
+
+/* Is g among the groups getgrouplist() gives user (whose primary group is base)? */
+static bool grouplist_has(const char *user, gid_t base, gid_t g)
+{
+    int ng = 64;
+
+    for (int tries = 0; tries < 4; tries++) {
+        int want = ng, rc;
+        gid_t *v = malloc((size_t)ng * sizeof *v);
+        bool found;
+
+        if (!v)
+            return false;
+        rc = getgrouplist(user, base, v, &ng);
+        found = rc >= 0 && has_gid(v, (size_t)rc, g);
+        free(v);
+        if (rc >= 0)
+            return found;
+        if (ng <= want)
+            ng = want * 2;
+    }
+    return false;
+}
+
+/* The user database's view, for kernels without SO_PEERGROUPS: is g among the groups of
+ * uid's user? */
+static bool user_groups_have(uid_t uid, gid_t g)
+{
+    struct passwd pw, *res = NULL;
+    size_t n = 1024;
+    char *buf = NULL;
+    bool found;
+    int rc;
+
+    do {
+        free(buf);
+        buf = malloc(n *= 2);
+        rc = buf ? getpwuid_r(uid, &pw, buf, n, &res) : ENOMEM;
+    } while (rc == ERANGE && n < NSS_BUF_MAX);
+    found = res && grouplist_has(pw.pw_name, pw.pw_gid, g);
+    free(buf);
+    return found;
+}
+
+static bool peer_allowed(const struct ctlsock *s, int fd, const struct ctlsock_peer *p)
+{
+    int in;
+
+    if (p->uid == 0 || p->uid == s->euid || p->uid == s->owner || p->gid == s->group)
+        return true;
+    in = peer_groups_have(fd, s->group);
+    return in >= 0 ? in == 1 : user_groups_have(p->uid, s->group);
+}
+
+static int peer_creds(int fd, struct ctlsock_peer *p)
+{
+    struct ucred uc;
+    socklen_t n = sizeof uc;
+
+    if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &n) < 0)
+        return -1;
+    p->pid = uc.pid;
+    p->uid = uc.uid;
+    p->gid = uc.gid;
+    return 0;
+}
+
+/* ---- clients -------------------------------------------------------------------------- */
+
+/* Tell a connection we do not serve why, and close it. What it sent is read first, so
+ * that it sees the reply and then EOF rather than ECONNRESET. */
+static void turn_away(int fd, const char *code, const char *msg)
+{
+    char buf[512];
+    int n = req_reply_error(buf, sizeof buf - 1, NULL, code, msg);
+
+    if (n > 0 && (size_t)n < sizeof buf - 1) {
+        buf[n++] = '\n';
+        (void)!send(fd, buf, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT);
+    }
+    shutdown(fd, SHUT_WR);
+    for (int i = 0; i < 64 && recv(fd, buf, sizeof buf, MSG_DONTWAIT) > 0; i++)
+        ;
+    close(fd);
+}
+
+static void drop_client(struct ctlsock *s, int i)
+{
+    struct client *c = s->cl[i];
+
+    close(c->fd);
+    free(c->out);
+    free(c);
+    s->cl[i] = NULL;
+    count(s, NULL, -1);
+}
+
+/* Send what waits; -1 when the peer is gone. */
+static int flush_out(struct client *c)
+{
+    while (c->outoff < c->outlen) {
+        ssize_t n = send(c->fd, c->out + c->outoff, c->outlen - c->outoff,
+                         MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n < 0)
+            return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? 0 : -1;
+        c->outoff += (size_t)n;
+    }
+    c->outoff = c->outlen = 0;
+    if (c->outcap > OUT_KEEP) {
+        free(c->out);
+        c->out = NULL;
+        c->outcap = 0;
+    }
+    return 0;
+}
+
+/* Make room for n more bytes of replies; -1 when that would pass CTLSOCK_OUT_MAX. */
+static int out_room(struct client *c, size_t n)
+{
+    size_t cap = c->outcap ? c->outcap : 4096;
+    char *p;
+
+    if (c->outoff > 0) {
+        memmove(c->out, c->out + c->outoff, c->outlen - c->outoff);
+        c->outlen -= c->outoff;
+        c->outoff = 0;
+    }
+    if (n > CTLSOCK_OUT_MAX - c->outlen)
+        return -1;
+    while (cap - c->outlen < n)
+        cap = cap > CTLSOCK_OUT_MAX / 2 ? CTLSOCK_OUT_MAX : cap * 2;
+    if (cap == c->outcap)
+        return 0;
+    p = realloc(c->out, cap);
+    if (!p)
+        return -1;
+    c->out = p;
+    c->outcap = cap;
+    return 0;
+}
+
+/* Queue one reply line (a newline is added); -1 when the client must go. */
+static int queue(struct ctlsock *s, struct client *c, const char *line, size_t n)
+{
+    int rc = out_room(c, n + 1);
+
+    if (rc < 0) {                   /* full: the peer may have read some since */
+        if (flush_out(c) < 0)
+            return -1;
+        rc = out_room(c, n + 1);
+    }
+    if (rc < 0) {
+        log_warn("control socket: dropping client pid %ld uid %ld: %zu bytes of replies "
+                 "unread", (long)c->peer.pid, (long)c->peer.uid, c->outlen - c->outoff + n + 1);
+        count(s, &s->st.dropped, 0);
+        return -1;
+    }
+    memcpy(c->out + c->outlen, line, n);
+    c->out[c->outlen + n] = '\n';
+    c->outlen += n + 1;
+    return 0;
+}
+
+static int queue_error(struct ctlsock *s, struct client *c, const char *code, const char *msg)
+{
+    char buf[512];
+    int n = req_reply_error(buf, sizeof buf, NULL, code, msg);
+
+    return queue(s, c, buf, (size_t)n < sizeof buf ? (size_t)n : strlen(buf));
+}
+
+/* One complete line (its newline replaced by a NUL) through the handler. */
+static int handle_line(struct ctlsock *s, struct client *c, char *line, size_t len)
+{
+    char *reply;
+    int rc;
+
+    line[len] = '\0';
+    count(s, &s->st.requests, 0);
+    reply = s->handle(s->arg, line, len, &c->peer);
+    if (!reply || strchr(reply, '\n')) {
+        log_error("control socket: the request handler gave %s", reply ? "a reply with a "
+                  "newline in it" : "no reply");
+        free(reply);
+        return queue_error(s, c, "internal", "eccd could not answer this request");
+    }
+    rc = queue(s, c, reply, strlen(reply));
+    free(reply);
+    return rc;
+}
+
+static int too_long(struct ctlsock *s, struct client *c)
+{
+    char msg[128];
+
+    count(s, &s->st.too_long, 0);
+    log_debug("control socket: a line from pid %ld is too long", (long)c->peer.pid);
+    snprintf(msg, sizeof msg, "the request line is longer than %d bytes (its newline "
+             "included); it was skipped", REQ_LINE_MAX);
+    return queue_error(s, c, "too_long", msg);
+}
+
+/* Handle every complete line in c->in, keep the partial one; -1 when the client must go. */
+static int split_lines(struct ctlsock *s, struct client *c)
+{
+    size_t start = 0;
+    char *nl;
+
+    while ((nl = memchr(c->in + start, '\n', c->inlen - start)) != NULL) {
+        size_t end = (size_t)(nl - c->in);
+        if (c->skipping)
+            c->skipping = false;
+        else if (handle_line(s, c, c->in + start, end - start) < 0)
+            return -1;
+        start = end + 1;
+    }
+    if (!c->skipping && c->inlen - start == sizeof c->in) {
+        c->skipping = true;
+        if (too_long(s, c) < 0)
+            return -1;
+    }
+    if (c->skipping)
+        start = c->inlen;
+    memmove(c->in, c->in + start, c->inlen - start);
+    c->inlen -= start;
+    return 0;
+}
+
+static int read_in(struct ctlsock *s, struct client *c)
+{
+    ssize_t n = recv(c->fd, c->in + c->inlen, sizeof c->in - c->inlen, MSG_DONTWAIT);
+
+    if (n < 0)
+        return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? 0 : -1;
+    if (n == 0) {
+        if (c->inlen || c->skipping)
+            log_debug("control socket: pid %ld left in the middle of a line", (long)c->peer.pid);
+        c->eof = true;
+        c->inlen = 0;
+        return 0;
+    }
+    c->inlen += (size_t)n;
+    return split_lines(s, c);
+}
+
+/* A client's poll events: read, send; close it when it is done or broken. */
+static void serve_client(struct ctlsock *s, int i, short revents)
+{
+    struct client *c = s->cl[i];
+    int rc = 0;
+
+    if (!c->eof && (revents & (POLLIN | POLLHUP | POLLERR)))
+        rc = read_in(s, c);
+    if (rc == 0 && c->outoff < c->outlen)
+        rc = flush_out(c);
+    else if (rc == 0 && (revents & (POLLHUP | POLLERR)) && c->eof)
+        rc = -1;
+    if (rc < 0 || (c->eof && c->outoff == c->outlen))
+        drop_client(s, i);
+}
+
+static int free_slot(const struct ctlsock *s)
+{
+    for (int i = 0; i < s->max; i++)
+        if (!s->cl[i])
+            return i;
+    return -1;
+}
+
+static void add_client(struct ctlsock *s, int fd, const struct ctlsock_peer *peer)
+{
+    int i = free_slot(s);
+    struct client *c;
+
+    if (i < 0) {
+        log_warn("control socket: busy (%d clients); turned away pid %ld uid %ld", s->max,
+                 (long)peer->pid, (long)peer->uid);
+        count(s, &s->st.dropped, 0);
+        turn_away(fd, "busy", "eccd is serving as many clients as it may; try again later");
+        return;
+    }
+    c = calloc(1, sizeof *c);
+    if (!c) {
+        log_error("control socket: out of memory for a client");
+        turn_away(fd, "internal", "eccd is out of memory");
+        return;
+    }
+    c->fd = fd;
+    c->peer = *peer;
+    s->cl[i] = c;
+    count(s, &s->st.accepted, 1);
+    log_debug("control socket: pid %ld uid %ld connected", (long)peer->pid, (long)peer->uid);
+}
+
+/* Accept one connection; 1 go on, 0 none left, -1 stop accepting for a while. */
+static int accept_one(struct ctlsock *s)
+{
+    struct ctlsock_peer peer;
+    int fd = accept4(s->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+    if (fd < 0) {
+        if (errno == EAGAIN || errno == EWOULDBLOCK)
+            return 0;
+        if (errno == EINTR || errno == ECONNABORTED || errno == EPROTO)
+            return 1;
+        log_error("control socket: accept: %s", strerror(errno));
+        return -1;
+    }
+    if (peer_creds(fd, &peer) < 0) {
+        log_error("control socket: SO_PEERCRED: %s", strerror(errno));
+        count(s, &s->st.refused, 0);
+        turn_away(fd, "internal", "eccd cannot tell who you are");
+        return 1;
+    }
+    if (!peer_allowed(s, fd, &peer)) {
+        log_warn("control socket: refused pid %ld uid %ld gid %ld (not uid 0, %ld or %ld, nor "
+                 "in group %ld)", (long)peer.pid, (long)peer.uid, (long)peer.gid,
+                 (long)s->euid, (long)s->owner, (long)s->group);
+        count(s, &s->st.refused, 0);
+        turn_away(fd, "permission", "this user may not control eccd (ask to be added to the "
+                  "socket's group)");
+        return 1;
+    }
+    add_client(s, fd, &peer);
+    return 1;
+}
+
+static int accept_some(struct ctlsock *s)
+{
+    int rc = 1;
+
+    for (int i = 0; i < ACCEPT_BURST && rc > 0; i++)
+        rc = accept_one(s);
+    return rc < 0 ? -1 : 0;
+}
+
+/* ---- the thread ----------------------------------------------------------------------- */
+
+static void set_events(struct ctlsock *s, bool paused)
+{
+    s->pfd[0] = (struct pollfd){.fd = s->wake[0], .events = POLLIN};
+    s->pfd[1] = (struct pollfd){.fd = paused ? -1 : s->lfd, .events = POLLIN};
+    for (int i = 0; i < s->max; i++) {
+        struct client *c = s->cl[i];
+        s->pfd[2 + i] = (struct pollfd){.fd = c ? c->fd : -1};
+        if (c && !c->eof)
+            s->pfd[2 + i].events |= POLLIN;
+        if (c && c->outoff < c->outlen)
+            s->pfd[2 + i].events |= POLLOUT;
+    }
+}
+
+static void *serve(void *arg)
+{
+    struct ctlsock *s = arg;
+    bool paused = false;
+
+    for (;;) {
+        set_events(s, paused);
+        if (poll(s->pfd, (nfds_t)s->max + 2, paused ? PAUSE_MS : -1) < 0) {
+            if (errno != EINTR) {
+                log_error("control socket: poll: %s", strerror(errno));
+                poll(NULL, 0, PAUSE_MS);
+            }
+            continue;
+        }
+        if (s->pfd[0].revents)
+            return NULL;
+        for (int i = 0; i < s->max; i++)
+            if (s->cl[i] && s->pfd[2 + i].revents)
+                serve_client(s, i, s->pfd[2 + i].revents);
+        paused = (s->pfd[1].revents & POLLIN) && accept_some(s) < 0;
+    }
+}
+
+/* ---- opening and closing -------------------------------------------------------------- */
+
+/* A socket file left by an eccd that died is removed; one that answers is an error. */
+static int remove_stale(const char *path, char *err, size_t errlen)
+{
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    struct stat st;
+    int fd, rc, e;
+
+    if (lstat(path, &st) < 0)
+        return errno == ENOENT ? 0 : fail(err, errlen, errno, "cannot check %s: %s", path,
+                                         strerror(errno));
+    if (!S_ISSOCK(st.st_mode))
+        return fail(err, errlen, EEXIST, "%s exists and is not a socket", path);
+    fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (fd < 0)
+        return fail(err, errlen, errno, "socket: %s", strerror(errno));
+    memcpy(a.sun_path, path, strlen(path) + 1);
+    rc = connect(fd, (struct sockaddr *)&a, sizeof a);
+    e = errno;
+    close(fd);
+    if (rc == 0 || e == EAGAIN || e == EINPROGRESS)
+        return fail(err, errlen, EADDRINUSE, "another eccd is running on %s", path);
+    if (e == ENOENT)
+        return 0;
+    if (e != ECONNREFUSED)
+        return fail(err, errlen, e, "cannot check %s: %s", path, strerror(e));
+    if (unlink(path) < 0 && errno != ENOENT)
+        return fail(err, errlen, errno, "cannot remove the stale socket %s: %s", path,
+                    strerror(errno));
+    log_info("removed the stale socket %s", path);
+    return 0;
+}
+
+/* Bind, set owner, group and mode, then listen: nobody can connect before the mode is set. */
+static int make_socket(struct ctlsock *s, char *err, size_t errlen)
+{
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    struct stat st;
+
+    s->lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+    if (s->lfd < 0)
+        return fail(err, errlen, errno, "socket: %s", strerror(errno));
+    memcpy(a.sun_path, s->path, strlen(s->path) + 1);
+    if (bind(s->lfd, (struct sockaddr *)&a, sizeof a) < 0)
+        return fail(err, errlen, errno, "cannot bind %s: %s", s->path, strerror(errno));
+    if (lstat(s->path, &st) < 0)
+        return fail(err, errlen, errno, "cannot stat %s: %s", s->path, strerror(errno));
+    s->dev = st.st_dev;
+    s->ino = st.st_ino;
+    if (chown(s->path, s->owner, s->group) < 0)
+        return fail(err, errlen, errno, "cannot give %s to uid %ld gid %ld: %s", s->path,
+                    (long)s->owner, (long)s->group, strerror(errno));
+    if (chmod(s->path, 0660) < 0)
+        return fail(err, errlen, errno, "cannot chmod %s: %s", s->path, strerror(errno));
+    if (listen(s->lfd, 16) < 0)
+        return fail(err, errlen, errno, "cannot listen on %s: %s", s->path, strerror(errno));
+    return 0;
+}
+
+/* Unlink the socket file if it is still the one we made. */
+static void unlink_ours(const struct ctlsock *s)
+{
+    struct stat st;
+
+    if (s->ino && lstat(s->path, &st) == 0 && st.st_dev == s->dev && st.st_ino == s->ino)
+        unlink(s->path);
+}
+
+/* The thread, with every signal blocked: they are the main thread's business. */
+static int start_thread(struct ctlsock *s, char *err, size_t errlen)
+{
+    sigset_t all, old;
+    int rc;
+
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    rc = pthread_create(&s->thread, NULL, serve, s);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return rc ? fail(err, errlen, rc, "cannot start the socket thread: %s", strerror(rc)) : 0;
+}
+
+static void free_sock(struct ctlsock *s)
+{
+    int e = errno;
+
+    if (s->lfd >= 0)
+        close(s->lfd);
+    unlink_ours(s);
+    for (int i = 0; i < 2; i++)
+        if (s->wake[i] >= 0)
+            close(s->wake[i]);
+    pthread_mutex_destroy(&s->lock);
+    free(s->cl);
+    free(s->pfd);
+    free(s);
+    errno = e;
+}
+
+static struct ctlsock *new_sock(const struct ctlsock_params *p, char *err, size_t errlen)
+{
+    struct ctlsock *s;
+
+    if (!p || !p->path || !p->path[0] || !p->handle || p->max_clients < 0) {
+        fail(err, errlen, EINVAL, "control socket: no path, no handler or max_clients < 0");
+        return NULL;
+    }
+    if (strlen(p->path) >= PATH_LEN) {
+        fail(err, errlen, ENAMETOOLONG, "socket path %s is too long (at most %d bytes)",
+             p->path, PATH_LEN - 1);
+        return NULL;
+    }
+    s = calloc(1, sizeof *s);
+    if (!s) {
+        fail(err, errlen, ENOMEM, "out of memory");
+        return NULL;
+    }
+    memcpy(s->path, p->path, strlen(p->path) + 1);
+    s->lfd = s->wake[0] = s->wake[1] = -1;
+    s->euid = geteuid();
+    s->owner = p->owner == (uid_t)-1 ? s->euid : p->owner;
+    s->group = p->group == (gid_t)-1 ? getegid() : p->group;
+    s->max = p->max_clients ? p->max_clients : CTLSOCK_CLIENTS_DEFAULT;
+    s->handle = p->handle;
+    s->arg = p->arg;
+    pthread_mutex_init(&s->lock, NULL);
+    s->cl = calloc((size_t)s->max, sizeof *s->cl);
+    s->pfd = calloc((size_t)s->max + 2, sizeof *s->pfd);
+    if (!s->cl || !s->pfd) {
+        fail(err, errlen, ENOMEM, "out of memory");
+        free_sock(s);
+        return NULL;
+    }
+    return s;
+}
+
+struct ctlsock *ctlsock_open(const struct ctlsock_params *p, char *err, size_t errlen)
+{
+    struct ctlsock *s = new_sock(p, err, errlen);
+
+    if (!s)
+        return NULL;
+    if (remove_stale(s->path, err, errlen) < 0 || make_socket(s, err, errlen) < 0)
+        goto bad;
+    if (pipe2(s->wake, O_CLOEXEC | O_NONBLOCK) < 0) {
+        fail(err, errlen, errno, "pipe: %s", strerror(errno));
+        goto bad;
+    }
+    if (start_thread(s, err, errlen) < 0)
+        goto bad;
+    log_info("control socket %s (uid %ld, gid %ld, mode 0660, at most %d clients)", s->path,
+             (long)s->owner, (long)s->group, s->max);
+    return s;
+bad:
+    free_sock(s);
+    return NULL;
+}
+
+void ctlsock_close(struct ctlsock *s)
+{
+    if (!s)
+        return;
+    while (write(s->wake[1], "x", 1) < 0 && errno == EINTR)
+        ;
+    pthread_join(s->thread, NULL);
+    for (int i = 0; i < s->max; i++)
+        if (s->cl[i])
+            drop_client(s, i);
+    free_sock(s);
+}
+
+void ctlsock_stats(struct ctlsock *s, struct ctlsock_stats *st)
+{
+    if (!s) {
+        memset(st, 0, sizeof *st);
+        return;
+    }
+    pthread_mutex_lock(&s->lock);
+    *st = s->st;
+    pthread_mutex_unlock(&s->lock);
+}

@@ -1,0 +1,76 @@
+/* ctlsock.h - eccd's control socket: a Unix stream socket that eccctl talks to.
+ *
+ * ctlsock owns the socket and one server thread. The thread accepts connections, checks
+ * each peer (SO_PEERCRED), splits what it reads into lines of at most REQ_LINE_MAX bytes,
+ * hands each line to the handler and writes back the reply with a newline. It never
+ * touches the controller: the handler decides what a line means.
+ *
+ * Access: the socket file is created mode 0660, owned by owner:group (set before listen(),
+ * so nobody connects earlier). A peer is accepted when its uid is 0 or the daemon's, or
+ * its uid is owner, or group is its gid or one of its supplementary groups (SO_PEERCRED
+ * and SO_PEERGROUPS: the groups the peer process had when it connected, as the kernel
+ * judged the file's mode; before Linux 4.13, getgrouplist() of its user); anyone else
+ * (who would need the file's mode loosened to get this far) gets a "permission" error
+ * reply and is disconnected.
+ * Robustness: a line longer than REQ_LINE_MAX gets a "too_long" reply and is skipped up
+ * to its newline; a client that stops reading is dropped once CTLSOCK_OUT_MAX bytes of
+ * replies wait for it; at most max_clients at once (the next is told "busy" and closed).
+ * An unterminated line at EOF is dropped. Replies to a client come in the order of its
+ * requests. None of this can stall or crash the daemon.
+ *
+ * Errors: NULL / -1 with errno and a message in err. Ownership: the caller frees with
+ * ctlsock_close, which stops the thread, closes every connection and unlinks the socket.
+ */
+#ifndef ECC_CTLSOCK_H
+#define ECC_CTLSOCK_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#define CTLSOCK_CLIENTS_DEFAULT 8
+#define CTLSOCK_OUT_MAX (32u << 20)     /* bytes of unsent replies per client */
+
+struct ctlsock_peer {
+    pid_t pid;
+    uid_t uid;
+    gid_t gid;
+};
+
+struct ctlsock_params {
+    const char *path;           /* the socket file; its directory must exist */
+    uid_t owner;                /* (uid_t)-1: the daemon's */
+    gid_t group;                /* (gid_t)-1: the daemon's */
+    int max_clients;            /* 0: CTLSOCK_CLIENTS_DEFAULT */
+    /* On the server thread, for each request line (NUL-terminated, no newline; len counts
+     * up to the newline, so a NUL inside shows as len > strlen(line)): returns the reply
+     * line (no newline) in malloc'd memory that ctlsock frees; NULL, or a reply with a
+     * newline in it: ctlsock replies "internal". It must not call ctlsock_close. */
+    char *(*handle)(void *arg, const char *line, size_t len, const struct ctlsock_peer *peer);
+    void *arg;
+};
+
+struct ctlsock;
+
+/* Create the socket (a stale socket file nobody listens on is replaced; one that answers
+ * is an error: "another eccd is running on PATH", errno EADDRINUSE; a file that is not a
+ * socket is left alone: EEXIST), set its owner, group and mode, start the thread (with
+ * every signal blocked). NULL with errno and err on failure. */
+struct ctlsock *ctlsock_open(const struct ctlsock_params *p, char *err, size_t errlen);
+void ctlsock_close(struct ctlsock *s);  /* NULL: no-op. Unlinks the file only if it is
+                                           still the socket this ctlsock made. */
+
+struct ctlsock_stats {
+    long accepted, refused;     /* connections */
+    long requests, too_long;    /* lines handled, lines refused for length */
+    long dropped;               /* clients dropped (not reading, or busy) */
+    int clients;                /* connected now */
+};
+void ctlsock_stats(struct ctlsock *s, struct ctlsock_stats *st);
+
+/* Resolve a user or group name (or a number) for ctlsock_params; "" or NULL gives
+ * (uid_t)-1 / (gid_t)-1. A string of digits is taken as the number without a lookup.
+ * 0 or -1 with errno ENOENT. */
+int ctlsock_user(const char *name, uid_t *uid);
+int ctlsock_group(const char *name, gid_t *gid);
+
+#endif

@@ -1,0 +1,147 @@
+#!/bin/sh
+# t_resume.sh BUILD [POINTS] - a crash never loses a counted rep: the real eccd against
+# eccsim over Modbus TCP, in real time, killed with SIGKILL at seeded random points across
+# a set, then started again.
+#
+# For each point (seed 1..POINTS, kill time drawn from the seed over the set):
+#  - right after the kill: PRAGMA integrity_check says ok; every rep in eccd's rep log
+#    (written after each commit) is in the database; and the database holds every valid
+#    stroke the athlete finished more than 0.5 s before the kill (eccsim's ground truth)
+#    and none it had not finished;
+#  - eccd is started again: it carries on the same session and set (a "set_start" event
+#    with "resumed":true), its first rep is numbered one past the reps kept, and when the
+#    set is done the database holds reps 1..N of one session, once each, the session
+#    finished and marked resumed once.
+# Points run ECC_RESUME_JOBS at a time (default 5): each eccd/eccsim pair sleeps most
+# of the time. Prints "ok   t_resume: NAME" / "FAIL t_resume: NAME" per point.
+set -u
+build=$(cd "${1:-build}" && pwd)
+points=${2:-20}
+jobs=${ECC_RESUME_JOBS:-5}
+reps_per_set=6
+name=t_resume
+here=$(cd "$(dirname "$0")" && pwd)
+cfg="$here/hil/tcp.ini"
+tmp=$(mktemp -d)
+trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$tmp"' EXIT
+export ASAN_OPTIONS=detect_leaks=1
+
+if ! command -v sqlite3 >/dev/null; then
+    echo "skip $name: the sqlite3 command is missing (apt-get install sqlite3)"
+    exit 0
+fi
+
+q() { sqlite3 -batch -noheader "$1" "$2" 2>&1; }
+
+# The kill time for a seed: uniform over 1.5 .. 21 s after eccd starts (the sixth rep of
+# the set comes about 23 s in).
+kill_time() { awk -v s="$1" 'BEGIN { srand(s); printf "%.2f", 1.5 + rand() * 19.5 }'; }
+
+# Valid strokes in the truth log whose release came before T (s, eccsim's clock).
+valid_before() {
+    awk -v t="$2" -F'"t_release":' '/"valid":true/ { split($2, a, ","); if (a[1] + 0 < t) n++ }
+        END { print n + 0 }' "$1"
+}
+
+# eccd BIN DIR PORT TAG: run eccd in the background against eccsim on PORT.
+eccd_start() {
+    "$1" -c "$cfg" --set drive.port="$3" --set protocol.reps_per_set=$reps_per_set \
+        --set history.path="$2/history.db" --set server.socket="$2/eccd.sock" \
+        --start --sessions 1 -q --rep-log "$2/$4.reps.jsonl" 2>"$2/$4.err" &
+    eccd_pid=$!
+}
+
+sim_start() {
+    "$build/rel/eccsim" -c "$cfg" --tcp-port "$2" -q --truth-log "$1/truth.jsonl" \
+        --truth-csv "$1/truth.csv" >"$1/sim.out" 2>"$1/sim.err" &
+    sim_pid=$!
+    i=0
+    while ! grep -q '^eccsim: ready' "$1/sim.out" 2>/dev/null; do
+        i=$((i + 1))
+        [ $i -gt 100 ] && return 1
+        sleep 0.1
+    done
+}
+
+# point SEED PORT: one kill and restart; writes "ok|FAIL ..." to DIR/result.
+point() {
+    seed=$1
+    port=$2
+    d="$tmp/p$seed"
+    mkdir -p "$d"
+    at=$(kill_time "$seed")
+    tag="seed_${seed}_kill_at_${at}s"
+    bin="$build/rel/eccd"
+    [ "$seed" -eq 1 ] && bin="$build/san/eccd"      # one point with the sanitizers
+    say() {
+        if [ "$1" = ok ]; then p="ok  "; else p=FAIL; fi
+        echo "$p $name: $tag${2:+ ($2)}" >"$d/result"
+    }
+
+    sim_start "$d" "$port" || { say FAIL "eccsim did not start"; return; }
+    eccd_start "$bin" "$d" "$port" run1
+    sleep "$at"
+    if ! kill -0 "$eccd_pid" 2>/dev/null; then
+        say FAIL "eccd had already exited: $(tail -n 3 "$d/run1.err" | tr '\n' ' ')"
+        kill "$sim_pid"; return
+    fi
+    kill -9 "$eccd_pid"
+    t_kill=$(tail -n 1 "$d/truth.csv" | cut -d, -f1)
+    wait "$eccd_pid" 2>/dev/null
+    cp "$d/truth.jsonl" "$d/truth.at_kill.jsonl"
+
+    check=$(q "$d/history.db" "PRAGMA integrity_check")
+    kept=$(q "$d/history.db" "SELECT count(*) FROM reps")
+    logged=$(grep -c '"event":"rep"' "$d/run1.reps.jsonl")
+    missing=$(grep '"event":"rep"' "$d/run1.reps.jsonl" | sed 's/.*"rep":\([0-9]*\).*/\1/' |
+              while read -r n; do
+                  [ "$(q "$d/history.db" "SELECT count(*) FROM reps WHERE n = $n")" = 1 ] || echo "$n"
+              done)
+    lo=$(valid_before "$d/truth.at_kill.jsonl" "$(awk -v t="$t_kill" 'BEGIN { print t - 0.5 }')")
+    hi=$(valid_before "$d/truth.at_kill.jsonl" "$(awk -v t="$t_kill" 'BEGIN { print t + 0.1 }')")
+    why=""
+    [ "$check" = ok ] || why="integrity_check: $check"
+    [ -z "$missing" ] || why="$why; logged reps missing from the database: $missing"
+    [ "$kept" -ge "$lo" ] && [ "$kept" -le "$hi" ] ||
+        why="$why; database holds $kept reps, the athlete finished $lo..$hi valid strokes"
+    [ "$kept" -lt "$reps_per_set" ] || why="$why; the set was already over at the kill"
+
+    eccd_start "$bin" "$d" "$port" run2
+    if ! timeout 150 sh -c "while kill -0 $eccd_pid 2>/dev/null; do sleep 0.2; done"; then
+        kill -9 "$eccd_pid"; why="$why; the resumed set did not finish in 150 s"
+    fi
+    wait "$eccd_pid" 2>/dev/null
+    kill "$sim_pid"; wait "$sim_pid" 2>/dev/null
+
+    first=$(grep -m1 '"event":"rep"' "$d/run2.reps.jsonl" | sed 's/.*"rep":\([0-9]*\).*/\1/')
+    grep -q '"event":"set_start".*"resumed":true' "$d/run2.reps.jsonl" ||
+        why="$why; no resumed set_start after the restart"
+    [ "${first:-0}" = $((kept + 1)) ] || why="$why; first rep after the restart is ${first:-none}, not $((kept + 1))"
+    final=$(q "$d/history.db" "SELECT count(*), count(DISTINCT n), min(n), max(n) FROM reps")
+    sess=$(q "$d/history.db" "SELECT count(*), max(status), max(resumes) FROM sessions")
+    check=$(q "$d/history.db" "PRAGMA integrity_check")
+    [ "$final" = "$reps_per_set|$reps_per_set|1|$reps_per_set" ] || why="$why; reps at the end: $final"
+    [ "$sess" = "1|done|1" ] || why="$why; sessions (count|status|resumes): $sess"
+    [ "$check" = ok ] || why="$why; integrity_check at the end: $check"
+    if [ -z "$why" ]; then
+        say ok "$kept of $logged logged reps kept at t=$t_kill s; valid strokes $lo..$hi"
+    else
+        say FAIL "$why"
+        for f in run1.err run2.err sim.err; do tail -n 5 "$d/$f" | sed "s/^/  $f: /" >>"$d/result"; done
+    fi
+}
+
+base=$((30000 + $$ % 20000))
+seed=1
+while [ $seed -le "$points" ]; do
+    running=0
+    while [ $running -lt "$jobs" ] && [ $seed -le "$points" ]; do
+        point "$seed" $((base + seed)) &
+        running=$((running + 1))
+        seed=$((seed + 1))
+    done
+    wait
+done
+for s in $(seq 1 "$points"); do
+    if [ -f "$tmp/p$s/result" ]; then cat "$tmp/p$s/result"; else echo "FAIL $name: seed_$s (no result)"; fi
+done

@@ -1,0 +1,857 @@
+/* test_ctlsock.c - the control socket server with an echoing handler, over real sockets
+ * in a mkdtemp directory. The peer-access tests fork children that drop to other users;
+ * they need root and print "skip" lines otherwise. */
+#define _GNU_SOURCE                 /* setgroups */
+#include "hal/ctlsock.h"
+
+#include <errno.h>
+#include <grp.h>
+#include <jansson.h>
+#include <poll.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "controller/request.h"
+#include "tests/test.h"
+
+#define TIMEOUT_MS 5000
+#define GROUP_G ((gid_t)4242)       /* a group nobody is in */
+#define OWNER_O ((uid_t)4243)
+#define NOBODY ((uid_t)65534)
+#define BIG_REPLY (1u << 20)
+
+/* What the handler saw, read by the tests. */
+struct seen {
+    pthread_mutex_t lock;
+    int calls;
+    size_t last_len;
+    struct ctlsock_peer last_peer;
+};
+
+/* "ok LEN LINE" for each line; "null" gets no reply, "newline" a broken one, "big" 1 MiB,
+ * "whoami" the peer's credentials. */
+static char *echo(void *arg, const char *line, size_t len, const struct ctlsock_peer *peer)
+{
+    struct seen *seen = arg;
+    char *out;
+
+    pthread_mutex_lock(&seen->lock);
+    seen->calls++;
+    seen->last_len = len;
+    seen->last_peer = *peer;
+    pthread_mutex_unlock(&seen->lock);
+    if (strcmp(line, "null") == 0)
+        return NULL;
+    if (strcmp(line, "newline") == 0)
+        return strdup("two\nlines");
+    if (strcmp(line, "big") == 0) {
+        out = malloc(BIG_REPLY + 1);
+        memset(out, 'b', BIG_REPLY);
+        out[BIG_REPLY] = '\0';
+        return out;
+    }
+    out = malloc(len + 64);
+    if (strcmp(line, "whoami") == 0)
+        snprintf(out, len + 64, "uid=%ld gid=%ld", (long)peer->uid, (long)peer->gid);
+    else
+        snprintf(out, len + 64, "ok %zu %s", len, line);
+    return out;
+}
+
+static int seen_calls(struct seen *seen)
+{
+    pthread_mutex_lock(&seen->lock);
+    int n = seen->calls;
+    pthread_mutex_unlock(&seen->lock);
+    return n;
+}
+
+/* The last request's length and peer, as the handler saw them. */
+static size_t seen_last(struct seen *seen, struct ctlsock_peer *peer)
+{
+    pthread_mutex_lock(&seen->lock);
+    size_t len = seen->last_len;
+    if (peer)
+        *peer = seen->last_peer;
+    pthread_mutex_unlock(&seen->lock);
+    return len;
+}
+
+struct fixture {
+    char dir[64];
+    char path[128];
+    struct ctlsock *s;
+    struct seen seen;
+    char err[256];
+};
+
+static struct ctlsock_params params(struct fixture *f, int max_clients, uid_t owner,
+                                    gid_t group)
+{
+    return (struct ctlsock_params){.path = f->path, .owner = owner, .group = group,
+                                   .max_clients = max_clients, .handle = echo,
+                                   .arg = &f->seen};
+}
+
+/* A fresh directory (mode 0755, so other users can reach the socket) and no server yet. */
+static void fx_init(struct fixture *f)
+{
+    memset(f, 0, sizeof *f);
+    pthread_mutex_init(&f->seen.lock, NULL);
+    strcpy(f->dir, "/tmp/test_ctlsock-XXXXXX");
+    CHECK(mkdtemp(f->dir) != NULL);
+    chmod(f->dir, 0755);
+    snprintf(f->path, sizeof f->path, "%s/eccd.sock", f->dir);
+}
+
+static int fx_open(struct fixture *f, int max_clients, uid_t owner, gid_t group)
+{
+    struct ctlsock_params p = params(f, max_clients, owner, group);
+    f->s = ctlsock_open(&p, f->err, sizeof f->err);
+    if (!f->s)
+        printf("  ctlsock_open: %s\n", f->err);
+    return f->s ? 0 : -1;
+}
+
+static void fx_done(struct fixture *f)
+{
+    ctlsock_close(f->s);
+    unlink(f->path);                /* in case a test left a file of its own */
+    CHECK(rmdir(f->dir) == 0);
+    pthread_mutex_destroy(&f->seen.lock);
+}
+
+/* ---- a client ---------------------------------------------------------------------- */
+
+static int dial(const char *path)
+{
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    int e;
+
+    strcpy(a.sun_path, path);
+    if (fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof a) == 0)
+        return fd;
+    e = errno;
+    if (fd >= 0)
+        close(fd);
+    errno = e;
+    return -1;
+}
+
+static void send_str(int fd, const char *s, size_t n)
+{
+    while (n > 0) {
+        ssize_t k = send(fd, s, n, MSG_NOSIGNAL);
+        if (k <= 0) {                                   /* closed: the reads will tell */
+            if (errno != EPIPE && errno != ECONNRESET)
+                printf("  send: %s\n", strerror(errno));
+            return;
+        }
+        s += k;
+        n -= (size_t)k;
+    }
+}
+
+static void send_s(int fd, const char *s)
+{
+    send_str(fd, s, strlen(s));
+}
+
+/* Read one byte within TIMEOUT_MS: 1, 0 on EOF, -1 on error or timeout. */
+static int read_byte(int fd, char *c)
+{
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+    ssize_t n;
+
+    if (poll(&p, 1, TIMEOUT_MS) != 1)
+        return -1;
+    n = recv(fd, c, 1, 0);
+    return n < 0 ? -1 : (int)n;
+}
+
+/* One reply line without its newline into buf (cut to n - 1 bytes); its full length, or
+ * -1 on EOF, error or timeout. */
+static long read_reply(int fd, char *buf, size_t n)
+{
+    size_t k = 0;
+    char c;
+
+    buf[0] = '\0';
+    for (;;) {
+        if (read_byte(fd, &c) != 1)
+            return -1;
+        if (c == '\n')
+            break;
+        if (k + 1 < n)
+            buf[k] = c, buf[k + 1] = '\0';
+        k++;
+    }
+    return (long)k;
+}
+
+/* The next n bytes are all c, then a newline (a big reply, read in bulk). */
+static int read_run_of(int fd, char c, size_t n)
+{
+    char buf[65536];
+    size_t got = 0;
+    struct pollfd p = {.fd = fd, .events = POLLIN};
+
+    while (got < n + 1 && poll(&p, 1, TIMEOUT_MS) == 1) {
+        size_t want = n + 1 - got < sizeof buf ? n + 1 - got : sizeof buf;
+        ssize_t k = recv(fd, buf, want, 0);
+        if (k <= 0)
+            break;
+        for (ssize_t i = 0; i < k; i++)
+            if (buf[i] != (got + (size_t)i < n ? c : '\n'))
+                return 0;
+        got += (size_t)k;
+    }
+    return got == n + 1;
+}
+
+/* The next reply is exactly want. */
+static void expect_reply(int fd, const char *want)
+{
+    char buf[8192];
+    long n = read_reply(fd, buf, sizeof buf);
+    if (n < 0 || strcmp(buf, want) != 0)
+        printf("  got \"%.100s\" (%ld bytes), want \"%.100s\"\n", buf, n, want);
+    CHECK(n >= 0 && strcmp(buf, want) == 0);
+}
+
+static const char *json_str(json_t *j, const char *key)
+{
+    const char *s = json_string_value(json_object_get(j, key));
+    return s ? s : "";
+}
+
+/* The next reply is an error reply with this code. */
+static void expect_error(int fd, const char *code)
+{
+    char buf[1024];
+    json_t *j = NULL;
+
+    if (read_reply(fd, buf, sizeof buf) >= 0)
+        j = json_loads(buf, 0, NULL);
+    if (!j || !json_is_false(json_object_get(j, "ok")) ||
+        strcmp(json_str(j, "error"), code) != 0)
+        printf("  got \"%s\", want error %s\n", buf, code);
+    CHECK(j && json_is_false(json_object_get(j, "ok")));
+    CHECK(j && strcmp(json_str(j, "error"), code) == 0);
+    CHECK(j && json_string_value(json_object_get(j, "message")));
+    json_decref(j);
+}
+
+/* The server closes the connection: EOF (or ECONNRESET) within TIMEOUT_MS. */
+static int closed_by_server(int fd)
+{
+    char c;
+    int n;
+
+    while ((n = read_byte(fd, &c)) == 1)
+        ;
+    return n == 0 || errno == ECONNRESET;
+}
+
+static void msleep(int ms)
+{
+    struct timespec t = {.tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L};
+    nanosleep(&t, NULL);
+}
+
+/* Wait (up to TIMEOUT_MS) until the server has n clients. */
+static int wait_clients(struct ctlsock *s, int n)
+{
+    struct ctlsock_stats st;
+    for (int i = 0; i < TIMEOUT_MS / 10; i++) {
+        ctlsock_stats(s, &st);
+        if (st.clients == n)
+            return 1;
+        msleep(10);
+    }
+    printf("  %d clients, want %d\n", st.clients, n);
+    return 0;
+}
+
+/* ---- the tests --------------------------------------------------------------------- */
+
+TEST(request_reply_round_trip)
+{
+    struct fixture f;
+    struct ctlsock_stats st;
+    fx_init(&f);
+    if (fx_open(&f, 0, (uid_t)-1, (gid_t)-1) < 0)
+        goto out;
+    int fd = dial(f.path);
+    CHECK(fd >= 0);
+    send_s(fd, "{\"v\":1,\"cmd\":\"status\"}\n");
+    expect_reply(fd, "ok 22 {\"v\":1,\"cmd\":\"status\"}");
+    struct ctlsock_peer peer;
+    seen_last(&f.seen, &peer);
+    CHECK_INT(peer.pid, getpid());
+    CHECK_INT(peer.uid, geteuid());
+    CHECK_INT(peer.gid, getegid());
+    send_s(fd, "again\n");
+    expect_reply(fd, "ok 5 again");
+    ctlsock_stats(f.s, &st);
+    CHECK_INT(st.accepted, 1);
+    CHECK_INT(st.requests, 2);
+    CHECK_INT(st.clients, 1);
+    CHECK_INT(st.refused + st.too_long + st.dropped, 0);
+    close(fd);
+    CHECK(wait_clients(f.s, 0));
+out:
+    fx_done(&f);
+}
+
+TEST(two_requests_in_one_write_and_many_in_order)
+{
+    struct fixture f;
+    fx_init(&f);
+    if (fx_open(&f, 0, (uid_t)-1, (gid_t)-1) < 0)
+        goto out;
+    int fd = dial(f.path);
+    send_s(fd, "first\nsecond\n");
+    expect_reply(fd, "ok 5 first");
+    expect_reply(fd, "ok 6 second");
+
+    /* 2000 lines in one go: they span many reads, lines cut anywhere */
+    char *all = malloc(2000 * 16), want[32];
+    size_t n = 0;
+    for (int i = 0; i < 2000; i++)
+        n += (size_t)sprintf(all + n, "n%d\n", i);
+    send_str(fd, all, n);
+    for (int i = 0; i < 2000; i++) {
+        char line[16];
+        snprintf(line, sizeof line, "n%d", i);
+        snprintf(want, sizeof want, "ok %zu %s", strlen(line), line);
+        expect_reply(fd, want);
+        if (test_failed_)
+            break;
+    }
+    free(all);
+    CHECK_INT(seen_calls(&f.seen), 2002);
+    close(fd);
+out:
+    fx_done(&f);
+}
+
+TEST(request_split_across_three_writes)
+{
+    struct fixture f;
+    fx_init(&f);
+    if (fx_open(&f, 0, (uid_t)-1, (gid_t)-1) < 0)
+        goto out;
+    int fd = dial(f.path);
+    send_s(fd, "{\"v\":1,");
+    msleep(30);
+    send_s(fd, "\"cmd\":\"st");
+    msleep(30);
+    CHECK_INT(seen_calls(&f.seen), 0);
+    send_s(fd, "op\"}\nnext");
+    expect_reply(fd, "ok 20 {\"v\":1,\"cmd\":\"stop\"}");
+    send_s(fd, "\n");
+    expect_reply(fd, "ok 4 next");
+    close(fd);
+out:
+    fx_done(&f);
+}
+
+TEST(too_long_line_is_refused_and_skipped)
+{
+    struct fixture f;
+    struct ctlsock_stats st;
+    char *big = malloc(3 * REQ_LINE_MAX);
+    fx_init(&f);
+    if (fx_open(&f, 0, (uid_t)-1, (gid_t)-1) < 0)
+        goto out;
+    int fd = dial(f.path);
+
+    memset(big, 'x', 3 * REQ_LINE_MAX);
+    send_str(fd, big, REQ_LINE_MAX - 1);                /* the longest line that fits */
+    send_s(fd, "\n");
+    char *want = malloc(REQ_LINE_MAX + 16);
+    snprintf(want, REQ_LINE_MAX + 16, "ok %d %.*s", REQ_LINE_MAX - 1, REQ_LINE_MAX - 1, big);
+    expect_reply(fd, want);
+    free(want);
+
+    send_str(fd, big, REQ_LINE_MAX);                    /* one byte more */
+    send_s(fd, "\nafter\n");
+    expect_error(fd, "too_long");
+    expect_reply(fd, "ok 5 after");
+
+    send_str(fd, big, 2 * REQ_LINE_MAX + 100);          /* its end in a later write */
+    msleep(30);
+    expect_error(fd, "too_long");
+    send_str(fd, big, 2000);
+    msleep(30);
+    send_s(fd, "xx\nlast\n");
+    expect_reply(fd, "ok 4 last");
+
+    ctlsock_stats(f.s, &st);
+    CHECK_INT(st.too_long, 2);
+    CHECK_INT(st.requests, 3);
+    close(fd);
+out:
+    free(big);
+    fx_done(&f);
+}
+
+TEST(malformed_lines_reach_the_handler)
+{
+    struct fixture f;
+    fx_init(&f);
+    if (fx_open(&f, 0, (uid_t)-1, (gid_t)-1) < 0)
+        goto out;
+    int fd = dial(f.path);
+    send_s(fd, "not json\n\n{\r\n");
+    expect_reply(fd, "ok 8 not json");
+    expect_reply(fd, "ok 0 ");
+    expect_reply(fd, "ok 2 {\r");
+    send_str(fd, "a\0b\n", 4);                         /* a NUL: len tells */
+    expect_reply(fd, "ok 3 a");
+    CHECK_INT(seen_last(&f.seen, NULL), 3);
+    CHECK_INT(seen_calls(&f.seen), 4);
+    close(fd);
+out:
+    fx_done(&f);
+}
+
+TEST(handler_failures_give_internal)
+{
+    struct fixture f;
+    fx_init(&f);
+    if (fx_open(&f, 0, (uid_t)-1, (gid_t)-1) < 0)
+        goto out;
+    int fd = dial(f.path);
+    send_s(fd, "null\nnewline\nfine\n");
+    expect_error(fd, "internal");
+    expect_error(fd, "internal");
+    expect_reply(fd, "ok 4 fine");
+    close(fd);
+out:
+    fx_done(&f);
+}
+
+TEST(client_leaving_mid_line_and_after_eof)
+{
+    struct fixture f;
+    fx_init(&f);
+    if (fx_open(&f, 0, (uid_t)-1, (gid_t)-1) < 0)
+        goto out;
+    int other = dial(f.path), fd = dial(f.path);
+    send_s(fd, "{\"v\":1,\"cmd\":\"sto");
+    msleep(20);
+    close(fd);
+    CHECK(wait_clients(f.s, 1));
+    CHECK_INT(seen_calls(&f.seen), 0);                  /* the half line went nowhere */
+    send_s(other, "still here\n");
+    expect_reply(other, "ok 10 still here");
+
+    /* EOF right after a request (nc -N): the reply still comes, then EOF */
+    fd = dial(f.path);
+    send_s(fd, "one\ntwo\nhalf");
+    shutdown(fd, SHUT_WR);
+    expect_reply(fd, "ok 3 one");
+    expect_reply(fd, "ok 3 two");
+    CHECK(closed_by_server(fd));
+    close(fd);
+
+    /* EOF while a big reply is still on its way: all of it, then EOF */
+    fd = dial(f.path);
+    send_s(fd, "big\nafter\n");
+    shutdown(fd, SHUT_WR);
+    msleep(50);
+    CHECK(read_run_of(fd, 'b', BIG_REPLY));
+    expect_reply(fd, "ok 5 after");
+    CHECK(closed_by_server(fd));
+    close(fd);
+    close(other);
+    CHECK(wait_clients(f.s, 0));
+out:
+    fx_done(&f);
+}
+
+TEST(one_client_too_many_is_busy)
+{
+    struct fixture f;
+    struct ctlsock_stats st;
+    fx_init(&f);
+    if (fx_open(&f, 2, (uid_t)-1, (gid_t)-1) < 0)
+        goto out;
+    int a = dial(f.path), b = dial(f.path);
+    send_s(a, "a\n");
+    send_s(b, "b\n");
+    expect_reply(a, "ok 1 a");
+    expect_reply(b, "ok 1 b");
+    int c = dial(f.path);
+    CHECK(c >= 0);
+    send_s(c, "c\n");
+    expect_error(c, "busy");
+    CHECK(closed_by_server(c));
+    close(c);
+    ctlsock_stats(f.s, &st);
+    CHECK_INT(st.dropped, 1);
+    CHECK_INT(st.accepted, 2);
+    CHECK_INT(st.clients, 2);
+
+    close(a);                                           /* a slot frees up */
+    CHECK(wait_clients(f.s, 1));
+    c = dial(f.path);
+    send_s(c, "c\n");
+    expect_reply(c, "ok 1 c");
+    send_s(b, "b\n");
+    expect_reply(b, "ok 1 b");
+    close(b);
+    close(c);
+out:
+    fx_done(&f);
+}
+
+TEST(client_that_does_not_read_is_dropped)
+{
+    struct fixture f;
+    struct ctlsock_stats st;
+    fx_init(&f);
+    if (fx_open(&f, 0, (uid_t)-1, (gid_t)-1) < 0)
+        goto out;
+    int lazy = dial(f.path);
+    char lines[4 * ((CTLSOCK_OUT_MAX / BIG_REPLY) + 8) + 1] = "";
+    for (unsigned i = 0; i < (CTLSOCK_OUT_MAX / BIG_REPLY) + 8; i++)
+        strcat(lines, "big\n");
+    send_s(lazy, lines);                                /* 40 MiB of replies asked for */
+    for (int i = 0; i < TIMEOUT_MS / 10; i++) {
+        ctlsock_stats(f.s, &st);
+        if (st.dropped)
+            break;
+        msleep(10);
+    }
+    CHECK_INT(st.dropped, 1);
+    CHECK(wait_clients(f.s, 0));
+    int fd = dial(f.path);                              /* the server goes on */
+    send_s(fd, "hi\n");
+    expect_reply(fd, "ok 2 hi");
+    close(fd);
+    close(lazy);
+out:
+    fx_done(&f);
+}
+
+TEST(socket_file_mode_owner_and_group)
+{
+    struct fixture f;
+    struct stat st;
+    int root = geteuid() == 0;
+    uid_t owner = root ? OWNER_O : (uid_t)-1;
+    gid_t group = root ? GROUP_G : getegid();
+    fx_init(&f);
+    if (fx_open(&f, 0, owner, group) < 0)
+        goto out;
+    CHECK(lstat(f.path, &st) == 0);
+    CHECK(S_ISSOCK(st.st_mode));
+    CHECK_INT(st.st_mode & 07777, 0660);
+    CHECK_INT(st.st_uid, root ? OWNER_O : geteuid());
+    CHECK_INT(st.st_gid, group);
+out:
+    fx_done(&f);
+}
+
+TEST(stale_socket_file_is_replaced)
+{
+    struct fixture f;
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    fx_init(&f);
+    int old = socket(AF_UNIX, SOCK_STREAM, 0);          /* bound, never listening */
+    strcpy(a.sun_path, f.path);
+    CHECK(bind(old, (struct sockaddr *)&a, sizeof a) == 0);
+    close(old);
+    CHECK(access(f.path, F_OK) == 0);
+    if (fx_open(&f, 0, (uid_t)-1, (gid_t)-1) < 0)
+        goto out;
+    int fd = dial(f.path);
+    send_s(fd, "new\n");
+    expect_reply(fd, "ok 3 new");
+    close(fd);
+out:
+    fx_done(&f);
+}
+
+TEST(other_files_are_left_alone)
+{
+    struct fixture f;
+    struct stat st;
+    fx_init(&f);
+    FILE *file = fopen(f.path, "w");
+    fputs("precious\n", file);
+    fclose(file);
+    struct ctlsock_params p = params(&f, 0, (uid_t)-1, (gid_t)-1);
+    errno = 0;
+    CHECK(ctlsock_open(&p, f.err, sizeof f.err) == NULL);
+    CHECK_INT(errno, EEXIST);
+    CHECK_STR_CONTAINS(f.err, "exists and is not a socket");
+    CHECK(stat(f.path, &st) == 0 && S_ISREG(st.st_mode) && st.st_size == 9);
+    unlink(f.path);
+    fx_done(&f);
+}
+
+TEST(second_server_on_the_same_path_is_refused)
+{
+    struct fixture f;
+    fx_init(&f);
+    if (fx_open(&f, 0, (uid_t)-1, (gid_t)-1) < 0)
+        goto out;
+    struct ctlsock_params p = params(&f, 0, (uid_t)-1, (gid_t)-1);
+    char want[200];
+    errno = 0;
+    CHECK(ctlsock_open(&p, f.err, sizeof f.err) == NULL);
+    CHECK_INT(errno, EADDRINUSE);
+    snprintf(want, sizeof want, "another eccd is running on %s", f.path);
+    CHECK_STR_CONTAINS(f.err, want);
+    int fd = dial(f.path);                              /* the first still serves */
+    send_s(fd, "first\n");
+    expect_reply(fd, "ok 5 first");
+    close(fd);
+out:
+    fx_done(&f);
+}
+
+TEST(close_unlinks_its_socket_only)
+{
+    struct fixture f;
+    fx_init(&f);
+    if (fx_open(&f, 0, (uid_t)-1, (gid_t)-1) < 0)
+        goto out;
+    int fd = dial(f.path);
+    send_s(fd, "x\n");
+    expect_reply(fd, "ok 1 x");
+    ctlsock_close(f.s);                                 /* with a client connected */
+    f.s = NULL;
+    CHECK(closed_by_server(fd));
+    close(fd);
+    errno = 0;
+    CHECK(access(f.path, F_OK) < 0 && errno == ENOENT);
+
+    /* a file put in its place since is not ours to remove */
+    if (fx_open(&f, 0, (uid_t)-1, (gid_t)-1) < 0)
+        goto out;
+    unlink(f.path);
+    fclose(fopen(f.path, "w"));
+    ctlsock_close(f.s);
+    f.s = NULL;
+    CHECK(access(f.path, F_OK) == 0);
+    unlink(f.path);
+out:
+    fx_done(&f);
+}
+
+TEST(open_errors)
+{
+    struct fixture f;
+    char longpath[200];
+    fx_init(&f);
+    struct ctlsock_params p = params(&f, 0, (uid_t)-1, (gid_t)-1);
+
+    memset(longpath, 'p', sizeof longpath - 1);
+    longpath[0] = '/';
+    longpath[sizeof longpath - 1] = '\0';
+    p.path = longpath;
+    errno = 0;
+    CHECK(ctlsock_open(&p, f.err, sizeof f.err) == NULL);
+    CHECK_INT(errno, ENAMETOOLONG);
+    CHECK_STR_CONTAINS(f.err, "too long");
+
+    p.path = "/nonexistent-dir-for-test/eccd.sock";
+    CHECK(ctlsock_open(&p, f.err, sizeof f.err) == NULL);
+    CHECK_INT(errno, ENOENT);
+    CHECK_STR_CONTAINS(f.err, "cannot bind /nonexistent-dir-for-test/eccd.sock");
+
+    p.path = f.path;
+    p.handle = NULL;
+    CHECK(ctlsock_open(&p, f.err, sizeof f.err) == NULL);
+    CHECK_INT(errno, EINVAL);
+    ctlsock_close(NULL);
+    fx_done(&f);
+}
+
+TEST(user_and_group_names)
+{
+    uid_t u = 7;
+    gid_t g = 7;
+    CHECK(ctlsock_user("", &u) == 0 && u == (uid_t)-1);
+    CHECK(ctlsock_group("", &g) == 0 && g == (gid_t)-1);
+    CHECK(ctlsock_user("root", &u) == 0 && u == 0);
+    CHECK(ctlsock_group("root", &g) == 0 && g == 0);
+    CHECK(ctlsock_user("4243", &u) == 0 && u == 4243);
+    CHECK(ctlsock_group("4242", &g) == 0 && g == 4242);
+    errno = 0;
+    CHECK(ctlsock_user("no-such-user-eccd", &u) < 0 && errno == ENOENT);
+    errno = 0;
+    CHECK(ctlsock_group("no-such-group-eccd", &g) < 0 && errno == ENOENT);
+    CHECK(ctlsock_user("12x", &u) < 0);
+    CHECK(ctlsock_user("4294967295", &u) < 0);         /* (uid_t)-1 is not a uid */
+    CHECK(ctlsock_group("-5", &g) < 0);
+}
+
+/* ---- peers as other users (root only) ---------------------------------------------- */
+
+struct as_user {
+    uid_t uid;
+    gid_t gid;
+    int ngroups;
+    gid_t groups[2];
+};
+
+struct child_result {
+    int connect_errno;              /* 0: connected */
+    long reply_len;                 /* -1: no reply */
+    char reply[256];
+    int closed;                     /* the server closed the connection after the reply */
+};
+
+/* In a child with creds: connect, send line, read one reply, see whether the server
+ * hangs up. */
+static struct child_result run_as(const char *path, const struct as_user *creds,
+                                  const char *line)
+{
+    struct child_result res = {.connect_errno = -1, .reply_len = -1};
+    int pfd[2];
+
+    if (pipe(pfd) < 0)
+        return res;
+    pid_t pid = fork();
+    if (pid == 0) {
+        close(pfd[0]);
+        if (setgroups((size_t)creds->ngroups, creds->groups) < 0 || setgid(creds->gid) < 0 ||
+            setuid(creds->uid) < 0)
+            _exit(3);
+        int fd = dial(path);
+        res.connect_errno = fd < 0 ? errno : 0;
+        if (fd >= 0) {
+            char second[256];
+            send_s(fd, line);
+            send_s(fd, line);                           /* served: a second reply */
+            res.reply_len = read_reply(fd, res.reply, sizeof res.reply);
+            res.closed = read_reply(fd, second, sizeof second) < 0 && closed_by_server(fd);
+        }
+        _exit(write(pfd[1], &res, sizeof res) == (ssize_t)sizeof res ? 0 : 4);
+    }
+    close(pfd[1]);
+    int status = -1;
+    if (read(pfd[0], &res, sizeof res) != (ssize_t)sizeof res)
+        res.connect_errno = -1;
+    close(pfd[0]);
+    waitpid(pid, &status, 0);
+    CHECK(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+    return res;
+}
+
+TEST(peer_refused_by_the_file_mode)
+{
+    struct fixture f;
+    const struct as_user nobody = {.uid = NOBODY, .gid = NOBODY};
+    fx_init(&f);
+    if (fx_open(&f, 0, (uid_t)-1, GROUP_G) < 0)
+        goto out;
+    struct child_result r = run_as(f.path, &nobody, "whoami\n");
+    CHECK_INT(r.connect_errno, EACCES);
+    CHECK_INT(seen_calls(&f.seen), 0);
+out:
+    fx_done(&f);
+}
+
+TEST(peer_refused_by_the_daemon_when_the_mode_is_loosened)
+{
+    struct fixture f;
+    struct ctlsock_stats st;
+    const struct as_user nobody = {.uid = NOBODY, .gid = NOBODY};
+    fx_init(&f);
+    if (fx_open(&f, 0, (uid_t)-1, GROUP_G) < 0)
+        goto out;
+    CHECK(chmod(f.path, 0666) == 0);
+    struct child_result r = run_as(f.path, &nobody, "whoami\n");
+    CHECK_INT(r.connect_errno, 0);
+    CHECK(r.reply_len > 0);
+    json_t *j = json_loads(r.reply, 0, NULL);
+    CHECK(j && strcmp(json_str(j, "error"), "permission") == 0);
+    json_decref(j);
+    CHECK(r.closed);
+    CHECK_INT(seen_calls(&f.seen), 0);
+    ctlsock_stats(f.s, &st);
+    CHECK_INT(st.refused, 1);
+    CHECK_INT(st.accepted, 0);
+out:
+    fx_done(&f);
+}
+
+TEST(peer_in_the_group_is_served)
+{
+    struct fixture f;
+    const struct as_user member = {.uid = NOBODY, .gid = NOBODY, .ngroups = 1,
+                                   .groups = {GROUP_G}};
+    const struct as_user primary = {.uid = NOBODY, .gid = GROUP_G};
+    fx_init(&f);
+    if (fx_open(&f, 0, (uid_t)-1, GROUP_G) < 0)
+        goto out;
+    struct child_result r = run_as(f.path, &member, "whoami\n");   /* supplementary */
+    CHECK_INT(r.connect_errno, 0);
+    CHECK(strcmp(r.reply, "uid=65534 gid=65534") == 0);
+    CHECK(!r.closed);
+    r = run_as(f.path, &primary, "whoami\n");                      /* primary */
+    CHECK_INT(r.connect_errno, 0);
+    CHECK(strcmp(r.reply, "uid=65534 gid=4242") == 0);
+    CHECK_INT(seen_calls(&f.seen), 4);
+out:
+    fx_done(&f);
+}
+
+TEST(peer_owning_the_socket_is_served)
+{
+    struct fixture f;
+    const struct as_user owner = {.uid = OWNER_O, .gid = NOBODY};
+    fx_init(&f);
+    if (fx_open(&f, 0, OWNER_O, GROUP_G) < 0)
+        goto out;
+    struct child_result r = run_as(f.path, &owner, "whoami\n");
+    CHECK_INT(r.connect_errno, 0);
+    CHECK(strcmp(r.reply, "uid=4243 gid=65534") == 0);
+out:
+    fx_done(&f);
+}
+
+TESTS(T(request_reply_round_trip), T(two_requests_in_one_write_and_many_in_order),
+      T(request_split_across_three_writes), T(too_long_line_is_refused_and_skipped),
+      T(malformed_lines_reach_the_handler), T(handler_failures_give_internal),
+      T(client_leaving_mid_line_and_after_eof), T(one_client_too_many_is_busy),
+      T(client_that_does_not_read_is_dropped), T(socket_file_mode_owner_and_group),
+      T(stale_socket_file_is_replaced), T(other_files_are_left_alone),
+      T(second_server_on_the_same_path_is_refused), T(close_unlinks_its_socket_only),
+      T(open_errors), T(user_and_group_names));
+
+static const struct test_case root_cases[] = {
+    T(peer_refused_by_the_file_mode), T(peer_refused_by_the_daemon_when_the_mode_is_loosened),
+    T(peer_in_the_group_is_served), T(peer_owning_the_socket_is_served),
+};
+
+int main(void)
+{
+    int n = (int)(sizeof root_cases / sizeof root_cases[0]);
+    int rc;
+
+    signal(SIGPIPE, SIG_IGN);
+    rc = test_run_all("test_ctlsock", test_cases_,
+                      (int)(sizeof test_cases_ / sizeof test_cases_[0]));
+    if (geteuid() == 0)
+        return test_run_all("test_ctlsock", root_cases, n) | rc;
+    for (int i = 0; i < n; i++)
+        printf("skip test_ctlsock: %s: needs root (setuid, setgroups, chown)\n",
+               root_cases[i].name);
+    return rc;
+}
