@@ -7,7 +7,8 @@
 #   make check-gpio only the GPIO tests on the kernel's gpio-sim (qemu), verbose
 #   make bench      controller tick cost, simulated day, peak RSS, history latency
 #   make fuzz       libFuzzer on the request parser and the config loader (FUZZ_SECONDS each)
-#   make install    PREFIX=/usr/local DESTDIR=
+#   make install    PREFIX=/usr/local DESTDIR= (binaries, unit, configs, man pages, udev rule)
+#   make CROSS=aarch64-linux-gnu   cross-build for 64-bit Raspberry Pi OS (docs/arm64.md)
 #   make clean
 #
 # Missing Debian -dev packages are installed first by .ci/ensure-deps (as root),
@@ -21,13 +22,13 @@ DOCDIR   = $(PREFIX)/share/doc/eccd
 SHAREDIR = $(PREFIX)/share/eccd
 
 CC      ?= cc
-BUILD   ?= build
+BUILD   ?= $(if $(CROSS),build-$(CROSS),build)
 # pkg-config name : Debian package, for every library we link.
 DEPS     = inih:libinih-dev jansson:libjansson-dev libmodbus:libmodbus-dev libgpiod:libgpiod-dev \
-           sqlite3:libsqlite3-dev
+           sqlite3:libsqlite3-dev libsystemd:libsystemd-dev
 # Tools the tests drive (an independent Modbus master for eccsim).
 TEST_DEPS = bin/mbpoll:mbpoll bin/sqlite3:sqlite3
-PKGS     = inih jansson libmodbus libgpiod sqlite3
+PKGS     = inih jansson libmodbus libgpiod sqlite3 libsystemd
 
 WARN     = -std=c11 -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wstrict-prototypes \
            -Wmissing-prototypes -Wformat=2
@@ -36,12 +37,35 @@ CPPFLAGS_ECC = -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -I. \
                -DECC_SCENARIO_DIR='"$(SHAREDIR)/scenarios"' 
 OPT     ?= -O2 -g
 SAN      = -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+# Cross build for 64-bit Raspberry Pi OS / Debian arm64 (docs/arm64.md):
+#   make CROSS=aarch64-linux-gnu    builds into build-aarch64-linux-gnu/
+# Debian's cross gcc and binutils, that architecture's multiarch -dev packages (DEPS, each
+# with :arm64, installed by the deps step) and pkg-config on its .pc files only, so the
+# flags and GPIOD_MAJOR are the arm64 libraries'. The $(CROSS)-pkg-config wrapper is used
+# where it is installed.
+CROSS   ?=
+ifneq ($(CROSS),)
+CROSS_ARCH ?= $(patsubst $(CROSS):%,%,$(filter $(CROSS):%,aarch64-linux-gnu:arm64 arm-linux-gnueabihf:armhf))
+ifeq ($(CROSS_ARCH),)
+$(error CROSS=$(CROSS): unknown here; give its Debian architecture too, e.g. CROSS_ARCH=arm64)
+endif
+CC         = $(CROSS)-gcc
+AR         = $(CROSS)-ar
+CROSS_PKG_CONFIG := $(shell command -v $(CROSS)-pkg-config 2>/dev/null)
+PKG_CONFIG = $(or $(CROSS_PKG_CONFIG),PKG_CONFIG_LIBDIR=/usr/lib/$(CROSS)/pkgconfig:/usr/share/pkgconfig \
+             PKG_CONFIG_PATH= PKG_CONFIG_SYSROOT_DIR= pkg-config)
+BUILD_DEPS = $(addsuffix :$(CROSS_ARCH),$(DEPS)) /usr/lib/$(CROSS)/libc.so:libc6-dev:$(CROSS_ARCH) \
+             bin/$(CROSS)-gcc:gcc-$(CROSS)
+else
+PKG_CONFIG = pkg-config
+BUILD_DEPS = $(DEPS)
+endif
 # Recursive (=) so pkg-config runs after the deps step has installed what it needs.
-PKG_CFLAGS = $(shell pkg-config --cflags $(PKGS))
-PKG_LIBS   = $(shell pkg-config --libs $(PKGS))
+PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(PKGS))
+PKG_LIBS   = $(shell $(PKG_CONFIG) --libs $(PKGS))
 # libgpiod's API changed at 2.0: hal/gpio_v1.c or hal/gpio_v2.c is compiled in (the other
 # is empty), from the version pkg-config finds (PKG_CONFIG_PATH can point at another one).
-GPIOD_MAJOR = $(or $(firstword $(subst ., ,$(shell pkg-config --modversion libgpiod 2>/dev/null))),1)
+GPIOD_MAJOR = $(or $(firstword $(subst ., ,$(shell $(PKG_CONFIG) --modversion libgpiod 2>/dev/null))),1)
 ECC_CFLAGS = $(WARN) $(CPPFLAGS_ECC) $(PKG_CFLAGS) -DECC_GPIOD_MAJOR=$(GPIOD_MAJOR) -pthread $(CFLAGS)
 ECC_LIBS   = $(PKG_LIBS) -lm -pthread $(LDLIBS)
 
@@ -96,7 +120,7 @@ all: $(addprefix $(BUILD)/rel/,$(PROGS))
 	@for p in $(PROGS); do ln -sf rel/$$p $(BUILD)/$$p; done
 
 deps:
-	@.ci/ensure-deps $(DEPS)
+	@.ci/ensure-deps $(BUILD_DEPS)
 
 test-deps:
 	@.ci/ensure-deps $(TEST_DEPS)
@@ -146,17 +170,66 @@ fuzz: deps
 	@.ci/ensure-deps $(FUZZ_DEPS)
 	@sh tests/fuzz/run.sh $(BUILD) $(FUZZ_SECONDS)
 
+# The installed tree (docs/install.md). systemd and udev look in these places whatever
+# PREFIX is (/usr/local/lib/systemd/system and /usr/local/lib/sysusers.d included); the
+# udev rule goes to /etc, where local rules belong. ECCD_INI is the example a new
+# $(ETCDIR)/eccd.ini (the service's config) is copied from; an existing one is never touched.
+UNITDIR     ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
+UDEVDIR     ?= /etc/udev/rules.d
+MANDIR      ?= $(PREFIX)/share/man
+ECCD_INI    ?= config/home-pi.ini
+UDEV_RULE    = 99-eccd-ftdi-latency.rules
+
 install: all
-	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(ETCDIR) $(DESTDIR)$(DOCDIR) $(DESTDIR)$(SHAREDIR)/scenarios
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(ETCDIR) $(DESTDIR)$(DOCDIR) $(DESTDIR)$(SHAREDIR)/scenarios \
+	           $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(UDEVDIR) \
+	           $(DESTDIR)$(MANDIR)/man1 $(DESTDIR)$(MANDIR)/man8
 	install -m 0755 $(addprefix $(BUILD)/rel/,$(PROGS)) $(DESTDIR)$(BINDIR)/
 	install -m 0644 config/*.ini $(DESTDIR)$(ETCDIR)/
+	@if [ -e $(DESTDIR)$(ETCDIR)/eccd.ini ]; then \
+	    echo "kept $(DESTDIR)$(ETCDIR)/eccd.ini (never overwritten)"; \
+	else \
+	    { echo "; $(ETCDIR)/eccd.ini - the config eccd.service runs with, first copied from"; \
+	      echo "; $(notdir $(ECCD_INI)) by make install (which never overwrites it): edit it for this rig."; \
+	      echo ";"; cat $(ECCD_INI); } >$(DESTDIR)$(ETCDIR)/eccd.ini.tmp && \
+	    chmod 0644 $(DESTDIR)$(ETCDIR)/eccd.ini.tmp && \
+	    mv $(DESTDIR)$(ETCDIR)/eccd.ini.tmp $(DESTDIR)$(ETCDIR)/eccd.ini && \
+	    echo "installed $(DESTDIR)$(ETCDIR)/eccd.ini from $(ECCD_INI)"; \
+	fi
+	sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@ETCDIR@|$(ETCDIR)|g' config/eccd.service \
+	    >$(DESTDIR)$(UNITDIR)/eccd.service.tmp
+	chmod 0644 $(DESTDIR)$(UNITDIR)/eccd.service.tmp
+	mv $(DESTDIR)$(UNITDIR)/eccd.service.tmp $(DESTDIR)$(UNITDIR)/eccd.service
+	install -m 0644 config/eccd-sysusers.conf $(DESTDIR)$(SYSUSERSDIR)/eccd.conf
+	install -m 0644 config/$(UDEV_RULE) $(DESTDIR)$(UDEVDIR)/$(UDEV_RULE)
+	install -m 0644 docs/eccd.8 $(DESTDIR)$(MANDIR)/man8/eccd.8
+	install -m 0644 docs/eccctl.1 $(DESTDIR)$(MANDIR)/man1/eccctl.1
 	install -m 0644 sim/scenarios/*.ini $(DESTDIR)$(SHAREDIR)/scenarios/
 	install -m 0644 README.md docs/*.md $(DESTDIR)$(DOCDIR)/
+	@if [ -z "$(DESTDIR)" ]; then \
+	    echo; \
+	    echo "Next steps, as root (docs/install.md):"; \
+	    echo "  systemd-sysusers $(SYSUSERSDIR)/eccd.conf   # the user eccd (and group gpio if missing)"; \
+	    echo "  udevadm control --reload && udevadm trigger --action=add --subsystem-match=usb-serial"; \
+	    echo "  systemctl daemon-reload"; \
+	    echo "  \$$EDITOR $(ETCDIR)/eccd.ini && $(BINDIR)/eccd -c $(ETCDIR)/eccd.ini --check-config"; \
+	    echo "  systemctl enable --now eccd"; \
+	    echo "  usermod -aG eccd USER                  # whoever may use eccctl"; \
+	fi
 
+# Everything install put there, except $(ETCDIR): it may hold edited configs.
 uninstall:
 	rm -f $(addprefix $(DESTDIR)$(BINDIR)/,$(PROGS))
+	rm -f $(DESTDIR)$(UNITDIR)/eccd.service $(DESTDIR)$(SYSUSERSDIR)/eccd.conf \
+	      $(DESTDIR)$(UDEVDIR)/$(UDEV_RULE) $(DESTDIR)$(MANDIR)/man8/eccd.8 \
+	      $(DESTDIR)$(MANDIR)/man1/eccctl.1
 	rm -rf $(DESTDIR)$(DOCDIR) $(DESTDIR)$(SHAREDIR)
 	@echo "left $(DESTDIR)$(ETCDIR) in place (it may hold your edited configs)"
+	@if [ -z "$(DESTDIR)" ]; then \
+	    echo "if eccd ran as a service: systemctl disable --now eccd; systemctl daemon-reload;"; \
+	    echo "udevadm control --reload. Kept: the user eccd and /var/lib/eccd (the history)."; \
+	fi
 
 clean:
 	rm -rf $(BUILD)

@@ -90,6 +90,11 @@ static const struct cfg_key keys[] = {
            "sim: the built-in simulated rig; hw: the parts in [drive] [encoder] [loadcell] "
            "[inputs]"),
     K_INT("loop", "rate_hz", loop.rate_hz, 10, 1000, "100", "Hz", "control loop rate"),
+    K_INT("loop", "rt_priority", loop.rt_priority, 0, 99, "0", "",
+          "SCHED_FIFO priority of the control loop (0: normal scheduling); failing to get "
+          "it is a warning"),
+    K_BOOL("loop", "lock_memory", loop.lock_memory, "false",
+           "mlockall: keep eccd's memory in RAM so the loop never waits on a page fault"),
 
     K_DBL("limits", "speed_max_mps", limits.speed_max, 0.08, CFG_SPEED_CAP_MPS, "0.70", "m/s",
           "belt speed is never commanded above this"),
@@ -380,6 +385,10 @@ static const struct cfg_key keys[] = {
           "user owning the socket (empty: the user eccd runs as)"),
     K_STR("server", "group", server.group, 0, "",
           "group owning the socket; its members may use eccctl (empty: eccd's group)"),
+
+    K_STR("daemon", "user", daemon.user, 0, "",
+          "if started as root: open the hardware, then run as this user (empty: stay; "
+          "under systemd the unit's User= does it)"),
 
     K_ENUM("log", "level", log.level, level_names, "info", "least severe message logged"),
     K_STR("log", "rep_log", log.rep_log, 0, "",

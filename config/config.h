@@ -49,6 +49,8 @@ struct ecc_config {
 
     struct {                         /* [loop] */
         int rate_hz;                 /* control loop rate, Hz */
+        int rt_priority;             /* SCHED_FIFO priority, 0: none */
+        bool lock_memory;            /* mlockall */
     } loop;
 
     struct {                         /* [limits] safety limits (per patient, inside hard caps) */
@@ -243,6 +245,10 @@ struct ecc_config {
         char owner[64];              /* user name or number ("" = eccd's) */
         char group[64];              /* group name or number ("" = eccd's) */
     } server;
+
+    struct {                         /* [daemon] */
+        char user[64];               /* drop root to this user after opening the hardware */
+    } daemon;
 
     struct {                         /* [log] */
         enum cfg_log_level level;

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "config/config.h"
 #include "controller/ctl.h"
@@ -16,6 +17,8 @@
 #include "hal/hal_hw.h"
 #include "hal/hal_sim.h"
 #include "hal/log.h"
+#include "hal/rt.h"
+#include "hal/sdnotify.h"
 #include "hal/store.h"
 
 #ifndef ECC_VERSION
@@ -80,7 +83,8 @@ static void usage(FILE *f)
 "      --sim-fault KIND@T[:DURATION]\n"
 "                         sim only: inject a fault T s in, for DURATION s (default: to the\n"
 "                         end); KIND: estop, lc_stale, lc_stuck, lc_saturate, lc_negative,\n"
-"                         encoder_silent, drive_runaway, drive_comm, drive_trip, nan_speed\n"
+"                         encoder_silent, drive_runaway, drive_comm, drive_trip, nan_speed,\n"
+"                         lc_drift, loop_stall (the loop hangs for DURATION s of wall time)\n"
 "  -v, --verbose          more log output (repeat for debug)\n"
 "  -q, --quiet            errors only\n"
 "  -h, --help             this help\n"
@@ -366,6 +370,7 @@ struct daemon_parts {
     struct store *store;
     struct service *service;
     struct ctlsock *sock;
+    struct sdnotify *notify;    /* systemd; a no-op outside it */
 };
 
 static int history_open(const struct ecc_config *cfg, FILE *rep_log, struct daemon_parts *d)
@@ -426,6 +431,7 @@ static void daemon_close(struct daemon_parts *d)
     ctlsock_close(d->sock);     /* first: no command may arrive once the loop is gone */
     store_close(d->store);      /* writes out what is queued */
     service_close(d->service);
+    sdnotify_close(d->notify);
 }
 
 static int daemon_open(const struct ecc_config *cfg, FILE *rep_log, struct hal *hal,
@@ -435,7 +441,6 @@ static int daemon_open(const struct ecc_config *cfg, FILE *rep_log, struct hal *
     double wall = hal->clock.wall ? hal->clock.wall(hal->clock.ctx, &utc_offset_s) : 0.0;
     struct service_params sp = {.cfg = cfg, .started_wall = wall};
 
-    memset(d, 0, sizeof *d);
     if (history_open(cfg, rep_log, d) != 0)
         return -1;
     sp.store = d->store;
@@ -449,31 +454,88 @@ static int daemon_open(const struct ecc_config *cfg, FILE *rep_log, struct hal *
     return socket_open(cfg, d);
 }
 
+/* As root: raise the real-time limits while allowed, then become [daemon] user. */
+static int privileges_settle(const struct ecc_config *cfg, const struct rt_params *rt)
+{
+    char msg[256];
+
+    if ((rt->priority > 0 || rt->lock_memory) && rt_prepare(rt, msg, sizeof msg) != 0)
+        log_warn("real time: %s", msg);
+    if (rt_drop_privileges(cfg->daemon.user, msg, sizeof msg) != 0) {
+        log_error("%s", msg);
+        return -1;
+    }
+    if (cfg->daemon.user[0] && getuid() != 0)
+        log_info("running as %s from now on", cfg->daemon.user);
+    return 0;
+}
+
+/* On the loop thread, once the other threads exist (they keep normal scheduling). */
+static void realtime_apply(const struct rt_params *rt)
+{
+    char msg[256];
+
+    if (rt->priority <= 0 && !rt->lock_memory)
+        return;
+    if (rt_apply(rt, msg, sizeof msg) != 0)
+        log_warn("real time: %s: the loop runs without it", msg);
+    else
+        log_info("real time: %s%s", rt->lock_memory ? "memory locked" : "",
+                 rt->priority > 0 ? (rt->lock_memory ? ", SCHED_FIFO" : "SCHED_FIFO") : "");
+}
+
+static void on_service(void *arg, struct ctl *c, struct hal *hal, const struct loop_stats *st)
+{
+    struct daemon_parts *d = arg;
+
+    service_on_service(d->service, c, hal, st);
+    /* The systemd watchdog is fed only while the loop keeps its period. */
+    sdnotify_heartbeat(d->notify, st->late_s < c->cfg.limits.loop_late_s);
+}
+
+static void on_event(void *arg, const struct ctl_event *ev)
+{
+    struct daemon_parts *d = arg;
+    service_on_event(d->service, ev);
+}
+
 static int run(const struct options *o, const struct ecc_config *cfg, struct outputs *out)
 {
     static struct ctl ctl;      /* large; static keeps it off the stack */
     struct loop_opts lo = {
         .rep_log = out->rep_log, .trace = out->trace, .human = o->table ? stdout : NULL,
         .max_sessions = o->sessions, .max_time_s = o->duration, .stop = &stop_requested,
-        .start = o->start, .on_service = service_on_service, .on_event = service_on_event,
+        .start = o->start, .on_service = on_service, .on_event = on_event,
     };
+    const struct rt_params rt = {.priority = cfg->loop.rt_priority,
+                                 .lock_memory = cfg->loop.lock_memory};
     struct loop_stats st;
     struct rig_backend b;
     struct daemon_parts d = {0};
+    char status[256];
     int rc = 1;
 
-    if (backend_open(o, cfg, &b) != 0)
+    d.notify = sdnotify_open();
+    if (backend_open(o, cfg, &b) != 0) {
+        sdnotify_close(d.notify);
         return 1;
+    }
     ctl_init(&ctl, cfg);
-    if (sim_faults_add(o, &b) != 0 || daemon_open(cfg, out->rep_log, &b.hal, &ctl, &d) != 0)
+    if (sim_faults_add(o, &b) != 0 || privileges_settle(cfg, &rt) != 0 ||
+        daemon_open(cfg, out->rep_log, &b.hal, &ctl, &d) != 0)
         goto out;
-    lo.arg = d.service;
+    lo.arg = &d;
     if (d.store)
         lo.rep_log = NULL;      /* written by the history writer, after each commit */
-    log_info("running: mode %s, band %.0f..%.0f N, %d x %d, %s %s", config_mode_name(cfg->control.mode),
-             ctl.cfg.band.force_low, ctl.cfg.band.force_high, cfg->protocol.sets_per_session,
-             cfg->protocol.reps_per_set, b.sim ? "scenario" : "drive", backend_name(cfg, &b));
+    snprintf(status, sizeof status, "running: mode %s, band %.0f..%.0f N, %d x %d, %s %s",
+             config_mode_name(cfg->control.mode), ctl.cfg.band.force_low, ctl.cfg.band.force_high,
+             cfg->protocol.sets_per_session, cfg->protocol.reps_per_set,
+             b.sim ? "scenario" : "drive", backend_name(cfg, &b));
+    log_info("%s", status);
+    realtime_apply(&rt);
+    sdnotify_ready(d.notify, status);   /* config, hardware, history and socket are up */
     rc = loop_run(&ctl, &b.hal, &lo, &st) == 0 ? 0 : 1;
+    sdnotify_stopping(d.notify, "stopping: the belt is stopped");
     log_info("stopped at t = %.1f s: %ld ticks, %d sessions done, %ld overruns, %ld drive errors",
              st.t_end, st.ticks, st.sessions_done, st.overruns, st.drive_errors);
 out:

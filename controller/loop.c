@@ -124,6 +124,7 @@ int loop_run(struct ctl *c, struct hal *hal, const struct loop_opts *o, struct l
     while (!loop_done(o, st, c, now - t0)) {
         read_inputs(hal, &buf, &in);
         in.late_s = st->ticks > 0 && in.now > next ? in.now - next : 0.0;
+        st->late_s = in.late_s;
         if (in.late_s > st->late_max_s)
             st->late_max_s = in.late_s;
         if (o->start && st->ticks == 0)

@@ -39,6 +39,7 @@ struct loop_opts {
 struct loop_stats {
     long ticks;
     long overruns;              /* periods that started late */
+    double late_s;              /* how late the current tick started (s) */
     double late_max_s;          /* the latest start of a tick after it was due */
     long drive_errors;          /* drive commands that failed */
     int sessions_done;

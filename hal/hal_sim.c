@@ -15,6 +15,7 @@
 struct sim_fault {
     enum hal_sim_fault kind;
     double t0, t1;                  /* active over [t0, t1) */
+    bool done;                      /* a loop stall has happened */
 };
 
 struct hal_sim {
@@ -40,7 +41,7 @@ struct hal_sim {
 
 static const char *const fault_names[HAL_SIM_FAULT_COUNT] = {
     "estop", "lc_stale", "lc_stuck", "lc_saturate", "lc_negative", "encoder_silent",
-    "drive_runaway", "drive_comm", "drive_trip", "nan_speed", "lc_drift",
+    "drive_runaway", "drive_comm", "drive_trip", "nan_speed", "lc_drift", "loop_stall",
 };
 
 const char *hal_sim_fault_name(enum hal_sim_fault kind)
@@ -60,7 +61,7 @@ int hal_sim_add_fault(struct hal_sim *s, enum hal_sim_fault kind, double t_start
         errno = ENOSPC;
         return -1;
     }
-    s->faults[s->n_faults++] = (struct sim_fault){kind, t_start, t_start + duration};
+    s->faults[s->n_faults++] = (struct sim_fault){kind, t_start, t_start + duration, false};
     return 0;
 }
 
@@ -132,11 +133,28 @@ static void wall_pace(const struct hal_sim *s, double t)
 }
 
 /* Drive faults switch at their exact times: run the physics to each switch first. */
+/* A scripted loop stall: block the calling (loop) thread for real. */
+static void loop_stall(struct hal_sim *s, double t)
+{
+    for (int i = 0; i < s->n_faults; i++) {
+        struct sim_fault *f = &s->faults[i];
+        double d = f->t1 - f->t0;
+        struct timespec ts = {.tv_sec = (time_t)d, .tv_nsec = (long)((d - floor(d)) * 1e9)};
+
+        if (f->kind != HAL_SIM_LOOP_STALL || f->done || t < f->t0)
+            continue;
+        f->done = true;
+        while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+            ;
+    }
+}
+
 static int sim_sleep_until(void *ctx, double t)
 {
     struct hal_sim *s = ctx;
     double b;
 
+    loop_stall(s, t);
     while ((b = next_switch(s, rig_now(s->rig), t)) < t) {
         rig_advance(s->rig, b);
         drive_apply(s);

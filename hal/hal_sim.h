@@ -36,6 +36,9 @@ enum hal_sim_fault {
     HAL_SIM_NAN_SPEED,          /* NaN on every path into the speed command: load-cell
                                    samples and the drive's reported speed read NaN */
     HAL_SIM_LC_DRIFT,           /* the zero drifts: samples gain HAL_SIM_DRIFT_NPS per s */
+    HAL_SIM_LOOP_STALL,         /* the control loop hangs: the sleep that crosses the onset
+                                   takes `duration` seconds of wall time (a hung loop, for
+                                   the systemd watchdog); the virtual clock then catches up */
     HAL_SIM_FAULT_COUNT
 };
 

@@ -1,34 +1,145 @@
 #!/bin/sh
-# t_install.sh BUILD - `make install` honours DESTDIR and PREFIX and installs the
-# documented tree; `make uninstall` takes it away again (leaving edited configs).
+# t_install.sh BUILD - `make install` honours DESTDIR and PREFIX and installs the tree
+# documented in docs/install.md (binaries, example configs and eccd.ini, the systemd unit
+# with its paths filled in, sysusers.d, the udev rule, man pages, docs, scenarios), under
+# PREFIX=/usr and PREFIX=/usr/local; `systemd-analyze verify` accepts the installed unit;
+# systemd-sysusers accepts the sysusers.d file; an edited eccd.ini survives a reinstall;
+# `make uninstall` takes everything away again except /etc/eccd (edited configs).
 set -u
 build=${1:-build}
 name=t_install
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
-make -s install BUILD="$build" DESTDIR="$tmp/root" PREFIX=/usr >"$tmp/log" 2>&1
-rc=$?
-missing=""
-for f in usr/bin/eccd usr/bin/eccreport etc/eccd/sim.ini etc/eccd/clinic-vfd.ini \
-         etc/eccd/home-pi.ini usr/share/eccd/scenarios/normal.ini \
-         usr/share/doc/eccd/README.md usr/share/doc/eccd/configuration.md; do
-    [ -f "$tmp/root/$f" ] || missing="$missing $f"
-done
-if [ "$rc" -eq 0 ] && [ -z "$missing" ]; then echo "ok   $name: install_puts_the_documented_tree_under_destdir"
-else echo "FAIL $name: install_puts_the_documented_tree_under_destdir (rc $rc, missing:$missing)"; cat "$tmp/log"; fi
+ok() { echo "ok   $name: $1"; }
+fail() { echo "FAIL $name: $1"; }
+skip() { echo "skip $name: $1"; }
 
-if "$tmp/root/usr/bin/eccd" --version >/dev/null 2>&1 &&
-   "$tmp/root/usr/bin/eccreport" --version >/dev/null 2>&1; then
-    echo "ok   $name: installed_binaries_run"
+# The files a PREFIX install puts under DESTDIR, relative to it.
+tree() {
+    p=${1#/}
+    for f in bin/eccd bin/eccctl bin/eccreport bin/eccsim \
+             lib/systemd/system/eccd.service lib/sysusers.d/eccd.conf \
+             share/man/man8/eccd.8 share/man/man1/eccctl.1 \
+             share/eccd/scenarios/normal.ini share/doc/eccd/README.md \
+             share/doc/eccd/configuration.md share/doc/eccd/install.md; do
+        echo "$p/$f"
+    done
+    for f in etc/eccd/eccd.ini etc/eccd/sim.ini etc/eccd/clinic-vfd.ini etc/eccd/home-pi.ini \
+             etc/udev/rules.d/99-eccd-ftdi-latency.rules; do
+        echo "$f"
+    done
+}
+
+check_prefix() {
+    prefix=$1
+    tag=$(echo "$prefix" | tr / _)          # _usr, _usr_local
+    root="$tmp/root$tag"
+    unit="$root$prefix/lib/systemd/system/eccd.service"
+
+    make -s install BUILD="$build" DESTDIR="$root" PREFIX="$prefix" >"$tmp/log" 2>&1
+    rc=$?
+    missing=""
+    for f in $(tree "$prefix"); do
+        [ -f "$root/$f" ] || missing="$missing $f"
+    done
+    t=install_puts_the_documented_tree_under_destdir$tag
+    if [ "$rc" -eq 0 ] && [ -z "$missing" ]; then ok "$t"
+    else fail "$t (rc $rc, missing:$missing)"; cat "$tmp/log"; fi
+
+    if grep -q 'Next steps' "$tmp/log"; then fail "no_next_steps_with_destdir$tag"
+    else ok "no_next_steps_with_destdir$tag"; fi
+
+    if "$root$prefix/bin/eccd" --version >/dev/null 2>&1 &&
+       "$root$prefix/bin/eccreport" --version >/dev/null 2>&1; then ok "installed_binaries_run$tag"
+    else fail "installed_binaries_run$tag"; fi
+
+    # @BINDIR@ and @ETCDIR@ filled in, nothing of DESTDIR leaked into the unit, mode 0644.
+    if [ -f "$unit" ] && ! grep -q '@[A-Z]*@' "$unit" && ! grep -qF "$root" "$unit" &&
+       grep -qx "ExecStart=$prefix/bin/eccd -c /etc/eccd/eccd.ini" "$unit" &&
+       [ "$(stat -c %a "$unit")" = 644 ]; then ok "unit_paths_substituted$tag"
+    else fail "unit_paths_substituted$tag"; grep -n 'ExecStart\|@' "$unit"; fi
+
+    # The unit as systemd reads it. verify --root=DESTDIR does not work for this (it wants
+    # the root's own sysinit.target and looks for the man pages on the host), so a copy
+    # whose ExecStart is the DESTDIR binary is verified, with MANPATH at the DESTDIR man
+    # pages so Documentation=man:eccd(8) man:eccctl(1) are checked too. Any output fails.
+    if ! command -v systemd-analyze >/dev/null 2>&1; then
+        skip "systemd_analyze_verify_accepts_the_unit$tag (no systemd-analyze)"
+    else
+        mkdir -p "$tmp/verify$tag"
+        sed "s|^ExecStart=$prefix/bin/eccd|ExecStart=$root$prefix/bin/eccd|" "$unit" \
+            >"$tmp/verify$tag/eccd.service"
+        out=$(MANPATH="$root$prefix/share/man" systemd-analyze verify \
+              "$tmp/verify$tag/eccd.service" 2>&1)
+        vrc=$?
+        if [ "$vrc" -eq 0 ] && [ -z "$out" ]; then ok "systemd_analyze_verify_accepts_the_unit$tag"
+        else fail "systemd_analyze_verify_accepts_the_unit$tag (rc $vrc)"; echo "$out"; fi
+    fi
+
+    # eccd.ini starts as a copy of home-pi.ini, and a valid config.
+    ini="$root/etc/eccd/eccd.ini"
+    if [ -f "$ini" ] && tail -n +4 "$ini" | cmp -s - config/home-pi.ini &&
+       "$root$prefix/bin/eccd" -c "$ini" --check-config >/dev/null 2>&1; then
+        ok "eccd_ini_is_a_valid_copy_of_home_pi$tag"
+    else fail "eccd_ini_is_a_valid_copy_of_home_pi$tag"; fi
+
+    # A second install replaces the examples but keeps the edited eccd.ini.
+    echo "; edited for this rig" >>"$ini"
+    cp "$ini" "$tmp/edited"
+    make -s install BUILD="$build" DESTDIR="$root" PREFIX="$prefix" >"$tmp/log" 2>&1
+    if cmp -s "$ini" "$tmp/edited" && grep -q 'kept .*eccd.ini' "$tmp/log"; then
+        ok "reinstall_keeps_an_edited_eccd_ini$tag"
+    else fail "reinstall_keeps_an_edited_eccd_ini$tag"; cat "$tmp/log"; fi
+
+    make -s uninstall DESTDIR="$root" PREFIX="$prefix" >"$tmp/log" 2>&1
+    urc=$?
+    left=$(cd "$root" && find . -type f ! -path './etc/eccd/*' | sort)
+    if [ "$urc" -eq 0 ] && [ -z "$left" ] && cmp -s "$ini" "$tmp/edited" &&
+       [ -f "$root/etc/eccd/sim.ini" ] && grep -q 'left .*/etc/eccd in place' "$tmp/log"; then
+        ok "uninstall_removes_all_but_etc_eccd$tag"
+    else fail "uninstall_removes_all_but_etc_eccd$tag (rc $urc, left: $left)"; cat "$tmp/log"; fi
+}
+
+check_prefix /usr
+check_prefix /usr/local
+
+# Without DESTDIR the next steps are printed, not run (PREFIX and every /etc path pointed
+# into the scratch directory, so nothing outside it is touched).
+p="$tmp/nodestdir"
+make -s install BUILD="$build" PREFIX="$p/usr" ETCDIR="$p/etc/eccd" UDEVDIR="$p/etc/udev/rules.d" \
+    >"$tmp/log" 2>&1
+if grep -q 'Next steps' "$tmp/log" &&
+   grep -q "systemd-sysusers $p/usr/lib/sysusers.d/eccd.conf" "$tmp/log" &&
+   grep -q 'systemctl daemon-reload' "$tmp/log" && grep -q 'udevadm control --reload' "$tmp/log" &&
+   grep -q 'systemctl enable --now eccd' "$tmp/log" &&
+   grep -qx "ExecStart=$p/usr/bin/eccd -c $p/etc/eccd/eccd.ini" \
+       "$p/usr/lib/systemd/system/eccd.service"; then
+    ok "install_without_destdir_prints_the_next_steps"
 else
-    echo "FAIL $name: installed_binaries_run"
+    fail "install_without_destdir_prints_the_next_steps"; cat "$tmp/log"
 fi
 
-make -s uninstall DESTDIR="$tmp/root" PREFIX=/usr >"$tmp/log" 2>&1
-if [ ! -e "$tmp/root/usr/bin/eccd" ] && [ ! -e "$tmp/root/usr/share/eccd" ] &&
-   [ -f "$tmp/root/etc/eccd/sim.ini" ]; then
-    echo "ok   $name: uninstall_removes_all_but_the_configs"
+# The sysusers.d file creates the user eccd, its group and gpio in an empty root.
+if ! command -v systemd-sysusers >/dev/null 2>&1; then
+    skip "sysusers_creates_eccd_and_gpio (no systemd-sysusers)"
 else
-    echo "FAIL $name: uninstall_removes_all_but_the_configs"
+    s="$tmp/sysroot"
+    mkdir -p "$s/etc" "$s/usr/lib/sysusers.d"
+    cp config/eccd-sysusers.conf "$s/usr/lib/sysusers.d/eccd.conf"
+    if systemd-sysusers --root="$s" >"$tmp/log" 2>&1 &&
+       grep -q '^eccd:x:[0-9]*:[0-9]*:.*:/var/lib/eccd:/usr/sbin/nologin$' "$s/etc/passwd" &&
+       grep -q '^eccd:x:' "$s/etc/group" && grep -q '^gpio:x:' "$s/etc/group"; then
+        ok "sysusers_creates_eccd_and_gpio"
+    else
+        fail "sysusers_creates_eccd_and_gpio"; cat "$tmp/log" "$s/etc/passwd" "$s/etc/group"
+    fi
+fi
+
+# The udev rule: FTDI ttyUSB devices get a 1 ms latency timer.
+rule='^ACTION=="add", SUBSYSTEM=="usb-serial", .*DRIVER=="ftdi_sio", ATTR\{latency_timer\}="1"$'
+if grep -Eq "$rule" config/99-eccd-ftdi-latency.rules; then
+    ok "udev_rule_sets_the_ftdi_latency_timer"
+else
+    fail "udev_rule_sets_the_ftdi_latency_timer"
 fi
