@@ -189,8 +189,8 @@ TEST(a_stalled_loop_stops_the_watchdog_and_it_comes_back)
     after = count(&r, "WATCHDOG=1", at + gap, 1e9);
     CHECK(before >= 5);
     CHECK(after >= 5);          /* fed again once the loop runs */
-    if (gap <= 2.5 || before < 5 || after < 5)
-        fprintf(stderr, "  gap %.2f s at %.2f s, %d before, %d after\n", gap, at, before, after);
+    printf("  no WATCHDOG=1 for %.2f s from %.2f s (the 3 s stall); %d before, %d after\n",
+           gap, at, before, after);
 }
 
 TESTS(T(ready_watchdog_and_stopping_without_a_stall),
