@@ -30,7 +30,7 @@ marker='<!-- test: guide-sim -->'
 tmp=$(mktemp -d)
 group=""
 cleanup() {
-    [ -n "$group" ] && kill -KILL -- "-$group" 2>/dev/null
+    [ -n "$group" ] && kill -KILL "-$group" 2>/dev/null
     [ -n "${KEEP:-}" ] || rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -66,6 +66,7 @@ run_guide() {
     guide=$2
     script="$tmp/$tag.sh"
     : >"$script"
+    # shellcheck disable=SC2046 # three numbers, split on purpose
     set -- $(extract "$guide" "$script")
     if [ "$1" -gt 0 ] && [ "$1" -eq "$2" ] && [ "$3" -eq 0 ]; then
         ok "${tag}_marks_its_sh_blocks ($2 blocks)"
@@ -86,7 +87,7 @@ run_guide() {
     i=0
     while kill -0 "$group" 2>/dev/null; do
         i=$((i + 1))
-        if [ $i -gt $((limit_s * 5)) ]; then timed_out=1; kill -TERM -- "-$group" 2>/dev/null; break; fi
+        if [ $i -gt $((limit_s * 5)) ]; then timed_out=1; kill -TERM "-$group" 2>/dev/null; break; fi
         sleep 0.2
     done
     wait "$group"
@@ -94,19 +95,18 @@ run_guide() {
     secs=$(awk -v a="$t0" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }')
     # Whatever the guide started must be gone: give it 5 s to finish its own exit.
     i=0
-    while kill -0 -- "-$group" 2>/dev/null && [ $i -lt 25 ]; do sleep 0.2; i=$((i + 1)); done
+    while kill -0 "-$group" 2>/dev/null && [ $i -lt 25 ]; do sleep 0.2; i=$((i + 1)); done
     leftover=0
-    if kill -0 -- "-$group" 2>/dev/null; then
+    if kill -0 "-$group" 2>/dev/null; then
         leftover=1
         ps -eo pgid=,pid=,args= | awk -v g="$group" '$1 == g { $1 = ""; print "  left running:" $0 }'
-        kill -TERM -- "-$group" 2>/dev/null
+        kill -TERM "-$group" 2>/dev/null
         sleep 1
-        kill -KILL -- "-$group" 2>/dev/null
+        kill -KILL "-$group" 2>/dev/null
     fi
     group=""
 
-    demo=$(find "$dir/tmp" -name history.db 2>/dev/null | head -n 1)
-    demo=${demo%/history.db}
+    demo=$(find "$dir/tmp" -mindepth 1 -maxdepth 1 -type d 2>/dev/null | head -n 1)   # the guide's mktemp -d
     logs="$out"
     [ -n "$demo" ] && logs="$out $demo/eccd.log $demo/eccsim.log"
 
@@ -126,7 +126,7 @@ run_guide() {
     fi
     pain=$(sed -n 's/^eccctl pain \([0-9][0-9]*\).*/\1/p' "$script" | head -n 1)
     row=""
-    if [ -n "$demo" ] && command -v sqlite3 >/dev/null; then
+    if [ -f "$demo/history.db" ] && command -v sqlite3 >/dev/null; then
         row=$(sqlite3 -batch -noheader -separator ' ' "$demo/history.db" \
             "SELECT counted, coalesce(pain, '-') FROM sets ORDER BY session_id, n LIMIT 1" 2>&1)
     fi
