@@ -1079,9 +1079,73 @@ static int check_hx711_gain(const struct ecc_config *cfg, char *err, size_t errl
                "[loadcell] hx711_gain: %d is not a gain the HX711 has (allowed: 128, 64, 32)", g);
 }
 
+/* ---- GPIO lines: each used once per chip ---------------------------------------------- */
+
+#define GPIO_USES_MAX 10
+
+struct gpio_use {
+    const char *chip, *section, *key;
+    int line;
+};
+
+static void gpio_add(struct gpio_use *u, int *n, const char *chip, const char *section,
+                     const char *key, int line)
+{
+    if (line >= 0 && *n < GPIO_USES_MAX)
+        u[(*n)++] = (struct gpio_use){chip, section, key, line};
+}
+
+/* The lines the parts in use take (a part not in use takes none). */
+static int gpio_uses(const struct ecc_config *cfg, struct gpio_use *u)
+{
+    const char *ic = cfg->inputs.chip;
+    int n = 0;
+
+    if (cfg->encoder.type == CFG_ENCODER_GPIO) {
+        gpio_add(u, &n, cfg->encoder.chip, "encoder", "line", cfg->encoder.line);
+        gpio_add(u, &n, cfg->encoder.chip, "encoder", "line_b", cfg->encoder.line_b);
+    }
+    if (cfg->loadcell.type == CFG_LOADCELL_HX711) {
+        gpio_add(u, &n, cfg->loadcell.hx711_chip, "loadcell", "hx711_sck_line",
+                 cfg->loadcell.hx711_sck_line);
+        gpio_add(u, &n, cfg->loadcell.hx711_chip, "loadcell", "hx711_dout_line",
+                 cfg->loadcell.hx711_dout_line);
+    }
+    if (cfg->inputs.type == CFG_INPUTS_GPIO) {
+        gpio_add(u, &n, ic, "inputs", "estop_line", cfg->inputs.estop_line);
+        gpio_add(u, &n, ic, "inputs", "key_line", cfg->inputs.key_line);
+        gpio_add(u, &n, ic, "inputs", "start_line", cfg->inputs.start_line);
+        gpio_add(u, &n, ic, "inputs", "stop_line", cfg->inputs.stop_line);
+        gpio_add(u, &n, ic, "inputs", "next_line", cfg->inputs.next_line);
+        gpio_add(u, &n, ic, "inputs", "enable_line", cfg->inputs.enable_line);
+    }
+    return n;
+}
+
+/* Two parts on one line would fight over it (an e-stop read on the HX711's clock line never
+ * says "stop"): refused, naming the key set last. */
+static int check_gpio_lines(const struct ecc_config *cfg, char *err, size_t errlen)
+{
+    struct gpio_use u[GPIO_USES_MAX];
+    int n = gpio_uses(cfg, u);
+
+    for (int j = 1; j < n; j++) {
+        for (int i = 0; i < j; i++) {
+            if (u[i].line != u[j].line || strcmp(u[i].chip, u[j].chip) != 0)
+                continue;
+            return say(err, errlen, cfg->path[0] ? cfg->path : "defaults",
+                       cfg->key_line[find_key(u[j].section, u[j].key)],
+                       "[%s] %s: GPIO line %d of %s is already [%s] %s "
+                       "(allowed: each line used by one part)", u[j].section, u[j].key,
+                       u[j].line, u[j].chip, u[i].section, u[i].key);
+        }
+    }
+    return 0;
+}
+
 int config_check(const struct ecc_config *cfg, char *err, size_t errlen)
 {
-    if (check_hx711_gain(cfg, err, errlen) < 0)
+    if (check_hx711_gain(cfg, err, errlen) < 0 || check_gpio_lines(cfg, err, errlen) < 0)
         return -1;
     for (size_t i = 0; i < sizeof rules / sizeof rules[0]; i++)
         if (check_rule(cfg, &rules[i], err, errlen) < 0)

@@ -127,6 +127,7 @@ void ctl_init(struct ctl *c, const struct ecc_config *cfg)
     c->t_last_force = -1.0;
     c->t_force_changed = -1.0;
     c->t_last_pulse = -1.0;
+    c->t_reset = -INFINITY;
     c->speed_drive = NAN;
     c->patient = (struct ctl_patient){.id = 0, .force_low = NAN, .force_high = NAN,
                                       .speed_max = NAN, .force_abort = NAN};
@@ -307,6 +308,7 @@ static enum ctl_cmd_result command_reset(struct ctl *c)
     c->last_in.now = c->now;    /* eccctl may call between ticks */
     if (safety_reset(&c->safety, &c->last_in) != 0)
         return CTL_REFUSED_CAUSE;
+    c->t_reset = c->now;
     ev = event_push(c, CTL_EV_RESET);
     ev->fault = f;
     return CTL_OK;
@@ -394,7 +396,8 @@ static void safety_inputs(struct ctl *c, const struct ctl_input *in)
         .t_last_force = c->t_last_force, .speed = c->speed, .speed_cmd = c->cmd,
         .t_last_pulse = c->t_last_pulse, .estop = in->estop,
         .force_raw = c->force_raw, .t_force_changed = c->t_force_changed,
-        .drive_tripped = in->drive.present && in->drive.tripped,
+        .drive_tripped = in->drive.present && in->drive.tripped &&
+                         c->now - c->t_reset >= CTL_DRIVE_RESET_GRACE_S,
         .drive_fault_code = in->drive.fault_code,
         .drive_comm_lost = in->drive.present && in->drive.comm_lost,
         .speed_drive = c->speed_drive,
@@ -581,6 +584,8 @@ void ctl_status(const struct ctl *c, struct ctl_status *st)
     st->sets_per_session = c->proto.p.sets_per_session;
     st->rest_left_s = proto_rest_left(&c->proto, c->now);
     st->patient = c->patient.id;
+    st->in_session = c->resumed || (proto_state(&c->proto) != PROTO_IDLE &&
+                                    proto_state(&c->proto) != PROTO_SESSION_DONE);
     if (c->wall > 0.0) {
         st->sessions_today = sched_count_day(&c->sched, c->wall, c->utc_offset_s);
         st->next_session = sched_check(&c->sched, c->wall, c->utc_offset_s,

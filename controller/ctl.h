@@ -31,6 +31,10 @@
 #include "controller/speed_est.h"
 
 #define CTL_EVENTS 64
+/* After an operator reset the drive's own trip flag is not believed for this long: the
+ * reset reaches the drive over the bus some ticks later, and a status read before then
+ * still says "tripped". A trip still there after it latches again. */
+#define CTL_DRIVE_RESET_GRACE_S 0.5
 
 enum ctl_cmd { CTL_CMD_START = 0, CTL_CMD_STOP, CTL_CMD_NEXT_SET, CTL_CMD_RESET, CTL_CMD_COUNT };
 
@@ -133,6 +137,7 @@ struct ctl_status {
     int sessions_today;         /* sessions begun on this protocol day */
     double next_session_wait_s; /* 0: a new session may begin now */
     enum sched_verdict next_session;    /* what a new session would meet now */
+    bool in_session;            /* a session is under way (or waits to be carried on) */
 };
 
 struct ctl {                    /* fields are private to ctl.c */
@@ -151,6 +156,7 @@ struct ctl {                    /* fields are private to ctl.c */
     double wall;                    /* UTC s at the latest tick (0: no wall clock) */
     int utc_offset_s;
     bool resumed;                   /* the next start carries on a restored session */
+    double t_reset;                 /* s, the latest operator reset that cleared a fault */
     enum sched_verdict sched_verdict;   /* of the latest start's schedule check */
     double sched_wait_s;
     double now, force_raw, t_last_force, t_force_changed, speed, speed_drive, cmd;

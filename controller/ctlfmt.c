@@ -337,7 +337,9 @@ static void put_today(FILE *out, const json_t *st)
         get_num(st, "next_session_wait_s", &wait);
         ctlfmt_wait(w, sizeof w, wait);
         fputs(get_int(st, "sessions_today", &today) ? "; " : "", out);
-        if (strcmp(next, "ok") == 0)
+        if (strcmp(next, "in_session") == 0)
+            fputs("this one is under way", out);
+        else if (strcmp(next, "ok") == 0)
             fputs("a new one may start now", out);
         else if (strcmp(next, "ok_extra") == 0)
             fputs("a new one may start now (an extra one, allowed by the clinician)", out);

@@ -396,6 +396,22 @@ static int history_open(const struct ecc_config *cfg, FILE *rep_log, struct daem
     return 0;
 }
 
+/* The socket's owner and group, checked before anything is created. */
+static int socket_ids(const struct ecc_config *cfg, uid_t *owner, gid_t *group)
+{
+    if (ctlsock_user(cfg->server.owner, owner) != 0) {
+        log_error("[server] owner: no user '%s' on this machine (create it, or change the key)",
+                  cfg->server.owner);
+        return -1;
+    }
+    if (ctlsock_group(cfg->server.group, group) != 0) {
+        log_error("[server] group: no group '%s' on this machine (create it with "
+                  "groupadd --system %s, or change the key)", cfg->server.group, cfg->server.group);
+        return -1;
+    }
+    return 0;
+}
+
 static int socket_open(const struct ecc_config *cfg, struct daemon_parts *d)
 {
     char path[CFG_PATH_MAX], err[512];
@@ -407,22 +423,13 @@ static int socket_open(const struct ecc_config *cfg, struct daemon_parts *d)
         log_error("[server] socket: too long");
         return -1;
     }
-    if (ctlsock_user(cfg->server.owner, &cp.owner) != 0) {
-        log_error("[server] owner: no user '%s' on this machine (create it, or change the key)",
-                  cfg->server.owner);
+    if (socket_ids(cfg, &cp.owner, &cp.group) != 0)
         return -1;
-    }
-    if (ctlsock_group(cfg->server.group, &cp.group) != 0) {
-        log_error("[server] group: no group '%s' on this machine (create it with "
-                  "groupadd --system %s, or change the key)", cfg->server.group, cfg->server.group);
-        return -1;
-    }
     d->sock = ctlsock_open(&cp, err, sizeof err);
     if (!d->sock) {
         log_error("[server] socket: %s", err);
         return -1;
     }
-    log_info("control socket: %s", path);
     return 0;
 }
 
@@ -440,7 +447,11 @@ static int daemon_open(const struct ecc_config *cfg, FILE *rep_log, struct hal *
     int utc_offset_s = 0;
     double wall = hal->clock.wall ? hal->clock.wall(hal->clock.ctx, &utc_offset_s) : 0.0;
     struct service_params sp = {.cfg = cfg, .started_wall = wall};
+    uid_t owner;
+    gid_t group;
 
+    if (cfg->server.socket[0] && socket_ids(cfg, &owner, &group) != 0)
+        return -1;              /* before the history file is created */
     if (history_open(cfg, rep_log, d) != 0)
         return -1;
     sp.store = d->store;

@@ -238,8 +238,11 @@ static void calibration_watch(struct service *s, struct hal *hal, double wall)
         log_warn("load cell: calibration failed: %s", strerror(cs.last_error ? cs.last_error : EIO));
         return;
     }
-    log_info("load cell: %s done (offset %g counts, scale %g N/count)", tared ? "tare" : "span",
-             cs.offset, cs.scale);
+    if (isfinite(cs.scale))
+        log_info("load cell: %s done (offset %g counts, scale %g N/count)",
+                 tared ? "tare" : "span", cs.offset, cs.scale);
+    else
+        log_info("load cell: %s done", tared ? "tare" : "span");
     if (s->store)
         store_push_calibration(s->store, wall, tared ? STORE_CAL_TARE : STORE_CAL_SPAN,
                                cs.offset, cs.scale, spanned ? cs.mass_kg : 0.0);
@@ -425,8 +428,9 @@ static json_t *status_body(struct service *s, const struct snapshot *sn)
         "reps_per_set", st->reps_per_set, "sets_per_session", st->sets_per_session,
         "rest_left_s", st->rest_left_s,
         "patient", "id", (json_int_t)st->patient, "name", patient_name(s, st->patient),
-        "sessions_today", st->sessions_today, "next_session", sched_verdict_name(st->next_session),
-        "next_session_wait_s", st->next_session_wait_s,
+        "sessions_today", st->sessions_today,
+        "next_session", st->in_session ? "in_session" : sched_verdict_name(st->next_session),
+        "next_session_wait_s", st->in_session ? 0.0 : st->next_session_wait_s,
         "loop", "ticks", (json_int_t)sn->ticks, "overruns", (json_int_t)sn->overruns,
         "late_max_ms", sn->late_max_s * 1000.0);
 

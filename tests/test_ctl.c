@@ -12,6 +12,7 @@
 struct rig_in {                  /* a scripted rig: constant force and belt speed */
     double t, force, speed, pulse_x, next_pulse_x;
     bool estop, stale;
+    bool drive_tripped;          /* a drive that reports its own trip */
     int flicker;
     double ft[1], fn[1], pt[16];
 };
@@ -34,6 +35,11 @@ static double tick(struct ctl *c, struct rig_in *r, unsigned pressed)
                            .force_t = r->ft, .force_n = r->fn, .pulse_t = r->pt};
     double cmd;
 
+    in.drive.present = r->drive_tripped;
+    in.drive.tripped = r->drive_tripped;
+    in.drive.fault_code = r->drive_tripped ? 9u : 0u;
+    in.drive.t_speed = -1.0;
+    in.drive.speed_mps = NAN;
     if (!r->stale) {
         r->ft[0] = r->t;
         r->fn[0] = r->force + (r->flicker ^= 1) * 0.02;  /* a real cell flickers */
@@ -181,6 +187,33 @@ TEST(fault_latches_until_reset_and_restarts_from_minimum)
     CHECK_NEAR(ctl_speed_cmd(&ctl), cfg.limits.speed_min, 1e-9);
 }
 
+/* The operator's reset reaches the drive some ticks later: a status read before then still
+ * says tripped and must not latch the fault again; a trip still there afterwards does. */
+TEST(a_drive_trip_reset_waits_for_the_drive_to_take_it)
+{
+    static struct ctl c, d;
+    struct ecc_config cfg = cfg_default();
+    struct rig_in r = {0}, q = {0};
+
+    ctl_init(&c, &cfg);
+    ctl_init(&d, &cfg);
+    r.drive_tripped = q.drive_tripped = true;
+    run_for(&c, &r, 0.1);
+    run_for(&d, &q, 0.1);
+    CHECK_INT(ctl_fault(&c), FAULT_DRIVE_TRIP);
+    CHECK_INT(ctl_command(&c, CTL_CMD_RESET, r.t), CTL_OK);
+    CHECK_INT(ctl_command(&d, CTL_CMD_RESET, q.t), CTL_OK);
+    run_for(&c, &r, 0.2);                   /* the drive has not taken the reset yet */
+    run_for(&d, &q, 0.2);
+    CHECK_INT(ctl_fault(&c), FAULT_NONE);
+    CHECK_INT(ctl_fault(&d), FAULT_NONE);
+    r.drive_tripped = false;                /* c's drive takes it; d's stays tripped */
+    run_for(&c, &r, 1.0);
+    run_for(&d, &q, 1.0);
+    CHECK_INT(ctl_fault(&c), FAULT_NONE);
+    CHECK_INT(ctl_fault(&d), FAULT_DRIVE_TRIP);
+}
+
 TEST(reset_is_refused_while_the_estop_is_pressed)
 {
     struct ecc_config cfg = cfg_default();
@@ -285,6 +318,7 @@ TEST(event_queue_keeps_the_newest_when_full)
 TESTS(T(belt_does_not_move_until_start), T(counted_reps_finish_sets_and_the_session),
       T(short_stroke_is_rejected_with_its_reason),
       T(fault_latches_until_reset_and_restarts_from_minimum),
+      T(a_drive_trip_reset_waits_for_the_drive_to_take_it),
       T(reset_is_refused_while_the_estop_is_pressed), T(stale_load_cell_faults),
       T(silent_belt_sensor_faults_while_commanded), T(stop_button_pauses_and_keeps_counted_reps),
       T(speed_is_held_between_strokes), T(event_queue_keeps_the_newest_when_full));
