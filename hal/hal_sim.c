@@ -53,7 +53,7 @@ int hal_sim_add_fault(struct hal_sim *s, enum hal_sim_fault kind, double t_start
                       double duration)
 {
     if ((unsigned)kind >= HAL_SIM_FAULT_COUNT || !isfinite(t_start) || t_start < 0.0 ||
-        !(duration > 0.0)) {
+        !(duration > 0.0) || (kind == HAL_SIM_LOOP_STALL && !(duration <= 60.0))) {
         errno = EINVAL;
         return -1;
     }

@@ -38,7 +38,8 @@ enum hal_sim_fault {
     HAL_SIM_LC_DRIFT,           /* the zero drifts: samples gain HAL_SIM_DRIFT_NPS per s */
     HAL_SIM_LOOP_STALL,         /* the control loop hangs: the sleep that crosses the onset
                                    takes `duration` seconds of wall time (a hung loop, for
-                                   the systemd watchdog); the virtual clock then catches up */
+                                   the systemd watchdog; at most 60 s, never "for good");
+                                   the virtual clock then catches up */
     HAL_SIM_FAULT_COUNT
 };
 
