@@ -469,6 +469,7 @@ static int daemon_open(const struct ecc_config *cfg, FILE *rep_log, struct hal *
 static int privileges_settle(const struct ecc_config *cfg, const struct rt_params *rt)
 {
     char msg[256];
+    bool root = geteuid() == 0;
 
     if ((rt->priority > 0 || rt->lock_memory) && rt_prepare(rt, msg, sizeof msg) != 0)
         log_warn("real time: %s", msg);
@@ -476,7 +477,7 @@ static int privileges_settle(const struct ecc_config *cfg, const struct rt_param
         log_error("%s", msg);
         return -1;
     }
-    if (cfg->daemon.user[0] && getuid() != 0)
+    if (root && cfg->daemon.user[0])
         log_info("running as %s from now on", cfg->daemon.user);
     return 0;
 }
