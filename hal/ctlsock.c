@@ -101,64 +101,74 @@ static int parse_id(const char *s, unsigned long long *id, unsigned long long ma
     return *end || errno || *id >= max ? -1 : 0;
 }
 
-int ctlsock_user(const char *name, uid_t *uid)
+/* One NSS lookup by name into buf; the id found in *id. 0, or an errno value. */
+typedef int (*nss_lookup)(const char *name, char *buf, size_t n, unsigned long long *id);
+
+static int lookup_user(const char *name, char *buf, size_t n, unsigned long long *id)
 {
-    unsigned long long id;
     struct passwd pw, *res = NULL;
+    int rc = getpwnam_r(name, &pw, buf, n, &res);
+
+    if (res)
+        *id = pw.pw_uid;
+    return rc ? rc : res ? 0 : ENOENT;
+}
+
+static int lookup_group(const char *name, char *buf, size_t n, unsigned long long *id)
+{
+    struct group gr, *res = NULL;
+    int rc = getgrnam_r(name, &gr, buf, n, &res);
+
+    if (res)
+        *id = gr.gr_gid;
+    return rc ? rc : res ? 0 : ENOENT;
+}
+
+/* "" -> max ((id_t)-1: leave as is); digits -> that number; else a lookup, growing the
+ * buffer while NSS says it is too small. 0, or -1 with errno ENOENT. */
+static int resolve_id(const char *name, unsigned long long max, nss_lookup lookup,
+                      unsigned long long *id)
+{
     size_t n = 1024;
     char *buf = NULL;
     int rc;
 
     if (!name || !*name) {
-        *uid = (uid_t)-1;
+        *id = max;
         return 0;
     }
-    if (parse_id(name, &id, (uid_t)-1) == 0) {
-        *uid = (uid_t)id;
+    if (parse_id(name, id, max) == 0)
         return 0;
-    }
     do {
         free(buf);
         buf = malloc(n *= 2);
-        rc = buf ? getpwnam_r(name, &pw, buf, n, &res) : ENOMEM;
+        rc = buf ? lookup(name, buf, n, id) : ENOMEM;
     } while (rc == ERANGE && n < NSS_BUF_MAX);
-    if (res)
-        *uid = pw.pw_uid;
     free(buf);
-    if (res)
+    if (rc == 0)
         return 0;
     errno = ENOENT;
     return -1;
 }
 
+int ctlsock_user(const char *name, uid_t *uid)
+{
+    unsigned long long id;
+
+    if (resolve_id(name, (uid_t)-1, lookup_user, &id) != 0)
+        return -1;
+    *uid = (uid_t)id;
+    return 0;
+}
+
 int ctlsock_group(const char *name, gid_t *gid)
 {
     unsigned long long id;
-    struct group gr, *res = NULL;
-    size_t n = 1024;
-    char *buf = NULL;
-    int rc;
 
-    if (!name || !*name) {
-        *gid = (gid_t)-1;
-        return 0;
-    }
-    if (parse_id(name, &id, (gid_t)-1) == 0) {
-        *gid = (gid_t)id;
-        return 0;
-    }
-    do {
-        free(buf);
-        buf = malloc(n *= 2);
-        rc = buf ? getgrnam_r(name, &gr, buf, n, &res) : ENOMEM;
-    } while (rc == ERANGE && n < NSS_BUF_MAX);
-    if (res)
-        *gid = gr.gr_gid;
-    free(buf);
-    if (res)
-        return 0;
-    errno = ENOENT;
-    return -1;
+    if (resolve_id(name, (gid_t)-1, lookup_group, &id) != 0)
+        return -1;
+    *gid = (gid_t)id;
+    return 0;
 }
 
 /* ---- who may talk to us --------------------------------------------------------------- */
