@@ -6,6 +6,8 @@
 #   make check      build with warnings as errors, run every test (ASan/UBSan build)
 #   make check-gpio only the GPIO tests on the kernel's gpio-sim (qemu), verbose
 #   make bench      controller tick cost, simulated day, peak RSS, history latency
+#   make bench-control  the control law against the best fixed speed and an oracle, on a
+#                   matrix of simulated plants (docs/control.md; not part of check)
 #   make fuzz       libFuzzer on the request parser and the config loader (FUZZ_SECONDS each)
 #   make install    PREFIX=/usr/local DESTDIR= (binaries, unit, configs, man pages, udev rule)
 #   make CROSS=aarch64-linux-gnu   cross-build for 64-bit Raspberry Pi OS (docs/arm64.md)
@@ -112,7 +114,8 @@ endef
 $(eval $(call flavour,rel,$(OPT)))
 $(eval $(call flavour,san,$(SAN)))
 
-.PHONY: all deps test-deps demo demo-hil check check-gpio test bench fuzz install uninstall clean
+.PHONY: all deps test-deps demo demo-hil check check-gpio test bench bench-control fuzz install \
+        uninstall clean
 .DEFAULT_GOAL := all
 
 all: $(addprefix $(BUILD)/rel/,$(PROGS))
@@ -161,6 +164,14 @@ bench: all $(BUILD)/rel/tests/bench_eccd $(BUILD)/rel/tests/bench_modbus $(BUILD
 
 $(BUILD)/rel/tests/bench_%: $(BUILD)/rel/tests/bench_%.o $(BUILD)/rel/tests/scenario.o $(rel_LIB)
 	$(CC) $(OPT) $^ $(ECC_LIBS) -o $@
+
+# bench-control (issue 11): eccd, every fixed speed and an oracle on 17 simulated plants x 5
+# seeds, judged on the athlete's ground truth; a markdown table and PASS/FAIL lines (exit 0:
+# a benchmark, not a test). Under a minute. BENCH_CONTROL_FLAGS=--write-docs also rewrites
+# docs/control-table.md and docs/control-hard-set.svg; --curves, --cell TEXT, --seeds N.
+BENCH_CONTROL_FLAGS ?=
+bench-control: $(BUILD)/rel/tests/bench_control
+	@$(BUILD)/rel/tests/bench_control $(BENCH_CONTROL_FLAGS)
 
 # Coverage-guided fuzzing (libFuzzer) of the socket request parser and the config loader,
 # FUZZ_SECONDS each, on scratch copies of tests/fuzz/corpus/; fails on any crash.

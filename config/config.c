@@ -111,9 +111,11 @@ static const struct cfg_key keys[] = {
     K_DBL("limits", "force_stale_s", limits.force_stale_s, 0.05, 5, "0.5", "s",
           "no new load-cell sample for this long is a fault"),
     K_DBL("limits", "speed_disagree_mps", limits.speed_disagree_mps, 0.02, 0.5, "0.1", "m/s",
-          "belt sensor and drive-reported speed may differ by this much"),
+          "the belt sensor may fall behind the drive-reported speed by this much on average "
+          "(slip under the foot)"),
     K_DBL("limits", "speed_disagree_s", limits.speed_disagree_s, 0.1, 5, "0.5", "s",
-          "a disagreement lasting longer than this is a fault"),
+          "this times speed_disagree_mps is the travel the sensor and the drive may differ by "
+          "beyond one pulse spacing before it is a fault"),
     K_DBL("limits", "force_stuck_s", limits.force_stuck_s, 0.2, 10, "2.0", "s",
           "a load-cell reading that does not change at all for this long is a fault"),
     K_DBL("limits", "force_negative_n", limits.force_negative_n, 5, 200, "30", "N",
@@ -152,6 +154,21 @@ static const struct cfg_key keys[] = {
           "the middle; the speed is held only in the rest"),
     K_DBL("control", "engage_n", control.engage_n, 5, 500, "25", "N",
           "reactive: the belt moves only while the foot load is above this"),
+    K_DBL("control", "lead_margin_mps", control.lead_margin, 0.01, 0.3, "0.05", "m/s",
+          "the command never runs further ahead of the measured belt speed than this (a "
+          "command the belt cannot follow is a promise it breaks a moment later)"),
+    K_BOOL("control", "adapt", control.adapt, "true",
+           "steer by the patient's force-speed model learned stroke by stroke (landing speed "
+           "chosen ahead, correction from the first force measured); false: the band PI "
+           "(kp, ki) alone, which is also the fallback when the model is implausible"),
+    K_DBL("control", "slope_n_per_mps", control.slope, 20, 1000, "150", "N/(m/s)",
+          "force-speed slope the model starts from (how much the foot force rises per m/s "
+          "of belt speed); it is then learned from the strokes"),
+    K_DBL("control", "target", control.target, 0.2, 0.8, "0.7", "",
+          "where in the band the model aims: 0 the floor, 1 the top (higher: faster strokes)"),
+    K_DBL("control", "force_delay_s", control.force_delay_s, 0, 0.5, "0.1", "s",
+          "delay from a belt speed change to the foot force it causes (patient reaction, "
+          "load-cell filter)"),
 
     K_BOOL("filter", "spike_reject", filter.spike_reject, "true",
            "median-of-3 drops single-sample load-cell spikes"),
@@ -167,7 +184,12 @@ static const struct cfg_key keys[] = {
     K_DBL("rep", "min_travel_m", rep.min_travel_m, 0.01, 2, "0.25", "m",
           "least belt travel under load that counts"),
     K_DBL("rep", "min_in_band", rep.min_in_band, 0, 1, "0.5", "",
-          "least share (0 to 1) of the stroke spent inside the force band"),
+          "least share (0 to 1) of the stroke's loaded window spent inside the force band; "
+          "the window runs from contact plus landing_s until the foot starts to lift, and "
+          "time below the floor counts as out"),
+    K_DBL("rep", "landing_s", rep.landing_s, 0, 1, "0.15", "s",
+          "after contact the foot is still landing: the loaded window judged for the band "
+          "starts this much later"),
 
     K_INT("protocol", "reps_per_set", protocol.reps_per_set, 1, 100, "15", "reps",
           "valid reps that make a set"),
@@ -223,6 +245,16 @@ static const struct cfg_key keys[] = {
           "the drive's own comm-loss stop time (set it in the drive; eccd writes well within it)"),
     K_ENUM("drive", "stop_mode", drive.stop_mode, stop_mode_names, "ramp",
            "how the drive stops on a fault: ramp down, or coast (where the drive says so)"),
+    K_DBL("drive", "accel_time_s", drive.accel_time_s, 0.1, 60, "3", "s",
+          "the drive's own acceleration time from 0 to max_hz, as set in the drive "
+          "(delta-vfd: 01-09; optidrive-e3: P-03; huanyang-gt and others: acceleration time "
+          "1; pwm and sim: the time to the speed max_hz / hz_per_mps); eccd never asks for "
+          "faster, and logs the ramp it measures if the drive is slower"),
+    K_DBL("drive", "decel_time_s", drive.decel_time_s, 0.1, 60, "3", "s",
+          "the drive's own deceleration time from max_hz to 0 (delta-vfd: 01-10; "
+          "optidrive-e3: P-04; others: deceleration time 1)"),
+    K_DBL("drive", "dead_time_s", drive.dead_time_s, 0, 0.5, "0.05", "s",
+          "from a setpoint write until the belt starts to follow (bus, drive reaction)"),
 
     K_INT("profile", "address_base", profile.address_base, 0, 1, "0", "",
           "1 if the manual numbers registers from 1 (the wire address is one less)"),
@@ -347,8 +379,10 @@ static const struct cfg_key keys[] = {
           "standard deviation of the load-cell noise"),
     K_DBL("sim", "loadcell_resolution_n", sim.loadcell_resolution_n, 0, 10, "0.05", "N",
           "load-cell quantisation step"),
-    K_DBL("sim", "drive_accel_mps2", sim.drive_accel, 0.1, 10, "1.5", "m/s^2",
-          "the simulated drive's own ramp"),
+    K_DBL("sim", "drive_accel_mps2", sim.drive_accel, 0.05, 10, "0.3", "m/s^2",
+          "the simulated drive's own ramp (a treadmill VFD takes 2 to 5 s to full speed)"),
+    K_DBL("sim", "drive_dead_time_s", sim.drive_dead_s, 0, 0.5, "0.05", "s",
+          "the simulated drive answers a setpoint only this long after it was given"),
     K_DBL("sim", "slip", sim.slip, 0, 0.01, "0.0002", "(m/s)/N",
           "belt slows this much per newton of foot load"),
     K_DBL("sim", "encoder_scale", sim.encoder_scale, 0.25, 4, "1", "",

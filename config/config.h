@@ -89,6 +89,13 @@ struct ecc_config {
                                         still corrected; it is held only in the middle */
         double engage_n;             /* N, reactive: the belt moves only while the foot load is
                                         above this (release_n < engage_n < force_low) */
+        double lead_margin;          /* m/s, the command never runs further ahead of the
+                                        measured belt speed than this */
+        bool adapt;                  /* steer by the learned force-speed model (fv_model.h);
+                                        false: the plain band PI alone */
+        double slope;                /* N/(m/s), the force-speed slope the model starts from */
+        double target;               /* where in the band the model aims, 0 floor .. 1 top */
+        double force_delay_s;        /* s, belt speed to foot force delay (reaction, filter) */
     } control;
 
     struct {                         /* [filter] force filter */
@@ -101,7 +108,10 @@ struct ecc_config {
         double release_n;            /* N, stroke ends when it falls below this (< contact_n) */
         double min_stroke_s;         /* s, shortest stroke that counts */
         double min_travel_m;         /* m, least belt travel under load that counts */
-        double min_in_band;          /* 0..1, least share of the stroke inside the band */
+        double min_in_band;          /* 0..1, least share of the stroke's loaded window inside
+                                        the band */
+        double landing_s;            /* s, after contact the foot is still landing: the loaded
+                                        window judged for the band starts this much later */
     } rep;
 
     struct {                         /* [protocol] */
@@ -137,6 +147,9 @@ struct ecc_config {
         int fail_after;              /* failed transactions in a row that latch comm loss */
         double watchdog_s;           /* s, the drive's own comm-loss stop time (set in the drive) */
         enum cfg_stop_mode stop_mode;/* how the drive stops on a fault: ramp or coast */
+        double accel_time_s;         /* s, the drive's own ramp from 0 to max_hz (its parameter) */
+        double decel_time_s;         /* s, the drive's own ramp from max_hz to 0 */
+        double dead_time_s;          /* s, from a setpoint write until the belt follows */
     } drive;
 
     struct {                         /* [profile] the register map when drive.profile = generic */
@@ -219,6 +232,7 @@ struct ecc_config {
         double loadcell_noise_n;     /* N, standard deviation of the load-cell noise */
         double loadcell_resolution_n;/* N, quantisation step */
         double drive_accel;          /* m/s^2, the simulated drive's own ramp */
+        double drive_dead_s;         /* s, the simulated drive answers a setpoint this late */
         double slip;                 /* (m/s)/N, belt slows this much per newton of foot load */
         double encoder_scale;        /* the simulated sensor really pulses this many times
                                         encoder.pulses_per_m (fault injection; 1 = true) */

@@ -23,6 +23,38 @@ static double move_toward(double from, double to, double max_step)
     return to;
 }
 
+/* The drive's ramp bounds the slew; a ramp of 0 (not given) leaves accel alone. */
+static double slower(double a, double b)
+{
+    return b > 0.0 && b < a ? b : a;
+}
+
+void band_ctl_set_drive_accel(struct band_ctl *c, double mps2)
+{
+    if (mps2 > 0.0 && isfinite(mps2))
+        c->p.drive_accel = mps2;
+}
+
+double band_ctl_slew_up(const struct band_ctl_params *p)
+{
+    return slower(p->accel, p->drive_accel);
+}
+
+double band_ctl_slew_down(const struct band_ctl_params *p)
+{
+    return slower(p->accel, p->drive_decel);
+}
+
+/* Toward `to` by at most up (rising) or down (falling). */
+static double move_toward2(double from, double to, double up, double down)
+{
+    if (to > from + up)
+        return from + up;
+    if (to < from - down)
+        return from - down;
+    return to;
+}
+
 static int rollback_ticks_for(const struct band_ctl_params *p)
 {
     if (!(p->dt > 0) || !(p->rollback_s > 0))
@@ -123,7 +155,7 @@ static double desired_speed(struct band_ctl *c, double force, bool engaged)
         return c->target;
 
     double e = band_ctl_error(p, force);
-    double step = p->accel * p->dt;
+    double step = (e > 0 ? band_ctl_slew_up(p) : band_ctl_slew_down(p)) * p->dt;
     double proportional_only = clamp_speed(p, c->target + p->kp * e);
     /* Anti-windup at the slew limit: while the output cannot even keep up with the
      * command it has, integrating further only stores up speed that carries it
@@ -143,22 +175,61 @@ static bool reactive_unloaded(const struct band_ctl_params *p, double force)
     return p->mode == CFG_MODE_REACTIVE && !(force > p->engage);
 }
 
-double band_ctl_update(struct band_ctl *c, double force, bool engaged)
+/* The model's speed, clamped; the PI's held speed follows it for a smooth fallback. */
+static double model_speed(struct band_ctl *c, double v_model)
+{
+    const struct band_ctl_params *p = &c->p;
+
+    if (p->mode == CFG_MODE_FIXED)
+        return clamp_speed(p, p->fixed_speed);
+    c->target = clamp_speed(p, v_model);
+    return c->target;
+}
+
+/* Never more than lead_margin above the measured belt: a drive that lags behind its
+ * config (or a belt the foot drags) holds the command back, rising only as the belt
+ * does. */
+static double lead_limited(const struct band_ctl_params *p, double cmd, double v_belt)
+{
+    if (!isfinite(v_belt))
+        return cmd;
+    return fmin(cmd, fmax(v_belt, 0.0) + p->lead_margin);
+}
+
+/* A stop ramps down from what the belt really does, never from a command it has not
+ * reached: a stop must never ask for more speed than the belt has. */
+static double stop_from(double out, double v_belt)
+{
+    return isfinite(v_belt) && v_belt >= 0.0 && v_belt < out ? v_belt : out;
+}
+
+double band_ctl_step(struct band_ctl *c, double force, bool engaged, double v_belt,
+                     double v_model)
 {
     const struct band_ctl_params *p = &c->p;
 
     if (!isfinite(force))
         engaged = false;              /* a bad reading must not reach the integrator */
 
-    if (c->running && !reactive_unloaded(p, force))
-        c->out = move_toward(c->out, desired_speed(c, force, engaged), p->accel * p->dt);
-    else
-        c->out = move_toward(c->out, 0.0, p->stop_decel * p->dt);
+    if (c->running && !reactive_unloaded(p, force)) {
+        double want = isfinite(v_model) ? model_speed(c, v_model)
+                                        : desired_speed(c, force, engaged);
+        double next = move_toward2(c->out, want, band_ctl_slew_up(p) * p->dt,
+                                   band_ctl_slew_down(p) * p->dt);
+        c->out = lead_limited(p, next, v_belt);
+    } else {
+        c->out = move_toward(stop_from(c->out, v_belt), 0.0, p->stop_decel * p->dt);
+    }
 
     /* Last line of defence: whatever the parameters, never command beyond the cap. */
     c->out = isfinite(c->out) ? clamp(c->out, 0.0, p->speed_max) : 0.0;
     remember_target(c);
     return c->out;
+}
+
+double band_ctl_update(struct band_ctl *c, double force, bool engaged)
+{
+    return band_ctl_step(c, force, engaged, NAN, NAN);
 }
 
 void band_ctl_release(struct band_ctl *c)

@@ -35,6 +35,18 @@
  * from wherever it is); at or below it the output ramps to zero at stop_decel, as on
  * a stop, and the held speed is kept for the next stroke.
  *
+ * The drive: the command never runs ahead of what the drive can follow. Its slew is
+ * the lesser of accel and the drive's own ramp (drive_accel up, drive_decel down), and
+ * while the measured belt speed is known the command is never more than lead_margin
+ * above it (a drive slower than its config, a belt dragged by the foot). A stop ramp
+ * starts from the lesser of the command and the measured belt speed, so stopping never
+ * asks for more speed than the belt has.
+ *
+ * The model: band_ctl_update() may be given the speed a model wants (v_model, finite);
+ * it is then used instead of the PI's desired speed, through the same slew and lead
+ * limits and clamps, and the PI's held speed follows it so that a fallback to the PI
+ * (v_model NAN) continues from where the model was.
+ *
  * Pure logic: the control period dt is fixed at init; nothing is allocated.
  */
 #ifndef ECC_BAND_CTL_H
@@ -55,6 +67,8 @@ struct band_ctl_params {
     double stop_decel;               /* m/s^2, ramp down when stopping */
     double fixed_speed;              /* m/s, fixed mode */
     double engage;                   /* N, reactive mode: the belt moves only above this */
+    double drive_accel, drive_decel; /* m/s^2, the drive's own ramps (never asked faster) */
+    double lead_margin;              /* m/s, the command stays at most this above the belt */
     double rollback_s;               /* s, clamped to what the history holds */
     double dt;                       /* s, the control period */
 };
@@ -81,9 +95,22 @@ void band_ctl_stop(struct band_ctl *c);
 /* Stop at once, no ramp (the drive coasts on a fault where it is set to). */
 void band_ctl_halt(struct band_ctl *c);
 
-/* One control period. force: filtered force (N); engaged: act on it this tick.
+/* One control period. force: filtered force (N); engaged: act on it this tick;
+ * v_belt: the measured belt speed (m/s; NAN: not known well enough to bound the
+ * command); v_model: the speed the model wants (NAN: use the band PI).
  * Returns the commanded belt speed (m/s), always within [0, speed_max]. */
+double band_ctl_step(struct band_ctl *c, double force, bool engaged, double v_belt,
+                     double v_model);
+
+/* band_ctl_step with no belt measurement and no model: the band PI alone. */
 double band_ctl_update(struct band_ctl *c, double force, bool engaged);
+
+/* The drive ramps slower than configured: hold the command to this (m/s^2, > 0). */
+void band_ctl_set_drive_accel(struct band_ctl *c, double mps2);
+
+/* The slew the command may change by per second, up and down (m/s^2). */
+double band_ctl_slew_up(const struct band_ctl_params *p);
+double band_ctl_slew_down(const struct band_ctl_params *p);
 
 /* The stroke has ended: roll the held speed back by rollback_s. */
 void band_ctl_release(struct band_ctl *c);

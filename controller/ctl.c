@@ -48,6 +48,12 @@ long ctl_events_dropped(const struct ctl *c)
 
 /* ---- init ------------------------------------------------------------------------ */
 
+/* Belt acceleration (m/s^2) of a drive that ramps from 0 to max_hz in ramp_s. */
+static double drive_ramp(const struct ecc_config *cfg, double ramp_s)
+{
+    return cfg->drive.max_hz / cfg->drive.hz_per_mps / ramp_s;
+}
+
 /* The modules whose settings a patient's own band and caps change. */
 static void init_limited(struct ctl *c, const struct ecc_config *cfg)
 {
@@ -63,14 +69,26 @@ static void init_limited(struct ctl *c, const struct ecc_config *cfg)
         .accel = cfg->limits.accel, .stop_decel = cfg->limits.stop_decel,
         .fixed_speed = cfg->control.fixed_speed,
         .engage = cfg->control.engage_n,
+        .drive_accel = drive_ramp(cfg, cfg->drive.accel_time_s),
+        .drive_decel = drive_ramp(cfg, cfg->drive.decel_time_s),
+        .lead_margin = cfg->control.lead_margin,
         .rollback_s = cfg->control.release_rollback_s,
         .dt = c->dt,
+    };
+    const struct fv_params fp = {
+        .slope = cfg->control.slope, .slope_min = CTL_SLOPE_MIN, .slope_max = CTL_SLOPE_MAX,
+        .target_n = cfg->band.force_low +
+                    cfg->control.target * (cfg->band.force_high - cfg->band.force_low),
+        .land_target_n = 0.5 * (cfg->band.force_low + cfg->band.force_high),
+        .speed_min = cfg->limits.speed_min, .speed_max = cfg->limits.speed_max,
+        .landing_s = cfg->rep.landing_s, .delay_s = cfg->control.force_delay_s,
+        .lookahead_s = cfg->drive.dead_time_s + cfg->control.force_delay_s, .dt = c->dt,
     };
     const struct rep_params rp = {
         .contact_n = cfg->rep.contact_n, .release_n = cfg->rep.release_n,
         .force_low = cfg->band.force_low, .force_high = cfg->band.force_high,
         .min_stroke_s = cfg->rep.min_stroke_s, .min_travel_m = cfg->rep.min_travel_m,
-        .min_in_band = cfg->rep.min_in_band,
+        .min_in_band = cfg->rep.min_in_band, .landing_s = cfg->rep.landing_s,
     };
     const struct safety_params sp = {
         .force_abort = cfg->limits.force_abort,
@@ -89,6 +107,7 @@ static void init_limited(struct ctl *c, const struct ecc_config *cfg)
     };
 
     band_ctl_init(&c->band, &bp);
+    fv_model_init(&c->fv, &fp);
     rep_init(&c->rep, &rp);
     safety_init(&c->safety, &sp);
 }
@@ -102,7 +121,13 @@ static void init_modules(struct ctl *c, const struct ecc_config *cfg)
     };
 
     force_filter_init(&c->filter, cfg->filter.cutoff_hz, cfg->filter.spike_reject);
-    speed_est_init(&c->speed_est, cfg->encoder.pulses_per_m, cfg->encoder.timeout_s);
+    const struct belt_speed_params bsp = {
+        .pulses_per_m = cfg->encoder.pulses_per_m, .timeout_s = cfg->encoder.timeout_s,
+        .accel = drive_ramp(cfg, cfg->drive.accel_time_s),
+        .decel = drive_ramp(cfg, cfg->drive.decel_time_s),
+    };
+
+    belt_speed_init(&c->belt, &bsp);      /* the drive's ramps: its model of a silent drive */
     proto_init(&c->proto, &pp);
     init_limited(c, cfg);
 }
@@ -127,6 +152,7 @@ void ctl_init(struct ctl *c, const struct ecc_config *cfg)
     c->t_last_force = -1.0;
     c->t_force_changed = -1.0;
     c->t_last_pulse = -1.0;
+    c->v_ref_prev = NAN;
     c->t_reset = -INFINITY;
     c->speed_drive = NAN;
     c->patient = (struct ctl_patient){.id = 0, .force_low = NAN, .force_high = NAN,
@@ -166,10 +192,8 @@ static void stroke_record(struct ctl *c, const struct rep_figures *fig)
         c->set_sum.counted++;
     else
         c->set_sum.rejected++;
-    if (fig->t_first_band >= 0.0) {
-        c->set_band_s += fig->in_band_s;
-        c->set_band_span_s += fig->t_end - fig->t_first_band;
-    }
+    c->set_band_s += fig->in_band_s;        /* the set's share: over every loaded window */
+    c->set_band_span_s += fig->window_s;
     ev = event_push(c, counted ? CTL_EV_REP : CTL_EV_REJECT);
     ev->fig = *fig;
     if (counted)
@@ -202,6 +226,7 @@ static void stroke_abort(struct ctl *c)
 {
     struct rep_figures fig;
 
+    fv_model_release(&c->fv, false);
     if (rep_abort(&c->rep, c->now, &fig))
         stroke_record(c, &fig);
 }
@@ -255,8 +280,10 @@ static void belt_start(struct ctl *c, enum proto_state before)
     if (before != PROTO_PAUSED || c->resumed)
         event_push(c, CTL_EV_SET_START)->resumed = c->resumed;
     c->resumed = false;
-    if (c->restart_from_min)
+    if (c->restart_from_min) {
         v0 = c->cfg.limits.speed_min;
+        c->model_held = true;           /* the model waits for the patient's next stroke */
+    }
     c->restart_from_min = false;
     band_ctl_run(&c->band, v0);
 }
@@ -367,8 +394,11 @@ static void force_read(struct ctl *c, const struct ctl_input *in)
     }
 }
 
-/* Belt speed from the pulse sensor, or from the drive where the rig has no sensor;
- * with both, the drive's figure is kept as the second opinion for the cross-check. */
+
+/* Belt speed from the pulse sensor fused with the drive's reported speed (or a model of
+ * the drive where it reports none: belt_speed.h), or from the drive alone where the rig
+ * has no sensor. With both, the drive's raw figure and the raw pulse count go to the
+ * safety cross-check. */
 static void speed_read(struct ctl *c, const struct ctl_input *in)
 {
     const struct hal_drive_status *d = &in->drive;
@@ -377,15 +407,22 @@ static void speed_read(struct ctl *c, const struct ctl_input *in)
     if (c->cfg.encoder.type == CFG_ENCODER_DRIVE) {
         c->speed = drive_speed ? d->speed_mps : 0.0;
         c->speed_drive = NAN;
+        c->speed_pulse = NAN;                   /* no pulses: no pulse-based checks */
+        c->pulse_dist = c->pulse_m = 0.0;
         if (drive_speed && d->speed_mps > 0.0)
             c->t_last_pulse = d->t_speed;       /* a sign of life from the belt */
         return;
     }
-    for (int i = 0; i < in->n_pulses; i++)
-        speed_est_pulse(&c->speed_est, in->pulse_t[i]);
-    c->speed = speed_est_get(&c->speed_est, c->now);
-    c->t_last_pulse = speed_est_last_pulse(&c->speed_est);
     c->speed_drive = drive_speed ? d->speed_mps : NAN;
+    belt_speed_update(&c->belt, &(struct belt_speed_in){
+        .now = c->now, .pulse_t = in->pulse_t, .n_pulses = in->n_pulses,
+        .drive_mps = c->speed_drive, .cmd_mps = c->cmd,     /* c->cmd: last tick's, in force */
+        .force_n = force_filter_value(&c->filter)});        /* the load the belt slips under */
+    c->speed = belt_speed_get(&c->belt);
+    c->speed_pulse = belt_speed_pulse_speed(&c->belt);
+    c->pulse_dist = belt_speed_counted(&c->belt);
+    c->pulse_m = belt_speed_m_per_pulse(&c->belt);
+    c->t_last_pulse = belt_speed_last_pulse(&c->belt);
 }
 
 /* This tick's safety inputs; a reset is judged on them too. */
@@ -394,6 +431,7 @@ static void safety_inputs(struct ctl *c, const struct ctl_input *in)
     c->last_in = (struct safety_input){
         .now = c->now, .force = force_filter_value(&c->filter),
         .t_last_force = c->t_last_force, .speed = c->speed, .speed_cmd = c->cmd,
+        .speed_pulse = c->speed_pulse, .pulse_dist = c->pulse_dist, .pulse_m = c->pulse_m,
         .t_last_pulse = c->t_last_pulse, .estop = in->estop,
         .force_raw = c->force_raw, .t_force_changed = c->t_force_changed,
         .drive_tripped = in->drive.present && in->drive.tripped &&
@@ -428,6 +466,47 @@ static void safety_run(struct ctl *c)
     c->restart_from_min = true;
 }
 
+/* What the drive is really doing (m/s), to bound the command by: its reported output
+ * where it reports one (instantaneous, and free of the belt's slip under the foot: a
+ * lead bound on the slipping belt would pull the command, and so the drive, down);
+ * where it does not, the fused speed, which then is the drive model scaled by what the
+ * pulses counted, so a drive slower than its config shows there too. */
+static double belt_reference(const struct ctl *c)
+{
+    if (c->cfg.encoder.type == CFG_ENCODER_DRIVE || !isfinite(c->speed_drive))
+        return c->speed;
+    return c->speed_drive;
+}
+
+/* Is the belt pinned at a speed limit (for the rep rule's "no speed could have put it in
+ * the band")? Judged on the command and, where known, the belt. */
+static enum rep_limit belt_limit(const struct ctl *c)
+{
+    const struct ecc_config *cfg = &c->cfg;
+    double v = belt_reference(c), tol = cfg->control.lead_margin;
+
+    if (c->cmd <= cfg->limits.speed_min + 1e-6 && !(v > cfg->limits.speed_min + tol))
+        return REP_AT_MIN;
+    if (c->cmd >= cfg->limits.speed_max - 1e-6 && !(v < cfg->limits.speed_max - tol))
+        return REP_AT_MAX;
+    return REP_FREE;
+}
+
+/* The speed the force-speed model asks for (NAN: use the band PI). */
+static double model_speed(struct ctl *c)
+{
+    double v = belt_reference(c);
+    double want;
+
+    if (!c->cfg.control.adapt || c->cfg.control.mode == CFG_MODE_FIXED)
+        return NAN;
+    want = fv_model_speed(&c->fv, c->now, force_filter_value(&c->filter),
+                          isfinite(v) ? v : c->cmd);
+    /* After a fault the belt restarts from speed_min and stays there until the patient
+     * loads it again: the model's idea of the next landing speed waits for a stroke. */
+    return c->model_held ? NAN : want;
+}
+
 static void reps_run(struct ctl *c)
 {
     struct rep_figures fig;
@@ -435,11 +514,16 @@ static void reps_run(struct ctl *c)
 
     if (proto_state(&c->proto) != PROTO_SET_RUNNING)
         return;
-    e = rep_update(&c->rep, c->now, force_filter_value(&c->filter), c->speed, c->dt, &fig);
-    if (e == REP_EV_CONTACT)
+    e = rep_update(&c->rep, c->now, force_filter_value(&c->filter), c->speed, c->dt,
+                   belt_limit(c), &fig);
+    if (e == REP_EV_CONTACT) {
         c->stroke++;
-    else if (e == REP_EV_RELEASE)
+        c->model_held = false;
+        fv_model_contact(&c->fv, c->now);
+    } else if (e == REP_EV_RELEASE) {
+        fv_model_release(&c->fv, true);
         stroke_released(c, &fig);
+    }
 }
 
 /* The controller acts on force only once the stroke is really loaded: force has
@@ -450,6 +534,34 @@ static bool stroke_engaged(const struct ctl *c)
         return false;
     return rep_reached_band(&c->rep) ||
            rep_stroke_time(&c->rep, c->now) >= c->cfg.control.engage_timeout_s;
+}
+
+/* Measure the drive's ramp while the command sits a lead margin ahead of the belt (the
+ * belt lags: it should be gaining at the drive's full ramp). A drive slower than its
+ * config is said once, with the measured figure, and believed from then on. */
+static void drive_ramp_watch(struct ctl *c)
+{
+    double v = belt_reference(c), configured = c->band.p.drive_accel;
+    bool lagging = isfinite(v) && isfinite(c->v_ref_prev) && c->cmd > 0.0 &&
+                   c->cmd >= c->v_ref_prev + c->cfg.control.lead_margin - 1e-9;
+    struct ctl_event *ev;
+
+    if (lagging) {
+        c->lag_s += c->dt;
+        c->lag_dv += v - c->v_ref_prev;
+    }
+    c->v_ref_prev = v;
+    if (c->lag_s < CTL_RAMP_WINDOW_S)
+        return;
+    double measured = c->lag_dv / c->lag_s;
+    c->lag_s = c->lag_dv = 0.0;
+    if (!(measured < CTL_RAMP_SLOW * configured) || c->drive_slow_said)
+        return;
+    c->drive_slow_said = true;
+    band_ctl_set_drive_accel(&c->band, fmax(measured, CTL_RAMP_FLOOR));
+    ev = event_push(c, CTL_EV_DRIVE_SLOW);
+    ev->value = measured;
+    ev->limit = configured;
 }
 
 double ctl_tick(struct ctl *c, const struct ctl_input *in)
@@ -464,7 +576,10 @@ double ctl_tick(struct ctl *c, const struct ctl_input *in)
     safety_run(c);
     proto_tick(&c->proto, c->now);
     reps_run(c);
-    c->cmd = band_ctl_update(&c->band, force_filter_value(&c->filter), stroke_engaged(c));
+    double v_model = model_speed(c);
+    drive_ramp_watch(c);
+    c->cmd = band_ctl_step(&c->band, force_filter_value(&c->filter), stroke_engaged(c),
+                           belt_reference(c), v_model);
     return c->cmd;
 }
 

@@ -23,7 +23,9 @@
 #include "config/config.h"
 #include "hal/hal.h"
 #include "controller/band_ctl.h"
+#include "controller/belt_speed.h"
 #include "controller/filter.h"
+#include "controller/fv_model.h"
 #include "controller/protocol.h"
 #include "controller/rep.h"
 #include "controller/safety.h"
@@ -35,6 +37,15 @@
  * reset reaches the drive over the bus some ticks later, and a status read before then
  * still says "tripped". A trip still there after it latches again. */
 #define CTL_DRIVE_RESET_GRACE_S 0.5
+/* The force-speed slopes the model believes (N per m/s); outside them it falls back. */
+#define CTL_SLOPE_MIN 20.0
+#define CTL_SLOPE_MAX 1500.0
+/* The drive's ramp is measured while it lags the command by the lead margin: over
+ * CTL_RAMP_WINDOW_S of such lagging, a belt that gained less than CTL_RAMP_SLOW of the
+ * configured ramp is a slower drive than its config says. */
+#define CTL_RAMP_WINDOW_S 0.5
+#define CTL_RAMP_SLOW 0.8
+#define CTL_RAMP_FLOOR 0.02     /* m/s^2: a measured ramp is never believed below this */
 
 enum ctl_cmd { CTL_CMD_START = 0, CTL_CMD_STOP, CTL_CMD_NEXT_SET, CTL_CMD_RESET, CTL_CMD_COUNT };
 
@@ -59,6 +70,9 @@ enum ctl_event_kind {
     CTL_EV_SESSION_START,       /* a new session began (patient says whose) */
     CTL_EV_SET_START,           /* a set began, or went on after a restart (resumed;
                                    rep = reps it already had) */
+    CTL_EV_DRIVE_SLOW,          /* the drive ramps slower than drive.accel_time_s says:
+                                   value = measured, limit = configured (m/s^2); the
+                                   command is held to the measured ramp from now on */
 };
 
 struct ctl_set_summary {
@@ -144,8 +158,8 @@ struct ctl {                    /* fields are private to ctl.c */
     struct ecc_config cfg;
     double dt;
     struct force_filter filter;
-    struct speed_est speed_est;
     struct band_ctl band;
+    struct fv_model fv;             /* the patient's force-speed model (fv_model.h) */
     struct rep_det rep;
     struct proto proto;
     struct safety safety;
@@ -161,6 +175,12 @@ struct ctl {                    /* fields are private to ctl.c */
     double sched_wait_s;
     double now, force_raw, t_last_force, t_force_changed, speed, speed_drive, cmd;
     double t_last_pulse;            /* newest belt pulse, or drive speed reading (-1: none) */
+    struct belt_speed belt;         /* pulses fused with the drive (belt_speed.h) */
+    double speed_pulse;             /* m/s from pulse periods alone (NAN: no pulse sensor) */
+    double pulse_dist, pulse_m;     /* m counted in pulses; m per pulse (0: no pulse sensor) */
+    double lag_s, lag_dv, v_ref_prev;   /* the drive's ramp, measured while it lags */
+    bool drive_slow_said;
+    bool model_held;                /* restarted after a fault: no model until a contact */
     bool restart_from_min;          /* after a fault, the next start begins at speed_min */
     int stroke;                     /* strokes in this session */
     struct ctl_set_summary set_sum, session_sum;

@@ -41,7 +41,7 @@ const char *event_kind_name(enum ctl_event_kind k)
 {
     static const char *const names[] = {"rep", "reject", "set", "session",
                                         "fault", "reset", "command", "session_start",
-                                        "set_start"};
+                                        "set_start", "drive_slow"};
     return (unsigned)k < sizeof names / sizeof names[0] ? names[k] : "unknown";
 }
 
@@ -52,10 +52,11 @@ static int json_stroke(const struct ctl_event *ev, char *buf, size_t len)
     return snprintf(buf, len,
                     ",\"session\":%d,\"set\":%d,\"rep\":%d,\"stroke\":%d,\"verdict\":\"%s\""
                     ",\"t_start\":%.3f,\"duration_s\":%.3f,\"travel_m\":%.3f,\"peak_n\":%.1f"
-                    ",\"mean_n\":%.1f,\"in_band_s\":%.3f,\"in_band_share\":%.3f,\"work_j\":%.1f}",
+                    ",\"mean_n\":%.1f,\"t_lift\":%.3f,\"window_s\":%.3f,\"in_band_s\":%.3f"
+                    ",\"in_band_share\":%.3f,\"work_j\":%.1f}",
                     ev->session, ev->set, ev->rep, ev->stroke, rep_verdict_name(f->verdict),
-                    f->t_start, f->duration_s, f->travel_m, f->peak_n, f->mean_n, f->in_band_s,
-                    f->in_band_share, f->work_j);
+                    f->t_start, f->duration_s, f->travel_m, f->peak_n, f->mean_n, f->t_lift,
+                    f->window_s, f->in_band_s, f->in_band_share, f->work_j);
 }
 
 static int json_set(const struct ctl_event *ev, char *buf, size_t len)
@@ -65,10 +66,12 @@ static int json_set(const struct ctl_event *ev, char *buf, size_t len)
     return snprintf(buf, len,
                     ",\"session\":%d,\"set\":%d,\"counted\":%d,\"rejected\":%d"
                     ",\"too_short\":%d,\"too_little_travel\":%d,\"out_of_band\":%d,\"aborted\":%d"
+                    ",\"above_band_at_min_speed\":%d,\"below_band_at_max_speed\":%d"
                     ",\"in_band_share\":%.3f,\"duration_s\":%.3f}",
                     ev->session, ev->set, s->counted, s->rejected, s->by_verdict[REP_TOO_SHORT],
                     s->by_verdict[REP_TOO_LITTLE_TRAVEL], s->by_verdict[REP_OUT_OF_BAND],
-                    s->by_verdict[REP_ABORTED], s->in_band_share, s->duration_s);
+                    s->by_verdict[REP_ABORTED], s->by_verdict[REP_ABOVE_AT_MIN],
+                    s->by_verdict[REP_BELOW_AT_MAX], s->in_band_share, s->duration_s);
 }
 
 static int json_body(const struct ctl_event *ev, char *buf, size_t len)
@@ -98,6 +101,9 @@ static int json_body(const struct ctl_event *ev, char *buf, size_t len)
     case CTL_EV_SESSION_START:
         return snprintf(buf, len, ",\"session\":%d,\"patient\":%ld,\"wall\":%.0f}",
                         ev->session, ev->patient, ev->wall);
+    case CTL_EV_DRIVE_SLOW:
+        return snprintf(buf, len, ",\"measured_mps2\":%.3f,\"configured_mps2\":%.3f"
+                        ",\"key\":\"drive.accel_time_s\"}", ev->value, ev->limit);
     case CTL_EV_SET_START:
         return snprintf(buf, len, ",\"session\":%d,\"set\":%d,\"rep\":%d,\"resumed\":%s}",
                         ev->session, ev->set, ev->rep, ev->resumed ? "true" : "false");
@@ -170,6 +176,11 @@ int event_text(const struct ctl_event *ev, char *buf, size_t len)
                         ctl_result_name(ev->result));
     case CTL_EV_SESSION_START:
         return snprintf(buf, len, "session %d begins (patient %ld)", ev->session, ev->patient);
+    case CTL_EV_DRIVE_SLOW:
+        return snprintf(buf, len, "the drive ramps at %.3f m/s^2, slower than the %.3f m/s^2 "
+                        "drive.accel_time_s gives: raise drive.accel_time_s to match the drive "
+                        "(x %.2f); the command now keeps to the measured ramp",
+                        ev->value, ev->limit, ev->value > 0.0 ? ev->limit / ev->value : 0.0);
     case CTL_EV_SET_START:
         if (ev->resumed)
             return snprintf(buf, len, "set %d resumed after a restart at rep %d", ev->set,

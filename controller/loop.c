@@ -74,7 +74,7 @@ static void log_events(struct ctl *c, struct hal *hal, const struct loop_opts *o
             continue;
         if (o->human)
             fprintf(o->human, "%9.3f  %s\n", ev.t, line);
-        else if (ev.kind == CTL_EV_FAULT)
+        else if (ev.kind == CTL_EV_FAULT || ev.kind == CTL_EV_DRIVE_SLOW)
             log_warn("%s", line);
         else
             log_debug("%s", line);

@@ -45,8 +45,7 @@ static void clear_latch(struct safety *s)
     s->value = 0.0;
     s->limit = 0.0;
     s->t_cmd_since = NO_TIME;   /* the silent timer restarts from the next check */
-    s->t_disagree_since = NO_TIME;
-    s->t_cmd_steady = NO_TIME;
+    s->xc_t = NO_TIME;          /* the cross-check starts a new stretch */
     s->t_drift_win = NO_TIME;
     s->drift_bad = false;
 }
@@ -92,36 +91,81 @@ static double pulse_silence(const struct safety *s, const struct safety_input *i
     return in->now - since;
 }
 
-/* The command "moves" when it leaves a window of half the allowed disagreement. */
-static void track_steadiness(struct safety *s, const struct safety_input *in)
+/* The belt is meant to move: commanded, or the drive still turning (a stop's ramp). */
+static bool belt_running(const struct safety *s, const struct safety_input *in)
 {
-    if (s->t_cmd_steady < 0.0 || !(fabs(in->speed_cmd - s->cmd_ref) <= s->p.disagree_mps / 2)) {
-        s->cmd_ref = in->speed_cmd;
-        s->t_cmd_steady = in->now;
-    }
+    return in->speed_cmd > s->p.silent_min_cmd || in->speed_drive > s->p.silent_min_cmd;
 }
 
-/* Compare the two speeds only when there are two, the belt is meant to move, and the
- * command has been steady long enough for the pulse-based estimate to catch up. */
+/* Compare only with a second opinion, a pulse sensor, and a belt that is meant to run. */
 static bool cross_check_due(const struct safety *s, const struct safety_input *in)
 {
-    return isfinite(in->speed_drive) && in->speed_cmd > s->p.silent_min_cmd &&
-           in->now - s->t_cmd_steady >= DISAGREE_SETTLE_S;
+    return isfinite(in->speed_drive) && in->pulse_m > 0.0 && isfinite(in->pulse_dist) &&
+           belt_running(s, in);
 }
 
-/* Remember since when the belt sensor and the drive have disagreed. */
+/* A side's stretch starts (again) here. */
+static void cusum_restart(struct safety_cusum *c, const struct safety *s, double now)
+{
+    c->sum = 0.0;
+    c->t0 = now;
+    c->e0 = s->xc_e;
+    c->xd0 = s->xc_xd;
+}
+
+/* One step of a one-sided CUSUM: the sum falls back to zero (and its stretch restarts)
+ * when the allowed drift has eaten what it gathered. */
+static void cusum_step(struct safety_cusum *c, const struct safety *s, double step, double now)
+{
+    c->sum += step;
+    if (c->sum <= 0.0)
+        cusum_restart(c, s, now);
+}
+
+static void cross_check_restart(struct safety *s, double now)
+{
+    s->xc_e = s->xc_xd = 0.0;
+    cusum_restart(&s->ahead, s, now);
+    cusum_restart(&s->behind, s, now);
+}
+
+/* The disagreement rule of safety.h: counted travel against the drive's integrated
+ * speed, beyond one pulse of quantisation and the allowed drift on each side. */
 static void track_disagreement(struct safety *s, const struct safety_input *in)
 {
-    track_steadiness(s, in);
-    if (!cross_check_due(s, in) || !(fabs(in->speed - in->speed_drive) > s->p.disagree_mps))
-        s->t_disagree_since = NO_TIME;
-    else if (s->t_disagree_since < 0.0)
-        s->t_disagree_since = in->now;
+    bool due = cross_check_due(s, in);
+
+    if (!due || s->xc_t < 0.0) {
+        cross_check_restart(s, in->now);
+    } else {
+        double dt = in->now - s->xc_t;
+        double dxd = 0.5 * (in->speed_drive + s->xc_vd) * dt;
+        double de = (in->pulse_dist - s->xc_dist) - dxd;
+
+        s->xc_e += de;
+        s->xc_xd += dxd;
+        cusum_step(&s->ahead, s, de - SAFETY_AHEAD_SHARE * dxd, in->now);
+        cusum_step(&s->behind, s, -de - s->p.disagree_mps * dt, in->now);
+    }
+    s->xc_t = due ? in->now : NO_TIME;
+    s->xc_dist = in->pulse_dist;
+    s->xc_vd = in->speed_drive;
 }
 
-static double disagreement_age(const struct safety *s, const struct safety_input *in)
+/* How far the larger side is past its allowance (m, > 0: a fault); *mean and *allowed:
+ * the mean speed difference over its stretch and what was allowed there (m/s), which is
+ * what the fault reports. */
+static double disagreement(const struct safety *s, const struct safety_input *in,
+                           double *mean, double *allowed)
 {
-    return s->t_disagree_since < 0.0 ? 0.0 : in->now - s->t_disagree_since;
+    bool ahead = s->ahead.sum >= s->behind.sum;
+    const struct safety_cusum *c = ahead ? &s->ahead : &s->behind;
+    double span = in->now - c->t0;
+
+    *mean = span > 0.0 ? fabs(s->xc_e - c->e0) / span : 0.0;
+    *allowed = ahead ? (span > 0.0 ? SAFETY_AHEAD_SHARE * (s->xc_xd - c->xd0) / span : 0.0)
+                     : s->p.disagree_mps;
+    return c->sum - (in->pulse_m + s->p.disagree_mps * s->p.disagree_s);
 }
 
 /* Tumbling windows of drift_window_s while a set runs: each must see the unloaded foot,
@@ -173,6 +217,7 @@ static enum fault first_fault(const struct safety *s, const struct safety_input 
     const struct safety_params *p = &s->p;
     double age = force_age(s, in);
     double silence = pulse_silence(s, in);
+    double mean, allowed;
 
     if (in->estop)
         return trip(value, limit, FAULT_ESTOP, 1.0, 0.0);   /* value 1: input active */
@@ -190,6 +235,8 @@ static enum fault first_fault(const struct safety *s, const struct safety_input 
         return trip(value, limit, FAULT_FORCE_IMPLAUSIBLE, in->force_raw, -p->force_negative_n);
     if (over_limit(in->speed, p->speed_limit))
         return trip(value, limit, FAULT_OVERSPEED, in->speed, p->speed_limit);
+    if (in->speed_pulse > p->speed_limit)   /* NAN: no pulse sensor */
+        return trip(value, limit, FAULT_OVERSPEED, in->speed_pulse, p->speed_limit);
     if (age > p->force_stale_s)
         return trip(value, limit, FAULT_FORCE_STALE, age, p->force_stale_s);
     if (stuck_age(s, in) > p->force_stuck_s)
@@ -198,9 +245,8 @@ static enum fault first_fault(const struct safety *s, const struct safety_input 
         return trip(value, limit, FAULT_FORCE_DRIFT, s->drift_value, p->drift_n);
     if (silence > p->speed_silent_s)
         return trip(value, limit, FAULT_SPEED_SILENT, silence, p->speed_silent_s);
-    if (disagreement_age(s, in) > p->disagree_s)
-        return trip(value, limit, FAULT_SPEED_DISAGREE, fabs(in->speed - in->speed_drive),
-                    p->disagree_mps);
+    if (disagreement(s, in, &mean, &allowed) > 0.0)
+        return trip(value, limit, FAULT_SPEED_DISAGREE, mean, allowed);
     return FAULT_NONE;
 }
 

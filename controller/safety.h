@@ -16,7 +16,10 @@
  *   force_saturated the newest raw reading is at the load cell's full scale
  *   force_implausible the newest raw reading is below -force_negative_n: a foot cannot pull
  *                   the belt back, so the cell is miswired, mis-calibrated or broken
- *   overspeed       measured belt speed > speed_max * (1 + overspeed_margin)
+ *   overspeed       measured belt speed > speed_max * (1 + overspeed_margin): the fused
+ *                   speed or the speed from pulse periods alone, whichever is higher (a
+ *                   drive that reports a sane speed while the belt runs away is caught by
+ *                   its own pulses)
  *   force_stale     no new load-cell sample for force_stale_s
  *   force_drift     during a set the foot is off the belt between strokes, so over every
  *                   drift_window_s the lowest filtered force must come within +-drift_n
@@ -25,10 +28,46 @@
  *                   not changed for force_stuck_s (a loaded foot always trembles; a
  *                   frozen transmitter repeats itself)
  *   speed_silent    commanded above speed_min/2 for speed_silent_s with no belt pulse
- *   speed_disagree  belt sensor and drive-reported speed differ by more than
- *                   disagree_mps for longer than disagree_s, checked once the command
- *                   has been steady for DISAGREE_SETTLE_S (the period-based belt speed
- *                   lags a ramp; a start or a stop is not a disagreement)
+ *   speed_disagree  the belt travel counted in pulses and the travel the drive's reported
+ *                   speed integrates to (raw readings both, never the fused estimate)
+ *                   part by more than the rule below allows
+ *
+ * The disagreement rule (speed_disagree). It compares two raw readings: pulse_dist, the
+ * travel counted in pulses, and X_d, the drive's reported speed integrated over the checks
+ * (trapezoid); e = pulse_dist - X_d. Why it is judged on travel, not on speed: a coarse
+ * sensor (4 pulses/m) at 0.08 m/s gives no pulse at all for 3 s, so any speed judged over
+ * a short window is mostly quantisation. Counted travel trails the true travel by
+ * [0, pulse_m), so over ANY stretch of time counting alone moves e by less than one
+ * pulse_m either way, however coarse the sensor and however slow the belt; the longer the
+ * stretch, the smaller that one pulse's share of it. Beyond quantisation:
+ *   - behind (e falling): a loaded belt slips and runs slower than its drive by up to
+ *     slip x force, a few cm/s at any speed: allowed disagree_mps;
+ *   - ahead (e rising): nothing lets a belt outrun its drive but a calibration mismatch
+ *     (pulses_per_m against hz_per_mps): allowed SAFETY_AHEAD_SHARE of the drive's speed.
+ * With A = disagree_mps * disagree_s (the drive report's lag on a ramp, slot spacing):
+ *
+ *     fault when, over some stretch [s, t] of running belt,
+ *         e(t) - e(s) > pulse_m + A + SAFETY_AHEAD_SHARE * (X_d(t) - X_d(s))   (ahead)
+ *         e(s) - e(t) > pulse_m + A + disagree_mps * (t - s)                   (behind)
+ *
+ * which a sensor and a drive within those allowances can never meet. It is two one-sided
+ * CUSUMs (no window buffer): ahead = max(0, ahead + de - share dX_d), behind = max(0,
+ * behind - de - disagree_mps dt), each latching above pulse_m + A. Both restart at zero
+ * while the belt is meant to be at rest (command and drive speed at or below
+ * silent_min_cmd), where a belt pushed by hand is no hazard.
+ *
+ * Latch time, from the onset of a sensor that counts a speed v_s while the drive reports
+ * v_d (one pulse_m of quantisation at each end of the stretch):
+ *     ahead,  v_s > (1 + share) v_d:      (2 pulse_m + A) / (v_s - (1 + share) v_d)
+ *     behind, v_s < v_d - disagree_mps:   (2 pulse_m + A) / (v_d - disagree_mps - v_s)
+ *     a dead sensor (v_s = 0):            (pulse_m + A) / (v_d - disagree_mps), and
+ *                                         speed_silent_s in any case
+ * plus one tick. A belt slower than its drive by less than disagree_mps is slip and never a
+ * fault; a dead sensor at v_d <= disagree_mps is left to speed_silent. The fault's value
+ * is the mean speed difference the counts show over the stretch that tripped it (m/s; over
+ * a stretch of a few pulses a coarse sensor's last pulse of quantisation inflates it); its
+ * limit the mean difference allowed there (disagree_mps behind, share x the mean drive
+ * speed ahead).
  *
  * Pure logic: time is passed in, nothing is allocated.
  */
@@ -37,7 +76,17 @@
 
 #include <stdbool.h>
 
-#define DISAGREE_SETTLE_S 1.0   /* s the command must be steady before speeds are compared */
+/* Share of the drive's speed by which the belt sensor may count ahead of it: the two
+ * calibrations (pulses_per_m, hz_per_mps) may differ by this much. (A config key,
+ * limits.speed_ahead_share, is proposed; until then this default.) */
+#define SAFETY_AHEAD_SHARE 0.15
+
+/* One side of the disagreement rule: its sum, and where its current stretch began. */
+struct safety_cusum {
+    double sum;                 /* m, beyond the allowed drift */
+    double t0;                  /* s, the stretch began (the sum was last zero) */
+    double e0, xd0;             /* m, e and X_d then */
+};
 
 enum fault {
     FAULT_NONE = 0,
@@ -82,7 +131,10 @@ struct safety_input {
     double now;                 /* s */
     double force;               /* N, filtered */
     double t_last_force;        /* s, time of the newest load-cell sample (-1: none yet) */
-    double speed;               /* m/s, measured */
+    double speed;               /* m/s, measured (the fused belt speed) */
+    double speed_pulse;         /* m/s, from pulse periods alone (NAN: no pulse sensor) */
+    double pulse_dist;          /* m, belt travel counted in pulses since start */
+    double pulse_m;             /* m of belt per pulse (0: no pulse sensor, no cross-check) */
     double speed_cmd;           /* m/s, commanded */
     double t_last_pulse;        /* s, time of the newest belt pulse (-1: none yet) */
     bool estop;                 /* e-stop / safety key active */
@@ -104,9 +156,10 @@ struct safety {                 /* fields are private to safety.c */
     double value;               /* the measurement that tripped it */
     double limit;               /* the limit it crossed */
     double t_cmd_since;         /* s, since when the command has been above silent_min_cmd (-1: not) */
-    double t_disagree_since;    /* s, since when the two speeds have disagreed (-1: they agree) */
-    double cmd_ref;             /* m/s, the command when it last moved */
-    double t_cmd_steady;        /* s, since when the command has stayed near cmd_ref (-1: not yet) */
+    double xc_t;                /* s, the previous cross-check sample (-1: none) */
+    double xc_dist, xc_vd;      /* m, m/s: pulse_dist and drive speed then */
+    double xc_e, xc_xd;         /* m, e and X_d since the cross-check (re)started */
+    struct safety_cusum ahead, behind;  /* the two sides of the disagreement rule */
     double t_drift_win;         /* s, start of the current drift window (-1: none) */
     double drift_min;           /* N, lowest filtered force in it */
     bool drift_bad;             /* a finished window's lowest force was off zero */

@@ -386,7 +386,7 @@ static struct athlete_judge judge_from(const struct ecc_config *cfg)
         .contact_n = cfg->rep.contact_n, .release_n = cfg->rep.release_n,
         .force_low = cfg->band.force_low, .force_high = cfg->band.force_high,
         .min_stroke_s = cfg->rep.min_stroke_s, .min_travel_m = cfg->rep.min_travel_m,
-        .min_in_band = cfg->rep.min_in_band,
+        .min_in_band = cfg->rep.min_in_band, .landing_s = cfg->rep.landing_s,
     };
 }
 
@@ -396,6 +396,7 @@ static struct rig_params rig_params_from(const struct ecc_config *cfg)
 
     rig_defaults(&rp);
     rp.drive_accel = cfg->sim.drive_accel;
+    rp.drive_dead_s = cfg->sim.drive_dead_s;
     rp.slip = cfg->sim.slip;
     rp.pulses_per_m = cfg->encoder.pulses_per_m * cfg->sim.encoder_scale;
     rp.lc_rate_hz = cfg->sim.loadcell_rate_hz;
@@ -490,10 +491,13 @@ int hal_sim_write_truth(const struct hal_sim *s, FILE *out)
         if (fprintf(out,
                     "{\"event\":\"stroke\",\"index\":%d,\"session\":%d,\"partial\":%s,"
                     "\"t_contact\":%.3f,\"t_release\":%.3f,\"duration_s\":%.3f,"
-                    "\"travel_m\":%.3f,\"peak_n\":%.1f,\"in_band_share\":%.3f,\"valid\":%s}\n",
+                    "\"travel_m\":%.3f,\"peak_n\":%.1f,\"t_lift\":%.3f,\"window_s\":%.4f,"
+                    "\"window_in_band_s\":%.4f,\"in_band_share\":%.3f,\"effort_n\":%.1f,"
+                    "\"valid\":%s}\n",
                     r[i].index, r[i].session, r[i].partial ? "true" : "false", r[i].t_contact,
-                    r[i].t_release, r[i].duration_s, r[i].travel_m, r[i].peak_n,
-                    r[i].in_band_share, r[i].valid ? "true" : "false") < 0)
+                    r[i].t_release, r[i].duration_s, r[i].travel_m, r[i].peak_n, r[i].t_lift,
+                    r[i].window_s, r[i].window_in_band_s, r[i].in_band_share, r[i].effort_n,
+                    r[i].valid ? "true" : "false") < 0)
             return -1;
     }
     return 0;

@@ -27,6 +27,9 @@
 /* Belt thresholds of the athlete's behaviour (m/s, m/s^2, s). */
 #define V_STEADY 0.05      /* belt "running": the athlete may place the foot */
 #define DECEL_MAX 0.2      /* decelerating harder than this: the belt is stopping, wait */
+#define ACCEL_MAX 0.1      /* accelerating harder than this: the belt is still speeding
+                              up (a drive's ramp), wait until it runs steadily */
+#define ACCEL_FEEL_S 0.1   /* s, over which a person judges the belt's acceleration */
 #define V_STALL 0.03       /* belt stopped under the foot: lift */
 #define V_STOPPED 0.01     /* belt stopped, for the start/stop cycle count */
 #define STOP_CONFIRM_S 0.5 /* stopped this long after running: a set cycle is over */
@@ -34,7 +37,26 @@
 #define REACTIVE_WAIT_S 1.5          /* reactive: foot held on a belt that does not start */
 #define REACTIVE_STOP_CONFIRM_S 5.0  /* reactive: stops between strokes are shorter */
 
+/* Past belt speeds for the reaction delay: physics steps are 1 ms and reaction_s is at
+ * most REACTION_MAX_S, so 1024 entries always reach back far enough (with longer steps,
+ * further still). A fixed array: nothing is allocated per step. */
+#define REACTION_MAX_S 0.5
+#define V_HIST 1024
+
 enum phase { PH_WAITING, PH_PLACING, PH_RESISTING, PH_LIFTING, PH_REPOSITIONING };
+
+/* A stroke's random parts, drawn before it is placed (see athlete.h). */
+struct draw {
+    bool partial;
+    double reach;          /* m */
+    double effort_factor;  /* 1 +- effort_var; fatigue is applied when placing */
+    double tremor_phase;   /* rad */
+};
+
+struct v_hist {            /* ring of (t, belt speed), oldest first from head */
+    double t[V_HIST], v[V_HIST];
+    unsigned head, n;
+};
 
 struct athlete {
     struct athlete_params p;
@@ -51,11 +73,15 @@ struct athlete {
     double reach;          /* m, this stroke's intended travel */
     double effort;         /* N, this stroke's effort with fatigue applied */
     double tremor_phase;   /* rad */
+    struct draw next;      /* the next stroke, drawn when the previous one began lifting */
+    struct v_hist hist;    /* belt speeds, for reaction_s */
     bool partial;
     bool belt_moved;       /* reactive: the belt started under the foot this stroke */
     bool void_attempt;     /* reactive: lifted because the belt never started */
     int strokes_in_set, sets_in_session, sessions_done;
     double v_prev;         /* m/s, belt speed at the previous step */
+    double accel;          /* m/s^2, the belt's acceleration as a person feels it (smoothed
+                              over ACCEL_FEEL_S: a drive's ramp comes in small steps) */
 
     /* the button presser */
     bool belt_ran;         /* belt was running since the last counted cycle */
@@ -96,7 +122,8 @@ void athlete_defaults(struct athlete_params *p)
         .name = "normal",
         .effort_n = 55.0, .effort_var = 0.2,
         .fatigue_per_rep = 0.01, .fatigue_per_set = 0.05,
-        .speed_gain = 150.0, .shape_slope = 0.3,
+        .speed_gain = 150.0, .speed_law = ATHLETE_LAW_LINEAR, .speed_exp = 0.5,
+        .reaction_s = 0.0, .shape_slope = 0.3,
         .tremor_n = 2.0, .tremor_hz = 5.0,
         .reach_m = 0.45, .reach_var_m = 0.05,
         .partial_prob = 0.05, .partial_reach_m = 0.12,
@@ -106,6 +133,23 @@ void athlete_defaults(struct athlete_params *p)
         .start_delay_s = 2.0, .rest_wait_s = 62.0, .session_gap_s = 36000.0,
         .sets_per_session = 3, .sessions = 1,
     };
+}
+
+/* ---- the strokes' random parts ----------------------------------------------------- */
+
+/* Draw the next stroke now, so it is known before it lands. The draws come in a fixed
+ * order (partial, reach, effort, tremor): the same seed gives the same strokes. */
+static void draw_next(struct athlete *a)
+{
+    const struct athlete_params *p = &a->p;
+    struct draw *d = &a->next;
+
+    d->partial = rng_uniform(&a->rng, 0.0, 1.0) < p->partial_prob;
+    d->reach = p->reach_m + rng_uniform(&a->rng, -p->reach_var_m, p->reach_var_m);
+    if (d->partial)
+        d->reach = p->partial_reach_m;
+    d->effort_factor = 1.0 + rng_uniform(&a->rng, -p->effort_var, p->effort_var);
+    d->tremor_phase = rng_uniform(&a->rng, 0.0, TWO_PI);
 }
 
 /* ---- life cycle -------------------------------------------------------------------- */
@@ -131,6 +175,7 @@ struct athlete *athlete_new(const struct athlete_params *p, const struct athlete
     a->phase = PH_WAITING;
     a->t_stopped = -1.0;
     a->next_press = p->sessions > 0 ? p->start_delay_s : INFINITY;
+    draw_next(a);
     return a;
 }
 
@@ -205,17 +250,19 @@ static double fatigue(const struct athlete *a)
     return f > 0.0 ? f : 0.0;
 }
 
-/* Draw this stroke's reach, effort and tremor phase; the foot starts down. */
+/* The effort a stroke drawn as d is placed with: fatigue as the counts are now. */
+static double placed_effort(const struct athlete *a, const struct draw *d)
+{
+    return a->p.effort_n * d->effort_factor * fatigue(a);
+}
+
+/* Take the pre-drawn stroke (reach, effort, tremor phase); the foot starts down. */
 static void begin_placing(struct athlete *a, double t)
 {
-    double var = a->p.effort_var;
-
-    a->partial = rng_uniform(&a->rng, 0.0, 1.0) < a->p.partial_prob;
-    a->reach = a->partial ? a->p.partial_reach_m
-                          : a->p.reach_m + rng_uniform(&a->rng, -a->p.reach_var_m,
-                                                       a->p.reach_var_m);
-    a->effort = a->p.effort_n * (1.0 + rng_uniform(&a->rng, -var, var)) * fatigue(a);
-    a->tremor_phase = rng_uniform(&a->rng, 0.0, TWO_PI);
+    a->partial = a->next.partial;
+    a->reach = a->next.reach;
+    a->effort = placed_effort(a, &a->next);
+    a->tremor_phase = a->next.tremor_phase;
     a->travel = 0.0;
     a->ramp = 0.0;
     a->belt_moved = false;
@@ -224,13 +271,19 @@ static void begin_placing(struct athlete *a, double t)
     a->phase = PH_PLACING;
 }
 
+/* The foot starts up: the judged window ends here, and the next stroke is drawn (a
+ * reactive attempt the belt never answered is retried with the same draw). */
 static void begin_lifting(struct athlete *a, double t)
 {
     a->lift_from = a->ramp;
     a->t_phase = t;
     a->phase = PH_LIFTING;
-    if (!a->void_attempt)
-        a->strokes_in_set++;
+    if (a->rec_loaded && a->cur.t_lift < 0.0)
+        a->cur.t_lift = t;
+    if (a->void_attempt)
+        return;
+    a->strokes_in_set++;
+    draw_next(a);
 }
 
 /* Reactive: until the belt starts under the foot, a stopped belt is expected, not a
@@ -290,7 +343,11 @@ static void step_lifting(struct athlete *a, double t)
 static bool belt_steady(const struct athlete *a, double dt, double v)
 {
     double decel = dt > 0.0 ? (a->v_prev - v) / dt : 0.0;
-    return v > V_STEADY && decel <= DECEL_MAX;
+    /* (a belt that jumps from rest to speed in one step, as some unit tests drive it,
+     * is running the moment it moves) */
+    bool ramping = a->v_prev > 0.0 && a->accel > ACCEL_MAX;
+
+    return v > V_STEADY && decel <= DECEL_MAX && !ramping;
 }
 
 /* When the foot goes down: on a steady belt, or in reactive mode on a stopped belt
@@ -326,15 +383,86 @@ static void step_cycle(struct athlete *a, double t, double dt, double v)
     }
 }
 
-/* shape(p) = 1 - s/2 + s min(p, 1): effort grows (s > 0) through the stroke. */
+/* ---- the force law and the reaction delay ------------------------------------------ */
+
+static double speed_term(const struct athlete_params *p, double v)
+{
+    if (!(v > 0.0))
+        return 0.0;
+    if (p->speed_law == ATHLETE_LAW_POWER)
+        return p->speed_gain * ATHLETE_V_REF * pow(v / ATHLETE_V_REF, p->speed_exp);
+    return p->speed_gain * v;
+}
+
+/* shape(p) = 1 - s/2 + s p, p clamped to 0..1: effort grows (s > 0) through the stroke. */
+double athlete_force_model(const struct athlete_params *p, double effort_n, double progress,
+                           double v_belt)
+{
+    double s = p->shape_slope, prog = fmin(1.0, fmax(0.0, progress));
+
+    double activation = p->effort_scales_speed && p->effort_n > 0.0 ? effort_n / p->effort_n
+                                                                     : 1.0;
+
+    return effort_n * (1.0 - 0.5 * s + s * prog) + activation * speed_term(p, v_belt);
+}
+
+static void hist_push(struct v_hist *h, double t, double v)
+{
+    unsigned i;
+
+    if (h->n == V_HIST) {
+        h->head = (h->head + 1) % V_HIST;
+        h->n--;
+    }
+    i = (h->head + h->n) % V_HIST;
+    h->t[i] = t;
+    h->v[i] = v;
+    h->n++;
+}
+
+#define HIST_T(h, k) ((h)->t[((h)->head + (k)) % V_HIST])
+#define HIST_V(h, k) ((h)->v[((h)->head + (k)) % V_HIST])
+
+/* Belt speed at time tq, linear between the recorded steps (as the rig integrates it).
+ * Before the first record the belt was still (the rig starts at rest). */
+static double hist_at(const struct v_hist *h, double tq)
+{
+    unsigned lo = 0, hi, k;
+    double t0, t1;
+
+    if (h->n == 0 || tq < HIST_T(h, 0))
+        return h->n == V_HIST ? HIST_V(h, 0) : 0.0;
+    hi = h->n - 1;
+    if (tq >= HIST_T(h, hi))
+        return HIST_V(h, hi);
+    while (hi - lo > 1) {            /* HIST_T(lo) <= tq < HIST_T(hi) */
+        k = (lo + hi) / 2;
+        if (HIST_T(h, k) <= tq)
+            lo = k;
+        else
+            hi = k;
+    }
+    t0 = HIST_T(h, lo);
+    t1 = HIST_T(h, hi);
+    return HIST_V(h, lo) + (HIST_V(h, hi) - HIST_V(h, lo)) * (tq - t0) / (t1 - t0);
+}
+
+/* The belt speed the speed-dependent force answers: reaction_s ago. */
+static double reacted_speed(const struct athlete *a, double t, double v)
+{
+    if (a->p.reaction_s <= 0.0)
+        return v;
+    return hist_at(&a->hist, t - a->p.reaction_s);
+}
+
 static double true_force(const struct athlete *a, double t, double v)
 {
-    double s = a->p.shape_slope, prog, f;
+    double prog, f;
 
     if (a->ramp <= 0.0)
         return 0.0;
-    prog = a->reach > 0.0 ? fmin(a->travel / a->reach, 1.0) : 1.0;
-    f = a->effort * (1.0 - 0.5 * s + s * prog) + a->p.speed_gain * v;
+    prog = a->reach > 0.0 ? a->travel / a->reach : 1.0;
+    f = athlete_force_model(&a->p, a->effort, prog, reacted_speed(a, t, v));
     if (a->p.tremor_n != 0.0)
         f += a->p.tremor_n * sin(TWO_PI * a->p.tremor_hz * t + a->tremor_phase);
     f *= a->ramp;
@@ -351,22 +479,48 @@ static double crossing(double t0, double f0, double t1, double f1, double level)
     return t0 + (t1 - t0) * (level - f0) / (f1 - f0);
 }
 
-/* Over a linear force segment, accumulate time inside [lo, hi] and note when the force
- * first reached the band. */
+/* Time a force going linearly from f0 (at t0) to f1 (at t1) spends inside [lo, hi]. */
+static double band_time(const struct athlete_judge *j, double t0, double f0, double t1,
+                        double f1)
+{
+    double fmn = fmin(f0, f1), fmx = fmax(f0, f1);
+    double in_lo = fmax(fmn, j->force_low), in_hi = fmin(fmx, j->force_high);
+
+    if (t1 <= t0 || in_hi < in_lo)
+        return 0.0;
+    if (fmx == fmn)
+        return t1 - t0;
+    return (t1 - t0) * (in_hi - in_lo) / (fmx - fmn);
+}
+
+/* The part of a linear segment inside the judged window [t_contact + landing_s, t_lift]
+ * (t_lift not yet known: open ended), its in-band time added to window_in_band_s. */
+static void window_segment(struct stroke_record *r, const struct athlete_judge *j,
+                           double t0, double f0, double t1, double f1)
+{
+    double w0 = r->t_contact + j->landing_s, w1 = r->t_lift >= 0.0 ? r->t_lift : INFINITY;
+    double a = fmax(t0, w0), b = fmin(t1, w1), fa, fb;
+
+    if (!(b > a))
+        return;
+    fa = f0 + (f1 - f0) * (a - t0) / (t1 - t0);
+    fb = f0 + (f1 - f0) * (b - t0) / (t1 - t0);
+    r->window_in_band_s += band_time(j, a, fa, b, fb);
+}
+
+/* Over a linear force segment, accumulate time inside [lo, hi] (whole stroke and judged
+ * window) and note when the force first reached the band. */
 static void band_segment(struct stroke_record *r, const struct athlete_judge *j, double t0,
                          double f0, double t1, double f1)
 {
     double lo = j->force_low, hi = j->force_high;
-    double fmn = fmin(f0, f1), fmx = fmax(f0, f1);
-    double in_lo = fmax(fmn, lo), in_hi = fmin(fmx, hi);
 
-    if (t1 <= t0 || in_hi < in_lo)
+    if (t1 <= t0)
         return;
-    if (fmx == fmn) {
-        r->in_band_s += t1 - t0;
-    } else {
-        r->in_band_s += (t1 - t0) * (in_hi - in_lo) / (fmx - fmn);
-    }
+    window_segment(r, j, t0, f0, t1, f1);
+    if (fmax(f0, f1) < lo || fmin(f0, f1) > hi)
+        return;                /* nowhere near the band */
+    r->in_band_s += band_time(j, t0, f0, t1, f1);
     if (r->t_first_band < 0.0) {
         double level = f0 < lo ? lo : f0 > hi ? hi : f0;
         r->t_first_band = crossing(t0, f0, t1, f1, level);
@@ -381,6 +535,9 @@ static void judge_begin(struct athlete *a, double t0, double t, double v, double
     a->cur = (struct stroke_record){
         .index = a->n_strokes, .session = a->sessions_done + 1, .partial = a->partial,
         .t_contact = tc, .travel_m = v * (t - tc), .peak_n = f, .t_first_band = -1.0,
+        .effort_n = a->effort,
+        /* contact found while the foot is already going up: an empty window */
+        .t_lift = a->phase == PH_LIFTING || a->phase == PH_REPOSITIONING ? tc : -1.0,
     };
     band_segment(&a->cur, &a->j, tc, a->j.contact_n, t, f);
 }
@@ -389,15 +546,16 @@ static void judge_finish(struct athlete *a, double t_release)
 {
     struct stroke_record *r = &a->cur;
     const struct athlete_judge *j = &a->j;
-    double since_band = t_release - r->t_first_band;
 
     a->rec_loaded = false;
     if (a->void_attempt)
         return;                /* the belt never started: nothing happened */
     r->t_release = t_release;
     r->duration_s = t_release - r->t_contact;
-    r->in_band_share = r->t_first_band >= 0.0 && since_band > 0.0 ? r->in_band_s / since_band
-                                                                  : 0.0;
+    if (r->t_lift < 0.0)
+        r->t_lift = t_release; /* the force fell away before any lift */
+    r->window_s = fmax(0.0, r->t_lift - (r->t_contact + j->landing_s));
+    r->in_band_share = r->window_s > 0.0 ? fmin(1.0, r->window_in_band_s / r->window_s) : 0.0;
     r->valid = r->duration_s >= j->min_stroke_s && r->travel_m >= j->min_travel_m &&
                r->in_band_share >= j->min_in_band;
     a->n_strokes++;
@@ -436,12 +594,15 @@ double athlete_step(struct athlete *a, double t, double dt, double v_belt, unsig
 
     if (!(v_belt > 0.0))
         v_belt = 0.0;
+    hist_push(&a->hist, t, v_belt);
     watch_belt(a, t, v_belt);
     press_buttons(a, t, v_belt, buttons);
     step_cycle(a, t, dt, v_belt);
     f = true_force(a, t, v_belt);
     judge_step(a, t, dt, v_belt, f);
     a->f_prev = f;
+    if (dt > 0.0)
+        a->accel += ((v_belt - a->v_prev) / dt - a->accel) * fmin(1.0, dt / ACCEL_FEEL_S);
     a->v_prev = v_belt;
     return f;
 }
@@ -465,6 +626,17 @@ bool athlete_loaded(const struct athlete *a)
            a->rec_loaded;
 }
 
+bool athlete_next_effort(const struct athlete *a, double *effort_n)
+{
+    if (!a || !effort_n)
+        return false;
+    if (a->phase == PH_PLACING || a->phase == PH_RESISTING)
+        *effort_n = a->effort;
+    else
+        *effort_n = placed_effort(a, &a->next);
+    return true;
+}
+
 const struct stroke_record *athlete_strokes(const struct athlete *a, int *n)
 {
     *n = a->n_rec;
@@ -478,7 +650,7 @@ int athlete_strokes_dropped(const struct athlete *a)
 
 /* ---- scenario files ---------------------------------------------------------------- */
 
-enum key_kind { K_NUM, K_INT, K_NAME };
+enum key_kind { K_NUM, K_INT, K_NAME, K_LAW };
 
 struct key_spec {
     const char *key;
@@ -495,6 +667,9 @@ static const struct key_spec keys[] = {
     NUM(effort_n, 0, 2000),          NUM(effort_var, 0, 0.9),
     NUM(fatigue_per_rep, 0, 0.1),    NUM(fatigue_per_set, 0, 0.5),
     NUM(speed_gain, 0, 5000),        NUM(shape_slope, -2, 2),
+    {"speed_law", offsetof(struct athlete_params, speed_law), K_LAW, 0, 0},
+    NUM(speed_exp, 0.2, 1.5),        NUM(reaction_s, 0, REACTION_MAX_S),
+    INT(effort_scales_speed, 0, 1),
     NUM(tremor_n, 0, 100),           NUM(tremor_hz, 0, 50),
     NUM(reach_m, 0.01, 2),           NUM(reach_var_m, 0, 1),
     NUM(partial_prob, 0, 1),         NUM(partial_reach_m, 0.01, 2),
@@ -570,11 +745,28 @@ static char *read_line(char *str, int num, void *stream)
     return str;
 }
 
+static const char *const law_names[] = {[ATHLETE_LAW_LINEAR] = "linear",
+                                        [ATHLETE_LAW_POWER] = "power"};
+
+static int parse_law(struct load_ctx *c, const struct key_spec *k, const char *value)
+{
+    for (size_t i = 0; i < sizeof law_names / sizeof law_names[0]; i++) {
+        if (strcmp(value, law_names[i]) == 0) {
+            *(int *)(void *)((char *)c->p + k->off) = (int)i;
+            return 1;
+        }
+    }
+    load_error(c, k->key, "'%s' is not a speed law (allowed: linear, power)", value);
+    return 0;
+}
+
 static int parse_value(struct load_ctx *c, const struct key_spec *k, const char *value)
 {
     char *end;
     double d;
 
+    if (k->kind == K_LAW)
+        return parse_law(c, k, value);
     if (k->kind == K_NAME) {
         if (strlen(value) >= sizeof c->p->name) {
             load_error(c, k->key, "longer than %zu characters", sizeof c->p->name - 1);

@@ -4,11 +4,23 @@
  * over place_s), resists while the belt carries the foot forward, and lifts the
  * foot (force ramps down over lift_s) once it has travelled its reach; it then
  * repositions for a while and goes again. The true force on the load cell is
- *     F = effort x shape(progress) x fatigue + speed_gain x v_belt + tremor
- * (eccentric force rises with lengthening speed). effort varies from stroke to stroke
+ *     F = ramp x (athlete_force_model(effort, progress, v_react) + tremor)
+ *     athlete_force_model = effort x shape(progress) + speed(v_react)
+ *     speed(v) = speed_gain x v                                   (speed_law linear)
+ *              = speed_gain x V_REF x (v / V_REF)^speed_exp        (speed_law power)
+ * with V_REF = ATHLETE_V_REF (0.3 m/s; the two laws agree there) and v_react the belt
+ * speed reaction_s ago (the patient's neuromuscular delay: the speed-dependent part of
+ * the force answers a belt speed change that late). Eccentric force rises with
+ * lengthening speed; the power law is concave, like Hill's eccentric branch: it rises
+ * steeply from standstill and flattens at speed. effort varies from stroke to stroke
  * by +-effort_var, fades by fatigue_per_rep within a set (recovered in the rest) and
  * by fatigue_per_set across a session. Some strokes (partial_prob) are cut short at
- * partial_reach_m. The athlete also presses the start button: start_delay_s after the
+ * partial_reach_m.
+ *
+ * Pre-drawn strokes: the next stroke's random parts (effort factor, reach, partial
+ * flag, tremor phase) are drawn as soon as the previous stroke begins lifting (and at
+ * creation), so an oracle can know the stroke before it lands (athlete_next_effort()).
+ * Fatigue is applied at placing time, from the set and stroke counts then. The athlete also presses the start button: start_delay_s after the
  * simulation begins, rest_wait_s after the belt stopped between sets, session_gap_s
  * after the last set of a session (it counts belt start/stop cycles to know which),
  * and again every 2 s while the belt stays stopped, until it has done its sessions.
@@ -25,8 +37,11 @@
  * belt travel with the judge's thresholds (the same numbers the controller is
  * configured with, but never the controller's measurements or opinion).
  * A stroke begins when true force rises above contact_n and ends when it falls below
- * release_n; its in-band share is measured from the moment true force first reaches
- * [force_low, force_high] until the end, exactly as the controller defines it.
+ * release_n. Its in-band share is strict, the clinical definition the controller also
+ * uses: over the loaded window from t_contact + landing_s (the foot has landed) until
+ * t_lift (the foot starts to lift), the time with true force inside
+ * [force_low, force_high] divided by the window's length; time below the floor counts
+ * as out, and an empty window gives 0.
  *
  * Deterministic: all randomness comes from the seed passed to athlete_new().
  */
@@ -36,13 +51,27 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#define ATHLETE_V_REF 0.3        /* m/s, where the power law equals the linear one */
+
+enum athlete_speed_law {
+    ATHLETE_LAW_LINEAR,          /* speed_gain x v */
+    ATHLETE_LAW_POWER,           /* speed_gain x V_REF x (v / V_REF)^speed_exp */
+};
+
 struct athlete_params {
     char name[32];
     double effort_n;             /* N, mean effort (the speed-independent part) */
     double effort_var;           /* fraction, uniform +- stroke-to-stroke variation */
     double fatigue_per_rep;      /* fraction of effort lost per stroke within a set */
     double fatigue_per_set;      /* fraction lost per completed set within a session */
-    double speed_gain;           /* N per m/s of belt speed */
+    double speed_gain;           /* N per m/s of belt speed (power law: the slope of the
+                                    chord from 0 to V_REF) */
+    int speed_law;               /* enum athlete_speed_law; scenario key: linear, power */
+    double speed_exp;            /* power law exponent (< 1: concave) */
+    double reaction_s;           /* s, the speed term follows the belt speed this late */
+    int effort_scales_speed;     /* 0/1: the stroke's effort scales the speed term too (the
+                                    muscle's activation scales its whole force-velocity
+                                    curve): a strong stroke is strong at every speed */
     double shape_slope;          /* effort rises from (1 - s/2) to (1 + s/2) through a stroke */
     double tremor_n;             /* N, amplitude of the force ripple */
     double tremor_hz;            /* Hz */
@@ -70,6 +99,8 @@ struct athlete_judge {
     double contact_n, release_n;
     double force_low, force_high;
     double min_stroke_s, min_travel_m, min_in_band;
+    double landing_s;            /* s, after contact the foot is still landing: the judged
+                                    window starts this much later (rep.landing_s) */
 };
 
 struct stroke_record {
@@ -77,13 +108,19 @@ struct stroke_record {
     int session;                 /* 1-based */
     bool partial;                /* the athlete meant to cut it short */
     double t_contact, t_release; /* s, true force crossing contact_n / release_n */
+    double t_lift;               /* s, the athlete began lifting (= t_release if it never
+                                    lifted before the force fell below release_n) */
     double duration_s;
     double travel_m;             /* true belt travel while loaded */
     double peak_n;               /* true peak force */
-    double t_first_band;         /* s, -1 if never reached */
-    double in_band_s;
-    double in_band_share;        /* 0..1 */
-    bool valid;                  /* judged on the truth */
+    double effort_n;             /* N, the stroke's effort (after fatigue) */
+    double t_first_band;         /* s, -1 if never reached (informative, not judged) */
+    double in_band_s;            /* s, in band anywhere from contact to release (informative) */
+    double window_s;             /* s, the judged window: t_contact + landing_s .. t_lift
+                                    (0 if empty) */
+    double window_in_band_s;     /* s, in band within that window */
+    double in_band_share;        /* 0..1, window_in_band_s / window_s (0: empty window) */
+    bool valid;                  /* judged on the truth (duration, travel, in_band_share) */
 };
 
 #define ATHLETE_BTN_START 1u
@@ -112,6 +149,23 @@ double athlete_step(struct athlete *a, double t, double dt, double v_belt, unsig
 double athlete_next_event(const struct athlete *a, double t);
 
 bool athlete_loaded(const struct athlete *a);        /* foot on the belt */
+
+/* The effort (N, after fatigue) of the stroke the athlete has placed or will place
+ * next: while the foot is going down or resisting, the current stroke's; from the
+ * moment it begins lifting (and before the first stroke), the next one's, whose random
+ * factor is already drawn and whose fatigue is computed from the counts now. That
+ * forecast is exactly the effort the stroke is placed with, unless a set cycle ends
+ * first (the belt stopped for the set's end: the fatigue counts change) - a stroke on
+ * a running belt is never placed across one. A reactive attempt the belt never
+ * answered is retried with the same draw. Returns false only if a or effort_n is NULL. */
+bool athlete_next_effort(const struct athlete *a, double *effort_n);
+
+/* The noise-free, full-weight force of the athlete's law (N): effort_n x shape(progress)
+ * + speed(v_belt), progress 0..1 along the reach (clamped), v_belt in m/s (<= 0: no
+ * speed term). No ramp, tremor or reaction delay: the caller passes the speed the force
+ * answers. For an oracle controller to invert. */
+double athlete_force_model(const struct athlete_params *p, double effort_n, double progress,
+                           double v_belt);
 const struct stroke_record *athlete_strokes(const struct athlete *a, int *n);
 int athlete_strokes_dropped(const struct athlete *a);
 

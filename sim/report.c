@@ -73,9 +73,11 @@ void report_sanitize(char *dst, size_t n, const char *s)
 }
 
 static const char *const verdict_names[REPORT_VERDICTS] = {
-    "counted", "too_short", "too_little_travel", "out_of_band", "aborted"};
+    "counted", "too_short", "too_little_travel", "out_of_band", "aborted",
+    "above_band_at_min_speed", "below_band_at_max_speed"};
 static const char *const verdict_labels[REPORT_VERDICTS] = {
-    "counted", "too short", "too little travel", "out of band", "aborted"};
+    "counted", "too short", "too little travel", "out of band", "aborted",
+    "above band at min speed", "below band at max speed"};
 
 const char *report_verdict_name(enum report_verdict v)
 {
@@ -308,7 +310,8 @@ static int parse_stroke(struct report_log *log, const struct line_ctx *c, int co
         return line_fail(c, "a \"rep\" line must have verdict \"counted\", not \"%s\"", verdict);
     if (!counted && v == REPORT_COUNTED)
         return line_fail(c, "a \"reject\" line needs a reason as verdict (too_short, "
-                            "too_little_travel, out_of_band or aborted), not \"counted\"");
+                            "too_little_travel, out_of_band, aborted, above_band_at_min_speed "
+                            "or below_band_at_max_speed), not \"counted\"");
     s.verdict = (enum report_verdict)v;
     s.line = c->line;
     return append(&log->strokes, &log->n_strokes, &s, sizeof s) ? out_of_memory(c) : 0;
@@ -333,6 +336,11 @@ static int parse_set(struct report_log *log, const struct line_ctx *c)
         {"too_little_travel", F_INT, offsetof(S, by_verdict[REPORT_TOO_LITTLE_TRAVEL]), 0, 0},
         {"out_of_band", F_INT, offsetof(S, by_verdict[REPORT_OUT_OF_BAND]), 0, 0},
         {"aborted", F_INT, offsetof(S, by_verdict[REPORT_ABORTED]), 0, 0},
+        /* newer logs; older ones never had these reasons */
+        {"above_band_at_min_speed", F_INT, offsetof(S, by_verdict[REPORT_ABOVE_AT_MIN]), 0,
+         F_OPTIONAL},
+        {"below_band_at_max_speed", F_INT, offsetof(S, by_verdict[REPORT_BELOW_AT_MAX]), 0,
+         F_OPTIONAL},
         {"in_band_share", F_NUM, offsetof(S, in_band_share), 0, F_NULLABLE},
         NUM(S, duration_s),
     };
@@ -1005,6 +1013,10 @@ static const struct metric {
      offsetof(struct report_summary_row, by_verdict[REPORT_TOO_LITTLE_TRAVEL])},
     {"  out of band", M_INT, offsetof(struct report_summary_row, by_verdict[REPORT_OUT_OF_BAND])},
     {"  aborted", M_INT, offsetof(struct report_summary_row, by_verdict[REPORT_ABORTED])},
+    {"  above band at min speed", M_INT,
+     offsetof(struct report_summary_row, by_verdict[REPORT_ABOVE_AT_MIN])},
+    {"  below band at max speed", M_INT,
+     offsetof(struct report_summary_row, by_verdict[REPORT_BELOW_AT_MAX])},
     {"strokes needed", M_INT, offsetof(struct report_summary_row, strokes)},
     {"time in band, counted reps (%)", M_PCT, offsetof(struct report_summary_row, in_band_share)},
     {"time in band, all strokes (%)", M_PCT,

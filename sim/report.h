@@ -34,6 +34,8 @@ enum report_verdict {
     REPORT_TOO_LITTLE_TRAVEL,
     REPORT_OUT_OF_BAND,
     REPORT_ABORTED,
+    REPORT_ABOVE_AT_MIN,         /* out of band above it, the belt at its slowest */
+    REPORT_BELOW_AT_MAX,         /* out of band below it, the belt at its fastest */
     REPORT_VERDICTS
 };
 

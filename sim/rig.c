@@ -19,10 +19,20 @@
 #define MAX_STROKES 4096       /* ground-truth records kept (a day is about 90) */
 #define GRID_EPS 1e-6          /* in steps: t = k x 0.01 reaches step 10k, not 10k - 1 */
 #define SAMPLE_EPS 1e-9        /* s: a sample due at the step's end time is taken in it */
+/* Setpoints waiting out the dead time. A controller writes at most every few ms, so
+ * 0.5 s of them fits; when full the newest entry takes the newer value (a coarser
+ * command history, never a lost final setpoint). Fixed: nothing allocated per step. */
+#define DEAD_QUEUE 512
 
 struct ring {                  /* a bounded FIFO of (time, value); full: drop the oldest */
     double t[RIG_QUEUE];
     double v[RIG_QUEUE];
+    unsigned head, n;
+};
+
+struct cmd_queue {             /* setpoints and the time each reaches the motor */
+    double t[DEAD_QUEUE];
+    double v[DEAD_QUEUE];
     unsigned head, n;
 };
 
@@ -36,7 +46,10 @@ struct rig {
     long long n;               /* physics steps done */
     double t;                  /* s, n x physics_dt */
     double t_asked;            /* s, the latest time rig_advance() was asked for */
-    double setpoint, v_motor, v_belt, force, x;
+    double setpoint;           /* m/s, what the motor follows now (after the dead time) */
+    double commanded;          /* m/s, the newest setpoint given */
+    struct cmd_queue cmds;     /* given, not yet reached the motor */
+    double v_motor, v_belt, force, x;
 
     long long pulse_k;         /* the next pulse is at x = pulse_k / pulses_per_m */
     double pulse_x;
@@ -128,6 +141,7 @@ void rig_defaults(struct rig_params *p)
     *p = (struct rig_params){
         .physics_dt = 0.001,
         .drive_accel = 0.5,      /* a VFD ramp of 0 -> 0.3 m/s in 0.6 s */
+        .drive_dead_s = 0.0,     /* an ideal drive: the daemon's config sets a real one */
         .slip = 0.0001,          /* 100 N of foot load slows the belt by 0.01 m/s */
         .pulses_per_m = 4.0,     /* one pulse per roller turn, about 0.25 m */
         .lc_rate_hz = 80.0,      /* HX711 fast mode */
@@ -140,7 +154,8 @@ void rig_defaults(struct rig_params *p)
 static bool params_ok(const struct rig_params *p)
 {
     return p->physics_dt > 0.0 && p->physics_dt <= 0.1 && p->drive_accel > 0.0 &&
-           isfinite(p->drive_accel) && p->slip >= 0.0 && isfinite(p->slip) &&
+           isfinite(p->drive_accel) && p->drive_dead_s >= 0.0 &&
+           p->drive_dead_s <= RIG_DEAD_MAX_S && p->slip >= 0.0 && isfinite(p->slip) &&
            p->pulses_per_m > 0.0 && isfinite(p->pulses_per_m) && p->lc_rate_hz > 0.0 &&
            p->lc_rate_hz <= 1e5 && p->lc_noise_n >= 0.0 && isfinite(p->lc_noise_n) &&
            p->lc_resolution_n >= 0.0 && isfinite(p->lc_resolution_n);
@@ -248,6 +263,31 @@ static void move_belt(struct rig *r, double t0, double v0, double v1, double dt)
     r->x = x1;
 }
 
+/* Setpoints whose dead time is over by t reach the motor, in the order given. */
+static void cmds_due(struct rig *r, double t)
+{
+    struct cmd_queue *q = &r->cmds;
+
+    while (q->n > 0 && q->t[q->head] <= t + SAMPLE_EPS) {
+        r->setpoint = q->v[q->head];
+        q->head = (q->head + 1) % DEAD_QUEUE;
+        q->n--;
+    }
+}
+
+static void cmds_push(struct rig *r, double t_due, double v)
+{
+    struct cmd_queue *q = &r->cmds;
+
+    if (q->n == DEAD_QUEUE) {  /* full: the newest entry takes the newer value */
+        q->v[(q->head + q->n - 1) % DEAD_QUEUE] = v;
+        return;
+    }
+    q->t[(q->head + q->n) % DEAD_QUEUE] = t_due;
+    q->v[(q->head + q->n) % DEAD_QUEUE] = v;
+    q->n++;
+}
+
 /* The drive follows its setpoint at +-drive_accel (the VFD's own ramp). */
 static double drive_step(double v, double setpoint, double dv)
 {
@@ -266,6 +306,7 @@ static void physics_step(struct rig *r)
     double v0 = r->v_belt, f0 = r->force, v1, f1;
     unsigned pressed = 0;
 
+    cmds_due(r, t0);           /* a setpoint due by the step's start acts in it */
     r->v_motor = drive_step(r->v_motor, r->setpoint, r->p.drive_accel * dt);
     v1 = fmax(0.0, r->v_motor - r->p.slip * f0);
     f1 = athlete_step(r->ath, t1, t1 - t0, v1, &pressed);
@@ -286,7 +327,7 @@ static long long quiet_until(struct rig *r, long long target)
     double dt = r->p.physics_dt;
     long long first_busy;
 
-    if (r->setpoint != 0.0 || r->v_motor != 0.0 || r->force != 0.0 ||
+    if (r->setpoint != 0.0 || r->cmds.n > 0 || r->v_motor != 0.0 || r->force != 0.0 ||
         athlete_loaded(r->ath))
         return r->n;
     if (!r->quiet_ev_valid) {
@@ -334,7 +375,14 @@ void rig_advance(struct rig *r, double t)
 
 void rig_set_speed(struct rig *r, double v)
 {
-    r->setpoint = isfinite(v) && v > 0.0 ? v : 0.0; /* NaN, inf, negative: stop */
+    v = isfinite(v) && v > 0.0 ? v : 0.0; /* NaN, inf, negative: stop */
+    if (v == r->commanded)
+        return;                /* eccsim repeats its setpoint every ms: not a new command */
+    r->commanded = v;
+    if (r->p.drive_dead_s <= 0.0 && r->cmds.n == 0)
+        r->setpoint = v;
+    else
+        cmds_push(r, r->t_asked + r->p.drive_dead_s, v);
 }
 
 int rig_take_pulses(struct rig *r, double *t, int max)

@@ -1,7 +1,8 @@
 /* rig.h - the simulated treadmill rig: drive, belt, pulse sensor, load cell, athlete.
  *
  * Physics, stepped at physics_dt (1 ms) while anything moves:
- *   drive   the motor speed follows the setpoint at +-drive_accel (the VFD's ramp);
+ *   drive   the motor answers a setpoint only drive_dead_s after it was given (bus and
+ *           drive reaction), then follows it at +-drive_accel (the VFD's ramp);
  *   belt    v_belt = max(0, v_motor - slip x F_foot) (a loaded belt slips/droops);
  *   pulses  one pulse each 1/pulses_per_m metres of belt travel, timestamped at the
  *           exact (interpolated) crossing time;
@@ -23,6 +24,7 @@
 struct rig_params {
     double physics_dt;           /* s, 0.001 */
     double drive_accel;          /* m/s^2 */
+    double drive_dead_s;         /* s, 0..RIG_DEAD_MAX_S: setpoint to motor reaction */
     double slip;                 /* (m/s)/N */
     double pulses_per_m;
     double lc_rate_hz;
@@ -32,6 +34,7 @@ struct rig_params {
 };
 
 #define RIG_QUEUE 512            /* pulses / samples held between takes; older ones are dropped */
+#define RIG_DEAD_MAX_S 0.5       /* s, the longest drive dead time */
 
 struct rig;
 
@@ -43,7 +46,9 @@ struct rig *rig_new(const struct rig_params *rp, const struct athlete_params *ap
 void rig_free(struct rig *r);
 
 double rig_now(const struct rig *r);             /* s */
-void rig_set_speed(struct rig *r, double v);     /* drive setpoint, m/s of belt (>= 0) */
+/* Drive setpoint, m/s of belt (>= 0), given at rig_now(); the motor answers it
+ * drive_dead_s later. Repeating the same setpoint queues nothing. */
+void rig_set_speed(struct rig *r, double v);
 void rig_advance(struct rig *r, double t);       /* run the physics up to time t */
 
 /* Take what arrived since the last take, oldest first; return the count. */

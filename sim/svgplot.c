@@ -323,7 +323,9 @@ static void put_band(FILE *out, const struct view *v)
 static const char *short_reason(enum report_verdict v)
 {
     static const char *const names[REPORT_VERDICTS] = {"", "too short", "too little travel",
-                                                       "out of band", "aborted"};
+                                                       "out of band", "aborted",
+                                                       "above band, slowest",
+                                                       "below band, fastest"};
     return (unsigned)v < REPORT_VERDICTS ? names[v] : "?";
 }
 

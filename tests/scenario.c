@@ -14,8 +14,40 @@ struct watch {
     struct rig *rig;
     double prev_cmd;
     double dt;
+    double drive_up;                    /* m/s^2, the drive's ramp as the config states it */
     double t_loaded;                    /* s, last tick the true force was >= engage_n */
+    double t_unload, v_unload;          /* s, m/s: when the foot last came off, belt then */
+    bool landed;                        /* true force above contact_n */
 };
+
+/* Reactive mode's promises, on the truth: after the foot is off (true force below
+ * engage_n for SCN_UNLOAD_S) the command never rises; a landing that comes later than
+ * the drive can stop the belt (its own decel ramp from the speed at the unload, its
+ * dead time, plus the unload's detection) finds the belt at rest. */
+static void watch_landings(struct watch *w, double cmd, double now)
+{
+    struct scn_result *r = w->r;
+    const struct ecc_config *cfg = &r->cfg;
+    double f = rig_true_force(w->rig), v = rig_belt_speed(w->rig);
+
+    if (now - w->t_loaded > SCN_UNLOAD_S && cmd > w->prev_cmd + 1e-12)
+        r->rose_unloaded++;
+    if (w->landed && f < cfg->rep.release_n) {
+        w->landed = false;
+        w->t_unload = now;
+        w->v_unload = v;
+    } else if (!w->landed && f > cfg->rep.contact_n) {
+        double stop_s = w->v_unload / cfg->sim.drive_accel + cfg->sim.drive_dead_s +
+                        SCN_UNLOAD_S + 2.0 * w->dt;
+        w->landed = true;
+        r->landings++;
+        if (w->t_unload > 0.0 && now - w->t_unload > stop_s) {
+            r->landings_late++;
+            if (v > SCN_AT_REST_MPS)
+                r->landings_moving++;
+        }
+    }
+}
 
 /* "The belt moves only while loaded": once the true foot force has stayed below
  * engage_n for longer than the stop ramp from speed_max, the command must be zero. */
@@ -35,11 +67,15 @@ static void watch_tick(void *arg, const struct ctl *c, double now)
     struct watch *w = arg;
     struct scn_result *r = w->r;
     double cmd = ctl_speed_cmd(c), slew = (cmd - w->prev_cmd) / w->dt;
-    /* Rising: the running slew limit. Falling: a stop may use the (faster) stop ramp. */
-    double limit = slew >= 0 ? r->cfg.limits.accel
+    double motor = rig_motor_speed(w->rig);
+    /* Rising: the running slew limit and the drive's ramp. Falling: a stop may use the
+     * (faster) stop ramp, and a command held back to the lagging belt may drop to it. */
+    double limit = slew >= 0 ? fmin(r->cfg.limits.accel, w->drive_up)
                              : fmax(r->cfg.limits.accel, r->cfg.limits.stop_decel);
+    bool to_belt = slew < 0 && cmd <= motor + r->cfg.control.lead_margin + 1e-9;
 
     watch_unloaded(w, cmd, now);
+    watch_landings(w, cmd, now);
     if (ctl_fault(c) != FAULT_NONE && cmd != 0.0)
         r->moved_while_latched++;
     if (ctl_fault(c) != FAULT_NONE) {   /* a fault's stop is a step to zero, by design */
@@ -51,8 +87,10 @@ static void watch_tick(void *arg, const struct ctl *c, double now)
         r->max_cmd = cmd;
     if (rig_belt_speed(w->rig) > r->max_belt)
         r->max_belt = rig_belt_speed(w->rig);
-    if (fabs(slew) > limit * (1.0 + 1e-9))
+    if (fabs(slew) > limit * (1.0 + 1e-9) && !to_belt)
         r->slew_violations++;
+    if (cmd > 0.0 && cmd - motor > r->max_lead)
+        r->max_lead = cmd - motor;
     if (fabs(slew) > r->worst_slew)
         r->worst_slew = fabs(slew);
     w->prev_cmd = cmd;
@@ -153,6 +191,7 @@ int scn_run(const char *scenario, unsigned seed, int sessions, const char *const
     }
     w.rig = hal_sim_rig(sim);
     w.dt = 1.0 / r->cfg.loop.rate_hz;
+    w.drive_up = r->cfg.drive.max_hz / r->cfg.drive.hz_per_mps / r->cfg.drive.accel_time_s;
     ctl_init(&ctl, &r->cfg);
     loop_run(&ctl, &hal, &lo, &st);
     r->sessions_done = st.sessions_done;

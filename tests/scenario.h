@@ -18,6 +18,8 @@
 #include "sim/athlete.h"
 
 #define SCN_MAX_STROKES 512
+#define SCN_UNLOAD_S 0.06                /* s: the force filter's lag and a tick */
+#define SCN_AT_REST_MPS 0.005            /* m/s: a belt this slow is at rest */
 
 struct scn_result {
     struct ecc_config cfg;
@@ -49,6 +51,15 @@ struct scn_result {
                                            foot force has been below control.engage_n for
                                            longer than a full stop ramp (+0.1 s): what
                                            reactive mode must never do */
+    long rose_unloaded;                 /* ticks the command rose although the true foot
+                                           force had been below engage_n for SCN_UNLOAD_S */
+    double max_lead;                    /* m/s, largest command above the true drive output
+                                           (the drive's ramp makes it lag; no fault latched) */
+    int landings;                       /* true landings (force rising over contact_n) ... */
+    int landings_late;                  /* ... that came later than the drive's stop time
+                                           after the last unload (reactive mode: the belt
+                                           must be at rest then) */
+    int landings_moving;                /* ... of those, the belt was not at rest */
 
     /* comparison */
     int mismatched;                     /* strokes whose verdicts disagree, or unpaired */

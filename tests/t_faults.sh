@@ -14,13 +14,16 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 
 # kind  allowed-faults(|-separated)  bound-s  belt-must-stop
+# drive_runaway: the runaway drive carries the belt past the overspeed limit (0.805 m/s) on
+# the simulated drive's own ramp (0.3 m/s^2, 0.05 s dead time): from the slowest running
+# speed (0.08 m/s) that takes 2.47 s; the bound adds a tick and slack.
 cases="estop estop 0.011 yes
 lc_stale force_stale 0.52 yes
 lc_stuck force_stuck 2.03 yes
 lc_saturate force_saturated 0.025 yes
 lc_negative force_implausible 0.025 yes
 encoder_silent speed_disagree|speed_silent 3.02 no
-drive_runaway overspeed|speed_disagree 1.0 no
+drive_runaway overspeed|speed_disagree 2.6 no
 drive_comm drive_comm 0.011 no
 drive_trip drive_trip 0.011 yes
 nan_speed force_stale 0.52 yes

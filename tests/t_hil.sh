@@ -5,6 +5,8 @@
 #
 #  - a whole set over TCP (15 reps) and over RTU (6 reps): reps counted equal the
 #    athlete's valid strokes (eccsim's ground truth), and the belt stops after the set;
+#  - the same on the hard cell (tests/hil/hard.ini: slow drive, dead time, erratic
+#    patient), plus strict time in band and the command never running ahead of the belt;
 #  - each scripted fault latches the matching fault in eccd and the belt is stopped;
 #  - kill -9 of eccd mid-set: eccsim's drive watchdog stops the belt within its time.
 #
@@ -68,7 +70,8 @@ whole_set() {
     shift 2
     start_sim "$cfg" "$tag" "$@" || { fail "${tag}_whole_set" "$tmp/$tag.sim.err"; return; }
     timeout 240 "$eccd" -c "$cfg" --set drive.port="$port" -q --start --sessions 1 \
-        --rep-log "$tmp/$tag.reps.jsonl" $dev_set 2>"$tmp/$tag.eccd.err"
+        --rep-log "$tmp/$tag.reps.jsonl" --trace "$tmp/$tag.trace.csv" $dev_set \
+        2>"$tmp/$tag.eccd.err"
     rc=$?
     sleep 1.5                                   # the belt ramps down after eccd's stop
     stop_sim
@@ -97,6 +100,28 @@ whole_set tcp tests/hil/tcp.ini
 dev_set="--set drive.device=$tmp/tty"
 whole_set rtu tests/hil/rtu.ini --pty-link "$tmp/tty"
 dev_set=""
+
+# -- the hard cell (docs/control.md): a slow drive with dead time, an erratic patient ----
+# On top of the whole set: strict time in band over every stroke's loaded window (eccsim's
+# truth), eccd's command never more than control.lead_margin_mps above the belt speed it
+# measured (its trace), and the drive's setpoint never more above its true output than
+# that plus what the drive's ramp adds over its dead time and a bus cycle (eccsim's CSV).
+whole_set hard tests/hil/hard.ini
+strict=$(awk -F'"window_in_band_s":' 'NF > 1 { split($2, a, ","); inb += a[1];
+             split($0, b, "\"window_s\":"); split(b[2], c, ","); win += c[1] }
+         END { printf "%.3f", (win > 0 ? inb / win : 0) }' "$tmp/hard.truth.jsonl")
+lead=$(awk -F, 'NR > 1 && $7 > 0 { d = $7 - $8; if (d > m) m = d } END { printf "%.4f", m + 0 }' \
+       "$tmp/hard.trace.csv")
+drive_lead=$(awk -F, 'NR > 1 && $2 > 0 { d = $2 - $3; if (d > m) m = d } END { printf "%.4f", m + 0 }' \
+             "$tmp/hard.truth.csv")
+echo "  hard: strict time in band $strict; command above the measured belt at most $lead m/s;" \
+     "setpoint above the drive's output at most $drive_lead m/s"
+if awk -v s="$strict" -v l="$lead" -v d="$drive_lead" \
+       'BEGIN { exit !(s >= 0.90 && l <= 0.05 + 1e-6 && d <= 0.05 + 0.33 * (0.05 + 0.05)) }'; then
+    ok "hard_cell_holds_the_band_and_never_runs_ahead_of_the_drive"
+else
+    fail "hard_cell_holds_the_band_and_never_runs_ahead_of_the_drive" "$tmp/hard.truth.jsonl"
+fi
 
 # -- scripted faults --------------------------------------------------------------------
 # fault_case TAG CONFIG FAULT-SPEC EXPECTED-FAULT [eccsim options]
@@ -148,8 +173,12 @@ if [ -n "$simpid" ]; then
     stopped=$(awk -F, -v tk="$t_kill_sim" 'NR > 1 && $1 > tk && $3 + 0 < 0.005 { print $1; exit }' "$tmp/kill.truth.csv")
     fired=$(awk -F, 'NR > 1 && $8 == 1 { print $1; exit }' "$tmp/kill.truth.csv")
     speed=$(awk -F, -v tk="$t_kill_sim" 'NR > 1 && $1 <= tk { v = $3 } END { print v + 0 }' "$tmp/kill.truth.csv")
-    # watchdog_s (1.0) + the ramp from that speed at the drive's 1.5 m/s^2 + 0.3 s slack
-    limit=$(awk -v tk="$t_kill_sim" -v v="$speed" 'BEGIN { printf "%.3f", tk + 1.0 + v / 1.5 + 0.3 }')
+    # watchdog_s (1.0) + the simulated drive's dead time and its ramp down from that speed
+    # (sim.drive_accel_mps2, as the config gives it) + 0.3 s slack
+    accel=$("$eccd" -c tests/hil/tcp.ini --check-config 2>/dev/null | awk '$1 == "drive_accel_mps2" { print $3 }')
+    dead=$("$eccd" -c tests/hil/tcp.ini --check-config 2>/dev/null | awk '$1 == "drive_dead_time_s" { print $3 }')
+    limit=$(awk -v tk="$t_kill_sim" -v v="$speed" -v a="${accel:-0.3}" -v d="${dead:-0}" \
+            'BEGIN { printf "%.3f", tk + 1.0 + d + v / a + 0.3 }')
     echo "  kill -9 at ${t_kill_sim} s (belt at $speed m/s): watchdog fired at ${fired:-never}, belt stopped at ${stopped:-never} (limit $limit)"
     if [ -n "$stopped" ] && [ -n "$fired" ] && awk -v s="$stopped" -v l="$limit" 'BEGIN { exit !(s <= l) }'; then
         ok "kill9_mid_set_drive_watchdog_stops_the_belt"

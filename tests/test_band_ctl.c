@@ -466,6 +466,104 @@ TEST(closed_loop_settles_into_the_band_within_1_5_s)
     CHECK(through <= 1.0);
 }
 
+/* The command never rises faster than the drive's own ramp, even when accel allows it. */
+TEST(slew_is_bounded_by_the_drive_ramp)
+{
+    struct band_ctl c;
+    struct band_ctl_params p = params();
+    double prev = 0.0;
+
+    p.accel = 0.6;
+    p.drive_accel = 0.3;
+    p.drive_decel = 0.25;
+    CHECK_NEAR(band_ctl_slew_up(&p), 0.3, 1e-12);
+    CHECK_NEAR(band_ctl_slew_down(&p), 0.25, 1e-12);
+    band_ctl_init(&c, &p);
+    band_ctl_run(&c, 0.7);
+    for (int i = 0; i < 200; i++) {
+        double out = band_ctl_step(&c, 100.0, true, NAN, NAN);
+        CHECK(out - prev <= 0.3 * p.dt + SLEW_TOL);
+        prev = out;
+    }
+    for (int i = 0; i < 100; i++) {                  /* far above the band: slow down */
+        double out = band_ctl_step(&c, 300.0, true, NAN, NAN);
+        CHECK(prev - out <= 0.25 * p.dt + SLEW_TOL);
+        prev = out;
+    }
+}
+
+/* A belt that lags (here stuck at 0.2 m/s) holds the command within lead_margin of it;
+ * once the belt moves on, the command follows it up. */
+TEST(the_command_never_runs_ahead_of_a_lagging_belt)
+{
+    struct band_ctl c;
+    struct band_ctl_params p = params();
+    double belt = 0.2;
+
+    p.lead_margin = 0.05;
+    band_ctl_init(&c, &p);
+    band_ctl_run(&c, 0.6);
+    for (int i = 0; i < 300; i++)
+        CHECK(band_ctl_step(&c, 100.0, true, belt, 0.6) <= belt + 0.05 + SLEW_TOL);
+    for (int i = 0; i < 300; i++) {
+        double out = band_ctl_step(&c, 100.0, true, belt, 0.6);
+        CHECK(out <= belt + 0.05 + SLEW_TOL);
+        belt = fmin(0.6, belt + 0.3 * p.dt);
+    }
+    CHECK_NEAR(band_ctl_output(&c), 0.6, 1e-9);
+}
+
+/* A stop ramps down from the belt's measured speed, never from a command it has not
+ * reached: the first stop command is already at or below the belt. */
+TEST(a_stop_starts_from_the_measured_belt)
+{
+    struct band_ctl c;
+    struct band_ctl_params p = params();
+
+    start_at(&c, &p, 0.5);
+    band_ctl_stop(&c);
+    CHECK(band_ctl_step(&c, 100.0, true, 0.3, NAN) <= 0.3);
+}
+
+/* Reactive, foot off: whatever the belt and the model say, the command never rises. */
+TEST(reactive_unloaded_never_rises)
+{
+    struct band_ctl c;
+    struct band_ctl_params p = params();
+    unsigned long long rng = 7;
+    double prev;
+
+    p.mode = CFG_MODE_REACTIVE;
+    start_at(&c, &p, 0.4);
+    prev = band_ctl_output(&c);
+    for (int i = 0; i < 200; i++) {
+        double out = band_ctl_step(&c, p.engage * rand01(&rng), false, 0.8 * rand01(&rng),
+                                   0.8 * rand01(&rng));
+        CHECK(out <= prev);
+        prev = out;
+    }
+    CHECK(prev == 0.0);
+}
+
+/* The model's speed is used, clamped to the limits, and the PI's held speed follows it
+ * so a fallback (model NAN) goes on from there. */
+TEST(the_model_speed_is_clamped_and_handed_over)
+{
+    struct band_ctl c;
+    struct band_ctl_params p = params();
+
+    start_at(&c, &p, 0.3);
+    for (int i = 0; i < 300; i++)
+        band_ctl_step(&c, 100.0, true, NAN, 5.0);
+    CHECK_NEAR(band_ctl_output(&c), p.speed_max, 1e-12);
+    for (int i = 0; i < 300; i++)
+        band_ctl_step(&c, 100.0, true, NAN, 0.4);
+    CHECK_NEAR(band_ctl_output(&c), 0.4, 1e-12);
+    CHECK_NEAR(band_ctl_target(&c), 0.4, 1e-12);
+    band_ctl_step(&c, 100.0, true, NAN, NAN);       /* in band: the PI holds 0.4 */
+    CHECK_NEAR(band_ctl_output(&c), 0.4, 1e-12);
+}
+
 TESTS(T(band_error_is_continuous_and_zero_inside),
       T(in_band_the_speed_holds_exactly),
       T(above_the_band_slows_below_speeds_up),
@@ -484,6 +582,9 @@ TESTS(T(band_error_is_continuous_and_zero_inside),
       T(reactive_loaded_runs_exactly_as_continuous),
       T(reactive_unloaded_ramps_to_zero_at_stop_decel_and_keeps_the_held_speed),
       T(reactive_stop_outside_a_set_stays_stopped_when_loaded),
-      T(closed_loop_settles_into_the_band_within_1_5_s));
+      T(closed_loop_settles_into_the_band_within_1_5_s),
+      T(slew_is_bounded_by_the_drive_ramp), T(the_command_never_runs_ahead_of_a_lagging_belt),
+      T(a_stop_starts_from_the_measured_belt), T(reactive_unloaded_never_rises),
+      T(the_model_speed_is_clamped_and_handed_over));
 
 TEST_MAIN("test_band_ctl")

@@ -132,9 +132,9 @@ TEST(defaults_match_the_spec)
     config_defaults(&c);
     CHECK(config_key_count() <= CFG_KEYS_MAX);
     /* rig 1, loop 3, limits 15, band 2, control 9, filter 2, rep 5, protocol 7, drive 23,
-     * profile 18, encoder 7, loadcell 25, inputs 13, sim 11, eccsim 6, history 2, server 3,
+     * profile 18, encoder 7, loadcell 25, inputs 13, sim 12, eccsim 6, history 2, server 3,
      * daemon 1, log 2 */
-    CHECK_INT(config_key_count(), 155);
+    CHECK_INT(config_key_count(), 165);
     CHECK_STR_CONTAINS(c.path, "");
     CHECK_INT(c.path[0], 0);
     for (int i = 0; i < CFG_KEYS_MAX; i++)
@@ -177,7 +177,8 @@ TEST(defaults_match_the_spec)
     CHECK(!strcmp(c.sim.scenario, "normal"));
     CHECK_INT(c.sim.seed, 1);
     CHECK(c.sim.speed == 0 && c.sim.loadcell_rate_hz == 80 && c.sim.loadcell_noise_n == 0.8);
-    CHECK(c.sim.loadcell_resolution_n == 0.05 && c.sim.drive_accel == 1.5);
+    CHECK(c.sim.loadcell_resolution_n == 0.05 && c.sim.drive_accel == 0.3);
+    CHECK(c.sim.drive_dead_s == 0.05);
     CHECK(c.sim.slip == 0.0002 && c.sim.truth_log[0] == '\0');
     CHECK_INT(c.log.level, CFG_LOG_INFO);
     CHECK_INT(c.log.rep_log[0], 0);

@@ -98,6 +98,7 @@ TEST(belt_does_not_move_until_start)
     CHECK(ctl_speed_cmd(&ctl) == 0.0);
     CHECK(tick(&ctl, &r, HAL_BTN_START) > 0.0);
     CHECK_STR_CONTAINS(ctl_state_name(&ctl), "set_running");
+    r.speed = cfg.control.start_speed;      /* the belt follows (the command waits for it) */
     run_for(&ctl, &r, 2.0);
     CHECK_NEAR(ctl_speed_cmd(&ctl), cfg.control.start_speed, 1e-9);
 }

@@ -29,7 +29,7 @@ static struct run feed_from(struct rep_det *r, int k0, const double *forces, int
 
     for (int k = 0; k < n; k++) {
         struct rep_figures f;
-        enum rep_event ev = rep_update(r, (k0 + k + 1) * DT, forces[k], speed, DT, &f);
+        enum rep_event ev = rep_update(r, (k0 + k + 1) * DT, forces[k], speed, DT, REP_FREE, &f);
         if (ev == REP_EV_CONTACT) {
             out.contacts++;
             out.k_contact = k;
@@ -64,8 +64,10 @@ static int fill(double *forces, int n, double v)
  *   force integral = dt * (40 + 80 + 12*100 + 80 + 40) = 0.125 * 1440 = 180 N s
  *   mean = 180 / 2.0 = 90 N, peak = 100 N, work = 180 * 0.25 = 45 J
  *   band first reached at the end of tick k = 3 (80 N): t_first_band = 4*dt = 0.5
- *   in band: 80, 100x12, 80 = 14 ticks = 1.75 s
- *   share = 1.75 / (2.375 - 0.5) = 14/15 */
+ *   the lift: walking back from the release (0 N) the force fell 40, 40, 20 N a tick
+ *   (>= 100 N/s x dt = 12.5 N), then 0: the lift began at the tick at 16 dt = 2.0 s
+ *   the loaded window (landing_s 0): 3 dt .. 16 dt = 13 ticks = 1.625 s
+ *   in band: 80, then 100 x 11 = 12 ticks = 1.5 s; share = 12/13 */
 TEST(trapezoid_stroke_gives_hand_figures)
 {
     double forces[19] = {0, 0, 40, 80};
@@ -90,8 +92,10 @@ TEST(trapezoid_stroke_gives_hand_figures)
     CHECK_NEAR(run.last.mean_n, 90.0, EXACT);
     CHECK_NEAR(run.last.work_j, 45.0, EXACT);
     CHECK_NEAR(run.last.t_first_band, 0.5, EXACT);
-    CHECK_NEAR(run.last.in_band_s, 1.75, EXACT);
-    CHECK_NEAR(run.last.in_band_share, 14.0 / 15.0, EXACT);
+    CHECK_NEAR(run.last.t_lift, 2.0, EXACT);
+    CHECK_NEAR(run.last.window_s, 1.625, EXACT);
+    CHECK_NEAR(run.last.in_band_s, 1.5, EXACT);
+    CHECK_NEAR(run.last.in_band_share, 12.0 / 13.0, EXACT);
     CHECK_INT(run.last.verdict, REP_COUNTED);
     CHECK(!rep_loaded(&r));
 }
@@ -104,13 +108,13 @@ TEST(progress_queries_follow_the_stroke)
 
     CHECK(!rep_loaded(&r));
     CHECK_NEAR(rep_stroke_time(&r, 5.0), 0.0, EXACT);
-    CHECK_INT(rep_update(&r, 1.0, 50.0, 0.2, DT, &f), REP_EV_CONTACT);
+    CHECK_INT(rep_update(&r, 1.0, 50.0, 0.2, DT, REP_FREE, &f), REP_EV_CONTACT);
     CHECK(rep_loaded(&r));
     CHECK(!rep_reached_band(&r));
     CHECK_NEAR(rep_stroke_time(&r, 1.5), 0.5, EXACT);
-    CHECK_INT(rep_update(&r, 1.125, 90.0, 0.2, DT, &f), REP_EV_NONE);
+    CHECK_INT(rep_update(&r, 1.125, 90.0, 0.2, DT, REP_FREE, &f), REP_EV_NONE);
     CHECK(rep_reached_band(&r));
-    CHECK_INT(rep_update(&r, 1.25, 5.0, 0.2, DT, &f), REP_EV_RELEASE);
+    CHECK_INT(rep_update(&r, 1.25, 5.0, 0.2, DT, REP_FREE, &f), REP_EV_RELEASE);
     CHECK(!rep_loaded(&r));
     CHECK(!rep_reached_band(&r));
 }
@@ -179,8 +183,8 @@ TEST(too_little_travel_alone)
     CHECK_INT(run.last.verdict, REP_TOO_LITTLE_TRAVEL);
 }
 
-/* 2 ticks at 100 N then 14 at 50 N, 0.25 m/s: duration 2.0, travel 0.5 (ok),
- * t_first_band = t_start, in band 0.25 s over 2.0 s: share 1/8 (< 0.5). */
+/* 2 ticks at 100 N then 14 at 50 N, 0.25 m/s: duration 2.0, travel 0.5 (ok); the last
+ * tick (50 N, then 0) is the lift: window 15 ticks, in band 2: share 2/15 (< 0.5). */
 TEST(out_of_band_alone)
 {
     double forces[17];
@@ -194,7 +198,7 @@ TEST(out_of_band_alone)
 
     CHECK_NEAR(run.last.duration_s, 2.0, EXACT);
     CHECK_NEAR(run.last.in_band_s, 0.25, EXACT);
-    CHECK_NEAR(run.last.in_band_share, 1.0 / 8.0, EXACT);
+    CHECK_NEAR(run.last.in_band_share, 2.0 / 15.0, EXACT);
     CHECK_NEAR(run.last.peak_n, 100.0, EXACT);
     CHECK_NEAR(run.last.mean_n, (2 * 100.0 + 14 * 50.0) / 16.0, EXACT);
     CHECK_INT(run.last.verdict, REP_OUT_OF_BAND);
@@ -219,13 +223,14 @@ TEST(never_in_band_is_out_of_band_with_share_zero)
 
 TEST(band_edges_are_inside)
 {
-    double forces[] = {80.0, 120.0, 120.0, 80.0, 0.0};
+    double forces[] = {80.0, 120.0, 120.0, 80.0, 80.0, 0.0};   /* the last 80: the lift */
     struct rep_det r;
     rep_init(&r, &params);
 
     struct run run = feed(&r, forces, N_OF(forces), 0.25);
 
     CHECK_NEAR(run.last.in_band_s, 4 * DT, EXACT);
+    CHECK_NEAR(run.last.in_band_share, 1.0, EXACT);
 }
 
 TEST(precedence_short_before_travel_before_band)
@@ -287,7 +292,91 @@ TEST(strokes_do_not_share_sums)
     CHECK_NEAR(run.last.peak_n, 100.0, EXACT);
     CHECK_NEAR(run.last.duration_s, 0.25, EXACT);
     CHECK_NEAR(run.last.travel_m, 0.125, EXACT);
-    CHECK_NEAR(run.last.in_band_s, 0.25, EXACT);
+    CHECK_NEAR(run.last.window_s, 0.125, EXACT);     /* the second tick is the lift */
+    CHECK_NEAR(run.last.in_band_s, 0.125, EXACT);
+}
+
+/* landing_s = 2 dt: 40 N twice while landing (below the band, not judged), 100 N x 10,
+ * lift: the window is the 9 ticks of 100 N before the lift, all in band. */
+TEST(the_landing_is_not_judged)
+{
+    struct rep_params p = params;
+    double forces[14] = {40, 40};
+    struct rep_det r;
+
+    fill(forces + 2, 10, 100.0);
+    forces[12] = forces[13] = 0.0;
+    p.landing_s = 2 * DT;
+    rep_init(&r, &p);
+    struct run run = feed(&r, forces, N_OF(forces), 0.25);
+    CHECK_NEAR(run.last.window_s, 9 * DT, EXACT);
+    CHECK_NEAR(run.last.in_band_share, 1.0, EXACT);
+    CHECK_INT(run.last.verdict, REP_COUNTED);
+}
+
+/* Below the floor is out, wherever in the stroke: 50 N x 8 then 100 N x 8 counted
+ * from the first tick in the band would be a share of 1; over the loaded window it is
+ * 7 of 15 (the last 100 N is the lift), under the 0.5 minimum. */
+TEST(time_below_the_floor_counts_as_out)
+{
+    double forces[17];
+    struct rep_det r;
+
+    fill(forces, 8, 50.0);
+    fill(forces + 8, 8, 100.0);
+    forces[16] = 0.0;
+    rep_init(&r, &params);
+    struct run run = feed(&r, forces, N_OF(forces), 0.25);
+    CHECK_NEAR(run.last.in_band_share, 7.0 / 15.0, EXACT);
+    CHECK_INT(run.last.verdict, REP_OUT_OF_BAND);
+}
+
+/* Feed at constant force with the belt pinned at a limit. */
+static enum rep_verdict pinned_verdict(double force, enum rep_limit lim)
+{
+    struct rep_det r;
+    struct rep_figures f = {0};
+    int k;
+
+    rep_init(&r, &params);
+    for (k = 0; k < 16; k++)
+        rep_update(&r, (k + 1) * DT, force, 0.25, DT, lim, &f);
+    CHECK_INT(rep_update(&r, (k + 1) * DT, 0.0, 0.25, DT, lim, &f), REP_EV_RELEASE);
+    return f.verdict;
+}
+
+TEST(strokes_no_speed_could_put_in_the_band_say_so)
+{
+    CHECK_INT(pinned_verdict(150.0, REP_AT_MIN), REP_ABOVE_AT_MIN);
+    CHECK_INT(pinned_verdict(50.0, REP_AT_MAX), REP_BELOW_AT_MAX);
+    /* pinned, but on the side a speed change would have fixed: the controller's failure */
+    CHECK_INT(pinned_verdict(150.0, REP_AT_MAX), REP_OUT_OF_BAND);
+    CHECK_INT(pinned_verdict(50.0, REP_AT_MIN), REP_OUT_OF_BAND);
+    CHECK_INT(pinned_verdict(150.0, REP_FREE), REP_OUT_OF_BAND);
+    CHECK_STR_CONTAINS(rep_verdict_name(REP_ABOVE_AT_MIN), "above_band_at_min_speed");
+    CHECK_STR_CONTAINS(rep_verdict_name(REP_BELOW_AT_MAX), "below_band_at_max_speed");
+}
+
+/* At a 100 Hz tick a real lift (90 N to 0 over 0.15 s, first-order filtered like the
+ * force filter, 20 ms) is found within a few ticks of where it began. */
+TEST(a_gradual_lift_is_found_where_it_began)
+{
+    const double dt = 0.01, t_lift = 1.5;
+    struct rep_det r;
+    struct rep_figures f = {0};
+    double filt = 0.0, t;
+    bool released = false;
+
+    rep_init(&r, &params);
+    for (t = dt; t < 3.0 && !released; t += dt) {
+        double raw = t < t_lift ? 90.0 + 2.0 * sin(31.4 * t)
+                                : fmax(0.0, 90.0 * (1.0 - (t - t_lift) / 0.15));
+        filt += (raw - filt) * dt / (0.02 + dt);
+        released = rep_update(&r, t, filt, 0.3, dt, REP_FREE, &f) == REP_EV_RELEASE;
+    }
+    CHECK(released);
+    printf("  lift found at %.3f s (began at %.3f s)\n", f.t_lift, t_lift);
+    CHECK(f.t_lift >= t_lift - 0.005 && f.t_lift <= t_lift + 0.04);
 }
 
 TEST(non_finite_input_counts_as_zero)
@@ -296,10 +385,10 @@ TEST(non_finite_input_counts_as_zero)
     struct rep_figures f;
     rep_init(&r, &params);
 
-    CHECK_INT(rep_update(&r, 0.125, NAN, 0.25, DT, &f), REP_EV_NONE);
-    CHECK_INT(rep_update(&r, 0.25, 100.0, INFINITY, DT, &f), REP_EV_CONTACT);
-    CHECK_INT(rep_update(&r, 0.375, 100.0, 0.5, DT, &f), REP_EV_NONE);
-    CHECK_INT(rep_update(&r, 0.5, NAN, 0.5, DT, &f), REP_EV_RELEASE);
+    CHECK_INT(rep_update(&r, 0.125, NAN, 0.25, DT, REP_FREE, &f), REP_EV_NONE);
+    CHECK_INT(rep_update(&r, 0.25, 100.0, INFINITY, DT, REP_FREE, &f), REP_EV_CONTACT);
+    CHECK_INT(rep_update(&r, 0.375, 100.0, 0.5, DT, REP_FREE, &f), REP_EV_NONE);
+    CHECK_INT(rep_update(&r, 0.5, NAN, 0.5, DT, REP_FREE, &f), REP_EV_RELEASE);
     CHECK_NEAR(f.travel_m, 0.0625, EXACT);   /* only the finite tick moved */
     CHECK(isfinite(f.work_j) && isfinite(f.mean_n) && isfinite(f.peak_n));
 }
@@ -315,7 +404,9 @@ TEST(verdict_names)
 
 TESTS(T(trapezoid_stroke_gives_hand_figures), T(progress_queries_follow_the_stroke),
       T(noise_at_contact_threshold_makes_one_stroke), T(too_short_alone),
-      T(too_little_travel_alone), T(out_of_band_alone),
+      T(too_little_travel_alone), T(out_of_band_alone), T(the_landing_is_not_judged),
+      T(time_below_the_floor_counts_as_out), T(strokes_no_speed_could_put_in_the_band_say_so),
+      T(a_gradual_lift_is_found_where_it_began),
       T(never_in_band_is_out_of_band_with_share_zero), T(band_edges_are_inside),
       T(precedence_short_before_travel_before_band), T(abort_mid_stroke_fills_figures),
       T(strokes_do_not_share_sums), T(non_finite_input_counts_as_zero), T(verdict_names));

@@ -1,4 +1,5 @@
-/* test_safety.c - the safety supervisor: latching, precedence, reset rules, timers.
+/* test_safety.c - the safety supervisor: latching, precedence, reset rules, timers, and
+ * the drive/belt-sensor cross-check on a scripted belt.
  *
  * Params: abort 250 N, speed limit 1.0 m/s, force stale after 0.5 s, belt silent
  * after 1.0 s, pulses expected above a 0.04 m/s command. Times step by 0.25 s
@@ -446,59 +447,232 @@ TEST(stuck_load_cell_latches_after_force_stuck_s)
     check_latch(&s, FAULT_FORCE_STUCK, 1.25, 1.25, 1.0);
 }
 
-TEST(speed_disagreement_latches_only_when_it_lasts)
-{
-    struct safety s;
-    safety_init(&s, &params);
-    struct safety_input in;
+/* ---- the drive/sensor cross-check (safety.h: the disagreement rule) --------------
+ * A scripted belt at the control rate: the drive's speed follows a target at its ramp,
+ * the belt runs at ratio x the drive less slip, and the sensor counts its travel (scale x
+ * the true one; 0: dead) in pulses of pulse_m, the first after (1 - phase) spacings. The
+ * pulse time stays fresh (speed_silent is tested above), so only the rule is judged. */
+#define XDT 0.01
+#define XRAMP 0.3                   /* m/s^2 */
+#define XALLOW (0.1 * 0.5)          /* disagree_mps x disagree_s of params */
 
-    for (int i = 0; i < 6; i++) {           /* 0 .. 1.25 s: a steady command, agreement */
-        in = healthy(i * 0.25);
-        in.speed_drive = 0.31;
-        CHECK_INT(safety_check(&s, &in), FAULT_NONE);
-    }
-    for (int i = 6; i < 8; i++) {           /* 1.5, 1.75: a brief disagreement */
-        in = healthy(i * 0.25);
-        in.speed_drive = 0.6;
-        CHECK_INT(safety_check(&s, &in), FAULT_NONE);
-    }
-    in = healthy(2.0);
-    in.speed_drive = 0.32;                  /* within 0.1 m/s again */
-    CHECK_INT(safety_check(&s, &in), FAULT_NONE);
-    for (int i = 9; i <= 11; i++) {         /* from 2.25 s on: 2.25 .. 2.75 = 0.5 s */
-        in = healthy(i * 0.25);
-        in.speed_drive = 0.6;
-        CHECK_INT(safety_check(&s, &in), FAULT_NONE);
-    }
-    in = healthy(3.0);
-    in.speed_drive = 0.6;
-    CHECK_INT(safety_check(&s, &in), FAULT_SPEED_DISAGREE);
-    check_latch(&s, FAULT_SPEED_DISAGREE, 3.0, 0.3, 0.1);
+struct xbelt {
+    double t, vd, target, ratio, slip, x, xs, pulse_m, scale, phase;
+};
+
+static struct xbelt xbelt_make(double ppm, double phase)
+{
+    return (struct xbelt){.ratio = 1.0, .pulse_m = 1.0 / ppm, .scale = 1.0, .phase = phase};
 }
 
-/* Right after the command moves (a start, a stop) the pulse-based speed lags the
- * drive: that is not compared until the command has been steady for a while. */
-TEST(speed_disagreement_waits_for_a_steady_command)
+static double xbelt_v(const struct xbelt *b)
+{
+    return fmax(0.0, b->ratio * b->vd - b->slip);
+}
+
+static struct safety_input xbelt_step(struct xbelt *b)
+{
+    double v0 = xbelt_v(b), dx;
+    struct safety_input in;
+
+    b->vd = b->vd < b->target ? fmin(b->target, b->vd + XRAMP * XDT)
+                              : fmax(b->target, b->vd - XRAMP * XDT);
+    dx = 0.5 * (v0 + xbelt_v(b)) * XDT;
+    b->x += dx;
+    b->xs += b->scale * dx;
+    b->t += XDT;
+    in = healthy(b->t);
+    in.speed = xbelt_v(b);
+    in.speed_cmd = b->target;
+    in.speed_drive = b->vd;
+    in.pulse_m = b->pulse_m;
+    in.pulse_dist = floor(b->xs / b->pulse_m + b->phase) * b->pulse_m;
+    return in;
+}
+
+/* Run for `seconds`; returns the first fault (FAULT_NONE: none). */
+static enum fault xbelt_run(struct safety *s, struct xbelt *b, double seconds)
+{
+    enum fault f = FAULT_NONE;
+
+    for (double end = b->t + seconds; b->t < end - 1e-9 && f == FAULT_NONE;) {
+        struct safety_input in = xbelt_step(b);
+        f = safety_check(s, &in);
+    }
+    return f;
+}
+
+/* However coarse the sensor and slow the belt, one pulse of quantisation, slip of up to
+ * disagree_mps (0.1 m/s) and a belt 10% ahead of its drive (calibration) never latch. */
+TEST(counting_quantisation_and_slip_are_never_a_disagreement)
+{
+    const double sensors[] = {2.0, 4.0, 8.0, 20.0}, phases[] = {0.0, 0.37, 0.99};
+    struct safety s;
+
+    for (int i = 0; i < 4; i++)
+        for (int q = 0; q < 3; q++) {
+            struct xbelt b = xbelt_make(sensors[i], phases[q]);
+            enum fault f = FAULT_NONE;
+
+            safety_init(&s, &params);
+            b.target = 0.08;
+            for (int k = 0; k < 10 && f == FAULT_NONE; k++) {   /* strokes at 0.08 m/s */
+                b.slip = 0.07;                                  /* 350 N at 0.0002 */
+                f = xbelt_run(&s, &b, 2.0);
+                b.slip = 0.0;
+                if (f == FAULT_NONE)
+                    f = xbelt_run(&s, &b, 1.0);
+            }
+            b.target = 0.8;
+            b.ratio = 1.1;
+            if (f == FAULT_NONE)
+                f = xbelt_run(&s, &b, 10.0);
+            b.ratio = 0.92;
+            b.target = 0.3;
+            if (f == FAULT_NONE)
+                f = xbelt_run(&s, &b, 10.0);
+            if (f != FAULT_NONE)
+                printf("  %.0f pulses/m, phase %.2f: %s at %.2f s\n", sensors[i], phases[q],
+                       fault_name(f), b.t);
+            CHECK_INT(f, FAULT_NONE);
+        }
+}
+
+/* A set starts, runs at the slowest speed and stops, again and again (rests at zero in
+ * between): the belt's unknown phase at each start is no disagreement. */
+TEST(a_restart_from_the_slowest_speed_is_no_disagreement)
+{
+    const double sensors[] = {2.0, 4.0, 20.0};
+    struct safety s;
+    unsigned long long rng = 12345;
+
+    for (int i = 0; i < 3; i++) {
+        struct xbelt b = xbelt_make(sensors[i], 0.5);
+        enum fault f = FAULT_NONE;
+
+        safety_init(&s, &params);
+        for (int k = 0; k < 20 && f == FAULT_NONE; k++) {
+            rng ^= rng << 13, rng ^= rng >> 7, rng ^= rng << 17;
+            b.target = 0.08;
+            b.slip = (rng % 5) * 0.01;
+            f = xbelt_run(&s, &b, 1.0 + (double)(rng % 700) / 100.0);
+            b.target = 0.0;
+            b.slip = 0.0;
+            if (f == FAULT_NONE)
+                f = xbelt_run(&s, &b, 3.0);
+        }
+        CHECK_INT(f, FAULT_NONE);
+    }
+}
+
+/* Latch time of a sensor that counts v_s while the drive reports v_d (safety.h). */
+static double ahead_bound(double pulse_m, double v_s, double v_d)
+{
+    return (2 * pulse_m + XALLOW) / (v_s - (1 + SAFETY_AHEAD_SHARE) * v_d) + XDT;
+}
+
+/* The sensor starts pulsing twice as often as it should (a wrong pulses_per_m, or
+ * sim.encoder_scale = 2) 10 s into a steady run: speed_disagree within the stated time. */
+TEST(a_sensor_counting_double_latches_within_the_stated_time)
+{
+    const double sensors[] = {2.0, 4.0, 8.0, 20.0}, speeds[] = {0.15, 0.3, 0.6};
+    struct safety s;
+
+    for (int i = 0; i < 4; i++)
+        for (int j = 0; j < 3; j++) {
+            struct xbelt b = xbelt_make(sensors[i], 0.0);
+            double v = speeds[j], bound = ahead_bound(b.pulse_m, 2 * v, v);
+            enum fault f;
+
+            safety_init(&s, &params);
+            b.vd = b.target = v;
+            CHECK_INT(xbelt_run(&s, &b, 10.0), FAULT_NONE);
+            b.scale = 2.0;
+            f = xbelt_run(&s, &b, 30.0);
+            printf("  %4.0f pulses/m at %.2f m/s: %s %.2f s after onset (bound %.2f s)\n",
+                   sensors[i], v, fault_name(f), b.t - 10.0, bound);
+            CHECK_INT(f, FAULT_SPEED_DISAGREE);
+            CHECK(b.t - 10.0 <= bound + 1e-9);
+            CHECK(safety_value(&s) > safety_limit(&s));
+            CHECK_NEAR(safety_limit(&s), SAFETY_AHEAD_SHARE * v, 1e-6);
+        }
+}
+
+/* The sensor goes dead in a steady run: speed_disagree within
+ * (pulse_m + A) / (v_d - disagree_mps), long before speed_silent would at these speeds. */
+TEST(a_dead_sensor_latches_within_the_stated_time)
+{
+    const double sensors[] = {2.0, 4.0, 20.0}, speeds[] = {0.3, 0.6};
+    struct safety s;
+
+    for (int i = 0; i < 3; i++)
+        for (int j = 0; j < 2; j++) {
+            struct xbelt b = xbelt_make(sensors[i], 0.0);
+            double v = speeds[j], bound = (b.pulse_m + XALLOW) / (v - 0.1) + XDT;
+            enum fault f;
+
+            safety_init(&s, &params);
+            b.vd = b.target = v;
+            CHECK_INT(xbelt_run(&s, &b, 10.0), FAULT_NONE);
+            b.scale = 0.0;
+            f = xbelt_run(&s, &b, 30.0);
+            printf("  %4.0f pulses/m at %.2f m/s: %s %.2f s after onset (bound %.2f s)\n",
+                   sensors[i], v, fault_name(f), b.t - 10.0, bound);
+            CHECK_INT(f, FAULT_SPEED_DISAGREE);
+            CHECK(b.t - 10.0 <= bound + 1e-9);
+            CHECK_NEAR(safety_limit(&s), 0.1, 1e-12);     /* disagree_mps, behind */
+        }
+}
+
+/* A belt at half its drive's speed (a slipping belt well past any foot load). */
+TEST(a_belt_far_behind_its_drive_latches)
+{
+    struct safety s;
+    struct xbelt b = xbelt_make(4.0, 0.0);
+    double bound = (2 * b.pulse_m + XALLOW) / (0.6 - 0.3 - 0.1) + XDT;
+
+    safety_init(&s, &params);
+    b.vd = b.target = 0.6;
+    CHECK_INT(xbelt_run(&s, &b, 5.0), FAULT_NONE);
+    b.ratio = 0.5;
+    CHECK_INT(xbelt_run(&s, &b, 10.0), FAULT_SPEED_DISAGREE);
+    CHECK(b.t - 5.0 <= bound + 1e-9);
+    /* the mean difference the counts show over the stretch (m/s): 0.3, and more by up to
+     * a pulse of quantisation over a short stretch */
+    CHECK(safety_value(&s) >= 0.3 - 1e-6 && safety_value(&s) <= 0.3 + b.pulse_m / 0.8);
+    CHECK_NEAR(safety_limit(&s), 0.1, 1e-12);
+}
+
+/* While the belt is meant to be at rest nothing is judged: a belt pushed by hand with
+ * the drive stopped is no hazard. */
+TEST(a_belt_moved_at_rest_is_not_judged)
+{
+    struct safety s;
+    struct xbelt b = xbelt_make(4.0, 0.0);
+
+    safety_init(&s, &params);
+    for (int k = 0; k < 1000; k++) {
+        struct safety_input in = xbelt_step(&b);
+        in.pulse_dist += 0.003 * k;                       /* 0.3 m/s with no drive */
+        CHECK_INT(safety_check(&s, &in), FAULT_NONE);
+    }
+}
+
+/* A drive that reports a sane speed while the belt runs away is caught by its pulses. */
+TEST(overspeed_is_judged_on_the_pulses_too)
 {
     struct safety s;
     safety_init(&s, &params);
-    struct safety_input in;
 
-    for (int i = 0; i < 4; i++) {           /* the command ramps: never steady */
-        in = healthy(i * 0.25);
-        in.speed_cmd = 0.1 + 0.1 * i;
-        in.speed = 0.0;
-        in.speed_drive = in.speed_cmd;
-        CHECK_INT(safety_check(&s, &in), FAULT_NONE);
-    }
-    for (int i = 4; i < 12; i++) {          /* steady from 0.75 s: compared from 1.75 s */
-        in = healthy(i * 0.25);
-        in.speed_cmd = 0.4;
-        in.speed = 0.0;
-        in.speed_drive = 0.4;
-        enum fault f = safety_check(&s, &in);
-        CHECK_INT(f, i * 0.25 > 1.75 + 0.5 ? FAULT_SPEED_DISAGREE : FAULT_NONE);
-    }
+    struct safety_input in = healthy(2.0);
+    in.speed = 0.5;
+    in.speed_pulse = 1.0;                   /* at the limit: fine */
+    CHECK_INT(safety_check(&s, &in), FAULT_NONE);
+    in = healthy(2.25);
+    in.speed = 0.5;
+    in.speed_pulse = 1.25;
+    CHECK_INT(safety_check(&s, &in), FAULT_OVERSPEED);
+    check_latch(&s, FAULT_OVERSPEED, 2.25, 1.25, 1.0);
 }
 
 TEST(negative_force_is_implausible)
@@ -579,6 +753,13 @@ TEST(no_second_opinion_means_no_cross_check)
         struct safety_input in = healthy(i * 0.25);
         in.speed_drive = NAN;
         in.speed = 0.9;
+        in.pulse_m = 0.25;
+        in.pulse_dist = 2.0 * i;            /* 8 m/s counted: nothing to compare with */
+        CHECK_INT(safety_check(&s, &in), FAULT_NONE);
+    }
+    for (int i = 20; i < 40; i++) {         /* a drive, but no pulse sensor (pulse_m 0) */
+        struct safety_input in = healthy(i * 0.25);
+        in.speed_drive = 0.6;
         CHECK_INT(safety_check(&s, &in), FAULT_NONE);
     }
 }
@@ -586,8 +767,12 @@ TEST(no_second_opinion_means_no_cross_check)
 TESTS(T(drive_trip_latches_with_its_code_and_can_be_reset), T(drive_comm_loss_latches),
       T(saturated_load_cell_latches_even_below_the_abort_limit),
       T(stuck_load_cell_latches_after_force_stuck_s),
-      T(speed_disagreement_latches_only_when_it_lasts),
-      T(speed_disagreement_waits_for_a_steady_command), T(no_second_opinion_means_no_cross_check),
+      T(counting_quantisation_and_slip_are_never_a_disagreement),
+      T(a_restart_from_the_slowest_speed_is_no_disagreement),
+      T(a_sensor_counting_double_latches_within_the_stated_time),
+      T(a_dead_sensor_latches_within_the_stated_time), T(a_belt_far_behind_its_drive_latches),
+      T(a_belt_moved_at_rest_is_not_judged), T(overspeed_is_judged_on_the_pulses_too),
+      T(no_second_opinion_means_no_cross_check),
       T(negative_force_is_implausible), T(a_late_tick_latches_loop_late),
       T(a_drifting_zero_latches_force_drift_per_window), T(drift_is_not_judged_outside_a_set),
       T(stuck_load_cell_is_ignored_while_the_belt_is_not_commanded),

@@ -6,6 +6,7 @@
  * with every random and time-varying term switched off, so figures can be worked out
  * by hand.
  */
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -110,6 +111,52 @@ TEST(drive_ramps_at_drive_accel)
     rig_free(r);
 }
 
+/* A setpoint reaches the motor drive_dead_s after it was given, in order, and then
+ * the motor ramps at drive_accel; repeating a setpoint is not a new command. */
+TEST(drive_dead_time_delays_then_ramps)
+{
+    struct rig_params rp;
+    struct athlete_params ap = silent_normal();
+    struct rig *r;
+
+    rig_defaults(&rp);
+    rp.drive_dead_s = 0.1;
+    rp.drive_accel = 0.3;
+    r = rig_new(&rp, &ap, &judge);
+    rig_set_speed(r, 0.3);                           /* at t = 0 */
+    for (int k = 1; k <= 10; k++) {                  /* the stopped rig may not skip it */
+        run_to(r, 0.01 * k);
+        CHECK_NEAR(rig_motor_speed(r), 0.0, 0.0);    /* not a hair before 0.1 s */
+    }
+    run_to(r, 0.2);
+    CHECK_NEAR(rig_motor_speed(r), 0.03, 1e-9);      /* 0.3 m/s^2 x (0.2 - 0.1) s */
+    run_to(r, 0.6);
+    CHECK_NEAR(rig_motor_speed(r), 0.15, 1e-9);
+    run_to(r, 1.2);
+    CHECK_NEAR(rig_motor_speed(r), 0.3, 1e-12);      /* reached at 1.1 s */
+    for (int k = 0; k < 5; k++) {                    /* eccsim repeats it every call */
+        rig_set_speed(r, 0.3);
+        run_to(r, 1.2 + 0.01 * (k + 1));
+    }
+    rig_set_speed(r, 0.0);                           /* at 1.25 s */
+    run_to(r, 1.35);
+    CHECK_NEAR(rig_motor_speed(r), 0.3, 1e-12);
+    run_to(r, 1.45);
+    CHECK_NEAR(rig_motor_speed(r), 0.27, 1e-9);
+    run_to(r, 2.5);
+    CHECK_NEAR(rig_motor_speed(r), 0.0, 0.0);
+    rig_set_speed(r, 0.3);                           /* two commands inside the dead time: */
+    run_to(r, 2.53);
+    rig_set_speed(r, 0.0);                           /* each acts 0.1 s late, in order */
+    run_to(r, 2.6);
+    CHECK_NEAR(rig_motor_speed(r), 0.0, 0.0);
+    run_to(r, 2.63);
+    CHECK_NEAR(rig_motor_speed(r), 0.009, 1e-9);
+    run_to(r, 2.7);
+    CHECK_NEAR(rig_motor_speed(r), 0.0, 0.0);
+    rig_free(r);
+}
+
 TEST(slip_lowers_belt_speed_by_slip_times_force)
 {
     struct rig_params rp;
@@ -121,7 +168,7 @@ TEST(slip_lowers_belt_speed_by_slip_times_force)
     rp.slip = 0.001;
     r = rig_new(&rp, &ap, &judge);
     rig_set_speed(r, 0.3);
-    run_to(r, 1.0);                                  /* the athlete resists by now */
+    run_to(r, 1.6);                 /* the ramp is over (0.6 s), the athlete resists by now */
     CHECK(rig_true_force(r) > 60.0);
     f_before = rig_true_force(r);
     rig_advance(r, rig_now(r) + DT);                 /* one physics step */
@@ -251,11 +298,11 @@ TEST(loadcell_mean_and_noise_match_truth)
     ap.reach_m = 2.0;                                /* one long, flat stroke */
     r = rig_new(&rp, &ap, &judge);
     rig_set_speed(r, 0.3);
-    run_to(r, 1.0);
+    run_to(r, 1.6);                 /* the athlete steps on once the 0.6 s ramp is over */
     CHECK_NEAR(rig_true_force(r), 45.0 + 150.0 * 0.3, 1e-9);
     for (long k = 1; k <= 500; k++) {
         int n;
-        rig_advance(r, 1.0 + (double)k * CALL);
+        rig_advance(r, 1.6 + (double)k * CALL);
         n = rig_take_force(r, t, f, RIG_QUEUE);
         for (int i = 0; i < n; i++) {
             sum += f[i];
@@ -462,44 +509,61 @@ TEST(partial_strokes_are_flagged_and_invalid)
 /* effort 50 N, no shape, speed_gain 100 at 0.2 m/s: steady 70 N, in the band
  * [60, 100]. Placing starts at tp = 0.001 (the first step), the force is
  * ramp x 70 with ramp linear over place_s = 0.25 s up and lift_s = 0.15 s down, so:
- *   contact (20 N)    tp + 0.25 x 20/70
- *   first in band     tp + 0.25 x 60/70
+ *   contact (20 N)    tc = tp + 0.25 x 20/70
+ *   first in band     tb = tp + 0.25 x 60/70
  *   lift starts       tl = tp + 0.3 m / 0.2 m/s = tp + 1.5
  *   leaves the band   tl + 0.15 x 10/70
  *   release (12 N)    tl + 0.15 x 58/70
- * share = (tl + 0.15 x 10/70 - t_band) / (t_release - t_band). */
+ * The judged window runs from tc + landing_s to tl; the climb from contact to the
+ * floor counts as out, so with landing_s = 0 the share is (tl - tb) / (tl - tc) = 0.9,
+ * with 0.1 s it is (tl - tb) / (tl - tc - 0.1) = 0.968, and with 0.3 s the window
+ * starts in band: 1. */
 TEST(in_band_share_worked_by_hand)
 {
     struct athlete_params p = plain();
+    struct athlete_judge j = judge;
     struct athlete *a;
     const struct stroke_record *s;
-    double tp = 0.001, tl = tp + 1.5, t_band, t_out, t_rel, share;
+    double tp = 0.001, tl = tp + 1.5, tc, t_band, t_out, t_rel;
+    static const double landing[] = {0.0, 0.1, 0.3};
     int n;
 
     p.effort_n = 50.0;
     p.shape_slope = 0.0;
     p.speed_gain = 100.0;
     p.reach_m = 0.3;
-    a = athlete_at_speed(&p, &judge, 0.2, 2.0, 1);
-    s = athlete_strokes(a, &n);
-    CHECK_INT(n, 1);
+    tc = tp + 0.25 * 20.0 / 70.0;
     t_band = tp + 0.25 * 60.0 / 70.0;
     t_out = tl + 0.15 * 10.0 / 70.0;
     t_rel = tl + 0.15 * 58.0 / 70.0;
-    share = (t_out - t_band) / (t_rel - t_band);
-    CHECK_NEAR(s[0].t_contact, tp + 0.25 * 20.0 / 70.0, 1e-9);
-    CHECK_NEAR(s[0].t_first_band, t_band, 1e-9);
-    CHECK_NEAR(s[0].t_release, t_rel, 1.5e-3);       /* tl is on the 1 ms grid */
-    CHECK_NEAR(s[0].in_band_s, t_out - t_band, 1.5e-3);
-    CHECK_NEAR(s[0].in_band_share, share, 1e-3);
-    CHECK_NEAR(s[0].peak_n, 70.0, 1e-9);
-    CHECK(s[0].in_band_share > 0.92 && s[0].in_band_share < 0.93); /* = 1.3071 / 1.4103 */
-    CHECK(s[0].valid);
-    athlete_free(a);
+    for (int i = 0; i < 3; i++) {
+        double w0 = tc + landing[i], in = tl - (w0 > t_band ? w0 : t_band);
+
+        j.landing_s = landing[i];
+        a = athlete_at_speed(&p, &j, 0.2, 2.0, 1);
+        s = athlete_strokes(a, &n);
+        CHECK_INT(n, 1);
+        CHECK_NEAR(s[0].t_contact, tc, 1e-9);
+        CHECK_NEAR(s[0].t_lift, tl, 1.5e-3);         /* tl is on the 1 ms grid */
+        CHECK_NEAR(s[0].t_release, t_rel, 1.5e-3);
+        CHECK_NEAR(s[0].t_release - s[0].t_lift, 0.15 * 58.0 / 70.0, 1e-9);
+        CHECK_NEAR(s[0].window_s, tl - w0, 1.5e-3);
+        CHECK_NEAR(s[0].window_in_band_s, in, 1.5e-3);
+        CHECK_NEAR(s[0].in_band_share, s[0].window_in_band_s / s[0].window_s, 1e-12);
+        CHECK_NEAR(s[0].in_band_share, in / (tl - w0), 1e-3);
+        /* the informative figures: from the first band to release, as before */
+        CHECK_NEAR(s[0].t_first_band, t_band, 1e-9);
+        CHECK_NEAR(s[0].in_band_s, t_out - t_band, 1.5e-3);
+        CHECK_NEAR(s[0].peak_n, 70.0, 1e-9);
+        CHECK_NEAR(s[0].effort_n, 50.0, 0.0);
+        CHECK(s[0].valid);
+        athlete_free(a);
+    }
+    CHECK_NEAR((tl - t_band) / (tl - tc), 0.9, 1e-12);
+    j = judge;
 
     /* the same stroke against a band it never reaches: share 0, out of band */
     {
-        struct athlete_judge j = judge;
         j.force_low = 80.0;
         a = athlete_at_speed(&p, &j, 0.2, 2.0, 1);
         s = athlete_strokes(a, &n);
@@ -509,6 +573,220 @@ TEST(in_band_share_worked_by_hand)
         CHECK(!s[0].valid);
         athlete_free(a);
     }
+}
+
+/* A stroke whose force fades below release_n with the foot still down (the belt slows
+ * under a light foot): the window ends at the release, the time under the floor
+ * counts as out, and a landing longer than the stroke leaves an empty window: 0. */
+TEST(strict_window_without_a_lift_and_empty_window)
+{
+    struct athlete_params p = plain();
+    struct athlete_judge j = judge;
+    struct athlete *a;
+    const struct stroke_record *s;
+    unsigned b = 0;
+    int n;
+
+    p.shape_slope = 0.0;
+    p.speed_gain = 100.0;
+    p.reach_m = 5.0;                                 /* never reached here */
+    /* a light foot: 5 N effort, 100 N/(m/s); 0.2 m/s gives 25 N (> contact), 0.05 m/s
+     * 10 N (< release): the stroke ends without a lift */
+    p.effort_n = 5.0;
+    j.landing_s = 0.25;
+    j.force_low = 22.0;
+    a = athlete_new(&p, &j, 1, 10);
+    for (long k = 1; k <= 2000; k++) {
+        double t = (double)k * DT, v = t <= 1.0 ? 0.2 : 0.05;
+        athlete_step(a, t, DT, v, &b);
+    }
+    s = athlete_strokes(a, &n);
+    CHECK_INT(n, 1);
+    if (n == 1) {
+        double tc = 0.001 + 0.25 * 20.0 / 25.0, tb = 0.001 + 0.25 * 22.0 / 25.0;
+
+        CHECK_NEAR(s[0].t_contact, tc, 1e-9);
+        CHECK_NEAR(s[0].t_release, 1.001, 1e-3);     /* the force drops in one step */
+        CHECK_NEAR(s[0].t_lift, s[0].t_release, 0.0);
+        CHECK_NEAR(s[0].window_s, s[0].t_release - tc - 0.25, 1e-12);
+        /* in band from tb (before the window opens at tc + 0.25 = 0.451) to the drop */
+        CHECK(tb < tc + 0.25);
+        CHECK_NEAR(s[0].window_in_band_s, 1.0 - (tc + 0.25), 1e-3);
+        CHECK_NEAR(s[0].in_band_share, 1.0, 2e-3);
+    }
+    athlete_free(a);
+    /* the same stroke judged with a landing longer than the stroke: empty window */
+    j.landing_s = 1.0;
+    a = athlete_new(&p, &j, 1, 10);
+    for (long k = 1; k <= 2000; k++) {
+        double t = (double)k * DT, v = t <= 1.0 ? 0.2 : 0.05;
+        athlete_step(a, t, DT, v, &b);
+    }
+    s = athlete_strokes(a, &n);
+    CHECK_INT(n, 1);
+    if (n == 1) {
+        CHECK_NEAR(s[0].window_s, 0.0, 0.0);
+        CHECK_NEAR(s[0].window_in_band_s, 0.0, 0.0);
+        CHECK_NEAR(s[0].in_band_share, 0.0, 0.0);
+        CHECK(!s[0].valid);
+    }
+    athlete_free(a);
+}
+
+/* A stroke that goes under the floor inside the window: that time counts as out. */
+TEST(strict_window_counts_time_under_the_floor_as_out)
+{
+    struct athlete_params p = plain();
+    struct athlete *a;
+    const struct stroke_record *s;
+    unsigned b = 0;
+    int n;
+
+    p.effort_n = 50.0;
+    p.shape_slope = 0.0;
+    p.speed_gain = 100.0;
+    p.reach_m = 0.25;          /* 0.2 x 0.5 + 0.05 x 0.5 + 0.2 x 0.5 = 0.225: lifts at 1.626 */
+    p.place_s = 0.0;           /* 70 N from the first step: contact at once */
+    a = athlete_new(&p, &judge, 1, 10);
+    /* 0.2 m/s (70 N, in) to 0.5 s, 0.05 m/s (55 N, under the floor) to 1.0 s, then
+     * 0.2 again until the reach */
+    for (long k = 1; k <= 3000; k++) {
+        double t = (double)k * DT, v = t <= 0.5 || t > 1.0 ? 0.2 : 0.05;
+        athlete_step(a, t, DT, v, &b);
+    }
+    s = athlete_strokes(a, &n);
+    CHECK_INT(n, 1);
+    if (n == 1) {
+        double win = s[0].t_lift - s[0].t_contact;
+
+        CHECK_NEAR(s[0].window_s, win, 1e-12);
+        /* out for the 0.5 s at 55 N (the force steps in one 1 ms step each way) */
+        CHECK_NEAR(s[0].window_in_band_s, win - 0.5, 2e-3);
+        CHECK_NEAR(s[0].in_band_share, (win - 0.5) / win, 2e-3);
+        CHECK_NEAR(s[0].t_lift, 0.001 + 0.5 + 0.5 + 0.125 / 0.2, 2e-3);
+    }
+    athlete_free(a);
+}
+
+/* ---- the force law, reaction, pre-drawn strokes ------------------------------------ */
+
+TEST(force_model_linear_and_power_laws)
+{
+    struct athlete_params p = plain();
+
+    /* linear: effort x (1 - 0.15 + 0.3 x progress) + 150 v */
+    CHECK_NEAR(athlete_force_model(&p, 50.0, 0.5, 0.2), 50.0 + 30.0, 1e-12);
+    CHECK_NEAR(athlete_force_model(&p, 50.0, 0.0, 0.0), 50.0 * 0.85, 1e-12);
+    CHECK_NEAR(athlete_force_model(&p, 50.0, 2.0, 0.0), 50.0 * 1.15, 1e-12); /* clamped */
+    CHECK_NEAR(athlete_force_model(&p, 50.0, -1.0, -0.1), 50.0 * 0.85, 1e-12);
+    /* power: 250 x 0.3 x (v / 0.3)^0.5 */
+    p.speed_law = ATHLETE_LAW_POWER;
+    p.speed_exp = 0.5;
+    p.speed_gain = 250.0;
+    p.shape_slope = 0.0;
+    CHECK_NEAR(athlete_force_model(&p, 0.0, 0.5, 0.075), 37.5, 1e-12);
+    CHECK_NEAR(athlete_force_model(&p, 0.0, 0.5, 0.3), 75.0, 1e-12);   /* = linear at V_REF */
+    CHECK_NEAR(athlete_force_model(&p, 10.0, 0.5, 1.2), 10.0 + 150.0, 1e-12);
+    CHECK_NEAR(athlete_force_model(&p, 10.0, 0.5, 0.0), 10.0, 0.0);
+    CHECK_NEAR(athlete_force_model(&p, 10.0, 0.5, -0.2), 10.0, 0.0);
+    p.speed_exp = 1.0;                               /* exponent 1: the linear law */
+    CHECK_NEAR(athlete_force_model(&p, 0.0, 0.5, 0.12), 250.0 * 0.12, 1e-12);
+}
+
+/* Step a plain athlete (no shape, effort 40 N, reach 5 m) at 0.2 m/s to 0.5 s, then 0.4
+ * m/s; return the force at each ms (f[k] at t = k ms). */
+static void speed_step(struct athlete_params *p, double *f, long steps)
+{
+    struct athlete *a;
+    unsigned b = 0;
+
+    p->effort_n = 40.0;
+    p->shape_slope = 0.0;
+    p->reach_m = 5.0;
+    a = athlete_new(p, &judge, 1, 10);
+    for (long k = 1; k <= steps; k++) {
+        double t = (double)k * DT;
+        f[k] = athlete_step(a, t, DT, k < 500 ? 0.2 : 0.4, &b);
+    }
+    athlete_free(a);
+}
+
+TEST(power_law_and_reaction_delay_in_the_force)
+{
+    struct athlete_params p = plain();
+    static double f[1001];
+
+    /* linear, reaction 0.15 s: the speed term answers the step at 0.5 s at 0.65 s */
+    p.speed_gain = 100.0;
+    p.reaction_s = 0.15;
+    speed_step(&p, f, 1000);
+    CHECK_NEAR(f[300], 40.0 + 20.0, 1e-9);           /* placed (0.25 s), 0.2 m/s seen */
+    CHECK_NEAR(f[600], 40.0 + 20.0, 1e-9);           /* 0.1 s after the step: not yet */
+    CHECK_NEAR(f[649], 40.0 + 20.0, 1e-9);
+    CHECK_NEAR(f[651], 40.0 + 40.0, 1e-9);           /* now it has */
+    CHECK_NEAR(f[900], 40.0 + 40.0, 1e-9);
+    /* no reaction: at once */
+    p.reaction_s = 0.0;
+    speed_step(&p, f, 1000);
+    CHECK_NEAR(f[499], 60.0, 1e-9);
+    CHECK_NEAR(f[500], 80.0, 1e-9);
+    /* power law, exponent 0.5, 250 N/(m/s) at V_REF, reaction 0.2 s */
+    p.speed_law = ATHLETE_LAW_POWER;
+    p.speed_exp = 0.5;
+    p.speed_gain = 250.0;
+    p.reaction_s = 0.2;
+    speed_step(&p, f, 1000);
+    CHECK_NEAR(f[400], 40.0 + 75.0 * sqrt(0.2 / 0.3), 1e-9);
+    CHECK_NEAR(f[699], 40.0 + 75.0 * sqrt(0.2 / 0.3), 1e-9);
+    CHECK_NEAR(f[701], 40.0 + 75.0 * sqrt(0.4 / 0.3), 1e-9);
+    /* the ring reaches back the whole 0.5 s allowed */
+    p.reaction_s = 0.5;
+    speed_step(&p, f, 1000);
+    CHECK_NEAR(f[999], 40.0 + 75.0 * sqrt(0.2 / 0.3), 1e-9);
+    CHECK_NEAR(f[1000], 40.0 + 75.0 * sqrt(0.4 / 0.3), 1e-9);
+}
+
+/* The effort forecast from the moment the previous stroke begins lifting (and at
+ * creation) is exactly the effort the stroke is placed with, for every stroke. */
+TEST(pre_drawn_effort_is_the_effort_placed)
+{
+    struct athlete_params p = silent_normal();
+    struct athlete *a;
+    const struct stroke_record *s;
+    static double want[200];
+    unsigned b = 0;
+    int n = 0, seen = 0, unstable = 0, differ = 0;
+
+    p.effort_var = 0.3;
+    p.fatigue_per_rep = 0.01;
+    a = athlete_new(&p, &judge, 11, 200);
+    CHECK(athlete_next_effort(a, &want[0]));
+    CHECK(!athlete_next_effort(NULL, &want[1]) && !athlete_next_effort(a, NULL));
+    for (long k = 1; k <= 150000 && seen < 199; k++) {
+        double e;
+
+        athlete_step(a, (double)k * DT, DT, 0.3, &b);
+        athlete_strokes(a, &n);
+        if (n > seen) {                              /* released: the foot is lifting */
+            seen = n;
+            athlete_next_effort(a, &want[seen]);
+        }
+        athlete_next_effort(a, &e);
+        if (!athlete_loaded(a))                      /* the forecast holds until placed */
+            unstable += e != want[seen];
+    }
+    s = athlete_strokes(a, &n);
+    CHECK(n >= 40);
+    CHECK_INT(unstable, 0);
+    for (int i = 0; i < n; i++) {
+        double fat = 1.0 - 0.01 * i;
+
+        CHECK_NEAR(s[i].effort_n, want[i], 0.0);
+        CHECK(s[i].effort_n >= 45.0 * 0.7 * fat - 1e-9 && s[i].effort_n <= 45.0 * 1.3 * fat);
+        differ += i > 0 && s[i].effort_n != s[i - 1].effort_n;
+    }
+    CHECK(differ > n / 2);
+    athlete_free(a);
 }
 
 TEST(strokes_beyond_the_record_room_are_counted_as_dropped)
@@ -814,7 +1092,8 @@ static bool same_record(const struct stroke_record *x, const struct stroke_recor
            x->duration_s == y->duration_s && x->travel_m == y->travel_m &&
            x->peak_n == y->peak_n && x->t_first_band == y->t_first_band &&
            x->in_band_s == y->in_band_s && x->in_band_share == y->in_band_share &&
-           x->valid == y->valid;
+           x->valid == y->valid && x->effort_n == y->effort_n && x->t_lift == y->t_lift &&
+           x->window_s == y->window_s && x->window_in_band_s == y->window_in_band_s;
 }
 
 TEST(same_seed_same_run_other_seed_other_run)
@@ -837,11 +1116,12 @@ TEST(same_seed_same_run_other_seed_other_run)
 
 TEST(every_scenario_file_loads)
 {
-    static const char *const names[] = {"normal", "strong", "weak", "partial", "spiky"};
-    struct athlete_params p[5], def;
+    static const char *const names[] = {"normal", "strong", "weak", "partial", "spiky",
+                                        "hard", "hill", "day"};
+    struct athlete_params p[8], def;
     char path[64], err[256];
 
-    for (int i = 0; i < 5; i++) {
+    for (int i = 0; i < 8; i++) {
         athlete_defaults(&p[i]);
         snprintf(path, sizeof path, "sim/scenarios/%s.ini", names[i]);
         err[0] = '\0';
@@ -860,6 +1140,16 @@ TEST(every_scenario_file_loads)
     CHECK_NEAR(p[4].spike_n, 300.0, 0.0);
     CHECK_INT(p[0].sets_per_session, 3);
     CHECK_NEAR(p[0].session_gap_s, 36000.0, 0.0);
+    CHECK_INT(p[5].speed_law, ATHLETE_LAW_LINEAR);   /* hard */
+    CHECK_NEAR(p[5].effort_var, 0.3, 0.0);
+    CHECK_NEAR(p[5].reaction_s, 0.15, 0.0);
+    CHECK_NEAR(p[5].place_s, 0.2, 0.0);
+    CHECK_NEAR(p[5].speed_gain, 150.0, 0.0);
+    CHECK_INT(p[6].speed_law, ATHLETE_LAW_POWER);    /* hill */
+    CHECK_NEAR(p[6].speed_exp, 0.5, 0.0);
+    CHECK_NEAR(p[6].speed_gain, 250.0, 0.0);
+    CHECK_NEAR(p[6].effort_var, 0.25, 0.0);
+    CHECK_NEAR(p[6].reaction_s, 0.2, 0.0);
 }
 
 /* Write text to a temporary file, load it, return the message (empty on success). */
@@ -901,6 +1191,9 @@ TEST(bad_scenario_files_are_refused_with_file_and_line)
     check_refused("[athlete]\neffort_n = nan\n", 2, "effort_n: 'nan' is not a number");
     check_refused("[athlete]\nsessions = 1.5\n", 2, "sessions: '1.5' is not a whole");
     check_refused("[athlete]\npartial_prob = 1.5\n", 2, "partial_prob: 1.5 is out of range");
+    check_refused("[athlete]\nspeed_law = cubic\n", 2, "speed_law: 'cubic' is not a speed law");
+    check_refused("[athlete]\nspeed_exp = 2\n", 2, "speed_exp: 2 is out of range");
+    check_refused("[athlete]\nreaction_s = 0.6\n", 2, "reaction_s: 0.6 is out of range");
     check_refused("[athlete]\nreach_m = 0.4\n\n[rig]\n", 4, "[rig]: unknown section");
     check_refused("[athlete]\n[other]\nname = x\n", 2, "[other]: unknown section");
     check_refused("effort_n = 40\n[athlete]\n", 1, "effort_n: outside the [athlete]");
@@ -1009,12 +1302,18 @@ TEST(rig_refuses_bad_parameters)
     rig_defaults(&rp);
     rp.pulses_per_m = NAN;
     CHECK(rig_new(&rp, &ap, &judge) == NULL);
+    rig_defaults(&rp);
+    rp.drive_dead_s = 0.6;                           /* over RIG_DEAD_MAX_S */
+    CHECK(rig_new(&rp, &ap, &judge) == NULL);
+    rp.drive_dead_s = -0.1;
+    CHECK(rig_new(&rp, &ap, &judge) == NULL);
 }
 
 TESTS(T(reactive_places_on_a_stopped_belt_and_rides_it),
       T(reactive_attempt_on_a_belt_that_never_moves_is_not_recorded),
       T(continuous_athlete_never_places_on_a_stopped_belt_after_start),
-      T(drive_ramps_at_drive_accel), T(slip_lowers_belt_speed_by_slip_times_force),
+      T(drive_ramps_at_drive_accel), T(drive_dead_time_delays_then_ramps),
+      T(slip_lowers_belt_speed_by_slip_times_force),
       T(pulses_at_constant_speed_are_exactly_spaced), T(pulse_count_matches_distance),
       T(loadcell_samples_on_their_own_grid), T(loadcell_mean_and_noise_match_truth),
       T(loadcell_quantises_to_resolution), T(spikes_are_single_samples_at_the_configured_rate),
@@ -1022,7 +1321,11 @@ TESTS(T(reactive_places_on_a_stopped_belt_and_rides_it),
       T(strokes_at_constant_speed_travel_reach_and_peak),
       T(normal_athlete_strokes_vary_within_its_parameters),
       T(fatigue_lowers_each_stroke_within_a_set), T(partial_strokes_are_flagged_and_invalid),
-      T(in_band_share_worked_by_hand), T(strokes_beyond_the_record_room_are_counted_as_dropped),
+      T(in_band_share_worked_by_hand), T(strict_window_without_a_lift_and_empty_window),
+      T(strict_window_counts_time_under_the_floor_as_out),
+      T(force_model_linear_and_power_laws), T(power_law_and_reaction_delay_in_the_force),
+      T(pre_drawn_effort_is_the_effort_placed),
+      T(strokes_beyond_the_record_room_are_counted_as_dropped),
       T(never_places_on_a_stopped_or_stopping_belt), T(lifts_when_the_belt_stops_mid_stroke),
       T(button_presses_follow_sets_and_sessions), T(same_seed_same_run_other_seed_other_run),
       T(every_scenario_file_loads), T(bad_scenario_files_are_refused_with_file_and_line),
