@@ -89,6 +89,7 @@ static void init_limited(struct ctl *c, const struct ecc_config *cfg)
         .force_low = cfg->band.force_low, .force_high = cfg->band.force_high,
         .min_stroke_s = cfg->rep.min_stroke_s, .min_travel_m = cfg->rep.min_travel_m,
         .min_in_band = cfg->rep.min_in_band, .landing_s = cfg->rep.landing_s,
+        .filter_lag_s = 1.0 / (2.0 * M_PI * cfg->filter.cutoff_hz),
     };
     const struct safety_params sp = {
         .force_abort = cfg->limits.force_abort,

@@ -130,21 +130,38 @@ static void accumulate_tick(struct rep_det *r, double t, double force, double sp
     tail_push(r, &tk);
 }
 
+/* The force at the first point at least REP_LIFT_SPAN_S after tail tick k (a newer tick,
+ * or the release itself): the slope is judged over that span, because a load cell slower
+ * than the loop repeats its value for a tick now and then. */
+static void span_end(struct rep_det *r, int k, double t_end, double f_end, double *t, double *f)
+{
+    double t_k = tail_at(r, k)->t;
+
+    for (int m = k - 1; m >= 0; m--) {
+        const struct rep_tick *tm = tail_at(r, m);
+        if (tm->t >= t_k + REP_LIFT_SPAN_S - 1e-9) {
+            *t = tm->t;
+            *f = tm->force;
+            return;
+        }
+    }
+    *t = t_end;
+    *f = f_end;
+}
+
 /* Walk back from the release (force f_end at t_end) while the force fell faster than
  * REP_LIFT_SLOPE_NPS; returns how many tail ticks the lift covers (0: none). */
 static int lift_ticks(struct rep_det *r, double t_end, double f_end)
 {
-    double t_next = t_end, f_next = f_end;
     int k;
 
     for (k = 0; k < r->tail_n; k++) {
         const struct rep_tick *tk = tail_at(r, k);
-        double span = t_next - tk->t;
-        if (t_end - tk->t > REP_LIFT_MAX_S || !(span > 0.0) ||
-            tk->force - f_next < REP_LIFT_SLOPE_NPS * span)
+        double t_later, f_later;
+        span_end(r, k, t_end, f_end, &t_later, &f_later);
+        if (t_end - tk->t > REP_LIFT_MAX_S || !(t_later > tk->t) ||
+            tk->force - f_later < REP_LIFT_SLOPE_NPS * (t_later - tk->t))
             break;
-        t_next = tk->t;
-        f_next = tk->force;
     }
     return k;
 }
@@ -155,8 +172,13 @@ static void cut_lift(struct rep_det *r, double t_end, double f_end)
     int n = lift_ticks(r, t_end, f_end);
 
     r->cur.t_lift = n > 0 ? tail_at(r, n - 1)->t : t_end;
-    for (int k = 0; k < n; k++)
-        book_window(&r->cur, tail_at(r, k), -1.0);
+    for (int k = 0; k < n; k++) {
+        const struct rep_tick *tk = tail_at(r, k);
+        /* the filtered force shows the foot's force filter_lag_s late: the ticks just
+         * after the lift began still show the force before it */
+        if (tk->t >= r->cur.t_lift + r->p.filter_lag_s - 1e-9)
+            book_window(&r->cur, tk, -1.0);
+    }
 }
 
 static double clamp01(double x)

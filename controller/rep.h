@@ -9,8 +9,11 @@
  * end of the landing (contact + landing_s) until the foot starts to lift. Time below
  * the floor counts as out, exactly like time above the top. Its share is
  *     in_band_s / window_s          (0 if the window is empty).
- * The lift start is found at release by walking back from the release through the
- * stroke's last ticks while the force falls faster than REP_LIFT_SLOPE_NPS (a foot
+ * (the window's end is taken filter_lag_s after the lift start found in the filtered
+ * force, whose ticks show the foot's force that much late). The lift start is found at
+ * release by walking back from the release through the
+ * stroke's last ticks while the force falls faster than REP_LIFT_SLOPE_NPS, judged over
+ * REP_LIFT_SPAN_S at least (a load cell slower than the loop repeats a value; a foot
  * being lifted unloads in 0.1 to 0.3 s, many times faster than tremor, fatigue or a
  * belt-speed change move the force); at most REP_LIFT_MAX_S is walked back.
  *
@@ -33,6 +36,7 @@
 
 #define REP_LIFT_SLOPE_NPS 100.0    /* N/s: falling faster than this is the foot lifting */
 #define REP_LIFT_MAX_S 0.6          /* s: the lift is looked for this far back at most */
+#define REP_LIFT_SPAN_S 0.03        /* s: the fall is judged over at least this span */
 #define REP_TAIL 512                /* ticks of the stroke's end kept to find the lift */
 
 enum rep_verdict {
@@ -60,6 +64,8 @@ struct rep_params {
     double min_travel_m;             /* m */
     double min_in_band;              /* 0..1 */
     double landing_s;                /* s, from contact to the start of the loaded window */
+    double filter_lag_s;             /* s, how late the filtered force shows the foot's (the
+                                        window's end is kept that much after the lift) */
 };
 
 struct rep_figures {

@@ -27,8 +27,9 @@
 /* Belt thresholds of the athlete's behaviour (m/s, m/s^2, s). */
 #define V_STEADY 0.05      /* belt "running": the athlete may place the foot */
 #define DECEL_MAX 0.2      /* decelerating harder than this: the belt is stopping, wait */
-#define ACCEL_MAX 0.1      /* accelerating harder than this: the belt is still speeding
-                              up (a drive's ramp), wait until it runs steadily */
+#define ACCEL_MAX 0.1      /* speeding up or slowing down harder than this (a drive's
+                              ramp; a slow drive stopping after a set): wait until the
+                              belt runs steadily */
 #define ACCEL_FEEL_S 0.1   /* s, over which a person judges the belt's acceleration */
 #define V_STALL 0.03       /* belt stopped under the foot: lift */
 #define V_STOPPED 0.01     /* belt stopped, for the start/stop cycle count */
@@ -345,7 +346,7 @@ static bool belt_steady(const struct athlete *a, double dt, double v)
     double decel = dt > 0.0 ? (a->v_prev - v) / dt : 0.0;
     /* (a belt that jumps from rest to speed in one step, as some unit tests drive it,
      * is running the moment it moves) */
-    bool ramping = a->v_prev > 0.0 && a->accel > ACCEL_MAX;
+    bool ramping = a->v_prev > 0.0 && fabs(a->accel) > ACCEL_MAX;
 
     return v > V_STEADY && decel <= DECEL_MAX && !ramping;
 }

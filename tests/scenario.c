@@ -112,6 +112,10 @@ static void watch_event(void *arg, const struct ctl_event *ev)
             r->rejected++;
         break;
     case CTL_EV_SET: r->sets_done++; break;
+    case CTL_EV_DRIVE_SLOW:
+        if (r->drive_slow++ == 0)
+            r->drive_slow_mps2 = ev->value;
+        break;
     case CTL_EV_FAULT:
         if (r->faults++ == 0) {
             r->fault = ev->fault;

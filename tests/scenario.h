@@ -60,6 +60,8 @@ struct scn_result {
                                            after the last unload (reactive mode: the belt
                                            must be at rest then) */
     int landings_moving;                /* ... of those, the belt was not at rest */
+    int drive_slow;                     /* CTL_EV_DRIVE_SLOW events ... */
+    double drive_slow_mps2;             /* ... and the ramp the first one measured */
 
     /* comparison */
     int mismatched;                     /* strokes whose verdicts disagree, or unpaired */

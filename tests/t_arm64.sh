@@ -122,8 +122,11 @@ fi
 
 # A whole short set: the arm64 eccd drives the arm64 eccsim over Modbus TCP.
 port=$((40000 + $$ % 20000))
-arm "$abuild/rel/eccsim" -c "$cfg" --set protocol.reps_per_set=$reps_want --tcp-port "$port" \
-    --truth-log "$tmp/truth.jsonl" --truth-csv "$tmp/truth.csv" >"$tmp/sim.out" 2>"$tmp/sim.err" &
+# qemu itself in the background, not the arm() function: a function run with & is a
+# subshell, and killing its pid would leave qemu (and eccsim) running.
+"$qemu" -L "$root" "$abuild/rel/eccsim" -c "$cfg" --set protocol.reps_per_set=$reps_want \
+    --tcp-port "$port" --truth-log "$tmp/truth.jsonl" --truth-csv "$tmp/truth.csv" \
+    >"$tmp/sim.out" 2>"$tmp/sim.err" &
 simpid=$!
 i=0
 while ! grep -q '^eccsim: ready' "$tmp/sim.out" 2>/dev/null; do

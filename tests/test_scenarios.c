@@ -236,6 +236,25 @@ TEST(reactive_on_slow_drives_stops_from_the_belt)
     }
 }
 
+/* A drive slower than its config (0.15 m/s^2 against drive.accel_time_s = 3 s, 0.28):
+ * eccd says so once, with about the ramp the drive really has, keeps its command to it
+ * (never more than lead_margin ahead of the drive), and the session still completes. */
+TEST(a_drive_slower_than_its_config_is_measured_and_followed)
+{
+    static struct scn_result r;
+    static const char *const slow[] = {"sim.drive_accel_mps2=0.15", NULL};
+    static const char *const right[] = {"sim.drive_accel_mps2=0.3", NULL};
+
+    check_closed_run("normal", 1, slow, &r);
+    printf("  drive at 0.15 m/s^2, config 0.28: %d drive_slow event(s), measured %.3f m/s^2, "
+           "largest lead %.3f m/s\n", r.drive_slow, r.drive_slow_mps2, r.max_lead);
+    CHECK_INT(r.drive_slow, 1);
+    CHECK(r.drive_slow_mps2 > 0.10 && r.drive_slow_mps2 < 0.2);
+    CHECK(r.max_lead <= r.cfg.control.lead_margin + 1e-9);
+    check_closed_run("normal", 1, right, &r);     /* the drive as configured: nothing said */
+    CHECK_INT(r.drive_slow, 0);
+}
+
 /* The property watch can fail: in continuous mode the belt runs between strokes. */
 TEST(continuous_mode_moves_while_unloaded)
 {
@@ -247,7 +266,8 @@ TEST(continuous_mode_moves_while_unloaded)
     CHECK(r.landings_moving > 0);           /* and the foot lands on a running belt */
 }
 
-TESTS(T(hard_cell_beats_every_plain_treadmill_speed), T(reactive_on_slow_drives_stops_from_the_belt),
+TESTS(T(hard_cell_beats_every_plain_treadmill_speed),
+      T(a_drive_slower_than_its_config_is_measured_and_followed), T(reactive_on_slow_drives_stops_from_the_belt),
       T(miscalibrated_belt_sensor_latches_speed_disagree), T(normal_athlete), T(strong_athlete), T(weak_athlete), T(partial_strokes),
       T(spiky_load_cell), T(reactive_normal_athlete), T(reactive_strong_athlete),
       T(continuous_mode_moves_while_unloaded));
