@@ -108,24 +108,39 @@ static void book_window(struct rep_figures *f, const struct rep_tick *tk, double
         f->below_at_max_s += sign * tk->dt;
 }
 
+/* The foot's force now, from the filtered one: the filter shows it filter_lag_s late, so
+ * its slope over the last REP_LIFT_SPAN_S is carried forward by that much (a first-order
+ * lead; the span keeps a load cell slower than the loop from making the slope jump). */
+static double force_now(struct rep_det *r, double t, double force)
+{
+    for (int k = 0; k < r->tail_n && r->p.filter_lag_s > 0.0; k++) {
+        const struct rep_tick *old = tail_at(r, k);
+        if (t - old->t >= REP_LIFT_SPAN_S - 1e-9)
+            return force + r->p.filter_lag_s * (force - old->force) / (t - old->t);
+    }
+    return force;
+}
+
 static void accumulate_tick(struct rep_det *r, double t, double force, double speed, double dt,
                             enum rep_limit lim)
 {
     struct rep_figures *f = &r->cur;
     struct rep_tick tk = {.t = t, .dt = dt, .force = force};
+    double judged = force_now(r, t, force);
 
     f->travel_m += speed * dt;
     f->work_j += force * speed * dt;
     r->force_sum_dt += force * dt;
     if (force > f->peak_n)
         f->peak_n = force;
-    tk.in_band = in_band(&r->p, force);
+    tk.in_band = in_band(&r->p, judged);
     if (tk.in_band && !band_reached(f))
         f->t_first_band = t;
-    /* 1e-9: a landing time of k ticks ends exactly on a tick's time */
-    tk.in_window = t >= f->t_start + r->p.landing_s - 1e-9;
-    tk.above_at_min = lim == REP_AT_MIN && force > r->p.force_high;
-    tk.below_at_max = lim == REP_AT_MAX && force < r->p.force_low;
+    /* the contact was seen filter_lag_s late too; 1e-9: a landing time of k ticks ends
+     * exactly on a tick's time */
+    tk.in_window = t >= f->t_start - r->p.filter_lag_s + r->p.landing_s - 1e-9;
+    tk.above_at_min = lim == REP_AT_MIN && judged > r->p.force_high;
+    tk.below_at_max = lim == REP_AT_MAX && judged < r->p.force_low;
     book_window(f, &tk, 1.0);
     tail_push(r, &tk);
 }
@@ -174,10 +189,7 @@ static void cut_lift(struct rep_det *r, double t_end, double f_end)
     r->cur.t_lift = n > 0 ? tail_at(r, n - 1)->t : t_end;
     for (int k = 0; k < n; k++) {
         const struct rep_tick *tk = tail_at(r, k);
-        /* the filtered force shows the foot's force filter_lag_s late: the ticks just
-         * after the lift began still show the force before it */
-        if (tk->t >= r->cur.t_lift + r->p.filter_lag_s - 1e-9)
-            book_window(&r->cur, tk, -1.0);
+        book_window(&r->cur, tk, -1.0);
     }
 }
 

@@ -9,9 +9,10 @@
  * end of the landing (contact + landing_s) until the foot starts to lift. Time below
  * the floor counts as out, exactly like time above the top. Its share is
  *     in_band_s / window_s          (0 if the window is empty).
- * (the window's end is taken filter_lag_s after the lift start found in the filtered
- * force, whose ticks show the foot's force that much late). The lift start is found at
- * release by walking back from the release through the
+ * (the filtered force shows the foot's force filter_lag_s late: the band is judged on
+ * it carried forward by its slope over that lag, and the window starts filter_lag_s
+ * before contact + landing_s, contact having been seen that late). The lift start is
+ * found at release by walking back from the release through the
  * stroke's last ticks while the force falls faster than REP_LIFT_SLOPE_NPS, judged over
  * REP_LIFT_SPAN_S at least (a load cell slower than the loop repeats a value; a foot
  * being lifted unloads in 0.1 to 0.3 s, many times faster than tremor, fatigue or a
@@ -64,8 +65,8 @@ struct rep_params {
     double min_travel_m;             /* m */
     double min_in_band;              /* 0..1 */
     double landing_s;                /* s, from contact to the start of the loaded window */
-    double filter_lag_s;             /* s, how late the filtered force shows the foot's (the
-                                        window's end is kept that much after the lift) */
+    double filter_lag_s;             /* s, how late the filtered force shows the foot's (0:
+                                        judge the force as it comes) */
 };
 
 struct rep_figures {
