@@ -296,6 +296,26 @@ static void observe_loaded(struct fv_model *m, double t, double force, double vd
     }
 }
 
+/* While the foot lands and the landing profile does not yet say how much of it is down:
+ * the planned landing speed, unless the force so far already shows it too fast. The
+ * force so far is at most what the landed foot will give, so the effort is at least
+ * F - slope x v: a speed that bound says is too fast is too fast. Before any stroke there
+ * is no plan: then only that bound, and only to slow down (NAN otherwise). */
+static double landing_speed(const struct fv_model *m, double t, double force, double vd,
+                            double v_belt)
+{
+    double plan = speed_for(m, m->p.land_target_n, fv_model_effort_next(m)), cap;
+
+    if (t - m->t_contact < FV_FIRST_S)
+        return plan;
+    cap = speed_for(m, m->p.target_n, force - m->slope * vd);
+    if (!isfinite(cap))
+        return plan;
+    if (isfinite(plan))
+        return fmin(plan, cap);
+    return cap < v_belt ? cap : NAN;
+}
+
 double fv_model_speed(struct fv_model *m, double t, double force, double v_belt)
 {
     if (!isfinite(v_belt))
@@ -304,9 +324,11 @@ double fv_model_speed(struct fv_model *m, double t, double force, double v_belt)
     if (!isfinite(force) || !slope_ok(m))
         return NAN;
     if (m->loaded) {
-        observe_loaded(m, t, force, v_delayed(m));
+        double vd = v_delayed(m);
+        observe_loaded(m, t, force, vd);
         if (isfinite(m->e_now))
             return speed_for(m, m->p.target_n, m->e_now + m->drift * m->p.lookahead_s);
+        return landing_speed(m, t, force, vd, v_belt);
     }
     return speed_for(m, m->p.land_target_n, fv_model_effort_next(m));
 }

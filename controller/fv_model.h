@@ -26,7 +26,9 @@
  * What it asks for (fv_model_speed):
  *   unloaded  the landing speed of the next stroke: (target - predicted effort) / slope;
  *   landing   that speed, until tau >= FV_FIRST_S and g(tau) says enough of the foot is
- *             down to read the effort;
+ *             down to read the effort; never faster than the force so far allows (it is at
+ *             most the landed force, so the effort is at least F - slope x v); before any
+ *             stroke only that bound, and only to slow down;
  *   loaded    the speed that puts this stroke's force on target when the command takes
  *             effect (lookahead_s from now), the effort's drift through a stroke (the tau
  *             column of the fits, averaged over the strokes) carried forward:

@@ -173,8 +173,29 @@ TEST(bad_inputs_and_implausible_slopes_fall_back)
     CHECK(isnan(fv_model_speed(&m, 0.0, 0.0, 0.0)));
 }
 
+/* Before anything is learned (first stroke), a landing whose force already shows the belt
+ * too fast slows it: the force so far bounds the effort from below. A weak landing asks
+ * for nothing (the band PI holds). */
+TEST(a_landing_already_too_strong_slows_the_belt_before_anything_is_learned)
+{
+    static struct fv_model m;
+    double v = NAN;
+
+    fv_model_init(&m, &base);
+    fv_model_contact(&m, 0.0);
+    for (int i = 1; i <= 8; i++)
+        v = fv_model_speed(&m, i * DT, 10.0, 0.3);
+    CHECK(isnan(v));                                      /* 10 N at 0.3 m/s: nothing yet */
+    for (int i = 9; i <= 12; i++)
+        v = fv_model_speed(&m, i * DT, 120.0, 0.3);       /* 120 N and still landing */
+    printf("  landing at 120 N on 0.3 m/s: asks for %.3f m/s\n", v);
+    CHECK(v < 0.3);
+    CHECK(v >= base.speed_min);
+}
+
 TESTS(T(learns_a_steeper_slope_than_its_prior), T(holds_the_force_on_target_within_a_stroke),
       T(reads_the_effort_from_the_first_100_ms_once_the_landing_is_known),
       T(predicts_the_next_landing_from_the_trend), T(never_answers_outside_the_speed_limits),
-      T(bad_inputs_and_implausible_slopes_fall_back));
+      T(bad_inputs_and_implausible_slopes_fall_back),
+      T(a_landing_already_too_strong_slows_the_belt_before_anything_is_learned));
 TEST_MAIN("test_fv_model")
