@@ -29,10 +29,11 @@ BUILD   ?= $(if $(CROSS),build-$(CROSS),build)
 DEPS     = inih:libinih-dev jansson:libjansson-dev libmodbus:libmodbus-dev libgpiod:libgpiod-dev \
            sqlite3:libsqlite3-dev libsystemd:libsystemd-dev
 # Tools the tests drive (an independent Modbus master for eccsim, the history's shell,
-# valgrind for t_valgrind, systemd's unit checker and sysusers for t_install): installed
+# valgrind for t_valgrind, systemd's unit checker and sysusers and man (the unit checker
+# reads the Documentation= pages) for t_install): installed
 # so that no test is skipped for want of a package.
 TEST_DEPS = bin/mbpoll:mbpoll bin/sqlite3:sqlite3 bin/valgrind:valgrind \
-            bin/systemd-analyze:systemd bin/systemd-sysusers:systemd
+            bin/systemd-analyze:systemd bin/systemd-sysusers:systemd bin/man:man-db
 PKGS     = inih jansson libmodbus libgpiod sqlite3 libsystemd
 
 WARN     = -std=c11 -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wstrict-prototypes \
