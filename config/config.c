@@ -137,8 +137,8 @@ static const struct cfg_key keys[] = {
     K_ENUM("control", "mode", control.mode, mode_names, "continuous",
            "continuous: belt speed follows the force band; fixed: constant fixed_speed_mps; "
            "reactive: it moves only while loaded"),
-    K_DBL("control", "start_speed_mps", control.start_speed, 0.02, 0.83, "0.30", "m/s",
-          "belt speed a set starts at (continuous and reactive modes)"),
+    K_DBL("control", "start_speed_mps", control.start_speed, 0.02, 0.83, "0.20", "m/s",
+          "belt speed a session starts at (continuous and reactive modes); a patient not yet learned lands here, so slow is safe"),
     K_DBL("control", "fixed_speed_mps", control.fixed_speed, 0.02, 0.83, "0.30", "m/s",
           "belt speed in fixed mode"),
     K_DBL("control", "kp", control.kp, 0, 0.1, "0.003", "(m/s)/N",

@@ -147,7 +147,7 @@ TEST(defaults_match_the_spec)
     CHECK(c.limits.force_stale_s == 0.5 && c.limits.speed_silent_s == 3.0);
     CHECK(c.band.force_low == 60 && c.band.force_high == 100);
     CHECK_INT(c.control.mode, CFG_MODE_CONTINUOUS);
-    CHECK(c.control.start_speed == 0.30 && c.control.fixed_speed == 0.30);
+    CHECK(c.control.start_speed == 0.20 && c.control.fixed_speed == 0.30);
     CHECK(c.control.kp == 0.003 && c.control.ki == 0.02);
     CHECK(c.control.engage_timeout_s == 0.4 && c.control.release_rollback_s == 0.2);
     CHECK(c.control.hold_margin == 0.25);
@@ -515,7 +515,7 @@ TEST(each_cross_field_rule_is_refused_at_the_key_that_broke_it)
         {"[limits]\nforce_abort_n = 90\n",
          "x.ini:2: [limits] force_abort_n: 90 must be greater than [band] force_high_n = 100"},
         {"[limits]\nspeed_min_mps = 0.4\n",
-         "x.ini:2: [limits] speed_min_mps: 0.4 must be at most [control] start_speed_mps = 0.3"},
+         "x.ini:2: [limits] speed_min_mps: 0.4 must be at most [control] start_speed_mps = 0.2"},
         {"[control]\nstart_speed_mps = 0.8\n",
          "x.ini:2: [control] start_speed_mps: 0.8 must be at most [limits] speed_max_mps = 0.7"},
         {"[control]\nfixed_speed_mps = 0.05\n",
