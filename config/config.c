@@ -125,7 +125,13 @@ static const struct cfg_key keys[] = {
     K_DBL("limits", "force_drift_s", limits.force_drift_s, 3, 120, "10", "s",
           "window over which the unloaded reading is judged during a set"),
     K_DBL("limits", "loop_late_s", limits.loop_late_s, 0.02, 1, "0.1", "s",
-          "a control tick that starts this late is a fault (the controller was blind)"),
+          "a control tick that starts this late is a late tick: counted and logged; "
+          "loop_late_burst of them within 10 s latch loop_late"),
+    K_DBL("limits", "loop_stall_s", limits.loop_stall_s, 0.05, 2, "0.25", "s",
+          "a single tick this late latches loop_late (the controller was blind that long; "
+          "keep it at most half of drive.watchdog_s)"),
+    K_INT("limits", "loop_late_burst", limits.loop_late_burst, 1, 10, "3", "",
+          "late ticks within 10 s that latch loop_late (1: every late tick does)"),
     K_DBL("limits", "speed_silent_s", limits.speed_silent_s, 0.2, 10, "3.0", "s",
           "no belt pulse for this long while commanded to move is a fault"),
 
@@ -1032,6 +1038,7 @@ static const struct cfg_rule rules[] = {
     RULE(limits.speed_min, control.fixed_speed, false),
     RULE(control.fixed_speed, limits.speed_max, false),
     RULE(limits.speed_min, limits.speed_max, true),
+    RULE(limits.loop_late_s, limits.loop_stall_s, true),
 };
 
 static int key_of_double(size_t offset)

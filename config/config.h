@@ -66,7 +66,9 @@ struct ecc_config {
         double speed_disagree_s;     /* s, ... for at most this long before it is a fault */
         double force_stuck_s;        /* s, a load cell whose reading never changes for this long */
         double force_negative_n;     /* N, a raw reading below minus this is implausible */
-        double loop_late_s;          /* s, a control tick this late is a fault */
+        double loop_late_s;          /* s, a control tick this late is a late tick */
+        double loop_stall_s;         /* s, one tick this late is a fault */
+        int loop_late_burst;         /* late ticks within SAFETY_LATE_WINDOW_S: a fault */
         double force_drift_n;        /* N, the unloaded reading may wander this far from zero */
         double force_drift_s;        /* s, ... judged over windows this long during a set */
     } limits;

@@ -103,6 +103,8 @@ static void init_limited(struct ctl *c, const struct ecc_config *cfg)
         .disagree_s = cfg->limits.speed_disagree_s,
         .force_negative_n = cfg->limits.force_negative_n,
         .loop_late_s = cfg->limits.loop_late_s,
+        .loop_stall_s = cfg->limits.loop_stall_s,
+        .loop_late_burst = cfg->limits.loop_late_burst,
         .drift_n = cfg->limits.force_drift_n,
         .drift_window_s = cfg->limits.force_drift_s,
     };
@@ -156,6 +158,9 @@ void ctl_init(struct ctl *c, const struct ecc_config *cfg)
     c->v_ref_prev = NAN;
     c->t_reset = -INFINITY;
     c->speed_drive = NAN;
+    c->t_cmd_moving = -INFINITY;
+    c->preflight = PREFLIGHT_FORCE_SILENT;  /* nothing read yet */
+    c->preflight_said = PREFLIGHT_OK;       /* said only once it holds: see preflight_run */
     c->patient = (struct ctl_patient){.id = 0, .force_low = NAN, .force_high = NAN,
                                       .speed_max = NAN, .force_abort = NAN};
     c->base = (struct ctl_patient){.id = 0, .force_low = cfg->band.force_low,
@@ -303,6 +308,64 @@ static bool schedule_allows(struct ctl *c, enum proto_state before)
     return c->sched_verdict == SCHED_OK || c->sched_verdict == SCHED_OK_EXTRA;
 }
 
+/* ---- pre-flight ---------------------------------------------------------------------- */
+
+static bool belt_meant_to_rest(const struct ctl *c)
+{
+    enum proto_state s = proto_state(&c->proto);
+    return s != PROTO_SET_RUNNING;
+}
+
+/* eccd's own command still moves the belt, or has only just stopped: the drive takes up to
+ * its full decel time (and its dead time) to come to rest, and that motion is no fault. */
+static bool still_stopping(const struct ctl *c)
+{
+    double stop_s = c->cfg.drive.decel_time_s + c->cfg.drive.dead_time_s + 0.5;
+
+    return c->cmd > 0.0 || c->now - c->t_cmd_moving < stop_s;
+}
+
+/* The checks a start must pass now; the zero check only where a session would begin. */
+static enum preflight_verdict preflight_now(const struct ctl *c, double *value)
+{
+    enum proto_state s = proto_state(&c->proto);
+    const struct preflight_input pi = {
+        .now = c->now, .estop = c->last_in.estop, .drive = &c->drive_st,
+        .t_last_force = c->t_last_force, .force_raw = c->force_raw,
+        .force_stale_s = c->cfg.limits.force_stale_s,
+        .force_negative_n = c->cfg.limits.force_negative_n,
+        .force_full_scale = c->cfg.loadcell.full_scale_n,
+        .contact_n = c->cfg.rep.contact_n,
+        .check_zero = (s == PROTO_IDLE || s == PROTO_SESSION_DONE) && !c->resumed,
+        .speed_pulse = c->speed_pulse,
+        .commanded = still_stopping(c),
+    };
+    return preflight_check(&pi, value);
+}
+
+/* Each tick while the belt is meant to rest: the verdict a start would meet, reported
+ * once it has held CTL_PREFLIGHT_SETTLE_S (a new fault says its own). */
+static void preflight_run(struct ctl *c)
+{
+    enum preflight_verdict v;
+    double value;
+
+    if (!belt_meant_to_rest(c))
+        return;
+    v = preflight_now(c, &value);
+    if (v != c->preflight)
+        c->t_preflight_changed = c->now;
+    c->preflight = v;
+    c->preflight_value = value;
+    if (v != c->preflight_said && c->now - c->t_preflight_changed >= CTL_PREFLIGHT_SETTLE_S &&
+        safety_latched(&c->safety) == FAULT_NONE && !still_stopping(c)) {
+        struct ctl_event *ev = event_push(c, CTL_EV_PREFLIGHT);
+        ev->preflight = v;
+        ev->value = value;
+        c->preflight_said = v;
+    }
+}
+
 static enum ctl_cmd_result command_run(struct ctl *c, enum ctl_cmd cmd)
 {
     enum proto_state before = proto_state(&c->proto);
@@ -310,6 +373,11 @@ static enum ctl_cmd_result command_run(struct ctl *c, enum ctl_cmd cmd)
 
     if (safety_latched(&c->safety) != FAULT_NONE)
         return CTL_REFUSED_FAULT;
+    if (belt_meant_to_rest(c)) {
+        c->preflight = preflight_now(c, &c->preflight_value);
+        if (c->preflight != PREFLIGHT_OK)
+            return CTL_REFUSED_PREFLIGHT;
+    }
     if (!schedule_allows(c, before))
         return CTL_REFUSED_SCHEDULE;
     r = proto_command(&c->proto, cmd == CTL_CMD_START ? PROTO_CMD_START : PROTO_CMD_NEXT_SET,
@@ -362,6 +430,12 @@ enum ctl_cmd_result ctl_command(struct ctl *c, enum ctl_cmd cmd, double now)
         ev->sched = c->sched_verdict;
         ev->wait_s = c->sched_wait_s;
     }
+    if (r == CTL_REFUSED_PREFLIGHT) {
+        ev->preflight = c->preflight;
+        ev->value = c->preflight_value;
+    }
+    if (r == CTL_REFUSED_FAULT || r == CTL_REFUSED_CAUSE)
+        ev->fault = safety_latched(&c->safety);
     return r;
 }
 
@@ -382,6 +456,8 @@ static void buttons_apply(struct ctl *c, unsigned pressed)
 
 static void force_read(struct ctl *c, const struct ctl_input *in)
 {
+    c->force_samples += in->n_force;
+    c->pulses += in->n_pulses;
     for (int i = 0; i < in->n_force; i++) {
         if (!isfinite(in->force_n[i]))
             continue;
@@ -573,6 +649,8 @@ double ctl_tick(struct ctl *c, const struct ctl_input *in)
     force_read(c, in);
     speed_read(c, in);
     safety_inputs(c, in);
+    c->drive_st = in->drive;
+    preflight_run(c);
     buttons_apply(c, in->pressed);
     safety_run(c);
     proto_tick(&c->proto, c->now);
@@ -581,6 +659,8 @@ double ctl_tick(struct ctl *c, const struct ctl_input *in)
     drive_ramp_watch(c);
     c->cmd = band_ctl_step(&c->band, force_filter_value(&c->filter), stroke_engaged(c),
                            belt_reference(c), v_model);
+    if (c->cmd > 0.0)
+        c->t_cmd_moving = c->now;
     return c->cmd;
 }
 
@@ -702,11 +782,28 @@ void ctl_status(const struct ctl *c, struct ctl_status *st)
     st->patient = c->patient.id;
     st->in_session = c->resumed || (proto_state(&c->proto) != PROTO_IDLE &&
                                     proto_state(&c->proto) != PROTO_SESSION_DONE);
+    st->preflight = c->preflight;
+    st->preflight_value = c->preflight_value;
     if (c->wall > 0.0) {
         st->sessions_today = sched_count_day(&c->sched, c->wall, c->utc_offset_s);
         st->next_session = sched_check(&c->sched, c->wall, c->utc_offset_s,
                                        &st->next_session_wait_s);
     }
+}
+
+enum preflight_verdict ctl_preflight(const struct ctl *c)
+{
+    return c->preflight;
+}
+
+long ctl_force_samples(const struct ctl *c)
+{
+    return c->force_samples;
+}
+
+long ctl_pulses(const struct ctl *c)
+{
+    return c->pulses;
 }
 
 const char *ctl_cmd_name(enum ctl_cmd cmd)
@@ -724,6 +821,7 @@ const char *ctl_result_name(enum ctl_cmd_result r)
     case CTL_REFUSED_STATE: return "refused_state";
     case CTL_REFUSED_CAUSE: return "refused_cause";
     case CTL_REFUSED_SCHEDULE: return "refused_schedule";
+    case CTL_REFUSED_PREFLIGHT: return "refused_preflight";
     }
     return "unknown";
 }

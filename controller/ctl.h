@@ -26,6 +26,7 @@
 #include "controller/belt_speed.h"
 #include "controller/filter.h"
 #include "controller/fv_model.h"
+#include "controller/preflight.h"
 #include "controller/protocol.h"
 #include "controller/rep.h"
 #include "controller/safety.h"
@@ -57,7 +58,15 @@ enum ctl_cmd_result {
     CTL_REFUSED_CAUSE,          /* reset refused: the fault's cause is still present */
     CTL_REFUSED_SCHEDULE,       /* a new session now breaks the day's schedule (schedule.h);
                                    the COMMAND event says why and how long to wait */
+    CTL_REFUSED_PREFLIGHT,      /* a pre-flight check fails (preflight.h): the COMMAND
+                                   event says which and the belt does not move */
 };
+
+/* A pre-flight verdict is reported (CTL_EV_PREFLIGHT) once it has held this long: a force
+ * flickering about contact_n must not fill the log. */
+#define CTL_PREFLIGHT_SETTLE_S 0.5
+/* Room for the HAL's words on what a part's link said (struct ctl_event cause). */
+#define CTL_CAUSE_MAX 192
 
 enum ctl_event_kind {
     CTL_EV_REP = 0,             /* a counted rep */
@@ -73,6 +82,8 @@ enum ctl_event_kind {
     CTL_EV_DRIVE_SLOW,          /* the drive ramps slower than drive.accel_time_s says:
                                    value = measured, limit = configured (m/s^2); the
                                    command is held to the measured ramp from now on */
+    CTL_EV_PREFLIGHT,           /* the pre-flight verdict changed while nothing moves:
+                                   preflight (PREFLIGHT_OK: ready again), value measured */
 };
 
 struct ctl_set_summary {
@@ -101,6 +112,9 @@ struct ctl_event {
     double wall;                /* UTC, s since 1970, when it happened (0: no wall clock) */
     long patient;               /* the patient whose session this is (0: none chosen) */
     bool resumed;               /* SESSION_START, SET_START: carried on after a restart */
+    enum preflight_verdict preflight;   /* PREFLIGHT, COMMAND refused by it */
+    char cause[CTL_CAUSE_MAX];  /* FAULT, PREFLIGHT, refused COMMAND: what the part's link
+                                   said, filled in by the loop from the HAL ("" none) */
 };
 
 struct ctl_input {
@@ -152,6 +166,8 @@ struct ctl_status {
     double next_session_wait_s; /* 0: a new session may begin now */
     enum sched_verdict next_session;    /* what a new session would meet now */
     bool in_session;            /* a session is under way (or waits to be carried on) */
+    enum preflight_verdict preflight;   /* what a start would meet now */
+    double preflight_value;
 };
 
 struct ctl {                    /* fields are private to ctl.c */
@@ -183,6 +199,13 @@ struct ctl {                    /* fields are private to ctl.c */
     bool model_held;                /* restarted after a fault: no model until a contact */
     bool restart_from_min;          /* after a fault, the next start begins at speed_min */
     int stroke;                     /* strokes in this session */
+    struct hal_drive_status drive_st;   /* the drive's latest report */
+    enum preflight_verdict preflight;   /* now */
+    double preflight_value;
+    enum preflight_verdict preflight_said;  /* the latest reported (CTL_EV_PREFLIGHT) */
+    double t_preflight_changed;     /* s, when the verdict last changed */
+    double t_cmd_moving;            /* s, the latest tick that commanded motion */
+    long force_samples, pulses;     /* load-cell samples and belt pulses taken since start */
     struct ctl_set_summary set_sum, session_sum;
     double set_t_start, set_band_s, set_band_span_s;
     struct ctl_event ev[CTL_EVENTS];
@@ -191,6 +214,13 @@ struct ctl {                    /* fields are private to ctl.c */
 };
 
 void ctl_init(struct ctl *c, const struct ecc_config *cfg);
+
+/* The verdict a start would meet now (preflight.h); PREFLIGHT_OK: ready. */
+enum preflight_verdict ctl_preflight(const struct ctl *c);
+
+/* Load-cell samples and belt pulses the controller has been given since ctl_init. */
+long ctl_force_samples(const struct ctl *c);
+long ctl_pulses(const struct ctl *c);
 
 /* One control period. Returns the belt speed to command (m/s, 0 = stop). */
 double ctl_tick(struct ctl *c, const struct ctl_input *in);

@@ -408,6 +408,56 @@ static void put_counters(FILE *out, const json_t *st)
     }
 }
 
+/* The pre-flight verdict while the belt rests, when it is not "ok". */
+static void put_preflight(FILE *out, const json_t *st, const char *state)
+{
+    const json_t *pf = member(st, "preflight");
+    const char *check = get_str(pf, "check"), *msg = get_str(pf, "message");
+
+    /* A latched fault says more (and its cause): the pre-flight waits behind it. */
+    if (!check || !msg || !strcmp(check, "ok") ||
+        (state && (!strcmp(state, "set_running") || !strcmp(state, "fault"))))
+        return;
+    label(out, "pre-flight");
+    put_text(out, msg);
+    fputc('\n', out);
+}
+
+static void put_link(FILE *out, const char *name, const json_t *l)
+{
+    const char *where = get_str(l, "where"), *last = get_str(l, "last_error");
+    double ok = 0, failed = 0, timeouts = 0, exc = 0, bad = 0, rtt;
+
+    if (!json_is_object(l))
+        return;
+    get_num(l, "tx_ok", &ok);
+    get_num(l, "tx_failed", &failed);
+    get_num(l, "timeouts", &timeouts);
+    get_num(l, "exceptions", &exc);
+    get_num(l, "bad_frames", &bad);
+    label(out, name);
+    put_text(out, where ? where : "?");
+    fprintf(out, ": %.0f ok, %.0f failed (%.0f timeouts, %.0f exceptions, %.0f bad frames)", ok,
+            failed, timeouts, exc, bad);
+    if (get_num(l, "rtt_ms", &rtt))
+        fprintf(out, ", round trip %.1f ms", rtt);
+    fputc('\n', out);
+    if (last && *last) {
+        label(out, "");
+        fputs("last error: ", out);
+        put_text(out, last);
+        fputc('\n', out);
+    }
+}
+
+static void put_links(FILE *out, const json_t *st)
+{
+    const json_t *links = member(st, "links");
+
+    put_link(out, "drive link", member(links, "drive"));
+    put_link(out, "cell link", member(links, "load_cell"));
+}
+
 int ctlfmt_status(FILE *out, const json_t *reply)
 {
     const json_t *st = member(reply, "status");
@@ -427,8 +477,15 @@ int ctlfmt_status(FILE *out, const json_t *reply)
         label(out, "rest");
         fprintf(out, "%lld:%02lld left\n", r / 60, r % 60);
     }
+    put_preflight(out, st, state);
     if (fault && strcmp(fault, "none") != 0) {
+        const char *cause = get_str(st, "fault_cause");
         put_fault(out, st, fault);
+        if (cause && *cause) {
+            label(out, "cause");
+            put_text(out, cause);
+            fputc('\n', out);
+        }
         if (state && strcmp(state, "fault") == 0) {
             label(out, "");
             fputs("when its cause is gone: eccctl reset-fault, then eccctl start\n", out);
@@ -436,6 +493,7 @@ int ctlfmt_status(FILE *out, const json_t *reply)
     }
     put_today(out, st);
     put_counters(out, st);
+    put_links(out, st);
     return ferror(out) ? -1 : 0;
 }
 

@@ -12,6 +12,7 @@
 #include "controller/ctl.h"
 #include "controller/event.h"
 #include "controller/loop.h"
+#include "controller/probe.h"
 #include "controller/service.h"
 #include "hal/ctlsock.h"
 #include "hal/hal_hw.h"
@@ -31,6 +32,7 @@
 struct options {
     const char *config;
     bool check_config;
+    bool probe;
     const char *sets[MAX_SETS];
     int n_sets;
     const char *rep_log, *trace, *truth_log;
@@ -56,6 +58,7 @@ static void usage(FILE *f)
     fputs(
 "Usage: eccd -c FILE [OPTIONS]\n"
 "       eccd -c FILE --check-config [--set SECTION.KEY=VALUE ...]\n"
+"       eccd -c FILE --probe [--set SECTION.KEY=VALUE ...]\n"
 "\n"
 "eccd controls a reverse-treadmill eccentric training rig: it reads the belt speed\n"
 "and the foot load cell, adjusts the belt speed so the patient's eccentric force\n"
@@ -67,6 +70,13 @@ static void usage(FILE *f)
 "  -c, --config FILE      the INI config (see config/sim.ini, clinic-vfd.ini, home-pi.ini)\n"
 "      --check-config     validate the config, print the effective config with every\n"
 "                         default filled in, and exit (0: valid, 1: invalid)\n"
+"      --probe            talk to every part the config names for 2 s without moving\n"
+"                         the belt (rig.backend = hw) and print a table: each link\n"
+"                         (answering, counts, round trip), the drive's registers by\n"
+"                         name and address with scaled values, the load cell's raw\n"
+"                         and scaled reading and its sample rate, belt pulses, each\n"
+"                         input line, and the pre-flight verdict. Exit status: 0 ready,\n"
+"                         1 a part cannot be opened, 3 not ready (the verdict says why)\n"
 "  -s, --set S.K=VALUE    override one key after the file is read (repeatable),\n"
 "                         e.g. --set control.mode=fixed --set sim.seed=7\n"
 "      --rep-log FILE     append one JSON line per rep, rejected stroke, set, session,\n"
@@ -123,7 +133,7 @@ static int parse_number(const char *s, double lo, double hi, double *out)
 }
 
 enum { OPT_CHECK = 256, OPT_REPLOG, OPT_TRACE, OPT_TRUTH, OPT_SESSIONS, OPT_DURATION, OPT_TABLE,
-       OPT_START, OPT_SIM_FAULT };
+       OPT_START, OPT_SIM_FAULT, OPT_PROBE };
 
 static int parse_option(int opt, struct options *o)
 {
@@ -132,6 +142,7 @@ static int parse_option(int opt, struct options *o)
     switch (opt) {
     case 'c': o->config = optarg; return 0;
     case OPT_CHECK: o->check_config = true; return 0;
+    case OPT_PROBE: o->probe = true; return 0;
     case 's':
         if (o->n_sets == MAX_SETS) {
             fprintf(stderr, "eccd: at most %d --set options\n", MAX_SETS);
@@ -177,6 +188,7 @@ static int parse_args(int argc, char **argv, struct options *o)
     static const struct option longopts[] = {
         {"config", required_argument, NULL, 'c'},
         {"check-config", no_argument, NULL, OPT_CHECK},
+        {"probe", no_argument, NULL, OPT_PROBE},
         {"set", required_argument, NULL, 's'},
         {"rep-log", required_argument, NULL, OPT_REPLOG},
         {"trace", required_argument, NULL, OPT_TRACE},
@@ -505,6 +517,40 @@ static void on_service(void *arg, struct ctl *c, struct hal *hal, const struct l
     sdnotify_heartbeat(d->notify, st->late_s < c->cfg.limits.loop_late_s);
 }
 
+/* One line per part with a link: its transactions and the latest failure. */
+static void log_link(const char *part, int rc, const struct hal_link_stats *ls)
+{
+    if (rc != 0)
+        return;
+    log_info("%s %s: %ld transactions ok, %ld failed (%ld timeouts, %ld exceptions, %ld bad "
+             "frames, %ld link errors, %ld reconnects)%s%s", part, ls->where, ls->tx_ok,
+             ls->tx_failed, ls->timeouts, ls->exceptions, ls->bad_frames, ls->link_errors,
+             ls->reconnects, ls->last_error[0] ? "; last failure: " : "", ls->last_error);
+}
+
+/* At exit: what ran, each link's figures, and a latched fault with its cause (the summary
+ * never reads as a clean run when something was wrong). */
+static void log_summary(struct ctl *c, struct hal *hal, const struct loop_stats *st)
+{
+    struct hal_link_stats ls;
+    enum fault f = ctl_fault(c);
+    char cause[CTL_CAUSE_MAX];
+    int rc;
+
+    log_info("stopped at t = %.1f s: %ld ticks, %d sessions done, %ld overruns (latest %.0f ms "
+             "late), %ld setpoints the drive interface refused", st->t_end, st->ticks,
+             st->sessions_done, st->overruns, st->late_max_s * 1000.0, st->drive_errors);
+    rc = hal_drive_link_stats(&hal->drive, &ls);
+    log_link("drive", rc, &ls);
+    rc = hal_force_link_stats(&hal->force, &ls);
+    log_link("load cell", rc, &ls);
+    if (f == FAULT_NONE)
+        return;
+    loop_part_cause(hal, loop_fault_part(f), cause, sizeof cause);
+    log_warn("stopped with the fault %s latched%s%s", fault_name(f), cause[0] ? ": " : "",
+             cause);
+}
+
 static void on_event(void *arg, const struct ctl_event *ev)
 {
     struct daemon_parts *d = arg;
@@ -548,8 +594,11 @@ static int run(const struct options *o, const struct ecc_config *cfg, struct out
     sdnotify_ready(d.notify, status);   /* config, hardware, history and socket are up */
     rc = loop_run(&ctl, &b.hal, &lo, &st) == 0 ? 0 : 1;
     sdnotify_stopping(d.notify, "stopping: the belt is stopped");
-    log_info("stopped at t = %.1f s: %ld ticks, %d sessions done, %ld overruns, %ld drive errors",
-             st.t_end, st.ticks, st.sessions_done, st.overruns, st.drive_errors);
+    if (st.start_refused) {
+        log_error("--start: %s", st.start_refusal);
+        rc = 1;
+    }
+    log_summary(&ctl, &b.hal, &st);
 out:
     daemon_close(&d);
     backend_close(&b, rc == 0 ? out->truth : NULL);
@@ -591,6 +640,8 @@ int main(int argc, char **argv)
         int lvl = (int)cfg.log.level + o.verbosity;
         log_set_level((enum log_level)(lvl < 0 ? 0 : lvl > 3 ? 3 : lvl));
     }
+    if (o.probe)
+        return probe_run(&cfg, stdout);
     if (outputs_open(&o, &cfg, &out) != 0) {
         outputs_close(&out);
         return 1;

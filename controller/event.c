@@ -41,7 +41,7 @@ const char *event_kind_name(enum ctl_event_kind k)
 {
     static const char *const names[] = {"rep", "reject", "set", "session",
                                         "fault", "reset", "command", "session_start",
-                                        "set_start", "drive_slow"};
+                                        "set_start", "drive_slow", "preflight"};
     return (unsigned)k < sizeof names / sizeof names[0] ? names[k] : "unknown";
 }
 
@@ -74,6 +74,39 @@ static int json_set(const struct ctl_event *ev, char *buf, size_t len)
                     s->by_verdict[REP_BELOW_AT_MAX], s->in_band_share, s->duration_s);
 }
 
+int event_preflight_message(const struct ctl_event *ev, char *buf, size_t len)
+{
+    if (ev->preflight == PREFLIGHT_OK)
+        return snprintf(buf, len, "pre-flight: ready");
+    return snprintf(buf, len, "pre-flight: %s: %s%s%s%s",
+                    preflight_part_name(preflight_part(ev->preflight)),
+                    preflight_text(ev->preflight), ev->cause[0] ? " [" : "", ev->cause,
+                    ev->cause[0] ? "]" : "");
+}
+
+/* ,"check":..,"part":..,"value":..,"cause":..,"message":..} */
+static int json_preflight(const struct ctl_event *ev, char *buf, size_t len)
+{
+    char msg[CTL_CAUSE_MAX + 256], cause_js[2 * CTL_CAUSE_MAX + 8], msg_js[sizeof msg * 2 + 8];
+
+    event_preflight_message(ev, msg, sizeof msg);
+    event_json_string(cause_js, sizeof cause_js, ev->cause);
+    event_json_string(msg_js, sizeof msg_js, msg);
+    return snprintf(buf, len, ",\"check\":\"%s\",\"part\":\"%s\",\"value\":%.3f,\"cause\":%s"
+                    ",\"message\":%s}", preflight_name(ev->preflight),
+                    preflight_part_name(preflight_part(ev->preflight)),
+                    isfinite(ev->value) ? ev->value : -1.0, cause_js, msg_js);
+}
+
+static int json_fault(const struct ctl_event *ev, char *buf, size_t len)
+{
+    char cause_js[2 * CTL_CAUSE_MAX + 8];
+
+    event_json_string(cause_js, sizeof cause_js, ev->cause);
+    return snprintf(buf, len, ",\"fault\":\"%s\",\"value\":%.3f,\"limit\":%.3f,\"cause\":%s}",
+                    fault_name(ev->fault), ev->value, ev->limit, cause_js);
+}
+
 static int json_body(const struct ctl_event *ev, char *buf, size_t len)
 {
     switch (ev->kind) {
@@ -86,8 +119,9 @@ static int json_body(const struct ctl_event *ev, char *buf, size_t len)
         return snprintf(buf, len, ",\"session\":%d,\"sets\":%d,\"counted\":%d,\"rejected\":%d}",
                         ev->session, ev->sets, ev->sum.counted, ev->sum.rejected);
     case CTL_EV_FAULT:
-        return snprintf(buf, len, ",\"fault\":\"%s\",\"value\":%.3f,\"limit\":%.3f}",
-                        fault_name(ev->fault), ev->value, ev->limit);
+        return json_fault(ev, buf, len);
+    case CTL_EV_PREFLIGHT:
+        return json_preflight(ev, buf, len);
     case CTL_EV_RESET:
         return snprintf(buf, len, ",\"fault\":\"%s\"}", fault_name(ev->fault));
     case CTL_EV_COMMAND:
@@ -96,6 +130,16 @@ static int json_body(const struct ctl_event *ev, char *buf, size_t len)
                             ",\"wait_s\":%.0f}", ctl_cmd_name(ev->cmd),
                             ctl_result_name(ev->result), sched_verdict_name(ev->sched),
                             ev->wait_s);
+        if (ev->result == CTL_REFUSED_PREFLIGHT) {
+            int n = snprintf(buf, len, ",\"command\":\"%s\",\"result\":\"%s\"",
+                             ctl_cmd_name(ev->cmd), ctl_result_name(ev->result));
+            return n < 0 || (size_t)n >= len ? n : n + json_preflight(ev, buf + n, len - (size_t)n);
+        }
+        if (ev->result == CTL_REFUSED_FAULT || ev->result == CTL_REFUSED_CAUSE) {
+            int n = snprintf(buf, len, ",\"command\":\"%s\",\"result\":\"%s\"",
+                             ctl_cmd_name(ev->cmd), ctl_result_name(ev->result));
+            return n < 0 || (size_t)n >= len ? n : n + json_fault(ev, buf + n, len - (size_t)n);
+        }
         return snprintf(buf, len, ",\"command\":\"%s\",\"result\":\"%s\"}",
                         ctl_cmd_name(ev->cmd), ctl_result_name(ev->result));
     case CTL_EV_SESSION_START:
@@ -165,13 +209,27 @@ int event_text(const struct ctl_event *ev, char *buf, size_t len)
         return snprintf(buf, len, "session %d done: %d sets, %d reps counted, %d rejected",
                         ev->session, ev->sets, ev->sum.counted, ev->sum.rejected);
     case CTL_EV_FAULT:
-        return snprintf(buf, len, "FAULT %s (value %.3f, limit %.3f): belt stopping; an operator reset is needed",
-                        fault_name(ev->fault), ev->value, ev->limit);
+        return snprintf(buf, len, "FAULT %s (value %.3f, limit %.3f)%s%s%s: belt stopping; an "
+                        "operator reset is needed", fault_name(ev->fault), ev->value, ev->limit,
+                        ev->cause[0] ? " [" : "", ev->cause, ev->cause[0] ? "]" : "");
+    case CTL_EV_PREFLIGHT:
+        return event_preflight_message(ev, buf, len);
     case CTL_EV_RESET:
         return snprintf(buf, len, "fault %s reset by the operator", fault_name(ev->fault));
     case CTL_EV_COMMAND:
         if (ev->result == CTL_REFUSED_SCHEDULE)
             return text_schedule(ev, buf, len);
+        if (ev->result == CTL_REFUSED_FAULT || ev->result == CTL_REFUSED_CAUSE)
+            return snprintf(buf, len, "command %s: refused, the fault %s is latched%s%s%s%s",
+                            ctl_cmd_name(ev->cmd), fault_name(ev->fault),
+                            ev->result == CTL_REFUSED_CAUSE ? " and its cause is still there" : "",
+                            ev->cause[0] ? " [" : "", ev->cause, ev->cause[0] ? "]" : "");
+        if (ev->result == CTL_REFUSED_PREFLIGHT) {
+            int n = snprintf(buf, len, "command %s: refused, the belt stays still: ",
+                             ctl_cmd_name(ev->cmd));
+            return n < 0 || (size_t)n >= len
+                       ? n : n + event_preflight_message(ev, buf + n, len - (size_t)n);
+        }
         return snprintf(buf, len, "command %s: %s", ctl_cmd_name(ev->cmd),
                         ctl_result_name(ev->result));
     case CTL_EV_SESSION_START:

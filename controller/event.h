@@ -17,7 +17,7 @@
 
 #include "controller/ctl.h"
 
-#define EVENT_LINE_MAX 512
+#define EVENT_LINE_MAX 1024
 
 /* Format ev as one JSON object (no newline). Returns the length, as snprintf. */
 int event_json(const struct ctl_event *ev, char *buf, size_t len);
@@ -32,6 +32,12 @@ int event_json_string(char *buf, size_t len, const char *s);
 /* Why the schedule refused a new session and how long to wait, as a phrase:
  * "the day's sessions are done; a new session is allowed in 9 h 05 min". */
 int event_schedule_reason(enum sched_verdict v, double wait_s, char *buf, size_t len);
+
+/* A pre-flight verdict (PREFLIGHT, or a COMMAND refused by it) in words, the same on stderr,
+ * in the rep log's "message" and in eccctl status: "pre-flight: load cell: the load cell
+ * gives no readings: check ... [tcp 127.0.0.1:1502 unit 3: read fc 3 at 0 (1 register): no
+ * reply (timeout) after 3 tries]"; "pre-flight: ready" once it passes. */
+int event_preflight_message(const struct ctl_event *ev, char *buf, size_t len);
 
 /* The "event" name of a kind: "rep", "reject", ... */
 const char *event_kind_name(enum ctl_event_kind k);

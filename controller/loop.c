@@ -2,6 +2,7 @@
 #include "controller/loop.h"
 
 #include <errno.h>
+#include <math.h>
 #include <string.h>
 
 #include "controller/event.h"
@@ -44,6 +45,66 @@ static void read_inputs(struct hal *hal, struct loop_buf *b, struct ctl_input *i
     in->pulse_t = b->pulse_t;
 }
 
+enum preflight_part loop_fault_part(enum fault f)
+{
+    switch (f) {
+    case FAULT_ESTOP: return PREFLIGHT_PART_INPUTS;
+    case FAULT_DRIVE_TRIP:
+    case FAULT_DRIVE_COMM: return PREFLIGHT_PART_DRIVE;
+    case FAULT_FORCE_STALE:
+    case FAULT_FORCE_SATURATED:
+    case FAULT_FORCE_STUCK:
+    case FAULT_FORCE_IMPLAUSIBLE:
+    case FAULT_FORCE_DRIFT:
+    case FAULT_OVERFORCE: return PREFLIGHT_PART_LOADCELL;
+    case FAULT_SPEED_SILENT:
+    case FAULT_SPEED_DISAGREE:
+    case FAULT_OVERSPEED: return PREFLIGHT_PART_BELT_SENSOR;
+    case FAULT_LOOP_LATE:
+    case FAULT_NONE:
+    case FAULT_COUNT: break;
+    }
+    return PREFLIGHT_PART_NONE;
+}
+
+int loop_part_cause(struct hal *hal, enum preflight_part part, char *buf, size_t len)
+{
+    struct hal_link_stats ls;
+    int rc = -1;
+
+    if (part == PREFLIGHT_PART_DRIVE)
+        rc = hal_drive_link_stats(&hal->drive, &ls);
+    else if (part == PREFLIGHT_PART_LOADCELL)
+        rc = hal_force_link_stats(&hal->force, &ls);
+    char raw[48] = "";
+
+    if (rc != 0)
+        return snprintf(buf, len, "%s", "");
+    if (isfinite(ls.last_raw))
+        snprintf(raw, sizeof raw, ", latest raw reading %.0f", ls.last_raw);
+    if (!ls.last_error[0])
+        return snprintf(buf, len, "%s %s: %s%s", preflight_part_name(part), ls.where,
+                        ls.tx_ok > 0 ? "answering" : "no transaction yet", raw);
+    return snprintf(buf, len, "%s %s: %s%s%s", preflight_part_name(part), ls.where,
+                    ls.last_error, ls.answering ? " (answering again since)" : "", raw);
+}
+
+/* The HAL's words on what went wrong, for the events that name a part. */
+static void event_cause(struct hal *hal, struct ctl_event *ev)
+{
+    enum preflight_part part = PREFLIGHT_PART_NONE;
+
+    if (ev->kind == CTL_EV_FAULT ||
+        (ev->kind == CTL_EV_COMMAND &&
+         (ev->result == CTL_REFUSED_FAULT || ev->result == CTL_REFUSED_CAUSE)))
+        part = loop_fault_part(ev->fault);
+    else if (ev->kind == CTL_EV_PREFLIGHT ||
+             (ev->kind == CTL_EV_COMMAND && ev->result == CTL_REFUSED_PREFLIGHT))
+        part = preflight_part(ev->preflight);
+    if (part != PREFLIGHT_PART_NONE)
+        loop_part_cause(hal, part, ev->cause, sizeof ev->cause);
+}
+
 /* An operator's reset reaches the hardware too: the drive's own trip, the dead-man. */
 static void operator_reset(struct hal *hal)
 {
@@ -60,6 +121,15 @@ static void log_events(struct ctl *c, struct hal *hal, const struct loop_opts *o
     char line[EVENT_LINE_MAX];
 
     while (ctl_event_pop(c, &ev)) {
+        event_cause(hal, &ev);
+        if (o->start && ev.kind == CTL_EV_COMMAND && ev.cmd == CTL_CMD_START &&
+            !st->start_pressed_done) {
+            st->start_pressed_done = true;
+            if (ev.result != CTL_OK) {
+                st->start_refused = true;
+                event_text(&ev, st->start_refusal, sizeof st->start_refusal);
+            }
+        }
         if (ev.kind == CTL_EV_SESSION)
             st->sessions_done++;
         if (ev.kind == CTL_EV_COMMAND && ev.cmd == CTL_CMD_RESET)
@@ -74,8 +144,12 @@ static void log_events(struct ctl *c, struct hal *hal, const struct loop_opts *o
             continue;
         if (o->human)
             fprintf(o->human, "%9.3f  %s\n", ev.t, line);
-        else if (ev.kind == CTL_EV_FAULT || ev.kind == CTL_EV_DRIVE_SLOW)
+        else if (ev.kind == CTL_EV_FAULT || ev.kind == CTL_EV_DRIVE_SLOW ||
+                 (ev.kind == CTL_EV_PREFLIGHT && ev.preflight != PREFLIGHT_OK) ||
+                 (ev.kind == CTL_EV_COMMAND && ev.result == CTL_REFUSED_PREFLIGHT))
             log_warn("%s", line);
+        else if (ev.kind == CTL_EV_PREFLIGHT)
+            log_info("%s", line);
         else
             log_debug("%s", line);
     }
@@ -99,11 +173,25 @@ static void drive_command(struct hal *hal, double cmd, struct loop_stats *st)
     }
 }
 
+/* A late tick is counted and said; whether it latches is the safety supervisor's call. */
+static void late_tick_said(const struct ctl *c, const struct ctl_input *in, struct loop_stats *st)
+{
+    const struct ecc_config *cfg = &c->cfg;
+
+    st->late_ticks++;
+    log_warn("loop: a tick started %.0f ms late (%ld so far); limits.loop_stall_s = %.0f ms "
+             "for one, limits.loop_late_burst = %d within 10 s latch loop_late",
+             in->late_s * 1000.0, st->late_ticks, cfg->limits.loop_stall_s * 1000.0,
+             cfg->limits.loop_late_burst);
+}
+
 static bool loop_done(const struct loop_opts *o, const struct loop_stats *st,
                       const struct ctl *c, double elapsed)
 {
     if (o->stop && *o->stop)
         return true;
+    if (st->start_refused)
+        return true;            /* --start could not start: nothing more will happen */
     if (o->max_time_s > 0.0 && elapsed >= o->max_time_s)
         return true;
     /* After the last session, wait until the belt command has ramped to zero. */
@@ -127,8 +215,14 @@ int loop_run(struct ctl *c, struct hal *hal, const struct loop_opts *o, struct l
         st->late_s = in.late_s;
         if (in.late_s > st->late_max_s)
             st->late_max_s = in.late_s;
-        if (o->start && st->ticks == 0)
+        if (in.late_s > c->cfg.limits.loop_late_s)
+            late_tick_said(c, &in, st);
+        if (o->start && !st->start_pressed &&
+            (ctl_preflight(c) == PREFLIGHT_OK || ctl_fault(c) != FAULT_NONE ||
+             in.now - t0 >= LOOP_PREFLIGHT_WAIT_S)) {
             in.pressed |= HAL_BTN_START;
+            st->start_pressed = true;
+        }
         if (o->on_service)
             o->on_service(o->arg, c, hal, st);
         now = in.now;

@@ -13,6 +13,7 @@
 #include <stdio.h>
 
 #include "controller/ctl.h"
+#include "controller/event.h"
 #include "hal/hal.h"
 
 struct loop_stats;
@@ -24,7 +25,9 @@ struct loop_opts {
     int max_sessions;           /* stop after this many finished sessions (0: no limit) */
     double max_time_s;          /* stop after this long on the HAL clock (0: no limit) */
     volatile sig_atomic_t *stop;/* set (by a signal handler) to end the loop; may be NULL */
-    bool start;                 /* press start on the first tick (eccd --start) */
+    bool start;                 /* press start once the pre-flight passes, or after
+                                   LOOP_PREFLIGHT_WAIT_S (eccd --start); a start the
+                                   pre-flight refuses then ends the loop */
     /* Called after every tick (tests use it to watch or poke the run); may be NULL. */
     void (*on_tick)(void *arg, const struct ctl *c, double now);
     /* Called for every controller event, after it is logged; may be NULL. */
@@ -39,12 +42,28 @@ struct loop_opts {
 struct loop_stats {
     long ticks;
     long overruns;              /* periods that started late */
+    long late_ticks;            /* ticks later than limits.loop_late_s */
     double late_s;              /* how late the current tick started (s) */
     double late_max_s;          /* the latest start of a tick after it was due */
     long drive_errors;          /* drive commands that failed */
     int sessions_done;
     double t_end;               /* HAL clock when the loop ended */
+    bool start_pressed, start_pressed_done; /* opts.start: pressed; its outcome seen */
+    bool start_refused;         /* opts.start's press was refused (by the pre-flight, ...) */
+    char start_refusal[EVENT_LINE_MAX];     /* ... and why, in words */
 };
+
+/* How long --start waits for the pre-flight to pass before pressing anyway (s): the first
+ * readings of every part arrive within it on any rig that works. */
+#define LOOP_PREFLIGHT_WAIT_S 5.0
+
+/* Which part a fault is about (for the cause a FAULT event carries). */
+enum preflight_part loop_fault_part(enum fault f);
+
+/* What the part's link last said, "load cell tcp 127.0.0.1:1502 unit 3: read fc 3 at 0 (1
+ * register): no reply (timeout) after 3 tries", or "... unit 2: answering, latest raw
+ * reading -9764865" while it answers; "" where the part has no link. Returns the length. */
+int loop_part_cause(struct hal *hal, enum preflight_part part, char *buf, size_t len);
 
 /* Run until a stop condition. Returns 0, or -1 if the HAL clock failed. */
 int loop_run(struct ctl *c, struct hal *hal, const struct loop_opts *opts,

@@ -57,6 +57,9 @@ void safety_init(struct safety *s, const struct safety_params *p)
     s->t_started = 0.0;
     s->started = false;
     s->resets = 0;
+    for (int i = 0; i < SAFETY_LATE_BURST_MAX; i++)
+        s->late_t[i] = -INFINITY;
+    s->late_pos = 0;
 }
 
 /* Written as !(x <= limit) so that NaN counts as over the limit. */
@@ -203,6 +206,25 @@ static double stuck_age(const struct safety *s, const struct safety_input *in)
     return in->t_last_force - fmax(in->t_force_changed, s->t_cmd_since);
 }
 
+/* A late tick (not a stall): remember when, for the burst rule. */
+static void track_late(struct safety *s, const struct safety_input *in)
+{
+    if (!(in->late_s > s->p.loop_late_s))
+        return;
+    s->late_t[s->late_pos] = in->now;
+    s->late_pos = (s->late_pos + 1) % SAFETY_LATE_BURST_MAX;
+}
+
+/* loop_late_burst late ticks (this one included) within the window. */
+static bool late_burst(const struct safety *s, double now)
+{
+    int n = 0;
+
+    for (int i = 0; i < SAFETY_LATE_BURST_MAX; i++)
+        n += s->late_t[i] > now - SAFETY_LATE_WINDOW_S;
+    return n >= s->p.loop_late_burst;
+}
+
 static enum fault trip(double *value, double *limit, enum fault f, double v, double lim)
 {
     *value = v;
@@ -225,7 +247,9 @@ static enum fault first_fault(const struct safety *s, const struct safety_input 
         return trip(value, limit, FAULT_DRIVE_TRIP, in->drive_fault_code, 0.0);
     if (in->drive_comm_lost)
         return trip(value, limit, FAULT_DRIVE_COMM, 1.0, 0.0);
-    if (in->late_s > p->loop_late_s)
+    if (in->late_s > p->loop_stall_s)
+        return trip(value, limit, FAULT_LOOP_LATE, in->late_s, p->loop_stall_s);
+    if (in->late_s > p->loop_late_s && late_burst(s, in->now))
         return trip(value, limit, FAULT_LOOP_LATE, in->late_s, p->loop_late_s);
     if (over_limit(in->force, p->force_abort))
         return trip(value, limit, FAULT_OVERFORCE, in->force, p->force_abort);
@@ -262,6 +286,7 @@ enum fault safety_check(struct safety *s, const struct safety_input *in)
     track_command(s, in);
     track_disagreement(s, in);
     track_drift(s, in);
+    track_late(s, in);
     double value = 0.0, limit = 0.0;
     enum fault f = first_fault(s, in, &value, &limit);
     if (f != FAULT_NONE) {

@@ -10,8 +10,10 @@
  *   estop           the e-stop or safety key input is active (or its wire broken)
  *   drive_trip      the drive reports a fault of its own
  *   drive_comm      fail_after drive transactions in a row failed
- *   loop_late       a control tick started more than loop_late_s after it was due (the
- *                   controller was blind that long)
+ *   loop_late       a control tick started more than loop_stall_s after it was due (the
+ *                   controller was blind that long), or loop_late_burst ticks each more
+ *                   than loop_late_s late within SAFETY_LATE_WINDOW_S (a machine that
+ *                   keeps stalling); a single shorter late tick is only counted
  *   overforce       filtered force > force_abort
  *   force_saturated the newest raw reading is at the load cell's full scale
  *   force_implausible the newest raw reading is below -force_negative_n: a foot cannot pull
@@ -81,6 +83,10 @@
  * limits.speed_ahead_share, is proposed; until then this default.) */
 #define SAFETY_AHEAD_SHARE 0.15
 
+/* Late ticks are counted over this window (s) for the burst rule, and at most this many. */
+#define SAFETY_LATE_WINDOW_S 10.0
+#define SAFETY_LATE_BURST_MAX 10
+
 /* One side of the disagreement rule: its sum, and where its current stretch began. */
 struct safety_cusum {
     double sum;                 /* m, beyond the allowed drift */
@@ -122,7 +128,9 @@ struct safety_params {
     double disagree_mps;        /* m/s */
     double disagree_s;          /* s */
     double force_negative_n;    /* N, a raw reading below minus this is implausible */
-    double loop_late_s;         /* s */
+    double loop_late_s;         /* s, a tick this late is a late tick */
+    double loop_stall_s;        /* s, one tick this late latches */
+    int loop_late_burst;        /* late ticks within SAFETY_LATE_WINDOW_S that latch */
     double drift_n;             /* N */
     double drift_window_s;      /* s */
 };
@@ -165,6 +173,8 @@ struct safety {                 /* fields are private to safety.c */
     bool drift_bad;             /* a finished window's lowest force was off zero */
     double drift_value;         /* N, that lowest force */
     double t_started;           /* s, time of the first check (staleness is measured from here) */
+    double late_t[SAFETY_LATE_BURST_MAX];   /* s, the latest late ticks (a ring) */
+    int late_pos;
     bool started;
     int resets;
 };

@@ -53,6 +53,10 @@ struct snapshot {
     bool cal_known;
     struct hal_cal_status cal;
     int utc_offset_s;
+    char preflight_msg[EVENT_LINE_MAX];     /* event_preflight_message of the verdict now */
+    char fault_cause[CTL_CAUSE_MAX];        /* what the faulted part's link said */
+    bool drive_link, lc_link;               /* the parts with a link, and its figures */
+    struct hal_link_stats drive_ls, lc_ls;
     bool valid;
 };
 
@@ -248,6 +252,23 @@ static void calibration_watch(struct service *s, struct hal *hal, double wall)
                                cs.offset, cs.scale, spanned ? cs.mass_kg : 0.0);
 }
 
+/* The pre-flight verdict, the fault's cause and each link's figures, in the HAL's words
+ * (the same words the loop puts in the log). */
+static void snapshot_diagnosis(struct snapshot *sn, struct hal *hal)
+{
+    struct ctl_event ev = {.kind = CTL_EV_PREFLIGHT, .preflight = sn->st.preflight};
+
+    if (ev.preflight != PREFLIGHT_OK)
+        loop_part_cause(hal, preflight_part(ev.preflight), ev.cause, sizeof ev.cause);
+    event_preflight_message(&ev, sn->preflight_msg, sizeof sn->preflight_msg);
+    sn->fault_cause[0] = '\0';
+    if (sn->st.fault != FAULT_NONE)
+        loop_part_cause(hal, loop_fault_part(sn->st.fault), sn->fault_cause,
+                        sizeof sn->fault_cause);
+    sn->drive_link = hal_drive_link_stats(&hal->drive, &sn->drive_ls) == 0;
+    sn->lc_link = hal_force_link_stats(&hal->force, &sn->lc_ls) == 0;
+}
+
 static void snapshot_publish(struct service *s, const struct ctl *c, struct hal *hal,
                              const struct loop_stats *st)
 {
@@ -258,6 +279,7 @@ static void snapshot_publish(struct service *s, const struct ctl *c, struct hal 
     if (pthread_mutex_trylock(&s->snap_lock) != 0)
         return;                             /* being read: publish next tick */
     ctl_status(c, &s->snap.st);
+    snapshot_diagnosis(&s->snap, hal);
     s->snap.ticks = st->ticks;
     s->snap.overruns = st->overruns;
     s->snap.late_max_s = st->late_max_s;
@@ -413,6 +435,40 @@ static json_t *status_history(struct service *s)
                      "errors", (json_int_t)ss.errors);
 }
 
+static json_t *link_json(const struct hal_link_stats *ls)
+{
+    json_t *exc = json_object();
+    char code[8];
+
+    for (int i = 0; i < HAL_EXC_CODES; i++) {
+        if (!ls->exc_by_code[i])
+            continue;
+        snprintf(code, sizeof code, i ? "%02X" : "other", (unsigned)i);
+        json_object_set_new(exc, code, json_integer(ls->exc_by_code[i]));
+    }
+    return json_pack("{s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:o, s:b, s:s}",
+                     "where", ls->where, "tx_ok", (json_int_t)ls->tx_ok,
+                     "tx_failed", (json_int_t)ls->tx_failed,
+                     "link_errors", (json_int_t)ls->link_errors,
+                     "timeouts", (json_int_t)ls->timeouts,
+                     "bad_frames", (json_int_t)ls->bad_frames,
+                     "exceptions", (json_int_t)ls->exceptions,
+                     "reconnects", (json_int_t)ls->reconnects, "exceptions_by_code", exc,
+                     "rtt_ms", isfinite(ls->rtt_ms) ? json_real(ls->rtt_ms) : json_null(),
+                     "answering", ls->answering, "last_error", ls->last_error);
+}
+
+static json_t *status_links(const struct snapshot *sn)
+{
+    json_t *o = json_object();
+
+    if (sn->drive_link)
+        json_object_set_new(o, "drive", link_json(&sn->drive_ls));
+    if (sn->lc_link)
+        json_object_set_new(o, "load_cell", link_json(&sn->lc_ls));
+    return o;
+}
+
 static json_t *status_body(struct service *s, const struct snapshot *sn)
 {
     const struct ctl_status *st = &sn->st;
@@ -444,6 +500,12 @@ static json_t *status_body(struct service *s, const struct snapshot *sn)
                                       "spans", (json_int_t)sn->cal.spans));
     if (st->wall > 0.0)
         json_object_set_new(o, "uptime_s", json_real(st->wall - s->started_wall));
+    json_object_set_new(o, "preflight",
+                        json_pack("{s:s, s:s, s:s}", "check", preflight_name(st->preflight),
+                                  "part", preflight_part_name(preflight_part(st->preflight)),
+                                  "message", sn->preflight_msg));
+    json_object_set_new(o, "fault_cause", json_string(sn->fault_cause));
+    json_object_set_new(o, "links", status_links(sn));
     return o;
 }
 
@@ -475,14 +537,18 @@ static char *refused(struct service *s, const struct req *r, const struct mailbo
 
     switch (mb->result) {
     case CTL_REFUSED_FAULT:
-        return reply_error(r, "refused_fault", "a fault is latched (%s): clear its cause, then "
-                           "eccctl reset-fault", fault_name(sn.st.fault));
+        return reply_error(r, "refused_fault", "a fault is latched (%s%s%s%s): clear its cause, "
+                           "then eccctl reset-fault", fault_name(sn.st.fault),
+                           sn.fault_cause[0] ? " [" : "", sn.fault_cause,
+                           sn.fault_cause[0] ? "]" : "");
     case CTL_REFUSED_RESTING:
         return reply_error(r, "refused_resting", "the rest between sets runs (%.0f s left): "
                            "wait, or eccctl next-set to cut it short", sn.st.rest_left_s);
     case CTL_REFUSED_CAUSE:
-        return reply_error(r, "refused_cause", "the cause of the %s fault is still there: "
-                           "clear it first", fault_name(sn.st.fault));
+        return reply_error(r, "refused_cause", "the cause of the %s fault is still there%s%s%s: "
+                           "clear it first", fault_name(sn.st.fault),
+                           sn.fault_cause[0] ? " [" : "", sn.fault_cause,
+                           sn.fault_cause[0] ? "]" : "");
     case CTL_REFUSED_SCHEDULE: {
         char *line;
         json_t *o;
@@ -496,6 +562,8 @@ static char *refused(struct service *s, const struct req *r, const struct mailbo
             json_object_set_new(o, "wait_s", json_real(ceil(mb->wait_s)));
         return reply_dump(o);
     }
+    case CTL_REFUSED_PREFLIGHT:
+        return reply_error(r, "refused_preflight", "the belt stays still: %s", sn.preflight_msg);
     case CTL_REFUSED_STATE:
     case CTL_OK:
         break;

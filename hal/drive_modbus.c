@@ -38,6 +38,7 @@ struct drive_modbus {
     struct drive_wish wish;
     struct hal_drive_status report;
     uint16_t status_word;
+    struct modbus_counters cnt_pub;  /* cnt as of the latest poll */
 
     /* Bus side only. */
     struct modbus_counters cnt;
@@ -185,6 +186,17 @@ int drive_modbus_status(void *ctx, struct hal_drive_status *st)
     pthread_mutex_lock(&d->mu);
     *st = d->report;
     pthread_mutex_unlock(&d->mu);
+    return 0;
+}
+
+int drive_modbus_link_stats(void *ctx, struct hal_link_stats *st)
+{
+    struct drive_modbus *d = ctx;
+
+    pthread_mutex_lock(&d->mu);
+    struct modbus_counters c = d->cnt_pub;
+    pthread_mutex_unlock(&d->mu);
+    modbus_counters_to_stats(&c, d->p.where, st);
     return 0;
 }
 
@@ -347,6 +359,7 @@ static void publish(struct drive_modbus *d, const struct readings *rd)
     r->bad_frames = d->cnt.bad_frames;
     r->exceptions = d->cnt.exceptions;
     r->reconnects = d->cnt.reconnects;
+    d->cnt_pub = d->cnt;
     pthread_mutex_unlock(&d->mu);
 }
 

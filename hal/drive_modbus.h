@@ -44,6 +44,7 @@ struct drive_modbus_params {
     int fail_after;              /* failed transactions in a row that mean comm loss */
     int healthy_after;           /* good transactions in a row that mean healthy */
     bool coast_on_fault;         /* drive.stop_mode = coast: fault stops use cmd_coast */
+    char where[128];             /* the link and unit in words, for messages ("" allowed) */
 };
 
 struct drive_modbus;
@@ -70,6 +71,9 @@ int drive_modbus_fault_stop(struct drive_modbus *d);
 /* struct hal_drive reset: queue one fault reset (written on the next cycle). Always 0. */
 int drive_modbus_reset(void *ctx);
 /* The last status word read (0 if the profile has none or none was read yet). */
+/* struct hal_drive link_stats: the transactions as of the latest poll. */
+int drive_modbus_link_stats(void *ctx, struct hal_link_stats *st);
+
 uint16_t drive_modbus_status_word(struct drive_modbus *d);
 
 /* ---- bus side (the bus thread only) ------------------------------------------------ */

@@ -2,6 +2,8 @@
 #include "hal/hal.h"
 
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <math.h>
 #include <string.h>
 
@@ -73,4 +75,45 @@ int hal_force_cal_status(struct hal_force *f, struct hal_cal_status *st)
         return -1;
     }
     return f->cal_status(f->ctx, st);
+}
+
+static int link_stats(int (*fn)(void *, struct hal_link_stats *), void *ctx,
+                      struct hal_link_stats *st)
+{
+    memset(st, 0, sizeof *st);
+    st->rtt_ms = NAN;
+    st->rtt_max_ms = NAN;
+    st->last_raw = NAN;
+    if (!fn) {
+        errno = ENOTSUP;
+        return -1;
+    }
+    return fn(ctx, st);
+}
+
+int hal_drive_link_stats(struct hal_drive *d, struct hal_link_stats *st)
+{
+    return link_stats(d->link_stats, d->ctx, st);
+}
+
+int hal_force_link_stats(struct hal_force *f, struct hal_link_stats *st)
+{
+    return link_stats(f->link_stats, f->ctx, st);
+}
+
+void hal_probe_add(struct hal_probe *p, const char *part, const char *item, const char *where,
+                   const char *fmt, ...)
+{
+    struct hal_probe_line *l;
+    va_list ap;
+
+    if (p->n >= HAL_PROBE_LINES)
+        return;
+    l = &p->line[p->n++];
+    snprintf(l->part, sizeof l->part, "%s", part);
+    snprintf(l->item, sizeof l->item, "%s", item);
+    snprintf(l->where, sizeof l->where, "%s", where);
+    va_start(ap, fmt);
+    vsnprintf(l->value, sizeof l->value, fmt, ap);
+    va_end(ap);
 }

@@ -38,6 +38,22 @@ struct hal_drive_status {
     long timeouts, bad_frames, exceptions, reconnects;  /* failures by kind */
 };
 
+/* A part that talks over a link (Modbus): where, how its transactions went, and the
+ * latest failure in words, for pre-flight messages, faults, eccctl status and --probe. */
+#define HAL_EXC_CODES 12        /* exception replies counted by code 01..0B ([0]: others) */
+struct hal_link_stats {
+    char where[128];            /* "tcp 127.0.0.1:1502 unit 3", "rtu /dev/ttyUSB0 9600 8N1 unit 1" */
+    long tx_ok, tx_failed;      /* transactions (after retries) */
+    long link_errors, timeouts, bad_frames, exceptions, reconnects;  /* failed attempts */
+    long exc_by_code[HAL_EXC_CODES];
+    double rtt_ms, rtt_max_ms;  /* mean and largest round trip of good attempts (NAN: none) */
+    bool answering;             /* the latest transaction succeeded */
+    double last_raw;            /* the latest reading as the device sent it (a load cell's
+                                   counts, before offset and scale); NAN: none */
+    char last_error[160];       /* the latest failed transaction: "read fc 3 at 0 (1
+                                   register): no reply (timeout) after 3 tries"; "" none */
+};
+
 struct hal_drive {
     /* Both only record the wish and return at once: a backend with a slow link does
      * the I/O on its own thread (the control tick never waits on the wire). */
@@ -49,6 +65,8 @@ struct hal_drive {
     int (*reset)(void *ctx);
     /* Stop the way the drive is set to stop on a fault (coast); NULL: same as stop. */
     int (*fault_stop)(void *ctx);
+    /* The link's statistics; NULL where the drive has no link (PWM, sim). Never blocks. */
+    int (*link_stats)(void *ctx, struct hal_link_stats *st);
     double cap_mps;                             /* refused above this (hal_drive_set_speed) */
     void *ctx;
 };
@@ -78,6 +96,8 @@ struct hal_force {
     int (*tare)(void *ctx);
     int (*span)(void *ctx, double mass_kg);
     int (*cal_status)(void *ctx, struct hal_cal_status *st);
+    /* The link's statistics; NULL where the load cell has no link (HX711, IIO, sim). */
+    int (*link_stats)(void *ctx, struct hal_link_stats *st);
     void *ctx;
 };
 
@@ -98,6 +118,24 @@ struct hal_inputs {
     int (*reset)(void *ctx);
     void *ctx;
 };
+
+/* What a part shows a technician (eccd --probe): one line per register, line or
+ * reading, with where it lives and its value in words. */
+#define HAL_PROBE_LINES 32
+struct hal_probe_line {
+    char part[16];              /* "drive", "load cell", "belt sensor", "inputs" */
+    char item[32];              /* "output frequency", "e-stop", ... */
+    char where[96];             /* "reg 8451 = 0x2103 (fc 3)", "gpiochip0 line 17", "" */
+    char value[256];            /* "0.00 Hz = 0.000 m/s", "released", ... */
+};
+struct hal_probe {
+    struct hal_probe_line line[HAL_PROBE_LINES];
+    int n;
+};
+
+/* Append a line (dropped when full); printf-style value. */
+void hal_probe_add(struct hal_probe *p, const char *part, const char *item, const char *where,
+                   const char *fmt, ...) __attribute__((format(printf, 5, 6)));
 
 /* One rig: what the daemon's loop needs. */
 struct hal {
@@ -121,6 +159,10 @@ int hal_drive_reset(struct hal_drive *d);
 
 /* Stop after a fault: coast where the backend has a coast stop, else a plain stop. */
 int hal_drive_fault_stop(struct hal_drive *d);
+
+/* A part's link statistics: -1 ENOTSUP where it has no link. */
+int hal_drive_link_stats(struct hal_drive *d, struct hal_link_stats *st);
+int hal_force_link_stats(struct hal_force *f, struct hal_link_stats *st);
 
 /* Load-cell calibration: -1 ENOTSUP where the backend has none, EINVAL for a mass that is
  * not finite and positive, EBUSY while one runs. */

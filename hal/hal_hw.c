@@ -298,6 +298,63 @@ struct hal_hw *hal_hw_open(const struct ecc_config *cfg, struct hal *hal, char *
     return h;
 }
 
+static const char *line_where(char *buf, size_t len, const char *chip, int line)
+{
+    snprintf(buf, len, "%s line %d", chip, line);
+    return buf;
+}
+
+void hal_hw_probe_encoder(const struct encoder_gpio_status *st, const struct ecc_config *cfg,
+                          struct hal_probe *p)
+{
+    char w[96];
+
+    line_where(w, sizeof w, cfg->encoder.chip, cfg->encoder.line);
+    hal_probe_add(p, "belt sensor", "pulses", w, "%lld counted (%lld reverse), %ld read errors",
+                  st->pulses, st->reverse, st->read_errors);
+}
+
+void hal_hw_probe_inputs(const struct inputs_gpio_status *st, const struct ecc_config *cfg,
+                         struct hal_probe *p)
+{
+    const struct { const char *name; int line; } buttons[] = {
+        {"start button", cfg->inputs.start_line}, {"stop button", cfg->inputs.stop_line},
+        {"next button", cfg->inputs.next_line}};
+    char w[96];
+
+    if (cfg->inputs.estop_line >= 0)
+        hal_probe_add(p, "inputs", "e-stop", line_where(w, sizeof w, cfg->inputs.chip,
+                      cfg->inputs.estop_line), "%s", st->estop_stopped ? "PRESSED (or its wire "
+                      "broken)" : "released");
+    if (cfg->inputs.key_line >= 0)
+        hal_probe_add(p, "inputs", "safety key", line_where(w, sizeof w, cfg->inputs.chip,
+                      cfg->inputs.key_line), "%s", st->key_stopped ? "OUT (or its wire broken)"
+                      : "in");
+    for (size_t i = 0; i < sizeof buttons / sizeof buttons[0]; i++)
+        if (buttons[i].line >= 0)
+            hal_probe_add(p, "inputs", buttons[i].name, line_where(w, sizeof w,
+                          cfg->inputs.chip, buttons[i].line), "%ld presses", st->presses[i]);
+    if (cfg->inputs.enable_line >= 0)
+        hal_probe_add(p, "inputs", "drive enable", line_where(w, sizeof w, cfg->inputs.chip,
+                      cfg->inputs.enable_line), "%s%s", st->enabled ? "on" : "off",
+                      st->deadman_tripped ? " (dead-man tripped)" : "");
+}
+
+void hal_hw_probe(struct hal_hw *h, const struct ecc_config *cfg, struct hal_probe *p)
+{
+    struct encoder_gpio_status es;
+    struct inputs_gpio_status is;
+
+    hal_modbus_probe(h->modbus, cfg, p);
+    if (h->pwm)
+        hal_probe_add(p, "drive", "pwm duty", cfg->drive.device, "%.1f%%",
+                      100.0 * drive_pwm_duty(h->pwm));
+    if (h->encoder && encoder_gpio_status(h->encoder, &es) == 0)
+        hal_hw_probe_encoder(&es, cfg, p);
+    if (h->inputs && inputs_gpio_status(h->inputs, &is) == 0)
+        hal_hw_probe_inputs(&is, cfg, p);
+}
+
 /* The drive first: it is stopped and released while everything else still runs. */
 void hal_hw_close(struct hal_hw *h)
 {

@@ -20,4 +20,16 @@ struct hal_hw *hal_hw_open(const struct ecc_config *cfg, struct hal *hal, char *
                            size_t errlen);
 void hal_hw_close(struct hal_hw *h);
 
+/* What each part shows now, for eccd --probe: the drive's registers (or the PWM duty), the
+ * load cell's reading register, the belt sensor's lines and count, each input line. */
+void hal_hw_probe(struct hal_hw *h, const struct ecc_config *cfg, struct hal_probe *p);
+
+/* The GPIO parts' lines from their status (also what tests check on the fake GPIO). */
+struct encoder_gpio_status;
+struct inputs_gpio_status;
+void hal_hw_probe_encoder(const struct encoder_gpio_status *st, const struct ecc_config *cfg,
+                          struct hal_probe *p);
+void hal_hw_probe_inputs(const struct inputs_gpio_status *st, const struct ecc_config *cfg,
+                         struct hal_probe *p);
+
 #endif

@@ -2,6 +2,7 @@
 #include "hal/hal_modbus.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -132,6 +133,15 @@ static int bus_for(struct hal_modbus *m, const struct modbus_link_params *lp,
 
 /* ---- devices ----------------------------------------------------------------------- */
 
+/* "tcp 127.0.0.1:1502 unit 3": the words every message about this device uses. */
+static void device_where(const struct modbus_link_params *lp, int unit, char *buf, size_t len)
+{
+    char link[112];
+
+    modbus_link_params_describe(lp, link, sizeof link);
+    snprintf(buf, len, "%s unit %d", link, unit);
+}
+
 /* The bus calls devices through void pointers. */
 static int drive_poll(void *dev, struct modbus_link *link)
 {
@@ -154,7 +164,9 @@ static int open_drive(struct hal_modbus *m, const struct ecc_config *cfg,
     if (drive_profile_from_config(cfg, &m->profile, err, errlen) < 0)
         return -1;
 
-    const struct drive_modbus_params dp = {
+    struct modbus_link_params lp;
+    drive_link_params(cfg, &lp);
+    struct drive_modbus_params dp = {
         .unit_id = cfg->drive.unit_id,
         .hz_per_mps = cfg->drive.hz_per_mps,
         .max_hz = cfg->drive.max_hz,
@@ -163,13 +175,12 @@ static int open_drive(struct hal_modbus *m, const struct ecc_config *cfg,
         .healthy_after = cfg->drive.healthy_after,
         .coast_on_fault = cfg->drive.stop_mode == CFG_STOP_COAST,
     };
+    device_where(&lp, cfg->drive.unit_id, dp.where, sizeof dp.where);
     m->drive = drive_modbus_create(&m->profile, &dp, now, clock_ctx);
     if (!m->drive) {
         snprintf(err, errlen, "[drive] type: cannot create the drive: %s", strerror(errno));
         return -1;
     }
-    struct modbus_link_params lp;
-    drive_link_params(cfg, &lp);
     m->drive_bus = bus_for(m, &lp, "drive", err, errlen);
     if (m->drive_bus < 0)
         return -1;
@@ -207,7 +218,7 @@ static int open_loadcell(struct hal_modbus *m, const struct ecc_config *cfg,
                  "(allowed: any other id from 1 to 247)", cfg->loadcell.unit_id);
         return -1;
     }
-    const struct loadcell_modbus_params lp = {
+    struct loadcell_modbus_params lp = {
         .unit_id = cfg->loadcell.unit_id,
         .reg = cfg->loadcell.reg,
         .read_fc = cfg->loadcell.reg_kind == CFG_REG_INPUT ? 4 : 3,
@@ -221,6 +232,7 @@ static int open_loadcell(struct hal_modbus *m, const struct ecc_config *cfg,
         .write_fc = 6,
         .healthy_after = cfg->drive.healthy_after,
     };
+    device_where(&m->link_params[b], cfg->loadcell.unit_id, lp.where, sizeof lp.where);
     m->lc = loadcell_modbus_create(&lp, now, clock_ctx);
     if (!m->lc) {
         snprintf(err, errlen, "[loadcell] register: cannot create the load cell: %s",
@@ -275,6 +287,7 @@ static void fill_hal(struct hal_modbus *m, const struct ecc_config *cfg, struct 
         hal->drive.status = drive_modbus_status;
         hal->drive.reset = drive_modbus_reset;
         hal->drive.fault_stop = drive_fault_stop;
+        hal->drive.link_stats = drive_modbus_link_stats;
         hal->drive.cap_mps = cfg->limits.speed_max;
         hal->drive.ctx = m->drive;
     }
@@ -282,6 +295,7 @@ static void fill_hal(struct hal_modbus *m, const struct ecc_config *cfg, struct 
         hal->force.read = loadcell_modbus_read;
         hal->force.tare = lc_tare;
         hal->force.cal_status = lc_cal_status;
+        hal->force.link_stats = loadcell_modbus_link_stats;
         hal->force.ctx = m->lc;
     }
 }
@@ -371,6 +385,81 @@ int hal_modbus_loadcell_status(struct hal_modbus *m, struct loadcell_modbus_stat
         return -1;
     }
     return loadcell_modbus_status(m->lc, st);
+}
+
+/* "reg 8449 = 0x2101 (fc 3)": decimal for manuals that count so, hex for the others. */
+static const char *reg_where(char *buf, size_t len, int reg, int fc)
+{
+    snprintf(buf, len, "reg %d = 0x%04X (fc %d)", reg, (unsigned)reg, fc);
+    return buf;
+}
+
+static void probe_drive(struct hal_modbus *m, const struct ecc_config *cfg, struct hal_probe *p)
+{
+    const struct drive_profile *pr = &m->profile;
+    struct hal_drive_status st;
+    char w[64];
+    double hz;
+
+    drive_modbus_status(m->drive, &st);
+    hz = st.speed_mps * cfg->drive.hz_per_mps;
+    hal_probe_add(p, "drive", "profile", "", "%s", pr->name);
+    if (st.t_speed < 0.0)
+        hal_probe_add(p, "drive", "output frequency", reg_where(w, sizeof w, pr->reg_freq,
+                      pr->read_fc), "never read");
+    else
+        hal_probe_add(p, "drive", "output frequency", reg_where(w, sizeof w, pr->reg_freq,
+                      pr->read_fc), "%.2f Hz = %.3f m/s (raw %u)", hz, st.speed_mps,
+                      (unsigned)drive_profile_freq_raw(pr, hz));
+    if (pr->reg_status >= 0)
+        hal_probe_add(p, "drive", "status word", reg_where(w, sizeof w, pr->reg_status,
+                      pr->read_fc), "0x%04X", (unsigned)drive_modbus_status_word(m->drive));
+    if (pr->reg_fault >= 0)
+        hal_probe_add(p, "drive", "fault code", reg_where(w, sizeof w, pr->reg_fault,
+                      pr->read_fc), "%u (%s)", st.fault_code, st.tripped ? "tripped" : "none");
+    if (pr->reg_current >= 0)
+        hal_probe_add(p, "drive", "output current", reg_where(w, sizeof w, pr->reg_current,
+                      pr->read_fc), "%.1f A", isfinite(st.current_a) ? st.current_a : 0.0);
+    hal_probe_add(p, "drive", "setpoint", reg_where(w, sizeof w, pr->reg_setpoint, pr->write_fc),
+                  "%u written (0 Hz: the probe never moves the belt)",
+                  (unsigned)drive_profile_setpoint_raw(pr, 0.0, cfg->drive.max_hz));
+    hal_probe_add(p, "drive", "command", reg_where(w, sizeof w, pr->reg_command, pr->write_fc),
+                  "%u written (stop)", (unsigned)pr->cmd_stop);
+}
+
+static const char *data_type_name(enum cfg_data_type t)
+{
+    static const char *const names[] = {"int16", "uint16", "int32", "uint32", "float32"};
+    return (unsigned)t < sizeof names / sizeof names[0] ? names[t] : "?";
+}
+
+static void probe_loadcell(struct hal_modbus *m, const struct ecc_config *cfg, struct hal_probe *p)
+{
+    struct loadcell_modbus_status st;
+    char where[64];
+
+    loadcell_modbus_status(m->lc, &st);
+    snprintf(where, sizeof where, "reg %d (fc %d, %s%s)", cfg->loadcell.reg,
+             cfg->loadcell.reg_kind == CFG_REG_INPUT ? 4 : 3, data_type_name(cfg->loadcell.data_type),
+             loadcell_type_words(cfg->loadcell.data_type) == 2
+                 ? (cfg->loadcell.word_order == CFG_WORDS_BIG ? ", words big" : ", words little")
+                 : "");
+    if (st.samples == 0)
+        hal_probe_add(p, "load cell", "reading", where, "no reading yet");
+    else
+        hal_probe_add(p, "load cell", "reading", where, "raw %.0f = %.2f N (offset %.0f, scale %g)",
+                      st.raw, (st.raw - st.offset) * cfg->loadcell.scale, st.offset,
+                      cfg->loadcell.scale);
+}
+
+void hal_modbus_probe(struct hal_modbus *m, const struct ecc_config *cfg, struct hal_probe *p)
+{
+    if (!m)
+        return;
+    if (m->drive)
+        probe_drive(m, cfg, p);
+    if (m->lc)
+        probe_loadcell(m, cfg, p);
 }
 
 const struct drive_profile *hal_modbus_profile(const struct hal_modbus *m)

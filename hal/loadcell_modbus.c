@@ -1,6 +1,8 @@
 /* loadcell_modbus.c - a load-cell transmitter over Modbus (see loadcell_modbus.h). */
 #include "hal/loadcell_modbus.h"
 
+#include "hal/hal.h"
+
 #include <errno.h>
 #include <float.h>
 #include <math.h>
@@ -18,6 +20,7 @@ struct loadcell_modbus {
     int ring_len, head, count;
     struct loadcell_modbus_status st;
     unsigned tare_seq;           /* incremented per tare request */
+    struct modbus_counters cnt_pub;  /* cnt as of the latest poll */
 
     /* Bus side only. */
     struct modbus_counters cnt;
@@ -205,6 +208,20 @@ static void copy_counters(struct loadcell_modbus *lc)
     lc->st.bad_frames = lc->cnt.bad_frames;
     lc->st.exceptions = lc->cnt.exceptions;
     lc->st.reconnects = lc->cnt.reconnects;
+    lc->cnt_pub = lc->cnt;
+}
+
+int loadcell_modbus_link_stats(void *ctx, struct hal_link_stats *st)
+{
+    struct loadcell_modbus *lc = ctx;
+
+    pthread_mutex_lock(&lc->mu);
+    struct modbus_counters c = lc->cnt_pub;
+    double raw = lc->st.samples > 0 ? lc->st.raw : NAN;
+    pthread_mutex_unlock(&lc->mu);
+    modbus_counters_to_stats(&c, lc->p.where, st);
+    st->last_raw = raw;
+    return 0;
 }
 
 /* Finish the tare numbered seq with this offset (counts). */

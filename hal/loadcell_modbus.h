@@ -39,6 +39,7 @@ struct loadcell_modbus_params {
     int write_fc;                /* 6 or 16, for the tare write */
     int healthy_after;           /* good transactions in a row that mean healthy */
     int ring_len;                /* samples buffered; 0: LOADCELL_RING_DEFAULT */
+    char where[128];             /* the link and unit in words, for messages ("" allowed) */
 };
 
 /* What the control side can see besides the samples. */
@@ -75,6 +76,10 @@ int loadcell_type_words(enum cfg_data_type type);
 /* struct hal_force read: samples since the last call, oldest first; returns the count. */
 int loadcell_modbus_read(void *ctx, double *t, double *newtons, int max);
 int loadcell_modbus_status(struct loadcell_modbus *lc, struct loadcell_modbus_status *st);
+/* struct hal_force link_stats: the transactions as of the latest poll. */
+struct hal_link_stats;
+int loadcell_modbus_link_stats(void *ctx, struct hal_link_stats *st);
+
 /* Queue a tare (done on the next poll). */
 int loadcell_modbus_request_tare(struct loadcell_modbus *lc);
 

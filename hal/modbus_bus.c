@@ -12,6 +12,7 @@ struct bus_device {
     modbus_bus_poll_fn poll, release;
     double period_s;             /* s */
     struct timespec due;         /* CLOCK_MONOTONIC, next poll */
+    int silent_polls;            /* failed polls in a row that no reply came to */
 };
 
 struct modbus_bus {
@@ -89,7 +90,7 @@ int modbus_bus_add(struct modbus_bus *bus, void *dev, modbus_bus_poll_fn poll,
         errno = ENOSPC;
         return -1;
     }
-    bus->devs[bus->ndev++] = (struct bus_device){dev, poll, release, period_s, {0, 0}};
+    bus->devs[bus->ndev++] = (struct bus_device){dev, poll, release, period_s, {0, 0}, 0};
     return 0;
 }
 
@@ -142,15 +143,36 @@ static struct timespec earliest_due(const struct modbus_bus *bus)
     return t;
 }
 
+/* On a shared bus a device that keeps failing (a load cell on a unit id nobody answers)
+ * would spend timeout x (retries + 1) of the wire on every poll and starve the others (the
+ * drive, whose setpoint feeds its watchdog). After MODBUS_BUS_BACKOFF_AFTER failed polls in
+ * a row that nothing answered, it is polled once per MODBUS_BUS_BACKOFF_S, one attempt each,
+ * until it answers:
+ * at most timeout_ms of every MODBUS_BUS_BACKOFF_S is lost to it. */
+static bool backing_off(const struct modbus_bus *bus, const struct bus_device *d)
+{
+    return bus->ndev > 1 && d->silent_polls >= MODBUS_BUS_BACKOFF_AFTER;
+}
+
 static void poll_device(struct modbus_bus *bus, int i)
 {
     struct bus_device *d = &bus->devs[i];
+    bool backoff = backing_off(bus, d);
 
-    d->poll(d->dev, bus->link);
+    long replies = modbus_link_replies(bus->link);
+
+    modbus_link_single_try(bus->link, backoff);
+    int rc = d->poll(d->dev, bus->link);
+    modbus_link_single_try(bus->link, false);
+    /* Only silence backs a device off: one that answers, if only with exceptions, costs
+     * no timeouts (and a drive polled once a second would trip its own watchdog). */
+    bool silent = rc < 0 && modbus_link_replies(bus->link) == replies;
+    d->silent_polls = silent ? d->silent_polls + (d->silent_polls < 1000000) : 0;
     /* Next period from the schedule, not from now (no drift); a device that fell behind
      * (slow link) is polled as soon as its turn comes, without a burst to catch up. */
     struct timespec now = mono_now();
-    d->due = add_s(d->due, d->period_s);
+    d->due = add_s(backing_off(bus, d) ? now : d->due,
+                   backing_off(bus, d) ? MODBUS_BUS_BACKOFF_S : d->period_s);
     if (before(&d->due, &now))
         d->due = now;
     bus->next = (i + 1) % bus->ndev;

@@ -21,6 +21,8 @@
 #include "hal/modbus_link.h"
 
 #define MODBUS_BUS_DEVICES_MAX 4
+#define MODBUS_BUS_BACKOFF_AFTER 3  /* failed polls in a row before a device is backed off */
+#define MODBUS_BUS_BACKOFF_S 1.0    /* s between its polls then (one attempt each) */
 
 /* A device's bus-side functions: one cycle, and the last words before the thread exits
  * (may be NULL). Both return 0 or -1. */

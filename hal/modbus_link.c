@@ -2,7 +2,10 @@
  * (see modbus_link.h). */
 #include "hal/modbus_link.h"
 
+#include "hal/hal.h"
+
 #include <errno.h>
+#include <math.h>
 #include <modbus.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +18,8 @@ struct modbus_link {
     bool connected;
     bool lost;                   /* a connection was open and broke: the next one is a reconnect */
     struct timespec last_end;    /* CLOCK_MONOTONIC, end of the last attempt */
+    bool single_try;             /* modbus_link_single_try */
+    long replies;                /* attempts a device answered (good or exception) */
 };
 
 enum failure_kind { FAIL_LINK, FAIL_TIMEOUT, FAIL_BAD_FRAME, FAIL_EXCEPTION };
@@ -26,6 +31,8 @@ struct request {
     uint16_t *dst;               /* reads */
     const uint16_t *src;         /* writes */
 };
+
+static int exception_code(int err);
 
 /* ---- opening ----------------------------------------------------------------------- */
 
@@ -87,6 +94,98 @@ struct modbus_link *modbus_link_open(const struct modbus_link_params *params, ch
     modbus_set_error_recovery(link->ctx, MODBUS_ERROR_RECOVERY_NONE);
     clock_gettime(CLOCK_MONOTONIC, &link->last_end);
     return link;
+}
+
+/* ---- words for messages ------------------------------------------------------------ */
+
+void modbus_link_params_describe(const struct modbus_link_params *p, char *buf, size_t len)
+{
+    if (p->kind == MODBUS_LINK_TCP)
+        snprintf(buf, len, "tcp %s:%d", p->host, p->port);
+    else
+        snprintf(buf, len, "rtu %s %d %d%c%d", p->device, p->baud, p->data_bits, p->parity,
+                 p->stop_bits);
+}
+
+/* The Modbus application protocol's names for its exception codes. */
+static const char *exception_name(int code)
+{
+    static const char *const names[] = {
+        [1] = "illegal function", [2] = "illegal data address", [3] = "illegal data value",
+        [4] = "server device failure", [5] = "acknowledge", [6] = "server device busy",
+        [8] = "memory parity error", [10] = "gateway path unavailable",
+        [11] = "gateway target device failed to respond"};
+
+    if (code > 0 && code < (int)(sizeof names / sizeof names[0]) && names[code])
+        return names[code];
+    return "unknown exception";
+}
+
+void modbus_link_outcome(int err, char *buf, size_t len)
+{
+    int code = exception_code(err);
+
+    if (code)
+        snprintf(buf, len, "exception %02X (%s)", (unsigned)code, exception_name(code));
+    else if (err == ETIMEDOUT)
+        snprintf(buf, len, "no reply (timeout)");
+    else if (err == EMBBADCRC)
+        snprintf(buf, len, "bad CRC");
+    else if (err == EMBBADSLAVE)
+        snprintf(buf, len, "a reply from another unit id");
+    else if (err == EMBBADDATA || err == EMBMDATA || err == EMBBADEXC || err == EMBUNKEXC)
+        snprintf(buf, len, "a malformed reply (%s)", modbus_strerror(err));
+    else if (err == ECONNREFUSED)
+        snprintf(buf, len, "connection refused");
+    else if (err == EHOSTUNREACH || err == ENETUNREACH)
+        snprintf(buf, len, "host unreachable");
+    else
+        snprintf(buf, len, "%s", modbus_strerror(err));
+}
+
+void modbus_counters_describe(const struct modbus_counters *c, char *buf, size_t len)
+{
+    const struct modbus_request_note *f = &c->last_failed;
+    char outcome[96];
+
+    if (f->tries == 0) {
+        snprintf(buf, len, "%s", "");
+        return;
+    }
+    modbus_link_outcome(f->err, outcome, sizeof outcome);
+    snprintf(buf, len, "%s fc %d at %d (%d register%s): %s after %d %s",
+             f->fc <= 4 ? "read" : "write", f->fc, f->addr, f->n, f->n == 1 ? "" : "s", outcome,
+             f->tries, f->tries == 1 ? "try" : "tries");
+}
+
+void modbus_counters_to_stats(const struct modbus_counters *c, const char *where,
+                              struct hal_link_stats *st)
+{
+    snprintf(st->where, sizeof st->where, "%s", where);
+    st->tx_ok = c->tx_ok;
+    st->tx_failed = c->tx_failed;
+    st->link_errors = c->link_errors;
+    st->timeouts = c->timeouts;
+    st->bad_frames = c->bad_frames;
+    st->exceptions = c->exceptions;
+    st->reconnects = c->reconnects;
+    for (int i = 0; i < HAL_EXC_CODES && i < MODBUS_EXC_CODES; i++)
+        st->exc_by_code[i] = c->exc_by_code[i];
+    st->rtt_ms = c->rtt_n > 0 ? c->rtt_sum_ms / (double)c->rtt_n : NAN;
+    st->rtt_max_ms = c->rtt_n > 0 ? c->rtt_max_ms : NAN;
+    st->answering = c->tx_ok > 0 && c->consecutive_failures == 0;
+    st->last_raw = NAN;
+    modbus_counters_describe(c, st->last_error, sizeof st->last_error);
+}
+
+long modbus_link_replies(const struct modbus_link *link)
+{
+    return link->replies;
+}
+
+void modbus_link_single_try(struct modbus_link *link, bool on)
+{
+    link->single_try = on;
 }
 
 bool modbus_link_connected(const struct modbus_link *link)
@@ -168,16 +267,37 @@ static int issue(modbus_t *ctx, const struct request *rq)
     return 0;
 }
 
+static double ms_between(const struct timespec *a, const struct timespec *b)
+{
+    return (double)(b->tv_sec - a->tv_sec) * 1e3 + (double)(b->tv_nsec - a->tv_nsec) * 1e-6;
+}
+
+/* A good attempt's round trip, request out to answer in. */
+static void count_round_trip(struct modbus_counters *c, double ms)
+{
+    c->rtt_sum_ms += ms;
+    c->rtt_n++;
+    if (ms > c->rtt_max_ms)
+        c->rtt_max_ms = ms;
+}
+
 static int attempt(struct modbus_link *link, int unit, const struct request *rq,
                    struct modbus_counters *c)
 {
+    struct timespec sent;
+
     if (ensure_connected(link, c) < 0)
         return -1;
     wait_gap(link);
     modbus_set_slave(link->ctx, unit);
+    clock_gettime(CLOCK_MONOTONIC, &sent);
     int rc = issue(link->ctx, rq);
     int saved = errno;
     mark_end(link);
+    if (rc == 0)
+        count_round_trip(c, ms_between(&sent, &link->last_end));
+    if (rc == 0 || modbus_link_is_exception(saved))
+        link->replies++;
     errno = saved;
     return rc;
 }
@@ -187,6 +307,12 @@ static int attempt(struct modbus_link *link, int unit, const struct request *rq,
 bool modbus_link_is_exception(int err)
 {
     return err >= EMBXILFUN && err <= EMBXGTAR;
+}
+
+/* The exception code (1..255) an errno carries, 0 if it is not an exception reply. */
+static int exception_code(int err)
+{
+    return modbus_link_is_exception(err) ? err - MODBUS_ENOBASE : 0;
 }
 
 static enum failure_kind classify(int err)
@@ -203,12 +329,17 @@ static enum failure_kind classify(int err)
 
 static void count_attempt_failure(struct modbus_counters *c, enum failure_kind kind, int err)
 {
+    int code = exception_code(err);
+
     c->last_errno = err;
     switch (kind) {
     case FAIL_LINK: c->link_errors++; break;
     case FAIL_TIMEOUT: c->timeouts++; break;
     case FAIL_BAD_FRAME: c->bad_frames++; break;
-    case FAIL_EXCEPTION: c->exceptions++; break;
+    case FAIL_EXCEPTION:
+        c->exceptions++;
+        c->exc_by_code[code > 0 && code < MODBUS_EXC_CODES ? code : 0]++;
+        break;
     }
 }
 
@@ -258,9 +389,11 @@ static void count_transaction(struct modbus_counters *c, bool ok)
 static int transact(struct modbus_link *link, int unit, const struct request *rq,
                     struct modbus_counters *c)
 {
-    int err = 0;
+    int err = 0, i;
 
-    for (int i = 0; i <= link->p.retries; i++) {
+    int retries = link->single_try ? 0 : link->p.retries;
+
+    for (i = 0; i <= retries; i++) {
         if (attempt(link, unit, rq, c) == 0) {
             count_transaction(c, true);
             return 0;
@@ -273,6 +406,9 @@ static int transact(struct modbus_link *link, int unit, const struct request *rq
             break;               /* the same request gets the same answer */
     }
     count_transaction(c, false);
+    c->last_failed = (struct modbus_request_note){
+        .unit = unit, .fc = rq->fc, .addr = rq->addr, .n = rq->n,
+        .tries = i <= retries ? i + 1 : i, .err = err};
     errno = err;
     return -1;
 }

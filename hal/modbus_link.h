@@ -45,6 +45,16 @@ struct modbus_link_params {
     int retries;                 /* extra attempts after a failed one */
 };
 
+/* The Modbus exception codes counted one by one (01..0B); larger ones count under 0. */
+#define MODBUS_EXC_CODES 12
+
+/* One transaction as the link saw it: what was asked and how it ended. */
+struct modbus_request_note {
+    int unit, fc, addr, n;       /* unit id, function code, first wire address, registers */
+    int tries;                   /* attempts made */
+    int err;                     /* errno of the last attempt (0: it succeeded) */
+};
+
 /* One device's view of its transactions on a link. Zero it, set healthy_after, pass it to
  * every transaction of that device. */
 struct modbus_counters {
@@ -56,6 +66,10 @@ struct modbus_counters {
     int consecutive_failures;    /* failed transactions in a row */
     bool healthy;                /* consecutive_ok >= healthy_after (false after a failure) */
     int last_errno;              /* errno of the last failed attempt, 0 if none yet */
+    long exc_by_code[MODBUS_EXC_CODES];  /* exception replies by code ([0]: other codes) */
+    struct modbus_request_note last_failed;  /* the latest failed transaction (tries 0: none) */
+    double rtt_sum_ms, rtt_max_ms;   /* round trips of the good transactions (attempt, ms) */
+    long rtt_n;
 };
 
 struct modbus_link;
@@ -79,6 +93,29 @@ int modbus_link_write(struct modbus_link *link, int unit, int fc, int addr, int 
 /* Whether errno from a failed read/write means a Modbus exception reply (the device is
  * there and answering), as opposed to a link error, timeout or bad frame. */
 bool modbus_link_is_exception(int err);
+
+/* "tcp HOST:PORT" or "rtu DEVICE BAUD 8N1": where a message says the link is. */
+void modbus_link_params_describe(const struct modbus_link_params *p, char *buf, size_t len);
+
+/* What an errno from a transaction means, in a technician's words: "no reply (timeout)",
+ * "exception 02 (illegal data address)", "bad CRC", "connection refused", ... */
+void modbus_link_outcome(int err, char *buf, size_t len);
+
+/* The latest failed transaction: "read fc 3 at 0 (1 register): no reply (timeout) after
+ * 3 tries". Empty when none has failed. */
+void modbus_counters_describe(const struct modbus_counters *c, char *buf, size_t len);
+
+/* A device's counters as struct hal_link_stats says them; where: "tcp HOST:PORT unit N". */
+struct hal_link_stats;
+void modbus_counters_to_stats(const struct modbus_counters *c, const char *where,
+                              struct hal_link_stats *st);
+
+/* While on, every transaction makes one attempt whatever `retries` says (a bus backing
+ * off a silent device). */
+void modbus_link_single_try(struct modbus_link *link, bool on);
+
+/* Attempts answered by a device (a good reply or an exception) since the link opened. */
+long modbus_link_replies(const struct modbus_link *link);
 
 /* Whether a connection is open right now. */
 bool modbus_link_connected(const struct modbus_link *link);

@@ -616,6 +616,7 @@ static int event_write(struct store *s, const struct ctl_event *ev)
     case CTL_EV_RESET: return ev_reset(s, ev);
     case CTL_EV_COMMAND: return 0;
     case CTL_EV_DRIVE_SLOW: return 0;      /* the log says it; the history keeps training */
+    case CTL_EV_PREFLIGHT: return 0;       /* the log says it; nothing moved */
     }
     log_warn("%s: event of unknown kind %d not stored", s->path, (int)ev->kind);
     return -1;

@@ -32,31 +32,7 @@ now() { date +%s.%N; }
 # A port unlikely to be in use: derived from the PID, in 20000..39999.
 port=$((20000 + $$ % 20000))
 
-# start_sim CONFIG TAG [eccsim options]: start eccsim, wait for its ready line.
-start_sim() {
-    cfg=$1
-    tag=$2
-    shift 2
-    port=$((port + 1))
-    "$eccsim" -c "$cfg" --tcp-port "$port" --truth-log "$tmp/$tag.truth.jsonl" \
-        --truth-csv "$tmp/$tag.truth.csv" "$@" >"$tmp/$tag.sim.out" 2>"$tmp/$tag.sim.err" &
-    simpid=$!
-    sim_t0=$(now)
-    i=0
-    while ! grep -q '^eccsim: ready' "$tmp/$tag.sim.out" 2>/dev/null; do
-        i=$((i + 1))
-        if [ $i -gt 100 ] || ! kill -0 "$simpid" 2>/dev/null; then
-            echo "  eccsim did not become ready"; cat "$tmp/$tag.sim.err"; return 1
-        fi
-        sleep 0.1
-    done
-}
-
-stop_sim() {
-    kill -TERM "$simpid" 2>/dev/null
-    wait "$simpid" 2>/dev/null
-    simpid=""
-}
+. tests/hil/sim.sh
 
 count() { grep -c "$1" "$2" 2>/dev/null || true; }
 

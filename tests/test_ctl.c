@@ -120,11 +120,13 @@ TEST(counted_reps_finish_sets_and_the_session)
     CHECK_STR_CONTAINS(ctl_state_name(&ctl), "rest");
     run_for(&ctl, &r, 1.0);
     CHECK(ctl_speed_cmd(&ctl) == 0.0);            /* the belt stops for the rest */
+    r.speed = 0.0;                                /* ... and is still at the next start */
     CHECK(tick(&ctl, &r, HAL_BTN_START) == 0.0);  /* start refused while resting */
     run_for(&ctl, &r, 5.0);
     CHECK_STR_CONTAINS(ctl_state_name(&ctl), "ready");
     CHECK(ctl_speed_cmd(&ctl) == 0.0);            /* the rest ending does not start it */
     tick(&ctl, &r, HAL_BTN_START);
+    r.speed = 0.3;
     run_for(&ctl, &r, 1.0);
     CHECK(ctl_speed_cmd(&ctl) > 0.0);
     stroke(&ctl, &r, 80.0, 1.5);
@@ -172,6 +174,7 @@ TEST(fault_latches_until_reset_and_restarts_from_minimum)
     CHECK_INT(drain(&ctl, CTL_EV_FAULT, &last), 1);
     CHECK_NEAR(last.limit, cfg.limits.force_abort, 1e-9);
     r.force = 0.0;
+    r.speed = 0.0;                                /* the belt comes to rest */
     for (int i = 0; i < 300; i++) {               /* 3 s of start presses */
         double cmd = tick(&ctl, &r, HAL_BTN_START);
         if (i > 100)
@@ -184,6 +187,7 @@ TEST(fault_latches_until_reset_and_restarts_from_minimum)
     run_for(&ctl, &r, 1.0);
     CHECK(ctl_speed_cmd(&ctl) == 0.0);            /* a reset alone moves nothing */
     tick(&ctl, &r, HAL_BTN_START);
+    r.speed = cfg.limits.speed_min;               /* the belt follows */
     run_for(&ctl, &r, 2.0);
     CHECK_NEAR(ctl_speed_cmd(&ctl), cfg.limits.speed_min, 1e-9);
 }

@@ -84,6 +84,7 @@ struct server {
     enum srv_mode mode;
     long connections;
     long unit_requests[256];
+    int silent_unit;             /* requests to this unit id get no answer (0: none) */
     long *writes;                /* per register: write requests that touched it */
 };
 
@@ -154,7 +155,7 @@ static void serve_request(struct server *s, int fd)
     if (len == 0)
         return;
     pthread_mutex_lock(&s->mu);
-    enum srv_mode mode = s->mode;
+    enum srv_mode mode = s->silent_unit && q[6] == s->silent_unit ? SRV_SILENT : s->mode;
     s->unit_requests[q[6]]++;
     switch (mode) {
     case SRV_NORMAL:
@@ -918,6 +919,73 @@ TEST(drive_and_loadcell_share_one_bus)
     server_stop(srv);
 }
 
+/* A load cell on a unit id nobody answers, on the drive's bus: it is backed off to one
+ * attempt a second, the drive keeps being served, and the load cell's link statistics
+ * name the link, the unit, the request and what came back. */
+TEST(a_silent_unit_is_backed_off_and_named)
+{
+    struct server *srv = server_start();
+    struct ecc_config c;
+    struct hal hal;
+    struct hal_link_stats ls, ds;
+
+    cfg_drive(&c, srv, "delta-vfd");
+    c.drive.retries = 2;
+    c.loadcell.type = CFG_LOADCELL_MODBUS;
+    c.loadcell.link = CFG_LC_LINK_DRIVE;
+    c.loadcell.unit_id = 3;
+    c.loadcell.reg = LC_REG;
+    c.loadcell.data_type = CFG_DT_INT16;
+    c.loadcell.scale = 1.0;
+    c.loadcell.rate_hz = 100;
+    pthread_mutex_lock(&srv->mu);
+    srv->silent_unit = 3;
+    pthread_mutex_unlock(&srv->mu);
+    struct hal_modbus *m = open_or_fail(&c, &hal);
+    hal_drive_set_speed(&hal.drive, 0.2);
+    /* Backing off shows as the load cell's failures made with a single try. */
+    WAIT_UNTIL(hal_force_link_stats(&hal.force, &ls) == 0 && ls.tx_failed >= 4 &&
+               strstr(ls.last_error, "after 1 try"));
+    long lc_failed = ls.tx_failed;
+    long drive_ok0 = dstat(&hal).tx_ok;
+    WAIT_UNTIL(dstat(&hal).tx_ok >= drive_ok0 + 60);
+    CHECK(hal_force_link_stats(&hal.force, &ls) == 0);
+    CHECK(hal_drive_link_stats(&hal.drive, &ds) == 0);
+    printf("  while the drive made %ld good transactions the silent load cell made %ld "
+           "attempts\n", ds.tx_ok - drive_ok0, ls.tx_failed - lc_failed);
+    CHECK(dstat(&hal).tx_ok >= drive_ok0 + 60);
+    CHECK(ls.tx_failed - lc_failed <= 10);          /* 60 drive transactions take < 1 s */
+    CHECK(!dstat(&hal).comm_lost);
+    CHECK_STR_CONTAINS(ls.where, "tcp 127.0.0.1:");
+    CHECK_STR_CONTAINS(ls.where, "unit 3");
+    CHECK_STR_CONTAINS(ls.last_error, "read fc 3 at 100 (1 register): no reply (timeout)");
+    CHECK(!ls.answering);
+    CHECK(ls.timeouts >= 4);
+    CHECK_STR_CONTAINS(ds.where, "unit 1");
+    CHECK(ds.answering);
+    CHECK(isfinite(ds.rtt_ms) && ds.rtt_ms > 0.0);
+    hal_modbus_close(m);
+    server_stop(srv);
+}
+
+/* An exception reply is named by its code and the Modbus name for it. */
+TEST(an_exception_is_named_by_code)
+{
+    struct server *srv = server_start();
+    struct ecc_config c;
+    struct hal hal;
+    struct hal_link_stats ds;
+
+    cfg_drive(&c, srv, "delta-vfd");
+    struct hal_modbus *m = open_or_fail(&c, &hal);
+    server_set_mode(srv, SRV_EXCEPTION);
+    WAIT_UNTIL(hal_drive_link_stats(&hal.drive, &ds) == 0 && ds.exc_by_code[2] >= 3);
+    CHECK(ds.exc_by_code[2] >= 3);
+    CHECK_STR_CONTAINS(ds.last_error, "exception 02 (illegal data address) after 1 try");
+    hal_modbus_close(m);
+    server_stop(srv);
+}
+
 TEST(drive_and_loadcell_on_separate_links)
 {
     struct server *dsrv = server_start(), *lsrv = server_start();
@@ -987,7 +1055,8 @@ TEST(config_errors_name_the_key)
     server_stop(srv);
 }
 
-TESTS(T(delta_run_stop_and_read_back), T(optidrive_run_read_back_and_coast),
+TESTS(T(a_silent_unit_is_backed_off_and_named), T(an_exception_is_named_by_code),
+      T(delta_run_stop_and_read_back), T(optidrive_run_read_back_and_coast),
       T(huanyang_percent_setpoint_and_read_back), T(setpoint_written_every_cycle_command_refreshed),
       T(timeouts_counted_then_comm_lost_then_back),
       T(exception_is_a_transaction_error_not_a_link_error), T(bad_frame_counted_and_recovered),
