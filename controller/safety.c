@@ -309,6 +309,15 @@ static bool cause_present(const struct safety *s, const struct safety_input *in)
         return in->estop;
     case FAULT_OVERFORCE:
         return over_limit(in->force, s->p.force_abort);
+    /* A part that still fails would latch again on the next tick: say so instead. */
+    case FAULT_FORCE_STALE:
+        return force_age(s, in) > s->p.force_stale_s;
+    case FAULT_DRIVE_COMM:
+        return in->drive_comm_lost;
+    case FAULT_FORCE_SATURATED:
+        return !(fabs(in->force_raw) < s->p.force_full_scale);
+    case FAULT_FORCE_IMPLAUSIBLE:
+        return in->force_raw < -s->p.force_negative_n;
     default:
         return false;
     }

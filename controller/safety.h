@@ -2,7 +2,8 @@
  *
  * A latched fault stops the belt (the controller ramps the command to zero) and
  * stays latched until an explicit operator reset; a reset is refused while the
- * cause is still present (e-stop still pressed, force still over the limit). After
+ * cause is still present (e-stop still pressed, force still over the limit, a load cell
+ * still silent, saturated or below the floor, a drive still not answering). After
  * a reset nothing moves until a new start, and the belt then starts from minimum
  * speed. There is no automatic restart, ever.
  *

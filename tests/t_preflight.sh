@@ -129,9 +129,15 @@ if [ -n "$simpid" ]; then
     while ! grep -q '"event":"fault"' "$tmp/ctl.reps.jsonl" 2>/dev/null && [ $i -lt 100 ]; do
         sleep 0.1; i=$((i + 1))
     done
-    "$eccctl" -s "$tmp/eccd.sock" status >"$tmp/ctl.status" 2>&1
+    i=0   # the socket comes up with the loop; status once it shows the fault
+    while { ! "$eccctl" -s "$tmp/eccd.sock" status >"$tmp/ctl.status" 2>&1 ||
+            ! grep -q force_stale "$tmp/ctl.status"; } && [ $i -lt 50 ]; do
+        sleep 0.1; i=$((i + 1))
+    done
     "$eccctl" -s "$tmp/eccd.sock" start >"$tmp/ctl.start" 2>&1
     start_rc=$?
+    "$eccctl" -s "$tmp/eccd.sock" reset-fault >"$tmp/ctl.reset" 2>&1
+    reset_rc=$?
     kill -TERM "$eccdpid"
     wait "$eccdpid" 2>/dev/null
     eccdpid=""
@@ -143,5 +149,11 @@ if [ -n "$simpid" ]; then
         ok "eccctl_status_and_start_name_the_cause"
     else
         fail "eccctl_status_and_start_name_the_cause" "$tmp/ctl.status" "$tmp/ctl.start" "$tmp/ctl.eccd.err"
+    fi
+    # The load cell still fails: a reset would latch again at once, so it is refused.
+    if [ "$reset_rc" -ne 0 ] && has "$tmp/ctl.reset" "still there" "$cause"; then
+        ok "reset_is_refused_while_the_load_cell_still_fails"
+    else
+        fail "reset_is_refused_while_the_load_cell_still_fails" "$tmp/ctl.reset"
     fi
 fi

@@ -286,6 +286,8 @@ TEST(reset_refused_while_force_high)
 
 /* Overspeed and stale may be reset (the belt is stopped); a cause that is still
  * there latches again on the next check. */
+/* Over-speed may be reset at once (the belt is already stopping); a load cell that is still
+ * silent refuses the reset (it would latch again on the next tick) until samples come. */
 TEST(reset_allowed_for_overspeed_and_stale)
 {
     struct safety s;
@@ -303,8 +305,40 @@ TEST(reset_allowed_for_overspeed_and_stale)
     in = healthy(3.0);
     in.t_last_force = 1.0;
     CHECK_INT(safety_check(&s, &in), FAULT_FORCE_STALE);
+    CHECK_INT(safety_reset(&s, &in), -1);       /* still silent */
+    in.t_last_force = 2.99;                     /* samples again */
     CHECK_INT(safety_reset(&s, &in), 0);
     CHECK_INT(safety_resets(&s), 3);
+}
+
+/* A drive that still does not answer, a cell still pinned at full scale or still reading
+ * below the floor: the reset is refused, and allowed once the part is back. */
+TEST(reset_refused_while_a_part_still_fails)
+{
+    struct safety s;
+    struct safety_input in;
+
+    safety_init(&s, &params);
+    in = healthy(0.0);
+    in.drive_comm_lost = true;
+    CHECK_INT(safety_check(&s, &in), FAULT_DRIVE_COMM);
+    CHECK_INT(safety_reset(&s, &in), -1);
+    in.drive_comm_lost = false;
+    CHECK_INT(safety_reset(&s, &in), 0);
+
+    in = healthy(0.1);
+    in.force_raw = params.force_full_scale;
+    CHECK_INT(safety_check(&s, &in), FAULT_FORCE_SATURATED);
+    CHECK_INT(safety_reset(&s, &in), -1);
+    in.force_raw = 0.5;
+    CHECK_INT(safety_reset(&s, &in), 0);
+
+    in = healthy(0.2);
+    in.force_raw = -params.force_negative_n - 5.0;
+    CHECK_INT(safety_check(&s, &in), FAULT_FORCE_IMPLAUSIBLE);
+    CHECK_INT(safety_reset(&s, &in), -1);
+    in.force_raw = 0.5;
+    CHECK_INT(safety_reset(&s, &in), 0);
 }
 
 TEST(reset_with_nothing_latched_is_a_no_op)
@@ -808,7 +842,7 @@ TESTS(T(drive_trip_latches_with_its_code_and_can_be_reset), T(drive_comm_loss_la
       T(speed_silent_measured_from_command_rise),
       T(speed_silent_timer_restarts_when_command_drops), T(first_fault_wins_and_stays),
       T(no_automatic_clear_when_cause_goes_away), T(reset_refused_while_estop_held),
-      T(reset_refused_while_force_high), T(reset_allowed_for_overspeed_and_stale),
+      T(reset_refused_while_force_high), T(reset_allowed_for_overspeed_and_stale), T(reset_refused_while_a_part_still_fails),
       T(reset_with_nothing_latched_is_a_no_op), T(silent_timer_restarts_after_reset),
       T(non_finite_force_or_speed_trips), T(fault_names));
 TEST_MAIN("test_safety")
