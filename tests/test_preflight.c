@@ -147,7 +147,7 @@ static double tick(struct rig *r, unsigned pressed)
 
 static int count_events(enum ctl_event_kind kind, struct ctl_event *last)
 {
-    struct ctl_event ev;
+    struct ctl_event ev = {0};
     int n = 0;
 
     while (ctl_event_pop(&ctl, &ev))
@@ -172,7 +172,7 @@ TEST(a_foot_on_the_plate_refuses_the_start_and_the_belt_stays_still)
 {
     struct ecc_config cfg = config();
     struct rig r = {.force = 40.0, .drive_answers = true};
-    struct ctl_event ev;
+    struct ctl_event ev = {0};
     char line[EVENT_LINE_MAX];
     double max_cmd = 0.0;
 
@@ -206,7 +206,7 @@ TEST(a_silent_drive_refuses_and_the_verdict_is_reported_once_it_holds)
 {
     struct ecc_config cfg = config();
     struct rig r = {.drive_answers = false};
-    struct ctl_event ev;
+    struct ctl_event ev = {0};
     int said = 0;
 
     ctl_init(&ctl, &cfg);
