@@ -99,3 +99,15 @@ elif id nobody >/dev/null 2>&1; then
 else
     skip "unwritable_history_directory (runs as root, and there is no user nobody to judge it for)"
 fi
+
+# -- a start that fails on one of them carries the same fix -----------------------------------
+"$eccd" -c config/home-pi.ini --set inputs.chip="$tmp/gpiochip9" --set history.path= \
+    --set server.socket= --set loadcell.calibration= --duration 1 >"$tmp/out" 2>"$tmp/err"
+rc=$?
+check "failed_start_on_a_gpio_chip_gives_the_fix_and_the_check" \
+    sh -c "[ $rc -eq 1 ] && grep -qF 'inputs: $tmp/gpiochip9: No such file or directory; fix: no GPIO chip $tmp/gpiochip9 on this machine: gpiodetect lists them' '$tmp/err' && grep -qF 'eccd -c config/home-pi.ini --check-config lists every such problem at once' '$tmp/err'"
+"$eccd" -c config/clinic-vfd.ini --set inputs.type=none --set drive.device=/dev/ttyFOO \
+    --set history.path= --set server.socket= --duration 1 >"$tmp/out" 2>"$tmp/err"
+rc=$?
+check "failed_start_on_a_serial_port_gives_the_fix" \
+    sh -c "[ $rc -eq 1 ] && grep -qF '[drive] device: /dev/ttyFOO: No such file or directory; fix: plug in the USB-RS485 adapter' '$tmp/err'"
