@@ -46,10 +46,12 @@ static void scratch_remove(struct scratch *s)
         printf("  could not remove %s\n", s->root);
 }
 
-/* root/name into buf. */
+/* root/name into buf (a path that does not fit fails the test). */
 static const char *at(const struct scratch *s, const char *name, char *buf, size_t len)
 {
-    snprintf(buf, len, "%s/%s", s->root, name);
+    int n = snprintf(buf, len, "%s/%s", s->root, name);
+
+    CHECK(n > 0 && (size_t)n < len);
     return buf;
 }
 
