@@ -953,7 +953,7 @@ static void say_who(const struct run *r)
                  "becomes");
     if (r->self.uid == 0)
         fprintf(r->out, "eccd: environment: root may open anything: for root only what is "
-                "missing shows\n");
+                "missing or of the wrong kind shows\n");
     if (r->cfg->rig.backend == CFG_BACKEND_HW && strcmp(r->daemon.name, "eccd") != 0)
         fprintf(r->out, "eccd: environment: eccd.service runs eccd as user eccd (with groups "
                 "gpio and dialout too): sudo -u eccd eccd -c %s --check-config checks as that "
