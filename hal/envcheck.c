@@ -261,6 +261,10 @@ static int search_path(const struct envcheck_user *u, const char *path)
         errno = ENAMETOOLONG;
         return -1;
     }
+    if (!buf[0]) {
+        errno = ENOENT;
+        return -1;
+    }
     for (char *s = strchr(buf + 1, '/'); s; s = strchr(s + 1, '/')) {
         *s = '\0';
         int rc = stat(buf, &st);
