@@ -228,7 +228,8 @@ install: all
 	    echo "  systemd-sysusers $(SYSUSERSDIR)/eccd.conf   # the user eccd (and group gpio if missing)"; \
 	    echo "  udevadm control --reload && udevadm trigger --action=add --subsystem-match=usb-serial"; \
 	    echo "  systemctl daemon-reload"; \
-	    echo "  \$$EDITOR $(ETCDIR)/eccd.ini && $(BINDIR)/eccd -c $(ETCDIR)/eccd.ini --check-config"; \
+	    echo "  \$$EDITOR $(ETCDIR)/eccd.ini"; \
+	    echo "  sudo -u eccd $(BINDIR)/eccd -c $(ETCDIR)/eccd.ini --check-config >/dev/null  # each problem, its fix"; \
 	    echo "  systemctl enable --now eccd"; \
 	    echo "  usermod -aG eccd USER                  # whoever may use eccctl"; \
 	fi

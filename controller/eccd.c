@@ -15,6 +15,7 @@
 #include "controller/probe.h"
 #include "controller/service.h"
 #include "hal/ctlsock.h"
+#include "hal/envcheck.h"
 #include "hal/hal_hw.h"
 #include "hal/hal_sim.h"
 #include "hal/log.h"
@@ -69,7 +70,11 @@ static void usage(FILE *f)
 "Options:\n"
 "  -c, --config FILE      the INI config (see config/sim.ini, clinic-vfd.ini, home-pi.ini)\n"
 "      --check-config     validate the config, print the effective config with every\n"
-"                         default filled in, and exit (0: valid, 1: invalid)\n"
+"                         default filled in, then check this machine for what a start\n"
+"                         would fail on (users, groups, directories, GPIO chips, serial\n"
+"                         ports, PWM and IIO paths), one line each with its fix on\n"
+"                         stderr, and exit: 0 valid and ready, 1 invalid, 3 valid but\n"
+"                         this machine would stop a start\n"
 "      --probe            talk to every part the config names for 2 s without moving\n"
 "                         the belt (rig.backend = hw) and print a table: each link\n"
 "                         (answering, counts, round trip), the drive's registers by\n"
@@ -110,7 +115,8 @@ static void usage(FILE *f)
 "  talks to eccd over that Unix socket (mode 0660, [server] owner and group).\n"
 "\n"
 "Exit status: 0 after a clean stop; 1 for a bad config or a start-up failure;\n"
-"2 for bad options. On any exit the drive is commanded to stop.\n"
+"2 for bad options; 3 (--check-config only) for a valid config this machine could\n"
+"not start with. On any exit the drive is commanded to stop.\n"
 "\n"
 "Signals: SIGINT and SIGTERM stop the belt and exit cleanly.\n"
 "\n"
@@ -605,6 +611,21 @@ out:
     return rc;
 }
 
+/* --check-config, once the config is valid: what this machine would stop a start on, on
+ * stderr after the effective config. 0 ready, 3 not (1 stays a bad config). */
+static int check_environment(const struct options *o, const struct ecc_config *cfg)
+{
+    const struct envcheck_params p = {.rep_log = o->rep_log, .trace = o->trace,
+                                      .truth_log = o->truth_log};
+    int problems;
+
+    fflush(stdout);
+    problems = envcheck_run(cfg, &p, stderr);
+    if (problems < 0)
+        fprintf(stderr, "eccd: environment: cannot check: %s\n", strerror(errno));
+    return problems == 0 ? 0 : 3;
+}
+
 static void write_run_header(FILE *f, const struct ecc_config *cfg)
 {
     char path[2 * CFG_PATH_MAX + 8], scenario[2 * CFG_PATH_MAX + 8];
@@ -633,7 +654,7 @@ int main(int argc, char **argv)
         return 1;
     if (o.check_config) {
         config_print(&cfg, stdout);
-        return 0;
+        return check_environment(&o, &cfg);
     }
     log_set_level((enum log_level)cfg.log.level);
     if (o.verbosity) {

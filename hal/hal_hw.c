@@ -5,10 +5,12 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "hal/clock_posix.h"
 #include "hal/drive_pwm.h"
 #include "hal/encoder_gpio.h"
+#include "hal/envcheck.h"
 #include "hal/gpio.h"
 #include "hal/hal_modbus.h"
 #include "hal/hx711.h"
@@ -91,6 +93,27 @@ static int hw_supported(const struct ecc_config *cfg, char *err, size_t errlen)
 
 /* ---- opening the parts ---------------------------------------------------------------- */
 
+/* A part did not open: add the fix --check-config gives for it (when its check finds what
+ * is wrong), and where to see every such problem at once instead of one per start. */
+static int with_fix(const struct ecc_config *cfg, enum envcheck_part part, char *err,
+                    size_t errlen)
+{
+    char fix[384];
+    size_t n = strlen(err);
+
+    if (envcheck_fix(cfg, part, fix, sizeof fix) == 1 && n + 1 < errlen)
+        snprintf(err + n, errlen - n, "; fix: %s; eccd -c %s --check-config lists every such "
+                 "problem at once", fix, cfg->path[0] ? cfg->path : "FILE");
+    return -1;
+}
+
+/* A Modbus part that did not open: its messages start with the section of the key. */
+static enum envcheck_part modbus_part(const char *err)
+{
+    return strncmp(err, "[loadcell]", 10) == 0 ? ENVCHECK_LOADCELL_DEVICE
+                                               : ENVCHECK_DRIVE_DEVICE;
+}
+
 static int open_drive(struct hal_hw *h, const struct ecc_config *cfg, struct hal *hal,
                       char *err, size_t errlen)
 {
@@ -99,12 +122,12 @@ static int open_drive(struct hal_hw *h, const struct ecc_config *cfg, struct hal
     if (is_modbus_drive(cfg)) {
         /* Also opens a Modbus load cell (loadcell.type = modbus) on its bus. */
         h->modbus = hal_modbus_open(cfg, clock_posix_now, &h->clock, hal, err, errlen);
-        return h->modbus ? 0 : -1;
+        return h->modbus ? 0 : with_fix(cfg, modbus_part(err), err, errlen);
     }
     drive_pwm_params_from_config(cfg, &pp);
     h->pwm = drive_pwm_open(&pp, err, errlen);
     if (!h->pwm)
-        return -1;
+        return with_fix(cfg, ENVCHECK_PWM, err, errlen);
     hal->drive = drive_pwm_hal(h->pwm, cfg->limits.speed_max);
     return 0;
 }
@@ -214,7 +237,9 @@ static int open_loadcell(struct hal_hw *h, const struct ecc_config *cfg, struct 
         if (calibration_path(cfg, cal, sizeof cal, &p.ring.path, err, errlen) != 0)
             return -1;
         h->hx711 = hx711_open(&p, clock_posix_now, &h->clock, err, errlen);
-        if (!h->hx711 || started(hx711_start(h->hx711), "hx711", err, errlen) != 0)
+        if (!h->hx711)
+            return with_fix(cfg, ENVCHECK_HX711_CHIP, err, errlen);
+        if (started(hx711_start(h->hx711), "hx711", err, errlen) != 0)
             return -1;
         h->lc_rate_hz = p.rate_hz;
         hal->force = (struct hal_force){.read = hx_read, .tare = hx_tare, .span = hx_span,
@@ -225,7 +250,9 @@ static int open_loadcell(struct hal_hw *h, const struct ecc_config *cfg, struct 
         if (calibration_path(cfg, cal, sizeof cal, &p.ring.path, err, errlen) != 0)
             return -1;
         h->iio = loadcell_iio_open(&p, clock_posix_now, &h->clock, err, errlen);
-        if (!h->iio || started(loadcell_iio_start(h->iio), "iio", err, errlen) != 0)
+        if (!h->iio)
+            return with_fix(cfg, ENVCHECK_IIO, err, errlen);
+        if (started(loadcell_iio_start(h->iio), "iio", err, errlen) != 0)
             return -1;
         h->lc_rate_hz = p.rate_hz;
         hal->force = (struct hal_force){.read = iio_read, .tare = iio_tare, .span = iio_span,
@@ -247,7 +274,7 @@ static int open_encoder(struct hal_hw *h, const struct ecc_config *cfg, struct h
     encoder_gpio_params_from_config(cfg, &gpio_libgpiod, h->clock.t0, &p);
     h->encoder = encoder_gpio_open(&p, err, errlen);
     if (!h->encoder)
-        return -1;
+        return with_fix(cfg, ENVCHECK_ENCODER_CHIP, err, errlen);
     hal->encoder = (struct hal_encoder){.read = encoder_gpio_read, .ctx = h->encoder};
     return 0;
 }
@@ -267,7 +294,7 @@ static int open_inputs(struct hal_hw *h, const struct ecc_config *cfg, struct ha
     inputs_gpio_params_from_config(cfg, &gpio_libgpiod, &p);
     h->inputs = inputs_gpio_open(&p, clock_posix_now, &h->clock, err, errlen);
     if (!h->inputs)
-        return -1;
+        return with_fix(cfg, ENVCHECK_INPUTS_CHIP, err, errlen);
     hal->inputs = (struct hal_inputs){.read = inputs_gpio_read, .ctx = h->inputs};
     if (cfg->inputs.enable_line >= 0) {
         hal->inputs.enable = inputs_enable;
