@@ -543,7 +543,7 @@ static void log_summary(struct ctl *c, struct hal *hal, const struct loop_stats 
     char cause[CTL_CAUSE_MAX];
     int rc;
 
-    log_info("stopped at t = %.1f s: %ld ticks, %d sessions done, %ld overruns (latest %.0f ms "
+    log_info("stopped at t = %.1f s: %ld ticks, %d sessions done, %ld overruns (at most %.0f ms "
              "late), %ld setpoints the drive interface refused", st->t_end, st->ticks,
              st->sessions_done, st->overruns, st->late_max_s * 1000.0, st->drive_errors);
     rc = hal_drive_link_stats(&hal->drive, &ls);
