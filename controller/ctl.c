@@ -565,11 +565,16 @@ static void drive_ramp_watch(struct ctl *c)
     ev->limit = configured;
 }
 
+void ctl_set_clock(struct ctl *c, double now, double wall, int utc_offset_s)
+{
+    c->now = now;
+    c->wall = wall;
+    c->utc_offset_s = utc_offset_s;
+}
+
 double ctl_tick(struct ctl *c, const struct ctl_input *in)
 {
-    c->now = in->now;
-    c->wall = in->wall;
-    c->utc_offset_s = in->utc_offset_s;
+    ctl_set_clock(c, in->now, in->wall, in->utc_offset_s);
     force_read(c, in);
     speed_read(c, in);
     safety_inputs(c, in);

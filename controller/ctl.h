@@ -192,6 +192,11 @@ struct ctl {                    /* fields are private to ctl.c */
 
 void ctl_init(struct ctl *c, const struct ecc_config *cfg);
 
+/* The time of the tick about to run, as the loop read it (ctl_tick sets the same): the
+ * loop calls this first, so operator commands applied before the tick (eccctl's, through
+ * ctl_command) and their events carry this tick's time and wall clock. */
+void ctl_set_clock(struct ctl *c, double now, double wall, int utc_offset_s);
+
 /* One control period. Returns the belt speed to command (m/s, 0 = stop). */
 double ctl_tick(struct ctl *c, const struct ctl_input *in);
 

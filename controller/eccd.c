@@ -70,7 +70,8 @@ static void usage(FILE *f)
 "  -s, --set S.K=VALUE    override one key after the file is read (repeatable),\n"
 "                         e.g. --set control.mode=fixed --set sim.seed=7\n"
 "      --rep-log FILE     append one JSON line per rep, rejected stroke, set, session,\n"
-"                         fault, reset and command (overrides log.rep_log)\n"
+"                         fault, reset and command, each with t (s, monotonic) and wall\n"
+"                         (UTC, ms) (overrides log.rep_log)\n"
 "      --trace FILE       write one CSV row per control tick (t, state, force, speed, ...)\n"
 "      --truth-log FILE   sim only: on exit, write the athlete's own record of every\n"
 "                         stroke (the ground truth) as JSON lines\n"
@@ -511,6 +512,24 @@ static void on_event(void *arg, const struct ctl_event *ev)
     service_on_event(d->service, ev);
 }
 
+/* The rep log's first line: what ran, and when (the backend's wall clock: the
+ * simulator's virtual one on the sim backend, so a run's log is the same every time). */
+static void write_run_header(FILE *f, const struct ecc_config *cfg, const struct hal_clock *clk)
+{
+    char path[2 * CFG_PATH_MAX + 8], scenario[2 * CFG_PATH_MAX + 8], wall[EVENT_WALL_MAX + 2];
+
+    event_json_string(path, sizeof path, cfg->path);
+    event_json_string(scenario, sizeof scenario, cfg->sim.scenario);
+    event_wall_json(clk->wall ? clk->wall(clk->ctx, NULL) : 0.0, wall, sizeof wall);
+    fprintf(f, "{\"event\":\"run\",\"version\":1,\"wall\":%s,\"mode\":\"%s\",\"band_low\":%g,"
+            "\"band_high\":%g,\"speed_max\":%g,\"fixed_speed\":%g,\"reps_per_set\":%d,"
+            "\"sets_per_session\":%d,\"config\":%s,\"scenario\":%s,\"seed\":%u}\n",
+            wall, config_mode_name(cfg->control.mode), cfg->band.force_low, cfg->band.force_high,
+            cfg->limits.speed_max, cfg->control.fixed_speed, cfg->protocol.reps_per_set,
+            cfg->protocol.sets_per_session, path, scenario, cfg->sim.seed);
+    fflush(f);
+}
+
 static int run(const struct options *o, const struct ecc_config *cfg, struct outputs *out)
 {
     static struct ctl ctl;      /* large; static keeps it off the stack */
@@ -532,6 +551,8 @@ static int run(const struct options *o, const struct ecc_config *cfg, struct out
         sdnotify_close(d.notify);
         return 1;
     }
+    if (out->rep_log)
+        write_run_header(out->rep_log, cfg, &b.hal.clock);
     ctl_init(&ctl, cfg);
     if (sim_faults_add(o, &b) != 0 || privileges_settle(cfg, &rt) != 0 ||
         daemon_open(cfg, out->rep_log, &b.hal, &ctl, &d) != 0)
@@ -554,20 +575,6 @@ out:
     daemon_close(&d);
     backend_close(&b, rc == 0 ? out->truth : NULL);
     return rc;
-}
-
-static void write_run_header(FILE *f, const struct ecc_config *cfg)
-{
-    char path[2 * CFG_PATH_MAX + 8], scenario[2 * CFG_PATH_MAX + 8];
-
-    event_json_string(path, sizeof path, cfg->path);
-    event_json_string(scenario, sizeof scenario, cfg->sim.scenario);
-    fprintf(f, "{\"event\":\"run\",\"version\":1,\"mode\":\"%s\",\"band_low\":%g,\"band_high\":%g,"
-            "\"speed_max\":%g,\"fixed_speed\":%g,\"reps_per_set\":%d,\"sets_per_session\":%d,"
-            "\"config\":%s,\"scenario\":%s,\"seed\":%u}\n",
-            config_mode_name(cfg->control.mode), cfg->band.force_low, cfg->band.force_high,
-            cfg->limits.speed_max, cfg->control.fixed_speed, cfg->protocol.reps_per_set,
-            cfg->protocol.sets_per_session, path, scenario, cfg->sim.seed);
 }
 
 int main(int argc, char **argv)
@@ -595,8 +602,6 @@ int main(int argc, char **argv)
         outputs_close(&out);
         return 1;
     }
-    if (out.rep_log)
-        write_run_header(out.rep_log, &cfg);
     install_signals();
     rc = run(&o, &cfg, &out);
     outputs_close(&out);

@@ -129,6 +129,7 @@ int loop_run(struct ctl *c, struct hal *hal, const struct loop_opts *o, struct l
             st->late_max_s = in.late_s;
         if (o->start && st->ticks == 0)
             in.pressed |= HAL_BTN_START;
+        ctl_set_clock(c, in.now, in.wall, in.utc_offset_s);
         if (o->on_service)
             o->on_service(o->arg, c, hal, st);
         now = in.now;

@@ -76,6 +76,15 @@ check "a_set_line_per_set_and_a_session_line" \
     sh -c "[ \$(grep -c '\"event\":\"set\"' '$tmp/reps.jsonl') -eq 3 ] && grep -q '\"event\":\"session\".*\"counted\":45' '$tmp/reps.jsonl'"
 check "rejected_strokes_carry_a_reason" \
     sh -c "! grep '\"event\":\"reject\"' '$tmp/reps.jsonl' | grep -v -q '\"verdict\":\"too_'"
+# Every line has "wall" (UTC, ms); on the sim backend it is sim.wall_start (default
+# 2026-01-05T07:00:00Z) plus the virtual time t, so the log is the same on every run.
+walled=$(grep -c '"wall":"[0-9]\{4\}-[0-9][0-9]-[0-9][0-9]T[0-9][0-9]:[0-9][0-9]:[0-9][0-9]\.[0-9]\{3\}Z"' "$tmp/reps.jsonl")
+sline=$(grep '"event":"session"' "$tmp/reps.jsonl")
+st=$(echo "$sline" | sed 's/.*"t":\([0-9.]*\),.*/\1/')
+sw=$(echo "$sline" | sed 's/.*"wall":"\([^"]*\)".*/\1/')
+want_sw=$(date -u -d "@$(awk -v t="${st:-0}" 'BEGIN { printf "%.3f", 1767596400 + t }')" +%Y-%m-%dT%H:%M:%S.%3NZ)
+check "every_rep_log_line_has_its_wall_clock_time" \
+    sh -c "[ '$walled' -eq \$(wc -l <'$tmp/reps.jsonl') ] && head -1 '$tmp/reps.jsonl' | grep -q '\"wall\":\"2026-01-05T07:00:00.000Z\"' && [ '$sw' = '$want_sw' ]"
 "$eccreport" --quiet "$tmp/reps.jsonl" >"$tmp/report" 2>&1
 check "rep_log_is_valid_json_lines" test $? -eq 0
 check "trace_has_a_row_per_tick" \
