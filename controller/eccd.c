@@ -26,6 +26,7 @@
 #endif
 
 #define MAX_SETS 32
+#define EXIT_BELT_NOT_STOPPED 3 /* --sessions: the belt was not reported stopped in time */
 #define MAX_SIM_FAULTS 8
 
 struct options {
@@ -75,8 +76,11 @@ static void usage(FILE *f)
 "      --trace FILE       write one CSV row per control tick (t, state, force, speed, ...)\n"
 "      --truth-log FILE   sim only: on exit, write the athlete's own record of every\n"
 "                         stroke (the ground truth) as JSON lines\n"
-"      --sessions N       exit once N sessions are finished and the belt has stopped\n"
-"                         (sim: the athlete performs N sessions)\n"
+"      --sessions N       exit once N sessions are finished and the belt is reported\n"
+"                         stopped (the drive's speed and the measured belt; without\n"
+"                         drive feedback the belt sensor and the commanded ramp); exit\n"
+"                         status 3 if it is not within 1.5 x drive.decel_time_s plus\n"
+"                         the dead time and 1 s (sim: the athlete performs N sessions)\n"
 "      --duration S       exit after S seconds of (virtual or real) time\n"
 "      --table            print a readable line per rep, stroke, set and fault on stdout\n"
 "      --start            start the first set at once, as if the operator pressed start\n"
@@ -101,7 +105,8 @@ static void usage(FILE *f)
 "  talks to eccd over that Unix socket (mode 0660, [server] owner and group).\n"
 "\n"
 "Exit status: 0 after a clean stop; 1 for a bad config or a start-up failure;\n"
-"2 for bad options. On any exit the drive is commanded to stop.\n"
+"2 for bad options; 3 when --sessions N were done but the belt did not stop in\n"
+"time. On any exit the drive is commanded to stop.\n"
 "\n"
 "Signals: SIGINT and SIGTERM stop the belt and exit cleanly.\n"
 "\n"
@@ -530,6 +535,26 @@ static void write_run_header(FILE *f, const struct ecc_config *cfg, const struct
     fflush(f);
 }
 
+/* The exit status for how the loop ended; a belt that did not stop is said loudly. */
+static int loop_exit_status(int loop_rc, const struct loop_stats *st, const struct ecc_config *cfg)
+{
+    char drive[48] = "reports no speed";
+
+    if (loop_rc == 0)
+        return 0;
+    if (loop_rc != LOOP_BELT_NOT_STOPPED)
+        return 1;
+    if (isfinite(st->stop_drive_mps))
+        snprintf(drive, sizeof drive, "reports %.3f m/s", st->stop_drive_mps);
+    log_error("the belt did not stop: %.1f s after the last session's stop command "
+              "(%.1f s allowed: 1.5 x drive.decel_time_s = %g s, the dead time and %g s) the "
+              "drive %s and the belt measures %.3f m/s; stop it by hand (e-stop) and check "
+              "the drive's stop and deceleration settings", st->stop_wait_s,
+              loop_stop_timeout_s(cfg), cfg->drive.decel_time_s, LOOP_STOP_MARGIN_S, drive,
+              st->stop_belt_mps);
+    return EXIT_BELT_NOT_STOPPED;
+}
+
 static int run(const struct options *o, const struct ecc_config *cfg, struct outputs *out)
 {
     static struct ctl ctl;      /* large; static keeps it off the stack */
@@ -567,8 +592,9 @@ static int run(const struct options *o, const struct ecc_config *cfg, struct out
     log_info("%s", status);
     realtime_apply(&rt);
     sdnotify_ready(d.notify, status);   /* config, hardware, history and socket are up */
-    rc = loop_run(&ctl, &b.hal, &lo, &st) == 0 ? 0 : 1;
-    sdnotify_stopping(d.notify, "stopping: the belt is stopped");
+    rc = loop_exit_status(loop_run(&ctl, &b.hal, &lo, &st), &st, cfg);
+    sdnotify_stopping(d.notify, rc == EXIT_BELT_NOT_STOPPED ? "stopping: the belt did not stop"
+                                                            : "stopping: the belt is stopped");
     log_info("stopped at t = %.1f s: %ld ticks, %d sessions done, %ld overruns, %ld drive errors",
              st.t_end, st.ticks, st.sessions_done, st.overruns, st.drive_errors);
 out:
