@@ -135,6 +135,7 @@ static bool sessions_over(const struct loop_opts *o, struct loop_stats *st, cons
     }
     if (*t_zero < 0.0)
         *t_zero = now;
+    st->t_cmd_zero = *t_zero;
     st->stop_wait_s = now - *t_zero;
     if (belt_stopped(c, d, *t_zero, st))
         return true;
@@ -162,6 +163,7 @@ int loop_run(struct ctl *c, struct hal *hal, const struct loop_opts *o, struct l
 
     memset(st, 0, sizeof *st);
     st->stop_drive_mps = st->stop_belt_mps = NAN;
+    st->t_cmd_zero = -1.0;
     if (o->trace)
         fprintf(o->trace, "%s\n", loop_trace_header());
     while (!loop_done(o, now - t0, sessions_end)) {

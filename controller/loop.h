@@ -61,6 +61,7 @@ struct loop_stats {
      * command was zero, or (belt_not_stopped) the timeout it overran, and the last
      * speeds seen (m/s; drive_mps NAN where the drive reports none). */
     bool belt_not_stopped;
+    double t_cmd_zero;          /* when the command reached zero after them (-1: never) */
     double stop_wait_s;
     double stop_drive_mps, stop_belt_mps;
 };
