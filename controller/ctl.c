@@ -670,9 +670,11 @@ static bool resume_valid(const struct ctl *c, const struct ctl_resume *r)
 
     if (r->set < 1 || r->set > pp->sets_per_session || r->reps < 0 ||
         r->reps > pp->reps_per_set ||
-        (r->set == pp->sets_per_session && r->reps == pp->reps_per_set) || r->strokes < 0 ||
+        (r->set == pp->sets_per_session && r->reps == pp->reps_per_set))
+        return false;           /* no set to carry on */
+    if (r->strokes < 0 || r->done_counted < 0 || r->done_rejected < 0 ||
         !(r->in_band_s >= 0.0 && r->window_s >= 0.0 && r->set_s >= 0.0) ||
-        !isfinite(r->in_band_s + r->window_s + r->set_s) || r->done_counted < 0 || r->done_rejected < 0)
+        !isfinite(r->in_band_s + r->window_s + r->set_s))
         return false;
     for (int v = 0; v < REP_VERDICT_COUNT; v++)
         if (r->rejected[v] < 0)

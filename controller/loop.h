@@ -21,8 +21,9 @@ struct loop_stats;
  * stopped: the drive's reported speed (a reading taken after the command reached zero)
  * and the measured belt speed both under LOOP_STOPPED_MPS; on a rig without drive
  * feedback the measured belt speed alone, which there is the pulses and the drive model's
- * commanded ramp having run out. If that does not happen within loop_stop_timeout_s of
- * the command reaching zero, the loop ends anyway and says so (LOOP_BELT_NOT_STOPPED). */
+ * commanded ramp having run out (with a coarse sensor, mostly the model: belt_speed.h).
+ * If that does not happen within loop_stop_timeout_s of the command reaching zero, the
+ * loop ends anyway and says so (LOOP_BELT_NOT_STOPPED). */
 #define LOOP_STOPPED_MPS 0.001
 /* The timeout: the drive's own decel ramp from full scale (drive.decel_time_s) and its
  * dead time, plus half that ramp again (a drive set slower than its config says) and

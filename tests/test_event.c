@@ -156,7 +156,8 @@ TEST(every_line_has_its_wall_clock_time)
         CHECK_STR_CONTAINS(str(o, "wall"), "2026-12-04T23:05:53.123Z");
         json_decref(o);
         event_json(&ev, line, sizeof line);
-        snprintf(want, sizeof want, "{\"event\":\"%s\",\"t\":53.500,\"wall\":\"2026-12-04T23:05:53.123Z\",",
+        snprintf(want, sizeof want,
+                 "{\"event\":\"%s\",\"t\":53.500,\"wall\":\"2026-12-04T23:05:53.123Z\",",
                  event_kind_name(ev.kind));
         CHECK(strncmp(line, want, strlen(want)) == 0);
         ev.wall = 0.0;                                      /* no wall clock */
