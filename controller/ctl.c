@@ -179,6 +179,7 @@ static void set_begin(struct ctl *c)
     c->set_t_start = c->now;
     c->set_band_s = 0.0;
     c->set_band_span_s = 0.0;
+    c->resume_set_s = 0.0;
 }
 
 static void session_begin(struct ctl *c)
@@ -202,6 +203,7 @@ static void stroke_record(struct ctl *c, const struct rep_figures *fig)
     c->set_band_span_s += fig->window_s;
     ev = event_push(c, counted ? CTL_EV_REP : CTL_EV_REJECT);
     ev->fig = *fig;
+    ev->set_s = c->now - c->set_t_start;    /* the history keeps it for a restart */
     if (counted)
         ev->rep++;      /* proto_rep_counted() runs after this event is queued */
 }
@@ -283,6 +285,8 @@ static void belt_start(struct ctl *c, enum proto_state before)
         v0 = c->cfg.control.start_speed;
     if (before != PROTO_PAUSED)
         set_begin(c);
+    else if (c->resumed)                /* its time before the restart counts too */
+        c->set_t_start = c->now - c->resume_set_s;
     if (before != PROTO_PAUSED || c->resumed)
         event_push(c, CTL_EV_SET_START)->resumed = c->resumed;
     c->resumed = false;
@@ -641,11 +645,16 @@ static void drive_ramp_watch(struct ctl *c)
     ev->limit = configured;
 }
 
+void ctl_set_clock(struct ctl *c, double now, double wall, int utc_offset_s)
+{
+    c->now = now;
+    c->wall = wall;
+    c->utc_offset_s = utc_offset_s;
+}
+
 double ctl_tick(struct ctl *c, const struct ctl_input *in)
 {
-    c->now = in->now;
-    c->wall = in->wall;
-    c->utc_offset_s = in->utc_offset_s;
+    ctl_set_clock(c, in->now, in->wall, in->utc_offset_s);
     force_read(c, in);
     speed_read(c, in);
     safety_inputs(c, in);
@@ -720,22 +729,55 @@ const struct ctl_patient *ctl_patient(const struct ctl *c)
     return &c->patient;
 }
 
+/* The interrupted set's figures before the restart, so that its SET line and its share
+ * in band cover the whole set. */
+static void resume_set(struct ctl *c, const struct ctl_resume *r)
+{
+    c->set_sum.counted = r->reps;
+    c->set_sum.by_verdict[REP_COUNTED] = r->reps;
+    for (int v = REP_COUNTED + 1; v < REP_VERDICT_COUNT; v++) {
+        c->set_sum.by_verdict[v] = r->rejected[v];
+        c->set_sum.rejected += r->rejected[v];
+    }
+    c->set_band_s = r->in_band_s;
+    c->set_band_span_s = r->window_s;
+    c->resume_set_s = r->set_s;
+}
+
+static bool resume_valid(const struct ctl *c, const struct ctl_resume *r)
+{
+    const struct proto_params *pp = &c->proto.p;
+
+    if (r->set < 1 || r->set > pp->sets_per_session || r->reps < 0 ||
+        r->reps > pp->reps_per_set ||
+        (r->set == pp->sets_per_session && r->reps == pp->reps_per_set))
+        return false;           /* no set to carry on */
+    if (r->strokes < 0 || r->done_counted < 0 || r->done_rejected < 0 ||
+        !(r->in_band_s >= 0.0 && r->window_s >= 0.0 && r->set_s >= 0.0) ||
+        !isfinite(r->in_band_s + r->window_s + r->set_s))
+        return false;
+    for (int v = 0; v < REP_VERDICT_COUNT; v++)
+        if (r->rejected[v] < 0)
+            return false;
+    return true;
+}
+
 enum ctl_cmd_result ctl_resume(struct ctl *c, const struct ctl_resume *r)
 {
     const struct proto_params *pp = &c->proto.p;
 
     if (proto_state(&c->proto) != PROTO_IDLE || proto_session(&c->proto) != 0 ||
-        r->set < 1 || r->set > pp->sets_per_session || r->reps < 0 ||
-        r->reps > pp->reps_per_set ||
-        (r->set == pp->sets_per_session && r->reps == pp->reps_per_set))
+        !resume_valid(c, r))
         return CTL_REFUSED_STATE;
     proto_resume(&c->proto, r->set, r->reps);
     c->resumed = true;
     set_begin(c);
-    c->set_sum.counted = r->reps < pp->reps_per_set ? r->reps : 0;
     session_begin(c);
-    c->session_sum.counted = (r->set - 1) * pp->reps_per_set +
-                             (r->reps < pp->reps_per_set ? 0 : pp->reps_per_set);
+    c->stroke = r->strokes;             /* numbering goes on: no stroke number twice */
+    c->session_sum.counted = r->done_counted;
+    c->session_sum.rejected = r->done_rejected;
+    if (r->reps < pp->reps_per_set)     /* the set goes on with what it had */
+        resume_set(c, r);
     return CTL_OK;
 }
 

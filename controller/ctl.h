@@ -101,6 +101,8 @@ struct ctl_event {
     int rep;                    /* counted reps in the set (after this one, for REP) */
     int stroke;                 /* strokes seen in the session, 1-based */
     struct rep_figures fig;     /* REP, REJECT */
+    double set_s;               /* REP, REJECT: how long the set has run (s, from its start;
+                                   a resumed set counts its time before the restart too) */
     struct ctl_set_summary sum; /* SET; SESSION uses counted/rejected over the session */
     int sets;                   /* SESSION */
     enum fault fault;           /* FAULT, RESET */
@@ -141,11 +143,20 @@ struct ctl_patient {
     double force_abort;         /* N */
 };
 
-/* Where an interrupted session stood (from the history), to go on from there. */
+/* Where an interrupted session stood (from the history), to go on from there: numbering
+ * goes on after its strokes, and the set in progress, its figures and the session's
+ * totals go on from what was recorded before the restart. */
 struct ctl_resume {
     int set;                    /* 1-based set in progress (or last finished) */
-    int reps;                   /* reps counted in it */
+    int reps;                   /* reps counted in it (reps_per_set: it had finished) */
     double session_start_wall;  /* UTC s, when the session began */
+    int strokes;                /* the session's strokes so far (the highest number) */
+    /* The set in progress (ignored when it had finished): */
+    int rejected[REP_VERDICT_COUNT];    /* its rejected strokes by verdict */
+    double in_band_s, window_s; /* its strokes' time in band over their loaded windows (s) */
+    double set_s;               /* how long it had run, to its latest stroke (s) */
+    /* The session's finished sets: */
+    int done_counted, done_rejected;
 };
 
 /* Live status for eccctl (a copy; filled by ctl_status). */
@@ -208,6 +219,7 @@ struct ctl {                    /* fields are private to ctl.c */
     long force_samples, pulses;     /* load-cell samples and belt pulses taken since start */
     struct ctl_set_summary set_sum, session_sum;
     double set_t_start, set_band_s, set_band_span_s;
+    double resume_set_s;            /* a resumed set's running time before the restart */
     struct ctl_event ev[CTL_EVENTS];
     int ev_head, ev_n;
     long ev_dropped;
@@ -221,6 +233,11 @@ enum preflight_verdict ctl_preflight(const struct ctl *c);
 /* Load-cell samples and belt pulses the controller has been given since ctl_init. */
 long ctl_force_samples(const struct ctl *c);
 long ctl_pulses(const struct ctl *c);
+
+/* The time of the tick about to run, as the loop read it (ctl_tick sets the same): the
+ * loop calls this first, so operator commands applied before the tick (eccctl's, through
+ * ctl_command) and their events carry this tick's time and wall clock. */
+void ctl_set_clock(struct ctl *c, double now, double wall, int utc_offset_s);
 
 /* One control period. Returns the belt speed to command (m/s, 0 = stop). */
 double ctl_tick(struct ctl *c, const struct ctl_input *in);

@@ -28,6 +28,7 @@
 #endif
 
 #define MAX_SETS 32
+#define EXIT_BELT_NOT_STOPPED 4 /* --sessions: the belt was not reported stopped in time */
 #define MAX_SIM_FAULTS 8
 
 struct options {
@@ -85,12 +86,16 @@ static void usage(FILE *f)
 "  -s, --set S.K=VALUE    override one key after the file is read (repeatable),\n"
 "                         e.g. --set control.mode=fixed --set sim.seed=7\n"
 "      --rep-log FILE     append one JSON line per rep, rejected stroke, set, session,\n"
-"                         fault, reset and command (overrides log.rep_log)\n"
+"                         fault, reset and command, each with t (s, monotonic) and wall\n"
+"                         (UTC, ms) (overrides log.rep_log)\n"
 "      --trace FILE       write one CSV row per control tick (t, state, force, speed, ...)\n"
 "      --truth-log FILE   sim only: on exit, write the athlete's own record of every\n"
 "                         stroke (the ground truth) as JSON lines\n"
-"      --sessions N       exit once N sessions are finished and the belt has stopped\n"
-"                         (sim: the athlete performs N sessions)\n"
+"      --sessions N       exit once N sessions are finished and the belt is reported\n"
+"                         stopped (the drive's speed and the measured belt; without\n"
+"                         drive feedback the belt sensor and the commanded ramp); exit\n"
+"                         status 3 if it is not within 1.5 x drive.decel_time_s plus\n"
+"                         the dead time and 1 s (sim: the athlete performs N sessions)\n"
 "      --duration S       exit after S seconds of (virtual or real) time\n"
 "      --table            print a readable line per rep, stroke, set and fault on stdout\n"
 "      --start            start the first set at once, as if the operator pressed start\n"
@@ -115,8 +120,9 @@ static void usage(FILE *f)
 "  talks to eccd over that Unix socket (mode 0660, [server] owner and group).\n"
 "\n"
 "Exit status: 0 after a clean stop; 1 for a bad config or a start-up failure;\n"
-"2 for bad options; 3 (--check-config only) for a valid config this machine could\n"
-"not start with. On any exit the drive is commanded to stop.\n"
+"2 for bad options; 3 (--check-config, --probe) for a valid config this machine\n"
+"could not start with, or a rig that is not ready; 4 when --sessions N were done but\n"
+"the belt did not stop in time. On any exit the drive is commanded to stop.\n"
 "\n"
 "Signals: SIGINT and SIGTERM stop the belt and exit cleanly.\n"
 "\n"
@@ -563,6 +569,44 @@ static void on_event(void *arg, const struct ctl_event *ev)
     service_on_event(d->service, ev);
 }
 
+/* The rep log's first line: what ran, and when (the backend's wall clock: the
+ * simulator's virtual one on the sim backend, so a run's log is the same every time). */
+static void write_run_header(FILE *f, const struct ecc_config *cfg, const struct hal_clock *clk)
+{
+    char path[2 * CFG_PATH_MAX + 8], scenario[2 * CFG_PATH_MAX + 8], wall[EVENT_WALL_MAX + 2];
+
+    event_json_string(path, sizeof path, cfg->path);
+    event_json_string(scenario, sizeof scenario, cfg->sim.scenario);
+    event_wall_json(clk->wall ? clk->wall(clk->ctx, NULL) : 0.0, wall, sizeof wall);
+    fprintf(f, "{\"event\":\"run\",\"version\":1,\"wall\":%s,\"mode\":\"%s\",\"band_low\":%g,"
+            "\"band_high\":%g,\"speed_max\":%g,\"fixed_speed\":%g,\"reps_per_set\":%d,"
+            "\"sets_per_session\":%d,\"config\":%s,\"scenario\":%s,\"seed\":%u}\n",
+            wall, config_mode_name(cfg->control.mode), cfg->band.force_low, cfg->band.force_high,
+            cfg->limits.speed_max, cfg->control.fixed_speed, cfg->protocol.reps_per_set,
+            cfg->protocol.sets_per_session, path, scenario, cfg->sim.seed);
+    fflush(f);
+}
+
+/* The exit status for how the loop ended; a belt that did not stop is said loudly. */
+static int loop_exit_status(int loop_rc, const struct loop_stats *st, const struct ecc_config *cfg)
+{
+    char drive[48] = "reports no speed";
+
+    if (loop_rc == 0)
+        return 0;
+    if (loop_rc != LOOP_BELT_NOT_STOPPED)
+        return 1;
+    if (isfinite(st->stop_drive_mps))
+        snprintf(drive, sizeof drive, "reports %.3f m/s", st->stop_drive_mps);
+    log_error("the belt did not stop: %.1f s after the last session's stop command "
+              "(%.1f s allowed: 1.5 x drive.decel_time_s = %g s, the dead time and %g s) the "
+              "drive %s and the belt measures %.3f m/s; stop it by hand (e-stop) and check "
+              "the drive's stop and deceleration settings", st->stop_wait_s,
+              loop_stop_timeout_s(cfg), cfg->drive.decel_time_s, LOOP_STOP_MARGIN_S, drive,
+              st->stop_belt_mps);
+    return EXIT_BELT_NOT_STOPPED;
+}
+
 static int run(const struct options *o, const struct ecc_config *cfg, struct outputs *out)
 {
     static struct ctl ctl;      /* large; static keeps it off the stack */
@@ -584,6 +628,8 @@ static int run(const struct options *o, const struct ecc_config *cfg, struct out
         sdnotify_close(d.notify);
         return 1;
     }
+    if (out->rep_log)
+        write_run_header(out->rep_log, cfg, &b.hal.clock);
     ctl_init(&ctl, cfg);
     if (sim_faults_add(o, &b) != 0 || privileges_settle(cfg, &rt) != 0 ||
         daemon_open(cfg, out->rep_log, &b.hal, &ctl, &d) != 0)
@@ -598,8 +644,9 @@ static int run(const struct options *o, const struct ecc_config *cfg, struct out
     log_info("%s", status);
     realtime_apply(&rt);
     sdnotify_ready(d.notify, status);   /* config, hardware, history and socket are up */
-    rc = loop_run(&ctl, &b.hal, &lo, &st) == 0 ? 0 : 1;
-    sdnotify_stopping(d.notify, "stopping: the belt is stopped");
+    rc = loop_exit_status(loop_run(&ctl, &b.hal, &lo, &st), &st, cfg);
+    sdnotify_stopping(d.notify, rc == EXIT_BELT_NOT_STOPPED ? "stopping: the belt did not stop"
+                                                            : "stopping: the belt is stopped");
     if (st.start_refused) {
         log_error("--start: %s", st.start_refusal);
         rc = 1;
@@ -624,20 +671,6 @@ static int check_environment(const struct options *o, const struct ecc_config *c
     if (problems < 0)
         fprintf(stderr, "eccd: environment: cannot check: %s\n", strerror(errno));
     return problems == 0 ? 0 : 3;
-}
-
-static void write_run_header(FILE *f, const struct ecc_config *cfg)
-{
-    char path[2 * CFG_PATH_MAX + 8], scenario[2 * CFG_PATH_MAX + 8];
-
-    event_json_string(path, sizeof path, cfg->path);
-    event_json_string(scenario, sizeof scenario, cfg->sim.scenario);
-    fprintf(f, "{\"event\":\"run\",\"version\":1,\"mode\":\"%s\",\"band_low\":%g,\"band_high\":%g,"
-            "\"speed_max\":%g,\"fixed_speed\":%g,\"reps_per_set\":%d,\"sets_per_session\":%d,"
-            "\"config\":%s,\"scenario\":%s,\"seed\":%u}\n",
-            config_mode_name(cfg->control.mode), cfg->band.force_low, cfg->band.force_high,
-            cfg->limits.speed_max, cfg->control.fixed_speed, cfg->protocol.reps_per_set,
-            cfg->protocol.sets_per_session, path, scenario, cfg->sim.seed);
 }
 
 int main(int argc, char **argv)
@@ -667,8 +700,6 @@ int main(int argc, char **argv)
         outputs_close(&out);
         return 1;
     }
-    if (out.rep_log)
-        write_run_header(out.rep_log, &cfg);
     install_signals();
     rc = run(&o, &cfg, &out);
     outputs_close(&out);

@@ -3,6 +3,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <time.h>
 
 /* Append one character to buf if there is room; always count it. */
 static void put(char *buf, size_t len, size_t *n, char c)
@@ -35,6 +36,35 @@ int event_json_string(char *buf, size_t len, const char *s)
     if (len)
         buf[n < len ? n : len - 1] = '\0';
     return (int)n;
+}
+
+int event_wall_iso(double wall, char *buf, size_t len)
+{
+    long long ms;
+    time_t sec;
+    struct tm tm;
+
+    if (len)
+        buf[0] = '\0';
+    /* 0 (or less) is "no wall clock"; beyond year 9999 the format would not hold */
+    if (!(wall > 0.0 && wall < 253402300800.0))
+        return 0;
+    ms = llround(wall * 1000.0);    /* rounded once, so .9996 s carries into the second */
+    sec = (time_t)(ms / 1000);
+    if (!gmtime_r(&sec, &tm))
+        return 0;
+    return snprintf(buf, len, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                    tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                    (int)(ms % 1000));
+}
+
+int event_wall_json(double wall, char *buf, size_t len)
+{
+    char iso[EVENT_WALL_MAX];
+
+    if (event_wall_iso(wall, iso, sizeof iso) <= 0)
+        return snprintf(buf, len, "null");
+    return snprintf(buf, len, "\"%s\"", iso);
 }
 
 const char *event_kind_name(enum ctl_event_kind k)
@@ -143,8 +173,8 @@ static int json_body(const struct ctl_event *ev, char *buf, size_t len)
         return snprintf(buf, len, ",\"command\":\"%s\",\"result\":\"%s\"}",
                         ctl_cmd_name(ev->cmd), ctl_result_name(ev->result));
     case CTL_EV_SESSION_START:
-        return snprintf(buf, len, ",\"session\":%d,\"patient\":%ld,\"wall\":%.0f}",
-                        ev->session, ev->patient, ev->wall);
+        return snprintf(buf, len, ",\"session\":%d,\"patient\":%ld}", ev->session,
+                        ev->patient);
     case CTL_EV_DRIVE_SLOW:
         return snprintf(buf, len, ",\"measured_mps2\":%.3f,\"configured_mps2\":%.3f"
                         ",\"key\":\"drive.accel_time_s\"}", ev->value, ev->limit);
@@ -157,7 +187,12 @@ static int json_body(const struct ctl_event *ev, char *buf, size_t len)
 
 int event_json(const struct ctl_event *ev, char *buf, size_t len)
 {
-    int n = snprintf(buf, len, "{\"event\":\"%s\",\"t\":%.3f", event_kind_name(ev->kind), ev->t);
+    char wall[EVENT_WALL_MAX + 2];
+    int n;
+
+    event_wall_json(ev->wall, wall, sizeof wall);
+    n = snprintf(buf, len, "{\"event\":\"%s\",\"t\":%.3f,\"wall\":%s",
+                 event_kind_name(ev->kind), ev->t, wall);
 
     if (n < 0 || (size_t)n >= len)
         return n;

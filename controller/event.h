@@ -9,6 +9,8 @@
  *   {"event":"fault",...}   a latched fault with the value and the limit it crossed
  *   {"event":"reset",...}   a fault cleared by the operator
  *   {"event":"command",...} an operator command and its result
+ * Every line has "t" (s on eccd's monotonic clock) and "wall" (UTC with milliseconds,
+ * from hal_clock.wall as the loop read it for that tick; null without a wall clock).
  */
 #ifndef ECC_EVENT_H
 #define ECC_EVENT_H
@@ -18,9 +20,18 @@
 #include "controller/ctl.h"
 
 #define EVENT_LINE_MAX 1024
+#define EVENT_WALL_MAX 32       /* "2026-12-04T23:05:53.123Z" and its NUL, with room */
 
 /* Format ev as one JSON object (no newline). Returns the length, as snprintf. */
 int event_json(const struct ctl_event *ev, char *buf, size_t len);
+
+/* A wall-clock time (UTC s since 1970) as ISO 8601 UTC with milliseconds,
+ * "2026-12-04T23:05:53.123Z". Returns its length, or 0 (and "") for wall <= 0 (no wall
+ * clock) or a time the format cannot hold. */
+int event_wall_iso(double wall, char *buf, size_t len);
+
+/* The same as a JSON value: the quoted string, or null where event_wall_iso gives none. */
+int event_wall_json(double wall, char *buf, size_t len);
 
 /* Format ev as one human-readable line (no newline). */
 int event_text(const struct ctl_event *ev, char *buf, size_t len);

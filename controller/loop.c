@@ -185,8 +185,51 @@ static void late_tick_said(const struct ctl *c, const struct ctl_input *in, stru
              cfg->limits.loop_late_burst);
 }
 
-static bool loop_done(const struct loop_opts *o, const struct loop_stats *st,
-                      const struct ctl *c, double elapsed)
+double loop_stop_timeout_s(const struct ecc_config *cfg)
+{
+    return 1.5 * cfg->drive.decel_time_s + cfg->drive.dead_time_s + LOOP_STOP_MARGIN_S;
+}
+
+/* Is the belt reported stopped? Where the drive reports its speed, a reading taken after
+ * the command reached zero (t_zero) must say so, and so must the measured belt; without
+ * drive feedback the measured belt (pulses and the model of the commanded ramp). */
+static bool belt_stopped(const struct ctl *c, const struct hal_drive_status *d, double t_zero,
+                         struct loop_stats *st)
+{
+    bool reports = d->present && d->t_speed >= 0.0 && isfinite(d->speed_mps);
+
+    st->stop_drive_mps = reports ? d->speed_mps : NAN;
+    st->stop_belt_mps = ctl_speed(c);
+    if (!(fabs(st->stop_belt_mps) < LOOP_STOPPED_MPS))
+        return false;
+    if (!reports)
+        return true;
+    return !d->comm_lost && d->t_speed > t_zero && fabs(d->speed_mps) < LOOP_STOPPED_MPS;
+}
+
+/* After the last session: true once the belt is reported stopped, or once it overran the
+ * timeout (st->belt_not_stopped). *t_zero: when the command reached zero (-1: not yet). */
+static bool sessions_over(const struct loop_opts *o, struct loop_stats *st, const struct ctl *c,
+                          const struct hal_drive_status *d, double now, double *t_zero)
+{
+    if (o->max_sessions <= 0 || st->sessions_done < o->max_sessions)
+        return false;
+    if (ctl_speed_cmd(c) != 0.0) {
+        *t_zero = -1.0;         /* the command still ramps down */
+        return false;
+    }
+    if (*t_zero < 0.0)
+        *t_zero = now;
+    st->t_cmd_zero = *t_zero;
+    st->stop_wait_s = now - *t_zero;
+    if (belt_stopped(c, d, *t_zero, st))
+        return true;
+    st->belt_not_stopped = st->stop_wait_s > loop_stop_timeout_s(&c->cfg);
+    return st->belt_not_stopped;
+}
+
+static bool loop_done(const struct loop_opts *o, const struct loop_stats *st, double elapsed,
+                      bool sessions_end)
 {
     if (o->stop && *o->stop)
         return true;
@@ -194,9 +237,7 @@ static bool loop_done(const struct loop_opts *o, const struct loop_stats *st,
         return true;            /* --start could not start: nothing more will happen */
     if (o->max_time_s > 0.0 && elapsed >= o->max_time_s)
         return true;
-    /* After the last session, wait until the belt command has ramped to zero. */
-    return o->max_sessions > 0 && st->sessions_done >= o->max_sessions &&
-           ctl_speed_cmd(c) == 0.0;
+    return sessions_end;
 }
 
 int loop_run(struct ctl *c, struct hal *hal, const struct loop_opts *o, struct loop_stats *st)
@@ -205,11 +246,15 @@ int loop_run(struct ctl *c, struct hal *hal, const struct loop_opts *o, struct l
     const double dt = c->dt;
     double t0 = hal->clock.now(hal->clock.ctx), next = t0, now = t0;
     struct ctl_input in;
+    double t_zero = -1.0;
+    bool sessions_end = false;
 
     memset(st, 0, sizeof *st);
+    st->stop_drive_mps = st->stop_belt_mps = NAN;
+    st->t_cmd_zero = -1.0;
     if (o->trace)
         fprintf(o->trace, "%s\n", loop_trace_header());
-    while (!loop_done(o, st, c, now - t0)) {
+    while (!loop_done(o, st, now - t0, sessions_end)) {
         read_inputs(hal, &buf, &in);
         in.late_s = st->ticks > 0 && in.now > next ? in.now - next : 0.0;
         st->late_s = in.late_s;
@@ -223,6 +268,7 @@ int loop_run(struct ctl *c, struct hal *hal, const struct loop_opts *o, struct l
             in.pressed |= HAL_BTN_START;
             st->start_pressed = true;
         }
+        ctl_set_clock(c, in.now, in.wall, in.utc_offset_s);
         if (o->on_service)
             o->on_service(o->arg, c, hal, st);
         now = in.now;
@@ -234,6 +280,7 @@ int loop_run(struct ctl *c, struct hal *hal, const struct loop_opts *o, struct l
             trace_row(o->trace, c, &c->cfg, now);
         if (o->on_tick)
             o->on_tick(o->arg, c, now);
+        sessions_end = sessions_over(o, st, c, &in.drive, now, &t_zero);
         st->ticks++;
         next += dt;
         if (hal->clock.now(hal->clock.ctx) > next) {   /* late: skip, do not catch up */
@@ -249,5 +296,5 @@ int loop_run(struct ctl *c, struct hal *hal, const struct loop_opts *o, struct l
     hal_drive_stop(&hal->drive);
     if (hal->inputs.enable)
         hal->inputs.enable(hal->inputs.ctx, false);
-    return 0;
+    return st->belt_not_stopped ? LOOP_BELT_NOT_STOPPED : 0;
 }

@@ -163,7 +163,11 @@ int service_restore(struct service *s, struct ctl *c, double wall, int utc_offse
         return 0;                           /* nothing to carry on */
     r = (struct ctl_resume){.set = os.set > 0 ? os.set : 1,
                             .reps = os.set_done ? s->cfg->protocol.reps_per_set : os.reps,
-                            .session_start_wall = os.started};
+                            .session_start_wall = os.started, .strokes = os.strokes,
+                            .in_band_s = os.in_band_s, .window_s = os.window_s,
+                            .set_s = os.set_s, .done_counted = os.done_counted,
+                            .done_rejected = os.done_rejected};
+    memcpy(r.rejected, os.rejected, sizeof r.rejected);
     if (ctl_resume(c, &r) != CTL_OK) {
         log_warn("history: session %ld (set %d, %d reps) cannot be carried on with this "
                  "config's protocol; a new session will begin", os.session_id, os.set, os.reps);
@@ -173,8 +177,8 @@ int service_restore(struct service *s, struct ctl *c, double wall, int utc_offse
         log_error("history: cannot carry on session %ld", os.session_id);
         return -1;
     }
-    log_info("carrying on session %ld: set %d with %d reps counted (start to go on)",
-             os.session_id, r.set, r.reps);
+    log_info("carrying on session %ld: set %d with %d reps counted, %d strokes so far "
+             "(start to go on)", os.session_id, r.set, r.reps, r.strokes);
     return 0;
 }
 

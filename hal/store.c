@@ -91,6 +91,13 @@ static const char *const migrations[] = {
     " kind TEXT NOT NULL CHECK (kind IN ('tare', 'span')), \"offset\" REAL,"
     " scale REAL, mass_kg REAL NOT NULL DEFAULT 0);"
     "PRAGMA application_id = 1162036036;",
+    /* 2: what carrying on a set after a restart needs to give the whole set's figures:
+     * each stroke's loaded window (the set's time in band is over the windows) and the
+     * time the set has run, kept on every stroke (s on eccd's clock, not wall time: a
+     * restart, or a wall clock set back, cannot bend it). */
+    "ALTER TABLE reps ADD COLUMN window_s REAL;"
+    "ALTER TABLE rejects ADD COLUMN window_s REAL;"
+    "ALTER TABLE sets ADD COLUMN duration_s REAL;",
 };
 _Static_assert(sizeof migrations / sizeof migrations[0] == STORE_SCHEMA_VERSION,
                "one migration per schema version");
@@ -129,17 +136,22 @@ static const struct sql wsql[W_COUNT] = {
     [W_SET_FIND] = {"find set", "SELECT id FROM sets WHERE session_id = ?1 AND n = ?2"},
     [W_SET_END] = {"end set",
                    "UPDATE sets SET ended = ?2, counted = max(counted, ?3),"
-                   " rejected = max(rejected, ?4), in_band_share = ?5 WHERE id = ?1"},
+                   " rejected = max(rejected, ?4), in_band_share = ?5,"
+                   " duration_s = coalesce(?6, duration_s) WHERE id = ?1"},
     [W_REP_INSERT] = {"insert rep",
                       "INSERT INTO reps(set_id, n, stroke, t, duration_s, travel_m, peak_n,"
-                      " mean_n, in_band_s, in_band_share, work_j)"
-                      " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"},
-    [W_SET_COUNTED] = {"count rep", "UPDATE sets SET counted = max(counted, ?2) WHERE id = ?1"},
+                      " mean_n, in_band_s, in_band_share, work_j, window_s)"
+                      " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"},
+    [W_SET_COUNTED] = {"count rep",
+                       "UPDATE sets SET counted = max(counted, ?2),"
+                       " duration_s = coalesce(?3, duration_s) WHERE id = ?1"},
     [W_REJECT_INSERT] = {"insert reject",
                          "INSERT INTO rejects(set_id, stroke, t, verdict, duration_s, travel_m,"
-                         " peak_n, mean_n, in_band_s, in_band_share, work_j)"
-                         " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"},
-    [W_SET_REJECTED] = {"count reject", "UPDATE sets SET rejected = rejected + 1 WHERE id = ?1"},
+                         " peak_n, mean_n, in_band_s, in_band_share, work_j, window_s)"
+                         " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"},
+    [W_SET_REJECTED] = {"count reject",
+                        "UPDATE sets SET rejected = rejected + 1,"
+                        " duration_s = coalesce(?2, duration_s) WHERE id = ?1"},
     [W_FAULT_INSERT] = {"insert fault",
                         "INSERT INTO faults(session_id, t, fault, value, limit_value)"
                         " VALUES (?1, ?2, ?3, ?4, ?5)"},
@@ -166,8 +178,8 @@ static const struct sql wsql[W_COUNT] = {
 };
 
 enum rstmt {
-    R_PATIENT_LIST = 0, R_PATIENT_GET, R_SELECTED, R_RECENT, R_FIND_OPEN, R_HISTORY, R_EXPORT,
-    R_COUNT
+    R_PATIENT_LIST = 0, R_PATIENT_GET, R_SELECTED, R_RECENT, R_FIND_OPEN, R_OPEN_SET,
+    R_SET_STROKES, R_OPEN_SET_REJECTS, R_OPEN_SESSION_SUMS, R_HISTORY, R_EXPORT, R_COUNT
 };
 
 #define PATIENT_COLS "id, name, created, force_low, force_high, speed_max, force_abort"
@@ -184,13 +196,35 @@ static const struct sql rsql[R_COUNT] = {
                   " FROM sessions s WHERE " OF_PATIENT
                   " ORDER BY s.started DESC, s.id DESC LIMIT ?3"},
     [R_FIND_OPEN] = {"find open session",
-                     "SELECT s.id, s.started, s.resumes,"
-                     " (SELECT n FROM sets WHERE session_id = s.id ORDER BY n DESC LIMIT 1),"
-                     " (SELECT counted FROM sets WHERE session_id = s.id ORDER BY n DESC LIMIT 1),"
-                     " (SELECT ended IS NOT NULL FROM sets WHERE session_id = s.id"
-                     " ORDER BY n DESC LIMIT 1)"
-                     " FROM sessions s WHERE s.status = 'open' AND " OF_PATIENT
+                     "SELECT s.id, s.started, s.resumes FROM sessions s"
+                     " WHERE s.status = 'open' AND " OF_PATIENT
                      " ORDER BY s.started DESC, s.id DESC LIMIT 1"},
+    /* The open session's latest set: its number, reps, whether it finished, how long it
+     * had run (NULL in a set begun before schema 2), when it began. */
+    [R_OPEN_SET] = {"read open set",
+                    "SELECT id, n, counted, ended IS NOT NULL, duration_s, started FROM sets"
+                    " WHERE session_id = ?1 ORDER BY n DESC LIMIT 1"},
+    /* A set's strokes: time in band, loaded windows (a stroke from before schema 2 has no
+     * window_s: in_band_s / in_band_share gives it where the share is > 0), latest (UTC s). */
+    [R_SET_STROKES] = {"read set's strokes",
+                       "SELECT coalesce(sum(in_band_s), 0), coalesce(sum(coalesce(window_s,"
+                       " CASE WHEN in_band_share > 0 THEN in_band_s / in_band_share ELSE 0 END)),"
+                       " 0), max(t) FROM (SELECT in_band_s, in_band_share, window_s, t FROM reps"
+                       " WHERE set_id = ?1 UNION ALL SELECT in_band_s, in_band_share, window_s, t"
+                       " FROM rejects WHERE set_id = ?1)"},
+    [R_OPEN_SET_REJECTS] = {"read open set's rejects",
+                            "SELECT verdict, count(*) FROM rejects WHERE set_id = ?1"
+                            " GROUP BY verdict"},
+    /* Its finished sets' reps and rejects, and the highest stroke number on record. */
+    [R_OPEN_SESSION_SUMS] = {"read open session's sums",
+                             "SELECT (SELECT coalesce(sum(counted), 0) FROM sets"
+                             " WHERE session_id = ?1 AND ended IS NOT NULL),"
+                             " (SELECT coalesce(sum(rejected), 0) FROM sets"
+                             " WHERE session_id = ?1 AND ended IS NOT NULL),"
+                             " (SELECT coalesce(max(stroke), 0) FROM (SELECT r.stroke FROM reps r"
+                             " JOIN sets st ON st.id = r.set_id WHERE st.session_id = ?1"
+                             " UNION ALL SELECT j.stroke FROM rejects j JOIN sets st"
+                             " ON st.id = j.set_id WHERE st.session_id = ?1))"},
     [R_HISTORY] = {"history",
                    "SELECT s.id, s.started, s.ended, s.status = 'done', st.n, st.started,"
                    " st.counted, st.rejected, st.in_band_share, st.pain,"
@@ -342,6 +376,7 @@ static void bind_figures(sqlite3_stmt *st, int i, const struct rep_figures *f)
     bind_real(st, i + 4, f->in_band_s);
     bind_real(st, i + 5, f->in_band_share);
     bind_real(st, i + 6, f->work_j);
+    bind_real(st, i + 7, f->window_s);
 }
 
 static double col_real(sqlite3_stmt *st, int i)            /* NULL: NAN */
@@ -527,6 +562,7 @@ static int ev_rep(struct store *s, const struct ctl_event *ev)
         return -1;
     sqlite3_bind_int64(s->ws[W_SET_COUNTED], 1, set);
     sqlite3_bind_int(s->ws[W_SET_COUNTED], 2, ev->rep);
+    bind_real(s->ws[W_SET_COUNTED], 3, ev->set_s);
     return w_exec(s, W_SET_COUNTED);
 }
 
@@ -548,6 +584,7 @@ static int ev_reject(struct store *s, const struct ctl_event *ev)
     if (!set)
         return 0;
     sqlite3_bind_int64(s->ws[W_SET_REJECTED], 1, set);
+    bind_real(s->ws[W_SET_REJECTED], 2, ev->set_s);
     return w_exec(s, W_SET_REJECTED);
 }
 
@@ -565,6 +602,7 @@ static int ev_set(struct store *s, const struct ctl_event *ev)
     sqlite3_bind_int(st, 3, ev->sum.counted);
     sqlite3_bind_int(st, 4, ev->sum.rejected);
     bind_real(st, 5, ev->sum.in_band_share);
+    bind_real(st, 6, ev->sum.duration_s);
     return w_exec(s, W_SET_END);
 }
 
@@ -1552,12 +1590,94 @@ int store_recent_sessions(struct store *s, long patient, double since, double *s
     return n;
 }
 
+/* The open session's latest set (none: out->set stays 0); its set id in *set_id, its
+ * start (UTC s) in *started and how long it had run in out->set_s (NAN: not recorded). */
+static int open_set_read(struct store *s, struct store_open_session *out, long *set_id,
+                         double *started)
+{
+    sqlite3_stmt *st = r_begin(s, R_OPEN_SET);
+    int rc;
+
+    sqlite3_bind_int64(st, 1, out->session_id);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        *set_id = (long)sqlite3_column_int64(st, 0);
+        out->set = sqlite3_column_int(st, 1);
+        out->reps = sqlite3_column_int(st, 2);
+        out->set_done = sqlite3_column_int(st, 3) != 0;
+        out->set_s = col_real(st, 4);
+        *started = col_real(st, 5);
+    }
+    return r_end(s, R_OPEN_SET, rc);
+}
+
+/* The set's time in band and loaded windows; where its running time was not recorded (a
+ * set begun before schema 2), its wall-clock span from its start to its latest stroke. */
+static int set_strokes_read(struct store *s, long set_id, double started,
+                            struct store_open_session *out)
+{
+    sqlite3_stmt *st = r_begin(s, R_SET_STROKES);
+    int rc;
+
+    sqlite3_bind_int64(st, 1, set_id);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        out->in_band_s = sqlite3_column_double(st, 0);
+        out->window_s = sqlite3_column_double(st, 1);
+        if (isnan(out->set_s))
+            out->set_s = col_real(st, 2) - started;
+    }
+    if (!(out->set_s >= 0.0))
+        out->set_s = 0.0;
+    return r_end(s, R_SET_STROKES, rc);
+}
+
+static int verdict_from_name(const char *name)
+{
+    for (int v = 0; v < REP_VERDICT_COUNT; v++)
+        if (name && strcmp(name, rep_verdict_name((enum rep_verdict)v)) == 0)
+            return v;
+    return -1;
+}
+
+static int open_set_rejects(struct store *s, long set_id, struct store_open_session *out)
+{
+    sqlite3_stmt *st = r_begin(s, R_OPEN_SET_REJECTS);
+    int rc;
+
+    sqlite3_bind_int64(st, 1, set_id);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        int v = verdict_from_name((const char *)sqlite3_column_text(st, 0));
+        if (v > REP_COUNTED)        /* a name this eccd does not know counts nowhere */
+            out->rejected[v] += sqlite3_column_int(st, 1);
+    }
+    return r_end(s, R_OPEN_SET_REJECTS, rc);
+}
+
+static int open_session_sums(struct store *s, struct store_open_session *out)
+{
+    sqlite3_stmt *st = r_begin(s, R_OPEN_SESSION_SUMS);
+    int rc;
+
+    sqlite3_bind_int64(st, 1, out->session_id);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        out->done_counted = sqlite3_column_int(st, 0);
+        out->done_rejected = sqlite3_column_int(st, 1);
+        out->strokes = sqlite3_column_int(st, 2);
+    }
+    return r_end(s, R_OPEN_SESSION_SUMS, rc);
+}
+
 int store_find_open_session(struct store *s, long patient, double since,
                             struct store_open_session *out)
 {
     sqlite3_stmt *st = r_begin(s, R_FIND_OPEN);
+    long set_id = 0;
+    double set_started = NAN;
     int rc;
 
+    memset(out, 0, sizeof *out);
     sqlite3_bind_int64(st, 1, patient);
     sqlite3_bind_double(st, 2, since);
     rc = sqlite3_step(st);
@@ -1565,16 +1685,19 @@ int store_find_open_session(struct store *s, long patient, double since,
         out->session_id = (long)sqlite3_column_int64(st, 0);
         out->started = col_real(st, 1);
         out->resumes = sqlite3_column_int(st, 2);
-        out->set = col_int(st, 3, 0);
-        out->reps = col_int(st, 4, 0);
-        out->set_done = col_int(st, 5, 0) != 0;
     }
     if (r_end(s, R_FIND_OPEN, rc) != 0)
         return -1;
-    if (rc == SQLITE_ROW)
-        return 0;
-    errno = ENOENT;
-    return -1;
+    if (rc != SQLITE_ROW) {
+        errno = ENOENT;
+        return -1;
+    }
+    if (open_set_read(s, out, &set_id, &set_started) != 0 || open_session_sums(s, out) != 0)
+        return -1;
+    if (set_id > 0 && (set_strokes_read(s, set_id, set_started, out) != 0 ||
+                       open_set_rejects(s, set_id, out) != 0))
+        return -1;
+    return 0;
 }
 
 static void history_row(sqlite3_stmt *st, struct store_set_row *r)

@@ -33,7 +33,7 @@
 
 #include "controller/ctl.h"
 
-#define STORE_SCHEMA_VERSION 1
+#define STORE_SCHEMA_VERSION 2
 #define STORE_NAME_MAX 64
 
 struct store;
@@ -118,14 +118,20 @@ int store_pain(struct store *s, long patient, int score, long *session_out, int 
 int store_recent_sessions(struct store *s, long patient, double since, double *starts,
                           double *ends, int max);
 
-/* The patient's latest session begun at or after since that is still open (not finished).
- * 0 and *out filled; -1 ENOENT when there is none. */
+/* The patient's latest session begun at or after since that is still open (not finished),
+ * with what carrying it on needs to go on numbering its strokes and to give its set's
+ * figures over the whole set. 0 and *out filled; -1 ENOENT when there is none. */
 struct store_open_session {
     long session_id;
     double started;             /* UTC s */
     int set;                    /* highest set begun (0: none) */
     int reps;                   /* reps counted in it */
     bool set_done;              /* ... and it had finished (its SET event is stored) */
+    double set_s;               /* ... how long it had run, to its latest stroke (s) */
+    int rejected[REP_VERDICT_COUNT];    /* ... its rejected strokes by verdict */
+    double in_band_s, window_s; /* ... its strokes' time in band and loaded windows (s) */
+    int done_counted, done_rejected;    /* reps and rejects of the session's finished sets */
+    int strokes;                /* the session's highest stroke number on record (0: none) */
     int resumes;                /* times it was carried on after a restart so far */
 };
 int store_find_open_session(struct store *s, long patient, double since,

@@ -1,6 +1,7 @@
 /* report.c - load eccd's rep log and trace, summarise and print them (see report.h). */
 #include "sim/report.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <jansson.h>
 #include <limits.h>
@@ -225,6 +226,37 @@ static int read_fields(const struct line_ctx *c, const struct field *f, size_t n
 
 #define READ_FIELDS(c, table, base) read_fields(c, table, sizeof table / sizeof table[0], base)
 
+/* "YYYY-MM-DDTHH:MM:SS.mmmZ": digits where the pattern has 'd', every part in range. */
+static int wall_well_formed(const char *s)
+{
+    static const char pattern[] = "dddd-dd-ddTdd:dd:dd.dddZ";
+    int mo, d, h, mi, sec;
+
+    if (strlen(s) != sizeof pattern - 1)
+        return 0;
+    for (size_t i = 0; i < sizeof pattern - 1; i++)
+        if (pattern[i] == 'd' ? !isdigit((unsigned char)s[i]) : s[i] != pattern[i])
+            return 0;
+    if (sscanf(s + 5, "%2d-%2dT%2d:%2d:%2d", &mo, &d, &h, &mi, &sec) != 5)
+        return 0;
+    return mo >= 1 && mo <= 12 && d >= 1 && d <= 31 && h <= 23 && mi <= 59 && sec <= 60;
+}
+
+/* The optional "wall" of any line: out is "" when it is absent or null. */
+static int read_wall(const struct line_ctx *c, char *out)
+{
+    json_t *v = json_object_get(c->obj, "wall");
+
+    out[0] = '\0';
+    if (!v || json_is_null(v))
+        return 0;
+    if (!json_is_string(v) || !wall_well_formed(json_string_value(v)))
+        return line_fail(c, "\"wall\" must be UTC with milliseconds as "
+                            "\"2026-01-05T07:00:00.000Z\" (or null)");
+    memcpy(out, json_string_value(v), REPORT_WALL_MAX);
+    return 0;
+}
+
 static int check_min(const struct line_ctx *c, const char *key, double v, double lo)
 {
     return v >= lo ? 0 : line_fail(c, "\"%s\" is %g, must be at least %g", key, v, lo);
@@ -256,7 +288,7 @@ static int parse_run(struct report_log *log, const struct line_ctx *c)
     if (r->line)
         return line_fail(c, "a second \"run\" line (the first is line %ld; one run per file)",
                          r->line);
-    if (READ_FIELDS(c, fields, r) < 0)
+    if (READ_FIELDS(c, fields, r) < 0 || read_wall(c, r->wall) < 0)
         return -1;
     r->line = c->line;
     if (r->version != REPORT_LOG_VERSION)
@@ -301,7 +333,7 @@ static int parse_stroke(struct report_log *log, const struct line_ctx *c, int co
     int v;
 
     if (READ_FIELDS(c, fields, &s) < 0 || read_field(c, &verdict_field, verdict) < 0 ||
-        check_stroke(c, &s) < 0)
+        read_wall(c, s.wall) < 0 || check_stroke(c, &s) < 0)
         return -1;
     v = verdict_from_name(verdict);
     if (v < 0)
@@ -346,7 +378,7 @@ static int parse_set(struct report_log *log, const struct line_ctx *c)
     };
     S s = {0};
 
-    if (READ_FIELDS(c, fields, &s) < 0)
+    if (READ_FIELDS(c, fields, &s) < 0 || read_wall(c, s.wall) < 0)
         return -1;
     if (check_min(c, "session", s.session, 1) < 0 || check_min(c, "set", s.set, 1) < 0 ||
         check_min(c, "counted", s.counted, 0) < 0 || check_min(c, "rejected", s.rejected, 0) < 0 ||
@@ -368,7 +400,7 @@ static int parse_session(struct report_log *log, const struct line_ctx *c)
     };
     S s = {0};
 
-    if (READ_FIELDS(c, fields, &s) < 0)
+    if (READ_FIELDS(c, fields, &s) < 0 || read_wall(c, s.wall) < 0)
         return -1;
     if (check_min(c, "session", s.session, 1) < 0 || check_min(c, "sets", s.sets, 0) < 0 ||
         check_min(c, "counted", s.counted, 0) < 0 || check_min(c, "rejected", s.rejected, 0) < 0)
@@ -386,7 +418,7 @@ static int parse_fault_or_reset(struct report_log *log, const struct line_ctx *c
     S s = {0};
 
     s.value = s.limit = NAN;
-    if (read_fields(c, fields, is_reset ? 2 : 4, &s) < 0)
+    if (read_fields(c, fields, is_reset ? 2 : 4, &s) < 0 || read_wall(c, s.wall) < 0)
         return -1;
     s.is_reset = is_reset;
     s.line = c->line;
@@ -854,6 +886,8 @@ static void print_run_header(FILE *out, const struct report_log *log,
     fprintf(out, "  band       %g to %g N, belt speed at most %.2f m/s (%.1f km/h)\n",
             r->band_low, r->band_high, r->speed_max, 3.6 * r->speed_max);
     fprintf(out, "  protocol   %d reps x %d sets\n", r->reps_per_set, r->sets_per_session);
+    if (r->wall[0])
+        fprintf(out, "  started    %s (UTC)\n", r->wall);
     if (r->config[0] || r->scenario[0])
         fprintf(out, "  source     %s, scenario %s, seed %ld\n",
                 r->config[0] ? r->config : "-", r->scenario[0] ? r->scenario : "-", r->seed);
@@ -958,7 +992,10 @@ static void print_faults(FILE *out, const struct report_log *log, const struct r
     fprintf(out, "\n%sFaults%s\n", ansi(o, ANSI_BOLD), ansi(o, ANSI_RESET));
     for (size_t i = 0; i < log->n_faults; i++) {
         const struct report_fault *f = &log->faults[i];
-        fprintf(out, "  t %9.2f s  %-20s ", f->t, f->fault);
+        fprintf(out, "  t %9.2f s  ", f->t);
+        if (f->wall[0])
+            fprintf(out, "%s  ", f->wall);
+        fprintf(out, "%-20s ", f->fault);
         if (f->is_reset)
             fprintf(out, "reset by the operator\n");
         else

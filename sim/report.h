@@ -27,6 +27,9 @@
 #include <stdio.h>
 
 #define REPORT_LOG_VERSION 1     /* the rep-log "version" this reader understands */
+/* "wall" on any line: UTC with milliseconds, "2026-12-04T23:05:53.123Z" (24 characters).
+ * Optional (older logs have none; null where eccd had no wall clock): "" when absent. */
+#define REPORT_WALL_MAX 25
 
 enum report_verdict {
     REPORT_COUNTED = 0,
@@ -53,6 +56,7 @@ struct report_run {              /* the "run" line */
     char config[256];            /* optional fields: "" / 0 when absent */
     char scenario[64];
     long seed;
+    char wall[REPORT_WALL_MAX];  /* when eccd started ("": not logged) */
     long line;
 };
 
@@ -67,6 +71,7 @@ struct report_stroke {           /* a "rep" (counted) or "reject" line */
     double peak_n, mean_n;
     double in_band_s, in_band_share;
     double work_j;
+    char wall[REPORT_WALL_MAX];  /* UTC at t ("": not logged) */
     long line;
 };
 
@@ -77,12 +82,14 @@ struct report_set_line {         /* a "set" line: eccd's own summary of a finish
     int by_verdict[REPORT_VERDICTS]; /* [REPORT_COUNTED] unused (0) */
     double in_band_share;        /* NAN if logged as null */
     double duration_s;
+    char wall[REPORT_WALL_MAX];
     long line;
 };
 
 struct report_session_line {     /* a "session" line */
     double t;
     int session, sets, counted, rejected;
+    char wall[REPORT_WALL_MAX];
     long line;
 };
 
@@ -91,6 +98,7 @@ struct report_fault {            /* a "fault" or "reset" line */
     int is_reset;
     char fault[32];
     double value, limit;         /* NAN for a reset */
+    char wall[REPORT_WALL_MAX];
     long line;
 };
 

@@ -320,7 +320,7 @@ static int run_loop(const struct ecc_config *cfg, double t_max, FILE *rep_log, F
     }
     ctl_init(&ctl, cfg);
     loop_run(&ctl, &hal, &lo, &st);
-    r->t_end = st.t_end;
+    r->t_end = st.t_cmd_zero >= 0.0 ? st.t_cmd_zero : st.t_end;   /* as scn_run's */
     copy_truth(r, hal_sim_rig(sim));
     hal_sim_close(sim);
     return 0;

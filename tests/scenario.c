@@ -200,7 +200,9 @@ int scn_run(const char *scenario, unsigned seed, int sessions, const char *const
     loop_run(&ctl, &hal, &lo, &st);
     r->sessions_done = st.sessions_done;
     r->ticks = st.ticks;
-    r->t_end = st.t_end;
+    /* The set's end as bench-control times it: the command at zero after the session,
+     * not the loop's end, which waits a second more for the drive to stop the belt. */
+    r->t_end = st.t_cmd_zero >= 0.0 ? st.t_cmd_zero : st.t_end;
     collect_truth(r, w.rig);
     hal_sim_close(sim);
     return 0;

@@ -25,7 +25,8 @@ struct scn_result {
     struct ecc_config cfg;
     int sessions_done;
     long ticks;
-    double t_end;
+    double t_end;                       /* s: the command reached zero after the last
+                                           session (else the loop's end) */
 
     /* the controller's view */
     int n_judged;                       /* REP + REJECT events */

@@ -79,10 +79,46 @@ check "a_set_line_per_set_and_a_session_line" \
     sh -c "[ \$(grep -c '\"event\":\"set\"' '$tmp/reps.jsonl') -eq 3 ] && grep -q '\"event\":\"session\".*\"counted\":45' '$tmp/reps.jsonl'"
 check "rejected_strokes_carry_a_reason" \
     sh -c "! grep '\"event\":\"reject\"' '$tmp/reps.jsonl' | grep -v -q '\"verdict\":\"too_'"
+# Every line has "wall" (UTC, ms); on the sim backend it is sim.wall_start (default
+# 2026-01-05T07:00:00Z) plus the virtual time t, so the log is the same on every run.
+walled=$(grep -c '"wall":"[0-9]\{4\}-[0-9][0-9]-[0-9][0-9]T[0-9][0-9]:[0-9][0-9]:[0-9][0-9]\.[0-9]\{3\}Z"' "$tmp/reps.jsonl")
+sline=$(grep '"event":"session"' "$tmp/reps.jsonl")
+st=$(echo "$sline" | sed 's/.*"t":\([0-9.]*\),.*/\1/')
+sw=$(echo "$sline" | sed 's/.*"wall":"\([^"]*\)".*/\1/')
+want_sw=$(date -u -d "@$(awk -v t="${st:-0}" 'BEGIN { printf "%.3f", 1767596400 + t }')" +%Y-%m-%dT%H:%M:%S.%3NZ)
+check "every_rep_log_line_has_its_wall_clock_time" \
+    sh -c "[ '$walled' -eq \$(wc -l <'$tmp/reps.jsonl') ] && head -1 '$tmp/reps.jsonl' | grep -q '\"wall\":\"2026-01-05T07:00:00.000Z\"' && [ '$sw' = '$want_sw' ]"
 "$eccreport" --quiet "$tmp/reps.jsonl" >"$tmp/report" 2>&1
 check "rep_log_is_valid_json_lines" test $? -eq 0
 check "trace_has_a_row_per_tick" \
     sh -c "head -1 '$tmp/trace.csv' | grep -q '^t,state,' && [ \$(wc -l <'$tmp/trace.csv') -gt 20000 ]"
+
+# -- --sessions N exits once the belt is reported stopped -----------------------------
+# The trace's speed column is the measured belt (on the sim backend: the simulated drive's
+# reported motor speed, fused with the belt pulses). When the command first reaches zero
+# after the session the belt still turns (so exiting there, as eccd once did, would leave
+# it running); the last row, the tick eccd exits on, must have it stopped.
+zero=$(awk -F, -v ts="${st:-0}" 'NR > 1 && $1 >= ts && $7 + 0 == 0 { print $1, $8; exit }' "$tmp/trace.csv")
+last=$(tail -n 1 "$tmp/trace.csv" | awk -F, '{ print $1, $7, $8 }')
+echo "  after the session (t = $st): command zero at t, belt = $zero; last row t, command, belt = $last"
+check "sessions_exit_waits_until_the_belt_is_stopped" \
+    awk -v z="$zero" -v l="$last" 'BEGIN { split(z, a, " "); split(l, b, " ");
+        exit !(a[2] + 0 > 0.05 && b[1] > a[1] && b[2] + 0 == 0 && b[3] + 0 < 0.001) }'
+
+# A drive that does not stop: it runs away the moment the session ends (the run is the
+# same as above up to then: virtual clock, same seed). eccd waits 1.5 x drive.decel_time_s
+# (3 s) + drive.dead_time_s (0.05 s) + 1 s = 5.55 s from the command reaching zero, then
+# exits 3 and says why.
+"$eccd" -c config/sim.ini -q --sessions 1 --set sim.scenario=partial --set sim.seed=11 \
+    --sim-fault "drive_runaway@${st:-0}" --trace "$tmp/runaway.csv" 2>"$tmp/runaway.err"
+rc=$?
+zero=$(awk -F, -v ts="${st:-0}" 'NR > 1 && $1 >= ts && $7 + 0 == 0 { print $1; exit }' "$tmp/runaway.csv")
+last=$(tail -n 1 "$tmp/runaway.csv" | awk -F, '{ print $1, $8 }')
+echo "  runaway at t = $st: exit status $rc, command zero at $zero, last row t, belt = $last"
+check "sessions_exit_with_a_belt_that_does_not_stop_is_an_error" \
+    sh -c "[ $rc -eq 4 ] && grep -q 'the belt did not stop: .* the drive reports 1.000 m/s' '$tmp/runaway.err' &&
+           awk -v z='${zero:-0}' -v l='$last' 'BEGIN { split(l, b, \" \"); w = b[1] - z;
+               exit !(w >= 5.55 && w <= 5.6 && b[2] > 0.9) }'"
 
 # -- signals: SIGTERM stops a real-time run cleanly -----------------------------------
 "$eccd" -c config/sim.ini --set sim.speed=1 --rep-log "$tmp/sig.jsonl" 2>"$tmp/sigerr" &

@@ -3,15 +3,23 @@
 # eccsim over Modbus TCP, in real time, killed with SIGKILL at seeded random points across
 # a set, then started again.
 #
-# For each point (seed 1..POINTS, kill time drawn from the seed over the set):
+# For each point (seed 1..POINTS, kill time drawn from the seed over the set; odd seeds
+# against the "normal" simulated athlete, even ones against "partial", who cuts about 30%
+# of the strokes short, so rejected strokes are in the history before the kill too):
 #  - right after the kill: PRAGMA integrity_check says ok; every rep in eccd's rep log
 #    (written after each commit) is in the database; and the database holds every valid
 #    stroke the athlete finished more than 0.5 s before the kill (eccsim's ground truth)
 #    and none it had not finished;
 #  - eccd is started again: it carries on the same session and set (a "set_start" event
-#    with "resumed":true), its first rep is numbered one past the reps kept, and when the
-#    set is done the database holds reps 1..N of one session, once each, the session
-#    finished and marked resumed once.
+#    with "resumed":true), its first rep is numbered one past the reps kept and its first
+#    stroke one past the strokes kept, and when the set is done the database holds reps
+#    1..N of one session, once each, the session finished and marked resumed once;
+#  - every stroke number (counted or rejected) is in the history once, 1..M, and in the two
+#    rep logs at most once;
+#  - the set's line after the restart covers the whole set: its reps (N), its rejects (all
+#    of them, before and after the kill, as the database has them), its time in band (over
+#    every stroke's loaded window in the database) and its duration (the time it had run
+#    before the kill, as the history kept it, plus the time since the resumed start).
 # Points run ECC_RESUME_JOBS at a time (default 5): each eccd/eccsim pair sleeps most
 # of the time. Prints "ok   t_resume: NAME" / "FAIL t_resume: NAME" per point.
 set -u
@@ -43,6 +51,47 @@ valid_before() {
         END { print n + 0 }' "$1"
 }
 
+# Every stroke the history holds, counted or rejected.
+strokes_sql="(SELECT stroke FROM reps UNION ALL SELECT stroke FROM rejects)"
+
+# field NAME: the number after "NAME": on stdin's line.
+field() { sed -n "s/.*\"$1\":\([-0-9.]*\).*/\1/p"; }
+
+# strokes_once DIR: "" if every stroke number is in the history once (1..M) and in the rep
+# logs at most once; else "; why".
+strokes_once() {
+    nums=$(q "$1/history.db" "SELECT count(*), count(DISTINCT stroke), min(stroke), max(stroke) FROM $strokes_sql")
+    n=${nums%%|*}
+    [ "$nums" = "$n|$n|1|$n" ] || echo "; stroke numbers in the history (count|distinct|min|max): $nums"
+    twice=$(cat "$1/run1.reps.jsonl" "$1/run2.reps.jsonl" | grep -E '"event":"(rep|reject)"' |
+            field stroke | sort -n | uniq -d | tr '\n' ' ')
+    [ -z "$twice" ] || echo "; strokes logged twice: $twice"
+}
+
+# whole_set DIR RAN_S: "" if the set line after the restart covers the whole set (RAN_S: how
+# long the set had run at the kill, as the history kept it); else "; why".
+whole_set() {
+    line=$(grep '"event":"set"' "$1/run2.reps.jsonl")
+    [ -n "$line" ] || { echo "; no set line after the restart"; return; }
+    start=$(grep '"event":"set_start".*"resumed":true' "$1/run2.reps.jsonl" | field t)
+    db=$(q "$1/history.db" "SELECT (SELECT count(*) FROM rejects), (SELECT rejected FROM sets),
+            (SELECT sum(in_band_s) / sum(window_s) FROM (SELECT in_band_s, window_s FROM reps
+             UNION ALL SELECT in_band_s, window_s FROM rejects))")
+    got="$(echo "$line" | field counted)|$(echo "$line" | field rejected)"
+    [ "$got" = "$reps_per_set|${db%%|*}" ] ||
+        echo "; set line counted|rejected $got, the set has $reps_per_set|${db%%|*}"
+    awk -v db="$db" -v share="$(echo "$line" | field in_band_share)" \
+        -v dur="$(echo "$line" | field duration_s)" -v t="$(echo "$line" | field t)" \
+        -v t0="${start:-0}" -v ran="$2" 'BEGIN { split(db, a, "|");
+            if (a[2] != a[1]) printf "; the set row says %s rejected, %s rows", a[2], a[1];
+            if (share - a[3] > 0.0015 || a[3] - share > 0.0015)
+                printf "; set line in band %s, its strokes in the history %.4f", share, a[3];
+            want = ran + t - t0;
+            if (dur - want > 0.0025 || want - dur > 0.0025)
+                printf "; set line duration %s s, want %.3f (%.3f before the kill + %.3f since)",
+                       dur, want, ran, t - t0 }'
+}
+
 # eccd BIN DIR PORT TAG: run eccd in the background against eccsim on PORT.
 eccd_start() {
     "$1" -c "$cfg" --set drive.port="$3" --set protocol.reps_per_set=$reps_per_set \
@@ -51,8 +100,10 @@ eccd_start() {
     eccd_pid=$!
 }
 
+# sim_start DIR PORT SCENARIO
 sim_start() {
-    "$build/rel/eccsim" -c "$cfg" --tcp-port "$2" -q --truth-log "$1/truth.jsonl" \
+    "$build/rel/eccsim" -c "$cfg" --tcp-port "$2" --set sim.scenario="$3" -q \
+        --truth-log "$1/truth.jsonl" \
         --truth-csv "$1/truth.csv" >"$1/sim.out" 2>"$1/sim.err" &
     sim_pid=$!
     i=0
@@ -70,7 +121,9 @@ point() {
     d="$tmp/p$seed"
     mkdir -p "$d"
     at=$(kill_time "$seed")
-    tag="seed_${seed}_kill_at_${at}s"
+    scenario=normal
+    [ $((seed % 2)) -eq 0 ] && scenario=partial
+    tag="seed_${seed}_${scenario}_kill_at_${at}s"
     bin="$build/rel/eccd"
     [ "$seed" -eq 1 ] && bin="$build/san/eccd"      # one point with the sanitizers
     say() {
@@ -78,7 +131,7 @@ point() {
         echo "$p $name: $tag${2:+ ($2)}" >"$d/result"
     }
 
-    sim_start "$d" "$port" || { say FAIL "eccsim did not start"; return; }
+    sim_start "$d" "$port" "$scenario" || { say FAIL "eccsim did not start"; return; }
     eccd_start "$bin" "$d" "$port" run1
     sleep "$at"
     if ! kill -0 "$eccd_pid" 2>/dev/null; then
@@ -92,6 +145,8 @@ point() {
 
     check=$(q "$d/history.db" "PRAGMA integrity_check")
     kept=$(q "$d/history.db" "SELECT count(*) FROM reps")
+    kept_strokes=$(q "$d/history.db" "SELECT coalesce(max(stroke), 0) FROM $strokes_sql")
+    ran_s=$(q "$d/history.db" "SELECT coalesce(max(duration_s), 0) FROM sets")
     logged=$(grep -c '"event":"rep"' "$d/run1.reps.jsonl")
     missing=$(grep '"event":"rep"' "$d/run1.reps.jsonl" | sed 's/.*"rep":\([0-9]*\).*/\1/' |
               while read -r n; do
@@ -114,6 +169,10 @@ point() {
     kill "$sim_pid"; wait "$sim_pid" 2>/dev/null
 
     first=$(grep -m1 '"event":"rep"' "$d/run2.reps.jsonl" | sed 's/.*"rep":\([0-9]*\).*/\1/')
+    first_stroke=$(grep -m1 -E '"event":"(rep|reject)"' "$d/run2.reps.jsonl" | field stroke)
+    [ "${first_stroke:-0}" = $((kept_strokes + 1)) ] ||
+        why="$why; first stroke after the restart is ${first_stroke:-none}, not $((kept_strokes + 1))"
+    why="$why$(strokes_once "$d")$(whole_set "$d" "$ran_s")"
     grep -q '"event":"set_start".*"resumed":true' "$d/run2.reps.jsonl" ||
         why="$why; no resumed set_start after the restart"
     [ "${first:-0}" = $((kept + 1)) ] || why="$why; first rep after the restart is ${first:-none}, not $((kept + 1))"
@@ -124,7 +183,7 @@ point() {
     [ "$sess" = "1|done|1" ] || why="$why; sessions (count|status|resumes): $sess"
     [ "$check" = ok ] || why="$why; integrity_check at the end: $check"
     if [ -z "$why" ]; then
-        say ok "$kept of $logged logged reps kept at t=$t_kill s; valid strokes $lo..$hi"
+        say ok "$kept of $logged logged reps and $kept_strokes strokes kept at t=$t_kill s; valid strokes $lo..$hi; at the end $(q "$d/history.db" "SELECT count(*) FROM $strokes_sql") strokes, $(q "$d/history.db" "SELECT count(*) FROM rejects") rejected"
     else
         say FAIL "$why"
         for f in run1.err run2.err sim.err; do tail -n 5 "$d/$f" | sed "s/^/  $f: /" >>"$d/result"; done

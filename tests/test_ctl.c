@@ -320,11 +320,146 @@ TEST(event_queue_keeps_the_newest_when_full)
     CHECK_INT(n, CTL_EVENTS);
 }
 
+/* What a run's events say, gathered (the queue is drained on every call). */
+struct seen {
+    int strokes[16], n_strokes;     /* stroke numbers of REP and REJECT, in order */
+    double band_s, window_s;        /* summed over those strokes */
+    double t_start;                 /* the resumed SET_START's time */
+    int set_starts, resumed_starts, set_start_rep;
+    struct ctl_event set, session;  /* the latest SET and SESSION */
+    int sets, sessions;
+};
+
+static void gather(struct ctl *c, struct seen *s)
+{
+    struct ctl_event ev;
+
+    while (ctl_event_pop(c, &ev)) {
+        if ((ev.kind == CTL_EV_REP || ev.kind == CTL_EV_REJECT) && s->n_strokes < 16) {
+            s->strokes[s->n_strokes++] = ev.stroke;
+            s->band_s += ev.fig.in_band_s;
+            s->window_s += ev.fig.window_s;
+        } else if (ev.kind == CTL_EV_SET_START) {
+            s->set_starts++;
+            s->resumed_starts += ev.resumed;
+            s->set_start_rep = ev.rep;
+            s->t_start = ev.t;
+        } else if (ev.kind == CTL_EV_SET) {
+            s->set = ev;
+            s->sets++;
+        } else if (ev.kind == CTL_EV_SESSION) {
+            s->session = ev;
+            s->sessions++;
+        }
+    }
+}
+
+/* After a restart in the middle of set 2 (6 strokes so far: set 1 done with 3 reps and 1
+ * reject, set 2 with 1 rep and 1 too-short stroke in 20 s), the strokes are numbered on
+ * from 7, and set 2's line covers the whole set: counts, rejects by reason, time in band
+ * and its duration (20 s before the restart plus the time since the resumed start). */
+TEST(resume_goes_on_numbering_and_the_set_covers_its_whole)
+{
+    struct ecc_config cfg = cfg_default();
+    struct rig_in r = {.next_pulse_x = 0.05};
+    struct ctl_resume res = {.set = 2, .reps = 1, .strokes = 6, .in_band_s = 2.5,
+                             .window_s = 3.0, .set_s = 20.0, .done_counted = 3,
+                             .done_rejected = 1};
+    struct seen s = {0};
+    double t_end;
+
+    cfg.protocol.reps_per_set = 3;
+    res.rejected[REP_TOO_SHORT] = 1;
+    ctl_init(&ctl, &cfg);
+    CHECK_INT(ctl_resume(&ctl, &res), CTL_OK);
+    run_for(&ctl, &r, 3.0);                         /* waits, paused, for a start */
+    CHECK(ctl_speed_cmd(&ctl) == 0.0);
+    tick(&ctl, &r, HAL_BTN_START);
+    run_for(&ctl, &r, 1.0);
+    stroke(&ctl, &r, 80.0, 1.5);                    /* rep 2, stroke 7 */
+    stroke(&ctl, &r, 80.0, 0.3);                    /* too short, stroke 8 */
+    stroke(&ctl, &r, 80.0, 1.5);                    /* rep 3, stroke 9: set 2 and the session end */
+    t_end = r.t;
+    gather(&ctl, &s);
+    CHECK_INT(s.n_strokes, 3);
+    CHECK_INT(s.strokes[0], 7);
+    CHECK_INT(s.strokes[1], 8);
+    CHECK_INT(s.strokes[2], 9);
+    CHECK_INT(s.resumed_starts, 1);
+    CHECK_INT(s.set_start_rep, 1);
+    CHECK_INT(s.sets, 1);
+    CHECK_INT(s.set.set, 2);
+    CHECK_INT(s.set.sum.counted, 3);
+    CHECK_INT(s.set.sum.rejected, 2);
+    CHECK_INT(s.set.sum.by_verdict[REP_TOO_SHORT], 2);
+    CHECK(s.window_s > 1.0);
+    CHECK_NEAR(s.set.sum.in_band_share, (2.5 + s.band_s) / (3.0 + s.window_s), 1e-9);
+    /* 20 s before the restart, then from the resumed start to the last rep (the SET line) */
+    CHECK(s.set.t > s.t_start + 4.0 && s.set.t < t_end);
+    CHECK_NEAR(s.set.sum.duration_s, 20.0 + (s.set.t - s.t_start), 1e-9);
+    CHECK_INT(s.sessions, 1);
+    CHECK_INT(s.session.sum.counted, 6);
+    CHECK_INT(s.session.sum.rejected, 3);
+}
+
+/* A restart between sets (set 1 had finished: cut short at 2 reps by next-set, with 2
+ * rejects): the next start begins set 2 at once, numbering goes on, and the session's
+ * totals include set 1's. */
+TEST(resume_after_a_finished_set_begins_the_next_one)
+{
+    struct ecc_config cfg = cfg_default();
+    struct rig_in r = {.next_pulse_x = 0.05};
+    struct ctl_resume res = {.set = 1, .reps = 2, .strokes = 4, .done_counted = 2,
+                             .done_rejected = 2, .set_s = 30.0};
+    struct seen s = {0};
+
+    ctl_init(&ctl, &cfg);                           /* 2 reps a set: set 1 is finished */
+    CHECK_INT(ctl_resume(&ctl, &res), CTL_OK);
+    tick(&ctl, &r, HAL_BTN_START);
+    run_for(&ctl, &r, 1.0);
+    stroke(&ctl, &r, 80.0, 1.5);
+    stroke(&ctl, &r, 80.0, 1.5);
+    gather(&ctl, &s);
+    CHECK_INT(s.n_strokes, 2);
+    CHECK_INT(s.strokes[0], 5);
+    CHECK_INT(s.strokes[1], 6);
+    CHECK_INT(s.set.set, 2);
+    CHECK_INT(s.set.sum.counted, 2);
+    CHECK_INT(s.set.sum.rejected, 0);
+    CHECK(s.set.sum.duration_s < 10.0);             /* a new set: set 1's time is not in it */
+    CHECK_INT(s.session.sum.counted, 4);
+    CHECK_INT(s.session.sum.rejected, 2);
+}
+
+TEST(resume_refuses_what_cannot_be)
+{
+    struct ecc_config cfg = cfg_default();
+    struct ctl_resume bad[] = {
+        {.set = 0, .reps = 0},
+        {.set = 3, .reps = 0},                      /* 2 sets a session */
+        {.set = 1, .reps = -1},
+        {.set = 2, .reps = 2},                      /* the session had finished */
+        {.set = 1, .reps = 0, .strokes = -1},
+        {.set = 1, .reps = 0, .set_s = NAN},
+        {.set = 1, .reps = 0, .window_s = -1.0},
+    };
+
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        ctl_init(&ctl, &cfg);
+        CHECK_INT(ctl_resume(&ctl, &bad[i]), CTL_REFUSED_STATE);
+    }
+    ctl_init(&ctl, &cfg);
+    CHECK_INT(ctl_resume(&ctl, &(struct ctl_resume){.set = 1, .reps = 0}), CTL_OK);
+    CHECK_INT(ctl_resume(&ctl, &(struct ctl_resume){.set = 1, .reps = 0}), CTL_REFUSED_STATE);
+}
+
 TESTS(T(belt_does_not_move_until_start), T(counted_reps_finish_sets_and_the_session),
       T(short_stroke_is_rejected_with_its_reason),
       T(fault_latches_until_reset_and_restarts_from_minimum),
       T(a_drive_trip_reset_waits_for_the_drive_to_take_it),
       T(reset_is_refused_while_the_estop_is_pressed), T(stale_load_cell_faults),
       T(silent_belt_sensor_faults_while_commanded), T(stop_button_pauses_and_keeps_counted_reps),
-      T(speed_is_held_between_strokes), T(event_queue_keeps_the_newest_when_full));
+      T(speed_is_held_between_strokes), T(event_queue_keeps_the_newest_when_full),
+      T(resume_goes_on_numbering_and_the_set_covers_its_whole),
+      T(resume_after_a_finished_set_begins_the_next_one), T(resume_refuses_what_cannot_be));
 TEST_MAIN("test_ctl")

@@ -139,6 +139,54 @@ TEST(fault_reset_command_and_session_lines)
     }
 }
 
+/* Every kind of line carries "wall" (UTC, ms) right after "t": the ISO string when the
+ * backend has a wall clock, null when it has none. */
+TEST(every_line_has_its_wall_clock_time)
+{
+    char line[EVENT_LINE_MAX], want[64];
+
+    for (int k = 0; strcmp(event_kind_name((enum ctl_event_kind)k), "unknown") != 0; k++) {
+        struct ctl_event ev = {.kind = (enum ctl_event_kind)k, .t = 53.5,
+                               .wall = 1796425553.123};
+        json_t *o = parse(&ev);
+
+        CHECK(o != NULL);
+        if (!o)
+            continue;
+        CHECK_STR_CONTAINS(str(o, "wall"), "2026-12-04T23:05:53.123Z");
+        json_decref(o);
+        event_json(&ev, line, sizeof line);
+        snprintf(want, sizeof want,
+                 "{\"event\":\"%s\",\"t\":53.500,\"wall\":\"2026-12-04T23:05:53.123Z\",",
+                 event_kind_name(ev.kind));
+        CHECK(strncmp(line, want, strlen(want)) == 0);
+        ev.wall = 0.0;                                      /* no wall clock */
+        if ((o = parse(&ev))) {
+            CHECK(json_is_null(json_object_get(o, "wall")));
+            json_decref(o);
+        }
+    }
+}
+
+TEST(wall_clock_formats_as_utc_with_milliseconds)
+{
+    char buf[EVENT_WALL_MAX];
+
+    CHECK_INT(event_wall_iso(1796425553.123, buf, sizeof buf), 24);
+    CHECK(strcmp(buf, "2026-12-04T23:05:53.123Z") == 0);
+    event_wall_iso(1835481599.9996, buf, sizeof buf);      /* rounds into the next day */
+    CHECK(strcmp(buf, "2028-03-01T00:00:00.000Z") == 0);
+    event_wall_iso(1835481599.0004, buf, sizeof buf);      /* a leap year's 29 February */
+    CHECK(strcmp(buf, "2028-02-29T23:59:59.000Z") == 0);
+    event_wall_iso(1767596400.05, buf, sizeof buf);
+    CHECK(strcmp(buf, "2026-01-05T07:00:00.050Z") == 0);
+    CHECK_INT(event_wall_iso(0.0, buf, sizeof buf), 0);     /* none */
+    CHECK(buf[0] == '\0');
+    CHECK_INT(event_wall_iso(NAN, buf, sizeof buf), 0);
+    CHECK_INT(event_wall_json(0.0, buf, sizeof buf), 4);
+    CHECK(strcmp(buf, "null") == 0);
+}
+
 TEST(strings_are_escaped)
 {
     char buf[64];
@@ -166,5 +214,6 @@ TEST(text_lines_say_what_happened)
 
 TESTS(T(rep_line_has_every_figure), T(reject_line_names_its_reason),
       T(set_line_counts_each_reason), T(fault_reset_command_and_session_lines),
+      T(every_line_has_its_wall_clock_time), T(wall_clock_formats_as_utc_with_milliseconds),
       T(strings_are_escaped), T(text_lines_say_what_happened));
 TEST_MAIN("test_event")

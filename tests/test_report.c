@@ -210,6 +210,10 @@ TEST(log_loads_every_kind_and_skips_unknown_events)
     CHECK_NEAR(log.strokes[1].t_start, 3.5, 1e-12);
     CHECK_INT(log.sets[0].by_verdict[REPORT_TOO_SHORT], 1);
     CHECK_INT(log.sets[0].line, 7);
+    CHECK(!strcmp(log.run.wall, "2026-01-05T07:00:00.000Z"));
+    CHECK(!strcmp(log.strokes[1].wall, "2026-01-05T07:00:04.100Z"));
+    CHECK(!strcmp(log.sets[0].wall, "2026-01-05T07:00:09.100Z"));
+    CHECK(log.n_sessions == 1 && !strcmp(log.sessions[0].wall, "2026-01-05T07:00:22.600Z"));
     report_log_free(&log);
     report_log_free(&log);           /* harmless twice */
 }
@@ -225,6 +229,8 @@ TEST(log_keeps_faults_and_resets)
     CHECK(log.n_faults == 2 && !log.faults[0].is_reset && log.faults[1].is_reset);
     CHECK(log.n_faults == 2 && log.faults[0].value == 262.1 && log.faults[0].limit == 250.0);
     CHECK_INT(log.strokes[6].verdict, REPORT_ABORTED);
+    CHECK(log.n_faults == 2 && log.faults[0].wall[0] == '\0');  /* an older log: no "wall" */
+    CHECK(log.run.wall[0] == '\0');
     report_log_free(&log);
 }
 
@@ -243,6 +249,7 @@ TEST(malformed_logs_are_refused_with_file_and_line)
         {"bad_version.jsonl", "bad_version.jsonl:1: ", "version 2"},
         {"bad_share.jsonl", "bad_share.jsonl:2: ", "between 0 and 1"},
         {"not_object.jsonl", "not_object.jsonl:2: ", "not a JSON object"},
+        {"bad_wall.jsonl", "bad_wall.jsonl:3: ", "\"wall\" must be UTC with milliseconds"},
     };
 
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
@@ -414,6 +421,7 @@ TEST(run_report_prints_tables_with_units)
     out = capture_end(&c);
     CHECK_INT(m, 0);
     CHECK_STR_CONTAINS(out, "Closed loop (continuous)");
+    CHECK_STR_CONTAINS(out, "started    2026-01-05T07:00:00.000Z (UTC)");
     CHECK_STR_CONTAINS(out, "start s   dur s  travel m  peak N  mean N  in band s  in band %");
     CHECK_STR_CONTAINS(out, "too short");
     CHECK_STR_CONTAINS(out, "(1 line of unknown events skipped)");

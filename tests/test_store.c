@@ -769,6 +769,129 @@ TEST(resume_interrupted_session)
     tmp_clean(&t);
 }
 
+/* A stroke with the figures a resume adds up: its time in band and loaded window, and
+ * how long its set had run when it ended. */
+static void push_stroke(struct store *s, int set, int rep, int stroke, enum rep_verdict v,
+                        double in_band_s, double window_s, double set_s, double wall)
+{
+    struct ctl_event ev = ev_make(v == REP_COUNTED ? CTL_EV_REP : CTL_EV_REJECT, set, wall);
+
+    ev.rep = rep;
+    ev.stroke = stroke;
+    ev.fig = figures(stroke, v);
+    ev.fig.in_band_s = in_band_s;
+    ev.fig.window_s = window_s;
+    ev.fig.in_band_share = window_s > 0.0 ? in_band_s / window_s : 0.0;
+    ev.set_s = set_s;
+    push(s, ev);
+}
+
+static void exec_db(const char *path, const char *sql)
+{
+    sqlite3 *db;
+    char *msg = NULL;
+
+    CHECK_INT(sqlite3_open(path, &db), SQLITE_OK);
+    if (sqlite3_exec(db, sql, NULL, NULL, &msg) != SQLITE_OK) {
+        printf("  sql error: %s: %s\n", sql, msg ? msg : "?");
+        CHECK(!"the SQL runs");
+    }
+    sqlite3_free(msg);
+    sqlite3_close(db);
+}
+
+/* What carrying on a session needs from the history: set 1 finished (2 reps, 1 reject),
+ * set 2 interrupted after 1 rep and 2 rejects of different reasons, 6 strokes in all. */
+static void push_interrupted(struct store *s)
+{
+    push_session_start(s, 0, T0);
+    push_set_start(s, 1, T0 + 1, false, 0);
+    push_stroke(s, 1, 1, 1, REP_COUNTED, 1.0, 1.2, 3.0, T0 + 4);
+    push_stroke(s, 1, 1, 2, REP_TOO_SHORT, 0.1, 0.2, 5.0, T0 + 6);
+    push_stroke(s, 1, 2, 3, REP_COUNTED, 1.1, 1.3, 8.0, T0 + 9);
+    push_set_end(s, 1, 2, 1, 0.8, T0 + 9);
+    push_set_start(s, 2, T0 + 70, false, 0);
+    push_stroke(s, 2, 0, 4, REP_OUT_OF_BAND, 0.5, 1.5, 4.0, T0 + 74);
+    push_stroke(s, 2, 1, 5, REP_COUNTED, 1.2, 1.4, 7.5, T0 + 77.5);
+    push_stroke(s, 2, 1, 6, REP_TOO_SHORT, 0.0, 0.3, 9.25, T0 + 79.25);
+}
+
+TEST(open_session_gives_what_carrying_it_on_needs)
+{
+    struct tmp t;
+    struct store_open_session o;
+
+    tmp_make(&t);
+    struct store *s = open_db(t.db);
+    if (!s)
+        return;
+    long pat = store_patient_selected(s);
+    push_interrupted(s);
+    CHECK_INT(store_flush(s, WAIT_S), 0);
+    CHECK_INT(store_find_open_session(s, pat, T0 - 1, &o), 0);
+    CHECK_INT(o.set, 2);
+    CHECK_INT(o.reps, 1);
+    CHECK(!o.set_done);
+    CHECK_NEAR(o.set_s, 9.25, 1e-9);                /* to its latest stroke */
+    CHECK_INT(o.rejected[REP_OUT_OF_BAND], 1);
+    CHECK_INT(o.rejected[REP_TOO_SHORT], 1);        /* set 2's only */
+    CHECK_INT(o.rejected[REP_TOO_LITTLE_TRAVEL], 0);
+    CHECK_NEAR(o.in_band_s, 1.7, 1e-9);
+    CHECK_NEAR(o.window_s, 3.2, 1e-9);
+    CHECK_INT(o.done_counted, 2);
+    CHECK_INT(o.done_rejected, 1);
+    CHECK_INT(o.strokes, 6);
+    CHECK_NEAR(q_num(t.db, "SELECT duration_s FROM sets WHERE n = 2"), 9.25, 1e-9);
+    CHECK_NEAR(q_num(t.db, "SELECT window_s FROM rejects WHERE stroke = 4"), 1.5, 1e-9);
+
+    push_set_end(s, 2, 1, 2, 0.5, T0 + 80);         /* cut short by next-set */
+    CHECK_INT(store_flush(s, WAIT_S), 0);
+    CHECK_INT(store_find_open_session(s, pat, T0 - 1, &o), 0);
+    CHECK(o.set_done);
+    CHECK_INT(o.done_counted, 3);
+    CHECK_INT(o.done_rejected, 3);
+    CHECK_INT(o.strokes, 6);
+    CHECK_INT(errors(s), 0);
+    store_close(s);
+    tmp_clean(&t);
+}
+
+/* A schema 1 file (no window_s, no set duration_s) is migrated in place; an interrupted set
+ * of it is still carried on: its windows from in_band_s / in_band_share, its running time
+ * from the wall clock, start to latest stroke. */
+TEST(schema_1_file_is_migrated_and_its_open_set_read)
+{
+    struct tmp t;
+    struct store_open_session o;
+
+    tmp_make(&t);
+    struct store *s = open_db(t.db);
+    if (!s)
+        return;
+    long pat = store_patient_selected(s);
+    push_interrupted(s);
+    store_close(s);
+    exec_db(t.db, "ALTER TABLE reps DROP COLUMN window_s; ALTER TABLE rejects DROP COLUMN"
+                  " window_s; ALTER TABLE sets DROP COLUMN duration_s; PRAGMA user_version = 1;");
+    CHECK_INT(q_num(t.db, "SELECT count(*) FROM pragma_table_info('reps')"
+                          " WHERE name = 'window_s'"), 0);
+
+    s = open_db(t.db);
+    CHECK(s != NULL);
+    if (!s)
+        return;
+    CHECK_INT(q_num(t.db, "PRAGMA user_version"), 2);
+    CHECK_INT(store_find_open_session(s, pat, T0 - 1, &o), 0);
+    CHECK_INT(o.set, 2);
+    CHECK_INT(o.strokes, 6);
+    CHECK_NEAR(o.set_s, 9.25, 1e-6);                /* T0 + 79.25 - (T0 + 70) */
+    CHECK_NEAR(o.in_band_s, 1.7, 1e-9);
+    CHECK_NEAR(o.window_s, 2.9, 1e-9);              /* the stroke with no time in band: 0 */
+    store_close(s);
+    check_integrity(t.db);
+    tmp_clean(&t);
+}
+
 TEST(faults_and_resets)
 {
     struct tmp t;
@@ -1173,7 +1296,9 @@ TEST(crash_keeps_durable_events)
 
 TESTS(T(open_creates_and_migrates), T(empty_file_is_migrated), T(reopen_keeps_data),
       T(newer_schema_refused_untouched), T(foreign_and_garbage_files_refused), T(patients),
-      T(full_session), T(resume_interrupted_session), T(faults_and_resets),
+      T(full_session), T(resume_interrupted_session),
+      T(open_session_gives_what_carrying_it_on_needs),
+      T(schema_1_file_is_migrated_and_its_open_set_read), T(faults_and_resets),
       T(events_without_session), T(calibrations), T(recent_sessions_ends),
       T(ring_full_drops_never_blocks), T(durable_sequence_and_on_durable_order),
       T(close_drains_the_queue), T(failed_commit_is_retried), T(crash_keeps_durable_events));
