@@ -1207,7 +1207,9 @@ static void print_key(const struct cfg_key *k, const struct ecc_config *cfg,
     if (strcmp(value, dvalue))
         append(note, sizeof note, &len, " (default: %s)", *dvalue ? dvalue : "empty");
     snprintf(line, sizeof line, "%s = %s", k->key, value);
-    if (strlen(line) + 3 + strlen(note) > CFG_PRINT_WIDTH)
+    /* The width as printed (key and value padded to 32 columns): a longer line would not
+     * load back (inih's line buffer). */
+    if ((strlen(line) < 32 ? 32 : strlen(line)) + 1 + strlen(note) > CFG_PRINT_WIDTH)
         fprintf(out, "%s\n%s\n", note, line);
     else
         fprintf(out, "%-32s %s\n", line, note);

@@ -351,6 +351,39 @@ TEST(print_shows_units_help_and_differing_defaults)
     CHECK(strstr(buf, "force_low_n = 60") && !strstr(buf, "(default: 60)"));
 }
 
+/* Every printed "key = value ; comment" line is at most 190 columns as printed (the value
+ * padded to 32): a longer one puts its comment on the line above. (inih's line buffer takes
+ * 198: a line over that would not load back.) */
+TEST(printed_key_lines_fit_the_print_width)
+{
+    struct ecc_config c;
+    const char *path = scratch("wide.ini", "");
+    FILE *f = path ? fopen(path, "w") : NULL;
+    char line[1024];
+    int keys = 0;
+
+    CHECK(f != NULL);
+    if (!f)
+        return;
+    config_defaults(&c);
+    config_print(&c, f);
+    fclose(f);
+    f = fopen(path, "r");
+    while (f && fgets(line, sizeof line, f)) {
+        size_t n = strcspn(line, "\n");
+        if (line[0] == ';' || line[0] == '[' || n == 0)
+            continue;
+        keys++;
+        if (n > 190)
+            printf("  %zu columns: %.60s...\n", n, line);
+        CHECK(n <= 190);
+    }
+    if (f)
+        fclose(f);
+    unlink(path);
+    CHECK_INT(keys, config_key_count());
+}
+
 /* ---- error messages -------------------------------------------------------------------- */
 
 TEST(messages_have_the_documented_form)
@@ -659,7 +692,8 @@ TEST(mode_names)
 TESTS(T(defaults_match_the_spec), T(defaults_pass_check), T(every_key_is_named_once),
       T(example_configs_load_with_every_key), T(example_configs_say_what_they_are),
       T(round_trip_defaults_and_examples), T(round_trip_awkward_values),
-      T(print_shows_units_help_and_differing_defaults), T(messages_have_the_documented_form),
+      T(print_shows_units_help_and_differing_defaults),
+      T(printed_key_lines_fit_the_print_width), T(messages_have_the_documented_form),
       T(missing_or_unreadable_file_names_file_and_reason),
       T(line_numbers_survive_comments_crlf_bom_and_long_lines),
       T(an_indented_line_is_not_a_continuation), T(set_applies_a_value),
