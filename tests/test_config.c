@@ -602,6 +602,38 @@ TEST(cross_field_after_set_says_set)
                             "[band] force_high_n = 90 (line 6)");
 }
 
+/* drive.profile = huanyang-hy: its own framing, on a serial line of its own. */
+TEST(huanyang_hy_only_on_a_serial_line_of_its_own)
+{
+    struct ecc_config c;
+    char err[ERRLEN] = "";
+
+    CHECK_INT(load_text(&c, "[drive]\ntype = modbus-tcp\nprofile = huanyang-hy\n", err), -1);
+    check_error_at(err, 3, "[drive] profile: huanyang-hy speaks the HY's own framing on RS-485, "
+                           "not Modbus TCP");
+    CHECK_STR_CONTAINS(err, "set [drive] type = modbus-rtu");
+    CHECK_INT(load_text(&c, "[drive]\ntype = modbus-rtu\nprofile = huanyang-hy\n[loadcell]\n"
+                            "type = modbus\nlink = drive\n", err), -1);
+    check_error_at(err, 6, "[loadcell] link: drive: a huanyang-hy drive's line carries the HY's "
+                           "framing, not Modbus");
+    CHECK_INT(load_text(&c, "[drive]\ntype = modbus-rtu\nprofile = huanyang-hy\n"
+                            "device = /dev/ttyUSB1\n[loadcell]\ntype = modbus\nlink = rtu\n"
+                            "device = /dev/ttyUSB1\n", err), -1);
+    check_error_at(err, 8, "[loadcell] device: /dev/ttyUSB1 is the huanyang-hy drive's line");
+    /* its own line, or TCP: fine; a pwm or sim drive ignores the profile */
+    CHECK_INT(load_text(&c, "[drive]\ntype = modbus-rtu\nprofile = huanyang-hy\n"
+                            "device = /dev/ttyUSB1\n[loadcell]\ntype = modbus\nlink = rtu\n"
+                            "device = /dev/ttyUSB0\n", err), 0);
+    CHECK_INT(load_text(&c, "[drive]\ntype = modbus-rtu\nprofile = huanyang-hy\n[loadcell]\n"
+                            "type = modbus\nlink = tcp\n", err), 0);
+    CHECK_INT(load_text(&c, "[drive]\ntype = sim\nprofile = huanyang-hy\n", err), 0);
+    /* --set after the file: the same check */
+    CHECK_INT(load_text(&c, "[drive]\nprofile = huanyang-hy\n", err), 0);
+    CHECK_INT(config_set(&c, "drive.type=modbus-tcp", err, sizeof err), 0);
+    CHECK_INT(config_check(&c, err, sizeof err), -1);
+    CHECK_STR_CONTAINS(err, "x.ini:2: [drive] profile: huanyang-hy");
+}
+
 /* ---- the corpus of bad files --------------------------------------------------------------- */
 
 static void check_bad_file(const char *dir, const char *name)
@@ -700,6 +732,7 @@ TESTS(T(defaults_match_the_spec), T(defaults_pass_check), T(every_key_is_named_o
       T(set_refuses_bad_values_and_leaves_the_config_alone), T(set_refuses_a_string_too_long),
       T(each_cross_field_rule_is_refused_at_the_key_that_broke_it),
       T(cross_field_blames_the_key_set_later), T(cross_field_after_set_says_set),
+      T(huanyang_hy_only_on_a_serial_line_of_its_own),
       T(bad_corpus_is_refused_at_the_right_line_and_key),
       T(resolve_path_against_the_config_directory), T(mode_names));
 
