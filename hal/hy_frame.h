@@ -27,7 +27,7 @@
  *
  * Quirks written down:
  *   - The 0x04 request is sent here as index 00 00 (length 3), the layout of 0x01; some
- *     masters (LinuxCNC's hy_vfd) send the index alone (length 1) and drives take both.
+ *     masters (LinuxCNC's hy_vfd) send the index alone (length 1): both are in use.
  *   - One-byte parameters (PD001, PD163, ...) come back with length 2; two-byte ones with
  *     length 3. Status values (0x04) come back with length 3.
  *   - The control status in the reply to 0x03 may show the state before the command was
