@@ -216,13 +216,16 @@ static const struct cfg_key keys[] = {
     K_ENUM("drive", "type", drive.type, drive_names, "sim",
            "how the belt motor is driven: VFD over Modbus RTU or TCP, or a PWM motor board"),
     K_STR("drive", "profile", drive.profile, 1, "generic",
-          "drive profile (register map) for the modbus types"),
+          "drive profile for the modbus types: delta-vfd, optidrive-e3, huanyang-gt or generic "
+          "([profile]), register maps; huanyang-hy, the HY series' own framing (modbus-rtu "
+          "only)"),
     K_STR("drive", "device", drive.device, 1, "/dev/ttyUSB0",
           "serial device (modbus-rtu) or PWM chip path (pwm)"),
     K_INT("drive", "baud", drive.baud, 1200, 921600, "19200", "baud", "serial speed (modbus-rtu)"),
     K_STR("drive", "host", drive.host, 1, "127.0.0.1", "address of the drive (modbus-tcp)"),
     K_INT("drive", "port", drive.port, 1, 65535, "502", "", "TCP port of the drive (modbus-tcp)"),
-    K_INT("drive", "unit_id", drive.unit_id, 1, 247, "1", "", "Modbus slave id of the drive"),
+    K_INT("drive", "unit_id", drive.unit_id, 1, 247, "1", "",
+          "Modbus slave id of the drive (huanyang-hy: its PD163)"),
     K_DBL("drive", "hz_per_mps", drive.hz_per_mps, 1, 1000, "60", "Hz/(m/s)",
           "motor frequency per m/s of belt speed"),
     K_INT("drive", "pwm_channel", drive.pwm_channel, 0, 63, "0", "",
@@ -248,17 +251,18 @@ static const struct cfg_key keys[] = {
     K_INT("drive", "fail_after", drive.fail_after, 1, 100, "3", "",
           "failed transactions in a row that latch a drive comm-loss fault"),
     K_DBL("drive", "watchdog_s", drive.watchdog_s, 0.1, 10, "1.0", "s",
-          "the drive's own comm-loss stop time (set it in the drive; eccd writes well within it)"),
+          "the drive's own comm-loss stop time (set it in the drive; eccd writes well within "
+          "it; huanyang-hy has none)"),
     K_ENUM("drive", "stop_mode", drive.stop_mode, stop_mode_names, "ramp",
            "how the drive stops on a fault: ramp down, or coast (where the drive says so)"),
     K_DBL("drive", "accel_time_s", drive.accel_time_s, 0.1, 60, "3", "s",
           "the drive's own acceleration time from 0 to max_hz, as set in the drive "
-          "(delta-vfd: 01-09; optidrive-e3: P-03; huanyang-gt and others: acceleration time "
-          "1; pwm and sim: the time to the speed max_hz / hz_per_mps); eccd never asks for "
-          "faster, and logs the ramp it measures if the drive is slower"),
+          "(delta-vfd: 01-09; optidrive-e3: P-03; huanyang-hy: PD014; huanyang-gt and others: "
+          "acceleration time 1; pwm and sim: the time to the speed max_hz / hz_per_mps); eccd "
+          "never asks for faster, and logs the ramp it measures if the drive is slower"),
     K_DBL("drive", "decel_time_s", drive.decel_time_s, 0.1, 60, "3", "s",
           "the drive's own deceleration time from max_hz to 0 (delta-vfd: 01-10; "
-          "optidrive-e3: P-04; others: deceleration time 1)"),
+          "optidrive-e3: P-04; huanyang-hy: PD015; others: deceleration time 1)"),
     K_DBL("drive", "dead_time_s", drive.dead_time_s, 0, 0.5, "0.05", "s",
           "from a setpoint write until the belt starts to follow (bus, drive reaction)"),
 
@@ -1184,9 +1188,39 @@ static int check_gpio_lines(const struct ecc_config *cfg, char *err, size_t errl
     return 0;
 }
 
+/* drive.profile = huanyang-hy speaks the HY series' own framing on RS-485 (not Modbus): on
+ * a serial line only, and a line of its own (a Modbus transmitter cannot share it). */
+static int check_hy(const struct ecc_config *cfg, char *err, size_t errlen)
+{
+    const char *file = cfg->path[0] ? cfg->path : "defaults";
+
+    if (strcmp(cfg->drive.profile, CFG_PROFILE_HY) != 0)
+        return 0;
+    if (cfg->drive.type == CFG_DRIVE_MODBUS_TCP)
+        return say(err, errlen, file, cfg->key_line[find_key("drive", "profile")],
+                   "[drive] profile: %s speaks the HY's own framing on RS-485, not Modbus TCP "
+                   "(a gateway cannot pass it on): set [drive] type = modbus-rtu with device, "
+                   "baud and parity as the drive's PD164 and PD165 (allowed with modbus-tcp: "
+                   "delta-vfd, optidrive-e3, huanyang-gt, generic)", CFG_PROFILE_HY);
+    if (cfg->drive.type != CFG_DRIVE_MODBUS_RTU || cfg->loadcell.type != CFG_LOADCELL_MODBUS)
+        return 0;
+    if (cfg->loadcell.link == CFG_LC_LINK_DRIVE)
+        return say(err, errlen, file, cfg->key_line[find_key("loadcell", "link")],
+                   "[loadcell] link: drive: a %s drive's line carries the HY's framing, not "
+                   "Modbus: give the transmitter a link of its own (allowed: rtu on another "
+                   "serial device, tcp)", CFG_PROFILE_HY);
+    if (cfg->loadcell.link == CFG_LC_LINK_RTU && !strcmp(cfg->loadcell.device, cfg->drive.device))
+        return say(err, errlen, file, cfg->key_line[find_key("loadcell", "device")],
+                   "[loadcell] device: %s is the %s drive's line, which carries the HY's "
+                   "framing, not Modbus (allowed: another serial device)", cfg->loadcell.device,
+                   CFG_PROFILE_HY);
+    return 0;
+}
+
 int config_check(const struct ecc_config *cfg, char *err, size_t errlen)
 {
-    if (check_hx711_gain(cfg, err, errlen) < 0 || check_gpio_lines(cfg, err, errlen) < 0)
+    if (check_hx711_gain(cfg, err, errlen) < 0 || check_gpio_lines(cfg, err, errlen) < 0 ||
+        check_hy(cfg, err, errlen) < 0)
         return -1;
     for (size_t i = 0; i < sizeof rules / sizeof rules[0]; i++)
         if (check_rule(cfg, &rules[i], err, errlen) < 0)
@@ -1214,7 +1248,9 @@ static void print_key(const struct cfg_key *k, const struct ecc_config *cfg,
     if (strcmp(value, dvalue))
         append(note, sizeof note, &len, " (default: %s)", *dvalue ? dvalue : "empty");
     snprintf(line, sizeof line, "%s = %s", k->key, value);
-    if (strlen(line) + 3 + strlen(note) > CFG_PRINT_WIDTH)
+    /* The width as printed (key and value padded to 32 columns): a longer line would not
+     * load back (inih's line buffer). */
+    if ((strlen(line) < 32 ? 32 : strlen(line)) + 1 + strlen(note) > CFG_PRINT_WIDTH)
         fprintf(out, "%s\n%s\n", note, line);
     else
         fprintf(out, "%-32s %s\n", line, note);

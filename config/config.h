@@ -27,6 +27,9 @@ enum cfg_backend { CFG_BACKEND_SIM = 0, CFG_BACKEND_HW };
 enum cfg_mode { CFG_MODE_CONTINUOUS = 0, CFG_MODE_FIXED, CFG_MODE_REACTIVE };
 enum cfg_log_level { CFG_LOG_ERROR = 0, CFG_LOG_WARN, CFG_LOG_INFO, CFG_LOG_DEBUG };
 enum cfg_drive_type { CFG_DRIVE_SIM = 0, CFG_DRIVE_MODBUS_RTU, CFG_DRIVE_MODBUS_TCP, CFG_DRIVE_PWM };
+/* The drive.profile that is not Modbus: the Huanyang HY series' own framing, on a serial
+ * line of its own (config_check refuses it over TCP or sharing its line). */
+#define CFG_PROFILE_HY "huanyang-hy"
 enum cfg_encoder_type { CFG_ENCODER_SIM = 0, CFG_ENCODER_GPIO, CFG_ENCODER_DRIVE };
 enum cfg_loadcell_type { CFG_LOADCELL_SIM = 0, CFG_LOADCELL_HX711, CFG_LOADCELL_IIO, CFG_LOADCELL_MODBUS };
 enum cfg_inputs_type { CFG_INPUTS_SIM = 0, CFG_INPUTS_GPIO, CFG_INPUTS_NONE };

@@ -10,8 +10,10 @@
 #include <stdio.h>
 #include <string.h>
 
-const char *const drive_profile_names[] = {"delta-vfd", "optidrive-e3", "huanyang-gt", "generic",
-                                           NULL};
+#include "hal/hy_frame.h"
+
+const char *const drive_profile_names[] = {"delta-vfd", "optidrive-e3", "huanyang-gt",
+                                           CFG_PROFILE_HY, "generic", NULL};
 
 /* ---- Delta VFD-E / VFD-M / VFD-EL ----------------------------------------------------
  * Delta's "communication addresses" are the same across its small drives; the manual gives
@@ -110,7 +112,7 @@ static const struct drive_profile optidrive_e3 = {
         "message feeds the P-36 watchdog",
 };
 
-/* ---- Huanyang GT series (not the older HY series, which is not standard Modbus) --------
+/* ---- Huanyang GT series (not the older HY series, which is not Modbus: huanyang-hy) ----
  *   1000H  command (write): 1 run forward, 2 run reverse, 5 stop.
  *   2000H  frequency setpoint as a share of the maximum frequency P0.03, % x 100
  *          (10000 = 100.00 % = max frequency), so drive.max_hz must equal P0.03.
@@ -148,10 +150,61 @@ static const struct drive_profile huanyang_gt = {
         "RS-485; the coast and fault-reset command values are not confirmed from the manual",
 };
 
+/* ---- Huanyang HY series (HY01D523B, HY02D223B, ...): not Modbus ---------------------
+ * The HY's serial protocol has functions, not registers (hal/hy_frame.h has the framing and
+ * the vendor's facts): control data (0x03) run forward 0x01, stop 0x08; frequency data
+ * (0x05) in Hz x 100, limited by PD005; control status reads (0x04) by index: 0 the set
+ * frequency, 1 the output frequency (Hz x 100), 2 the output current (A x 10), 3 rpm, 4 DC
+ * bus voltage, 5 output voltage, 6 counter, 7 temperature. The addresses below are pseudo
+ * addresses, function x 256 + index, for eccsim's register model of a drive only; eccd's
+ * HY backend (hal/drive_hy.c) frames the functions themselves.
+ */
+static const struct drive_profile huanyang_hy = {
+    .name = CFG_PROFILE_HY,
+    .framing = DRIVE_FRAMING_HY,
+    .read_fc = 0,                /* not Modbus */
+    .write_fc = 0,
+    .reg_command = DP_HY_REG(HY_FN_CONTROL, 0),
+    .cmd_run = HY_CMD_RUN_FORWARD,
+    .cmd_stop = HY_CMD_STOP,
+    .cmd_coast = HY_CMD_STOP,    /* no coast command: PD026 (stopping mode) decides */
+    .reg_reset = DP_HY_REG(HY_FN_CONTROL, 0),
+    .cmd_reset = HY_CMD_STOP,    /* no reset command: stop is what the keypad's STOP/RESET
+                                    does; over the link not confirmed */
+    .reg_setpoint = DP_HY_REG(HY_FN_FREQUENCY, 0),
+    .setpoint_percent = false,
+    .setpoint_scale = HY_HZ_SCALE,
+    .reg_freq = DP_HY_REG(HY_FN_STATUS, HY_STATUS_OUT_HZ),
+    .freq_scale = HY_HZ_SCALE,
+    .reg_current = DP_HY_REG(HY_FN_STATUS, HY_STATUS_OUT_A),
+    .current_scale = HY_AMP_SCALE,
+    .reg_status = DP_NO_REG,     /* the control status byte is the reply to a control write */
+    .reg_fault = DP_NO_REG,      /* the HY has no fault code to read over the link */
+    .watchdog_params =
+        "none: the HY manual lists no communication time-out (its communication parameters "
+        "are PD163 address, PD164 baud and PD165 data format only), so if eccd dies the drive "
+        "runs on at its last frequency; wire the drive-enable dead-man (inputs.enable_line) "
+        "to a relay that opens the drive's run or power circuit",
+    .quirks =
+        "not Modbus: its own framing (address, function, length, data, Modbus CRC) over "
+        "RS-485, modbus-rtu only, and not on a line shared with a Modbus transmitter; "
+        "PD001 = 2 and PD002 = 2 (run and frequency from the communication port), PD163 = "
+        "drive.unit_id, PD164 the baud (0 4800, 1 9600, 2 19200, 3 38400), PD165 the format "
+        "(3 8N1, 4 8E1, 5 8O1 RTU); frequencies in 0.01 Hz, limited by PD005 (max) and PD011 "
+        "(min); no fault code and no fault reset over the link: a trip shows as a run the "
+        "drive does not take, and eccd's reset writes stop (the keypad's STOP/RESET); the "
+        "control status in a reply may lag the command by one write",
+};
+
+enum drive_framing drive_profile_framing(const char *name)
+{
+    return strcmp(name, CFG_PROFILE_HY) == 0 ? DRIVE_FRAMING_HY : DRIVE_FRAMING_MODBUS;
+}
+
 int drive_profile_builtin(const char *name, struct drive_profile *p)
 {
     static const struct drive_profile *const builtin[] = {&delta_vfd, &optidrive_e3,
-                                                          &huanyang_gt};
+                                                          &huanyang_gt, &huanyang_hy};
 
     for (size_t i = 0; i < sizeof builtin / sizeof builtin[0]; i++) {
         if (strcmp(name, builtin[i]->name) == 0) {
@@ -251,7 +304,7 @@ int drive_profile_from_config(const struct ecc_config *cfg, struct drive_profile
     if (drive_profile_builtin(cfg->drive.profile, p) == 0)
         return 0;
 
-    char allowed[128] = "";
+    char allowed[160] = "";
     for (int i = 0; drive_profile_names[i]; i++) {
         size_t len = strlen(allowed);
         snprintf(allowed + len, sizeof allowed - len, "%s%s", i ? ", " : "",

@@ -8,6 +8,12 @@
  *
  * Register numbers here are WIRE addresses (what goes in the Modbus PDU). Manuals that
  * number registers from 1 (Optidrive) are converted when the profile is built.
+ *
+ * One profile is not Modbus: `huanyang-hy` (framing DRIVE_FRAMING_HY) speaks the HY
+ * series' own framing (hal/hy_frame.h) through its own backend (hal/drive_hy.c). Its
+ * "registers" are pseudo addresses, function x 256 + index (DP_HY_REG), that let eccsim's
+ * register model of a drive (sim/simvfd.c) stand in for an HY too; its command values,
+ * scales and notes are the HY's.
  */
 #ifndef ECC_DRIVE_PROFILE_H
 #define ECC_DRIVE_PROFILE_H
@@ -19,9 +25,16 @@
 #include "config/config.h"
 
 #define DP_NO_REG (-1)
+#define DP_HY_REG(fn, index) ((fn) * 256 + (index))   /* an HY pseudo address */
+
+enum drive_framing {
+    DRIVE_FRAMING_MODBUS = 0,    /* Modbus RTU or TCP (hal/drive_modbus.c) */
+    DRIVE_FRAMING_HY,            /* the Huanyang HY series' own framing (hal/drive_hy.c) */
+};
 
 struct drive_profile {
     char name[32];
+    enum drive_framing framing;
     int read_fc;                 /* 3 (read holding registers) or 4 (read input registers) */
     int write_fc;                /* 6 (write single register) or 16 (write multiple) */
 
@@ -49,8 +62,11 @@ struct drive_profile {
 };
 
 /* Names of the built-in profiles, NULL-terminated: "delta-vfd", "optidrive-e3",
- * "huanyang-gt", plus "generic" (from the config's [profile] section). */
+ * "huanyang-gt", "huanyang-hy", plus "generic" (from the config's [profile] section). */
 extern const char *const drive_profile_names[];
+
+/* The framing a profile name speaks: DRIVE_FRAMING_HY for "huanyang-hy", else Modbus. */
+enum drive_framing drive_profile_framing(const char *name);
 
 /* Build the profile the config selects (drive.profile; generic reads [profile]).
  * Returns 0, or -1 with a message in err (unknown name, a register out of range). */

@@ -3,11 +3,15 @@
  * refused before anything is opened, with the key to change. */
 #include "hal/hal_hw.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "hal/clock_posix.h"
+#include "hal/drive_hy.h"
+#include "hal/drive_profile.h"
 #include "hal/drive_pwm.h"
 #include "hal/encoder_gpio.h"
 #include "hal/envcheck.h"
@@ -21,6 +25,7 @@
 struct hal_hw {
     struct clock_posix clock;
     struct hal_modbus *modbus;          /* drive and/or load cell over Modbus */
+    struct drive_hy *hy;                /* a Huanyang HY drive on its own line */
     struct drive_pwm *pwm;
     struct encoder_gpio *encoder;
     struct hx711 *hx711;
@@ -63,9 +68,17 @@ static int inputs_rearm(void *ctx)
 
 /* ---- what goes together ------------------------------------------------------------- */
 
+/* A drive on a serial or TCP link, Modbus or the HY's own framing: it reports its speed. */
 static bool is_modbus_drive(const struct ecc_config *cfg)
 {
     return cfg->drive.type == CFG_DRIVE_MODBUS_RTU || cfg->drive.type == CFG_DRIVE_MODBUS_TCP;
+}
+
+/* drive.profile = huanyang-hy on modbus-rtu (config_check refuses it on TCP). */
+static bool is_hy_drive(const struct ecc_config *cfg)
+{
+    return cfg->drive.type == CFG_DRIVE_MODBUS_RTU &&
+           drive_profile_framing(cfg->drive.profile) == DRIVE_FRAMING_HY;
 }
 
 static int refuse(char *err, size_t errlen, const char *msg)
@@ -114,11 +127,70 @@ static enum envcheck_part modbus_part(const char *err)
                                                : ENVCHECK_DRIVE_DEVICE;
 }
 
+static char parity_char(enum cfg_parity p)
+{
+    return p == CFG_PARITY_EVEN ? 'E' : p == CFG_PARITY_ODD ? 'O' : 'N';
+}
+
+static void hy_params(const struct ecc_config *cfg, struct drive_hy_params *p)
+{
+    memset(p, 0, sizeof *p);
+    snprintf(p->link.device, sizeof p->link.device, "%s", cfg->drive.device);
+    p->link.baud = cfg->drive.baud;
+    p->link.parity = parity_char(cfg->drive.parity);
+    p->link.data_bits = cfg->drive.data_bits;
+    p->link.stop_bits = cfg->drive.stop_bits;
+    p->link.min_gap_ms = cfg->drive.min_gap_ms;
+    p->link.timeout_ms = cfg->drive.timeout_ms;
+    p->link.retries = cfg->drive.retries;
+    p->addr = cfg->drive.unit_id;
+    p->hz_per_mps = cfg->drive.hz_per_mps;
+    p->max_hz = cfg->drive.max_hz;
+    p->refresh_s = cfg->drive.watchdog_s / 4.0;
+    p->period_s = 1.0 / cfg->loop.rate_hz;     /* once per control tick, line allowing */
+    p->fail_after = cfg->drive.fail_after;
+    p->healthy_after = cfg->drive.healthy_after;
+}
+
+/* The HY drive on its own serial line, with its own I/O thread. */
+static int open_hy(struct hal_hw *h, const struct ecc_config *cfg, struct hal *hal, char *err,
+                   size_t errlen)
+{
+    struct drive_hy_params p;
+    char why[256];
+
+    if (access(cfg->drive.device, R_OK | W_OK) < 0)
+        return snprintf(err, errlen, "[drive] device: %s: %s", cfg->drive.device,
+                        strerror(errno)), -1;
+    hy_params(cfg, &p);
+    h->hy = drive_hy_create(&p, clock_posix_now, &h->clock, why, sizeof why);
+    if (!h->hy)
+        return snprintf(err, errlen, "[drive] profile: %s", why), -1;
+    if (drive_hy_start(h->hy) != 0)
+        return snprintf(err, errlen, "[drive] type: cannot start the HY drive's thread: %s",
+                        strerror(errno)), -1;
+    hal->drive = drive_hy_hal(h->hy, cfg->limits.speed_max);
+    if (cfg->inputs.enable_line < 0)
+        log_warn("drive.profile = %s: the HY has no comm-loss stop of its own, so if eccd "
+                 "dies the belt runs on at its last speed until the e-stop; wire the "
+                 "drive-enable dead-man (inputs.enable_line, docs/drives.md)", CFG_PROFILE_HY);
+    return 0;
+}
+
 static int open_drive(struct hal_hw *h, const struct ecc_config *cfg, struct hal *hal,
                       char *err, size_t errlen)
 {
     struct drive_pwm_params pp;
 
+    if (is_hy_drive(cfg)) {
+        if (open_hy(h, cfg, hal, err, errlen) != 0)
+            return -1;
+        if (cfg->loadcell.type != CFG_LOADCELL_MODBUS)
+            return 0;
+        /* The transmitter on its own link (config_check: never the HY's line). */
+        h->modbus = hal_modbus_open(cfg, clock_posix_now, &h->clock, hal, err, errlen);
+        return h->modbus ? 0 : -1;
+    }
     if (is_modbus_drive(cfg)) {
         /* Also opens a Modbus load cell (loadcell.type = modbus) on its bus. */
         h->modbus = hal_modbus_open(cfg, clock_posix_now, &h->clock, hal, err, errlen);
@@ -387,6 +459,7 @@ void hal_hw_close(struct hal_hw *h)
 {
     if (!h)
         return;
+    drive_hy_close(h->hy);              /* its thread writes stop before it ends */
     hal_modbus_close(h->modbus);
     drive_pwm_close(h->pwm);
     hx711_close(h->hx711);

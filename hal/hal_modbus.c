@@ -26,6 +26,14 @@ struct hal_modbus {
     int drive_bus;                       /* index in bus[], -1: none */
 };
 
+/* A Modbus drive: modbus-rtu or modbus-tcp with a Modbus profile (huanyang-hy is opened by
+ * its own backend, hal/drive_hy.c). */
+static bool drive_is_modbus(const struct ecc_config *cfg)
+{
+    return (cfg->drive.type == CFG_DRIVE_MODBUS_RTU || cfg->drive.type == CFG_DRIVE_MODBUS_TCP) &&
+           drive_profile_framing(cfg->drive.profile) == DRIVE_FRAMING_MODBUS;
+}
+
 /* ---- link parameters from the config ----------------------------------------------- */
 
 static char parity_char(enum cfg_parity p)
@@ -198,8 +206,8 @@ static int loadcell_bus(struct hal_modbus *m, const struct ecc_config *cfg, char
 {
     if (cfg->loadcell.link == CFG_LC_LINK_DRIVE) {
         if (m->drive_bus < 0)
-            snprintf(err, errlen, "[loadcell] link: 'drive' needs drive.type = modbus-rtu or "
-                     "modbus-tcp (allowed otherwise: rtu, tcp)");
+            snprintf(err, errlen, "[loadcell] link: 'drive' needs a Modbus drive (drive.type = "
+                     "modbus-rtu or modbus-tcp, not huanyang-hy) (allowed otherwise: rtu, tcp)");
         return m->drive_bus;
     }
     struct modbus_link_params lp;
@@ -249,10 +257,6 @@ static int open_loadcell(struct hal_modbus *m, const struct ecc_config *cfg,
 
 /* ---- open / close ------------------------------------------------------------------ */
 
-static bool drive_is_modbus(const struct ecc_config *cfg)
-{
-    return cfg->drive.type == CFG_DRIVE_MODBUS_RTU || cfg->drive.type == CFG_DRIVE_MODBUS_TCP;
-}
 
 /* struct hal_drive's fault_stop: the coast stop where drive.stop_mode = coast. */
 static int drive_fault_stop(void *ctx)
@@ -320,7 +324,7 @@ struct hal_modbus *hal_modbus_open(const struct ecc_config *cfg, double (*now)(v
 
     if (!drive_is_modbus(cfg) && !want_lc) {
         snprintf(err, errlen, "[drive] type: the Modbus backend needs drive.type = modbus-rtu "
-                 "or modbus-tcp, or loadcell.type = modbus");
+                 "or modbus-tcp with a Modbus profile, or loadcell.type = modbus");
         return NULL;
     }
     struct hal_modbus *m = calloc(1, sizeof *m);

@@ -2,8 +2,9 @@
  *
  * hal_modbus_open builds the drive profile ([drive] profile, or [profile] for generic), one
  * bus per physical link with its I/O thread (modbus_bus.h), the drive (drive.type =
- * modbus-rtu / modbus-tcp) and the load cell (loadcell.type = modbus), fills hal->drive
- * and hal->force, and starts the threads. The drive and the load cell share one bus when
+ * modbus-rtu / modbus-tcp, except drive.profile = huanyang-hy, which is not Modbus: the
+ * caller opens it with hal/drive_hy.h) and the load cell (loadcell.type = modbus), fills
+ * hal->drive and hal->force, and starts the threads. The drive and the load cell share one bus when
  * loadcell.link = drive, or when their rtu device or tcp host:port are the same (one
  * RS-485 line, one gateway); otherwise each has its own.
  *
@@ -29,7 +30,7 @@ struct hal_modbus;
 
 /* Build and start. Returns NULL with one message in err naming the config key, e.g.
  * "[drive] profile: unknown profile 'x' (allowed: delta-vfd, optidrive-e3, huanyang-gt,
- * generic)". Nothing touches the wire before the threads start; the first transaction
+ * huanyang-hy, generic)". Nothing touches the wire before the threads start; the first transaction
  * connects. Free with hal_modbus_close. */
 struct hal_modbus *hal_modbus_open(const struct ecc_config *cfg, double (*now)(void *),
                                    void *clock_ctx, struct hal *hal, char *err,

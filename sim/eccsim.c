@@ -24,10 +24,12 @@
 #include "config/config.h"
 #include "hal/drive_profile.h"
 #include "hal/hal_sim.h"
+#include "hal/hy_frame.h"
 #include "hal/log.h"
 #include "sim/rig.h"
 #include "sim/simdev.h"
 #include "sim/simfault.h"
+#include "sim/simhy.h"
 #include "sim/simsrv.h"
 #include "sim/simwire.h"
 
@@ -68,6 +70,8 @@ struct eccsim {
     struct simsrv_tcp tcp;
     int nrtu;
     struct simsrv_rtu rtu[SIMWIRE_PORTS];
+    bool hy_on;                   /* drive.profile = huanyang-hy: the pty carries its framing */
+    struct simhy hy;
     struct simwire_opts wire;
     int pty_master, pty_slave;
     char pty_path[64];
@@ -178,6 +182,16 @@ static void usage(FILE *f)
 "RTU: one bus for both units at drive.baud, drive.parity, drive.data_bits,\n"
 "drive.stop_bits. With eccsim.pace_bytes each byte takes its wire time (11 bits at 8E1:\n"
 "1.15 ms at 9600 baud) both ways.\n"
+"\n"
+"The Huanyang HY (drive.profile = huanyang-hy) is not Modbus: the pty then carries its own\n"
+"framing and the drive alone (a Modbus transmitter cannot share its line), and the load\n"
+"cell is served over TCP only. The simulated HY takes control data 0x01 (run forward) and\n"
+"0x08 (stop, also its reset) and answers the control status (bit 0 run in force, bit 3\n"
+"output on); frequency data in Hz x 100, echoed; status reads by index (0 set frequency,\n"
+"1 output frequency, 2 output current A x 10; 3 to 7 read 0); parameter reads of PD001,\n"
+"PD002, PD005, PD163, PD164, PD165 as a drive set up for eccd holds them; anything else\n"
+"is refused (function | 0x80, a code). Like the real HY it has no comm-loss watchdog.\n"
+"Over TCP its unit answers exception 0x0B.\n"
 "\n"
 "Examples:\n"
 "  eccsim -c rig.ini --tcp-port 1502 --truth-log truth.jsonl &\n"
@@ -438,29 +452,51 @@ static void remove_link(struct eccsim *e)
     }
 }
 
-static int open_rtu(struct eccsim *e)
+/* Modbus RTU: the drive and the load cell, each a libmodbus server behind the wire. */
+static int open_modbus_units(struct eccsim *e, char *err, size_t errlen)
 {
     const struct ecc_config *c = &e->cfg;
     const int units[SIMWIRE_PORTS] = {c->drive.unit_id, c->loadcell.unit_id};
-    char err[256];
 
-    e->pty_master = simwire_open_pty(e->pty_path, sizeof e->pty_path, &e->pty_slave, err,
-                                     sizeof err);
-    if (e->pty_master < 0) {
-        log_error("%s", err);
-        return -1;
-    }
     for (e->nrtu = 0; e->nrtu < SIMWIRE_PORTS; e->nrtu++) {
         struct simsrv_rtu *r = &e->rtu[e->nrtu];
 
         if (simsrv_rtu_open(r, &e->dev, units[e->nrtu], c, e->pty_path, e->stop[0], err,
-                            sizeof err) != 0) {
-            log_error("%s", err);
+                            errlen) != 0)
             return -1;
-        }
         e->wire.port[e->nrtu] = (struct simwire_port){.fd = r->wire_fd, .unit = r->unit};
     }
     e->wire.nports = e->nrtu;
+    return 0;
+}
+
+/* The Huanyang HY: its own framing on the pty, the drive alone (eccd cannot share the HY's
+ * line with a Modbus transmitter: the load cell is served over TCP). */
+static int open_hy_unit(struct eccsim *e, char *err, size_t errlen)
+{
+    if (simhy_open(&e->hy, &e->dev, e->cfg.drive.unit_id, &e->cfg, e->stop[0], err,
+                   errlen) != 0)
+        return -1;
+    e->hy_on = true;
+    e->wire.port[0] = (struct simwire_port){.fd = e->hy.wire_fd, .unit = e->hy.unit};
+    e->wire.nports = 1;
+    e->wire.frame_length = hy_frame_length;
+    return 0;
+}
+
+static int open_rtu(struct eccsim *e)
+{
+    const struct ecc_config *c = &e->cfg;
+    char err[256];
+
+    e->pty_master = simwire_open_pty(e->pty_path, sizeof e->pty_path, &e->pty_slave, err,
+                                     sizeof err);
+    if (e->pty_master < 0 ||
+        (e->prof.framing == DRIVE_FRAMING_HY ? open_hy_unit(e, err, sizeof err)
+                                             : open_modbus_units(e, err, sizeof err)) != 0) {
+        log_error("%s", err);
+        return -1;
+    }
     e->wire.master = e->pty_master;
     e->wire.stop_fd = e->stop[0];
     e->wire.byte_s = simwire_byte_s(c->drive.baud, simwire_bits_per_byte(
@@ -518,6 +554,8 @@ static int start_threads(struct eccsim *e)
         rc = spawn(e, simsrv_tcp_thread, &e->tcp);
     for (int i = 0; i < e->nrtu && rc == 0; i++)
         rc = spawn(e, simsrv_rtu_thread, &e->rtu[i]);
+    if (e->hy_on && rc == 0)
+        rc = spawn(e, simhy_thread, &e->hy);
     if (rc == 0)
         rc = spawn(e, simwire_thread, &e->wire);
     pthread_sigmask(SIG_SETMASK, &old, NULL);
@@ -646,6 +684,8 @@ static void release(struct eccsim *e)
         simsrv_tcp_close(&e->tcp);
     for (int i = 0; i < e->nrtu; i++)
         simsrv_rtu_close(&e->rtu[i]);
+    if (e->hy_on)
+        simhy_close(&e->hy);
     remove_link(e);
     if (e->pty_master >= 0)
         close(e->pty_master);

@@ -11,9 +11,10 @@
 int simdev_init(struct simdev *d, const struct ecc_config *cfg, const struct drive_profile *prof,
                 const struct simfault_plan *plan, char *err, size_t errlen)
 {
+    bool hy = prof->framing == DRIVE_FRAMING_HY;
     struct simvfd_params vp = {
         .prof = *prof, .hz_per_mps = cfg->drive.hz_per_mps, .max_hz = cfg->drive.max_hz,
-        .watchdog_s = cfg->drive.watchdog_s,
+        .watchdog_s = hy ? 0.0 : cfg->drive.watchdog_s,     /* the HY has none to arm */
         .coast_on_fault = cfg->drive.stop_mode == CFG_STOP_COAST,
     };
     struct simlc_params lp;
@@ -31,6 +32,7 @@ int simdev_init(struct simdev *d, const struct ecc_config *cfg, const struct dri
         d->plan = *plan;
     d->drive_unit = cfg->drive.unit_id;
     d->lc_unit = cfg->loadcell.unit_id;
+    d->drive_hy = hy;
     d->trip_code = (unsigned)cfg->eccsim.trip_code;
     d->late_s = SIMDEV_LATE_FACTOR * cfg->drive.timeout_ms / 1000.0;
     pthread_mutex_init(&d->lock, NULL);
@@ -124,7 +126,7 @@ int simdev_execute(struct simdev *d, int unit, const struct simdev_req *r, doubl
 {
     bool drive = unit == d->drive_unit;
 
-    if (!drive && unit != d->lc_unit)
+    if ((!drive && unit != d->lc_unit) || (drive && r->hy != d->drive_hy))
         return MODBUS_EXCEPTION_GATEWAY_TARGET;
     if (is_read(r->fc))
         return drive ? simvfd_read(&d->vfd, r->addr, r->count, out)

@@ -28,6 +28,8 @@ struct simdev_req {
     int fc;                      /* 3, 4 (read), 6, 16 (write) */
     int addr, count;
     uint16_t vals[SIMDEV_REGS_MAX];  /* values written */
+    bool hy;                     /* it came in the HY's framing (sim/simhy.h), at its pseudo
+                                    addresses: a drive answers only in its own framing */
 };
 
 /* What a unit does with a request, given the faults in force. */
@@ -45,6 +47,7 @@ struct simdev {
     struct simlc lc;
     struct simfault_plan plan;
     int drive_unit, lc_unit;
+    bool drive_hy;               /* drive.profile = huanyang-hy: the drive is served by simhy */
     unsigned trip_code;
     double late_s;               /* s */
     struct timespec t0;          /* CLOCK_MONOTONIC at t = 0 */
@@ -68,7 +71,8 @@ struct simdev_snapshot {
 };
 
 /* Build from the config and the drive profile; starts the clock. Returns 0, or -1
- * with a message in err (e.g. the drive and load cell on one unit id). */
+ * with a message in err (e.g. the drive and load cell on one unit id). A Huanyang HY
+ * (profile framing DRIVE_FRAMING_HY) gets no comm-loss watchdog: the real one has none. */
 int simdev_init(struct simdev *d, const struct ecc_config *cfg, const struct drive_profile *prof,
                 const struct simfault_plan *plan, char *err, size_t errlen);
 void simdev_destroy(struct simdev *d);
@@ -84,7 +88,8 @@ void simdev_tick(struct simdev *d, double t, const struct simdev_rig *in,
 enum simdev_action simdev_action(const struct simdev *d, int unit, double t);
 
 /* Execute a request on unit at t (caller holds the lock). Reads fill out[]. Returns 0 or
- * the Modbus exception code to answer with. */
+ * the Modbus exception code to answer with (0x0B for a drive asked in the other framing
+ * than its own). */
 int simdev_execute(struct simdev *d, int unit, const struct simdev_req *r, double t,
                    uint16_t *out);
 

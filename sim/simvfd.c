@@ -190,6 +190,10 @@ static void apply(struct simvfd *v, double t, int a, uint16_t val)
         break;
     case ACT_RESET:
         reset(v, t);
+        if (is_reg(p->reg_command, a) && val == p->cmd_stop) {
+            v->running = false;      /* a stop that is also the reset (the HY's) */
+            v->coasting = false;
+        }
         break;
     case ACT_NONE:
     case ACT_BAD:

@@ -5,7 +5,9 @@
  * speak one map. What the drive does:
  *   command    cmd_run runs forward at the setpoint, cmd_stop ramps to 0, cmd_coast
  *              switches the output off (frequency reads 0 at once); cmd_reset (at
- *              reg_reset, which may be reg_command) clears a trip whose cause is gone.
+ *              reg_reset, which may be reg_command) clears a trip whose cause is gone
+ *              (where cmd_reset is cmd_stop at the command register, as on the HY, the
+ *              value does both).
  *              Any other value: exception 0x03 (illegal data value).
  *   setpoint   Hz (or % of max_hz) x scale, clamped to max_hz; the belt runs at
  *              setpoint_hz / hz_per_mps only while running. Each write feeds the watchdog.

@@ -167,7 +167,8 @@ static void drop_rx(struct wire *w, size_t n)
 static void frame_rx(struct wire *w, double now)
 {
     for (;;) {
-        int len = simwire_request_length(w->rx, w->rx_n);
+        int len = w->o->frame_length ? w->o->frame_length(w->rx, w->rx_n)
+                                     : simwire_request_length(w->rx, w->rx_n);
 
         if (len <= 0 || len > SIMWIRE_FRAME_MAX || (size_t)len > w->rx_n)
             return;                  /* need more bytes, or garbage left to the silence */

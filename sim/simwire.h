@@ -1,5 +1,5 @@
-/* simwire.h - eccsim's RS-485 wire: a pseudo-terminal carrying Modbus RTU frames at the
- * pace of the configured baud rate.
+/* simwire.h - eccsim's RS-485 wire: a pseudo-terminal carrying Modbus RTU frames (or the
+ * Huanyang HY's, see frame_length below) at the pace of the configured baud rate.
  *
  * eccd (or mbpoll) opens the pty's slave side as its serial port. The wire thread holds
  * the master side: it cuts the incoming bytes into request frames (by their function
@@ -52,6 +52,9 @@ struct simwire_opts {
     int nports;
     bool (*corrupt)(void *ctx, int unit);   /* give this unit's next reply a bad CRC? */
     void *ctx;
+    /* How requests are cut into frames (as simwire_request_length says); NULL: Modbus
+     * RTU. The Huanyang HY's framing: hy_frame_length (hal/hy_frame.h). */
+    int (*frame_length)(const uint8_t *buf, size_t n);
 };
 
 /* The wire thread's body (arg: struct simwire_opts *); returns when stop_fd turns readable. */

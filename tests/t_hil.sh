@@ -3,11 +3,14 @@
 # simulated rig served over Modbus TCP and over Modbus RTU on a pseudo-terminal with
 # bytes paced at 19200 baud, in real time.
 #
-#  - a whole set over TCP (15 reps) and over RTU (6 reps): reps counted equal the
-#    athlete's valid strokes (eccsim's ground truth), and the belt stops after the set;
+#  - a whole set over TCP (15 reps), over RTU (6 reps) and with a Huanyang HY drive in its own
+#    framing on the pty (6 reps, the load cell over TCP): reps counted equal the athlete's
+#    valid strokes (eccsim's ground truth), and the belt stops after the set; for the HY, no
+#    fault and the belt speed eccd used is the one the drive reported;
 #  - the same on the hard cell (tests/hil/hard.ini: slow drive, dead time, erratic
 #    patient), plus strict time in band and the command never running ahead of the belt;
-#  - each scripted fault latches the matching fault in eccd and the belt is stopped;
+#  - each scripted fault latches the matching fault in eccd and the belt is stopped (a trip
+#    of the HY too, which it shows only by refusing to run);
 #  - kill -9 of eccd mid-set: eccsim's drive watchdog stops the belt within its time.
 #
 # Prints "ok   t_hil: NAME" / "FAIL t_hil: NAME" per test (tests/run.sh counts them).
@@ -59,7 +62,8 @@ whole_set() {
     cfg=$2
     shift 2
     start_sim "$cfg" "$tag" "$@" || { fail "${tag}_whole_set" "$tmp/$tag.sim.err"; return; }
-    timeout 240 "$eccd" -c "$cfg" --set drive.port="$port" -q --start --sessions 1 \
+    timeout 240 "$eccd" -c "$cfg" --set drive.port="$port" --set loadcell.port="$port" -q \
+        --start --sessions 1 \
         --rep-log "$tmp/$tag.reps.jsonl" --trace "$tmp/$tag.trace.csv" $dev_set \
         2>"$tmp/$tag.eccd.err"
     rc=$?
@@ -92,7 +96,21 @@ dev_set=""
 whole_set tcp tests/hil/tcp.ini
 dev_set="--set drive.device=$tmp/tty"
 whole_set rtu tests/hil/rtu.ini --pty-link "$tmp/tty"
+whole_set hy tests/hil/hy.ini --pty-link "$tmp/tty"
 dev_set=""
+
+# The HY set: no fault, and the belt speed eccd worked with (encoder.type = drive) is what the
+# HY reported as its output frequency: its peak is the simulated motor's (within 10%).
+peak_eccd=$(awk -F, 'NR > 1 && $8 > m { m = $8 } END { printf "%.4f", m + 0 }' "$tmp/hy.trace.csv")
+peak_true=$(awk -F, 'NR > 1 && $3 > m { m = $3 } END { printf "%.4f", m + 0 }' "$tmp/hy.truth.csv")
+faults=$(count '"event":"fault"' "$tmp/hy.reps.jsonl")
+echo "  hy: $faults faults; peak belt speed eccd read $peak_eccd m/s, the simulated motor's $peak_true m/s"
+if [ "$faults" -eq 0 ] && awk -v e="$peak_eccd" -v t="$peak_true" \
+       'BEGIN { d = e - t; if (d < 0) d = -d; exit !(t >= 0.1 && d <= 0.1 * t) }'; then
+    ok "hy_set_has_no_fault_and_the_drives_reported_speed_is_read"
+else
+    fail "hy_set_has_no_fault_and_the_drives_reported_speed_is_read" "$tmp/hy.reps.jsonl" "$tmp/hy.eccd.err"
+fi
 
 # -- the hard cell (docs/control.md): a slow drive with dead time, an erratic patient ----
 # On top of the whole set: strict time in band over every stroke's loaded window (eccsim's
@@ -127,7 +145,8 @@ fault_case() {
     want=$4
     shift 4
     start_sim "$cfg" "$tag" --fault "$spec" "$@" || { fail "fault_$tag" "$tmp/$tag.sim.err"; return; }
-    timeout 60 "$eccd" -c "$cfg" --set drive.port="$port" -q --start --duration 11 \
+    timeout 60 "$eccd" -c "$cfg" --set drive.port="$port" --set loadcell.port="$port" -q \
+        --start --duration 11 \
         --rep-log "$tmp/$tag.reps.jsonl" $dev_set 2>"$tmp/$tag.eccd.err"
     sleep 1.5
     stop_sim
@@ -150,6 +169,7 @@ fault_case lc_freeze tests/hil/tcp.ini lc-freeze@6 force_stuck
 fault_case lc_saturate tests/hil/tcp.ini lc-saturate@6 force_saturated
 dev_set="--set drive.device=$tmp/tty"
 fault_case drive_corrupt_rtu tests/hil/rtu.ini drive-corrupt@6:2 drive_comm --pty-link "$tmp/tty"
+fault_case drive_trip_hy tests/hil/hy.ini drive-trip@6 drive_trip --pty-link "$tmp/tty"
 dev_set=""
 
 # -- kill -9 mid-set: the drive's own watchdog stops the belt ---------------------------

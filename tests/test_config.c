@@ -351,6 +351,39 @@ TEST(print_shows_units_help_and_differing_defaults)
     CHECK(strstr(buf, "force_low_n = 60") && !strstr(buf, "(default: 60)"));
 }
 
+/* Every printed "key = value ; comment" line is at most 190 columns as printed (the value
+ * padded to 32): a longer one puts its comment on the line above. (inih's line buffer takes
+ * 198: a line over that would not load back.) */
+TEST(printed_key_lines_fit_the_print_width)
+{
+    struct ecc_config c;
+    const char *path = scratch("wide.ini", "");
+    FILE *f = path ? fopen(path, "w") : NULL;
+    char line[1024];
+    int keys = 0;
+
+    CHECK(f != NULL);
+    if (!f)
+        return;
+    config_defaults(&c);
+    config_print(&c, f);
+    fclose(f);
+    f = fopen(path, "r");
+    while (f && fgets(line, sizeof line, f)) {
+        size_t n = strcspn(line, "\n");
+        if (line[0] == ';' || line[0] == '[' || n == 0)
+            continue;
+        keys++;
+        if (n > 190)
+            printf("  %zu columns: %.60s...\n", n, line);
+        CHECK(n <= 190);
+    }
+    if (f)
+        fclose(f);
+    unlink(path);
+    CHECK_INT(keys, config_key_count());
+}
+
 /* ---- error messages -------------------------------------------------------------------- */
 
 TEST(messages_have_the_documented_form)
@@ -569,6 +602,38 @@ TEST(cross_field_after_set_says_set)
                             "[band] force_high_n = 90 (line 6)");
 }
 
+/* drive.profile = huanyang-hy: its own framing, on a serial line of its own. */
+TEST(huanyang_hy_only_on_a_serial_line_of_its_own)
+{
+    struct ecc_config c;
+    char err[ERRLEN] = "";
+
+    CHECK_INT(load_text(&c, "[drive]\ntype = modbus-tcp\nprofile = huanyang-hy\n", err), -1);
+    check_error_at(err, 3, "[drive] profile: huanyang-hy speaks the HY's own framing on RS-485, "
+                           "not Modbus TCP");
+    CHECK_STR_CONTAINS(err, "set [drive] type = modbus-rtu");
+    CHECK_INT(load_text(&c, "[drive]\ntype = modbus-rtu\nprofile = huanyang-hy\n[loadcell]\n"
+                            "type = modbus\nlink = drive\n", err), -1);
+    check_error_at(err, 6, "[loadcell] link: drive: a huanyang-hy drive's line carries the HY's "
+                           "framing, not Modbus");
+    CHECK_INT(load_text(&c, "[drive]\ntype = modbus-rtu\nprofile = huanyang-hy\n"
+                            "device = /dev/ttyUSB1\n[loadcell]\ntype = modbus\nlink = rtu\n"
+                            "device = /dev/ttyUSB1\n", err), -1);
+    check_error_at(err, 8, "[loadcell] device: /dev/ttyUSB1 is the huanyang-hy drive's line");
+    /* its own line, or TCP: fine; a pwm or sim drive ignores the profile */
+    CHECK_INT(load_text(&c, "[drive]\ntype = modbus-rtu\nprofile = huanyang-hy\n"
+                            "device = /dev/ttyUSB1\n[loadcell]\ntype = modbus\nlink = rtu\n"
+                            "device = /dev/ttyUSB0\n", err), 0);
+    CHECK_INT(load_text(&c, "[drive]\ntype = modbus-rtu\nprofile = huanyang-hy\n[loadcell]\n"
+                            "type = modbus\nlink = tcp\n", err), 0);
+    CHECK_INT(load_text(&c, "[drive]\ntype = sim\nprofile = huanyang-hy\n", err), 0);
+    /* --set after the file: the same check */
+    CHECK_INT(load_text(&c, "[drive]\nprofile = huanyang-hy\n", err), 0);
+    CHECK_INT(config_set(&c, "drive.type=modbus-tcp", err, sizeof err), 0);
+    CHECK_INT(config_check(&c, err, sizeof err), -1);
+    CHECK_STR_CONTAINS(err, "x.ini:2: [drive] profile: huanyang-hy");
+}
+
 /* ---- the corpus of bad files --------------------------------------------------------------- */
 
 static void check_bad_file(const char *dir, const char *name)
@@ -659,13 +724,15 @@ TEST(mode_names)
 TESTS(T(defaults_match_the_spec), T(defaults_pass_check), T(every_key_is_named_once),
       T(example_configs_load_with_every_key), T(example_configs_say_what_they_are),
       T(round_trip_defaults_and_examples), T(round_trip_awkward_values),
-      T(print_shows_units_help_and_differing_defaults), T(messages_have_the_documented_form),
+      T(print_shows_units_help_and_differing_defaults),
+      T(printed_key_lines_fit_the_print_width), T(messages_have_the_documented_form),
       T(missing_or_unreadable_file_names_file_and_reason),
       T(line_numbers_survive_comments_crlf_bom_and_long_lines),
       T(an_indented_line_is_not_a_continuation), T(set_applies_a_value),
       T(set_refuses_bad_values_and_leaves_the_config_alone), T(set_refuses_a_string_too_long),
       T(each_cross_field_rule_is_refused_at_the_key_that_broke_it),
       T(cross_field_blames_the_key_set_later), T(cross_field_after_set_says_set),
+      T(huanyang_hy_only_on_a_serial_line_of_its_own),
       T(bad_corpus_is_refused_at_the_right_line_and_key),
       T(resolve_path_against_the_config_directory), T(mode_names));
 

@@ -84,6 +84,32 @@ TEST(huanyang_gt_registers)
     CHECK_STR_CONTAINS(p.quirks, "P0.03");
 }
 
+/* The HY is not Modbus: its pseudo addresses are function x 256 + index, for eccsim's
+ * register model; the values and scales are the HY's (hal/hy_frame.h). */
+TEST(huanyang_hy_is_its_own_framing)
+{
+    struct drive_profile p = builtin("huanyang-hy");
+
+    CHECK_INT(p.framing, DRIVE_FRAMING_HY);
+    CHECK_INT(drive_profile_framing("huanyang-hy"), DRIVE_FRAMING_HY);
+    CHECK_INT(drive_profile_framing("huanyang-gt"), DRIVE_FRAMING_MODBUS);
+    CHECK_INT(drive_profile_framing("generic"), DRIVE_FRAMING_MODBUS);
+    CHECK_INT(builtin("delta-vfd").framing, DRIVE_FRAMING_MODBUS);
+    CHECK_INT(p.cmd_run, 0x01);
+    CHECK_INT(p.cmd_stop, 0x08);
+    CHECK_INT(p.reg_command, 0x0300);
+    CHECK_INT(p.reg_setpoint, 0x0500);
+    CHECK_INT(p.reg_freq, 0x0401);       /* 0x04 read control status, index 1 */
+    CHECK_INT(p.reg_current, 0x0402);
+    CHECK_INT(p.reg_fault, DP_NO_REG);   /* no fault code over the link */
+    CHECK(!p.setpoint_percent);
+    CHECK_INT(drive_profile_setpoint_raw(&p, 25.0, 50.0), 2500);     /* 0.01 Hz */
+    CHECK_NEAR(drive_profile_freq_hz(&p, 4567), 45.67, 1e-9);
+    CHECK_STR_CONTAINS(p.quirks, "PD001 = 2");
+    CHECK_STR_CONTAINS(p.quirks, "PD165");
+    CHECK_STR_CONTAINS(p.watchdog_params, "none");
+}
+
 TEST(names_and_documentation)
 {
     int n = 0;
@@ -94,7 +120,7 @@ TEST(names_and_documentation)
         CHECK(p.watchdog_params && strlen(p.watchdog_params) > 10);
         CHECK(p.quirks && strlen(p.quirks) > 10);
     }
-    CHECK_INT(n, 4);
+    CHECK_INT(n, 5);
     struct drive_profile p;
     CHECK_INT(drive_profile_builtin("generic", &p), -1);
     CHECK_INT(drive_profile_builtin("nope", &p), -1);
@@ -124,7 +150,7 @@ TEST(unknown_profile_names_the_key_and_the_choices)
     snprintf(cfg.drive.profile, sizeof cfg.drive.profile, "x");
     CHECK_INT(drive_profile_from_config(&cfg, &p, err, sizeof err), -1);
     CHECK_STR_CONTAINS(err, "[drive] profile: unknown profile 'x' (allowed: delta-vfd, "
-                            "optidrive-e3, huanyang-gt, generic)");
+                            "optidrive-e3, huanyang-gt, huanyang-hy, generic)");
 }
 
 TEST(generic_subtracts_address_base)
@@ -218,7 +244,8 @@ TEST(conversions_clamp)
 }
 
 TESTS(T(delta_vfd_registers), T(optidrive_e3_registers_are_manual_minus_one),
-      T(huanyang_gt_registers), T(names_and_documentation), T(builtin_from_config),
+      T(huanyang_gt_registers), T(huanyang_hy_is_its_own_framing), T(names_and_documentation),
+      T(builtin_from_config),
       T(unknown_profile_names_the_key_and_the_choices), T(generic_subtracts_address_base),
       T(generic_refuses_bad_maps), T(conversions_round_trip), T(conversions_clamp));
 TEST_MAIN("test_drive_profile")

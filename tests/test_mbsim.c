@@ -2,7 +2,8 @@
  * the simulated VFD (sim/simvfd.c) for each drive profile, its comm-loss watchdog on an
  * injected clock, the load-cell transmitter's encodings (sim/simlc.c), the fault
  * schedule (sim/simfault.c), the devices behind the servers (sim/simdev.c), request
- * parsing (sim/simsrv.c) and the RTU wire's timing and framing (sim/simwire.c).
+ * parsing (sim/simsrv.c), the RTU wire's timing and framing (sim/simwire.c) and the
+ * Huanyang HY's answers (sim/simhy.c).
  */
 #include <math.h>
 #include <modbus.h>
@@ -10,9 +11,11 @@
 
 #include "config/config.h"
 #include "hal/drive_profile.h"
+#include "hal/hy_frame.h"
 #include "hal/log.h"
 #include "sim/simdev.h"
 #include "sim/simfault.h"
+#include "sim/simhy.h"
 #include "sim/simlc.h"
 #include "sim/simsrv.h"
 #include "sim/simvfd.h"
@@ -718,6 +721,135 @@ TEST(crc16_matches_the_modbus_reference)
     CHECK_INT(simwire_crc16(rd, sizeof rd), 0x0A84);
 }
 
+/* ---- the Huanyang HY (sim/simhy.c) ----------------------------------------------------- */
+
+static bool hy_dev(struct simdev *d, struct simhy *h)
+{
+    struct ecc_config cfg;
+    struct drive_profile prof;
+    char err[256] = "";
+
+    config_defaults(&cfg);
+    snprintf(cfg.drive.profile, sizeof cfg.drive.profile, "%s", CFG_PROFILE_HY);
+    cfg.drive.hz_per_mps = HZ_PER_MPS;
+    cfg.drive.max_hz = MAX_HZ;
+    cfg.drive.baud = 19200;
+    cfg.drive.parity = CFG_PARITY_NONE;
+    drive_profile_builtin(CFG_PROFILE_HY, &prof);
+    if (simdev_init(d, &cfg, &prof, NULL, err, sizeof err) != 0)
+        return false;
+    if (simhy_open(h, d, cfg.drive.unit_id, &cfg, -1, err, sizeof err) != 0) {
+        simdev_destroy(d);
+        return false;
+    }
+    return true;
+}
+
+/* Ask the simulated HY; the check of its reply (HY_OK, HY_REFUSED, ...), -1: no answer. */
+static int hy_ask(struct simhy *h, uint8_t addr, uint8_t fn, uint8_t index, uint16_t value,
+                  struct hy_reply *rp)
+{
+    const struct hy_request rq = {.addr = addr, .fn = fn, .index = index, .value = value};
+    uint8_t q[HY_FRAME_MAX], out[HY_FRAME_MAX];
+    bool late;
+    size_t n = simhy_answer(h, q, hy_encode_request(&rq, q), out, &late);
+
+    return n ? (int)hy_check_reply(&rq, out, n, rp) : -1;
+}
+
+TEST(hy_answers_parameters_as_a_drive_set_up_for_eccd)
+{
+    struct simdev d;
+    struct simhy h;
+    struct hy_reply rp;
+
+    CHECK(hy_dev(&d, &h));
+    CHECK(d.drive_hy);
+    CHECK_INT(hy_ask(&h, 1, HY_FN_READ_PARAM, HY_PD_RUN_SOURCE, 0, &rp), HY_OK);
+    CHECK_INT(rp.value, HY_SOURCE_COMM);
+    CHECK_INT(hy_ask(&h, 1, HY_FN_READ_PARAM, HY_PD_FREQ_SOURCE, 0, &rp), HY_OK);
+    CHECK_INT(rp.value, HY_SOURCE_COMM);
+    CHECK_INT(hy_ask(&h, 1, HY_FN_READ_PARAM, HY_PD_MAX_HZ, 0, &rp), HY_OK);
+    CHECK_INT(rp.value, 5000);               /* 50.00 Hz */
+    CHECK_INT(hy_ask(&h, 1, HY_FN_READ_PARAM, HY_PD_ADDRESS, 0, &rp), HY_OK);
+    CHECK_INT(rp.value, 1);
+    CHECK_INT(hy_ask(&h, 1, HY_FN_READ_PARAM, HY_PD_BAUD, 0, &rp), HY_OK);
+    CHECK_INT(rp.value, 2);                  /* 19200 */
+    CHECK_INT(hy_ask(&h, 1, HY_FN_READ_PARAM, HY_PD_FORMAT, 0, &rp), HY_OK);
+    CHECK_INT(rp.value, 3);                  /* 8N1 RTU */
+    CHECK_INT(hy_ask(&h, 1, HY_FN_READ_PARAM, 99, 0, &rp), HY_REFUSED);
+    CHECK_INT(rp.refusal, MODBUS_EXCEPTION_ILLEGAL_DATA_ADDRESS);
+    CHECK_INT(hy_ask(&h, 1, HY_FN_WRITE_PARAM, HY_PD_MAX_HZ, 4000, &rp), HY_REFUSED);
+    CHECK_INT(rp.refusal, MODBUS_EXCEPTION_ILLEGAL_FUNCTION);
+    simhy_close(&h);
+    simdev_destroy(&d);
+}
+
+TEST(hy_runs_reports_and_refuses_what_it_lacks)
+{
+    struct simdev d;
+    struct simhy h;
+    struct hy_reply rp;
+    struct simdev_snapshot snap;
+    struct simdev_rig in = {.motor_mps = 0.25, .force_n = 50.0};
+    struct simdev_req modbus = {.fc = MODBUS_FC_READ_HOLDING_REGISTERS, .addr = 0x0401,
+                                .count = 1};
+    uint16_t out[1];
+
+    CHECK(hy_dev(&d, &h));
+    CHECK_INT(hy_ask(&h, 1, HY_FN_FREQUENCY, 0, 1500, &rp), HY_OK);
+    CHECK_INT(rp.value, 1500);
+    CHECK_INT(hy_ask(&h, 1, HY_FN_CONTROL, 0, HY_CMD_RUN_FORWARD, &rp), HY_OK);
+    CHECK(rp.value & HY_ST_RUN);
+    simdev_tick(&d, 0.1, &in, &snap);
+    CHECK_NEAR(snap.belt_target_mps, 0.25, 1e-9);   /* 15 Hz / 60 Hz per m/s */
+    CHECK_INT(hy_ask(&h, 1, HY_FN_STATUS, HY_STATUS_SET_HZ, 0, &rp), HY_OK);
+    CHECK_INT(rp.value, 1500);
+    CHECK_INT(hy_ask(&h, 1, HY_FN_STATUS, HY_STATUS_OUT_HZ, 0, &rp), HY_OK);
+    CHECK_INT(rp.value, 1500);
+    CHECK_INT(hy_ask(&h, 1, HY_FN_STATUS, HY_STATUS_OUT_A, 0, &rp), HY_OK);
+    CHECK_INT(rp.value, 25);                 /* 1.5 A + 0.02 A/N x 50 N, A x 10 */
+    CHECK_INT(hy_ask(&h, 1, HY_FN_STATUS, HY_STATUS_TEMP, 0, &rp), HY_OK);
+    CHECK_INT(rp.value, 0);                  /* not modelled */
+    CHECK_INT(hy_ask(&h, 1, HY_FN_STATUS, 9, 0, &rp), HY_REFUSED);
+    CHECK_INT(hy_ask(&h, 1, HY_FN_CONTROL, 0, 0x11, &rp), HY_REFUSED);  /* reverse */
+    CHECK_INT(rp.refusal, MODBUS_EXCEPTION_ILLEGAL_DATA_VALUE);
+    CHECK_INT(hy_ask(&h, 3, HY_FN_STATUS, HY_STATUS_OUT_HZ, 0, &rp), -1);   /* not its address */
+    /* Modbus to the HY's unit (over TCP) finds no such device */
+    CHECK_INT(simdev_execute(&d, d.drive_unit, &modbus, 0.2, out),
+              MODBUS_EXCEPTION_GATEWAY_TARGET);
+    /* no comm-loss watchdog: running and unfed for far longer than drive.watchdog_s */
+    simdev_tick(&d, 60.0, &in, &snap);
+    CHECK(snap.running && !snap.tripped && !snap.comm_loss);
+    CHECK_INT(hy_ask(&h, 1, HY_FN_CONTROL, 0, HY_CMD_STOP, &rp), HY_OK);
+    CHECK(!(rp.value & HY_ST_RUN));
+    simhy_close(&h);
+    simdev_destroy(&d);
+}
+
+TEST(hy_trip_refuses_run_until_a_stop_after_the_cause)
+{
+    struct simdev d;
+    struct simhy h;
+    struct hy_reply rp;
+
+    CHECK(hy_dev(&d, &h));
+    pthread_mutex_lock(&d.lock);
+    simvfd_trip(&d.vfd, 33, simdev_now(&d) + 3600.0);
+    pthread_mutex_unlock(&d.lock);
+    CHECK_INT(hy_ask(&h, 1, HY_FN_CONTROL, 0, HY_CMD_RUN_FORWARD, &rp), HY_OK);
+    CHECK(!(rp.value & HY_ST_RUN));          /* a tripped HY does not take run */
+    CHECK_INT(hy_ask(&h, 1, HY_FN_CONTROL, 0, HY_CMD_STOP, &rp), HY_OK);
+    CHECK(d.vfd.tripped);                    /* the cause persists */
+    d.vfd.trip_hold_until = 0.0;
+    CHECK_INT(hy_ask(&h, 1, HY_FN_CONTROL, 0, HY_CMD_STOP, &rp), HY_OK);
+    CHECK(!d.vfd.tripped);                   /* stop is the HY's reset */
+    CHECK_INT(hy_ask(&h, 1, HY_FN_CONTROL, 0, HY_CMD_RUN_FORWARD, &rp), HY_OK);
+    CHECK(rp.value & HY_ST_RUN);
+    simhy_close(&h);
+    simdev_destroy(&d);
+}
+
 TESTS(T(delta_setpoint_register_sets_belt_speed_only_while_running),
       T(optidrive_setpoint_is_hz_times_10_at_register_2),
       T(huanyang_setpoint_is_percent_of_max_hz),
@@ -754,6 +886,9 @@ TESTS(T(delta_setpoint_register_sets_belt_speed_only_while_running),
       T(requests_parse_from_tcp_and_rtu_frames),
       T(byte_pacing_at_8e1),
       T(rtu_requests_are_framed_by_function_code),
-      T(crc16_matches_the_modbus_reference));
+      T(crc16_matches_the_modbus_reference),
+      T(hy_answers_parameters_as_a_drive_set_up_for_eccd),
+      T(hy_runs_reports_and_refuses_what_it_lacks),
+      T(hy_trip_refuses_run_until_a_stop_after_the_cause));
 
 TEST_MAIN("test_mbsim")

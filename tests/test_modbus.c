@@ -1027,7 +1027,12 @@ TEST(config_errors_name_the_key)
     cfg_drive(&c, srv, "x");
     CHECK(hal_modbus_open(&c, fake_now, NULL, &hal, err, sizeof err) == NULL);
     CHECK_STR_CONTAINS(err, "[drive] profile: unknown profile 'x' (allowed: delta-vfd, "
-                            "optidrive-e3, huanyang-gt, generic)");
+                            "optidrive-e3, huanyang-gt, huanyang-hy, generic)");
+
+    /* huanyang-hy is not Modbus: without a Modbus load cell there is nothing to open */
+    cfg_drive(&c, srv, "huanyang-hy");
+    CHECK(hal_modbus_open(&c, fake_now, NULL, &hal, err, sizeof err) == NULL);
+    CHECK_STR_CONTAINS(err, "[drive] type: the Modbus backend needs");
 
     cfg_drive(&c, srv, "delta-vfd");
     c.loadcell.type = CFG_LOADCELL_MODBUS;
