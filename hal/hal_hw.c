@@ -439,12 +439,31 @@ void hal_hw_probe_inputs(const struct inputs_gpio_status *st, const struct ecc_c
                       st->deadman_tripped ? " (dead-man tripped)" : "");
 }
 
+/* The HY answers in its own framing: its control status byte and output frequency. */
+static void probe_hy(struct hal_hw *h, const struct ecc_config *cfg, struct hal_probe *p)
+{
+    struct hal_drive_status st;
+
+    drive_hy_status(h->hy, &st);
+    hal_probe_add(p, "drive", "profile", "", "%s", CFG_PROFILE_HY);
+    hal_probe_add(p, "drive", "control status", "reply to function 0x03", "0x%02X",
+                  (unsigned)drive_hy_control_status(h->hy));
+    if (st.t_speed < 0.0)
+        hal_probe_add(p, "drive", "output frequency", "function 0x04 index 1", "never read");
+    else
+        hal_probe_add(p, "drive", "output frequency", "function 0x04 index 1",
+                      "%.2f Hz = %.3f m/s", st.speed_mps * cfg->drive.hz_per_mps, st.speed_mps);
+    hal_probe_add(p, "drive", "run refused", "", "%s", st.tripped ? "yes (tripped)" : "no");
+}
+
 void hal_hw_probe(struct hal_hw *h, const struct ecc_config *cfg, struct hal_probe *p)
 {
     struct encoder_gpio_status es;
     struct inputs_gpio_status is;
 
     hal_modbus_probe(h->modbus, cfg, p);
+    if (h->hy)
+        probe_hy(h, cfg, p);
     if (h->pwm)
         hal_probe_add(p, "drive", "pwm duty", cfg->drive.device, "%.1f%%",
                       100.0 * drive_pwm_duty(h->pwm));
