@@ -58,6 +58,7 @@ static const char *const inputs_names[] = {"sim", "gpio", "none", NULL};
 static const char *const level_names[] = {"error", "warn", "info", "debug", NULL};
 static const char *const parity_names[] = {"none", "even", "odd", NULL};
 static const char *const stop_mode_names[] = {"ramp", "coast", NULL};
+static const char *const enable_mode_names[] = {"level", "charge_pump", NULL};
 static const char *const lc_link_names[] = {"drive", "rtu", "tcp", NULL};
 static const char *const reg_kind_names[] = {"holding", "input", NULL};
 static const char *const data_type_names[] = {"int16", "uint16", "int32", "uint32", "float32", NULL};
@@ -377,6 +378,12 @@ static const struct cfg_key keys[] = {
     INPUT_LINE(enable_line, "drive-enable output, held only while eccd is healthy and ticking"),
     K_BOOL("inputs", "enable_active_high", inputs.enable_active_high, "true",
            "the drive-enable output is high when enabled"),
+    K_ENUM("inputs", "enable_mode", inputs.enable_mode, enable_mode_names, "level",
+           "level: held while healthy; charge_pump: a square wave at pump_hz made by the loop's "
+           "ticks, for a relay that drops when it stops (docs/wiring.md)"),
+    K_DBL("inputs", "pump_hz", inputs.pump_hz, 1, 250, "25", "Hz",
+          "charge_pump: the output's square-wave frequency; at most loop.rate_hz / 2 (one edge "
+          "a tick)"),
 
     K_STR("sim", "scenario", sim.scenario, 1, "normal",
           "athlete scenario: a name, or an INI path relative to this file"),
@@ -1114,6 +1121,19 @@ static int check_pulse_gap(const struct ecc_config *cfg, const char *key, double
 }
 
 /* The HX711 has three gains, nothing in between. */
+/* A charge pump changes level on loop ticks: at most one edge a tick. */
+static int check_pump(const struct ecc_config *cfg, char *err, size_t errlen)
+{
+    int k = find_key("inputs", "pump_hz");
+
+    if (cfg->inputs.enable_mode != CFG_ENABLE_CHARGE_PUMP ||
+        cfg->inputs.pump_hz <= cfg->loop.rate_hz / 2.0)
+        return 0;
+    return say(err, errlen, cfg->path[0] ? cfg->path : "defaults", cfg->key_line[k],
+               "[inputs] pump_hz: %g must be at most [loop] rate_hz / 2 = %g (the output changes "
+               "level on control ticks only)", cfg->inputs.pump_hz, cfg->loop.rate_hz / 2.0);
+}
+
 static int check_hx711_gain(const struct ecc_config *cfg, char *err, size_t errlen)
 {
     int g = cfg->loadcell.hx711_gain, k = find_key("loadcell", "hx711_gain");
@@ -1220,7 +1240,7 @@ static int check_hy(const struct ecc_config *cfg, char *err, size_t errlen)
 int config_check(const struct ecc_config *cfg, char *err, size_t errlen)
 {
     if (check_hx711_gain(cfg, err, errlen) < 0 || check_gpio_lines(cfg, err, errlen) < 0 ||
-        check_hy(cfg, err, errlen) < 0)
+        check_hy(cfg, err, errlen) < 0 || check_pump(cfg, err, errlen) < 0)
         return -1;
     for (size_t i = 0; i < sizeof rules / sizeof rules[0]; i++)
         if (check_rule(cfg, &rules[i], err, errlen) < 0)

@@ -35,6 +35,7 @@ enum cfg_loadcell_type { CFG_LOADCELL_SIM = 0, CFG_LOADCELL_HX711, CFG_LOADCELL_
 enum cfg_inputs_type { CFG_INPUTS_SIM = 0, CFG_INPUTS_GPIO, CFG_INPUTS_NONE };
 enum cfg_parity { CFG_PARITY_NONE = 0, CFG_PARITY_EVEN, CFG_PARITY_ODD };
 enum cfg_stop_mode { CFG_STOP_RAMP = 0, CFG_STOP_COAST };
+enum cfg_enable_mode { CFG_ENABLE_LEVEL = 0, CFG_ENABLE_CHARGE_PUMP };
 enum cfg_lc_link { CFG_LC_LINK_DRIVE = 0, CFG_LC_LINK_RTU, CFG_LC_LINK_TCP };
 enum cfg_reg_kind { CFG_REG_HOLDING = 0, CFG_REG_INPUT };
 enum cfg_data_type { CFG_DT_INT16 = 0, CFG_DT_UINT16, CFG_DT_INT32, CFG_DT_UINT32, CFG_DT_FLOAT32 };
@@ -226,6 +227,8 @@ struct ecc_config {
         int enable_line;             /* drive-enable output, held only while eccd is healthy
                                         and ticking (-1: not wired) */
         bool enable_active_high;
+        enum cfg_enable_mode enable_mode;    /* held level, or a charge pump's square wave */
+        double pump_hz;              /* charge_pump: Hz of the square wave */
     } inputs;
 
     struct {                         /* [sim] the simulated rig (rig.backend = sim) */

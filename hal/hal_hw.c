@@ -433,7 +433,12 @@ void hal_hw_probe_inputs(const struct inputs_gpio_status *st, const struct ecc_c
         if (buttons[i].line >= 0)
             hal_probe_add(p, "inputs", buttons[i].name, line_where(w, sizeof w,
                           cfg->inputs.chip, buttons[i].line), "%ld presses", st->presses[i]);
-    if (cfg->inputs.enable_line >= 0)
+    if (cfg->inputs.enable_line >= 0 && cfg->inputs.enable_mode == CFG_ENABLE_CHARGE_PUMP)
+        hal_probe_add(p, "inputs", "drive enable", line_where(w, sizeof w, cfg->inputs.chip,
+                      cfg->inputs.enable_line), "charge pump at %g Hz: %s, %ld edges%s",
+                      cfg->inputs.pump_hz, st->enabled ? "pumping" : "at rest", st->pump_edges,
+                      st->deadman_tripped ? " (dead-man tripped)" : "");
+    else if (cfg->inputs.enable_line >= 0)
         hal_probe_add(p, "inputs", "drive enable", line_where(w, sizeof w, cfg->inputs.chip,
                       cfg->inputs.enable_line), "%s%s", st->enabled ? "on" : "off",
                       st->deadman_tripped ? " (dead-man tripped)" : "");

@@ -51,6 +51,11 @@ struct inputs_gpio {
     long trips, set_errors;
     double last_call;                /* s, HAL clock, latest inputs_gpio_enable */
     double deadman_s;                /* s */
+    double pump_half_s;              /* s between the charge pump's edges (0: a level) */
+    double tick_s;                   /* s, the control period */
+    double next_edge;                /* s, HAL clock, the pump's next edge is due */
+    int level;                       /* the output's level now (0 or 1) */
+    long edges;                      /* the pump's edges made */
 
     /* The watchdog thread. */
     pthread_t thread;
@@ -77,6 +82,7 @@ void inputs_gpio_params_from_config(const struct ecc_config *cfg,
         .bias = bias[cfg->inputs.bias], .debounce_s = cfg->inputs.debounce_ms * 1e-3,
         .enable_active_high = cfg->inputs.enable_active_high,
         .period_s = 1.0 / cfg->loop.rate_hz,
+        .pump_hz = cfg->inputs.enable_mode == CFG_ENABLE_CHARGE_PUMP ? cfg->inputs.pump_hz : 0.0,
     };
 }
 
@@ -140,16 +146,45 @@ int inputs_gpio_read(void *ctx, struct hal_input_state *st)
 
 /* ---- the enable output ------------------------------------------------------------- */
 
-/* Under mu: drive the output; a failed write is tried again on the next call. */
-static int enable_set(struct inputs_gpio *in, bool on)
+/* Under mu: write a level; a failed write is tried again on the next call. */
+static int level_set(struct inputs_gpio *in, int level)
 {
-    if (on == in->on)
-        return 0;
-    if (in->gpio->set(in->enable, on ? in->on_level : !in->on_level) < 0) {
+    if (in->gpio->set(in->enable, level) < 0) {
         in->set_errors++;
         return -1;
     }
+    in->level = level;
+    return 0;
+}
+
+/* Under mu: drive the output (held level; off also stops a charge pump at rest). */
+static int enable_set(struct inputs_gpio *in, bool on)
+{
+    if (on == in->on && (on || in->level == !in->on_level))
+        return 0;
+    if (level_set(in, on ? in->on_level : !in->on_level) < 0)
+        return -1;
     in->on = on;
+    return 0;
+}
+
+/* Under mu: the charge pump, on a control tick. Wanted: an edge on the tick nearest to half
+ * a period after the last edge (a tick up to half a tick early counts: ticks jitter), and
+ * late ticks never make a burst to catch up. */
+static int pump_step(struct inputs_gpio *in, double now, bool want)
+{
+    if (!want)
+        return enable_set(in, false);
+    if (!in->on)
+        in->next_edge = now;            /* pumping starts with an edge on this tick */
+    in->on = true;
+    if (now < in->next_edge - in->tick_s / 2.0)
+        return 0;
+    in->next_edge = now - in->next_edge < in->pump_half_s ? in->next_edge + in->pump_half_s
+                                                          : now + in->pump_half_s;
+    if (level_set(in, !in->level) < 0)
+        return -1;
+    in->edges++;
     return 0;
 }
 
@@ -160,7 +195,8 @@ int inputs_gpio_enable(struct inputs_gpio *in, bool healthy)
     double now = in->now(in->clock_ctx);
     pthread_mutex_lock(&in->mu);
     in->last_call = now;
-    int rc = enable_set(in, healthy && !in->tripped);
+    bool want = healthy && !in->tripped;
+    int rc = in->pump_half_s > 0.0 ? pump_step(in, now, want) : enable_set(in, want);
     int e = errno;
     pthread_mutex_unlock(&in->mu);
     errno = e;
@@ -308,7 +344,8 @@ static bool params_ok(const struct inputs_gpio_params *p)
 {
     return p->gpio && p->chip && (p->estop_ok_level == 0 || p->estop_ok_level == 1) &&
            p->debounce_s >= 0.0 && isfinite(p->debounce_s) && p->period_s > 0.0 &&
-           isfinite(p->period_s) && p->watchdog_poll_s >= 0.0;
+           isfinite(p->period_s) && p->watchdog_poll_s >= 0.0 && p->pump_hz >= 0.0 &&
+           p->pump_hz <= 0.5 / p->period_s + 1e-9;
 }
 
 static void init_state(struct inputs_gpio *in, const struct inputs_gpio_params *p,
@@ -321,6 +358,9 @@ static void init_state(struct inputs_gpio *in, const struct inputs_gpio_params *
     in->active_level = p->active_low ? 0 : 1;
     in->debounce_s = p->debounce_s;
     in->on_level = p->enable_active_high ? 1 : 0;
+    in->level = !in->on_level;          /* the enable line is requested at rest */
+    in->pump_half_s = p->pump_hz > 0.0 ? 0.5 / p->pump_hz : 0.0;
+    in->tick_s = p->period_s;
     in->deadman_s = INPUTS_GPIO_DEADMAN_PERIODS * p->period_s;
     in->poll_s = p->watchdog_poll_s > 0.0 ? p->watchdog_poll_s : p->period_s / 2;
     for (int i = 0; i < N_SAFE; i++)
@@ -412,6 +452,8 @@ int inputs_gpio_status(struct inputs_gpio *in, struct inputs_gpio_status *st)
     st->read_errors = in->read_errors;
     pthread_mutex_lock(&in->mu);
     st->enabled = in->on;
+    st->level = in->level;
+    st->pump_edges = in->edges;
     st->deadman_tripped = in->tripped;
     st->deadman_trips = in->trips;
     st->set_errors = in->set_errors;

@@ -24,6 +24,16 @@
  * the output stays dropped, whatever later calls say, until inputs_gpio_enable_rearm() (the
  * operator's reset): no automatic restart. The output is dropped on close too.
  *
+ * Charge pump (pump_hz > 0, inputs.enable_mode = charge_pump): instead of a held level the
+ * output is a square wave of pump_hz while healthy, for an AC-coupled relay (docs/wiring.md)
+ * that drops when the wave stops, whatever level the line is left at. The edges are made
+ * by inputs_gpio_enable itself, on the control loop's ticks: a tick that does not come (the
+ * loop hangs, eccd is killed, the machine freezes) is an edge that does not come, with no
+ * thread that could keep pumping for a dead loop. Each call changes the level when half a
+ * period has passed since the last edge, so at loop.rate_hz ticks a second the wave is
+ * pump_hz within one tick's jitter. Unhealthy, tripped or closed: the line rests at its
+ * inactive level and no edge is made.
+ *
  * Threads: read, enable, rearm and status are for the control thread; the watchdog thread
  * shares only the enable state, under a mutex.
  * Who frees what: inputs_gpio_close stops the watchdog, drops the enable output, releases
@@ -55,11 +65,16 @@ struct inputs_gpio_params {
     double period_s;                     /* s, the control period (> 0) */
     double watchdog_poll_s;              /* s of wall time between watchdog checks
                                             (0: period_s / 2) */
+    double pump_hz;                      /* > 0: a charge pump at this frequency (at most
+                                            1 / (2 period_s)); 0: a held level */
 };
 
 struct inputs_gpio_status {
     bool estop_stopped, key_stopped;     /* the debounced safety states */
-    bool enabled;                        /* the enable output is at its active level */
+    bool enabled;                        /* the enable output is at its active level (a
+                                            charge pump: it is pumping) */
+    int level;                           /* the enable line's level now (0 or 1) */
+    long pump_edges;                     /* charge pump: edges made since open */
     bool deadman_tripped;                /* latched until inputs_gpio_enable_rearm */
     long deadman_trips;
     long presses[3];                     /* start, stop, next: presses reported */

@@ -401,6 +401,116 @@ TEST(open_names_the_line_that_failed)
     gpio_fake_destroy(r.f);
 }
 
+/* ---- the charge pump ------------------------------------------------------------------ */
+
+#define PUMP_HZ 12.5                 /* half period 0.04 s: an edge every second tick */
+
+static bool pump_open(struct rig *r, const char *chip)
+{
+    struct inputs_gpio_params p = params(chip);
+
+    p.pump_hz = PUMP_HZ;
+    return rig_open_with(r, chip, &p);
+}
+
+/* Ticks from t0 (s) for n periods, each calling enable(healthy). */
+static void pump_ticks(struct rig *r, double t0, int n, bool healthy)
+{
+    for (int i = 0; i < n; i++) {
+        gpio_fake_advance(r->f, t0 + i * PERIOD);
+        inputs_gpio_enable(r->in, healthy);
+    }
+}
+
+/* Healthy ticks make a square wave of pump_hz: an edge every half period, on the ticks. */
+TEST(the_charge_pump_toggles_on_ticks_while_healthy)
+{
+    struct gpio_fake_change log[128];
+    struct rig r;
+    int n;
+
+    CHECK(pump_open(&r, "in-pump"));
+    if (!r.in)
+        return;
+    CHECK_INT(gpio_fake_output(r.f, L_ENABLE), 0);        /* at rest until the first tick */
+    pump_ticks(&r, 1.0, 50, true);                          /* 1 s of ticks */
+    n = gpio_fake_output_log(r.f, L_ENABLE, log, 128);
+    CHECK_INT(n, 25);                                       /* 12.5 Hz: 25 edges a second */
+    for (int i = 1; i < n; i++) {
+        CHECK_NEAR(log[i].t - log[i - 1].t, 0.5 / PUMP_HZ, 1e-9);
+        CHECK(log[i].value != log[i - 1].value);
+    }
+    CHECK(status(&r).enabled);
+    CHECK_INT(status(&r).pump_edges, 25);
+    rig_close(&r);
+}
+
+/* Unhealthy: the line rests at its inactive level and makes no edge; healthy again, it pumps
+ * again from that tick. */
+TEST(an_unhealthy_tick_stops_the_pump_at_rest)
+{
+    struct gpio_fake_change log[128];
+    struct rig r;
+    int n;
+
+    CHECK(pump_open(&r, "in-pump2"));
+    if (!r.in)
+        return;
+    pump_ticks(&r, 1.0, 5, true);                           /* edges at 1.00 1.04 1.08: high */
+    CHECK_INT(gpio_fake_output(r.f, L_ENABLE), 1);
+    pump_ticks(&r, 1.1, 25, false);                         /* 0.5 s unhealthy */
+    n = gpio_fake_output_log(r.f, L_ENABLE, log, 128);
+    CHECK_INT(n, 4);                                        /* 3 edges, then down once */
+    CHECK_INT(log[n - 1].value, 0);
+    CHECK_NEAR(log[n - 1].t, 1.1, 1e-9);
+    CHECK(!status(&r).enabled);
+    pump_ticks(&r, 2.0, 3, true);                           /* pumps again at once */
+    CHECK_INT(gpio_fake_output_log(r.f, L_ENABLE, log, 128), 6);
+    rig_close(&r);
+}
+
+/* Ticks that stop (the loop hangs) make no edge: the wave stops with the last tick, and the
+ * dead-man watchdog then rests the line at its inactive level, latched until re-armed. */
+TEST(no_tick_no_edge_and_the_dead_man_rests_the_line)
+{
+    struct gpio_fake_change log[128];
+    struct rig r;
+    int n, after = 0;
+
+    CHECK(pump_open(&r, "in-pump3"));
+    if (!r.in)
+        return;
+    pump_ticks(&r, 1.0, 10, true);                          /* the last tick at 1.18 */
+    gpio_fake_advance(r.f, 1.18 + 2.5 * PERIOD);            /* before the dead-man's 3 periods */
+    CHECK_INT(inputs_gpio_watchdog_check(r.in), 0);
+    gpio_fake_advance(r.f, 1.18 + 3.5 * PERIOD);
+    CHECK_INT(inputs_gpio_watchdog_check(r.in), 1);         /* tripped */
+    gpio_fake_advance(r.f, 3.0);
+    n = gpio_fake_output_log(r.f, L_ENABLE, log, 128);
+    for (int i = 0; i < n; i++)
+        after += log[i].t > 1.18 + 1e-9 && log[i].value != 0;
+    CHECK_INT(after, 0);                                    /* no rising edge after the last tick */
+    CHECK_INT(gpio_fake_output(r.f, L_ENABLE), 0);
+    pump_ticks(&r, 3.0, 10, true);                          /* ticks again: still latched */
+    CHECK_INT(gpio_fake_output_log(r.f, L_ENABLE, log, 128), n);
+    inputs_gpio_enable_rearm(r.in);
+    pump_ticks(&r, 3.2, 3, true);
+    CHECK(gpio_fake_output_log(r.f, L_ENABLE, log, 128) > n);
+    rig_close(&r);
+}
+
+/* A pump faster than one edge a tick cannot be made: refused at open. */
+TEST(a_pump_faster_than_the_ticks_is_refused)
+{
+    struct inputs_gpio_params p = params("in-pump4");
+    struct gpio_fake *f = gpio_fake_create("in-pump4", N_LINES);
+    char err[256];
+
+    p.pump_hz = 0.5 / PERIOD + 1.0;
+    CHECK(inputs_gpio_open(&p, gpio_fake_now, f, err, sizeof err) == NULL);
+    gpio_fake_destroy(f);
+}
+
 TESTS(T(safety_lines_count_as_stopped_until_ok_for_the_debounce),
       T(a_stop_is_reported_at_once_and_its_release_debounced),
       T(a_glitch_shorter_than_a_tick_still_stops_if_seen), T(a_broken_wire_reads_stopped),
@@ -411,5 +521,8 @@ TESTS(T(safety_lines_count_as_stopped_until_ok_for_the_debounce),
       T(the_dead_man_drops_enable_when_calls_stop_and_latches),
       T(regular_calls_keep_the_dead_man_quiet), T(the_watchdog_thread_drops_it_on_its_own),
       T(close_drops_enable_and_releases_every_line), T(unwired_lines_are_left_alone),
-      T(open_names_the_line_that_failed));
+      T(open_names_the_line_that_failed), T(the_charge_pump_toggles_on_ticks_while_healthy),
+      T(an_unhealthy_tick_stops_the_pump_at_rest),
+      T(no_tick_no_edge_and_the_dead_man_rests_the_line),
+      T(a_pump_faster_than_the_ticks_is_refused));
 TEST_MAIN("test_inputs_gpio")

@@ -16,7 +16,15 @@
  * - drive_enable_dead_man: the enable output (read back from the simulator) is off at open,
  *   on while the loop ticks healthy, off when unhealthy, dropped by the dead-man when the
  *   ticks stop and kept off until re-armed; off at close.
+ * - charge_pump_stops_with_a_loop_stall / charge_pump_stops_when_eccd_is_killed
+ *   (inputs.enable_mode = charge_pump, 12.5 Hz at a 100 Hz loop): the line, sampled from
+ *   outside every millisecond, toggles while the loop ticks; when the ticks stop (the process
+ *   lives on, with its watchdog thread) or the process is killed with SIGKILL, its last
+ *   transition comes within 3 pump periods and none after, over the next 0.5 s.
  */
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <math.h>
 #include <pthread.h>
 
@@ -413,6 +421,130 @@ static void test_enable(const struct ecc_config *base)
         guest_ok(name);
 }
 
+/* ---- the charge pump ------------------------------------------------------------------- */
+
+#define PUMP_HZ 12.5
+#define PUMP_PERIOD_S (1.0 / PUMP_HZ)
+
+/* Sample the enable line every millisecond for `seconds`; the transitions seen and the
+ * time (guest clock) of the latest. */
+static int watch_line(double seconds, double *t_last)
+{
+    int prev = sim_value(SIM_ENABLE), n = 0;
+    double end = guest_now() + seconds;
+
+    while (guest_now() < end) {
+        int v = sim_value(SIM_ENABLE);
+        if (v != prev) {
+            n++;
+            *t_last = guest_now();
+            prev = v;
+        }
+        guest_sleep(0.001);
+    }
+    return n;
+}
+
+static struct ecc_config pump_config(const struct ecc_config *base)
+{
+    struct ecc_config cfg = *base;
+
+    cfg.inputs.enable_line = SIM_ENABLE;
+    cfg.inputs.enable_active_high = true;
+    cfg.inputs.enable_mode = CFG_ENABLE_CHARGE_PUMP;
+    cfg.inputs.pump_hz = PUMP_HZ;
+    cfg.loop.rate_hz = 100;
+    return cfg;
+}
+
+/* The loop thread hangs; the process (and its dead-man thread) lives on. */
+static void test_pump_stall(const struct ecc_config *base)
+{
+    const char *name = "charge_pump_stops_with_a_loop_stall";
+    struct ecc_config cfg = pump_config(base);
+    struct inputs_dev d;
+    int ticking = 0, after;
+    double t, t_stall, t_last = -1.0;
+
+    if (inputs_open(&d, &cfg) != 0) {
+        guest_fail(name, "cannot open the inputs with a charge pump: %s", strerror(errno));
+        return;
+    }
+    t = guest_now();
+    for (int i = 0; i < 50; i++) {          /* 0.5 s of healthy ticks, watched between them */
+        int before = sim_value(SIM_ENABLE);
+        inputs_gpio_enable(d.in, true);
+        ticking += sim_value(SIM_ENABLE) != before;
+        t += TICK_S;
+        guest_sleep_until(t);
+    }
+    t_stall = guest_now();
+    after = watch_line(0.5, &t_last);
+    inputs_close(&d);
+    guest_note("%s: %d transitions in 0.5 s of ticks (%.0f expected), after the stall %d, the "
+               "last %.0f ms after it (3 periods: %.0f ms)", name, ticking, 0.5 * 2 * PUMP_HZ,
+               after, after ? (t_last - t_stall) * 1e3 : 0.0, 3e3 * PUMP_PERIOD_S);
+    if (ticking < 10)
+        guest_fail(name, "only %d transitions while ticking", ticking);
+    else if (after > 1 || (after && t_last - t_stall > 3 * PUMP_PERIOD_S))
+        guest_fail(name, "%d transitions after the stall, the last %.3f s after it", after,
+                   t_last - t_stall);
+    else
+        guest_ok(name);
+}
+
+/* A child process pumps as eccd's loop does; SIGKILL ends it mid-wave. */
+static void pump_child(const struct ecc_config *cfg)
+{
+    struct inputs_dev d;
+    double t;
+
+    if (inputs_open(&d, cfg) != 0)
+        _exit(3);
+    t = guest_now();
+    for (;;) {
+        inputs_gpio_enable(d.in, true);
+        t += TICK_S;
+        guest_sleep_until(t);
+    }
+}
+
+static void test_pump_kill(const struct ecc_config *base)
+{
+    const char *name = "charge_pump_stops_when_eccd_is_killed";
+    struct ecc_config cfg = pump_config(base);
+    double t_last = -1.0, t_kill;
+    int before, after, status = 0;
+    pid_t pid;
+
+    fflush(stdout);
+    pid = fork();
+    if (pid < 0) {
+        guest_fail(name, "fork: %s", strerror(errno));
+        return;
+    }
+    if (pid == 0)
+        pump_child(&cfg);
+    guest_sleep(0.2);                       /* the child opens its lines and pumps */
+    before = watch_line(0.5, &t_last);
+    t_kill = guest_now();
+    kill(pid, SIGKILL);
+    waitpid(pid, &status, 0);
+    after = watch_line(0.5, &t_last);
+    guest_note("%s: %d transitions in 0.5 s before the kill (%.0f expected), %d after, the "
+               "last %.0f ms after it (3 periods: %.0f ms)", name, before, 0.5 * 2 * PUMP_HZ,
+               after, after ? (t_last - t_kill) * 1e3 : 0.0, 3e3 * PUMP_PERIOD_S);
+    if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGKILL)
+        guest_fail(name, "the child did not die of SIGKILL (status 0x%x)", status);
+    else if (before < 10)
+        guest_fail(name, "only %d transitions before the kill", before);
+    else if (after > 1 || (after && t_last - t_kill > 3 * PUMP_PERIOD_S))
+        guest_fail(name, "%d transitions after the kill, the last %.3f s after it", after,
+                   t_last - t_kill);
+    else
+        guest_ok(name);
+}
+
 int main(void)
 {
     struct ecc_config cfg;
@@ -424,5 +556,7 @@ int main(void)
     test_latch(&cfg, SIM_KEY, "key_out_latches_stop");
     test_buttons(&cfg);
     test_enable(&cfg);
+    test_pump_stall(&cfg);
+    test_pump_kill(&cfg);
     return guest_exit();
 }
