@@ -676,6 +676,22 @@ static void gate_wait_entered(struct gate *g)
     CHECK(atomic_load(&g->entered));
 }
 
+/* Wait (bounded) until n blocking calls are queued for the writer. */
+static bool wait_jobs_queued(struct store *s, int n)
+{
+    struct store_stats st;
+
+    store_stats(s, &st);
+    for (int i = 0; i < 10000 && st.jobs != n; i++) {
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
+        store_stats(s, &st);
+    }
+    if (st.jobs != n)
+        printf("  %d jobs queued, want %d\n", st.jobs, n);
+    return st.jobs == n;
+}
+
 /* An interrupted session is found, attached and carried on: same set, no duplicates. */
 TEST(resume_interrupted_session)
 {
@@ -710,8 +726,8 @@ TEST(resume_interrupted_session)
     CHECK_INT(errno, ENOENT);
 
     /* Stall the writer, queue a new SESSION_START behind it, then attach from another
-     * thread: the attach must apply after that event, so the resumed set goes on in the
-     * old session whatever the timing. */
+     * thread and let the writer go once the attach is queued: the attach must apply
+     * after that event, so the resumed set goes on in the old session. */
     push_session_start(s, 0, T0 + 40);
     push_set_start(s, 1, T0 + 41, false, 0);
     atomic_store(&g.armed, true);
@@ -722,8 +738,7 @@ TEST(resume_interrupted_session)
     long sid = o.session_id;
     void *args[2] = {s, &sid};
     pthread_create(&th, NULL, attach_thread, args);
-    struct timespec ts = {0, 50000000};
-    nanosleep(&ts, NULL);
+    CHECK(wait_jobs_queued(s, 1));                      /* the attach waits behind it */
     atomic_store(&g.open, true);
     pthread_join(th, NULL);
     CHECK_INT(atomic_load(&attach_rc), 0);
