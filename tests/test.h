@@ -45,7 +45,8 @@ void test_skip_(const char *why);
     } while (0)
 
 /* A set-up step the test cannot go on without: when cond is false the test fails with
- * a message and returns (use it in the TEST function itself, not in a helper). */
+ * a message and returns from the function it is in (the TEST, or a void helper of it:
+ * the test is failed all the same). */
 #define REQUIRE(cond)                                                               \
     do {                                                                            \
         if (!(cond)) {                                                              \
