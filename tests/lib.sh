@@ -28,11 +28,14 @@
 #                           when PID is given and has exited
 #   count PATTERN FILE      how many lines of FILE match (0 without the file)
 #   now; secs T0 T1         times to print (a test never asserts on them)
+# A script that printed a FAIL line through fail exits 1.
 
 ok() { echo "ok   $name: $1"; }
 
+lib_failed=0
 fail() {
     echo "FAIL $name: $1"
+    lib_failed=$((lib_failed + 1))
     shift
     for lib_d in "$@"; do
         if [ -f "$lib_d" ]; then
@@ -90,6 +93,7 @@ lib_exit() {
         chmod -R u+rwx "$tmp" 2>/dev/null
         rm -rf "$tmp"
     fi
+    [ "$lib_rc" -ne 0 ] || [ "$lib_failed" -eq 0 ] || lib_rc=1
     exit "$lib_rc"
 }
 
