@@ -281,6 +281,21 @@ static int wait_clients(struct ctlsock *s, int n)
     return 0;
 }
 
+/* Wait (up to TIMEOUT_MS) until the server has read and handled n bytes in all: what was
+ * sent so far has arrived, and a later send comes in a read of its own. */
+static int wait_bytes_in(struct ctlsock *s, long n)
+{
+    struct ctlsock_stats st;
+    for (int i = 0; i < TIMEOUT_MS; i++) {
+        ctlsock_stats(s, &st);
+        if (st.bytes_in == n)
+            return 1;
+        msleep(1);
+    }
+    printf("  %ld bytes in, want %ld\n", st.bytes_in, n);
+    return 0;
+}
+
 /* ---- the tests --------------------------------------------------------------------- */
 
 TEST(request_reply_round_trip)
@@ -347,12 +362,13 @@ TEST(request_split_across_three_writes)
     struct fixture f;
     fx_init(&f);
     REQUIRE_OR_GOTO(fx_open(&f, 0, (uid_t)-1, (gid_t)-1) == 0, out);
+    const char *one = "{\"v\":1,", *two = "\"cmd\":\"st";
     int fd = dial(f.path);
-    send_s(fd, "{\"v\":1,");
-    msleep(30);
-    send_s(fd, "\"cmd\":\"st");
-    msleep(30);
-    CHECK_INT(seen_calls(&f.seen), 0);
+    send_s(fd, one);
+    CHECK(wait_bytes_in(f.s, (long)strlen(one)));
+    send_s(fd, two);
+    CHECK(wait_bytes_in(f.s, (long)(strlen(one) + strlen(two))));
+    CHECK_INT(seen_calls(&f.seen), 0);                  /* both parts read: no line yet */
     send_s(fd, "op\"}\nnext");
     expect_reply(fd, "ok 20 {\"v\":1,\"cmd\":\"stop\"}");
     send_s(fd, "\n");
@@ -384,11 +400,12 @@ TEST(too_long_line_is_refused_and_skipped)
     expect_error(fd, "too_long");
     expect_reply(fd, "ok 5 after");
 
+    long in = REQ_LINE_MAX + REQ_LINE_MAX + 7;           /* sent so far */
     send_str(fd, big, 2 * REQ_LINE_MAX + 100);          /* its end in a later write */
-    msleep(30);
+    CHECK(wait_bytes_in(f.s, in += 2 * REQ_LINE_MAX + 100));
     expect_error(fd, "too_long");
     send_str(fd, big, 2000);
-    msleep(30);
+    CHECK(wait_bytes_in(f.s, in += 2000));
     send_s(fd, "xx\nlast\n");
     expect_reply(fd, "ok 4 last");
 
@@ -442,7 +459,7 @@ TEST(client_leaving_mid_line_and_after_eof)
     REQUIRE_OR_GOTO(fx_open(&f, 0, (uid_t)-1, (gid_t)-1) == 0, out);
     int other = dial(f.path), fd = dial(f.path);
     send_s(fd, "{\"v\":1,\"cmd\":\"sto");
-    msleep(20);
+    CHECK(wait_bytes_in(f.s, 17));                      /* the server has the half line */
     close(fd);
     CHECK(wait_clients(f.s, 1));
     CHECK_INT(seen_calls(&f.seen), 0);                  /* the half line went nowhere */
@@ -462,7 +479,7 @@ TEST(client_leaving_mid_line_and_after_eof)
     fd = dial(f.path);
     send_s(fd, "big\nafter\n");
     shutdown(fd, SHUT_WR);
-    msleep(50);
+    CHECK(wait_bytes_in(f.s, 17 + 11 + 12 + 10));        /* both handled, replies queued */
     CHECK(read_run_of(fd, 'b', BIG_REPLY));
     expect_reply(fd, "ok 5 after");
     CHECK(closed_by_server(fd));
