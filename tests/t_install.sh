@@ -60,7 +60,7 @@ check_prefix() {
     # whose ExecStart is the DESTDIR binary is verified, with MANPATH at the DESTDIR man
     # pages so Documentation=man:eccd(8) man:eccctl(1) are checked too. Any output fails.
     if ! command -v systemd-analyze >/dev/null 2>&1; then
-        skip "systemd_analyze_verify_accepts_the_unit$tag" "no systemd-analyze"
+        skip "systemd_analyze_verify_accepts_the_unit$tag" "no systemd-analyze (Debian package systemd)"
     else
         mkdir -p "$tmp/verify$tag"
         sed "s|^ExecStart=$prefix/bin/eccd|ExecStart=$root$prefix/bin/eccd|" "$unit" \
@@ -120,7 +120,7 @@ fi
 
 # The sysusers.d file creates the user eccd, its group and gpio in an empty root.
 if ! command -v systemd-sysusers >/dev/null 2>&1; then
-    skip sysusers_creates_eccd_and_gpio "no systemd-sysusers"
+    skip sysusers_creates_eccd_and_gpio "no systemd-sysusers (Debian package systemd)"
 else
     s="$tmp/sysroot"
     mkdir -p "$s/etc" "$s/usr/lib/sysusers.d"
