@@ -439,7 +439,11 @@ static int read_in(struct ctlsock *s, struct client *c)
         return 0;
     }
     c->inlen += (size_t)n;
-    return split_lines(s, c);
+    int rc = split_lines(s, c);
+    pthread_mutex_lock(&s->lock);
+    s->st.bytes_in += n;
+    pthread_mutex_unlock(&s->lock);
+    return rc;
 }
 
 /* A client's poll events: read, send; close it when it is done or broken. */

@@ -63,6 +63,7 @@ struct ctlsock_stats {
     long accepted, refused;     /* connections */
     long requests, too_long;    /* lines handled, lines refused for length */
     long dropped;               /* clients dropped (not reading, or busy) */
+    long bytes_in;              /* bytes read from clients and handled (lines split off) */
     int clients;                /* connected now */
 };
 void ctlsock_stats(struct ctlsock *s, struct ctlsock_stats *st);

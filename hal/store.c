@@ -317,6 +317,7 @@ struct store {
     pthread_mutex_t jmu;        /* the job list; jcv: a job done, or durable moved */
     pthread_cond_t jcv;
     struct job *jobs, **jobs_tail;
+    atomic_int jobs_queued;     /* in the job list (for store_stats) */
 
     pthread_mutex_t rmu;        /* the read connection */
 };
@@ -791,6 +792,7 @@ static int job_submit(struct store *s, struct job *j)
     j->after = atomic_load_explicit(&s->head, memory_order_acquire);
     *s->jobs_tail = j;
     s->jobs_tail = &j->next;
+    atomic_fetch_add_explicit(&s->jobs_queued, 1, memory_order_relaxed);
     pthread_mutex_unlock(&s->jmu);
     sem_post(&s->wake);
     pthread_mutex_lock(&s->jmu);
@@ -826,6 +828,7 @@ static struct job *jobs_take(struct store *s)
         *end = s->jobs;
         end = &s->jobs->next;
         s->jobs = s->jobs->next;
+        atomic_fetch_sub_explicit(&s->jobs_queued, 1, memory_order_relaxed);
     }
     *end = NULL;
     if (!s->jobs)
@@ -1064,6 +1067,7 @@ void store_stats(const struct store *s, struct store_stats *st)
     st->commits = atomic_load_explicit(&s->commits, memory_order_relaxed);
     st->errors = atomic_load_explicit(&s->errors, memory_order_relaxed);
     st->queued = (int)(head - tail);
+    st->jobs = atomic_load_explicit(&s->jobs_queued, memory_order_relaxed);
     st->lag_max_s = (double)atomic_load_explicit(&s->lag_max_ns, memory_order_relaxed) * 1e-9;
 }
 

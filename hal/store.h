@@ -88,6 +88,7 @@ struct store_stats {
     long commits;               /* transactions committed */
     long errors;                /* failed writes (the message went to the log) */
     int queued;                 /* in the ring now */
+    int jobs;                   /* blocking calls waiting for the writer to take them */
     double lag_max_s;           /* longest wait from a push to its commit so far */
 };
 void store_stats(const struct store *s, struct store_stats *st);

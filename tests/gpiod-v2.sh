@@ -22,19 +22,16 @@
 # Environment: ECC_DEBIAN_MIRROR (default: the system's Debian mirror, else
 # http://deb.debian.org/debian), ECC_BACKPORTS_SUITE (default: CODENAME-backports).
 set -u
+name=t_gpiod_v2
+. "$(dirname "$0")/lib.sh"
 cd "$(dirname "$0")/.." || exit 2
 build=${1:-build}
-name=t_gpiod_v2
 mkdir -p "$build" || exit 2
 build=$(cd "$build" && pwd)
 cache=$build/gpiod-v2
 prefix=$cache/prefix
 v2build=$build/v2
-failed=0
-
-ok() { echo "ok   $name: $1"; }
-fail() { echo "FAIL $name: $1${2:+ ($2)}"; failed=1; }
-skip() { echo "skip $name: $1"; exit 0; }
+failed=0                    # a forwarded test binary's FAIL line (lib.sh counts its own)
 
 # The Debian mirror the system already uses (deb822 .sources or one-line .list).
 system_mirror() {
@@ -121,12 +118,12 @@ unpack() {
 
 system_major=$(pkg-config --modversion libgpiod 2>/dev/null | cut -d. -f1)
 [ "$system_major" = 2 ] &&
-    skip "the system's libgpiod is already $(pkg-config --modversion libgpiod): make check tests v2"
+    skip_all "the system's libgpiod is already $(pkg-config --modversion libgpiod): make check tests v2"
 
 mkdir -p "$cache"
 if [ -z "$(find "$prefix" -name libgpiod.pc 2>/dev/null)" ]; then
     why=
-    fetch || skip "$why"
+    fetch || skip_all "$why"
 else
     echo "# $name: re-using $prefix"
 fi

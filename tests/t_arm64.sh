@@ -16,27 +16,16 @@
 # and one "skip t_arm64: why" (exit 0) when the arm64 packages or qemu cannot be installed
 # (not root, no network, apt fails), with the apt-get commands that would install them.
 set -u
+name=t_arm64
+. "$(dirname "$0")/lib.sh"
 cd "$(dirname "$0")/.." || exit 2
 build=${1:-build}
-name=t_arm64
 cross=aarch64-linux-gnu
 abuild=$build/arm64
 cfg=tests/hil/tcp.ini
 reps_want=4
-tmp=$(mktemp -d)
 simpid=""
-cleanup() {
-    [ -n "$simpid" ] && kill "$simpid" 2>/dev/null
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-ok() { echo "ok   $name: $1"; }
-fail() { echo "FAIL $name: $1"; shift; for f in "$@"; do echo "  --- $f"; tail -n 15 "$f" | sed 's/^/  /'; done; }
-skip() { echo "skip $name: $1"; exit 0; }
-now() { date +%s.%N; }
-secs() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
-count() { grep -c "$1" "$2" 2>/dev/null || true; }
+at_exit 'stop "$simpid"'
 
 # A make started from `make check` would inherit its command-line variables (CC=, OPT=,
 # BUILD=) through MAKEFLAGS: the cross build starts clean.
@@ -58,7 +47,7 @@ install_hint() {
 
 # -- the cross build ------------------------------------------------------------------
 if ! xmake deps >"$tmp/deps.log" 2>&1; then
-    skip "cannot install the arm64 build packages: $(install_hint "$tmp/deps.log")"
+    skip_all "cannot install the arm64 build packages: $(install_hint "$tmp/deps.log")"
 fi
 t0=$(now)
 if xmake -j2 all >"$tmp/build.log" 2>&1; then
@@ -100,7 +89,7 @@ fi
 qemu=$(command -v qemu-aarch64-static || command -v qemu-aarch64 || true)
 if [ -z "$qemu" ]; then
     if ! .ci/ensure-deps bin/qemu-aarch64:qemu-user >"$tmp/qemu.log" 2>&1; then
-        skip "no qemu-aarch64 to run the arm64 binaries: $(install_hint "$tmp/qemu.log")"
+        skip_all "no qemu-aarch64 to run the arm64 binaries: $(install_hint "$tmp/qemu.log")"
     fi
     qemu=$(command -v qemu-aarch64-static || command -v qemu-aarch64)
 fi
@@ -128,24 +117,23 @@ port=$((40000 + $$ % 20000))
     --tcp-port "$port" --truth-log "$tmp/truth.jsonl" --truth-csv "$tmp/truth.csv" \
     >"$tmp/sim.out" 2>"$tmp/sim.err" &
 simpid=$!
-i=0
-while ! grep -q '^eccsim: ready' "$tmp/sim.out" 2>/dev/null; do
-    i=$((i + 1))
-    if [ $i -gt 300 ] || ! kill -0 "$simpid" 2>/dev/null; then
-        fail qemu_set_counts_the_athletes_valid_strokes "$tmp/sim.err"
-        exit 1
-    fi
-    sleep 0.1
-done
+if ! wait_line "$tmp/sim.out" '^eccsim: ready' 30 "$simpid"; then
+    fail qemu_set_counts_the_athletes_valid_strokes "$tmp/sim.err"
+    exit 1
+fi
 t0=$(now)
 timeout 180 "$qemu" -L "$root" "$abuild/rel/eccd" -c "$cfg" --set drive.port="$port" \
     --set protocol.reps_per_set=$reps_want --start --sessions 1 \
     --rep-log "$tmp/reps.jsonl" 2>"$tmp/eccd.err"
 rc=$?
 t_set=$(secs "$t0" "$(now)")
-sleep 1.5                                       # the belt ramps down after eccd's stop
-kill -TERM "$simpid" 2>/dev/null
-wait "$simpid" 2>/dev/null
+# The belt ramps down after eccd's stop: eccsim's rows (flushed each) say when it is still.
+belt_stopped() {
+    awk -v m="$(tail -n 1 "$tmp/truth.csv" 2>/dev/null | cut -d, -f3)" \
+        'BEGIN { exit !(m != "" && m + 0 < 0.005) }'
+}
+wait_for 10 belt_stopped
+stop "$simpid"
 simpid=""
 
 reps=$(count '"event":"rep"' "$tmp/reps.jsonl")

@@ -13,23 +13,15 @@
 # Prints "ok   t_eccctl: NAME" / "FAIL t_eccctl: NAME".
 set -u
 build=${1:-build}
+name=t_eccctl
+. "$(dirname "$0")/lib.sh"
 eccd="$build/san/eccd"
 eccctl="$build/san/eccctl"
-name=t_eccctl
-tmp=$(mktemp -d)
 chmod 0755 "$tmp"     # the other user must reach the socket; its own mode guards it
 pid=""
-cleanup() {
-    [ -n "$pid" ] && kill "$pid" 2>/dev/null
-    [ -n "${KEEP:-}" ] || rm -rf "$tmp"
-}
-trap cleanup EXIT
+at_exit 'stop "$pid"'
 export ASAN_OPTIONS=detect_leaks=1
 
-ok() { echo "ok   $name: $1"; }
-fail() { echo "FAIL $name: $1"; [ -n "${2:-}" ] && echo "$2" | sed 's/^/  /'; }
-check() { if [ "$2" = "$3" ]; then ok "$1"; else fail "$1" "expected [$3], got [$2]"; fi; }
-contains() { case "$2" in *"$3"*) ok "$1" ;; *) fail "$1" "no [$3] in: $2" ;; esac; }
 ctl() { "$eccctl" -s "$tmp/eccd.sock" "$@" 2>&1; }
 q() { sqlite3 -batch -noheader "$tmp/history.db" "$1"; }
 
@@ -40,9 +32,8 @@ gid=4242
     --set protocol.reps_per_set=3 --set protocol.rest_s=5 --duration 3600 \
     --rep-log "$tmp/reps.jsonl" 2>"$tmp/eccd.err" &
 pid=$!
-i=0
-while [ ! -S "$tmp/eccd.sock" ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
-[ -S "$tmp/eccd.sock" ] || { fail "eccd_starts" "$(cat "$tmp/eccd.err")"; exit 0; }
+wait_for 10 test -S "$tmp/eccd.sock"
+[ -S "$tmp/eccd.sock" ] || { fail "eccd_starts" "$tmp/eccd.err"; exit 0; }
 ok eccd_starts
 
 # -- access ---------------------------------------------------------------------------
@@ -66,7 +57,9 @@ if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null; then
     rc=$?
     if [ $rc -eq 0 ]; then ok group_member_served; else fail group_member_served "exit $rc: $out"; fi
 else
-    echo "skip $name: peer access (needs root and setpriv)"
+    for t in outsider_cannot_connect outsider_refused_by_eccd group_member_served; do
+        skip "$t" "peer access needs root (CAP_SETUID, CAP_SETGID) and setpriv"
+    done
 fi
 
 # -- requests eccd must shrug off -------------------------------------------------------
@@ -78,7 +71,7 @@ for req in 'not json' '{"v":1}' '{"v":2,"cmd":"status"}' '{"v":1,"cmd":"fly"}' \
     rc=$?
     case "$rc:$out" in
         1:*'"ok":false'*) ;;
-        *) fail "malformed_request_refused" "$req -> exit $rc: $out"; req=bad; break ;;
+        *) fail malformed_requests_refused "$req -> exit $rc: $out"; req=bad; break ;;
     esac
 done
 [ "$req" = bad ] || ok malformed_requests_refused
@@ -92,10 +85,8 @@ contains patient_add "$(ctl patient add 'Ann, "A"' --force-low 70 --force-high 1
 contains patient_add_duplicate_refused "$(ctl patient add 'Ann, "A"'; echo "rc=$?")" "rc=1"
 contains patient_list "$(ctl patient list)" 'Ann, "A"'
 # the athlete starts the set itself; wait for the session to end (3 x 3 reps)
-i=0
-while [ "$(q "SELECT count(*) FROM sessions WHERE status = 'done'" 2>/dev/null)" != 1 ] && [ $i -lt 600 ]; do
-    sleep 0.2; i=$((i + 1))
-done
+session_done() { [ "$(q "SELECT count(*) FROM sessions WHERE status = 'done'" 2>/dev/null)" = 1 ]; }
+wait_for 120 session_done
 check session_done_in_database "$(q "SELECT count(*) FROM sessions WHERE status = 'done'")" 1
 contains pain_recorded "$(ctl pain 4)" "set 3"
 check pain_in_database "$(q 'SELECT pain FROM sets WHERE n = 3')" 4

@@ -8,10 +8,9 @@
 #     hardware's: e-stop, drive watchdog, dead-man), the belt reaches zero.
 set -u
 build=${1:-build}
-eccd="$build/san/eccd"
 name=t_faults
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+. "$(dirname "$0")/lib.sh"
+eccd="$build/san/eccd"
 
 # kind  allowed-faults(|-separated)  bound-s  belt-must-stop
 # drive_runaway: the runaway drive carries the belt past the overspeed limit (0.805 m/s) on
@@ -47,6 +46,6 @@ echo "$cases" | while read -r kind want bound stop; do
     awk -v l="$late" -v b="$bound" 'BEGIN { exit !(l >= 0 && l <= b) }' || ok=0
     [ "$moved" -eq 0 ] || ok=0
     if [ "$stop" = yes ]; then awk -v v="$belt" 'BEGIN { exit !(v + 0 < 0.01) }' || ok=0; fi
-    if [ $ok -eq 1 ]; then echo "ok   $name: ${kind}_latches_${got}_and_nothing_moves_after"
-    else echo "FAIL $name: ${kind}_latches_${want}_and_nothing_moves_after"; tail -n 5 "$tmp/$kind.err"; fi
+    if [ $ok -eq 1 ]; then ok "${kind}_latches_${got}_and_nothing_moves_after"
+    else fail "${kind}_latches_${want}_and_nothing_moves_after" "$tmp/$kind.err"; fi
 done

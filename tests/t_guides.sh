@@ -20,32 +20,24 @@
 # Prints "ok   t_guides: NAME" / "FAIL t_guides: NAME" per check (tests/run.sh counts them),
 # the wall time of each guide, and "skip t_guides: why" when it cannot run here.
 set -u
+name=t_guides
+. "$(dirname "$0")/lib.sh"
 cd "$(dirname "$0")/.." || exit 2
 repo=$(pwd)
 build=${1:-build}
 case $build in /*) ;; *) build="$repo/$build" ;; esac
-name=t_guides
 limit_s=${GUIDE_LIMIT_S:-45}          # per guide; both together normally take about 30 s
 marker='<!-- test: guide-sim -->'
-tmp=$(mktemp -d)
 group=""
-cleanup() {
-    [ -n "$group" ] && kill -KILL "-$group" 2>/dev/null
-    [ -n "${KEEP:-}" ] || rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-ok() { echo "ok   $name: $1"; }
-fail() {
-    echo "FAIL $name: $1"
-    shift
-    for f in "$@"; do [ -f "$f" ] && { echo "  --- $f"; tail -n 15 "$f" | sed 's/^/  /'; }; done
-}
+at_exit '[ -n "$group" ] && kill -KILL "-$group" 2>/dev/null'
 
 for p in eccd eccctl eccsim; do
-    [ -x "$build/rel/$p" ] || { echo "skip $name: no $build/rel/$p (make first)"; exit 0; }
+    [ -x "$build/rel/$p" ] || skip_all "no $build/rel/$p (make first)"
 done
-command -v setsid >/dev/null || { echo "skip $name: no setsid (util-linux)"; exit 0; }
+command -v setsid >/dev/null || skip_all "no setsid (util-linux)"
+
+guide_over() { ! alive "$group"; }
+group_gone() { ! kill -0 "-$group" 2>/dev/null; }
 
 # extract GUIDE OUT: the marked blocks in order into OUT; prints "MARKERS BLOCKS BAD".
 extract() {
@@ -57,8 +49,6 @@ extract() {
         END { if (inb || want) bad++; printf "%d %d %d\n", markers, blocks, bad }
     ' "$1"
 }
-
-now() { date +%s.%N; }
 
 # run_guide TAG GUIDE
 run_guide() {
@@ -84,33 +74,28 @@ run_guide() {
     (cd "$dir" && TMPDIR="$dir/tmp" exec setsid sh -e "$script" >"$out" 2>&1) &
     group=$!
     timed_out=0
-    i=0
-    while kill -0 "$group" 2>/dev/null; do
-        i=$((i + 1))
-        if [ $i -gt $((limit_s * 5)) ]; then timed_out=1; kill -TERM "-$group" 2>/dev/null; break; fi
-        sleep 0.2
-    done
+    wait_for "$limit_s" guide_over || { timed_out=1; kill -TERM "-$group" 2>/dev/null; }
     wait "$group"
     rc=$?
-    secs=$(awk -v a="$t0" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }')
+    took=$(secs "$t0" "$(now)")
     # Whatever the guide started must be gone: give it 5 s to finish its own exit.
-    i=0
-    while kill -0 "-$group" 2>/dev/null && [ $i -lt 25 ]; do sleep 0.2; i=$((i + 1)); done
+    wait_for 5 group_gone
     leftover=0
-    if kill -0 "-$group" 2>/dev/null; then
+    if ! group_gone; then
         leftover=1
         ps -eo pgid=,pid=,args= | awk -v g="$group" '$1 == g { $1 = ""; print "  left running:" $0 }'
         kill -TERM "-$group" 2>/dev/null
-        sleep 1
-        kill -KILL "-$group" 2>/dev/null
+        wait_for 1 group_gone || kill -KILL "-$group" 2>/dev/null
     fi
     group=""
 
     demo=$(find "$dir/tmp" -mindepth 1 -maxdepth 1 -type d 2>/dev/null | head -n 1)   # the guide's mktemp -d
     logs="$out"
-    [ -n "$demo" ] && logs="$out $demo/eccd.log $demo/eccsim.log"
+    for f in "$demo/eccd.log" "$demo/eccsim.log"; do
+        [ -n "$demo" ] && [ -f "$f" ] && logs="$logs $f"
+    done
 
-    echo "  $tag: $(basename "$guide"), $2 blocks, exit $rc, ${secs} s"
+    echo "  $tag: $(basename "$guide"), $2 blocks, exit $rc, ${took} s"
     if [ "$timed_out" -eq 0 ] && [ "$rc" -eq 0 ]; then
         ok "${tag}_blocks_run_to_the_end"
     else
@@ -150,4 +135,4 @@ run_guide() {
 start=$(now)
 run_guide home docs/quickstart-home.md
 run_guide clinic docs/quickstart-clinic.md
-echo "  both guides: $(awk -v a="$start" -v b="$(now)" 'BEGIN { printf "%.1f", b - a }') s"
+echo "  both guides: $(secs "$start" "$(now)") s"

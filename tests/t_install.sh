@@ -8,12 +8,7 @@
 set -u
 build=${1:-build}
 name=t_install
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-
-ok() { echo "ok   $name: $1"; }
-fail() { echo "FAIL $name: $1"; }
-skip() { echo "skip $name: $1"; }
+. "$(dirname "$0")/lib.sh"
 
 # The files a PREFIX install puts under DESTDIR, relative to it.
 tree() {
@@ -45,7 +40,7 @@ check_prefix() {
     done
     t=install_puts_the_documented_tree_under_destdir$tag
     if [ "$rc" -eq 0 ] && [ -z "$missing" ]; then ok "$t"
-    else fail "$t (rc $rc, missing:$missing)"; cat "$tmp/log"; fi
+    else fail "$t" "rc $rc, missing:$missing" "$tmp/log"; fi
 
     if grep -q 'Next steps' "$tmp/log"; then fail "no_next_steps_with_destdir$tag"
     else ok "no_next_steps_with_destdir$tag"; fi
@@ -58,14 +53,14 @@ check_prefix() {
     if [ -f "$unit" ] && ! grep -q '@[A-Z]*@' "$unit" && ! grep -qF "$root" "$unit" &&
        grep -qx "ExecStart=$prefix/bin/eccd -c /etc/eccd/eccd.ini" "$unit" &&
        [ "$(stat -c %a "$unit")" = 644 ]; then ok "unit_paths_substituted$tag"
-    else fail "unit_paths_substituted$tag"; grep -n 'ExecStart\|@' "$unit"; fi
+    else fail "unit_paths_substituted$tag" "$(grep -n 'ExecStart\|@' "$unit")"; fi
 
     # The unit as systemd reads it. verify --root=DESTDIR does not work for this (it wants
     # the root's own sysinit.target and looks for the man pages on the host), so a copy
     # whose ExecStart is the DESTDIR binary is verified, with MANPATH at the DESTDIR man
     # pages so Documentation=man:eccd(8) man:eccctl(1) are checked too. Any output fails.
     if ! command -v systemd-analyze >/dev/null 2>&1; then
-        skip "systemd_analyze_verify_accepts_the_unit$tag (no systemd-analyze)"
+        skip "systemd_analyze_verify_accepts_the_unit$tag" "no systemd-analyze (Debian package systemd)"
     else
         mkdir -p "$tmp/verify$tag"
         sed "s|^ExecStart=$prefix/bin/eccd|ExecStart=$root$prefix/bin/eccd|" "$unit" \
@@ -74,7 +69,7 @@ check_prefix() {
               "$tmp/verify$tag/eccd.service" 2>&1)
         vrc=$?
         if [ "$vrc" -eq 0 ] && [ -z "$out" ]; then ok "systemd_analyze_verify_accepts_the_unit$tag"
-        else fail "systemd_analyze_verify_accepts_the_unit$tag (rc $vrc)"; echo "$out"; fi
+        else fail "systemd_analyze_verify_accepts_the_unit$tag" "rc $vrc" "$out"; fi
     fi
 
     # eccd.ini starts as a copy of home-pi.ini, and a valid config (exit 0, or 3 where this
@@ -93,7 +88,7 @@ check_prefix() {
     make -s install BUILD="$build" DESTDIR="$root" PREFIX="$prefix" >"$tmp/log" 2>&1
     if cmp -s "$ini" "$tmp/edited" && grep -q 'kept .*eccd.ini' "$tmp/log"; then
         ok "reinstall_keeps_an_edited_eccd_ini$tag"
-    else fail "reinstall_keeps_an_edited_eccd_ini$tag"; cat "$tmp/log"; fi
+    else fail "reinstall_keeps_an_edited_eccd_ini$tag" "$tmp/log"; fi
 
     make -s uninstall DESTDIR="$root" PREFIX="$prefix" >"$tmp/log" 2>&1
     urc=$?
@@ -101,7 +96,7 @@ check_prefix() {
     if [ "$urc" -eq 0 ] && [ -z "$left" ] && cmp -s "$ini" "$tmp/edited" &&
        [ -f "$root/etc/eccd/sim.ini" ] && grep -q 'left .*/etc/eccd in place' "$tmp/log"; then
         ok "uninstall_removes_all_but_etc_eccd$tag"
-    else fail "uninstall_removes_all_but_etc_eccd$tag (rc $urc, left: $left)"; cat "$tmp/log"; fi
+    else fail "uninstall_removes_all_but_etc_eccd$tag" "rc $urc, left: $left" "$tmp/log"; fi
 }
 
 check_prefix /usr
@@ -120,12 +115,12 @@ if grep -q 'Next steps' "$tmp/log" &&
        "$p/usr/lib/systemd/system/eccd.service"; then
     ok "install_without_destdir_prints_the_next_steps"
 else
-    fail "install_without_destdir_prints_the_next_steps"; cat "$tmp/log"
+    fail "install_without_destdir_prints_the_next_steps" "$tmp/log"
 fi
 
 # The sysusers.d file creates the user eccd, its group and gpio in an empty root.
 if ! command -v systemd-sysusers >/dev/null 2>&1; then
-    skip "sysusers_creates_eccd_and_gpio (no systemd-sysusers)"
+    skip sysusers_creates_eccd_and_gpio "no systemd-sysusers (Debian package systemd)"
 else
     s="$tmp/sysroot"
     mkdir -p "$s/etc" "$s/usr/lib/sysusers.d"
@@ -135,7 +130,7 @@ else
        grep -q '^eccd:x:' "$s/etc/group" && grep -q '^gpio:x:' "$s/etc/group"; then
         ok "sysusers_creates_eccd_and_gpio"
     else
-        fail "sysusers_creates_eccd_and_gpio"; cat "$tmp/log" "$s/etc/passwd" "$s/etc/group"
+        fail "sysusers_creates_eccd_and_gpio" "$tmp/log" "$s/etc/passwd" "$s/etc/group"
     fi
 fi
 

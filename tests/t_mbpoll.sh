@@ -10,18 +10,17 @@
 # Prints "ok   t_mbpoll: NAME" / "FAIL t_mbpoll: NAME" per test, "skip t_mbpoll: why"
 # without mbpoll. Bounded: every mbpoll call has a 1 s timeout; about 10 s in all.
 set -u
+name=t_mbpoll
+. "$(dirname "$0")/lib.sh"
 cd "$(dirname "$0")/.." || exit 2
 build=${1:-build}
 eccsim="$build/san/eccsim"
-name=t_mbpoll
-tmp=$(mktemp -d)
 pid=
 
 stop_rc=
 stop_eccsim() {
     if [ -n "$pid" ]; then
-        kill -TERM "$pid" 2>/dev/null
-        wait "$pid" 2>/dev/null
+        stop "$pid"
         stop_rc=$?
         pid=
     fi
@@ -31,23 +30,9 @@ stopped_cleanly() {
     detail="status $stop_rc; $(grep -m 1 'Sanitizer\|runtime error' "$tmp/err")"
     [ "$stop_rc" = 0 ] && ! grep -q 'Sanitizer\|runtime error' "$tmp/err"
 }
-trap 'stop_eccsim; rm -rf "$tmp"' EXIT
-trap 'exit 1' INT TERM
+at_exit stop_eccsim
 
-ok() { echo "ok   $name: $1"; }
-fail() { echo "FAIL $name: $1${2:+ ($2)}"; }
-# check NAME CONDITION-COMMAND...: one test line from a shell condition
-check() {
-    what=$1
-    shift
-    if "$@"; then ok "$what"; else fail "$what" "$detail"; fi
-}
-detail=
-
-if ! command -v mbpoll >/dev/null 2>&1; then
-    echo "skip $name: mbpoll is not installed (Debian package mbpoll)"
-    exit 0
-fi
+command -v mbpoll >/dev/null 2>&1 || skip_all "mbpoll is not installed (Debian package mbpoll)"
 if [ ! -x "$eccsim" ]; then
     fail "eccsim_is_built" "$eccsim missing"
     exit 1
@@ -83,14 +68,8 @@ start_eccsim() {
         "$eccsim" -c "$tmp/rig.ini" --set drive.profile="$1" --tcp-port "$port" \
             >"$tmp/out" 2>"$tmp/err" &
         pid=$!
-        i=0
-        while [ $i -lt 100 ]; do        # up to 10 s for the sanitizer build to start
-            grep -q '^eccsim: ready' "$tmp/out" && break
-            kill -0 "$pid" 2>/dev/null || break
-            sleep 0.1
-            i=$((i + 1))
-        done
-        if grep -q '^eccsim: ready' "$tmp/out"; then
+        # up to 10 s for the sanitizer build to start
+        if wait_line "$tmp/out" '^eccsim: ready' 10 "$pid"; then
             pty=$(sed -n 's/^eccsim: rtu on //p' "$tmp/out")
             return 0
         fi
@@ -123,41 +102,46 @@ exception() {
     detail=$(tail -n 1 "$tmp/mb")
     grep -q 'Illegal data address' "$tmp/mb"
 }
+timed_out() {
+    detail=$(tail -n 1 "$tmp/mb")
+    grep -q 'timed out' "$tmp/mb"
+}
+# The output frequency at the setpoint the tests write (18 Hz, in each profile's unit).
+delta_at_speed() { near "$(mbread -a 1 -0 -r 0x2103)" 1800 20; }
+optidrive_at_speed() { near "$(mbread -a 1 -r 7)" 180 2; }
 
 # -- delta-vfd: registers as in its manual, 0-based (mbpoll -0) -----------------------
 if start_eccsim delta-vfd; then
     ok "eccsim_serves_delta_vfd_on_tcp"
-    check "delta_output_frequency_0x2103_reads_0_while_stopped" \
+    pass_if "delta_output_frequency_0x2103_reads_0_while_stopped" \
         is "$(mbread -a 1 -0 -r 0x2103)" 0
-    check "delta_fault_0x2100_reads_0" is "$(mbread -a 1 -0 -r 0x2100)" 0
+    pass_if "delta_fault_0x2100_reads_0" is "$(mbread -a 1 -0 -r 0x2100)" 0
     v=$(mbread -a 2 -0 -r 0 -t 4:int -B)
-    check "loadcell_int32_reads_about_0_n_with_the_foot_off" \
+    pass_if "loadcell_int32_reads_about_0_n_with_the_foot_off" \
         near "$(awk -v r="${v:-x}" 'BEGIN { if (r ~ /^-?[0-9]+$/) print r * 0.01 }')" 0 5
-    check "delta_setpoint_0x2001_write_18_hz" mbwrite 1800 -a 1 -0 -r 0x2001
-    check "delta_run_forward_0x2000_write_0x0012" mbwrite 18 -a 1 -0 -r 0x2000
-    sleep 0.6                           # 0.3 m/s at 3 m/s^2 takes 0.1 s
-    check "delta_output_frequency_reaches_the_setpoint" \
-        near "$(mbread -a 1 -0 -r 0x2103)" 1800 20
-    check "delta_setpoint_reads_back" is "$(mbread -a 1 -0 -r 0x2001)" 1800
-    check "delta_status_0x2101_shows_running" bit0_set "$(mbread -a 1 -0 -r 0x2101)"
-    check "delta_fault_still_0_while_running" is "$(mbread -a 1 -0 -r 0x2100)" 0
+    pass_if "delta_setpoint_0x2001_write_18_hz" mbwrite 1800 -a 1 -0 -r 0x2001
+    pass_if "delta_run_forward_0x2000_write_0x0012" mbwrite 18 -a 1 -0 -r 0x2000
+    wait_for 5 delta_at_speed           # 0.3 m/s at 3 m/s^2 takes 0.1 s
+    pass_if "delta_output_frequency_reaches_the_setpoint" delta_at_speed
+    pass_if "delta_setpoint_reads_back" is "$(mbread -a 1 -0 -r 0x2001)" 1800
+    pass_if "delta_status_0x2101_shows_running" bit0_set "$(mbread -a 1 -0 -r 0x2101)"
+    pass_if "delta_fault_still_0_while_running" is "$(mbread -a 1 -0 -r 0x2100)" 0
     mb -a 1 -0 -r 0x2103 127.0.0.1 5 >"$tmp/mb"
-    check "write_to_a_register_the_drive_lacks_is_illegal_data_address" exception
+    pass_if "write_to_a_register_the_drive_lacks_is_illegal_data_address" exception
     mb -a 1 -0 -r 0x0100 -1 127.0.0.1 >"$tmp/mb"
-    check "read_outside_the_drive_map_is_illegal_data_address" exception
-    check "delta_stop_0x2000_write_0x0001" mbwrite 1 -a 1 -0 -r 0x2000
+    pass_if "read_outside_the_drive_map_is_illegal_data_address" exception
+    pass_if "delta_stop_0x2000_write_0x0001" mbwrite 1 -a 1 -0 -r 0x2000
     if [ -n "$pty" ]; then
         v=$(mbpoll -m rtu -b 19200 -P even -o 1 -a 1 -0 -r 0x2001 -1 "$pty" 2>&1 |
             sed -n 's/^\[[0-9]*\]:[[:space:]]*//p' | head -n 1)
-        check "rtu_on_the_pty_reads_the_same_setpoint" is "$v" 1800
+        pass_if "rtu_on_the_pty_reads_the_same_setpoint" is "$v" 1800
         mbpoll -m rtu -b 19200 -P even -o 0.3 -a 7 -0 -r 0 -1 "$pty" >"$tmp/mb" 2>&1
-        detail=$(tail -n 1 "$tmp/mb")
-        check "rtu_ignores_other_unit_ids" grep -q 'timed out' "$tmp/mb"
+        pass_if "rtu_ignores_other_unit_ids" timed_out
     else
         fail "rtu_pty_announced" "no 'eccsim: rtu on' line"
     fi
     stop_eccsim
-    check "delta_eccsim_exits_0_on_sigterm" stopped_cleanly
+    pass_if "delta_eccsim_exits_0_on_sigterm" stopped_cleanly
 else
     fail "eccsim_serves_delta_vfd_on_tcp" "$detail"
 fi
@@ -165,17 +149,17 @@ fi
 # -- optidrive-e3: registers numbered from 1, as mbpoll numbers them by default -------
 if start_eccsim optidrive-e3; then
     ok "eccsim_serves_optidrive_e3_on_tcp"
-    check "optidrive_output_frequency_register_7_reads_0_while_stopped" \
+    pass_if "optidrive_output_frequency_register_7_reads_0_while_stopped" \
         is "$(mbread -a 1 -r 7)" 0
-    check "optidrive_setpoint_register_2_write_18_hz" mbwrite 180 -a 1 -r 2
-    check "optidrive_run_register_1_write_1" mbwrite 1 -a 1 -r 1
-    sleep 0.6
-    check "optidrive_output_frequency_reaches_the_setpoint" near "$(mbread -a 1 -r 7)" 180 2
-    check "optidrive_setpoint_reads_back" is "$(mbread -a 1 -r 2)" 180
+    pass_if "optidrive_setpoint_register_2_write_18_hz" mbwrite 180 -a 1 -r 2
+    pass_if "optidrive_run_register_1_write_1" mbwrite 1 -a 1 -r 1
+    wait_for 5 optidrive_at_speed
+    pass_if "optidrive_output_frequency_reaches_the_setpoint" optidrive_at_speed
+    pass_if "optidrive_setpoint_reads_back" is "$(mbread -a 1 -r 2)" 180
     mb -a 1 -r 7 127.0.0.1 5 >"$tmp/mb"
-    check "optidrive_write_to_output_frequency_is_illegal_data_address" exception
+    pass_if "optidrive_write_to_output_frequency_is_illegal_data_address" exception
     stop_eccsim
-    check "optidrive_eccsim_exits_0_on_sigterm" stopped_cleanly
+    pass_if "optidrive_eccsim_exits_0_on_sigterm" stopped_cleanly
 else
     fail "eccsim_serves_optidrive_e3_on_tcp" "$detail"
 fi

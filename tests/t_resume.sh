@@ -23,21 +23,18 @@
 # Points run ECC_RESUME_JOBS at a time (default 5): each eccd/eccsim pair sleeps most
 # of the time. Prints "ok   t_resume: NAME" / "FAIL t_resume: NAME" per point.
 set -u
+name=t_resume
+. "$(dirname "$0")/lib.sh"
 build=$(cd "${1:-build}" && pwd)
 points=${2:-20}
 jobs=${ECC_RESUME_JOBS:-5}
 reps_per_set=6
-name=t_resume
 here=$(cd "$(dirname "$0")" && pwd)
 cfg="$here/hil/tcp.ini"
-tmp=$(mktemp -d)
-trap 'kill $(jobs -p) 2>/dev/null; rm -rf "$tmp"' EXIT
+at_exit 'kill $(jobs -p) 2>/dev/null'
 export ASAN_OPTIONS=detect_leaks=1
 
-if ! command -v sqlite3 >/dev/null; then
-    echo "skip $name: the sqlite3 command is missing (apt-get install sqlite3)"
-    exit 0
-fi
+command -v sqlite3 >/dev/null || skip_all "the sqlite3 command is missing (apt-get install sqlite3)"
 
 q() { sqlite3 -batch -noheader "$1" "$2" 2>&1; }
 
@@ -106,13 +103,10 @@ sim_start() {
         --truth-log "$1/truth.jsonl" \
         --truth-csv "$1/truth.csv" >"$1/sim.out" 2>"$1/sim.err" &
     sim_pid=$!
-    i=0
-    while ! grep -q '^eccsim: ready' "$1/sim.out" 2>/dev/null; do
-        i=$((i + 1))
-        [ $i -gt 100 ] && return 1
-        sleep 0.1
-    done
+    wait_line "$1/sim.out" '^eccsim: ready' 10 "$sim_pid"
 }
+
+eccd_over() { ! alive "$eccd_pid"; }
 
 # point SEED PORT: one kill and restart; writes "ok|FAIL ..." to DIR/result.
 point() {
@@ -127,13 +121,12 @@ point() {
     bin="$build/rel/eccd"
     [ "$seed" -eq 1 ] && bin="$build/san/eccd"      # one point with the sanitizers
     say() {
-        if [ "$1" = ok ]; then p="ok  "; else p=FAIL; fi
-        echo "$p $name: $tag${2:+ ($2)}" >"$d/result"
+        if [ "$1" = ok ]; then ok "$tag${2:+ ($2)}"; else fail "$tag" "$2"; fi >"$d/result"
     }
 
     sim_start "$d" "$port" "$scenario" || { say FAIL "eccsim did not start"; return; }
     eccd_start "$bin" "$d" "$port" run1
-    sleep "$at"
+    sleep "$at"                                 # the kill time is the point's input
     if ! kill -0 "$eccd_pid" 2>/dev/null; then
         say FAIL "eccd had already exited: $(tail -n 3 "$d/run1.err" | tr '\n' ' ')"
         kill "$sim_pid"; return
@@ -162,7 +155,7 @@ point() {
     [ "$kept" -lt "$reps_per_set" ] || why="$why; the set was already over at the kill"
 
     eccd_start "$bin" "$d" "$port" run2
-    if ! timeout 150 sh -c "while kill -0 $eccd_pid 2>/dev/null; do sleep 0.2; done"; then
+    if ! wait_for 150 eccd_over; then
         kill -9 "$eccd_pid"; why="$why; the resumed set did not finish in 150 s"
     fi
     wait "$eccd_pid" 2>/dev/null
@@ -202,5 +195,5 @@ while [ $seed -le "$points" ]; do
     wait
 done
 for s in $(seq 1 "$points"); do
-    if [ -f "$tmp/p$s/result" ]; then cat "$tmp/p$s/result"; else echo "FAIL $name: seed_$s (no result)"; fi
+    if [ -f "$tmp/p$s/result" ]; then cat "$tmp/p$s/result"; else fail "seed_$s" "no result"; fi
 done

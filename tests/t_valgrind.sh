@@ -5,35 +5,33 @@
 set -u
 build=${1:-build}
 name=t_valgrind
-if ! command -v valgrind >/dev/null 2>&1; then
-    echo "skip $name: valgrind is not installed (apt-get install valgrind)"
-    exit 0
-fi
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
+. "$(dirname "$0")/lib.sh"
+command -v valgrind >/dev/null 2>&1 ||
+    skip_all "valgrind is not installed (apt-get install valgrind)"
 vg="valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect --error-exitcode=9"
+on_fail="$tmp/err"
 
 $vg "$build/rel/eccd" -c config/sim.ini -q --sessions 1 --rep-log "$tmp/r.jsonl" \
     --trace "$tmp/r.csv" --truth-log "$tmp/t.jsonl" 2>"$tmp/err"
-if [ $? -eq 0 ]; then echo "ok   $name: eccd_session_is_memcheck_clean"
-else echo "FAIL $name: eccd_session_is_memcheck_clean"; cat "$tmp/err"; fi
+pass_if eccd_session_is_memcheck_clean test $? -eq 0
 
 $vg "$build/rel/eccreport" -q --svg "$tmp/s.svg" --trace "$tmp/r.csv" "$tmp/r.jsonl" \
     >/dev/null 2>"$tmp/err"
-if [ $? -eq 0 ]; then echo "ok   $name: eccreport_is_memcheck_clean"
-else echo "FAIL $name: eccreport_is_memcheck_clean"; cat "$tmp/err"; fi
+pass_if eccreport_is_memcheck_clean test $? -eq 0
 
 # With the history writer and the control socket threads running, and eccctl asking.
 $vg "$build/rel/eccd" -c config/sim.ini -q --sessions 1 --set sim.speed=50 \
     --set history.path="$tmp/h.db" --set server.socket="$tmp/s.sock" \
     --rep-log "$tmp/h.jsonl" 2>"$tmp/err" &
 pid=$!
-i=0
-while [ ! -S "$tmp/s.sock" ] && [ $i -lt 200 ]; do sleep 0.1; i=$((i + 1)); done
+at_exit 'stop "$pid"'
+wait_for 20 test -S "$tmp/s.sock"
 $vg "$build/rel/eccctl" -s "$tmp/s.sock" status >/dev/null 2>"$tmp/ctl.err"
 ctl=$?
 "$build/rel/eccctl" -s "$tmp/s.sock" raw '{"v":1,"cmd":"nope"}' >/dev/null 2>&1
 "$build/rel/eccctl" -s "$tmp/s.sock" history >/dev/null 2>&1
 wait "$pid"
-if [ $? -eq 0 ] && [ $ctl -eq 0 ]; then echo "ok   $name: eccd_with_history_and_socket_is_memcheck_clean"
-else echo "FAIL $name: eccd_with_history_and_socket_is_memcheck_clean"; cat "$tmp/err" "$tmp/ctl.err"; fi
+rc=$?
+pid=
+on_fail="$tmp/err $tmp/ctl.err"
+pass_if eccd_with_history_and_socket_is_memcheck_clean test "$rc:$ctl" = 0:0

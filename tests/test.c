@@ -4,6 +4,26 @@
 int test_failed_;
 const char *test_file_;
 
+static int test_skipped_;
+static char test_skip_why_[256];
+
+void test_skip_(const char *why)
+{
+    test_skipped_ = 1;
+    snprintf(test_skip_why_, sizeof test_skip_why_, "%s", why ? why : "(no reason given)");
+}
+
+static void report(const char *file, const char *name)
+{
+    if (test_failed_)
+        printf("FAIL %s: %s\n", file, name);
+    else if (test_skipped_)
+        printf("skip %s: %s: %s\n", file, name, test_skip_why_);
+    else
+        printf("ok   %s: %s\n", file, name);
+    fflush(stdout);
+}
+
 int test_run_all(const char *file, const struct test_case *cases, int n)
 {
     int failed = 0;
@@ -11,10 +31,18 @@ int test_run_all(const char *file, const struct test_case *cases, int n)
     test_file_ = file;
     for (int i = 0; i < n; i++) {
         test_failed_ = 0;
+        test_skipped_ = 0;
         cases[i].fn();
-        printf("%s %s: %s\n", test_failed_ ? "FAIL" : "ok  ", file, cases[i].name);
-        fflush(stdout);
+        report(file, cases[i].name);
         failed += test_failed_;
     }
     return failed ? 1 : 0;
+}
+
+int test_skip_all(const char *file, const struct test_case *cases, int n, const char *why)
+{
+    for (int i = 0; i < n; i++)
+        printf("skip %s: %s: %s\n", file, cases[i].name, why);
+    fflush(stdout);
+    return 0;
 }

@@ -1,11 +1,19 @@
 /* test.h - the tiny unit-test harness every test program uses.
  *
  * A test file defines functions with TEST(name) and lists them in a TESTS(...)
- * table; TEST_MAIN() runs them all. Each test prints one line:
+ * table; TEST_MAIN() runs them all. Each test prints one result line:
  *     ok   test_file: name
- *     FAIL test_file: name: file:line: expression (details)
- * tests/run.sh counts those lines into the closing "N passed, N failed" line.
- * A binary exits 1 if any of its tests failed.
+ *     FAIL test_file: name            (after "  check failed: file:line: ..." lines)
+ *     skip test_file: name: reason
+ * tests/run.sh counts those lines into the closing "N passed, N failed, N skipped"
+ * line. A binary exits 1 if any of its tests failed; a skipped test is not a failure.
+ *
+ * CHECK*: a failed check fails the test, which goes on (one run shows every broken
+ * check). REQUIRE: a set-up step the rest of the test cannot do without (a fixture that
+ * did not open); failed, it fails the test and returns from it. SKIP: the test cannot
+ * run here for a reason no install can fix (a missing capability, a kernel feature):
+ * it is reported as skipped, never as passed. A test that failed a check before its
+ * SKIP is reported as failed.
  */
 #ifndef ECC_TEST_H
 #define ECC_TEST_H
@@ -22,6 +30,9 @@ struct test_case {
 extern int test_failed_;        /* set when the running test fails a check */
 extern const char *test_file_;  /* name printed with each result */
 
+/* Mark the running test skipped, with why (copied). Use SKIP. */
+void test_skip_(const char *why);
+
 #define TEST(name) static void name(void)
 
 /* Fail the current test (it goes on, so one run shows every broken check). */
@@ -31,6 +42,35 @@ extern const char *test_file_;  /* name printed with each result */
             printf("  check failed: %s:%d: %s\n", __FILE__, __LINE__, #cond);       \
             test_failed_ = 1;                                                       \
         }                                                                           \
+    } while (0)
+
+/* A set-up step the test cannot go on without: when cond is false the test fails with
+ * a message and returns from the function it is in (the TEST, or a void helper of it:
+ * the test is failed all the same). */
+#define REQUIRE(cond)                                                               \
+    do {                                                                            \
+        if (!(cond)) {                                                              \
+            printf("  set-up failed: %s:%d: %s\n", __FILE__, __LINE__, #cond);      \
+            test_failed_ = 1;                                                       \
+            return;                                                                 \
+        }                                                                           \
+    } while (0)
+
+/* The same for a test with clean-up to do: fails the test and jumps to label. */
+#define REQUIRE_OR_GOTO(cond, label)                                                \
+    do {                                                                            \
+        if (!(cond)) {                                                              \
+            printf("  set-up failed: %s:%d: %s\n", __FILE__, __LINE__, #cond);      \
+            test_failed_ = 1;                                                       \
+            goto label;                                                             \
+        }                                                                           \
+    } while (0)
+
+/* The test cannot run here: reported as "skip FILE: NAME: reason"; returns. */
+#define SKIP(reason)                                                                \
+    do {                                                                            \
+        test_skip_(reason);                                                         \
+        return;                                                                     \
     } while (0)
 
 #define CHECK_NEAR(a, b, tol)                                                       \
@@ -64,6 +104,8 @@ extern const char *test_file_;  /* name printed with each result */
     } while (0)
 
 int test_run_all(const char *file, const struct test_case *cases, int n);
+/* Report every case skipped for one reason, without running it; returns 0. */
+int test_skip_all(const char *file, const struct test_case *cases, int n, const char *why);
 
 #define TESTS(...) static const struct test_case test_cases_[] = {__VA_ARGS__}
 #define T(fn) {#fn, fn}

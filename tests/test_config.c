@@ -108,9 +108,7 @@ static void check_round_trip(const struct ecc_config *cfg)
     const char *path = scratch("printed.ini", "");
     FILE *f = path ? fopen(path, "w") : NULL;
 
-    CHECK(f != NULL);
-    if (!f)
-        return;
+    REQUIRE(f != NULL);
     config_print(cfg, f);
     fclose(f);
     CHECK_INT(config_load(&back, path, err, sizeof err), 0);
@@ -337,9 +335,7 @@ TEST(print_shows_units_help_and_differing_defaults)
 
     config_defaults(&c);
     CHECK_INT(config_set(&c, "band.force_high_n=120", err, sizeof err), 0);
-    CHECK(f != NULL);
-    if (!f)
-        return;
+    REQUIRE(f != NULL);
     config_print(&c, f);
     fclose(f);
     CHECK(buf[0] == ';');
@@ -645,9 +641,7 @@ static void check_bad_file(const char *dir, const char *name)
 
     snprintf(path, sizeof path, "%s/%s", dir, name);
     f = fopen(path, "r");
-    CHECK(f != NULL);
-    if (!f)
-        return;
+    REQUIRE(f != NULL);
     if (!fgets(first, sizeof first, f))
         first[0] = '\0';
     fclose(f);

@@ -1,6 +1,6 @@
 /* test_ctlsock.c - the control socket server with an echoing handler, over real sockets
  * in a mkdtemp directory. The peer-access tests fork children that drop to other users;
- * they need root and print "skip" lines otherwise. */
+ * they need root and are reported skipped otherwise. */
 #define _GNU_SOURCE                 /* setgroups */
 #include "hal/ctlsock.h"
 
@@ -281,6 +281,21 @@ static int wait_clients(struct ctlsock *s, int n)
     return 0;
 }
 
+/* Wait (up to TIMEOUT_MS) until the server has read and handled n bytes in all: what was
+ * sent so far has arrived, and a later send comes in a read of its own. */
+static int wait_bytes_in(struct ctlsock *s, long n)
+{
+    struct ctlsock_stats st;
+    for (int i = 0; i < TIMEOUT_MS; i++) {
+        ctlsock_stats(s, &st);
+        if (st.bytes_in == n)
+            return 1;
+        msleep(1);
+    }
+    printf("  %ld bytes in, want %ld\n", st.bytes_in, n);
+    return 0;
+}
+
 /* ---- the tests --------------------------------------------------------------------- */
 
 TEST(request_reply_round_trip)
@@ -288,8 +303,7 @@ TEST(request_reply_round_trip)
     struct fixture f;
     struct ctlsock_stats st;
     fx_init(&f);
-    if (fx_open(&f, 0, (uid_t)-1, (gid_t)-1) < 0)
-        goto out;
+    REQUIRE_OR_GOTO(fx_open(&f, 0, (uid_t)-1, (gid_t)-1) == 0, out);
     int fd = dial(f.path);
     CHECK(fd >= 0);
     send_s(fd, "{\"v\":1,\"cmd\":\"status\"}\n");
@@ -316,8 +330,7 @@ TEST(two_requests_in_one_write_and_many_in_order)
 {
     struct fixture f;
     fx_init(&f);
-    if (fx_open(&f, 0, (uid_t)-1, (gid_t)-1) < 0)
-        goto out;
+    REQUIRE_OR_GOTO(fx_open(&f, 0, (uid_t)-1, (gid_t)-1) == 0, out);
     int fd = dial(f.path);
     send_s(fd, "first\nsecond\n");
     expect_reply(fd, "ok 5 first");
@@ -348,14 +361,14 @@ TEST(request_split_across_three_writes)
 {
     struct fixture f;
     fx_init(&f);
-    if (fx_open(&f, 0, (uid_t)-1, (gid_t)-1) < 0)
-        goto out;
+    REQUIRE_OR_GOTO(fx_open(&f, 0, (uid_t)-1, (gid_t)-1) == 0, out);
+    const char *one = "{\"v\":1,", *two = "\"cmd\":\"st";
     int fd = dial(f.path);
-    send_s(fd, "{\"v\":1,");
-    msleep(30);
-    send_s(fd, "\"cmd\":\"st");
-    msleep(30);
-    CHECK_INT(seen_calls(&f.seen), 0);
+    send_s(fd, one);
+    CHECK(wait_bytes_in(f.s, (long)strlen(one)));
+    send_s(fd, two);
+    CHECK(wait_bytes_in(f.s, (long)(strlen(one) + strlen(two))));
+    CHECK_INT(seen_calls(&f.seen), 0);                  /* both parts read: no line yet */
     send_s(fd, "op\"}\nnext");
     expect_reply(fd, "ok 20 {\"v\":1,\"cmd\":\"stop\"}");
     send_s(fd, "\n");
@@ -371,8 +384,7 @@ TEST(too_long_line_is_refused_and_skipped)
     struct ctlsock_stats st;
     char *big = malloc(3 * REQ_LINE_MAX);
     fx_init(&f);
-    if (fx_open(&f, 0, (uid_t)-1, (gid_t)-1) < 0)
-        goto out;
+    REQUIRE_OR_GOTO(fx_open(&f, 0, (uid_t)-1, (gid_t)-1) == 0, out);
     int fd = dial(f.path);
 
     memset(big, 'x', 3 * REQ_LINE_MAX);
@@ -388,11 +400,12 @@ TEST(too_long_line_is_refused_and_skipped)
     expect_error(fd, "too_long");
     expect_reply(fd, "ok 5 after");
 
+    long in = REQ_LINE_MAX + REQ_LINE_MAX + 7;           /* sent so far */
     send_str(fd, big, 2 * REQ_LINE_MAX + 100);          /* its end in a later write */
-    msleep(30);
+    CHECK(wait_bytes_in(f.s, in += 2 * REQ_LINE_MAX + 100));
     expect_error(fd, "too_long");
     send_str(fd, big, 2000);
-    msleep(30);
+    CHECK(wait_bytes_in(f.s, in += 2000));
     send_s(fd, "xx\nlast\n");
     expect_reply(fd, "ok 4 last");
 
@@ -409,8 +422,7 @@ TEST(malformed_lines_reach_the_handler)
 {
     struct fixture f;
     fx_init(&f);
-    if (fx_open(&f, 0, (uid_t)-1, (gid_t)-1) < 0)
-        goto out;
+    REQUIRE_OR_GOTO(fx_open(&f, 0, (uid_t)-1, (gid_t)-1) == 0, out);
     int fd = dial(f.path);
     send_s(fd, "not json\n\n{\r\n");
     expect_reply(fd, "ok 8 not json");
@@ -429,8 +441,7 @@ TEST(handler_failures_give_internal)
 {
     struct fixture f;
     fx_init(&f);
-    if (fx_open(&f, 0, (uid_t)-1, (gid_t)-1) < 0)
-        goto out;
+    REQUIRE_OR_GOTO(fx_open(&f, 0, (uid_t)-1, (gid_t)-1) == 0, out);
     int fd = dial(f.path);
     send_s(fd, "null\nnewline\nfine\n");
     expect_error(fd, "internal");
@@ -445,11 +456,10 @@ TEST(client_leaving_mid_line_and_after_eof)
 {
     struct fixture f;
     fx_init(&f);
-    if (fx_open(&f, 0, (uid_t)-1, (gid_t)-1) < 0)
-        goto out;
+    REQUIRE_OR_GOTO(fx_open(&f, 0, (uid_t)-1, (gid_t)-1) == 0, out);
     int other = dial(f.path), fd = dial(f.path);
     send_s(fd, "{\"v\":1,\"cmd\":\"sto");
-    msleep(20);
+    CHECK(wait_bytes_in(f.s, 17));                      /* the server has the half line */
     close(fd);
     CHECK(wait_clients(f.s, 1));
     CHECK_INT(seen_calls(&f.seen), 0);                  /* the half line went nowhere */
@@ -469,7 +479,7 @@ TEST(client_leaving_mid_line_and_after_eof)
     fd = dial(f.path);
     send_s(fd, "big\nafter\n");
     shutdown(fd, SHUT_WR);
-    msleep(50);
+    CHECK(wait_bytes_in(f.s, 17 + 11 + 12 + 10));        /* both handled, replies queued */
     CHECK(read_run_of(fd, 'b', BIG_REPLY));
     expect_reply(fd, "ok 5 after");
     CHECK(closed_by_server(fd));
@@ -485,8 +495,7 @@ TEST(one_client_too_many_is_busy)
     struct fixture f;
     struct ctlsock_stats st;
     fx_init(&f);
-    if (fx_open(&f, 2, (uid_t)-1, (gid_t)-1) < 0)
-        goto out;
+    REQUIRE_OR_GOTO(fx_open(&f, 2, (uid_t)-1, (gid_t)-1) == 0, out);
     int a = dial(f.path), b = dial(f.path);
     send_s(a, "a\n");
     send_s(b, "b\n");
@@ -521,8 +530,7 @@ TEST(client_that_does_not_read_is_dropped)
     struct fixture f;
     struct ctlsock_stats st;
     fx_init(&f);
-    if (fx_open(&f, 0, (uid_t)-1, (gid_t)-1) < 0)
-        goto out;
+    REQUIRE_OR_GOTO(fx_open(&f, 0, (uid_t)-1, (gid_t)-1) == 0, out);
     int lazy = dial(f.path);
     char lines[4 * ((CTLSOCK_OUT_MAX / BIG_REPLY) + 8) + 1] = "";
     for (unsigned i = 0; i < (CTLSOCK_OUT_MAX / BIG_REPLY) + 8; i++)
@@ -553,8 +561,7 @@ TEST(socket_file_mode_owner_and_group)
     uid_t owner = root ? OWNER_O : (uid_t)-1;
     gid_t group = root ? GROUP_G : getegid();
     fx_init(&f);
-    if (fx_open(&f, 0, owner, group) < 0)
-        goto out;
+    REQUIRE_OR_GOTO(fx_open(&f, 0, owner, group) == 0, out);
     CHECK(lstat(f.path, &st) == 0);
     CHECK(S_ISSOCK(st.st_mode));
     CHECK_INT(st.st_mode & 07777, 0660);
@@ -574,8 +581,7 @@ TEST(stale_socket_file_is_replaced)
     CHECK(bind(old, (struct sockaddr *)&a, sizeof a) == 0);
     close(old);
     CHECK(access(f.path, F_OK) == 0);
-    if (fx_open(&f, 0, (uid_t)-1, (gid_t)-1) < 0)
-        goto out;
+    REQUIRE_OR_GOTO(fx_open(&f, 0, (uid_t)-1, (gid_t)-1) == 0, out);
     int fd = dial(f.path);
     send_s(fd, "new\n");
     expect_reply(fd, "ok 3 new");
@@ -590,6 +596,7 @@ TEST(other_files_are_left_alone)
     struct stat st;
     fx_init(&f);
     FILE *file = fopen(f.path, "w");
+    REQUIRE_OR_GOTO(file != NULL, out);
     fputs("precious\n", file);
     fclose(file);
     struct ctlsock_params p = params(&f, 0, (uid_t)-1, (gid_t)-1);
@@ -599,6 +606,7 @@ TEST(other_files_are_left_alone)
     CHECK_STR_CONTAINS(f.err, "exists and is not a socket");
     CHECK(stat(f.path, &st) == 0 && S_ISREG(st.st_mode) && st.st_size == 9);
     unlink(f.path);
+out:
     fx_done(&f);
 }
 
@@ -606,8 +614,7 @@ TEST(second_server_on_the_same_path_is_refused)
 {
     struct fixture f;
     fx_init(&f);
-    if (fx_open(&f, 0, (uid_t)-1, (gid_t)-1) < 0)
-        goto out;
+    REQUIRE_OR_GOTO(fx_open(&f, 0, (uid_t)-1, (gid_t)-1) == 0, out);
     struct ctlsock_params p = params(&f, 0, (uid_t)-1, (gid_t)-1);
     char want[200];
     errno = 0;
@@ -627,8 +634,7 @@ TEST(close_unlinks_its_socket_only)
 {
     struct fixture f;
     fx_init(&f);
-    if (fx_open(&f, 0, (uid_t)-1, (gid_t)-1) < 0)
-        goto out;
+    REQUIRE_OR_GOTO(fx_open(&f, 0, (uid_t)-1, (gid_t)-1) == 0, out);
     int fd = dial(f.path);
     send_s(fd, "x\n");
     expect_reply(fd, "ok 1 x");
@@ -640,8 +646,7 @@ TEST(close_unlinks_its_socket_only)
     CHECK(access(f.path, F_OK) < 0 && errno == ENOENT);
 
     /* a file put in its place since is not ours to remove */
-    if (fx_open(&f, 0, (uid_t)-1, (gid_t)-1) < 0)
-        goto out;
+    REQUIRE_OR_GOTO(fx_open(&f, 0, (uid_t)-1, (gid_t)-1) == 0, out);
     unlink(f.path);
     fclose(fopen(f.path, "w"));
     ctlsock_close(f.s);
@@ -758,8 +763,7 @@ TEST(peer_refused_by_the_file_mode)
     struct fixture f;
     const struct as_user nobody = {.uid = NOBODY, .gid = NOBODY};
     fx_init(&f);
-    if (fx_open(&f, 0, (uid_t)-1, GROUP_G) < 0)
-        goto out;
+    REQUIRE_OR_GOTO(fx_open(&f, 0, (uid_t)-1, GROUP_G) == 0, out);
     struct child_result r = run_as(f.path, &nobody, "whoami\n");
     CHECK_INT(r.connect_errno, EACCES);
     CHECK_INT(seen_calls(&f.seen), 0);
@@ -773,8 +777,7 @@ TEST(peer_refused_by_the_daemon_when_the_mode_is_loosened)
     struct ctlsock_stats st;
     const struct as_user nobody = {.uid = NOBODY, .gid = NOBODY};
     fx_init(&f);
-    if (fx_open(&f, 0, (uid_t)-1, GROUP_G) < 0)
-        goto out;
+    REQUIRE_OR_GOTO(fx_open(&f, 0, (uid_t)-1, GROUP_G) == 0, out);
     CHECK(chmod(f.path, 0666) == 0);
     struct child_result r = run_as(f.path, &nobody, "whoami\n");
     CHECK_INT(r.connect_errno, 0);
@@ -798,8 +801,7 @@ TEST(peer_in_the_group_is_served)
                                    .groups = {GROUP_G}};
     const struct as_user primary = {.uid = NOBODY, .gid = GROUP_G};
     fx_init(&f);
-    if (fx_open(&f, 0, (uid_t)-1, GROUP_G) < 0)
-        goto out;
+    REQUIRE_OR_GOTO(fx_open(&f, 0, (uid_t)-1, GROUP_G) == 0, out);
     struct child_result r = run_as(f.path, &member, "whoami\n");   /* supplementary */
     CHECK_INT(r.connect_errno, 0);
     CHECK(strcmp(r.reply, "uid=65534 gid=65534") == 0);
@@ -817,8 +819,7 @@ TEST(peer_owning_the_socket_is_served)
     struct fixture f;
     const struct as_user owner = {.uid = OWNER_O, .gid = NOBODY};
     fx_init(&f);
-    if (fx_open(&f, 0, OWNER_O, GROUP_G) < 0)
-        goto out;
+    REQUIRE_OR_GOTO(fx_open(&f, 0, OWNER_O, GROUP_G) == 0, out);
     struct child_result r = run_as(f.path, &owner, "whoami\n");
     CHECK_INT(r.connect_errno, 0);
     CHECK(strcmp(r.reply, "uid=4243 gid=65534") == 0);
@@ -850,8 +851,7 @@ int main(void)
                       (int)(sizeof test_cases_ / sizeof test_cases_[0]));
     if (geteuid() == 0)
         return test_run_all("test_ctlsock", root_cases, n) | rc;
-    for (int i = 0; i < n; i++)
-        printf("skip test_ctlsock: %s: needs root (setuid, setgroups, chown)\n",
-               root_cases[i].name);
-    return rc;
+    return test_skip_all("test_ctlsock", root_cases, n,
+                         "not root: the peers setuid and setgroups to other users and the "
+                         "socket is chowned (CAP_SETUID, CAP_SETGID, CAP_CHOWN)") | rc;
 }

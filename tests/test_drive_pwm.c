@@ -99,13 +99,23 @@ static struct drive_pwm_params params(const struct tree *t)
                                      .table = "0.08:0.10,0.83:0.85", .export_wait_s = 0.05};
 }
 
+/* drive_pwm_open for a test that needs the drive open, saying why it did not. */
+static struct drive_pwm *open_drive(const struct drive_pwm_params *p)
+{
+    char err[256] = "";
+    struct drive_pwm *d = drive_pwm_open(p, err, sizeof err);
+
+    if (!d)
+        printf("  drive_pwm_open: %s\n", err);
+    return d;
+}
+
 TEST(open_writes_period_zero_duty_and_enable)
 {
     struct tree t;
     char err[256];
 
-    if (!tree_make(&t, true))
-        return;
+    REQUIRE(tree_make(&t, true));
     struct drive_pwm_params p = params(&t);
     struct drive_pwm *d = drive_pwm_open(&p, err, sizeof err);
     CHECK(d != NULL);
@@ -119,14 +129,11 @@ TEST(open_writes_period_zero_duty_and_enable)
 TEST(speed_sets_the_duty_from_the_table)
 {
     struct tree t;
-    char err[256];
 
-    if (!tree_make(&t, true))
-        return;
+    REQUIRE(tree_make(&t, true));
     struct drive_pwm_params p = params(&t);
-    struct drive_pwm *d = drive_pwm_open(&p, err, sizeof err);
-    if (!d)
-        return;
+    struct drive_pwm *d = open_drive(&p);
+    REQUIRE(d != NULL);
     CHECK_INT(drive_pwm_set_speed(d, 0.08), 0);
     CHECK_INT(get(&t, "duty_cycle"), 5000000);  /* 10% of 50 ms */
     drive_pwm_set_speed(d, 0.455);              /* half way: 47.5% */
@@ -143,16 +150,13 @@ TEST(speed_sets_the_duty_from_the_table)
 TEST(duty_is_capped)
 {
     struct tree t;
-    char err[256];
 
-    if (!tree_make(&t, true))
-        return;
+    REQUIRE(tree_make(&t, true));
     struct drive_pwm_params p = params(&t);
     p.table = "0.1:0.2,0.5:0.95";               /* a table asking for too much */
     p.max_duty = 0.6;
-    struct drive_pwm *d = drive_pwm_open(&p, err, sizeof err);
-    if (!d)
-        return;
+    struct drive_pwm *d = open_drive(&p);
+    REQUIRE(d != NULL);
     drive_pwm_set_speed(d, 0.5);
     CHECK_INT(get(&t, "duty_cycle"), 30000000);
     drive_pwm_set_speed(d, 0.8);                /* past the last point too */
@@ -164,15 +168,12 @@ TEST(duty_is_capped)
 TEST(stop_fault_stop_and_close_give_zero_duty)
 {
     struct tree t;
-    char err[256];
     struct hal_drive_status st;
 
-    if (!tree_make(&t, true))
-        return;
+    REQUIRE(tree_make(&t, true));
     struct drive_pwm_params p = params(&t);
-    struct drive_pwm *d = drive_pwm_open(&p, err, sizeof err);
-    if (!d)
-        return;
+    struct drive_pwm *d = open_drive(&p);
+    REQUIRE(d != NULL);
     struct hal_drive hd = drive_pwm_hal(d, 0.83);
     CHECK_INT(hal_drive_set_speed(&hd, 0.5), 0);
     CHECK(get(&t, "duty_cycle") > 0);
@@ -198,14 +199,12 @@ TEST(stop_fault_stop_and_close_give_zero_duty)
 TEST(a_failed_write_is_tried_again)
 {
     struct tree t;
-    char err[256], path[256];
+    char path[256];
 
-    if (!tree_make(&t, true))
-        return;
+    REQUIRE(tree_make(&t, true));
     struct drive_pwm_params p = params(&t);
-    struct drive_pwm *d = drive_pwm_open(&p, err, sizeof err);
-    if (!d)
-        return;
+    struct drive_pwm *d = open_drive(&p);
+    REQUIRE(d != NULL);
     snprintf(path, sizeof path, "%s/duty_cycle", t.chan);
     chmod(path, 0400);
     if (access(path, W_OK) == 0) {              /* root ignores modes: replace the file */
@@ -228,8 +227,7 @@ TEST(an_unexported_channel_is_exported_and_waited_for)
     struct tree t;
     char err[256] = "", path[256], buf[16] = "";
 
-    if (!tree_make(&t, false))
-        return;
+    REQUIRE(tree_make(&t, false));
     struct drive_pwm_params p = params(&t);
     errno = 0;
     CHECK(drive_pwm_open(&p, err, sizeof err) == NULL);   /* nothing makes pwm0 here */
@@ -284,8 +282,7 @@ TEST(a_bad_table_fails_open_before_touching_sysfs)
     struct tree t;
     char err[256];
 
-    if (!tree_make(&t, true))
-        return;
+    REQUIRE(tree_make(&t, true));
     struct drive_pwm_params p = params(&t);
     p.table = "0.5:0.3,0.4:0.5";
     CHECK(drive_pwm_open(&p, err, sizeof err) == NULL);

@@ -28,8 +28,10 @@ static bool rig_open(struct rig *r, const char *chip, int line_b, int kernel_que
     r->f = gpio_fake_create(chip, 8);
     gpio_fake_advance(r->f, T0);
     r->e = encoder_gpio_open(&p, r->err, sizeof r->err);
-    if (!r->e)
+    if (!r->e) {                                /* say why and leave nothing behind */
         printf("  encoder_gpio_open: %s\n", r->err);
+        gpio_fake_destroy(r->f);
+    }
     return r->e != NULL;
 }
 
@@ -51,8 +53,7 @@ TEST(pulses_come_out_on_the_hal_clock_with_the_edge_times)
     struct rig r;
     double t[16];
 
-    if (!rig_open(&r, "enc-time", -1, 0))
-        return;
+    REQUIRE(rig_open(&r, "enc-time", -1, 0));
     CHECK(gpio_fake_bias(r.f, LINE_A) == GPIO_BIAS_PULL_UP);
     gpio_fake_pulses(r.f, LINE_A, T0 + 0.5, 0.25, 0.05, 5);
     gpio_fake_advance(r.f, T0 + 0.9);           /* read late: times are the edges' */
@@ -123,8 +124,7 @@ static void check_quadrature(const char *chip, double read_every)
     double t[64];
     int got = 0;
 
-    if (!rig_open(&r, chip, LINE_B, 0))
-        return;
+    REQUIRE(rig_open(&r, chip, LINE_B, 0));
     quadrature(r.f, T0 + 1.0, 0.1, 5, true);    /* 5 forward */
     quadrature(r.f, T0 + 1.5, 0.1, 3, false);   /* then 3 back */
     for (double now = 0.9; now < 2.0 + read_every; now += read_every) {
@@ -158,8 +158,7 @@ TEST(quadrature_starts_from_b_level_at_open)
     struct encoder_gpio_params p = {.gpio = &gpio_fake, .chip = "enc-qb", .line = LINE_A,
                                     .line_b = LINE_B, .t0 = T0};
     r.e = encoder_gpio_open(&p, r.err, sizeof r.err);
-    if (!r.e)
-        return;
+    REQUIRE(r.e != NULL);
     gpio_fake_edge_at(r.f, LINE_A, T0 + 1, true);
     gpio_fake_advance(r.f, T0 + 2);
     CHECK_INT(encoder_gpio_read(r.e, t, 4), 1);
@@ -172,8 +171,7 @@ TEST(drops_are_counted_where_the_backend_tells_and_where_the_queue_fills)
     struct rig r;
     double t[16];
 
-    if (!rig_open(&r, "enc-drop", -1, 4))       /* a kernel queue of 4 */
-        return;
+    REQUIRE(rig_open(&r, "enc-drop", -1, 4));   /* a kernel queue of 4 */
     gpio_fake_set_queue_depth(r.f, LINE_A, 4, true);
     gpio_fake_pulses(r.f, LINE_A, T0 + 1, 0.01, 0.005, 10);
     gpio_fake_advance(r.f, T0 + 2);
@@ -195,8 +193,7 @@ TEST(a_backend_that_cannot_tell_still_shows_a_full_queue)
     struct rig r;
     double t[16];
 
-    if (!rig_open(&r, "enc-v1", -1, 4))
-        return;
+    REQUIRE(rig_open(&r, "enc-v1", -1, 4));
     gpio_fake_set_queue_depth(r.f, LINE_A, 4, false);   /* like libgpiod v1 */
     gpio_fake_pulses(r.f, LINE_A, T0 + 1, 0.01, 0.005, 10);
     gpio_fake_advance(r.f, T0 + 2);
@@ -211,8 +208,7 @@ TEST(our_own_buffer_keeps_the_newest)
     struct rig r;
     static double t[ENCODER_GPIO_BUF];
 
-    if (!rig_open(&r, "enc-buf", -1, 0))
-        return;
+    REQUIRE(rig_open(&r, "enc-buf", -1, 0));
     gpio_fake_pulses(r.f, LINE_A, T0 + 1, 0.001, 0.0005, ENCODER_GPIO_BUF + 10);
     gpio_fake_advance(r.f, T0 + 10);
     CHECK_INT(encoder_gpio_read(r.e, t, ENCODER_GPIO_BUF), ENCODER_GPIO_BUF);
@@ -226,8 +222,7 @@ TEST(a_silent_sensor_shows_in_the_status)
     struct rig r;
     double t[16];
 
-    if (!rig_open(&r, "enc-silent", -1, 0))
-        return;
+    REQUIRE(rig_open(&r, "enc-silent", -1, 0));
     CHECK_NEAR(status(&r).t_last, -1, 0);
     gpio_fake_pulses(r.f, LINE_A, T0 + 1, 0.5, 0.1, 3);
     for (double now = 0; now < 10; now += TICK) {
@@ -245,8 +240,7 @@ TEST(read_errors_are_counted_and_buffered_pulses_still_returned)
     struct rig r;
     double t[16];
 
-    if (!rig_open(&r, "enc-err", -1, 0))
-        return;
+    REQUIRE(rig_open(&r, "enc-err", -1, 0));
     gpio_fake_pulses(r.f, LINE_A, T0 + 1, 0.5, 0.1, 2);
     gpio_fake_advance(r.f, T0 + 2);
     CHECK_INT(encoder_gpio_read(r.e, t, 1), 1);

@@ -44,9 +44,7 @@ TEST(rep_line_has_every_figure)
                                   .in_band_share = 0.87, .work_j = 36.0,
                                   .verdict = REP_COUNTED};
     o = parse(&ev);
-    CHECK(o != NULL);
-    if (!o)
-        return;
+    REQUIRE(o != NULL);
     CHECK_STR_CONTAINS(str(o, "event"), "rep");
     CHECK_STR_CONTAINS(str(o, "verdict"), "counted");
     CHECK_NEAR(num(o, "t"), 12.5, 1e-9);
@@ -72,9 +70,7 @@ TEST(reject_line_names_its_reason)
 
     ev.fig.verdict = REP_TOO_LITTLE_TRAVEL;
     o = parse(&ev);
-    CHECK(o != NULL);
-    if (!o)
-        return;
+    REQUIRE(o != NULL);
     CHECK_STR_CONTAINS(str(o, "event"), "reject");
     CHECK_STR_CONTAINS(str(o, "verdict"), "too_little_travel");
     json_decref(o);
@@ -93,9 +89,7 @@ TEST(set_line_counts_each_reason)
     ev.sum.in_band_share = 0.9;
     ev.sum.duration_s = 50.0;
     o = parse(&ev);
-    CHECK(o != NULL);
-    if (!o)
-        return;
+    REQUIRE(o != NULL);
     CHECK_NEAR(num(o, "counted"), 15, 0);
     CHECK_NEAR(num(o, "rejected"), 4, 0);
     CHECK_NEAR(num(o, "too_short"), 1, 0);

@@ -118,20 +118,14 @@ static void check_row(enum hal_sim_fault kind)
     for (size_t i = 0; i < sizeof rows / sizeof rows[0]; i++)
         if (rows[i].kind == kind)
             row = &rows[i];
-    if (!row) {
-        CHECK(!"a row for this fault kind");
-        return;
-    }
+    REQUIRE(row != NULL);                                       /* a row for this kind */
     fc = (struct scn_fault_case){
         .kind = kind, .onset = ONSET_S,
         .duration = row->restart ? FAULT_END_S - ONSET_S : INFINITY,
         .reset_at = row->restart ? RESET_AT_S : 0.0,
         .t_end = row->restart ? RESTART_END_S : FAULT_END_S,
     };
-    if (scn_fault_run(&fc, 1, &r) != 0) {
-        CHECK(!"the fault run ran");
-        return;
-    }
+    REQUIRE(scn_fault_run(&fc, 1, &r) == 0);
     printf("  %-14s latched %s at +%.1f ms, stop command at +%.1f ms (bound %.1f ms), "
            "belt stopped %.2f s after the latch, %d starts refused\n",
            hal_sim_fault_name(kind), fault_name(r.fault), 1e3 * (r.t_latch - ONSET_S),

@@ -38,8 +38,10 @@ static bool rig_open(struct rig *r, const char *chip, const struct hx711_params 
         gpio_fake_hx711_attach(r->f, SCK, DOUT, CONV_S);
     gpio_fake_set_clock_step(r->f, 0.25e-6);   /* each clock reading: 0.25 us pass */
     r->h = hx711_open(p, gpio_fake_now, r->f, r->err, sizeof r->err);
-    if (!r->h)
+    if (!r->h) {                                /* say why and leave nothing behind */
         printf("  hx711_open: %s\n", r->err);
+        gpio_fake_destroy(r->f);
+    }
     return r->h != NULL;
 }
 
@@ -77,8 +79,7 @@ static void check_gain(const char *chip, int gain)
     const int32_t v[] = {4000, 1234560, -2000000, 0x400000, -40};
     double t[8], n[8];
 
-    if (!rig_open(&r, chip, &p, true))
-        return;
+    REQUIRE(rig_open(&r, chip, &p, true));
     push(&r, v, 5);
     for (int i = 0; i < 5; i++)
         CHECK_INT(next(&r), 1);
@@ -106,8 +107,7 @@ TEST(samples_carry_the_time_the_read_ended)
     const int32_t v[] = {10, 20};
     double t[4], n[4];
 
-    if (!rig_open(&r, "hx-time", &p, true))
-        return;
+    REQUIRE(rig_open(&r, "hx-time", &p, true));
     push(&r, v, 2);
     double t0 = gpio_fake_now(r.f);
     next(&r);
@@ -136,8 +136,7 @@ static void check_violation(const char *chip, int gain, double high_s)
     double t[8], n[8];
     struct gpio_fake_hx711_stats ms;
 
-    if (!rig_open(&r, chip, &p, true))
-        return;
+    REQUIRE(rig_open(&r, chip, &p, true));
     push(&r, v, 5);
     int settle = gain == 128 ? 0 : 1;
     for (int i = 0; i < 1 + settle; i++)
@@ -177,8 +176,7 @@ TEST(a_pulse_under_50_us_is_fine)
     struct hx711_params p = params("hx-v40", 128);
     const int32_t v[] = {1000, 1010};
 
-    if (!rig_open(&r, "hx-v40", &p, true))
-        return;
+    REQUIRE(rig_open(&r, "hx-v40", &p, true));
     push(&r, v, 2);
     gpio_fake_hx711_stretch(r.f, 3, 40e-6);
     next(&r);
@@ -201,8 +199,7 @@ TEST(floating_dout_and_spikes_are_rejected_and_counted)
 
     p.spike_n = 0;
     p.ring.cal.scale = 0.01;
-    if (!rig_open(&r, "hx-bad", &p, true))
-        return;
+    REQUIRE(rig_open(&r, "hx-bad", &p, true));
     push(&r, v, 7);
     for (int i = 0; i < 7; i++)
         next(&r);
@@ -234,8 +231,7 @@ TEST(rails_pass_as_saturated)
     const int32_t v[] = {0x7FFFFF, -0x800000};
     double t[4], n[4];
 
-    if (!rig_open(&r, "hx-rail", &p, true))
-        return;
+    REQUIRE(rig_open(&r, "hx-rail", &p, true));
     push(&r, v, 2);
     next(&r);
     next(&r);
@@ -251,8 +247,7 @@ TEST(dout_stuck_low_is_caught)
     struct rig r;
     struct hx711_params p = params("hx-stuck", 128);
 
-    if (!rig_open(&r, "hx-stuck", &p, false))  /* no chip: DOUT just reads 0 */
-        return;
+    REQUIRE(rig_open(&r, "hx-stuck", &p, false));   /* no chip: DOUT just reads 0 */
     CHECK_INT(hx711_poll(r.h), 1);
     struct hx711_status st = status(&r);
     CHECK_INT(st.stuck, 1);
@@ -266,8 +261,7 @@ TEST(gpio_errors_are_counted)
     struct rig r;
     struct hx711_params p = params("hx-io", 128);
 
-    if (!rig_open(&r, "hx-io", &p, true))
-        return;
+    REQUIRE(rig_open(&r, "hx-io", &p, true));
     gpio_fake_fail(r.f, DOUT, true);
     errno = 0;
     CHECK_INT(hx711_poll(r.h), -1);
@@ -290,13 +284,11 @@ TEST(tare_and_span_give_the_right_newtons)
     const int32_t mass[] = {48000, 48000, 48000, 48000};   /* 20 kg: 40000 counts */
     const int32_t half = 28000;
 
-    if (!mkdtemp(dir))
-        return;
+    REQUIRE(mkdtemp(dir) != NULL);
     snprintf(path, sizeof path, "%s/cal", dir);
     p.ring.cal.scale = 1;                       /* uncalibrated */
     p.ring.path = path;
-    if (!rig_open(&r, "hx-cal", &p, true))
-        return;
+    REQUIRE(rig_open(&r, "hx-cal", &p, true));
     CHECK_INT(hx711_tare(r.h, 4), 0);
     push(&r, zero, 4);
     for (int i = 0; i < 4; i++)
@@ -331,14 +323,12 @@ TEST(open_refuses_a_junk_calibration_file)
     struct hx711_params p = params("hx-junk", 128);
     char dir[] = "/tmp/ecc-hx-XXXXXX", path[64];
 
-    if (!mkdtemp(dir))
-        return;
+    REQUIRE(mkdtemp(dir) != NULL);
     snprintf(path, sizeof path, "%s/cal", dir);
     FILE *f = fopen(path, "w");
-    if (f) {
-        fputs("offset = 5\nscale = lots\n", f);
-        fclose(f);
-    }
+    REQUIRE(f != NULL);
+    fputs("offset = 5\nscale = lots\n", f);
+    fclose(f);
     p.ring.path = path;
     r.f = gpio_fake_create("hx-junk", 4);
     r.h = hx711_open(&p, gpio_fake_now, r.f, r.err, sizeof r.err);
@@ -382,8 +372,7 @@ TEST(reader_thread_delivers_samples_and_stops)
 
     for (int i = 0; i < 20; i++)
         v[i] = 1000 + i;
-    if (!rig_open(&r, "hx-thr", &p, true))
-        return;
+    REQUIRE(rig_open(&r, "hx-thr", &p, true));
     push(&r, v, 20);
     CHECK_INT(hx711_start(r.h), 0);
     for (int i = 0; i < 2500 && st.accepted + st.timing < 20; i++) {   /* at most ~5 s */

@@ -38,8 +38,10 @@ static bool rig_open_with(struct rig *r, const char *chip, const struct inputs_g
     for (int l = L_START; l <= L_NEXT; l++)
         gpio_fake_set_level(r->f, (unsigned)l, 1);
     r->in = inputs_gpio_open(p, gpio_fake_now, r->f, r->err, sizeof r->err);
-    if (!r->in)
+    if (!r->in) {                               /* say why and leave nothing behind */
         printf("  inputs_gpio_open: %s\n", r->err);
+        gpio_fake_destroy(r->f);
+    }
     return r->in != NULL;
 }
 
@@ -78,8 +80,7 @@ TEST(safety_lines_count_as_stopped_until_ok_for_the_debounce)
 {
     struct rig r;
 
-    if (!rig_open(&r, "in-start"))
-        return;
+    REQUIRE(rig_open(&r, "in-start"));
     CHECK(gpio_fake_bias(r.f, L_ESTOP) == GPIO_BIAS_PULL_UP);
     CHECK(read_at(&r, 0.01).estop);
     CHECK(!read_at(&r, DEBOUNCE + 1e-6).estop);
@@ -90,8 +91,7 @@ TEST(a_stop_is_reported_at_once_and_its_release_debounced)
 {
     struct rig r;
 
-    if (!rig_open(&r, "in-estop"))
-        return;
+    REQUIRE(rig_open(&r, "in-estop"));
     CHECK(!read_at(&r, 1.0).estop);
     gpio_fake_set_level(r.f, L_ESTOP, 1);      /* pressed: the contact opens */
     CHECK(read_at(&r, 1.0).estop);              /* the same tick */
@@ -112,8 +112,7 @@ TEST(a_glitch_shorter_than_a_tick_still_stops_if_seen)
 {
     struct rig r;
 
-    if (!rig_open(&r, "in-glitch"))
-        return;
+    REQUIRE(rig_open(&r, "in-glitch"));
     read_at(&r, 1.0);
     gpio_fake_set_level(r.f, L_KEY, 1);        /* the key pulled out */
     struct hal_input_state st = read_at(&r, 1.0);
@@ -128,8 +127,7 @@ TEST(a_broken_wire_reads_stopped)
 {
     struct rig r;
 
-    if (!rig_open(&r, "in-wire"))
-        return;
+    REQUIRE(rig_open(&r, "in-wire"));
     CHECK(!read_at(&r, 1.0).estop);
     gpio_fake_float(r.f, L_ESTOP);              /* cut: the pull-up takes it high */
     CHECK_INT(gpio_fake_output(r.f, L_ESTOP), 1);
@@ -142,8 +140,7 @@ TEST(a_line_that_cannot_be_read_is_a_stop)
 {
     struct rig r;
 
-    if (!rig_open(&r, "in-err"))
-        return;
+    REQUIRE(rig_open(&r, "in-err"));
     CHECK(!read_at(&r, 1.0).estop);
     gpio_fake_fail(r.f, L_KEY, true);
     CHECK(read_at(&r, 1.02).estop);
@@ -162,8 +159,7 @@ TEST(ok_level_1_is_honoured)
     r.f = gpio_fake_create("in-ok1", N_LINES);
     gpio_fake_set_level(r.f, L_ESTOP, 1);
     r.in = inputs_gpio_open(&p, gpio_fake_now, r.f, r.err, sizeof r.err);
-    if (!r.in)
-        return;
+    REQUIRE(r.in != NULL);
     CHECK(!read_at(&r, 1.0).estop);
     gpio_fake_float(r.f, L_ESTOP);              /* pull-down: a cut wire reads 0 */
     CHECK(read_at(&r, 1.0).estop);
@@ -191,8 +187,7 @@ TEST(a_bouncing_press_is_reported_once)
     struct rig r;
     unsigned bits;
 
-    if (!rig_open(&r, "in-btn"))
-        return;
+    REQUIRE(rig_open(&r, "in-btn"));
     read_at(&r, 0.999);
     gpio_fake_edge_at(r.f, L_START, 1.000, false);   /* pressed (active low), bouncing */
     gpio_fake_edge_at(r.f, L_START, 1.003, true);
@@ -215,8 +210,7 @@ TEST(a_blip_shorter_than_the_debounce_is_not_a_press)
     struct rig r;
     unsigned bits;
 
-    if (!rig_open(&r, "in-blip"))
-        return;
+    REQUIRE(rig_open(&r, "in-blip"));
     gpio_fake_edge_at(r.f, L_STOP, 1.0, false);
     gpio_fake_edge_at(r.f, L_STOP, 1.015, true);
     CHECK_INT(presses_between(&r, 0.99, 2.0, &bits), 0);
@@ -228,8 +222,7 @@ TEST(each_button_has_its_bit)
     struct rig r;
     unsigned bits;
 
-    if (!rig_open(&r, "in-bits"))
-        return;
+    REQUIRE(rig_open(&r, "in-bits"));
     gpio_fake_edge_at(r.f, L_STOP, 1.0, false);
     gpio_fake_edge_at(r.f, L_NEXT, 1.0, false);
     CHECK_INT(presses_between(&r, 0.99, 2.0, &bits), 1);   /* both in the same read */
@@ -247,8 +240,7 @@ TEST(a_button_held_at_start_is_not_a_press)
     gpio_fake_set_level(r.f, L_STOP, 1);
     gpio_fake_set_level(r.f, L_NEXT, 1);        /* start stays 0: held down */
     r.in = inputs_gpio_open(&p, gpio_fake_now, r.f, r.err, sizeof r.err);
-    if (!r.in)
-        return;
+    REQUIRE(r.in != NULL);
     CHECK_INT(presses_between(&r, 0.0, 1.0, &bits), 0);
     rig_close(&r);
 }
@@ -259,8 +251,7 @@ TEST(enable_follows_healthy)
 {
     struct rig r;
 
-    if (!rig_open(&r, "in-en"))
-        return;
+    REQUIRE(rig_open(&r, "in-en"));
     CHECK_INT(gpio_fake_output(r.f, L_ENABLE), 0);   /* off until the first healthy tick */
     CHECK_INT(inputs_gpio_enable(r.in, true), 0);
     CHECK_INT(gpio_fake_output(r.f, L_ENABLE), 1);
@@ -276,8 +267,7 @@ TEST(enable_active_low_is_inverted)
     struct inputs_gpio_params p = params("in-enlo");
 
     p.enable_active_high = false;
-    if (!rig_open_with(&r, "in-enlo", &p))
-        return;
+    REQUIRE(rig_open_with(&r, "in-enlo", &p));
     CHECK_INT(gpio_fake_output(r.f, L_ENABLE), 1);
     inputs_gpio_enable(r.in, true);
     CHECK_INT(gpio_fake_output(r.f, L_ENABLE), 0);
@@ -290,8 +280,7 @@ TEST(the_dead_man_drops_enable_when_calls_stop_and_latches)
 {
     struct rig r;
 
-    if (!rig_open(&r, "in-dead"))
-        return;
+    REQUIRE(rig_open(&r, "in-dead"));
     gpio_fake_advance(r.f, 1.0);
     inputs_gpio_enable(r.in, true);
     gpio_fake_advance(r.f, 1.0 + 2.5 * PERIOD);
@@ -316,8 +305,7 @@ TEST(regular_calls_keep_the_dead_man_quiet)
 {
     struct rig r;
 
-    if (!rig_open(&r, "in-alive"))
-        return;
+    REQUIRE(rig_open(&r, "in-alive"));
     for (int k = 0; k < 500; k++) {
         gpio_fake_advance(r.f, k * PERIOD);
         inputs_gpio_enable(r.in, true);
@@ -334,8 +322,7 @@ TEST(the_watchdog_thread_drops_it_on_its_own)
     struct timespec pause = {0, 1000000};
 
     p.watchdog_poll_s = 0.001;
-    if (!rig_open_with(&r, "in-thread", &p))
-        return;
+    REQUIRE(rig_open_with(&r, "in-thread", &p));
     inputs_gpio_enable(r.in, true);
     CHECK_INT(gpio_fake_output(r.f, L_ENABLE), 1);
     gpio_fake_advance(r.f, 10.0);                /* the loop hangs: no more calls */
@@ -351,8 +338,7 @@ TEST(close_drops_enable_and_releases_every_line)
     struct rig r;
     struct gpio_fake_change log[8];
 
-    if (!rig_open(&r, "in-close"))
-        return;
+    REQUIRE(rig_open(&r, "in-close"));
     inputs_gpio_enable(r.in, true);
     inputs_gpio_close(r.in);
     CHECK_INT(gpio_fake_output(r.f, L_ENABLE), 0);
@@ -373,8 +359,7 @@ TEST(unwired_lines_are_left_alone)
 
     p.estop_line = p.key_line = p.start_line = p.stop_line = p.next_line = -1;
     p.enable_line = -1;
-    if (!rig_open_with(&r, "in-none", &p))
-        return;
+    REQUIRE(rig_open_with(&r, "in-none", &p));
     st = read_at(&r, 1.0);
     CHECK(!st.estop && st.pressed == 0);
     CHECK_INT(inputs_gpio_enable(r.in, true), 0);

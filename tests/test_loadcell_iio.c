@@ -60,6 +60,10 @@ static bool rig_open(struct rig *r, bool with_file)
         put_value(r, LOADCELL_IIO_ZERO);
     struct loadcell_iio_params p = params(r);
     r->l = loadcell_iio_open(&p, rig_clock, r, r->err, sizeof r->err);
+    if (!r->l) {                                /* leave nothing behind; r->err says why */
+        unlink(r->raw);
+        rmdir(r->dir);
+    }
     return r->l != NULL;
 }
 
@@ -83,8 +87,7 @@ TEST(reads_offset_binary_as_counts_and_newtons)
     struct rig r;
     double t[4], n[4];
 
-    if (!rig_open(&r, true))
-        return;
+    REQUIRE(rig_open(&r, true));
     put_value(&r, LOADCELL_IIO_ZERO + 2000);
     r.now = 1.25;
     CHECK_INT(loadcell_iio_poll(r.l), 1);
@@ -104,8 +107,7 @@ TEST(floating_rails_and_junk_are_told_apart)
     struct rig r;
     double t[8], n[8];
 
-    if (!rig_open(&r, true))
-        return;
+    REQUIRE(rig_open(&r, true));
     put_value(&r, 0x7FFFFF);                    /* all ones from DOUT, XOR 0x800000 */
     CHECK_INT(loadcell_iio_poll(r.l), 1);
     put_value(&r, 0xFFFFFF);                    /* the positive rail */
@@ -134,7 +136,6 @@ TEST(a_missing_channel_fails_at_open)
     CHECK(!rig_open(&r, false));
     CHECK_STR_CONTAINS(r.err, "in_voltage0_raw");
     CHECK_STR_CONTAINS(r.err, "overlay");
-    rmdir(r.dir);
 }
 
 TEST(read_errors_are_counted_and_the_file_reopened)
@@ -144,15 +145,12 @@ TEST(read_errors_are_counted_and_the_file_reopened)
 
     memset(&r, 0, sizeof r);
     snprintf(r.dir, sizeof r.dir, "/tmp/ecc-iio-XXXXXX");
-    if (!mkdtemp(r.dir))
-        return;
+    REQUIRE(mkdtemp(r.dir) != NULL);
     snprintf(r.raw, sizeof r.raw, "%s/in_voltage0_raw", r.dir);
     mkdir(r.raw, 0700);                         /* opens, but every read fails (EISDIR) */
     struct loadcell_iio_params p = params(&r);
     r.l = loadcell_iio_open(&p, rig_clock, &r, r.err, sizeof r.err);
-    CHECK(r.l != NULL);
-    if (!r.l)
-        return;
+    REQUIRE(r.l != NULL);
     CHECK_INT(loadcell_iio_poll(r.l), -1);
     CHECK_INT(loadcell_iio_poll(r.l), -1);
     CHECK_INT(status(&r).read_errors, 2);
@@ -168,8 +166,7 @@ TEST(tare_uses_the_same_ring)
 {
     struct rig r;
 
-    if (!rig_open(&r, true))
-        return;
+    REQUIRE(rig_open(&r, true));
     CHECK_INT(loadcell_iio_tare(r.l, 3), 0);
     for (int i = 0; i < 3; i++) {
         put_value(&r, LOADCELL_IIO_ZERO + 500 + i);
@@ -187,8 +184,7 @@ TEST(reader_thread_reads_until_closed)
     struct timespec pause = {0, 2000000};
     int got = 0;
 
-    if (!rig_open(&r, true))
-        return;
+    REQUIRE(rig_open(&r, true));
     put_value(&r, LOADCELL_IIO_ZERO + 700);
     CHECK_INT(loadcell_iio_start(r.l), 0);
     for (int i = 0; i < 2500 && got < 3; i++) {   /* bounded: at most about 5 s */

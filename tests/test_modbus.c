@@ -358,6 +358,19 @@ static struct hal_drive_status dstat(struct hal *hal)
     return st;
 }
 
+/* Wait for n more drive cycles to be published (each moves tx_ok on): with n = 2 the
+ * last of them began after this call. 1, or 0 if they did not come within WAIT_S each. */
+static int new_cycles(struct hal *hal, int n)
+{
+    for (int i = 0; i < n; i++) {
+        long tx = dstat(hal).tx_ok;
+        WAIT_UNTIL(dstat(hal).tx_ok > tx);
+        if (dstat(hal).tx_ok == tx)
+            return 0;
+    }
+    return 1;
+}
+
 static struct loadcell_modbus_status lstat(struct hal_modbus *m)
 {
     struct loadcell_modbus_status st;
@@ -436,7 +449,7 @@ TEST(optidrive_run_read_back_and_coast)
 
     /* Register 6: the state byte alone (running) is no trip; the error code byte is. */
     server_set_reg(srv, 5, 0x0001);
-    sleep_ms(30);
+    CHECK(new_cycles(&hal, 2));                               /* one read it whole */
     CHECK(!dstat(&hal).tripped);
     server_set_reg(srv, 5, 0x1502);
     WAIT_UNTIL(dstat(&hal).tripped);
@@ -523,7 +536,8 @@ TEST(timeouts_counted_then_comm_lost_then_back)
     CHECK_INT(st.reconnects, st.timeouts - 1);
     CHECK_NEAR(st.speed_mps, 0.5, 1e-9);                      /* the last reading, stale */
     double t_stale = st.t_speed;
-    sleep_ms(100);
+    WAIT_UNTIL(dstat(&hal).timeouts >= st.timeouts + 3);      /* more tries, all failed */
+    CHECK(dstat(&hal).timeouts >= st.timeouts + 3);
     CHECK_NEAR(dstat(&hal).t_speed, t_stale, 0);              /* and its time did not move */
 
     server_set_mode(srv, SRV_NORMAL);

@@ -283,8 +283,7 @@ TEST(set_summary_from_rep_lines_closed_set_1)
     struct report_log log;
     struct report_summary_row r;
 
-    if (load(FIX "closed.jsonl", &log))
-        return;
+    REQUIRE(load(FIX "closed.jsonl", &log) == 0);
     report_summarize_one(&log, 1, 1, &r);
     CHECK_INT(r.strokes, 4);
     CHECK_INT(r.counted, 3);
@@ -312,8 +311,7 @@ TEST(session_summary_from_rep_lines_fixed)
     struct report_summary sum;
     char err[256];
 
-    if (load(FIX "fixed.jsonl", &log))
-        return;
+    REQUIRE(load(FIX "fixed.jsonl", &log) == 0);
     CHECK_INT(report_summarize(&log, &sum, err, sizeof err), 0);
     CHECK_INT(sum.n_sets, 2);
     CHECK_INT(sum.n_sessions, 1);
@@ -347,8 +345,7 @@ TEST(absent_set_gives_empty_row)
     struct report_log log;
     struct report_summary_row r;
 
-    if (load(FIX "closed.jsonl", &log))
-        return;
+    REQUIRE(load(FIX "closed.jsonl", &log) == 0);
     report_summarize_one(&log, 1, 9, &r);
     CHECK_INT(r.strokes, 0);
     CHECK(isnan(r.in_band_share) && isnan(r.peak_n) && isnan(r.duration_s));
@@ -415,8 +412,7 @@ TEST(run_report_prints_tables_with_units)
     char *out, line[256];
     int m;
 
-    if (load(FIX "closed.jsonl", &log))
-        return;
+    REQUIRE(load(FIX "closed.jsonl", &log) == 0);
     m = report_print_run(capture_begin(&c), &log, &o);
     out = capture_end(&c);
     CHECK_INT(m, 0);
@@ -448,8 +444,7 @@ TEST(run_report_shows_mismatch_loudly)
     struct capture c;
     char *out;
 
-    if (load(FIX "mismatch.jsonl", &log))
-        return;
+    REQUIRE(load(FIX "mismatch.jsonl", &log) == 0);
     CHECK_INT(report_print_run(capture_begin(&c), &log, &o), 4);
     out = capture_end(&c);
     CHECK_STR_CONTAINS(out, "4 MISMATCHES");
@@ -468,8 +463,8 @@ TEST(comparison_prints_both_runs_figures)
     int x = -1, y = -1;
     double p = -1, q = -1;
 
-    if (load(FIX "closed.jsonl", &a) || load(FIX "fixed.jsonl", &b))
-        return;
+    REQUIRE(load(FIX "closed.jsonl", &a) == 0 &&
+            load(FIX "fixed.jsonl", &b) == 0);
     report_print_compare(capture_begin(&c), &a, &b, &o);
     out = capture_end(&c);
     CHECK_STR_CONTAINS(out, "closed.jsonl");
@@ -502,8 +497,7 @@ TEST(trace_loads_one_set_trimmed_to_its_running_ticks)
 {
     struct report_trace tr;
 
-    if (load_set(FIX "closed.csv", 1, 1, &tr))
-        return;
+    REQUIRE(load_set(FIX "closed.csv", 1, 1, &tr) == 0);
     CHECK(tr.n > 800 && tr.n < 900);   /* set 1 runs 0.40 .. 9.10 s at 100 Hz */
     CHECK_NEAR(tr.ticks[0].t, 0.40, 1e-9);
     CHECK(!strcmp(tr.ticks[0].state, "set_running"));
@@ -581,8 +575,8 @@ TEST(svg_of_one_run_has_band_strokes_and_both_panels)
     struct report_trace tr;
     char *svg;
 
-    if (load(FIX "closed.jsonl", &log) || load_set(FIX "closed.csv", 1, 1, &tr))
-        return;
+    REQUIRE(load(FIX "closed.jsonl", &log) == 0 &&
+            load_set(FIX "closed.csv", 1, 1, &tr) == 0);
     svg = plot(&(struct svg_run){&log, &tr}, 1, 1, 1);
     CHECK(xml_problem(svg) == NULL);
     if (xml_problem(svg))
@@ -617,9 +611,10 @@ TEST(svg_comparison_has_two_columns_and_marks_the_fault)
     struct report_trace tr[2];
     char *svg;
 
-    if (load(FIX "closed.jsonl", &log[0]) || load(FIX "fixed.jsonl", &log[1]) ||
-        load_set(FIX "closed.csv", 1, 2, &tr[0]) || load_set(FIX "fixed.csv", 1, 2, &tr[1]))
-        return;
+    REQUIRE(load(FIX "closed.jsonl", &log[0]) == 0 &&
+            load(FIX "fixed.jsonl", &log[1]) == 0 &&
+            load_set(FIX "closed.csv", 1, 2, &tr[0]) == 0 &&
+            load_set(FIX "fixed.csv", 1, 2, &tr[1]) == 0);
     svg = plot((struct svg_run[]){{&log[0], &tr[0]}, {&log[1], &tr[1]}}, 2, 1, 2);
     CHECK(xml_problem(svg) == NULL);
     CHECK_STR_CONTAINS(svg, "width=\"1400\"");
@@ -648,8 +643,8 @@ TEST(svg_escapes_text_from_the_inputs)
     struct capture c;
     char *svg, *out;
 
-    if (load(FIX "escape.jsonl", &log) || load_set(FIX "closed.csv", 1, 1, &tr))
-        return;
+    REQUIRE(load(FIX "escape.jsonl", &log) == 0 &&
+            load_set(FIX "closed.csv", 1, 1, &tr) == 0);
     CHECK(!strcmp(log.run.mode, "<b>&\"x?"));   /* control character replaced */
     svg = plot(&(struct svg_run){&log, &tr}, 1, 1, 1);
     CHECK(xml_problem(svg) == NULL);
@@ -671,8 +666,7 @@ TEST(svg_refuses_bad_requests)
     char err[256] = "", path[] = "/tmp/test_report_XXXXXX";
     int fd;
 
-    if (load(FIX "closed.jsonl", &log))
-        return;
+    REQUIRE(load(FIX "closed.jsonl", &log) == 0);
     CHECK_INT(svg_plot_set(stdout, NULL, 0, 1, 1, err, sizeof err), -1);
     CHECK_STR_CONTAINS(err, "0 runs");
     CHECK_INT(svg_plot_set(stdout, &(struct svg_run){&log, &empty}, 1, 1, 3, err, sizeof err), -1);

@@ -1,6 +1,6 @@
 /* test_rt.c - real-time set-up and dropping root (hal/rt.h), each in a forked child so
- * the test process keeps its own identity and scheduling. The root-only cases print a
- * skip line when not run as root. */
+ * the test process keeps its own identity and scheduling. The root-only cases SKIP,
+ * naming the capability they lack, when not run as root (or as a root without it). */
 #include <errno.h>
 #include <pthread.h>
 #include <pwd.h>
@@ -63,8 +63,6 @@ static int fifo_and_lock_as_root(void)
     return policy == SCHED_FIFO && sp.sched_priority == 10 ? 0 : 3;
 }
 
-#define NO_RESOURCE_CAP 77
-
 /* Raised while root, the limits let the dropped user still get SCHED_FIFO. */
 static int limits_survive_the_drop(void)
 {
@@ -74,7 +72,7 @@ static int limits_survive_the_drop(void)
     struct sched_param sp;
 
     if (rt_prepare(&p, msg, sizeof msg) != 0)
-        return NO_RESOURCE_CAP;    /* a container's root may lack CAP_SYS_RESOURCE */
+        return 4;
     if (rt_drop_privileges("nobody", msg, sizeof msg))
         return 1;
     if (rt_apply(&p, msg, sizeof msg) != 0)
@@ -101,13 +99,26 @@ static int refused_without_limits(void)
     return strstr(msg, "SCHED_FIFO") && strstr(msg, "LimitRTPRIO") ? 0 : 3;
 }
 
-static bool root(const char *what)
+/* Whether this process holds capability cap (its bit in CapEff of /proc/self/status). */
+static bool has_cap(int cap)
 {
-    if (geteuid() == 0)
-        return true;
-    printf("skip test_rt: %s: needs root\n", what);
-    return false;
+    char line[256];
+    unsigned long long eff = 0;
+    bool found = false;
+    FILE *f = fopen("/proc/self/status", "r");
+
+    while (f && !found && fgets(line, sizeof line, f))
+        found = sscanf(line, "CapEff: %llx", &eff) == 1;
+    if (f)
+        fclose(f);
+    return found && ((eff >> cap) & 1u);
 }
+
+#define CAP_SETGID 6
+#define CAP_SETUID 7
+#define CAP_IPC_LOCK 14
+#define CAP_SYS_NICE 23
+#define CAP_SYS_RESOURCE 24
 
 TEST(nothing_asked_nothing_done)
 {
@@ -126,27 +137,30 @@ TEST(a_refused_priority_is_reported)
 
 TEST(root_drops_to_a_user_for_good)
 {
-    if (!root("drop"))
-        return;
+    if (geteuid() != 0 || !has_cap(CAP_SETUID) || !has_cap(CAP_SETGID))
+        SKIP("not root with CAP_SETUID and CAP_SETGID (rt_drop_privileges acts only as root)");
     CHECK_INT(in_child(drop_to_nobody), 0);
     CHECK_INT(in_child(unknown_user_refused), 0);
 }
 
 TEST(root_gets_fifo_and_locked_memory)
 {
-    int rc;
-
-    if (!root("fifo"))
-        return;
+    if (!has_cap(CAP_SYS_NICE) || !has_cap(CAP_IPC_LOCK))
+        SKIP("no CAP_SYS_NICE and CAP_IPC_LOCK (SCHED_FIFO and mlockall beyond the rlimits)");
     CHECK_INT(in_child(fifo_and_lock_as_root), 0);
-    rc = in_child(limits_survive_the_drop);
-    if (rc == NO_RESOURCE_CAP)
-        printf("skip test_rt: limits raised before the drop: root here cannot raise "
-               "RLIMIT_RTPRIO (no CAP_SYS_RESOURCE)\n");
-    else
-        CHECK_INT(rc, 0);
+}
+
+/* rt_prepare raises RLIMIT_RTPRIO as root, so the user eccd drops to may still ask. */
+TEST(root_raised_limits_survive_the_drop)
+{
+    if (geteuid() != 0 || !has_cap(CAP_SETUID) || !has_cap(CAP_SETGID))
+        SKIP("not root with CAP_SETUID and CAP_SETGID (the drop acts only as root)");
+    if (!has_cap(CAP_SYS_RESOURCE))     /* a container's root may lack it */
+        SKIP("no CAP_SYS_RESOURCE: root here cannot raise RLIMIT_RTPRIO");
+    CHECK_INT(in_child(limits_survive_the_drop), 0);
 }
 
 TESTS(T(nothing_asked_nothing_done), T(a_refused_priority_is_reported),
-      T(root_drops_to_a_user_for_good), T(root_gets_fifo_and_locked_memory));
+      T(root_drops_to_a_user_for_good), T(root_gets_fifo_and_locked_memory),
+      T(root_raised_limits_survive_the_drop));
 TEST_MAIN("test_rt")

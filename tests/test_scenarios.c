@@ -30,10 +30,7 @@ static void check_closed_run(const char *scenario, unsigned seed, const char *co
     const struct ecc_config *cfg = &r->cfg;
     int want;
 
-    if (scn_run(scenario, seed, 1, overrides, r) != 0) {
-        CHECK(!"scenario ran");
-        return;
-    }
+    REQUIRE(scn_run(scenario, seed, 1, overrides, r) == 0);
     want = cfg->protocol.reps_per_set * cfg->protocol.sets_per_session;
     scn_compare(r, true);
     printf("  %-8s seed %u: %3d strokes (%d valid), %2d counted, %2d rejected, in band %.1f%% "

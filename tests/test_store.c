@@ -29,13 +29,15 @@ struct tmp {
     char db[128];
 };
 
-static void tmp_make(struct tmp *t)
+/* A fresh scratch directory for the history file; false if none could be made. */
+static bool tmp_make(struct tmp *t)
 {
     log_set_level(LOG_LVL_WARN);            /* no "schema brought to version 1" lines */
     snprintf(t->dir, sizeof t->dir, "/tmp/ecc-store-XXXXXX");
     if (!mkdtemp(t->dir))
-        t->dir[0] = '\0';
+        return false;
     snprintf(t->db, sizeof t->db, "%s/history.db", t->dir);
+    return true;
 }
 
 static void tmp_clean(struct tmp *t)
@@ -275,11 +277,9 @@ TEST(open_creates_and_migrates)
     struct store_patient p[4];
     char mode[32];
 
-    tmp_make(&t);
+    REQUIRE(tmp_make(&t));
     struct store *s = open_db(t.db);
-    CHECK(s != NULL);
-    if (!s)
-        return;
+    REQUIRE(s != NULL);
     CHECK_INT(q_num(t.db, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
     q_text(t.db, "PRAGMA journal_mode", mode, sizeof mode);
     CHECK(strcmp(mode, "wal") == 0);
@@ -300,10 +300,10 @@ TEST(empty_file_is_migrated)
 {
     struct tmp t;
 
-    tmp_make(&t);
+    REQUIRE(tmp_make(&t));
     FILE *f = fopen(t.db, "w");
-    if (f)
-        fclose(f);
+    REQUIRE(f != NULL);
+    fclose(f);
     struct store *s = open_db(t.db);
     CHECK(s != NULL);
     store_close(s);
@@ -317,10 +317,9 @@ TEST(reopen_keeps_data)
     struct tmp t;
     struct hist h = {0};
 
-    tmp_make(&t);
+    REQUIRE(tmp_make(&t));
     struct store *s = open_db(t.db);
-    if (!s)
-        return;
+    REQUIRE(s != NULL);
     long ann = add_patient(s, "Ann");
     CHECK_INT(store_patient_select(s, ann), 0);
     push_session_start(s, 0, T0);
@@ -329,9 +328,7 @@ TEST(reopen_keeps_data)
     store_close(s);
 
     s = open_db(t.db);
-    CHECK(s != NULL);
-    if (!s)
-        return;
+    REQUIRE(s != NULL);
     struct store_patient p[4];
     CHECK_INT(store_patient_list(s, p, 4), 2);
     CHECK_INT(store_patient_selected(s), ann);
@@ -355,7 +352,7 @@ static void newer_refused(bool wal)
     struct stat st0, st1;
     char err[256] = "";
 
-    tmp_make(&t);
+    REQUIRE(tmp_make(&t));
     CHECK_INT(sqlite3_open(t.db, &db), SQLITE_OK);
     if (wal)
         CHECK_INT(sqlite3_exec(db, "PRAGMA journal_mode = WAL", NULL, NULL, NULL), SQLITE_OK);
@@ -399,7 +396,7 @@ TEST(foreign_and_garbage_files_refused)
     char err[256] = "";
     struct store_params p = {.path = NULL, .queue_len = 64};
 
-    tmp_make(&t);
+    REQUIRE(tmp_make(&t));
     p.path = t.db;
     CHECK_INT(sqlite3_open(t.db, &db), SQLITE_OK);
     CHECK_INT(sqlite3_exec(db, "CREATE TABLE other(x)", NULL, NULL, NULL), SQLITE_OK);
@@ -436,10 +433,9 @@ TEST(patients)
                               .speed_max = 0.6, .force_abort = NAN}, got, list[8];
     char err[256] = "";
 
-    tmp_make(&t);
+    REQUIRE(tmp_make(&t));
     struct store *s = open_db(t.db);
-    if (!s)
-        return;
+    REQUIRE(s != NULL);
     long first = store_patient_selected(s);
     CHECK_INT(store_patient_add(s, &p, err, sizeof err), 0);
     CHECK(p.id > first);
@@ -533,10 +529,9 @@ TEST(full_session)
     long session = 0;
     int set = 0;
 
-    tmp_make(&t);
+    REQUIRE(tmp_make(&t));
     struct store *s = open_q(t.db, 256, record, &seen);
-    if (!s)
-        return;
+    REQUIRE(s != NULL);
     long dflt = store_patient_selected(s);
     long ann = add_patient(s, "Ann");
     CHECK_INT(store_patient_select(s, ann), 0);
@@ -681,6 +676,22 @@ static void gate_wait_entered(struct gate *g)
     CHECK(atomic_load(&g->entered));
 }
 
+/* Wait (bounded) until n blocking calls are queued for the writer. */
+static bool wait_jobs_queued(struct store *s, int n)
+{
+    struct store_stats st;
+
+    store_stats(s, &st);
+    for (int i = 0; i < 10000 && st.jobs != n; i++) {
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
+        store_stats(s, &st);
+    }
+    if (st.jobs != n)
+        printf("  %d jobs queued, want %d\n", st.jobs, n);
+    return st.jobs == n;
+}
+
 /* An interrupted session is found, attached and carried on: same set, no duplicates. */
 TEST(resume_interrupted_session)
 {
@@ -689,10 +700,9 @@ TEST(resume_interrupted_session)
     struct gate g = {0};
     struct hist h = {0};
 
-    tmp_make(&t);
+    REQUIRE(tmp_make(&t));
     struct store *s = open_db(t.db);
-    if (!s)
-        return;
+    REQUIRE(s != NULL);
     long pat = store_patient_selected(s);
     push_session_start(s, 0, T0);
     push_set_start(s, 1, T0 + 1, false, 0);
@@ -701,8 +711,7 @@ TEST(resume_interrupted_session)
     store_close(s);                                     /* eccd stops mid-set */
 
     s = open_q(t.db, 64, gate_cb, &g);
-    if (!s)
-        return;
+    REQUIRE(s != NULL);
     errno = 0;
     CHECK_INT(store_find_open_session(s, pat, T0 + 1, &o), -1);   /* begun before since */
     CHECK_INT(errno, ENOENT);
@@ -717,8 +726,8 @@ TEST(resume_interrupted_session)
     CHECK_INT(errno, ENOENT);
 
     /* Stall the writer, queue a new SESSION_START behind it, then attach from another
-     * thread: the attach must apply after that event, so the resumed set goes on in the
-     * old session whatever the timing. */
+     * thread and let the writer go once the attach is queued: the attach must apply
+     * after that event, so the resumed set goes on in the old session. */
     push_session_start(s, 0, T0 + 40);
     push_set_start(s, 1, T0 + 41, false, 0);
     atomic_store(&g.armed, true);
@@ -729,8 +738,7 @@ TEST(resume_interrupted_session)
     long sid = o.session_id;
     void *args[2] = {s, &sid};
     pthread_create(&th, NULL, attach_thread, args);
-    struct timespec ts = {0, 50000000};
-    nanosleep(&ts, NULL);
+    CHECK(wait_jobs_queued(s, 1));                      /* the attach waits behind it */
     atomic_store(&g.open, true);
     pthread_join(th, NULL);
     CHECK_INT(atomic_load(&attach_rc), 0);
@@ -821,10 +829,9 @@ TEST(open_session_gives_what_carrying_it_on_needs)
     struct tmp t;
     struct store_open_session o;
 
-    tmp_make(&t);
+    REQUIRE(tmp_make(&t));
     struct store *s = open_db(t.db);
-    if (!s)
-        return;
+    REQUIRE(s != NULL);
     long pat = store_patient_selected(s);
     push_interrupted(s);
     CHECK_INT(store_flush(s, WAIT_S), 0);
@@ -864,10 +871,9 @@ TEST(schema_1_file_is_migrated_and_its_open_set_read)
     struct tmp t;
     struct store_open_session o;
 
-    tmp_make(&t);
+    REQUIRE(tmp_make(&t));
     struct store *s = open_db(t.db);
-    if (!s)
-        return;
+    REQUIRE(s != NULL);
     long pat = store_patient_selected(s);
     push_interrupted(s);
     store_close(s);
@@ -877,9 +883,7 @@ TEST(schema_1_file_is_migrated_and_its_open_set_read)
                           " WHERE name = 'window_s'"), 0);
 
     s = open_db(t.db);
-    CHECK(s != NULL);
-    if (!s)
-        return;
+    REQUIRE(s != NULL);
     CHECK_INT(q_num(t.db, "PRAGMA user_version"), 2);
     CHECK_INT(store_find_open_session(s, pat, T0 - 1, &o), 0);
     CHECK_INT(o.set, 2);
@@ -898,11 +902,10 @@ TEST(faults_and_resets)
     struct hist h = {0};
     char text[64];
 
-    tmp_make(&t);
+    REQUIRE(tmp_make(&t));
     log_set_level(LOG_LVL_ERROR);               /* the stray reset below warns */
     struct store *s = open_db(t.db);
-    if (!s)
-        return;
+    REQUIRE(s != NULL);
     push_fault(s, CTL_EV_FAULT, FAULT_ESTOP, T0 - 10);        /* before any session */
     push_session_start(s, 0, T0);
     push_fault(s, CTL_EV_FAULT, FAULT_OVERFORCE, T0 + 1);
@@ -939,11 +942,10 @@ TEST(events_without_session)
 {
     struct tmp t;
 
-    tmp_make(&t);
+    REQUIRE(tmp_make(&t));
     log_set_level(LOG_LVL_ERROR);               /* each of these warns */
     struct store *s = open_db(t.db);
-    if (!s)
-        return;
+    REQUIRE(s != NULL);
     push_rep(s, 1, 1, T0);                                    /* error: nowhere to go */
     push_set_start(s, 1, T0, false, 0);                       /* error */
     push_set_end(s, 1, 1, 0, 0.5, T0);                        /* error */
@@ -966,10 +968,9 @@ TEST(calibrations)
 {
     struct tmp t;
 
-    tmp_make(&t);
+    REQUIRE(tmp_make(&t));
     struct store *s = open_db(t.db);
-    if (!s)
-        return;
+    REQUIRE(s != NULL);
     CHECK(store_push_calibration(s, T0, STORE_CAL_TARE, 8123.5, 0.0021, 0) > 0);
     CHECK(store_push_calibration(s, T0 + 60, STORE_CAL_SPAN, 8123.5, 0.00205, 20.0) > 0);
     CHECK_INT(store_flush(s, WAIT_S), 0);
@@ -989,10 +990,9 @@ TEST(recent_sessions_ends)
     struct tmp t;
     double starts[8], ends[8];
 
-    tmp_make(&t);
+    REQUIRE(tmp_make(&t));
     struct store *s = open_db(t.db);
-    if (!s)
-        return;
+    REQUIRE(s != NULL);
     long pat = store_patient_selected(s);
     push_session_start(s, 0, T0);                             /* finished */
     push_session_end(s, T0 + 600);
@@ -1038,10 +1038,9 @@ TEST(ring_full_drops_never_blocks)
     struct gate g = {0};
     struct store_stats st;
 
-    tmp_make(&t);
+    REQUIRE(tmp_make(&t));
     struct store *s = open_q(t.db, 16, gate_cb, &g);
-    if (!s)
-        return;
+    REQUIRE(s != NULL);
     push_session_start(s, 0, T0);
     push_set_start(s, 1, T0, false, 0);
     atomic_store(&g.armed, true);
@@ -1126,10 +1125,9 @@ TEST(durable_sequence_and_on_durable_order)
     struct store_stats st;
 
     memset(&o, 0, sizeof o);
-    tmp_make(&t);
+    REQUIRE(tmp_make(&t));
     struct store *s = open_q(t.db, 64, order_cb, &o);
-    if (!s)
-        return;
+    REQUIRE(s != NULL);
     o.s = s;
     CHECK_INT(store_durable(s), 0);
     push_session_start(s, 0, T0);
@@ -1159,10 +1157,9 @@ TEST(close_drains_the_queue)
 {
     struct tmp t;
 
-    tmp_make(&t);
+    REQUIRE(tmp_make(&t));
     struct store *s = open_q(t.db, 512, NULL, NULL);
-    if (!s)
-        return;
+    REQUIRE(s != NULL);
     push_session_start(s, 0, T0);
     push_set_start(s, 1, T0, false, 0);
     for (int r = 1; r <= 300; r++)
@@ -1188,10 +1185,9 @@ TEST(failed_commit_is_retried)
     char walpath[160];
     uint64_t last = 0;
 
-    tmp_make(&t);
+    REQUIRE(tmp_make(&t));
     struct store *s = open_db(t.db);
-    if (!s)
-        return;
+    REQUIRE(s != NULL);
     push_session_start(s, 0, T0);
     push_set_start(s, 1, T0, false, 0);
     CHECK_INT(store_flush(s, WAIT_S), 0);
@@ -1269,19 +1265,17 @@ TEST(crash_keeps_durable_events)
     struct tmp t;
     int status = 0;
 
-    tmp_make(&t);
+    REQUIRE(tmp_make(&t));
     fflush(stdout);
     pid_t pid = fork();
     if (pid == 0)
         crash_child(t.db);
-    CHECK(pid > 0);
+    REQUIRE(pid > 0);
     waitpid(pid, &status, 0);
     CHECK(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
 
     struct store *s = open_db(t.db);
-    CHECK(s != NULL);
-    if (!s)
-        return;
+    REQUIRE(s != NULL);
     struct store_open_session o;
     CHECK_INT(store_find_open_session(s, 0, 0, &o), 0);
     CHECK(o.reps >= CRASH_REPS);
