@@ -414,9 +414,7 @@ TEST(the_charge_pump_toggles_on_ticks_while_healthy)
     struct rig r;
     int n;
 
-    CHECK(pump_open(&r, "in-pump"));
-    if (!r.in)
-        return;
+    REQUIRE(pump_open(&r, "in-pump"));
     CHECK_INT(gpio_fake_output(r.f, L_ENABLE), 0);        /* at rest until the first tick */
     pump_ticks(&r, 1.0, 50, true);                          /* 1 s of ticks */
     n = gpio_fake_output_log(r.f, L_ENABLE, log, 128);
@@ -438,9 +436,7 @@ TEST(an_unhealthy_tick_stops_the_pump_at_rest)
     struct rig r;
     int n;
 
-    CHECK(pump_open(&r, "in-pump2"));
-    if (!r.in)
-        return;
+    REQUIRE(pump_open(&r, "in-pump2"));
     pump_ticks(&r, 1.0, 5, true);                           /* edges at 1.00 1.04 1.08: high */
     CHECK_INT(gpio_fake_output(r.f, L_ENABLE), 1);
     pump_ticks(&r, 1.1, 25, false);                         /* 0.5 s unhealthy */
@@ -462,9 +458,7 @@ TEST(no_tick_no_edge_and_the_dead_man_rests_the_line)
     struct rig r;
     int n, after = 0;
 
-    CHECK(pump_open(&r, "in-pump3"));
-    if (!r.in)
-        return;
+    REQUIRE(pump_open(&r, "in-pump3"));
     pump_ticks(&r, 1.0, 10, true);                          /* the last tick at 1.18 */
     gpio_fake_advance(r.f, 1.18 + 2.5 * PERIOD);            /* before the dead-man's 3 periods */
     CHECK_INT(inputs_gpio_watchdog_check(r.in), 0);

@@ -60,11 +60,7 @@ TEST(input_lines_are_shown_as_the_fake_reads_them)
     gpio_fake_set_level(f, L_NEXT, 1);
     gpio_fake_set_level(f, L_ESTOP, 1);          /* pressed: not the ok level */
     in = inputs_gpio_open(&ip, gpio_fake_now, f, err, sizeof err);
-    CHECK(in != NULL);
-    if (!in) {
-        gpio_fake_destroy(f);
-        return;
-    }
+    REQUIRE_OR_GOTO(in != NULL, out);
     for (int i = 1; i <= 10; i++) {              /* 0.2 s, a start press in the middle */
         if (i == 3)
             gpio_fake_set_level(f, L_START, 0);
@@ -89,6 +85,7 @@ TEST(input_lines_are_shown_as_the_fake_reads_them)
     l = find(&p, "drive enable");
     CHECK(l && strcmp(l->where, "fakechip line 5") == 0 && strncmp(l->value, "off", 3) == 0);
     inputs_gpio_close(in);
+out:
     gpio_fake_destroy(f);
 }
 
@@ -106,11 +103,7 @@ TEST(belt_pulses_are_counted_at_their_line)
     char err[256];
 
     e = encoder_gpio_open(&ep, err, sizeof err);
-    CHECK(e != NULL);
-    if (!e) {
-        gpio_fake_destroy(f);
-        return;
-    }
+    REQUIRE_OR_GOTO(e != NULL, out);
     CHECK_INT(gpio_fake_pulses(f, L_PULSE, 0.1, 0.05, 0.01, 3), 0);
     gpio_fake_advance(f, 1.0);
     CHECK_INT(encoder_gpio_read(e, t, 16), 3);
@@ -121,6 +114,7 @@ TEST(belt_pulses_are_counted_at_their_line)
     CHECK(l && strcmp(l->part, "belt sensor") == 0 && strcmp(l->where, "fakechip line 6") == 0);
     CHECK(l && strncmp(l->value, "3 counted", 9) == 0);
     encoder_gpio_close(e);
+out:
     gpio_fake_destroy(f);
 }
 
