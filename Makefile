@@ -76,8 +76,9 @@ ECC_CFLAGS = $(WARN) $(CPPFLAGS_ECC) $(PKG_CFLAGS) -DECC_GPIOD_MAJOR=$(GPIOD_MAJ
 ECC_LIBS   = $(PKG_LIBS) -lm -pthread $(LDLIBS)
 
 # Program mains; everything else in these folders goes into one library.
-MAINS    = controller/eccd.c controller/eccctl.c sim/eccreport.c sim/eccsim.c
-LIB_SRCS = $(filter-out $(MAINS), $(wildcard config/*.c controller/*.c hal/*.c sim/*.c))
+MAINS    = daemon/eccd.c client/eccctl.c sim/eccreport.c sim/eccsim.c
+LIB_SRCS = $(filter-out $(MAINS), $(wildcard config/*.c controller/*.c proto/*.c util/*.c hal/*.c \
+                                             sim/*.c daemon/*.c client/*.c))
 TEST_SRCS = $(wildcard tests/test_*.c)
 BENCH_SRCS = $(wildcard tests/bench_*.c)
 PROGS    = eccd eccctl eccreport eccsim
@@ -96,10 +97,10 @@ $(BUILD)/$(1)/libecc.a: $$($(1)_OBJ)
 	@rm -f $$@
 	$$(AR) rcs $$@ $$^
 
-$(BUILD)/$(1)/eccd: $(BUILD)/$(1)/controller/eccd.o $(BUILD)/$(1)/libecc.a
+$(BUILD)/$(1)/eccd: $(BUILD)/$(1)/daemon/eccd.o $(BUILD)/$(1)/libecc.a
 	$$(CC) $(2) $$^ $$(ECC_LIBS) -o $$@
 
-$(BUILD)/$(1)/eccctl: $(BUILD)/$(1)/controller/eccctl.o $(BUILD)/$(1)/libecc.a
+$(BUILD)/$(1)/eccctl: $(BUILD)/$(1)/client/eccctl.o $(BUILD)/$(1)/libecc.a
 	$$(CC) $(2) $$^ $$(ECC_LIBS) -o $$@
 
 $(BUILD)/$(1)/eccreport: $(BUILD)/$(1)/sim/eccreport.o $(BUILD)/$(1)/libecc.a
@@ -109,7 +110,8 @@ $(BUILD)/$(1)/eccsim: $(BUILD)/$(1)/sim/eccsim.o $(BUILD)/$(1)/libecc.a
 	$$(CC) $(2) $$^ $$(ECC_LIBS) -o $$@
 
 $(BUILD)/$(1)/tests/%: $(BUILD)/$(1)/tests/%.o $(BUILD)/$(1)/tests/test.o \
-                      $(BUILD)/$(1)/tests/scenario.o $(BUILD)/$(1)/libecc.a
+                      $(BUILD)/$(1)/tests/scenario.o $(BUILD)/$(1)/tests/gpio_fake.o \
+                      $(BUILD)/$(1)/libecc.a
 	$$(CC) $(2) $$^ $$(ECC_LIBS) -o $$@
 
 -include $$(shell find $(BUILD)/$(1) -name '*.d' 2>/dev/null)
@@ -166,7 +168,8 @@ bench: all $(BUILD)/rel/tests/bench_eccd $(BUILD)/rel/tests/bench_modbus $(BUILD
 	@echo
 	@sh tests/t_gpiosim.sh --bench $(BUILD)
 
-$(BUILD)/rel/tests/bench_%: $(BUILD)/rel/tests/bench_%.o $(BUILD)/rel/tests/scenario.o $(rel_LIB)
+$(BUILD)/rel/tests/bench_%: $(BUILD)/rel/tests/bench_%.o $(BUILD)/rel/tests/scenario.o \
+                           $(BUILD)/rel/tests/gpio_fake.o $(rel_LIB)
 	$(CC) $(OPT) $^ $(ECC_LIBS) -o $@
 
 # bench-control (issue 11): eccd, every fixed speed and an oracle on 17 simulated plants x 5

@@ -2,7 +2,7 @@
  *
  * Three backends implement it: libgpiod v1 (Debian 12, Raspberry Pi OS bookworm:
  * hal/gpio_v1.c) or v2 (trixie, bookworm-backports: hal/gpio_v2.c), one of the two chosen
- * at build time from `pkg-config --modversion libgpiod`; and a fake (hal/gpio_fake.c) that
+ * at build time from `pkg-config --modversion libgpiod`; and a fake (tests/gpio_fake.c) that
  * unit tests script. No other file calls libgpiod.
  *
  * Objects are opaque. Who frees what: gpio_chip_close() frees a chip; each line requested

@@ -14,18 +14,18 @@
 #include "hal/drive_profile.h"
 #include "hal/drive_pwm.h"
 #include "hal/encoder_gpio.h"
-#include "hal/envcheck.h"
 #include "hal/gpio.h"
 #include "hal/hal_modbus.h"
 #include "hal/hx711.h"
 #include "hal/inputs_gpio.h"
 #include "hal/loadcell_iio.h"
-#include "hal/log.h"
+#include "util/log.h"
 
 struct hal_hw {
     struct clock_posix clock;
     struct hal_modbus *modbus;          /* drive and/or load cell over Modbus */
     struct drive_hy *hy;                /* a Huanyang HY drive on its own line */
+    enum hal_hw_part failed;            /* the part that did not open */
     struct drive_pwm *pwm;
     struct encoder_gpio *encoder;
     struct hx711 *hx711;
@@ -106,25 +106,17 @@ static int hw_supported(const struct ecc_config *cfg, char *err, size_t errlen)
 
 /* ---- opening the parts ---------------------------------------------------------------- */
 
-/* A part did not open: add the fix --check-config gives for it (when its check finds what
- * is wrong), and where to see every such problem at once instead of one per start. */
-static int with_fix(const struct ecc_config *cfg, enum envcheck_part part, char *err,
-                    size_t errlen)
+/* A part did not open: say which (the daemon adds the fix --check-config gives for it). */
+static int failed(struct hal_hw *h, enum hal_hw_part part)
 {
-    char fix[384];
-    size_t n = strlen(err);
-
-    if (envcheck_fix(cfg, part, fix, sizeof fix) == 1 && n + 1 < errlen)
-        snprintf(err + n, errlen - n, "; fix: %s; eccd -c %s --check-config lists every such "
-                 "problem at once", fix, cfg->path[0] ? cfg->path : "FILE");
+    h->failed = part;
     return -1;
 }
 
 /* A Modbus part that did not open: its messages start with the section of the key. */
-static enum envcheck_part modbus_part(const char *err)
+static enum hal_hw_part modbus_part(const char *err)
 {
-    return strncmp(err, "[loadcell]", 10) == 0 ? ENVCHECK_LOADCELL_DEVICE
-                                               : ENVCHECK_DRIVE_DEVICE;
+    return strncmp(err, "[loadcell]", 10) == 0 ? HAL_HW_LOADCELL_DEVICE : HAL_HW_DRIVE_DEVICE;
 }
 
 static char parity_char(enum cfg_parity p)
@@ -194,12 +186,12 @@ static int open_drive(struct hal_hw *h, const struct ecc_config *cfg, struct hal
     if (is_modbus_drive(cfg)) {
         /* Also opens a Modbus load cell (loadcell.type = modbus) on its bus. */
         h->modbus = hal_modbus_open(cfg, clock_posix_now, &h->clock, hal, err, errlen);
-        return h->modbus ? 0 : with_fix(cfg, modbus_part(err), err, errlen);
+        return h->modbus ? 0 : failed(h, modbus_part(err));
     }
     drive_pwm_params_from_config(cfg, &pp);
     h->pwm = drive_pwm_open(&pp, err, errlen);
     if (!h->pwm)
-        return with_fix(cfg, ENVCHECK_PWM, err, errlen);
+        return failed(h, HAL_HW_PWM);
     hal->drive = drive_pwm_hal(h->pwm, cfg->limits.speed_max);
     return 0;
 }
@@ -310,7 +302,7 @@ static int open_loadcell(struct hal_hw *h, const struct ecc_config *cfg, struct 
             return -1;
         h->hx711 = hx711_open(&p, clock_posix_now, &h->clock, err, errlen);
         if (!h->hx711)
-            return with_fix(cfg, ENVCHECK_HX711_CHIP, err, errlen);
+            return failed(h, HAL_HW_HX711_CHIP);
         if (started(hx711_start(h->hx711), "hx711", err, errlen) != 0)
             return -1;
         h->lc_rate_hz = p.rate_hz;
@@ -323,7 +315,7 @@ static int open_loadcell(struct hal_hw *h, const struct ecc_config *cfg, struct 
             return -1;
         h->iio = loadcell_iio_open(&p, clock_posix_now, &h->clock, err, errlen);
         if (!h->iio)
-            return with_fix(cfg, ENVCHECK_IIO, err, errlen);
+            return failed(h, HAL_HW_IIO);
         if (started(loadcell_iio_start(h->iio), "iio", err, errlen) != 0)
             return -1;
         h->lc_rate_hz = p.rate_hz;
@@ -346,7 +338,7 @@ static int open_encoder(struct hal_hw *h, const struct ecc_config *cfg, struct h
     encoder_gpio_params_from_config(cfg, &gpio_libgpiod, h->clock.t0, &p);
     h->encoder = encoder_gpio_open(&p, err, errlen);
     if (!h->encoder)
-        return with_fix(cfg, ENVCHECK_ENCODER_CHIP, err, errlen);
+        return failed(h, HAL_HW_ENCODER_CHIP);
     hal->encoder = (struct hal_encoder){.read = encoder_gpio_read, .ctx = h->encoder};
     return 0;
 }
@@ -366,7 +358,7 @@ static int open_inputs(struct hal_hw *h, const struct ecc_config *cfg, struct ha
     inputs_gpio_params_from_config(cfg, &gpio_libgpiod, &p);
     h->inputs = inputs_gpio_open(&p, clock_posix_now, &h->clock, err, errlen);
     if (!h->inputs)
-        return with_fix(cfg, ENVCHECK_INPUTS_CHIP, err, errlen);
+        return failed(h, HAL_HW_INPUTS_CHIP);
     hal->inputs = (struct hal_inputs){.read = inputs_gpio_read, .ctx = h->inputs};
     if (cfg->inputs.enable_line >= 0) {
         hal->inputs.enable = inputs_enable;
@@ -378,8 +370,16 @@ static int open_inputs(struct hal_hw *h, const struct ecc_config *cfg, struct ha
 struct hal_hw *hal_hw_open(const struct ecc_config *cfg, struct hal *hal, char *err,
                            size_t errlen)
 {
+    return hal_hw_open_part(cfg, hal, err, errlen, NULL);
+}
+
+struct hal_hw *hal_hw_open_part(const struct ecc_config *cfg, struct hal *hal, char *err,
+                                size_t errlen, enum hal_hw_part *part)
+{
     struct hal_hw *h;
 
+    if (part)
+        *part = HAL_HW_PART_NONE;
     if (hw_supported(cfg, err, errlen) != 0)
         return NULL;
     h = calloc(1, sizeof *h);
@@ -391,6 +391,8 @@ struct hal_hw *hal_hw_open(const struct ecc_config *cfg, struct hal *hal, char *
     /* The inputs first: the e-stop is watched before anything can move. */
     if (open_inputs(h, cfg, hal, err, errlen) != 0 || open_encoder(h, cfg, hal, err, errlen) != 0 ||
         open_loadcell(h, cfg, hal, err, errlen) != 0 || open_drive(h, cfg, hal, err, errlen) != 0) {
+        if (part)
+            *part = h->failed;
         hal_hw_close(h);
         return NULL;
     }

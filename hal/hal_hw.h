@@ -18,6 +18,22 @@ struct hal_hw;
  * the caller frees with hal_hw_close(), which stops and releases the drive. */
 struct hal_hw *hal_hw_open(const struct ecc_config *cfg, struct hal *hal, char *err,
                            size_t errlen);
+
+/* Which part failed to open, for a fix in words (the daemon's envcheck gives it). */
+enum hal_hw_part {
+    HAL_HW_PART_NONE = 0,       /* none, or one without a machine check (a config, memory) */
+    HAL_HW_INPUTS_CHIP,         /* [inputs] chip */
+    HAL_HW_ENCODER_CHIP,        /* [encoder] chip */
+    HAL_HW_HX711_CHIP,          /* [loadcell] hx711_chip */
+    HAL_HW_DRIVE_DEVICE,        /* [drive] device, modbus-rtu */
+    HAL_HW_LOADCELL_DEVICE,     /* [loadcell] device, link = rtu */
+    HAL_HW_PWM,                 /* [drive] device, pwm */
+    HAL_HW_IIO,                 /* [loadcell] iio_device and iio_channel */
+};
+
+/* hal_hw_open, and on failure *part says which part did not open. */
+struct hal_hw *hal_hw_open_part(const struct ecc_config *cfg, struct hal *hal, char *err,
+                                size_t errlen, enum hal_hw_part *part);
 void hal_hw_close(struct hal_hw *h);
 
 /* What each part shows now, for eccd --probe: the drive's registers (or the PWM duty), the

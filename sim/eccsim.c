@@ -23,9 +23,9 @@
 
 #include "config/config.h"
 #include "hal/drive_profile.h"
-#include "hal/hal_sim.h"
+#include "sim/hal_sim.h"
 #include "hal/hy_frame.h"
-#include "hal/log.h"
+#include "util/log.h"
 #include "sim/rig.h"
 #include "sim/simdev.h"
 #include "sim/simfault.h"

@@ -6,7 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "hal/log.h"
+#include "util/log.h"
 
 int simdev_init(struct simdev *d, const struct ecc_config *cfg, const struct drive_profile *prof,
                 const struct simfault_plan *plan, char *err, size_t errlen)

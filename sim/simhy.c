@@ -11,7 +11,7 @@
 
 #include "hal/drive_profile.h"
 #include "hal/hy_frame.h"
-#include "hal/log.h"
+#include "util/log.h"
 
 #define RX_MAX (4 * HY_FRAME_MAX)
 

@@ -11,7 +11,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "hal/log.h"
+#include "util/log.h"
 
 #define REGS 65536
 

@@ -13,7 +13,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "hal/log.h"
+#include "util/log.h"
 
 #define MIN_SILENCE_S 0.010          /* s, resync gap (3.5 chars is less above 3600 baud,
                                         but the scheduler's jitter is not) */

@@ -36,8 +36,8 @@
 
 #include "config/config.h"
 #include "controller/ctl.h"
-#include "controller/loop.h"
-#include "hal/hal_sim.h"
+#include "daemon/loop.h"
+#include "sim/hal_sim.h"
 #include "sim/athlete.h"
 #include "sim/report.h"
 #include "sim/rig.h"

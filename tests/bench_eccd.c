@@ -19,8 +19,8 @@
 #include "config/config.h"
 #include "tests/bench.h"
 #include "controller/ctl.h"
-#include "controller/loop.h"
-#include "hal/hal_sim.h"
+#include "daemon/loop.h"
+#include "sim/hal_sim.h"
 
 #define MAX_TICKS 200000
 

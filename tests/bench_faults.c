@@ -8,7 +8,7 @@
 #include <math.h>
 #include <stdio.h>
 
-#include "hal/log.h"
+#include "util/log.h"
 #include "tests/scenario.h"
 
 static const unsigned seeds[] = {1, 2, 3, 4, 5};

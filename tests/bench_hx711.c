@@ -7,7 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "hal/gpio_fake.h"
+#include "tests/gpio_fake.h"
 #include "hal/hx711.h"
 #include "tests/bench.h"
 

@@ -17,8 +17,8 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "hal/log.h"
-#include "hal/store.h"
+#include "util/log.h"
+#include "daemon/store.h"
 #include "tests/bench.h"
 
 #define N_REPS 200

@@ -22,11 +22,11 @@
 
 #include "config/config.h"
 #include "controller/ctl.h"
-#include "controller/loop.h"
-#include "controller/service.h"
-#include "hal/hal_sim.h"
-#include "hal/log.h"
-#include "hal/store.h"
+#include "daemon/loop.h"
+#include "daemon/service.h"
+#include "sim/hal_sim.h"
+#include "util/log.h"
+#include "daemon/store.h"
 #include "tests/bench.h"
 
 #define MAX_TICKS 400000

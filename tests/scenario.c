@@ -5,8 +5,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "controller/loop.h"
-#include "hal/hal_sim.h"
+#include "daemon/loop.h"
+#include "sim/hal_sim.h"
 #include "sim/rig.h"
 
 struct watch {

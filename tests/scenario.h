@@ -14,7 +14,7 @@
 
 #include "config/config.h"
 #include "controller/ctl.h"
-#include "hal/hal_sim.h"
+#include "sim/hal_sim.h"
 #include "sim/athlete.h"
 
 #define SCN_MAX_STROKES 512

@@ -3,7 +3,7 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "controller/ctlfmt.h"
+#include "client/ctlfmt.h"
 #include "tests/test.h"
 
 #define CHECK_NOT_CONTAINS(hay, needle) CHECK((hay) && !strstr((hay), (needle)))

@@ -2,7 +2,7 @@
  * in a mkdtemp directory. The peer-access tests fork children that drop to other users;
  * they need root and are reported skipped otherwise. */
 #define _GNU_SOURCE                 /* setgroups */
-#include "hal/ctlsock.h"
+#include "daemon/ctlsock.h"
 
 #include <errno.h>
 #include <grp.h>
@@ -18,7 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "controller/request.h"
+#include "proto/request.h"
 #include "tests/test.h"
 
 #define TIMEOUT_MS 5000

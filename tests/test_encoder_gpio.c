@@ -5,7 +5,7 @@
 #include <math.h>
 
 #include "controller/speed_est.h"
-#include "hal/gpio_fake.h"
+#include "tests/gpio_fake.h"
 #include "tests/test.h"
 
 #define T0 100.0                     /* s, CLOCK_MONOTONIC at the HAL clock's zero */

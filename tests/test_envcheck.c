@@ -1,9 +1,9 @@
-/* test_envcheck.c - the machine checks of --check-config (hal/envcheck.c) on scratch
+/* test_envcheck.c - the machine checks of --check-config (daemon/envcheck.c) on scratch
  * directories: who may open what, the lines and fixes for each part, and the fix a failed
  * start gets. A few cases judge another user's permissions and need root (they are
  * reported skipped otherwise); a few judge the running user's own and mean nothing as root. */
 #define _XOPEN_SOURCE 700           /* nftw */
-#include "hal/envcheck.h"
+#include "daemon/envcheck.h"
 
 #include <errno.h>
 #include <ftw.h>
@@ -487,16 +487,16 @@ TEST(fix_for_a_part_that_did_not_open)
     snprintf(cfg.drive.device, sizeof cfg.drive.device, "/dev/ttyFOO-envcheck");
     at(&s, "gpiochip7", cfg.inputs.chip, sizeof cfg.inputs.chip);
     at(&s, "iio:device9", cfg.loadcell.iio_device, sizeof cfg.loadcell.iio_device);
-    CHECK_INT(envcheck_fix(&cfg, ENVCHECK_DRIVE_DEVICE, fix, sizeof fix), 1);
+    CHECK_INT(envcheck_fix(&cfg, HAL_HW_DRIVE_DEVICE, fix, sizeof fix), 1);
     CHECK_STR_CONTAINS(fix, "plug in the USB-RS485 adapter");
-    CHECK_INT(envcheck_fix(&cfg, ENVCHECK_INPUTS_CHIP, fix, sizeof fix), 1);
+    CHECK_INT(envcheck_fix(&cfg, HAL_HW_INPUTS_CHIP, fix, sizeof fix), 1);
     CHECK_STR_CONTAINS(fix, "gpiodetect lists them");
     CHECK_STR_CONTAINS(fix, "set [inputs] chip to one of them");
-    CHECK_INT(envcheck_fix(&cfg, ENVCHECK_IIO, fix, sizeof fix), 1);
+    CHECK_INT(envcheck_fix(&cfg, HAL_HW_IIO, fix, sizeof fix), 1);
     CHECK_STR_CONTAINS(fix, "dtoverlay=hx711");
     /* nothing wrong with the path: the failure had another cause, and no fix is made up */
     snprintf(cfg.drive.device, sizeof cfg.drive.device, "/dev/null");
-    CHECK_INT(envcheck_fix(&cfg, ENVCHECK_DRIVE_DEVICE, fix, sizeof fix), 0);
+    CHECK_INT(envcheck_fix(&cfg, HAL_HW_DRIVE_DEVICE, fix, sizeof fix), 0);
 out:
     scratch_remove(&s);
 }

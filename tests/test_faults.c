@@ -1,6 +1,6 @@
 /* test_faults.c - fault injection: every software-visible safety mitigation, proved on
- * the daemon's real loop (controller/loop.c, controller/ctl.c) against the simulated
- * rig (hal/hal_sim.c) on the virtual clock.
+ * the daemon's real loop (daemon/loop.c, controller/ctl.c) against the simulated
+ * rig (sim/hal_sim.c) on the virtual clock.
  *
  * For each fault kind the normal athlete starts a set itself (at 2 s); the fault is
  * injected at 10 s (belt running, foot on and off) and the run goes on to 20 s. Each

@@ -1,5 +1,5 @@
 /* test_gpio_fake.c - the scripted GPIO backend the other GPIO tests stand on. */
-#include "hal/gpio_fake.h"
+#include "tests/gpio_fake.h"
 
 #include <errno.h>
 

@@ -8,7 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "hal/gpio_fake.h"
+#include "tests/gpio_fake.h"
 #include "tests/test.h"
 
 #define CONV_S 0.0125                /* s, the model's conversion time (80 Hz) */

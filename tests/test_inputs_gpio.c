@@ -5,7 +5,7 @@
 #include <errno.h>
 #include <time.h>
 
-#include "hal/gpio_fake.h"
+#include "tests/gpio_fake.h"
 #include "tests/test.h"
 
 enum { L_ESTOP, L_KEY, L_START, L_STOP, L_NEXT, L_ENABLE, N_LINES };

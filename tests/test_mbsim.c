@@ -12,7 +12,7 @@
 #include "config/config.h"
 #include "hal/drive_profile.h"
 #include "hal/hy_frame.h"
-#include "hal/log.h"
+#include "util/log.h"
 #include "sim/simdev.h"
 #include "sim/simfault.h"
 #include "sim/simhy.h"

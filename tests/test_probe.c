@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "hal/encoder_gpio.h"
-#include "hal/gpio_fake.h"
+#include "tests/gpio_fake.h"
 #include "hal/hal_hw.h"
 #include "hal/inputs_gpio.h"
 #include "tests/test.h"

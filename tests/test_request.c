@@ -1,5 +1,5 @@
 /* test_request.c - the control socket's request parser and its error replies. */
-#include "controller/request.h"
+#include "proto/request.h"
 
 #include <jansson.h>
 #include <stdlib.h>

@@ -1,4 +1,4 @@
-/* test_rt.c - real-time set-up and dropping root (hal/rt.h), each in a forked child so
+/* test_rt.c - real-time set-up and dropping root (daemon/rt.h), each in a forked child so
  * the test process keeps its own identity and scheduling. The root-only cases SKIP,
  * naming the capability they lack, when not run as root (or as a root without it). */
 #include <errno.h>
@@ -11,7 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "hal/rt.h"
+#include "daemon/rt.h"
 #include "tests/test.h"
 
 /* Run fn in a child; its exit status (0 = every check inside passed). */

@@ -9,9 +9,9 @@
 
 #include "config/config.h"
 #include "controller/ctl.h"
-#include "controller/loop.h"
+#include "daemon/loop.h"
 #include "controller/schedule.h"
-#include "hal/hal_sim.h"
+#include "sim/hal_sim.h"
 #include "tests/test.h"
 
 #define H 3600.0

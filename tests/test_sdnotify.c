@@ -3,7 +3,7 @@
  * would. Times are generous: the watchdog interval is 200 ms (a wake-up every 50 ms), a
  * fed watchdog must send at least 2 WATCHDOG=1 in a second (about 20 are expected), a
  * starved one none in a second. */
-#include "hal/sdnotify.h"
+#include "daemon/sdnotify.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -18,7 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "hal/log.h"
+#include "util/log.h"
 #include "tests/test.h"
 
 #define INTERVAL_USEC 200000        /* the watchdog interval the tests ask for */

@@ -1,6 +1,6 @@
 /* test_store.c - the SQLite training history: schema and migrations, patients, the event
  * mapping, resuming, faults, calibrations, the ring and durability, a crash. */
-#include "hal/store.h"
+#include "daemon/store.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -16,7 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "hal/log.h"
+#include "util/log.h"
 #include "tests/test.h"
 
 #define T0 1700000000.0         /* UTC s: the tests' day */

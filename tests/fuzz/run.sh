@@ -1,7 +1,7 @@
 #!/bin/sh
 # run.sh BUILD_DIR SECONDS [--update-corpus] - build the fuzz targets and run each one.
 #
-# Builds fuzz_request (controller/request.c) and fuzz_config (config/config.c + inih) with
+# Builds fuzz_request (proto/request.c) and fuzz_config (config/config.c + inih) with
 # clang's libFuzzer, ASan and UBSan into BUILD_DIR/fuzz, then runs each for SECONDS on a
 # scratch copy of its corpus (tests/fuzz/corpus/NAME) in BUILD_DIR/fuzz/work/NAME: the
 # committed corpus is not touched. With --update-corpus, what the run found is merged
@@ -48,7 +48,7 @@ build() {
         -o "$out/$name" || { echo "fuzz: cannot build $name" >&2; exit 2; }
 }
 
-build fuzz_request jansson tests/fuzz/fuzz_request.c controller/request.c
+build fuzz_request jansson tests/fuzz/fuzz_request.c proto/request.c
 build fuzz_config inih tests/fuzz/fuzz_config.c config/config.c
 # The config dictionary comes from config.c's own key table.
 # shellcheck disable=SC2046

@@ -1,12 +1,12 @@
 /* loop.c - the fixed-rate control loop (see loop.h). */
-#include "controller/loop.h"
+#include "daemon/loop.h"
 
 #include <errno.h>
 #include <math.h>
 #include <string.h>
 
 #include "controller/event.h"
-#include "hal/log.h"
+#include "util/log.h"
 
 #define LOOP_MAX_SAMPLES 64     /* load-cell samples taken per tick */
 #define LOOP_MAX_PULSES 256     /* belt pulses taken per tick */

@@ -1,5 +1,5 @@
 /* rt.c - real-time set-up and dropping root (see rt.h). */
-#include "hal/rt.h"
+#include "daemon/rt.h"
 
 #include <errno.h>
 #include <grp.h>

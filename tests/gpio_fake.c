@@ -1,5 +1,5 @@
 /* gpio_fake.c - the scripted GPIO backend for tests (see gpio_fake.h). */
-#include "hal/gpio_fake.h"
+#include "tests/gpio_fake.h"
 
 #include <errno.h>
 #include <pthread.h>

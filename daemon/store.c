@@ -24,7 +24,7 @@
  * is replaced by a passive checkpoint the writer runs after publishing, once the WAL has
  * grown past CHECKPOINT_PAGES.
  */
-#include "hal/store.h"
+#include "daemon/store.h"
 
 #include <errno.h>
 #include <math.h>
@@ -41,7 +41,7 @@
 
 #include <sqlite3.h>
 
-#include "hal/log.h"
+#include "util/log.h"
 
 #define APP_ID 0x45434344       /* PRAGMA application_id: "ECCD" */
 #define BUSY_TIMEOUT_MS 5000

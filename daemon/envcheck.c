@@ -1,5 +1,5 @@
 /* envcheck.c - what on this machine would stop eccd starting (see envcheck.h). */
-#include "hal/envcheck.h"
+#include "daemon/envcheck.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -14,7 +14,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "hal/ctlsock.h"
+#include "daemon/ctlsock.h"
 #include "hal/gpio.h"
 
 #define TEXT_MAX 512
@@ -993,7 +993,7 @@ int envcheck_run(const struct ecc_config *cfg, const struct envcheck_params *p, 
     return r.problems;
 }
 
-int envcheck_fix(const struct ecc_config *cfg, enum envcheck_part part, char *out, size_t len)
+int envcheck_fix(const struct ecc_config *cfg, enum hal_hw_part part, char *out, size_t len)
 {
     struct envcheck_user self;
     struct finding f;
@@ -1002,22 +1002,35 @@ int envcheck_fix(const struct ecc_config *cfg, enum envcheck_part part, char *ou
     if (envcheck_user_self(&self) != 0)
         return 0;
     switch (part) {
-    case ENVCHECK_INPUTS_CHIP: check_gpiochip(&self, "[inputs] chip", cfg->inputs.chip, &f); break;
-    case ENVCHECK_ENCODER_CHIP:
+    case HAL_HW_INPUTS_CHIP: check_gpiochip(&self, "[inputs] chip", cfg->inputs.chip, &f); break;
+    case HAL_HW_ENCODER_CHIP:
         check_gpiochip(&self, "[encoder] chip", cfg->encoder.chip, &f);
         break;
-    case ENVCHECK_HX711_CHIP:
+    case HAL_HW_HX711_CHIP:
         check_gpiochip(&self, "[loadcell] hx711_chip", cfg->loadcell.hx711_chip, &f);
         break;
-    case ENVCHECK_DRIVE_DEVICE: check_serial(&self, "[drive] device", cfg->drive.device, &f); break;
-    case ENVCHECK_LOADCELL_DEVICE:
+    case HAL_HW_DRIVE_DEVICE: check_serial(&self, "[drive] device", cfg->drive.device, &f); break;
+    case HAL_HW_LOADCELL_DEVICE:
         check_serial(&self, "[loadcell] device", cfg->loadcell.device, &f);
         break;
-    case ENVCHECK_PWM: check_pwm(&self, cfg, &f); break;
-    case ENVCHECK_IIO: check_iio(&self, cfg, &f); break;
+    case HAL_HW_PWM: check_pwm(&self, cfg, &f); break;
+    case HAL_HW_IIO: check_iio(&self, cfg, &f); break;
+    case HAL_HW_PART_NONE: break;
     }
     if (f.level != LVL_PROBLEM || !f.fix[0])
         return 0;
     snprintf(out, len, "%s", f.fix);
     return 1;
+}
+
+void envcheck_append_fix(const struct ecc_config *cfg, enum hal_hw_part part, char *err,
+                         size_t errlen)
+{
+    char fix[384];
+    size_t n = strlen(err);
+
+    if (part != HAL_HW_PART_NONE && envcheck_fix(cfg, part, fix, sizeof fix) == 1 &&
+        n + 1 < errlen)
+        snprintf(err + n, errlen - n, "; fix: %s; eccd -c %s --check-config lists every such "
+                 "problem at once", fix, cfg->path[0] ? cfg->path : "FILE");
 }

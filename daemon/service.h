@@ -1,5 +1,5 @@
-/* service.h - what joins the control loop to the history (hal/store.h) and to eccctl's
- * socket (hal/ctlsock.h, controller/request.h) without ever making the loop wait.
+/* service.h - what joins the control loop to the history (daemon/store.h) and to eccctl's
+ * socket (daemon/ctlsock.h, proto/request.h) without ever making the loop wait.
  *
  * Two threads meet here:
  *  - the loop thread calls service_on_service once a tick (struct loop_opts) and
@@ -24,10 +24,10 @@
 
 #include "config/config.h"
 #include "controller/ctl.h"
-#include "controller/loop.h"
-#include "hal/ctlsock.h"
+#include "daemon/loop.h"
+#include "daemon/ctlsock.h"
 #include "hal/hal.h"
-#include "hal/store.h"
+#include "daemon/store.h"
 
 #define SERVICE_WAIT_S 2.0      /* how long a command waits for the loop */
 

@@ -1,5 +1,5 @@
 /* hal_sim.c - the sim backend (see hal_sim.h). */
-#include "hal/hal_sim.h"
+#include "sim/hal_sim.h"
 
 #include <errno.h>
 #include <math.h>

@@ -1,5 +1,5 @@
 /* log.c - leveled log lines to stderr (see log.h). */
-#include "hal/log.h"
+#include "util/log.h"
 
 #include <stdarg.h>
 #include <stdio.h>

@@ -14,7 +14,7 @@
  * libsystemd's sd_notify reads NOTIFY_SOCKET on each call and opens a socket per message,
  * so it is safe from two threads at once; nothing here changes the environment.
  */
-#include "hal/sdnotify.h"
+#include "daemon/sdnotify.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -29,7 +29,7 @@
 
 #include <systemd/sd-daemon.h>
 
-#include "hal/log.h"
+#include "util/log.h"
 
 #define STATUS_MAX 256                  /* bytes of a STATUS= text kept; the rest is cut */
 #define WAKE_MIN_NS 10000000L           /* the thread never wakes more often than 10 ms */

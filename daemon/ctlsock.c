@@ -8,7 +8,7 @@
  * raise SIGPIPE.
  */
 #define _GNU_SOURCE                 /* struct ucred, SO_PEERCRED, accept4 */
-#include "hal/ctlsock.h"
+#include "daemon/ctlsock.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -27,8 +27,8 @@
 #include <sys/un.h>
 #include <unistd.h>
 
-#include "controller/request.h"
-#include "hal/log.h"
+#include "proto/request.h"
+#include "util/log.h"
 
 #define PATH_LEN ((int)sizeof(((struct sockaddr_un *)0)->sun_path))
 #define OUT_KEEP (64u << 10)        /* an emptied output buffer above this is freed */

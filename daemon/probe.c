@@ -1,12 +1,13 @@
 /* probe.c - eccd --probe (see probe.h). */
-#include "controller/probe.h"
+#include "daemon/probe.h"
 
 #include <math.h>
 #include <string.h>
 
 #include "controller/ctl.h"
 #include "controller/event.h"
-#include "controller/loop.h"
+#include "daemon/loop.h"
+#include "daemon/envcheck.h"
 #include "hal/hal_hw.h"
 
 /* The link a part talks over: answering or not, its counts and round trip. */
@@ -106,7 +107,8 @@ int probe_run(const struct ecc_config *cfg, FILE *out)
     struct loop_stats st;
     struct hal hal;
     struct hal_hw *hw;
-    char err[512];
+    enum hal_hw_part part;
+    char err[1024];
     bool ready;
 
     if (cfg->rig.backend != CFG_BACKEND_HW) {
@@ -114,8 +116,9 @@ int probe_run(const struct ecc_config *cfg, FILE *out)
                 "probe a simulated rig, run eccsim and a config like tests/hil/tcp.ini)\n");
         return PROBE_CANNOT_OPEN;
     }
-    hw = hal_hw_open(cfg, &hal, err, sizeof err);
+    hw = hal_hw_open_part(cfg, &hal, err, sizeof err, &part);
     if (!hw) {
+        envcheck_append_fix(cfg, part, err, sizeof err);
         fprintf(stderr, "eccd: --probe: %s\n", err);
         return PROBE_CANNOT_OPEN;
     }

@@ -32,6 +32,7 @@
 #include <sys/types.h>
 
 #include "config/config.h"
+#include "hal/hal_hw.h"
 
 #define ENVCHECK_GROUPS_MAX 64
 #define ENVCHECK_NAME_MAX 64
@@ -71,20 +72,14 @@ struct envcheck_params {
  * running user cannot be looked up). */
 int envcheck_run(const struct ecc_config *cfg, const struct envcheck_params *p, FILE *out);
 
-/* Parts a start opens, for envcheck_fix. */
-enum envcheck_part {
-    ENVCHECK_INPUTS_CHIP = 0,           /* [inputs] chip */
-    ENVCHECK_ENCODER_CHIP,              /* [encoder] chip */
-    ENVCHECK_HX711_CHIP,                /* [loadcell] hx711_chip */
-    ENVCHECK_DRIVE_DEVICE,              /* [drive] device, modbus-rtu */
-    ENVCHECK_LOADCELL_DEVICE,           /* [loadcell] device, link = rtu */
-    ENVCHECK_PWM,                       /* [drive] device, pwm */
-    ENVCHECK_IIO,                       /* [loadcell] iio_device and iio_channel */
-};
-
 /* After a part failed to open at start: the check --check-config makes of that part, for
  * the running process. 1 with the fix in fix ("plug in ...", "sudo usermod -aG ..."), 0
  * when that check finds nothing wrong (the failure had another cause). */
-int envcheck_fix(const struct ecc_config *cfg, enum envcheck_part part, char *fix, size_t len);
+int envcheck_fix(const struct ecc_config *cfg, enum hal_hw_part part, char *fix, size_t len);
+
+/* A start-up error of part (hal_hw_open_part): append "; fix: ...; eccd -c FILE
+ * --check-config lists every such problem at once" to err when the check finds the cause. */
+void envcheck_append_fix(const struct ecc_config *cfg, enum hal_hw_part part, char *err,
+                         size_t errlen);
 
 #endif

@@ -3,9 +3,9 @@
  * Everything here reads a parsed reply and writes to a FILE; nothing else is touched
  * (the only outside state is the time zone, for local times in history).
  */
-#include "controller/ctlfmt.h"
+#include "client/ctlfmt.h"
 
-#include "controller/request.h"
+#include "proto/request.h"
 
 #include <math.h>
 #include <stdbool.h>

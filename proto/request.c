@@ -4,7 +4,7 @@
  * then the members are checked against the command's list, one helper per kind of value.
  * Every failure goes through fail(), which sets the code and writes one sentence.
  */
-#include "controller/request.h"
+#include "proto/request.h"
 
 #include <jansson.h>
 #include <limits.h>

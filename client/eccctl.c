@@ -26,8 +26,8 @@
 #include <jansson.h>
 
 #include "config/config.h"
-#include "controller/ctlfmt.h"
-#include "controller/request.h"
+#include "client/ctlfmt.h"
+#include "proto/request.h"
 
 #ifndef ECC_VERSION
 #define ECC_VERSION "0.1.0"

@@ -11,17 +11,17 @@
 #include "config/config.h"
 #include "controller/ctl.h"
 #include "controller/event.h"
-#include "controller/loop.h"
-#include "controller/probe.h"
-#include "controller/service.h"
-#include "hal/ctlsock.h"
-#include "hal/envcheck.h"
+#include "daemon/loop.h"
+#include "daemon/probe.h"
+#include "daemon/service.h"
+#include "daemon/ctlsock.h"
+#include "daemon/envcheck.h"
 #include "hal/hal_hw.h"
-#include "hal/hal_sim.h"
-#include "hal/log.h"
-#include "hal/rt.h"
-#include "hal/sdnotify.h"
-#include "hal/store.h"
+#include "sim/hal_sim.h"
+#include "util/log.h"
+#include "daemon/rt.h"
+#include "daemon/sdnotify.h"
+#include "daemon/store.h"
 
 #ifndef ECC_VERSION
 #define ECC_VERSION "0.1.0"
@@ -321,15 +321,17 @@ static int backend_open(const struct options *o, const struct ecc_config *cfg,
                         struct rig_backend *b)
 {
     struct hal_sim_opts so = {.sessions = o->sessions};
-    char err[512];
+    enum hal_hw_part part = HAL_HW_PART_NONE;
+    char err[1024];
 
     memset(b, 0, sizeof *b);
     if (cfg->rig.backend == CFG_BACKEND_SIM)
         b->sim = hal_sim_open(cfg, &so, &b->hal, err, sizeof err);
     else
-        b->hw = hal_hw_open(cfg, &b->hal, err, sizeof err);
+        b->hw = hal_hw_open_part(cfg, &b->hal, err, sizeof err, &part);
     if (b->sim || b->hw)
         return 0;
+    envcheck_append_fix(cfg, part, err, sizeof err);    /* the fix, where a check finds it */
     log_error("%s", err);
     return -1;
 }

@@ -1,6 +1,6 @@
 /* service.c - the loop's mailbox and status snapshot, and eccctl's requests (see
  * service.h). */
-#include "controller/service.h"
+#include "daemon/service.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -14,8 +14,8 @@
 #include <time.h>
 
 #include "controller/event.h"
-#include "controller/request.h"
-#include "hal/log.h"
+#include "proto/request.h"
+#include "util/log.h"
 
 #define DAY_S 86400.0
 #define RECENT_DAYS 3           /* sessions handed to the day's rule on a patient change */
