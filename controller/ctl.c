@@ -403,6 +403,9 @@ static enum ctl_cmd_result command_reset(struct ctl *c)
     enum fault f = safety_latched(&c->safety);
     struct ctl_event *ev;
 
+    /* Whatever eccd has latched, the operator's reset also reaches the drive's own trip and
+     * the dead-man (a drive may trip without eccd latching, e.g. while idle). */
+    c->reset_pending = true;
     if (f == FAULT_NONE)
         return CTL_OK;
     c->last_in.now = c->now;    /* eccctl may call between ticks */
@@ -545,6 +548,7 @@ static void safety_run(struct ctl *c)
     band_ctl_halt(&c->band);
     proto_command(&c->proto, PROTO_CMD_STOP, c->now);
     c->restart_from_min = true;
+    c->coast_pending = c->cfg.drive.stop_mode == CFG_STOP_COAST;
 }
 
 /* What the drive is really doing (m/s), to bound the command by: its reported output
@@ -652,7 +656,7 @@ void ctl_set_clock(struct ctl *c, double now, double wall, int utc_offset_s)
     c->utc_offset_s = utc_offset_s;
 }
 
-double ctl_tick(struct ctl *c, const struct ctl_input *in)
+void ctl_step(struct ctl *c, const struct ctl_input *in, struct ctl_output *out)
 {
     ctl_set_clock(c, in->now, in->wall, in->utc_offset_s);
     force_read(c, in);
@@ -670,7 +674,19 @@ double ctl_tick(struct ctl *c, const struct ctl_input *in)
                            belt_reference(c), v_model);
     if (c->cmd > 0.0)
         c->t_cmd_moving = c->now;
-    return c->cmd;
+    *out = (struct ctl_output){.speed = c->cmd, .coast = c->coast_pending,
+                               .drive_reset = c->reset_pending,
+                               .enable = safety_latched(&c->safety) == FAULT_NONE};
+    c->coast_pending = false;
+    c->reset_pending = false;
+}
+
+double ctl_tick(struct ctl *c, const struct ctl_input *in)
+{
+    struct ctl_output out;
+
+    ctl_step(c, in, &out);
+    return out.speed;
 }
 
 /* ---- patients and resuming ------------------------------------------------------- */

@@ -133,6 +133,18 @@ struct ctl_input {
     int utc_offset_s;           /* local time = wall + utc_offset_s (for the day's boundary) */
 };
 
+/* What the actuators are to do after a tick: everything the loop applies, decided here so
+ * that it is tested at tick level. */
+struct ctl_output {
+    double speed;               /* m/s to command (0: stop, on the drive's ramp) */
+    bool coast;                 /* a fault latched this tick and drive.stop_mode = coast: stop
+                                   the drive the way it coasts (hal_drive_fault_stop) */
+    bool drive_reset;           /* the operator's reset was taken (this tick or by eccctl just
+                                   before it): pass it to the drive's own trip and re-arm the
+                                   drive-enable dead-man */
+    bool enable;                /* the drive-enable output may be held (nothing is latched) */
+};
+
 /* A patient's own settings: each NAN means the config's. They may only narrow what the
  * config allows: speed_max and force_abort are capped at the config's values, and the
  * band must lie inside [contact_n, force_abort). */
@@ -217,6 +229,8 @@ struct ctl {                    /* fields are private to ctl.c */
     double t_preflight_changed;     /* s, when the verdict last changed */
     double t_cmd_moving;            /* s, the latest tick that commanded motion */
     long force_samples, pulses;     /* load-cell samples and belt pulses taken since start */
+    bool reset_pending;             /* an operator reset for the next output */
+    bool coast_pending;             /* a coast stop for the next output */
     struct ctl_set_summary set_sum, session_sum;
     double set_t_start, set_band_s, set_band_span_s;
     double resume_set_s;            /* a resumed set's running time before the restart */
@@ -239,7 +253,11 @@ long ctl_pulses(const struct ctl *c);
  * ctl_command) and their events carry this tick's time and wall clock. */
 void ctl_set_clock(struct ctl *c, double now, double wall, int utc_offset_s);
 
-/* One control period. Returns the belt speed to command (m/s, 0 = stop). */
+/* One control period: *out is what the actuators are to do (the speed, a coast stop, a
+ * reset for the drive, the enable output). */
+void ctl_step(struct ctl *c, const struct ctl_input *in, struct ctl_output *out);
+
+/* ctl_step for callers that need only the speed (tests, benches): returns it. */
 double ctl_tick(struct ctl *c, const struct ctl_input *in);
 
 /* An operator command (also what the buttons do). Applied at once; the outcome is

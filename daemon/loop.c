@@ -105,14 +105,6 @@ static void event_cause(struct hal *hal, struct ctl_event *ev)
         loop_part_cause(hal, part, ev->cause, sizeof ev->cause);
 }
 
-/* An operator's reset reaches the hardware too: the drive's own trip, the dead-man. */
-static void operator_reset(struct hal *hal)
-{
-    if (hal_drive_reset(&hal->drive) != 0)
-        log_warn("drive: fault reset failed: %s", strerror(errno));
-    if (hal->inputs.reset && hal->inputs.reset(hal->inputs.ctx) != 0)
-        log_warn("inputs: re-arming the drive enable failed: %s", strerror(errno));
-}
 
 static void log_events(struct ctl *c, struct hal *hal, const struct loop_opts *o,
                        struct loop_stats *st)
@@ -132,10 +124,6 @@ static void log_events(struct ctl *c, struct hal *hal, const struct loop_opts *o
         }
         if (ev.kind == CTL_EV_SESSION)
             st->sessions_done++;
-        if (ev.kind == CTL_EV_COMMAND && ev.cmd == CTL_CMD_RESET)
-            operator_reset(hal);
-        if (ev.kind == CTL_EV_FAULT && c->cfg.drive.stop_mode == CFG_STOP_COAST)
-            hal_drive_fault_stop(&hal->drive);
         if (o->on_event)
             o->on_event(o->arg, &ev);
         if (o->rep_log && event_json(&ev, line, sizeof line) > 0)
@@ -171,6 +159,23 @@ static void drive_command(struct hal *hal, double cmd, struct loop_stats *st)
         st->drive_errors++;
         log_warn("drive: setting %.3f m/s failed: %s", cmd, strerror(errno));
     }
+}
+
+/* What the controller decided for the actuators, applied: the speed, a coast stop, the operator's reset for the drive
+ * and the dead-man, and the drive-enable output. */
+static void actuators_apply(struct hal *hal, const struct ctl_output *out, struct loop_stats *st)
+{
+    drive_command(hal, out->speed, st);
+    if (out->coast)
+        hal_drive_fault_stop(&hal->drive);
+    if (out->drive_reset) {
+        if (hal_drive_reset(&hal->drive) != 0)
+            log_warn("drive: fault reset failed: %s", strerror(errno));
+        if (hal->inputs.reset && hal->inputs.reset(hal->inputs.ctx) != 0)
+            log_warn("inputs: re-arming the drive enable failed: %s", strerror(errno));
+    }
+    if (hal->inputs.enable)     /* the dead-man: fed only while nothing is latched */
+        hal->inputs.enable(hal->inputs.ctx, out->enable);
 }
 
 /* A late tick is counted and said; whether it latches is the safety supervisor's call. */
@@ -246,6 +251,7 @@ int loop_run(struct ctl *c, struct hal *hal, const struct loop_opts *o, struct l
     const double dt = c->dt;
     double t0 = hal->clock.now(hal->clock.ctx), next = t0, now = t0;
     struct ctl_input in;
+    struct ctl_output out;
     double t_zero = -1.0;
     bool sessions_end = false;
 
@@ -272,9 +278,8 @@ int loop_run(struct ctl *c, struct hal *hal, const struct loop_opts *o, struct l
         if (o->on_service)
             o->on_service(o->arg, c, hal, st);
         now = in.now;
-        drive_command(hal, ctl_tick(c, &in), st);
-        if (hal->inputs.enable)     /* the dead-man: fed only while nothing is latched */
-            hal->inputs.enable(hal->inputs.ctx, ctl_fault(c) == FAULT_NONE);
+        ctl_step(c, &in, &out);
+        actuators_apply(hal, &out, st);
         log_events(c, hal, o, st);
         if (o->trace)
             trace_row(o->trace, c, &c->cfg, now);

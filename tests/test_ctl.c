@@ -15,6 +15,7 @@ struct rig_in {                  /* a scripted rig: constant force and belt spee
     bool drive_tripped;          /* a drive that reports its own trip */
     int flicker;
     double ft[1], fn[1], pt[16];
+    struct ctl_output out;       /* what the latest tick decided for the actuators */
 };
 
 static struct ecc_config cfg_default(void)
@@ -33,8 +34,6 @@ static double tick(struct ctl *c, struct rig_in *r, unsigned pressed)
     const double m_per_pulse = 1.0 / 20.0;
     struct ctl_input in = {.now = r->t, .estop = r->estop, .pressed = pressed,
                            .force_t = r->ft, .force_n = r->fn, .pulse_t = r->pt};
-    double cmd;
-
     in.drive.present = r->drive_tripped;
     in.drive.tripped = r->drive_tripped;
     in.drive.fault_code = r->drive_tripped ? 9u : 0u;
@@ -50,9 +49,9 @@ static double tick(struct ctl *c, struct rig_in *r, unsigned pressed)
         r->pt[in.n_pulses++] = r->t - (r->pulse_x - r->next_pulse_x) / fmax(r->speed, 1e-9);
         r->next_pulse_x += m_per_pulse;
     }
-    cmd = ctl_tick(c, &in);
+    ctl_step(c, &in, &r->out);
     r->t += DT;
-    return cmd;
+    return r->out.speed;
 }
 
 static void run_for(struct ctl *c, struct rig_in *r, double seconds)
@@ -453,7 +452,58 @@ TEST(resume_refuses_what_cannot_be)
     CHECK_INT(ctl_resume(&ctl, &(struct ctl_resume){.set = 1, .reps = 0}), CTL_REFUSED_STATE);
 }
 
+/* Everything the actuators do comes out of the tick: with drive.stop_mode = coast the tick a
+ * fault latches asks for a coast stop (once), the enable output is dropped while it is
+ * latched, and the tick that takes the operator's reset passes it to the drive (once). */
+TEST(the_tick_decides_coast_reset_and_enable)
+{
+    struct ecc_config cfg = cfg_default();
+    struct rig_in r = {.next_pulse_x = 0.05, .speed = 0.3};
+    int coasts = 0, resets = 0;
+
+    cfg.drive.stop_mode = CFG_STOP_COAST;
+    ctl_init(&ctl, &cfg);
+    tick(&ctl, &r, HAL_BTN_START);
+    run_for(&ctl, &r, 1.0);
+    CHECK(r.out.enable && !r.out.coast && !r.out.drive_reset);
+    r.force = 400.0;                              /* over the abort force */
+    for (int i = 0; i < 100 && ctl_fault(&ctl) == FAULT_NONE; i++)
+        tick(&ctl, &r, 0);
+    REQUIRE(ctl_fault(&ctl) == FAULT_OVERFORCE);
+    CHECK(r.out.coast);                           /* on the tick it latched */
+    CHECK(!r.out.enable);
+    CHECK(r.out.speed == 0.0);
+    r.force = 0.0;
+    r.speed = 0.0;
+    for (int i = 0; i < 50; i++) {
+        tick(&ctl, &r, 0);
+        coasts += r.out.coast;
+        CHECK(!r.out.enable);
+    }
+    CHECK_INT(coasts, 0);                         /* once, not every tick */
+    tick(&ctl, &r, HAL_BTN_RESET);
+    CHECK(r.out.drive_reset);
+    CHECK(r.out.enable);
+    for (int i = 0; i < 50; i++) {
+        tick(&ctl, &r, 0);
+        resets += r.out.drive_reset;
+    }
+    CHECK_INT(resets, 0);
+
+    cfg.drive.stop_mode = CFG_STOP_RAMP;          /* a ramp stop: no coast asked for */
+    ctl_init(&ctl, &cfg);
+    r = (struct rig_in){.next_pulse_x = 0.05, .speed = 0.3};
+    tick(&ctl, &r, HAL_BTN_START);
+    run_for(&ctl, &r, 1.0);
+    r.force = 400.0;
+    for (int i = 0; i < 100 && ctl_fault(&ctl) == FAULT_NONE; i++)
+        tick(&ctl, &r, 0);
+    REQUIRE(ctl_fault(&ctl) == FAULT_OVERFORCE);
+    CHECK(!r.out.coast && !r.out.enable);
+}
+
 TESTS(T(belt_does_not_move_until_start), T(counted_reps_finish_sets_and_the_session),
+      T(the_tick_decides_coast_reset_and_enable),
       T(short_stroke_is_rejected_with_its_reason),
       T(fault_latches_until_reset_and_restarts_from_minimum),
       T(a_drive_trip_reset_waits_for_the_drive_to_take_it),
