@@ -257,7 +257,6 @@ static int open_loadcell(struct hal_modbus *m, const struct ecc_config *cfg,
 
 /* ---- open / close ------------------------------------------------------------------ */
 
-
 /* struct hal_drive's fault_stop: the coast stop where drive.stop_mode = coast. */
 static int drive_fault_stop(void *ctx)
 {
@@ -466,7 +465,3 @@ void hal_modbus_probe(struct hal_modbus *m, const struct ecc_config *cfg, struct
         probe_loadcell(m, cfg, p);
 }
 
-const struct drive_profile *hal_modbus_profile(const struct hal_modbus *m)
-{
-    return m && m->drive ? &m->profile : NULL;
-}

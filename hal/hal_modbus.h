@@ -53,9 +53,6 @@ int hal_modbus_tare(struct hal_modbus *m);
 /* The load cell's health, saturation and counters. -1/ENODEV without one. */
 int hal_modbus_loadcell_status(struct hal_modbus *m, struct loadcell_modbus_status *st);
 
-/* The drive profile in use (NULL without a Modbus drive), e.g. to print its parameters. */
-const struct drive_profile *hal_modbus_profile(const struct hal_modbus *m);
-
 /* The drive's registers as last read (and the setpoint as last written), and the load
  * cell's reading register, as --probe lines. */
 void hal_modbus_probe(struct hal_modbus *m, const struct ecc_config *cfg, struct hal_probe *p);

@@ -23,10 +23,9 @@ struct modbus_bus {
 
     pthread_t thread;
     bool started;
-    pthread_mutex_t mu;          /* guards stopping, cycles */
+    pthread_mutex_t mu;          /* guards stopping */
     pthread_cond_t cv;           /* signalled on stop */
     bool stopping;
-    long cycles;
 };
 
 /* ---- time -------------------------------------------------------------------------- */
@@ -105,14 +104,6 @@ void modbus_bus_destroy(struct modbus_bus *bus)
     free(bus);
 }
 
-long modbus_bus_cycles(struct modbus_bus *bus)
-{
-    pthread_mutex_lock(&bus->mu);
-    long n = bus->cycles;
-    pthread_mutex_unlock(&bus->mu);
-    return n;
-}
-
 /* ---- the thread -------------------------------------------------------------------- */
 
 static bool stop_requested(struct modbus_bus *bus)
@@ -176,9 +167,6 @@ static void poll_device(struct modbus_bus *bus, int i)
     if (before(&d->due, &now))
         d->due = now;
     bus->next = (i + 1) % bus->ndev;
-    pthread_mutex_lock(&bus->mu);
-    bus->cycles++;
-    pthread_mutex_unlock(&bus->mu);
 }
 
 /* Sleep until the deadline or a stop request, whichever is first. */

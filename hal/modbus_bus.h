@@ -47,7 +47,4 @@ void modbus_bus_stop(struct modbus_bus *bus);
 /* Stop (if needed), close the link, free the bus. NULL is a no-op. */
 void modbus_bus_destroy(struct modbus_bus *bus);
 
-/* Cycles run since start (all devices), for tests and benches. */
-long modbus_bus_cycles(struct modbus_bus *bus);
-
 #endif

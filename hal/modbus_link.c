@@ -188,11 +188,6 @@ void modbus_link_single_try(struct modbus_link *link, bool on)
     link->single_try = on;
 }
 
-bool modbus_link_connected(const struct modbus_link *link)
-{
-    return link->connected;
-}
-
 static void disconnect(struct modbus_link *link)
 {
     if (link->connected) {

@@ -117,9 +117,6 @@ void modbus_link_single_try(struct modbus_link *link, bool on);
 /* Attempts answered by a device (a good reply or an exception) since the link opened. */
 long modbus_link_replies(const struct modbus_link *link);
 
-/* Whether a connection is open right now. */
-bool modbus_link_connected(const struct modbus_link *link);
-
 /* Close the connection (if open) and free the link. NULL is a no-op. */
 void modbus_link_close(struct modbus_link *link);
 

@@ -80,16 +80,6 @@ static const char *const verdict_labels[REPORT_VERDICTS] = {
     "counted", "too short", "too little travel", "out of band", "aborted",
     "above band at min speed", "below band at max speed"};
 
-const char *report_verdict_name(enum report_verdict v)
-{
-    return (unsigned)v < REPORT_VERDICTS ? verdict_names[v] : NULL;
-}
-
-const char *report_verdict_label(enum report_verdict v)
-{
-    return (unsigned)v < REPORT_VERDICTS ? verdict_labels[v] : NULL;
-}
-
 static int verdict_from_name(const char *s)
 {
     for (int v = 0; v < REPORT_VERDICTS; v++)

@@ -42,11 +42,6 @@ enum report_verdict {
     REPORT_VERDICTS
 };
 
-/* "counted", "too_short", ... as in the log; NULL for an out-of-range value. */
-const char *report_verdict_name(enum report_verdict v);
-/* "counted", "too short", "too little travel", "out of band", "aborted". */
-const char *report_verdict_label(enum report_verdict v);
-
 struct report_run {              /* the "run" line */
     int version;
     char mode[24];               /* "continuous", "fixed", ... */
