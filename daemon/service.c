@@ -29,6 +29,8 @@ enum mb_op { OP_CTL = 0, OP_TARE, OP_SPAN, OP_PATIENT };
 
 struct mailbox {
     pthread_mutex_t lock;       /* the loop only ever trylocks it */
+    pthread_cond_t done;        /* signalled by the loop when a request is done
+                                   (CLOCK_MONOTONIC timed waits) */
     enum mb_state state;
     /* request */
     enum mb_op op;
@@ -66,6 +68,7 @@ struct service {
     double started_wall;
     struct mailbox mb;
     pthread_mutex_t snap_lock;  /* the loop only ever trylocks it */
+    pthread_cond_t snap_cv;     /* broadcast by the loop with each snapshot it publishes */
     struct snapshot snap;
     /* loop thread only */
     bool cal_watch;             /* a tare or span was started: record it when done */
@@ -76,6 +79,31 @@ struct service {
     long patient_cached;
     char patient_name[STORE_NAME_MAX];
 };
+
+/* Condition variables whose timed waits run on CLOCK_MONOTONIC (a wall-clock step must not
+ * stretch or cut a wait). */
+static void monotonic_cond_init(pthread_cond_t *cv)
+{
+    pthread_condattr_t ca;
+
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(cv, &ca);
+    pthread_condattr_destroy(&ca);
+}
+
+/* CLOCK_MONOTONIC now + s. */
+static struct timespec deadline_in(double s)
+{
+    struct timespec t;
+    long ns;
+
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    ns = t.tv_nsec + (long)((s - (double)(long)s) * 1e9);
+    t.tv_sec += (time_t)s + ns / 1000000000L;
+    t.tv_nsec = ns % 1000000000L;
+    return t;
+}
 
 struct service *service_open(const struct service_params *p)
 {
@@ -88,6 +116,8 @@ struct service *service_open(const struct service_params *p)
     s->started_wall = p->started_wall;
     pthread_mutex_init(&s->mb.lock, NULL);
     pthread_mutex_init(&s->snap_lock, NULL);
+    monotonic_cond_init(&s->mb.done);
+    monotonic_cond_init(&s->snap_cv);
     s->patient_cached = -1;
     return s;
 }
@@ -98,6 +128,8 @@ void service_close(struct service *s)
         return;
     pthread_mutex_destroy(&s->mb.lock);
     pthread_mutex_destroy(&s->snap_lock);
+    pthread_cond_destroy(&s->mb.done);
+    pthread_cond_destroy(&s->snap_cv);
     free(s);
 }
 
@@ -227,6 +259,7 @@ static void mailbox_run(struct service *s, struct ctl *c, struct hal *hal, doubl
         mb->sched = c->sched_verdict;
         mb->wait_s = c->sched_wait_s;
         mb->state = MB_DONE;
+        pthread_cond_signal(&mb->done);     /* never blocks the loop */
     }
     pthread_mutex_unlock(&mb->lock);
 }
@@ -293,6 +326,7 @@ static void snapshot_publish(struct service *s, const struct ctl *c, struct hal 
         s->snap.cal_known = true;
     }
     s->snap.valid = true;
+    pthread_cond_broadcast(&s->snap_cv);    /* never blocks the loop */
     pthread_mutex_unlock(&s->snap_lock);
 }
 
@@ -322,25 +356,17 @@ void service_on_event(void *arg, const struct ctl_event *ev)
 
 /* ---- the socket thread's side: talking to the loop ---------------------------------- */
 
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
-
 /* Post the prepared request and wait for the loop. Returns 0 with the result in mb, or
  * -1 when the loop did not take it in time (withdrawn). Call with mb->lock held; it is
  * held again on return. */
 static int mailbox_call(struct mailbox *mb)
 {
+    struct timespec deadline = deadline_in(SERVICE_WAIT_S);
+
     mb->state = MB_REQUESTED;
-    for (long waited = 0; waited < (long)(SERVICE_WAIT_S * 1000); waited++) {
-        pthread_mutex_unlock(&mb->lock);
-        sleep_ms(1);
-        pthread_mutex_lock(&mb->lock);
-        if (mb->state == MB_DONE)
+    while (mb->state != MB_DONE)
+        if (pthread_cond_timedwait(&mb->done, &mb->lock, &deadline) == ETIMEDOUT)
             break;
-    }
     if (mb->state != MB_DONE) {
         mb->state = MB_EMPTY;               /* withdrawn: the loop will not run it */
         return -1;
@@ -355,6 +381,23 @@ static bool snapshot_read(struct service *s, struct snapshot *out)
     *out = s->snap;
     pthread_mutex_unlock(&s->snap_lock);
     return out->valid;
+}
+
+/* The snapshot the loop publishes after the current one (a command's effect shows there),
+ * waiting for it at most SERVICE_WAIT_S; false if none came. */
+static bool snapshot_after_next_tick(struct service *s, struct snapshot *out)
+{
+    struct timespec deadline = deadline_in(SERVICE_WAIT_S);
+    long seen;
+
+    pthread_mutex_lock(&s->snap_lock);
+    seen = s->snap.ticks;
+    while (s->snap.ticks == seen)
+        if (pthread_cond_timedwait(&s->snap_cv, &s->snap_lock, &deadline) == ETIMEDOUT)
+            break;
+    *out = s->snap;
+    pthread_mutex_unlock(&s->snap_lock);
+    return out->valid && out->ticks != seen;
 }
 
 /* ---- replies ------------------------------------------------------------------------ */
@@ -584,8 +627,7 @@ static char *command_reply(struct service *s, const struct req *r, const struct 
         return refused(s, r, mb);
     o = reply_ok(r);
     json_object_set_new(o, "result", json_string("ok"));
-    sleep_ms(1000 / (s->cfg->loop.rate_hz > 0 ? s->cfg->loop.rate_hz : 100) + 1);
-    if (snapshot_read(s, &sn))              /* one tick later: the state it led to */
+    if (snapshot_after_next_tick(s, &sn))   /* the state it led to */
         json_object_set_new(o, "state", json_string(sn.st.state));
     return reply_dump(o);
 }
