@@ -11,7 +11,8 @@
 # Then it builds, in BUILD/v2/, the whole library (hal/gpio_v2.c compiled in, warnings as
 # errors, sanitizer and optimised flavours), eccd, and every unit test whose source
 # includes a GPIO part of hal/ (hal/gpio*, hal/*gpio*, hal/hx711*, hal/loadcell_iio*,
-# hal/drive_pwm*, hal/calibration*), and runs those tests against the private library.
+# hal/drive_pwm*, hal/calibration*) or the fake GPIO (tests/gpio_fake.h), and runs those
+# tests against the private library.
 #
 # Prints "ok   t_gpiod_v2: NAME" / "FAIL t_gpiod_v2: NAME" per check: the build, that
 # the binaries really use libgpiod 2, and each test binary's own lines forwarded with
@@ -140,7 +141,7 @@ case $v2version in
 esac
 
 # The unit tests that exercise GPIO parts of hal/.
-gpio_tests=$(grep -l -E '^#include "hal/([a-z_]*gpio|hx711|loadcell_iio|drive_pwm|calibration)' \
+gpio_tests=$(grep -l -E '^#include "(hal/([a-z_]*gpio|hx711|loadcell_iio|drive_pwm|calibration)|tests/gpio_fake)' \
     tests/test_*.c 2>/dev/null | sed 's|^tests/\(.*\)\.c$|\1|')
 targets="$v2build/san/libecc.a $v2build/san/eccd $v2build/rel/libecc.a"
 for t in $gpio_tests; do targets="$targets $v2build/san/tests/$t"; done
