@@ -19,25 +19,16 @@ build=${1:-build}
 eccd="$build/san/eccd"
 eccsim="$build/san/eccsim"
 name=t_hil
-tmp=$(mktemp -d)
+. "$(dirname "$0")/lib.sh"
 simpid=""
-cleanup() {
-    [ -n "$simpid" ] && kill "$simpid" 2>/dev/null
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
+at_exit 'stop "$simpid"'
 # Sanitizer runtimes add start-up time, not behaviour; keep their reports.
 export ASAN_OPTIONS=detect_leaks=1
 
-ok() { echo "ok   $name: $1"; }
-fail() { echo "FAIL $name: $1"; shift; for f in "$@"; do echo "  --- $f"; tail -n 15 "$f" | sed 's/^/  /'; done; }
-now() { date +%s.%N; }
 # A port unlikely to be in use: derived from the PID, in 20000..39999.
 port=$((20000 + $$ % 20000))
 
-. tests/hil/sim.sh
-
-count() { grep -c "$1" "$2" 2>/dev/null || true; }
+. "$(dirname "$0")/hil/sim.sh"
 
 # The last row of eccsim's truth CSV: t,setpoint_mps,motor_mps,belt_mps,force_n,running,...
 last_motor() { tail -n 1 "$1" | cut -d, -f3; }

@@ -21,23 +21,15 @@ eccd="$build/san/eccd"
 eccsim="$build/san/eccsim"
 eccctl="$build/san/eccctl"
 name=t_preflight
-tmp=$(mktemp -d)
+. "$(dirname "$0")/lib.sh"
+at_exit 'stop "$simpid"; stop "$eccdpid"'
 simpid=""
 eccdpid=""
-cleanup() {
-    [ -n "$eccdpid" ] && kill "$eccdpid" 2>/dev/null
-    [ -n "$simpid" ] && kill "$simpid" 2>/dev/null
-    wait 2>/dev/null
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
 export ASAN_OPTIONS=detect_leaks=1
 
-ok() { echo "ok   $name: $1"; }
-fail() { echo "FAIL $name: $1"; shift; for f in "$@"; do echo "  --- $f"; tail -n 12 "$f" | sed 's/^/  /'; done; }
 port=$((20000 + ($$ + 7919) % 20000))
 
-. tests/hil/sim.sh
+. "$(dirname "$0")/hil/sim.sh"
 
 # Rows of eccsim's truth CSV (t,setpoint_mps,...) with a non-zero setpoint.
 moving_rows() { awk -F, 'NR > 1 && $2 + 0 > 0' "$1" 2>/dev/null | wc -l; }

@@ -11,19 +11,12 @@ build=${1:-build}
 eccd="$build/san/eccd"
 eccsim="$build/san/eccsim"
 name=t_probe
-tmp=$(mktemp -d)
+. "$(dirname "$0")/lib.sh"
+at_exit 'stop "$simpid"'
 simpid=""
-cleanup() {
-    [ -n "$simpid" ] && kill "$simpid" 2>/dev/null
-    wait 2>/dev/null
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
 export ASAN_OPTIONS=detect_leaks=1
-ok() { echo "ok   $name: $1"; }
-fail() { echo "FAIL $name: $1"; shift; for f in "$@"; do echo "  --- $f"; tail -n 25 "$f" | sed 's/^/  /'; done; }
 port=$((20000 + ($$ + 4099) % 20000))
-. tests/hil/sim.sh
+. "$(dirname "$0")/hil/sim.sh"
 
 # lines FILE PATTERN...: each extended regex matches a line of FILE (said when not).
 lines() {

@@ -1,6 +1,6 @@
-# tests/hil/sim.sh - sourced by the HIL test scripts (t_hil.sh, t_preflight.sh): start and
-# stop eccsim. The caller sets eccsim (the binary), tmp (a scratch directory) and port (the
-# last TCP port used; each start takes the next one).
+# tests/hil/sim.sh - sourced by the HIL test scripts (t_hil.sh, t_preflight.sh, t_probe.sh)
+# after tests/lib.sh: start and stop eccsim. The caller sets eccsim (the binary) and port
+# (the last TCP port used; each start takes the next one); $tmp is lib.sh's.
 
 # start_sim CONFIG TAG [eccsim options]: start eccsim on the next port with TAG's truth files
 # in $tmp, wait for its ready line. Sets simpid and sim_t0 (when it was launched).
@@ -13,18 +13,13 @@ start_sim() {
         --truth-csv "$tmp/$tag.truth.csv" "$@" >"$tmp/$tag.sim.out" 2>"$tmp/$tag.sim.err" &
     simpid=$!
     sim_t0=$(date +%s.%N)
-    i=0
-    while ! grep -q '^eccsim: ready' "$tmp/$tag.sim.out" 2>/dev/null; do
-        i=$((i + 1))
-        if [ $i -gt 100 ] || ! kill -0 "$simpid" 2>/dev/null; then
-            echo "  eccsim did not become ready"; cat "$tmp/$tag.sim.err"; return 1
-        fi
-        sleep 0.1
-    done
+    wait_line "$tmp/$tag.sim.out" '^eccsim: ready' 10 "$simpid" && return 0
+    echo "  eccsim did not become ready"
+    cat "$tmp/$tag.sim.err"
+    return 1
 }
 
 stop_sim() {
-    kill -TERM "$simpid" 2>/dev/null
-    wait "$simpid" 2>/dev/null
+    stop "$simpid"
     simpid=""
 }
