@@ -7,10 +7,9 @@ set -eu
 build=${1:-build}
 out="$build/demo-hil"
 mkdir -p "$out"
-port=$((20000 + $$ % 20000))
 reps=${REPS:-6}
 
-"$build/eccsim" -c tests/hil/tcp.ini --tcp-port "$port" --truth-log "$out/truth.jsonl" \
+"$build/eccsim" -c tests/hil/tcp.ini --tcp-port auto --truth-log "$out/truth.jsonl" \
     --truth-csv "$out/truth.csv" -q >"$out/eccsim.out" 2>"$out/eccsim.err" &
 sim=$!
 trap 'kill $sim 2>/dev/null || true' EXIT
@@ -21,6 +20,7 @@ until grep -q '^eccsim: ready' "$out/eccsim.out" 2>/dev/null; do
     sleep 0.1
 done
 sed 's/^/  /' "$out/eccsim.out"
+port=$(sed -n 's/^eccsim: tcp on .*:\([0-9][0-9]*\)$/\1/p' "$out/eccsim.out")
 echo
 echo "eccd -> eccsim over Modbus TCP (delta-vfd at unit 1, load cell at unit 2), one set of"
 echo "$reps reps in real time (about $((reps * 3 + 5)) s); each stroke as eccd judges it:"

@@ -49,6 +49,7 @@ struct options {
     const char *sets[MAX_SETS];
     int nsets;
     int tcp_port;                 /* -1: the config's */
+    bool tcp_auto;                /* --tcp-port auto: a free port the kernel picks */
     const char *pty_link;         /* NULL: the config's */
     const char *truth_log;        /* NULL: the config's sim.truth_log */
     const char *truth_csv;        /* NULL: the config's eccsim.truth_csv */
@@ -111,7 +112,9 @@ static void usage(FILE *f)
 "Options:\n"
 "  -c, --config FILE      the INI file (required)\n"
 "  -s, --set SEC.KEY=VAL  override one config key (repeatable; same checks as the file)\n"
-"      --tcp-port N       serve Modbus TCP on port N (0: no TCP); overrides eccsim.tcp_port\n"
+"      --tcp-port N|auto  serve Modbus TCP on port N (0: no TCP); overrides eccsim.tcp_port.\n"
+"                         auto: a free port the kernel picks, named on the 'eccsim: tcp on'\n"
+"                         line (what tests and scripts that run several rigs want)\n"
 "      --pty-link PATH    make PATH a symlink to the RTU pty (removed on exit); overrides\n"
 "                         eccsim.pty_link\n"
 "      --fault KIND@T[:DURATION]\n"
@@ -247,6 +250,12 @@ static int take_option(struct options *o, int opt, const char *arg)
     case OPT_TRUTH_LOG: o->truth_log = arg; return 0;
     case OPT_TRUTH_CSV: o->truth_csv = arg; return 0;
     case OPT_TCP_PORT:
+        if (strcmp(arg, "auto") == 0) {
+            o->tcp_auto = true;
+            o->tcp_port = -1;
+            return 0;
+        }
+        o->tcp_auto = false;
         if (parse_number("--tcp-port", arg, 0, 65535, &x) < 0 || x != floor(x))
             return -1;
         o->tcp_port = (int)x;
@@ -517,12 +526,14 @@ static int open_servers(struct eccsim *e)
     }
     fcntl(e->stop[0], F_SETFD, FD_CLOEXEC);
     fcntl(e->stop[1], F_SETFD, FD_CLOEXEC);
-    if (e->cfg.eccsim.tcp_port > 0) {
-        if (simsrv_tcp_open(&e->tcp, &e->dev, e->cfg.eccsim.listen, e->cfg.eccsim.tcp_port,
-                            e->stop[0], err, sizeof err) != 0) {
+    if (e->opt.tcp_auto || e->cfg.eccsim.tcp_port > 0) {
+        if (simsrv_tcp_open(&e->tcp, &e->dev, e->cfg.eccsim.listen,
+                            e->opt.tcp_auto ? 0 : e->cfg.eccsim.tcp_port, e->stop[0], err,
+                            sizeof err) != 0) {
             log_error("%s", err);
             return -1;
         }
+        e->cfg.eccsim.tcp_port = simsrv_tcp_port(&e->tcp);
         e->tcp_on = true;
     }
     return open_rtu(e);

@@ -172,6 +172,17 @@ int simsrv_tcp_open(struct simsrv_tcp *t, struct simdev *d, const char *addr, in
     return 0;
 }
 
+int simsrv_tcp_port(const struct simsrv_tcp *t)
+{
+    struct sockaddr_in a;
+    socklen_t len = sizeof a;
+
+    if (t->listen_fd < 0 || getsockname(t->listen_fd, (struct sockaddr *)&a, &len) != 0 ||
+        a.sin_family != AF_INET)
+        return -1;
+    return ntohs(a.sin_port);
+}
+
 void simsrv_tcp_close(struct simsrv_tcp *t)
 {
     if (t->listen_fd >= 0)

@@ -55,9 +55,12 @@ struct simsrv_tcp {
     struct simsrv_client clients[SIMSRV_TCP_CLIENTS];
 };
 
-/* Listen on addr:port (a dotted IPv4 address). Returns 0, or -1 with err. */
+/* Listen on addr:port (a dotted IPv4 address; port 0: one the kernel picks, which
+ * simsrv_tcp_port then names). Returns 0, or -1 with err. */
 int simsrv_tcp_open(struct simsrv_tcp *t, struct simdev *d, const char *addr, int port,
                     int stop_fd, char *err, size_t errlen);
+/* The port t listens on (the kernel's pick when opened with port 0), or -1. */
+int simsrv_tcp_port(const struct simsrv_tcp *t);
 /* The acceptor (arg: struct simsrv_tcp *): a thread per master; returns on stop, after
  * joining them. */
 void *simsrv_tcp_thread(void *arg);

@@ -22,10 +22,11 @@
 #define DELTA_SETPOINT 0x2001   /* delta-vfd: frequency setpoint, Hz x 100 */
 #define DELTA_FREQ 0x2103       /* delta-vfd: output frequency, Hz x 100 */
 
-/* Start eccsim on a config naming the delta-vfd profile; wait for its ready line. */
-static pid_t sim_start(const char *eccsim, const char *dir, int port, int baud, const char *tty)
+/* Start eccsim on a config naming the delta-vfd profile, on a TCP port the kernel picks
+ * (*port: the one its 'tcp on' line names); wait for its ready line. */
+static pid_t sim_start(const char *eccsim, const char *dir, int *port, int baud, const char *tty)
 {
-    char cfg[512], out[512], line[256], portarg[16], set_baud[64];
+    char cfg[512], out[512], line[256], set_baud[64];
     FILE *f;
     pid_t pid;
 
@@ -37,24 +38,28 @@ static pid_t sim_start(const char *eccsim, const char *dir, int port, int baud, 
     fprintf(f, "[drive]\nprofile = delta-vfd\nunit_id = 1\n[loadcell]\nunit_id = 2\n");
     fclose(f);
     unlink(out);
-    snprintf(portarg, sizeof portarg, "%d", port);
     snprintf(set_baud, sizeof set_baud, "drive.baud=%d", baud);
     fflush(stdout);             /* or the child's exit would print it again */
     pid = fork();
     if (pid == 0) {
         if (!freopen(out, "w", stdout) || !freopen("/dev/null", "w", stderr))
             _exit(127);
-        execl(eccsim, eccsim, "-c", cfg, "-q", "--tcp-port", portarg, "--pty-link", tty,
+        execl(eccsim, eccsim, "-c", cfg, "-q", "--tcp-port", "auto", "--pty-link", tty,
               "--set", set_baud, (char *)NULL);
         _exit(127);
     }
     for (int i = 0; i < 100 && pid > 0; i++) {
         f = fopen(out, "r");
-        while (f && fgets(line, sizeof line, f))
+        while (f && fgets(line, sizeof line, f)) {
+            const char *colon = strrchr(line, ':');
+
+            if (strncmp(line, "eccsim: tcp on ", 15) == 0 && colon)
+                *port = atoi(colon + 1);
             if (strncmp(line, "eccsim: ready", 13) == 0) {
                 fclose(f);
                 return pid;
             }
+        }
         if (f)
             fclose(f);
         usleep(100000);
@@ -140,7 +145,7 @@ int main(int argc, char **argv)
     const char *build = argc > 1 ? argv[1] : "build";
     char eccsim[512], dir[] = "/tmp/bench_modbus_XXXXXX", tty[64];
     static const int bauds[] = {19200, 115200};
-    int port = 20000 + getpid() % 20000;
+    int port = 0;
     pid_t sim;
 
     snprintf(eccsim, sizeof eccsim, "%s/rel/eccsim", build);
@@ -149,7 +154,7 @@ int main(int argc, char **argv)
     snprintf(tty, sizeof tty, "%s/tty", dir);
     printf("Modbus against eccsim (delta-vfd; %d cycles of one setpoint write + one read)\n",
            N_TX);
-    sim = sim_start(eccsim, dir, port, 19200, tty);
+    sim = sim_start(eccsim, dir, &port, 19200, tty);
     if (sim < 0) {
         fprintf(stderr, "bench: eccsim did not start\n");
         return 1;
@@ -164,7 +169,7 @@ int main(int argc, char **argv)
                                        .parity = 'E', .data_bits = 8, .stop_bits = 1,
                                        .min_gap_ms = 0, .timeout_ms = 200, .retries = 0};
         snprintf(p.device, sizeof p.device, "%s", tty);
-        sim = sim_start(eccsim, dir, port + 1 + i, bauds[i], tty);
+        sim = sim_start(eccsim, dir, &port, bauds[i], tty);
         if (sim < 0)
             return 1;
         snprintf(label, sizeof label, "RTU %6d baud 8E1", bauds[i]);

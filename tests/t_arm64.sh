@@ -110,17 +110,17 @@ else
 fi
 
 # A whole short set: the arm64 eccd drives the arm64 eccsim over Modbus TCP.
-port=$((40000 + $$ % 20000))
 # qemu itself in the background, not the arm() function: a function run with & is a
 # subshell, and killing its pid would leave qemu (and eccsim) running.
 "$qemu" -L "$root" "$abuild/rel/eccsim" -c "$cfg" --set protocol.reps_per_set=$reps_want \
-    --tcp-port "$port" --truth-log "$tmp/truth.jsonl" --truth-csv "$tmp/truth.csv" \
+    --tcp-port auto --truth-log "$tmp/truth.jsonl" --truth-csv "$tmp/truth.csv" \
     >"$tmp/sim.out" 2>"$tmp/sim.err" &
 simpid=$!
 if ! wait_line "$tmp/sim.out" '^eccsim: ready' 30 "$simpid"; then
     fail qemu_set_counts_the_athletes_valid_strokes "$tmp/sim.err"
     exit 1
 fi
+port=$(sed -n 's/^eccsim: tcp on .*:\([0-9][0-9]*\)$/\1/p' "$tmp/sim.out")
 t0=$(now)
 timeout 180 "$qemu" -L "$root" "$abuild/rel/eccd" -c "$cfg" --set drive.port="$port" \
     --set protocol.reps_per_set=$reps_want --start --sessions 1 \

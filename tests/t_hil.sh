@@ -25,8 +25,7 @@ at_exit 'stop "$simpid"'
 # Sanitizer runtimes add start-up time, not behaviour; keep their reports.
 export ASAN_OPTIONS=detect_leaks=1
 
-# A port unlikely to be in use: derived from the PID, in 20000..39999.
-port=$((20000 + $$ % 20000))
+port=""   # start_sim sets it: eccsim's, picked by the kernel
 
 . "$(dirname "$0")/hil/sim.sh"
 

@@ -61,21 +61,18 @@ listen = 127.0.0.1
 pace_bytes = true
 EOF
 
-# start_eccsim PROFILE: on a free port (tried at random); sets pid, port and pty.
+# start_eccsim PROFILE: on a free port the kernel picks; sets pid, port and pty.
 start_eccsim() {
-    for _ in 1 2 3 4 5 6; do
-        port=$(( 20000 + $(od -An -N2 -tu2 /dev/urandom) % 40000 ))
-        "$eccsim" -c "$tmp/rig.ini" --set drive.profile="$1" --tcp-port "$port" \
-            >"$tmp/out" 2>"$tmp/err" &
-        pid=$!
-        # up to 10 s for the sanitizer build to start
-        if wait_line "$tmp/out" '^eccsim: ready' 10 "$pid"; then
-            pty=$(sed -n 's/^eccsim: rtu on //p' "$tmp/out")
-            return 0
-        fi
-        stop_eccsim
-        grep -q 'in use' "$tmp/err" || break
-    done
+    "$eccsim" -c "$tmp/rig.ini" --set drive.profile="$1" --tcp-port auto \
+        >"$tmp/out" 2>"$tmp/err" &
+    pid=$!
+    # up to 10 s for the sanitizer build to start
+    if wait_line "$tmp/out" '^eccsim: ready' 10 "$pid"; then
+        pty=$(sed -n 's/^eccsim: rtu on //p' "$tmp/out")
+        port=$(sed -n 's/^eccsim: tcp on .*:\([0-9][0-9]*\)$/\1/p' "$tmp/out")
+        [ -n "$port" ] && return 0
+    fi
+    stop_eccsim
     detail=$(head -n 3 "$tmp/err" | tr '\n' ' ')
     return 1
 }

@@ -15,7 +15,7 @@ name=t_probe
 at_exit 'stop "$simpid"'
 simpid=""
 export ASAN_OPTIONS=detect_leaks=1
-port=$((20000 + ($$ + 4099) % 20000))
+port=""   # start_sim sets it: eccsim's, picked by the kernel
 . "$(dirname "$0")/hil/sim.sh"
 
 # lines FILE PATTERN...: each extended regex matches a line of FILE (said when not).

@@ -97,21 +97,22 @@ eccd_start() {
     eccd_pid=$!
 }
 
-# sim_start DIR PORT SCENARIO
+# sim_start DIR SCENARIO: eccsim on a free port the kernel picks; sets sim_pid and port.
 sim_start() {
-    "$build/rel/eccsim" -c "$cfg" --tcp-port "$2" --set sim.scenario="$3" -q \
+    "$build/rel/eccsim" -c "$cfg" --tcp-port auto --set sim.scenario="$2" -q \
         --truth-log "$1/truth.jsonl" \
         --truth-csv "$1/truth.csv" >"$1/sim.out" 2>"$1/sim.err" &
     sim_pid=$!
-    wait_line "$1/sim.out" '^eccsim: ready' 10 "$sim_pid"
+    wait_line "$1/sim.out" '^eccsim: ready' 10 "$sim_pid" || return 1
+    port=$(sed -n 's/^eccsim: tcp on .*:\([0-9][0-9]*\)$/\1/p' "$1/sim.out")
+    [ -n "$port" ]
 }
 
 eccd_over() { ! alive "$eccd_pid"; }
 
-# point SEED PORT: one kill and restart; writes "ok|FAIL ..." to DIR/result.
+# point SEED: one kill and restart; writes "ok|FAIL ..." to DIR/result.
 point() {
     seed=$1
-    port=$2
     d="$tmp/p$seed"
     mkdir -p "$d"
     at=$(kill_time "$seed")
@@ -124,7 +125,7 @@ point() {
         if [ "$1" = ok ]; then ok "$tag${2:+ ($2)}"; else fail "$tag" "$2"; fi >"$d/result"
     }
 
-    sim_start "$d" "$port" "$scenario" || { say FAIL "eccsim did not start"; return; }
+    sim_start "$d" "$scenario" || { say FAIL "eccsim did not start"; return; }
     eccd_start "$bin" "$d" "$port" run1
     sleep "$at"                                 # the kill time is the point's input
     if ! kill -0 "$eccd_pid" 2>/dev/null; then
@@ -183,12 +184,11 @@ point() {
     fi
 }
 
-base=$((30000 + $$ % 20000))
 seed=1
 while [ $seed -le "$points" ]; do
     running=0
     while [ $running -lt "$jobs" ] && [ $seed -le "$points" ]; do
-        point "$seed" $((base + seed)) &
+        point "$seed" &
         running=$((running + 1))
         seed=$((seed + 1))
     done
