@@ -229,7 +229,7 @@ void calibration_ring_params_from_config(const struct ecc_config *cfg,
     };
 }
 
-struct calibration_ring *calibration_ring_create(const struct calibration_ring_params *p)
+static struct calibration_ring *ring_alloc(const struct calibration_ring_params *p)
 {
     if (!p || !isfinite(p->cal.offset) || !isfinite(p->cal.scale) || p->cal.scale == 0.0 ||
         !(p->full_scale_n > 0.0) || p->ring_len < 0) {
@@ -273,13 +273,13 @@ struct calibration_ring *calibration_ring_open(const struct calibration_ring_par
 
     if (q.path && *q.path && calibration_load(q.path, &q.cal, err, errlen) < 0)
         return NULL;
-    struct calibration_ring *r = calibration_ring_create(&q);
+    struct calibration_ring *r = ring_alloc(&q);
     if (!r)
-        snprintf(err, errlen, "load cell: %s", strerror(errno));
+        snprintf(err, errlen, "load cell: %s", errno == EINVAL ? "bad calibration parameters" : strerror(errno));
     return r;
 }
 
-void calibration_ring_destroy(struct calibration_ring *r)
+void calibration_ring_close(struct calibration_ring *r)
 {
     if (!r)
         return;

@@ -82,14 +82,13 @@ struct calibration_ring_status {
 
 struct calibration_ring;
 
-/* NULL with errno EINVAL (bad params) or ENOMEM. The path string is copied.
- * calibration_ring_destroy stops the thread (if any) and frees; NULL is a no-op. */
-struct calibration_ring *calibration_ring_create(const struct calibration_ring_params *p);
-void calibration_ring_destroy(struct calibration_ring *r);
-/* calibration_ring_create with p->path loaded over p->cal first (a missing file is
- * fine). NULL with a message in err (FILE:LINE for junk) and errno. */
+/* The ring, with p->path (when set) loaded over p->cal first: a missing file is fine, the
+ * path string is copied. NULL with a message in err (FILE:LINE for junk) and errno
+ * (EINVAL for bad params, ENOMEM). calibration_ring_close stops the thread (if any) and
+ * frees; NULL is a no-op. */
 struct calibration_ring *calibration_ring_open(const struct calibration_ring_params *p,
                                                char *err, size_t errlen);
+void calibration_ring_close(struct calibration_ring *r);
 
 /* Producer: one reading (counts) taken at t (s, HAL clock). at_rail: the ADC sat at its
  * limit (passed on pinned at +-full_scale_n, as is any reading at or beyond full scale;
@@ -114,7 +113,7 @@ void calibration_ring_status(struct calibration_ring *r, struct calibration_ring
  * errno (EBUSY: running). */
 int calibration_ring_start(struct calibration_ring *r, double (*fill)(void *arg), void *arg);
 /* Stop the thread and join it (after its current fill call). Safe to call twice or
- * unstarted; calibration_ring_destroy calls it. */
+ * unstarted; calibration_ring_close calls it. */
 void calibration_ring_stop(struct calibration_ring *r);
 /* The calibration in use (a copy). */
 struct calibration calibration_ring_get(struct calibration_ring *r);

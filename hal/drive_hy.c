@@ -87,7 +87,7 @@ static bool params_ok(const struct drive_hy_params *p)
            p->healthy_after >= 1;
 }
 
-struct drive_hy *drive_hy_create(const struct drive_hy_params *p, double (*now)(void *),
+struct drive_hy *drive_hy_open(const struct drive_hy_params *p, double (*now)(void *),
                                  void *clock_ctx, char *err, size_t errlen)
 {
     if (!p || !now || !params_ok(p)) {

@@ -62,7 +62,7 @@ struct drive_hy;
 /* Create the drive (no I/O, no thread yet). now(clock_ctx) is the HAL clock that stamps
  * readings. NULL with a message in err (bad parameters; the serial settings the port cannot
  * take). Free with drive_hy_close. */
-struct drive_hy *drive_hy_create(const struct drive_hy_params *p, double (*now)(void *),
+struct drive_hy *drive_hy_open(const struct drive_hy_params *p, double (*now)(void *),
                                  void *clock_ctx, char *err, size_t errlen);
 
 /* Start the I/O thread. 0, or -1 with errno. */

@@ -95,7 +95,7 @@ static bool params_ok(const struct drive_modbus_params *p)
            p->fail_after >= 1 && p->healthy_after >= 1;
 }
 
-struct drive_modbus *drive_modbus_create(const struct drive_profile *profile,
+struct drive_modbus *drive_modbus_open(const struct drive_profile *profile,
                                          const struct drive_modbus_params *params,
                                          double (*now)(void *), void *clock_ctx)
 {
@@ -122,7 +122,7 @@ struct drive_modbus *drive_modbus_create(const struct drive_profile *profile,
     return d;
 }
 
-void drive_modbus_destroy(struct drive_modbus *d)
+void drive_modbus_close(struct drive_modbus *d)
 {
     if (!d)
         return;

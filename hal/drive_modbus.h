@@ -51,11 +51,11 @@ struct drive_modbus;
 
 /* Create the drive (no I/O). The profile and params are copied. now(clock_ctx) is the HAL
  * clock (s) used to stamp readings. Returns NULL with errno EINVAL (bad params) or ENOMEM.
- * Free with drive_modbus_destroy after the bus thread has stopped. */
-struct drive_modbus *drive_modbus_create(const struct drive_profile *profile,
+ * Free with drive_modbus_close after the bus thread has stopped. */
+struct drive_modbus *drive_modbus_open(const struct drive_profile *profile,
                                          const struct drive_modbus_params *params,
                                          double (*now)(void *), void *clock_ctx);
-void drive_modbus_destroy(struct drive_modbus *d);
+void drive_modbus_close(struct drive_modbus *d);
 
 /* ---- control side (struct hal_drive functions; ctx is the struct drive_modbus *) ---- */
 

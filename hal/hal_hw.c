@@ -155,7 +155,7 @@ static int open_hy(struct hal_hw *h, const struct ecc_config *cfg, struct hal *h
         return snprintf(err, errlen, "[drive] device: %s: %s", cfg->drive.device,
                         strerror(errno)), -1;
     hy_params(cfg, &p);
-    h->hy = drive_hy_create(&p, clock_posix_now, &h->clock, why, sizeof why);
+    h->hy = drive_hy_open(&p, clock_posix_now, &h->clock, why, sizeof why);
     if (!h->hy)
         return snprintf(err, errlen, "[drive] profile: %s", why), -1;
     if (drive_hy_start(h->hy) != 0)

@@ -129,7 +129,7 @@ static int bus_for(struct hal_modbus *m, const struct modbus_link_params *lp,
                  lp->kind == MODBUS_LINK_RTU ? "device" : "host", why);
         return -1;
     }
-    struct modbus_bus *bus = modbus_bus_create(link);
+    struct modbus_bus *bus = modbus_bus_open(link);
     if (!bus) {
         snprintf(err, errlen, "[%s] type: %s", section, strerror(errno));
         return -1;
@@ -184,7 +184,7 @@ static int open_drive(struct hal_modbus *m, const struct ecc_config *cfg,
         .coast_on_fault = cfg->drive.stop_mode == CFG_STOP_COAST,
     };
     device_where(&lp, cfg->drive.unit_id, dp.where, sizeof dp.where);
-    m->drive = drive_modbus_create(&m->profile, &dp, now, clock_ctx);
+    m->drive = drive_modbus_open(&m->profile, &dp, now, clock_ctx);
     if (!m->drive) {
         snprintf(err, errlen, "[drive] type: cannot create the drive: %s", strerror(errno));
         return -1;
@@ -241,7 +241,7 @@ static int open_loadcell(struct hal_modbus *m, const struct ecc_config *cfg,
         .healthy_after = cfg->drive.healthy_after,
     };
     device_where(&m->link_params[b], cfg->loadcell.unit_id, lp.where, sizeof lp.where);
-    m->lc = loadcell_modbus_create(&lp, now, clock_ctx);
+    m->lc = loadcell_modbus_open(&lp, now, clock_ctx);
     if (!m->lc) {
         snprintf(err, errlen, "[loadcell] register: cannot create the load cell: %s",
                  strerror(errno));
@@ -348,9 +348,9 @@ void hal_modbus_close(struct hal_modbus *m)
         return;
     /* Each bus thread has its drive write stop before it exits; then the links close. */
     for (int i = 0; i < m->nbus; i++)
-        modbus_bus_destroy(m->bus[i]);
-    drive_modbus_destroy(m->drive);
-    loadcell_modbus_destroy(m->lc);
+        modbus_bus_close(m->bus[i]);
+    drive_modbus_close(m->drive);
+    loadcell_modbus_close(m->lc);
     free(m);
 }
 

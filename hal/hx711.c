@@ -321,7 +321,7 @@ void hx711_close(struct hx711 *h)
         h->gpio->release(h->dout);
     if (h->chip)
         h->gpio->chip_close(h->chip);
-    calibration_ring_destroy(h->ring);
+    calibration_ring_close(h->ring);
     pthread_mutex_destroy(&h->mu);
     free(h);
 }

@@ -204,7 +204,7 @@ void loadcell_iio_close(struct loadcell_iio *l)
 {
     if (!l)
         return;
-    calibration_ring_destroy(l->ring);   /* stops the thread first */
+    calibration_ring_close(l->ring);   /* stops the thread first */
     if (l->fd >= 0)
         close(l->fd);
     pthread_mutex_destroy(&l->mu);

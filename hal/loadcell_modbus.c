@@ -105,7 +105,7 @@ static bool params_ok(const struct loadcell_modbus_params *p)
            (unsigned)p->data_type <= CFG_DT_FLOAT32;
 }
 
-struct loadcell_modbus *loadcell_modbus_create(const struct loadcell_modbus_params *params,
+struct loadcell_modbus *loadcell_modbus_open(const struct loadcell_modbus_params *params,
                                                double (*now)(void *), void *clock_ctx)
 {
     if (!params || !now || !params_ok(params)) {
@@ -119,7 +119,7 @@ struct loadcell_modbus *loadcell_modbus_create(const struct loadcell_modbus_para
         lc->ring_n = calloc((size_t)len, sizeof *lc->ring_n);
     }
     if (!lc || !lc->ring_t || !lc->ring_n) {
-        loadcell_modbus_destroy(lc);
+        loadcell_modbus_close(lc);
         errno = ENOMEM;
         return NULL;
     }
@@ -134,7 +134,7 @@ struct loadcell_modbus *loadcell_modbus_create(const struct loadcell_modbus_para
     return lc;
 }
 
-void loadcell_modbus_destroy(struct loadcell_modbus *lc)
+void loadcell_modbus_close(struct loadcell_modbus *lc)
 {
     if (!lc)
         return;

@@ -59,9 +59,9 @@ struct loadcell_modbus_status {
 struct loadcell_modbus;
 
 /* Create (no I/O). Returns NULL with errno EINVAL (bad params) or ENOMEM. */
-struct loadcell_modbus *loadcell_modbus_create(const struct loadcell_modbus_params *params,
+struct loadcell_modbus *loadcell_modbus_open(const struct loadcell_modbus_params *params,
                                                double (*now)(void *), void *clock_ctx);
-void loadcell_modbus_destroy(struct loadcell_modbus *lc);
+void loadcell_modbus_close(struct loadcell_modbus *lc);
 
 /* Decode registers (1 or 2 words as the type needs) into a raw value. at_limit: the value
  * sits at the type's limit (saturated transmitter; +-inf for float32, decoded as +-FLT_MAX).

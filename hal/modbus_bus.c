@@ -56,7 +56,7 @@ static struct timespec add_s(struct timespec t, double s)
 
 /* ---- create / add / destroy -------------------------------------------------------- */
 
-struct modbus_bus *modbus_bus_create(struct modbus_link *link)
+struct modbus_bus *modbus_bus_open(struct modbus_link *link)
 {
     struct modbus_bus *bus = calloc(1, sizeof *bus);
     if (!bus) {
@@ -93,7 +93,7 @@ int modbus_bus_add(struct modbus_bus *bus, void *dev, modbus_bus_poll_fn poll,
     return 0;
 }
 
-void modbus_bus_destroy(struct modbus_bus *bus)
+void modbus_bus_close(struct modbus_bus *bus)
 {
     if (!bus)
         return;

@@ -12,8 +12,8 @@
  * The bus never blocks its callers: the devices' control-side functions only take their
  * own mutexes. A stale reading is the control side's business (timestamps).
  *
- * Ownership: the bus owns the link it is given (closed by modbus_bus_destroy); it does not
- * own the devices (their creator frees them after modbus_bus_destroy).
+ * Ownership: the bus owns the link it is given (closed by modbus_bus_close); it does not
+ * own the devices (their creator frees them after modbus_bus_close).
  */
 #ifndef ECC_MODBUS_BUS_H
 #define ECC_MODBUS_BUS_H
@@ -31,7 +31,7 @@ typedef int (*modbus_bus_poll_fn)(void *dev, struct modbus_link *link);
 struct modbus_bus;
 
 /* A bus on this link (taken over, even on failure). NULL with errno ENOMEM. */
-struct modbus_bus *modbus_bus_create(struct modbus_link *link);
+struct modbus_bus *modbus_bus_open(struct modbus_link *link);
 
 /* Add a device polled every period_s (s, > 0). Before modbus_bus_start only.
  * Returns 0, or -1 with errno ENOSPC (too many) / EINVAL / EBUSY (already started). */
@@ -45,6 +45,6 @@ int modbus_bus_start(struct modbus_bus *bus);
 void modbus_bus_stop(struct modbus_bus *bus);
 
 /* Stop (if needed), close the link, free the bus. NULL is a no-op. */
-void modbus_bus_destroy(struct modbus_bus *bus);
+void modbus_bus_close(struct modbus_bus *bus);
 
 #endif

@@ -155,7 +155,7 @@ static void draw_next(struct athlete *a)
 
 /* ---- life cycle -------------------------------------------------------------------- */
 
-struct athlete *athlete_new(const struct athlete_params *p, const struct athlete_judge *j,
+struct athlete *athlete_open(const struct athlete_params *p, const struct athlete_judge *j,
                             unsigned seed, int max_strokes)
 {
     struct athlete *a = calloc(1, sizeof *a);
@@ -180,7 +180,7 @@ struct athlete *athlete_new(const struct athlete_params *p, const struct athlete
     return a;
 }
 
-void athlete_free(struct athlete *a)
+void athlete_close(struct athlete *a)
 {
     if (!a)
         return;

@@ -43,7 +43,7 @@
  * [force_low, force_high] divided by the window's length; time below the floor counts
  * as out, and an empty window gives 0.
  *
- * Deterministic: all randomness comes from the seed passed to athlete_new().
+ * Deterministic: all randomness comes from the seed passed to athlete_open().
  */
 #ifndef ECC_ATHLETE_H
 #define ECC_ATHLETE_H
@@ -136,9 +136,9 @@ int athlete_load(struct athlete_params *p, const char *path, char *err, size_t e
 
 /* Allocates; room for max_strokes records (later strokes are performed but not
  * recorded, and athlete_strokes_dropped() says how many). Returns NULL on ENOMEM. */
-struct athlete *athlete_new(const struct athlete_params *p, const struct athlete_judge *j,
+struct athlete *athlete_open(const struct athlete_params *p, const struct athlete_judge *j,
                             unsigned seed, int max_strokes);
-void athlete_free(struct athlete *a);
+void athlete_close(struct athlete *a);
 
 /* Advance by dt to time t with the belt at v_belt (m/s). Returns the true foot force
  * (N, >= 0); ORs ATHLETE_BTN_* presses into *buttons. */

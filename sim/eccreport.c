@@ -238,7 +238,7 @@ static int load_set_trace(const char *path, const struct options *o, struct repo
     if (!tr->n) {
         fprintf(stderr, "eccreport: %s: no ticks for session %d set %d\n", path, o->session,
                 o->set);
-        report_trace_free(tr);
+        report_trace_fini(tr);
         return -1;
     }
     return 0;
@@ -261,7 +261,7 @@ static int write_svg(const struct options *o, const struct report_log *logs, int
     if (rc == 0)
         printf("\nPlot of session %d, set %d written to %s\n", o->session, o->set, o->svg);
     for (int i = 0; i < n; i++)
-        report_trace_free(&traces[i]);
+        report_trace_fini(&traces[i]);
     return rc;
 }
 
@@ -303,7 +303,7 @@ int main(int argc, char **argv)
         rc = rc ? rc : bad;
     }
     for (int i = 0; i < SVG_MAX_RUNS; i++)
-        report_log_free(&logs[i]);
+        report_log_fini(&logs[i]);
     if (fflush(stdout) != 0 || ferror(stdout)) {
         fprintf(stderr, "eccreport: writing the report failed: %s\n", strerror(errno));
         rc = -1;

@@ -712,7 +712,7 @@ static void release(struct eccsim *e)
         fclose(e->csv);
     hal_sim_close(e->hs);
     if (e->dev_ready)
-        simdev_destroy(&e->dev);
+        simdev_fini(&e->dev);
 }
 
 static int start(struct eccsim *e)

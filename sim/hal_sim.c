@@ -445,7 +445,7 @@ struct hal_sim *hal_sim_open(const struct ecc_config *cfg, const struct hal_sim_
         free(s);
         return NULL;
     }
-    s->rig = rig_new(&rp, &ap, &judge);
+    s->rig = rig_open(&rp, &ap, &judge);
     if (!s->rig) {
         snprintf(err, errlen, "cannot build the simulated rig (out of memory?)");
         free(s);
@@ -468,7 +468,7 @@ void hal_sim_close(struct hal_sim *s)
 {
     if (!s)
         return;
-    rig_free(s->rig);
+    rig_close(s->rig);
     free(s);
 }
 

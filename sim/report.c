@@ -526,13 +526,13 @@ int report_load_log(const char *path, struct report_log *log, char *err, size_t 
                   path);
     if (rc < 0) {
         int e = errno;
-        report_log_free(log);
+        report_log_fini(log);
         errno = e;
     }
     return rc;
 }
 
-void report_log_free(struct report_log *log)
+void report_log_fini(struct report_log *log)
 {
     free(log->path);
     free(log->strokes);
@@ -719,11 +719,11 @@ int report_summarize(const struct report_log *log, struct report_summary *sum, c
     return 0;
 oom:
     free(ks.k);
-    report_summary_free(sum);
+    report_summary_fini(sum);
     return fail(err, errlen, ENOMEM, "%s: out of memory", log->path);
 }
 
-void report_summary_free(struct report_summary *sum)
+void report_summary_fini(struct report_summary *sum)
 {
     free(sum->sets);
     free(sum->sessions);
@@ -1020,7 +1020,7 @@ int report_print_run(FILE *out, const struct report_log *log, const struct repor
                 ansi(o, ANSI_RESET));
         report_cross_check(log, &sum, out);
     }
-    report_summary_free(&sum);
+    report_summary_fini(&sum);
     return mismatches;
 }
 
@@ -1369,7 +1369,7 @@ int report_load_trace(const char *path, const struct report_trace_filter *f,
     fclose(fp);
     if (rc < 0) {
         int e = errno;
-        report_trace_free(tr);
+        report_trace_fini(tr);
         errno = e;
         return -1;
     }
@@ -1378,7 +1378,7 @@ int report_load_trace(const char *path, const struct report_trace_filter *f,
     return 0;
 }
 
-void report_trace_free(struct report_trace *tr)
+void report_trace_fini(struct report_trace *tr)
 {
     free(tr->path);
     free(tr->ticks);

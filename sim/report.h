@@ -112,7 +112,7 @@ struct report_log {
 };
 
 int report_load_log(const char *path, struct report_log *log, char *err, size_t errlen);
-void report_log_free(struct report_log *log);
+void report_log_fini(struct report_log *log);
 
 /* "Closed loop" for continuous, "Fixed speed" for fixed, else the mode word. */
 const char *report_mode_title(const char *mode);
@@ -150,10 +150,10 @@ void report_summarize_one(const struct report_log *log, int session, int set,
                           struct report_summary_row *row);
 
 /* Rows for every set and session the log mentions (in rep, reject, set or session
- * lines). Free with report_summary_free. */
+ * lines). Free with report_summary_fini. */
 int report_summarize(const struct report_log *log, struct report_summary *sum, char *err,
                      size_t errlen);
-void report_summary_free(struct report_summary *sum);
+void report_summary_fini(struct report_summary *sum);
 
 /* Compare the computed rows with eccd's own set and session lines: counts by verdict
  * must match exactly, the set in-band share within 0.01. Writes one line per
@@ -215,7 +215,7 @@ struct report_trace {
  * malformed row anywhere, or time going backwards, is an error. */
 int report_load_trace(const char *path, const struct report_trace_filter *f,
                       struct report_trace *tr, char *err, size_t errlen);
-void report_trace_free(struct report_trace *tr);
+void report_trace_fini(struct report_trace *tr);
 
 /* Copy s to dst (size n) with control characters replaced by '?'; truncates. */
 void report_sanitize(char *dst, size_t n, const char *s);

@@ -161,7 +161,7 @@ static bool params_ok(const struct rig_params *p)
            p->lc_resolution_n >= 0.0 && isfinite(p->lc_resolution_n);
 }
 
-struct rig *rig_new(const struct rig_params *rp, const struct athlete_params *ap,
+struct rig *rig_open(const struct rig_params *rp, const struct athlete_params *ap,
                     const struct athlete_judge *judge)
 {
     struct rig *r;
@@ -171,7 +171,7 @@ struct rig *rig_new(const struct rig_params *rp, const struct athlete_params *ap
     r = calloc(1, sizeof *r);
     if (!r)
         return NULL;
-    r->ath = athlete_new(ap, judge, rp->seed, MAX_STROKES);
+    r->ath = athlete_open(ap, judge, rp->seed, MAX_STROKES);
     if (!r->ath) {
         free(r);
         return NULL;
@@ -188,11 +188,11 @@ struct rig *rig_new(const struct rig_params *rp, const struct athlete_params *ap
     return r;
 }
 
-void rig_free(struct rig *r)
+void rig_close(struct rig *r)
 {
     if (!r)
         return;
-    athlete_free(r->ath);
+    athlete_close(r->ath);
     free(r);
 }
 

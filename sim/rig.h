@@ -41,9 +41,9 @@ struct rig;
 void rig_defaults(struct rig_params *p);
 
 /* Allocates the rig and its athlete. Returns NULL on ENOMEM or bad parameters. */
-struct rig *rig_new(const struct rig_params *rp, const struct athlete_params *ap,
+struct rig *rig_open(const struct rig_params *rp, const struct athlete_params *ap,
                     const struct athlete_judge *judge);
-void rig_free(struct rig *r);
+void rig_close(struct rig *r);
 
 double rig_now(const struct rig *r);             /* s */
 /* Drive setpoint, m/s of belt (>= 0), given at rig_now(); the motor answers it

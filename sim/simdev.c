@@ -40,7 +40,7 @@ int simdev_init(struct simdev *d, const struct ecc_config *cfg, const struct dri
     return 0;
 }
 
-void simdev_destroy(struct simdev *d)
+void simdev_fini(struct simdev *d)
 {
     pthread_mutex_destroy(&d->lock);
 }

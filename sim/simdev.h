@@ -75,7 +75,7 @@ struct simdev_snapshot {
  * (profile framing DRIVE_FRAMING_HY) gets no comm-loss watchdog: the real one has none. */
 int simdev_init(struct simdev *d, const struct ecc_config *cfg, const struct drive_profile *prof,
                 const struct simfault_plan *plan, char *err, size_t errlen);
-void simdev_destroy(struct simdev *d);
+void simdev_fini(struct simdev *d);
 
 double simdev_now(const struct simdev *d);   /* s since simdev_init */
 

@@ -830,8 +830,8 @@ static int svg_draw(const char *log_path, const char *trace_path)
     }
     if (rc != 0)
         fprintf(stderr, "bench-control: %s\n", err);
-    report_trace_free(&tr);
-    report_log_free(&log);
+    report_trace_fini(&tr);
+    report_log_fini(&log);
     return rc;
 }
 

@@ -26,7 +26,7 @@ int main(void)
     char err[256];
     int got = 0;
 
-    struct gpio_fake *f = gpio_fake_create(p.chip, 2);
+    struct gpio_fake *f = gpio_fake_open(p.chip, 2);
     if (!f || gpio_fake_hx711_attach(f, 0, 1, CONV_S) < 0)
         return 1;
     gpio_fake_set_clock_step(f, 0.1e-6);        /* the power-down hold at open ends */
@@ -49,7 +49,7 @@ int main(void)
     struct hx711_status st;
     hx711_status(h, &st);
     hx711_close(h);
-    gpio_fake_destroy(f);
+    gpio_fake_close(f);
     bench_sort(cost, N_SAMPLES);
     printf("hx711 read (fake GPIO): median %6.0f ns   p99 %6.0f ns per sample   (%d samples, "
            "%ld accepted, longest clock pulse %.2f us of fake time)\n",

@@ -470,7 +470,7 @@ static bool registered(const char *name)
     return false;
 }
 
-struct gpio_fake *gpio_fake_create(const char *name, unsigned nlines)
+struct gpio_fake *gpio_fake_open(const char *name, unsigned nlines)
 {
     if (!name || !*name || strlen(name) >= sizeof ((struct gpio_fake *)0)->name || !nlines) {
         errno = EINVAL;
@@ -508,7 +508,7 @@ struct gpio_fake *gpio_fake_create(const char *name, unsigned nlines)
     return f;
 }
 
-void gpio_fake_destroy(struct gpio_fake *f)
+void gpio_fake_close(struct gpio_fake *f)
 {
     if (!f)
         return;

@@ -21,7 +21,7 @@
  *
  * Every call is thread-safe (one mutex per chip): code under test may run a thread.
  *
- * Who frees what: the test owns the fake chip (gpio_fake_destroy, after every handle the
+ * Who frees what: the test owns the fake chip (gpio_fake_close, after every handle the
  * code under test opened has been closed); chip_open/chip_close and line requests are
  * the backend's usual handles. Errors: NULL or -1 with errno.
  */
@@ -47,9 +47,9 @@ struct gpio_fake_change {
 
 /* A chip named name (unique among live fake chips) with nlines lines, all inputs reading
  * 0, clock at 0. NULL with errno EINVAL, EEXIST or ENOMEM. */
-struct gpio_fake *gpio_fake_create(const char *name, unsigned nlines);
+struct gpio_fake *gpio_fake_open(const char *name, unsigned nlines);
 /* Unregister and free. Handles opened on it must be closed first. NULL is a no-op. */
-void gpio_fake_destroy(struct gpio_fake *f);
+void gpio_fake_close(struct gpio_fake *f);
 
 /* ---- the clock --------------------------------------------------------------------- */
 

@@ -156,7 +156,9 @@ static struct calibration_ring *ring_new(const char *path, int len)
 {
     struct calibration_ring_params p = {.cal = {.offset = 1000, .scale = 0.01},
                                         .full_scale_n = 500, .path = path, .ring_len = len};
-    return calibration_ring_create(&p);
+    char err[256];
+
+    return calibration_ring_open(&p, err, sizeof err);
 }
 
 TEST(ring_converts_and_keeps_order)
@@ -177,7 +179,7 @@ TEST(ring_converts_and_keeps_order)
     CHECK_INT(st.dropped, 2);
     CHECK_NEAR(st.t_last, 0.5, 1e-12);
     CHECK_NEAR(st.raw, 1500, 0);
-    calibration_ring_destroy(r);
+    calibration_ring_close(r);
 }
 
 TEST(ring_pins_saturated_readings_at_full_scale)
@@ -196,7 +198,7 @@ TEST(ring_pins_saturated_readings_at_full_scale)
     calibration_ring_status(r, &st);
     CHECK_INT(st.saturated_samples, 3);
     CHECK(st.saturated);
-    calibration_ring_destroy(r);
+    calibration_ring_close(r);
 }
 
 TEST(tare_takes_the_mean_of_the_next_readings_and_saves_it)
@@ -225,7 +227,7 @@ TEST(tare_takes_the_mean_of_the_next_readings_and_saves_it)
     CHECK_INT(calibration_load(t.file, &back, err, sizeof err), 0);
     CHECK_NEAR(back.offset, 2001, 1e-9);
     CHECK_NEAR(back.scale, 0.01, 0);
-    calibration_ring_destroy(r);
+    calibration_ring_close(r);
     tmp_clean(&t);
 }
 
@@ -255,7 +257,7 @@ TEST(span_with_a_known_mass_gives_newtons)
     CHECK_NEAR(back.scale, st.cal.scale, 1e-15);
     slurp(t.file, text, sizeof text);
     CHECK_STR_CONTAINS(text, "# span: 10 kg (98.06");
-    calibration_ring_destroy(r);
+    calibration_ring_close(r);
     tmp_clean(&t);
 }
 
@@ -274,7 +276,7 @@ TEST(span_without_the_mass_on_is_refused)
     CHECK_INT(st.spans, 0);
     CHECK(!st.span_pending);
     CHECK_NEAR(st.cal.scale, 0.01, 0);
-    calibration_ring_destroy(r);
+    calibration_ring_close(r);
 }
 
 TEST(ring_open_loads_the_file_or_refuses_junk)
@@ -289,11 +291,11 @@ TEST(ring_open_loads_the_file_or_refuses_junk)
     struct calibration_ring *r = calibration_ring_open(&p, err, sizeof err);   /* no file */
     CHECK(r != NULL);
     CHECK_NEAR(calibration_ring_get(r).scale, 1, 0);
-    calibration_ring_destroy(r);
+    calibration_ring_close(r);
     tmp_write(&t, "offset = 77\nscale = 0.002\n");
     r = calibration_ring_open(&p, err, sizeof err);
     CHECK(r && calibration_ring_get(r).offset == 77 && calibration_ring_get(r).scale == 0.002);
-    calibration_ring_destroy(r);
+    calibration_ring_close(r);
     tmp_write(&t, "offset = 77\nscale = x\n");
     CHECK(calibration_ring_open(&p, err, sizeof err) == NULL);
     CHECK_STR_CONTAINS(err, ":2: ");
@@ -333,7 +335,7 @@ TEST(reader_thread_fills_and_stops)
     nanosleep(&pause, NULL);
     CHECK_INT(atomic_load(&f.calls), calls);    /* stopped means stopped */
     calibration_ring_stop(f.r);                 /* twice is fine */
-    calibration_ring_destroy(f.r);
+    calibration_ring_close(f.r);
 }
 
 TESTS(T(save_then_load_gives_the_same_values), T(a_missing_file_leaves_the_config_values),

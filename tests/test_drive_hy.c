@@ -148,7 +148,7 @@ static bool rig_open(struct rig *r)
     if (rig_threads(r) != 0)
         goto bad;
     hy_params(r, &p);
-    r->d = drive_hy_create(&p, fake_now, NULL, err, sizeof err);
+    r->d = drive_hy_open(&p, fake_now, NULL, err, sizeof err);
     if (r->d)
         return true;
 bad:
@@ -169,7 +169,7 @@ static void rig_close(struct rig *r)
         if (fds[i] >= 0)
             close(fds[i]);
     if (r->dev_ready)
-        simdev_destroy(&r->dev);
+        simdev_fini(&r->dev);
 }
 
 /* ---- the simulated drive, seen from the test ----------------------------------------- */
@@ -403,14 +403,14 @@ TEST(bad_parameters_are_refused_with_a_reason)
     rig_config(&r.cfg);
     hy_params(&r, &p);
     p.addr = 0;
-    CHECK(drive_hy_create(&p, fake_now, NULL, err, sizeof err) == NULL);
+    CHECK(drive_hy_open(&p, fake_now, NULL, err, sizeof err) == NULL);
     CHECK_STR_CONTAINS(err, "address 1 to 247");
     hy_params(&r, &p);
     p.link.baud = 12345;
-    CHECK(drive_hy_create(&p, fake_now, NULL, err, sizeof err) == NULL);
+    CHECK(drive_hy_open(&p, fake_now, NULL, err, sizeof err) == NULL);
     CHECK_STR_CONTAINS(err, "12345 baud");
     hy_params(&r, &p);
-    struct drive_hy *d = drive_hy_create(&p, fake_now, NULL, err, sizeof err);
+    struct drive_hy *d = drive_hy_open(&p, fake_now, NULL, err, sizeof err);
     CHECK(d != NULL);
     drive_hy_close(d);
     drive_hy_close(NULL);

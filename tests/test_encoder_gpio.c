@@ -25,12 +25,12 @@ static bool rig_open(struct rig *r, const char *chip, int line_b, int kernel_que
                                     .line_b = line_b, .bias = GPIO_BIAS_PULL_UP, .t0 = T0,
                                     .kernel_queue = kernel_queue};
 
-    r->f = gpio_fake_create(chip, 8);
+    r->f = gpio_fake_open(chip, 8);
     gpio_fake_advance(r->f, T0);
     r->e = encoder_gpio_open(&p, r->err, sizeof r->err);
     if (!r->e) {                                /* say why and leave nothing behind */
         printf("  encoder_gpio_open: %s\n", r->err);
-        gpio_fake_destroy(r->f);
+        gpio_fake_close(r->f);
     }
     return r->e != NULL;
 }
@@ -38,7 +38,7 @@ static bool rig_open(struct rig *r, const char *chip, int line_b, int kernel_que
 static void rig_close(struct rig *r)
 {
     encoder_gpio_close(r->e);
-    gpio_fake_destroy(r->f);
+    gpio_fake_close(r->f);
 }
 
 static struct encoder_gpio_status status(const struct rig *r)
@@ -152,7 +152,7 @@ TEST(quadrature_starts_from_b_level_at_open)
     struct rig r;
     double t[4];
 
-    r.f = gpio_fake_create("enc-qb", 8);
+    r.f = gpio_fake_open("enc-qb", 8);
     gpio_fake_advance(r.f, T0);
     gpio_fake_set_level(r.f, LINE_B, 1);        /* B already high: A's edge is reverse */
     struct encoder_gpio_params p = {.gpio = &gpio_fake, .chip = "enc-qb", .line = LINE_A,
@@ -258,7 +258,7 @@ TEST(open_names_what_failed)
 
     CHECK(encoder_gpio_open(&p, r.err, sizeof r.err) == NULL);
     CHECK_STR_CONTAINS(r.err, "enc-none");
-    r.f = gpio_fake_create("enc-busy", 8);
+    r.f = gpio_fake_open("enc-busy", 8);
     struct gpio_chip *c = gpio_fake.chip_open(&gpio_fake, "enc-busy");
     struct gpio_line *held = gpio_fake.request_input(c, 4, GPIO_BIAS_AS_IS, GPIO_EDGE_NONE, "x");
     p = (struct encoder_gpio_params){.gpio = &gpio_fake, .chip = "enc-busy", .line = 1,
@@ -269,7 +269,7 @@ TEST(open_names_what_failed)
     CHECK(!gpio_fake_requested(r.f, 1));        /* A was given back */
     gpio_fake.release(held);
     gpio_fake.chip_close(c);
-    gpio_fake_destroy(r.f);
+    gpio_fake_close(r.f);
 }
 
 TESTS(T(pulses_come_out_on_the_hal_clock_with_the_edge_times),

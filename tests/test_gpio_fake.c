@@ -9,25 +9,25 @@ static const struct gpio_backend *const B = &gpio_fake;
 
 TEST(chips_open_by_name)
 {
-    struct gpio_fake *f = gpio_fake_create("fk-open", 4);
+    struct gpio_fake *f = gpio_fake_open("fk-open", 4);
     struct gpio_chip *a = B->chip_open(B, "fk-open"), *b = B->chip_open(B, "/dev/fk-open");
 
     CHECK(f && a && b);
     errno = 0;
     CHECK(B->chip_open(B, "fk-none") == NULL && errno == ENOENT);
     errno = 0;
-    CHECK(gpio_fake_create("fk-open", 2) == NULL && errno == EEXIST);
+    CHECK(gpio_fake_open("fk-open", 2) == NULL && errno == EEXIST);
     B->chip_close(a);
     B->chip_close(b);
-    gpio_fake_destroy(f);
-    f = gpio_fake_create("fk-open", 2);      /* the name is free again */
+    gpio_fake_close(f);
+    f = gpio_fake_open("fk-open", 2);      /* the name is free again */
     CHECK(f != NULL);
-    gpio_fake_destroy(f);
+    gpio_fake_close(f);
 }
 
 TEST(a_line_is_requested_once)
 {
-    struct gpio_fake *f = gpio_fake_create("fk-req", 4);
+    struct gpio_fake *f = gpio_fake_open("fk-req", 4);
     struct gpio_chip *c = B->chip_open(B, "fk-req");
     struct gpio_line *l = B->request_input(c, 1, GPIO_BIAS_PULL_UP, GPIO_EDGE_NONE, "t");
 
@@ -44,12 +44,12 @@ TEST(a_line_is_requested_once)
     CHECK(l != NULL);
     B->release(l);
     B->chip_close(c);
-    gpio_fake_destroy(f);
+    gpio_fake_close(f);
 }
 
 TEST(scheduled_edges_arrive_as_the_clock_passes_them)
 {
-    struct gpio_fake *f = gpio_fake_create("fk-edge", 2);
+    struct gpio_fake *f = gpio_fake_open("fk-edge", 2);
     struct gpio_chip *c = B->chip_open(B, "fk-edge");
     struct gpio_line *l = B->request_input(c, 0, GPIO_BIAS_AS_IS, GPIO_EDGE_BOTH, "t");
     struct gpio_event ev[4];
@@ -70,12 +70,12 @@ TEST(scheduled_edges_arrive_as_the_clock_passes_them)
     CHECK_NEAR(gpio_fake_now(f), 3.0, 0);
     B->release(l);
     B->chip_close(c);
-    gpio_fake_destroy(f);
+    gpio_fake_close(f);
 }
 
 TEST(past_edges_arrive_at_once_and_in_order)
 {
-    struct gpio_fake *f = gpio_fake_create("fk-past", 2);
+    struct gpio_fake *f = gpio_fake_open("fk-past", 2);
     struct gpio_chip *c = B->chip_open(B, "fk-past");
     struct gpio_line *l = B->request_input(c, 0, GPIO_BIAS_AS_IS, GPIO_EDGE_RISING, "t");
     struct gpio_event ev[8];
@@ -88,12 +88,12 @@ TEST(past_edges_arrive_at_once_and_in_order)
     CHECK_NEAR(ev[2].t, 2.0, 1e-12);
     B->release(l);
     B->chip_close(c);
-    gpio_fake_destroy(f);
+    gpio_fake_close(f);
 }
 
 TEST(overflow_drops_the_newest_and_counts_them)
 {
-    struct gpio_fake *f = gpio_fake_create("fk-ovf", 2);
+    struct gpio_fake *f = gpio_fake_open("fk-ovf", 2);
     struct gpio_chip *c = B->chip_open(B, "fk-ovf");
     struct gpio_line *a = B->request_input(c, 0, GPIO_BIAS_AS_IS, GPIO_EDGE_RISING, "t");
     struct gpio_line *b = B->request_input(c, 1, GPIO_BIAS_AS_IS, GPIO_EDGE_RISING, "t");
@@ -112,12 +112,12 @@ TEST(overflow_drops_the_newest_and_counts_them)
     B->release(a);
     B->release(b);
     B->chip_close(c);
-    gpio_fake_destroy(f);
+    gpio_fake_close(f);
 }
 
 TEST(levels_outputs_and_the_output_log)
 {
-    struct gpio_fake *f = gpio_fake_create("fk-out", 4);
+    struct gpio_fake *f = gpio_fake_open("fk-out", 4);
     struct gpio_chip *c = B->chip_open(B, "fk-out");
     struct gpio_line *in = B->request_input(c, 0, GPIO_BIAS_AS_IS, GPIO_EDGE_FALLING, "t");
     struct gpio_line *out = B->request_output(c, 2, 0, "t");
@@ -144,12 +144,12 @@ TEST(levels_outputs_and_the_output_log)
     B->release(in);
     B->release(out);
     B->chip_close(c);
-    gpio_fake_destroy(f);
+    gpio_fake_close(f);
 }
 
 TEST(failures_can_be_injected)
 {
-    struct gpio_fake *f = gpio_fake_create("fk-fail", 2);
+    struct gpio_fake *f = gpio_fake_open("fk-fail", 2);
     struct gpio_chip *c = B->chip_open(B, "fk-fail");
     struct gpio_line *l = B->request_input(c, 0, GPIO_BIAS_AS_IS, GPIO_EDGE_BOTH, "t");
     struct gpio_event ev[2];
@@ -162,12 +162,12 @@ TEST(failures_can_be_injected)
     CHECK_INT(B->get(l), 0);
     B->release(l);
     B->chip_close(c);
-    gpio_fake_destroy(f);
+    gpio_fake_close(f);
 }
 
 TEST(the_clock_can_step_on_each_reading)
 {
-    struct gpio_fake *f = gpio_fake_create("fk-clk", 1);
+    struct gpio_fake *f = gpio_fake_open("fk-clk", 1);
 
     CHECK_NEAR(gpio_fake_now(f), 0.0, 0);
     gpio_fake_set_clock_step(f, 1e-6);
@@ -176,7 +176,7 @@ TEST(the_clock_can_step_on_each_reading)
     gpio_fake_advance(f, 0.5);
     gpio_fake_advance(f, 0.25);                 /* never backwards */
     CHECK_NEAR(gpio_fake_now(f), 0.5, 1e-15);
-    gpio_fake_destroy(f);
+    gpio_fake_close(f);
 }
 
 /* ---- the HX711 model, clocked by hand ---------------------------------------------- */
@@ -189,7 +189,7 @@ struct rig {
 
 static void rig_open(struct rig *r, const char *name)
 {
-    r->f = gpio_fake_create(name, 4);
+    r->f = gpio_fake_open(name, 4);
     gpio_fake_hx711_attach(r->f, 0, 1, 0.0125);
     r->c = B->chip_open(B, name);
     r->sck = B->request_output(r->c, 0, 0, "t");
@@ -201,7 +201,7 @@ static void rig_close(struct rig *r)
     B->release(r->sck);
     B->release(r->dout);
     B->chip_close(r->c);
-    gpio_fake_destroy(r->f);
+    gpio_fake_close(r->f);
 }
 
 /* pulses PD_SCK pulses; the first 24 bits read back. */

@@ -33,14 +33,14 @@ static struct hx711_params params(const char *chip, int gain)
 /* A fake chip with the model on it, then the module opened with p. */
 static bool rig_open(struct rig *r, const char *chip, const struct hx711_params *p, bool model)
 {
-    r->f = gpio_fake_create(chip, 4);
+    r->f = gpio_fake_open(chip, 4);
     if (model)
         gpio_fake_hx711_attach(r->f, SCK, DOUT, CONV_S);
     gpio_fake_set_clock_step(r->f, 0.25e-6);   /* each clock reading: 0.25 us pass */
     r->h = hx711_open(p, gpio_fake_now, r->f, r->err, sizeof r->err);
     if (!r->h) {                                /* say why and leave nothing behind */
         printf("  hx711_open: %s\n", r->err);
-        gpio_fake_destroy(r->f);
+        gpio_fake_close(r->f);
     }
     return r->h != NULL;
 }
@@ -48,7 +48,7 @@ static bool rig_open(struct rig *r, const char *chip, const struct hx711_params 
 static void rig_close(struct rig *r)
 {
     hx711_close(r->h);
-    gpio_fake_destroy(r->f);
+    gpio_fake_close(r->f);
 }
 
 static void push(struct rig *r, const int32_t *v, int n)
@@ -330,13 +330,13 @@ TEST(open_refuses_a_junk_calibration_file)
     fputs("offset = 5\nscale = lots\n", f);
     fclose(f);
     p.ring.path = path;
-    r.f = gpio_fake_create("hx-junk", 4);
+    r.f = gpio_fake_open("hx-junk", 4);
     r.h = hx711_open(&p, gpio_fake_now, r.f, r.err, sizeof r.err);
     CHECK(r.h == NULL);
     CHECK_STR_CONTAINS(r.err, path);
     CHECK_STR_CONTAINS(r.err, ":2: ");
     CHECK(!gpio_fake_requested(r.f, SCK));      /* nothing left open */
-    gpio_fake_destroy(r.f);
+    gpio_fake_close(r.f);
     unlink(path);
     rmdir(dir);
 }

@@ -34,13 +34,13 @@ static struct inputs_gpio_params params(const char *chip)
 /* The rig at rest: e-stop and key closed (0), buttons released (1, active low). */
 static bool rig_open_with(struct rig *r, const char *chip, const struct inputs_gpio_params *p)
 {
-    r->f = gpio_fake_create(chip, N_LINES);
+    r->f = gpio_fake_open(chip, N_LINES);
     for (int l = L_START; l <= L_NEXT; l++)
         gpio_fake_set_level(r->f, (unsigned)l, 1);
     r->in = inputs_gpio_open(p, gpio_fake_now, r->f, r->err, sizeof r->err);
     if (!r->in) {                               /* say why and leave nothing behind */
         printf("  inputs_gpio_open: %s\n", r->err);
-        gpio_fake_destroy(r->f);
+        gpio_fake_close(r->f);
     }
     return r->in != NULL;
 }
@@ -54,7 +54,7 @@ static bool rig_open(struct rig *r, const char *chip)
 static void rig_close(struct rig *r)
 {
     inputs_gpio_close(r->in);
-    gpio_fake_destroy(r->f);
+    gpio_fake_close(r->f);
 }
 
 /* Advance the fake clock to t and read the inputs. */
@@ -156,7 +156,7 @@ TEST(ok_level_1_is_honoured)
     p.estop_ok_level = 1;
     p.key_line = -1;
     p.bias = GPIO_BIAS_PULL_DOWN;
-    r.f = gpio_fake_create("in-ok1", N_LINES);
+    r.f = gpio_fake_open("in-ok1", N_LINES);
     gpio_fake_set_level(r.f, L_ESTOP, 1);
     r.in = inputs_gpio_open(&p, gpio_fake_now, r.f, r.err, sizeof r.err);
     REQUIRE(r.in != NULL);
@@ -236,7 +236,7 @@ TEST(a_button_held_at_start_is_not_a_press)
     struct inputs_gpio_params p = params("in-held");
     unsigned bits;
 
-    r.f = gpio_fake_create("in-held", N_LINES);
+    r.f = gpio_fake_open("in-held", N_LINES);
     gpio_fake_set_level(r.f, L_STOP, 1);
     gpio_fake_set_level(r.f, L_NEXT, 1);        /* start stays 0: held down */
     r.in = inputs_gpio_open(&p, gpio_fake_now, r.f, r.err, sizeof r.err);
@@ -273,7 +273,7 @@ TEST(enable_active_low_is_inverted)
     CHECK_INT(gpio_fake_output(r.f, L_ENABLE), 0);
     inputs_gpio_close(r.in);
     CHECK_INT(gpio_fake_output(r.f, L_ENABLE), 1);   /* closed: dropped (high = off) */
-    gpio_fake_destroy(r.f);
+    gpio_fake_close(r.f);
 }
 
 TEST(the_dead_man_drops_enable_when_calls_stop_and_latches)
@@ -346,7 +346,7 @@ TEST(close_drops_enable_and_releases_every_line)
     CHECK(log[0].value == 1 && log[1].value == 0);
     for (unsigned l = 0; l < N_LINES; l++)
         CHECK(!gpio_fake_requested(r.f, l));
-    gpio_fake_destroy(r.f);
+    gpio_fake_close(r.f);
 }
 
 /* ---- wiring ------------------------------------------------------------------------ */
@@ -373,7 +373,7 @@ TEST(open_names_the_line_that_failed)
     struct rig r;
     struct inputs_gpio_params p = params("in-busy");
 
-    r.f = gpio_fake_create("in-busy", N_LINES);
+    r.f = gpio_fake_open("in-busy", N_LINES);
     struct gpio_chip *c = gpio_fake.chip_open(&gpio_fake, "in-busy");
     struct gpio_line *held = gpio_fake.request_output(c, L_STOP, 0, "other");
     errno = 0;
@@ -383,7 +383,7 @@ TEST(open_names_the_line_that_failed)
     CHECK(!gpio_fake_requested(r.f, L_ESTOP));   /* the others were given back */
     gpio_fake.release(held);
     gpio_fake.chip_close(c);
-    gpio_fake_destroy(r.f);
+    gpio_fake_close(r.f);
 }
 
 /* ---- the charge pump ------------------------------------------------------------------ */
@@ -482,12 +482,12 @@ TEST(no_tick_no_edge_and_the_dead_man_rests_the_line)
 TEST(a_pump_faster_than_the_ticks_is_refused)
 {
     struct inputs_gpio_params p = params("in-pump4");
-    struct gpio_fake *f = gpio_fake_create("in-pump4", N_LINES);
+    struct gpio_fake *f = gpio_fake_open("in-pump4", N_LINES);
     char err[256];
 
     p.pump_hz = 0.5 / PERIOD + 1.0;
     CHECK(inputs_gpio_open(&p, gpio_fake_now, f, err, sizeof err) == NULL);
-    gpio_fake_destroy(f);
+    gpio_fake_close(f);
 }
 
 TESTS(T(safety_lines_count_as_stopped_until_ok_for_the_debounce),

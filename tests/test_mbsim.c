@@ -592,7 +592,7 @@ TEST(fault_actions_per_unit_and_time)
     CHECK_INT(simdev_action(&d, d.lc_unit, 9.5), SIMDEV_SILENT);
     CHECK_INT(simdev_action(&d, d.drive_unit, 9.5), SIMDEV_ANSWER);
     CHECK_NEAR(d.late_s, 3 * 0.050, 1e-12);                 /* 3 x drive.timeout_ms (50) */
-    simdev_destroy(&d);
+    simdev_fini(&d);
 }
 
 TEST(requests_reach_the_unit_they_name)
@@ -608,7 +608,7 @@ TEST(requests_reach_the_unit_they_name)
     CHECK_INT(out[0], 1800);
     CHECK_INT(simdev_execute(&d, d.lc_unit, &r, 0.0, out), MODBUS_EXCEPTION_ILLEGAL_DATA_ADDRESS);
     CHECK_INT(simdev_execute(&d, 99, &r, 0.0, out), MODBUS_EXCEPTION_GATEWAY_TARGET);
-    simdev_destroy(&d);
+    simdev_fini(&d);
 }
 
 TEST(drive_trip_fault_trips_with_trip_code_and_belt_stops)
@@ -630,7 +630,7 @@ TEST(drive_trip_fault_trips_with_trip_code_and_belt_stops)
     CHECK(s.tripped && !s.running && !s.comm_loss);
     CHECK_INT(s.fault_code, 33);
     CHECK_NEAR(s.belt_target_mps, 0.0, 0.0);
-    simdev_destroy(&d);
+    simdev_fini(&d);
 }
 
 TEST(loadcell_faults_follow_the_schedule)
@@ -653,7 +653,7 @@ TEST(loadcell_faults_follow_the_schedule)
     CHECK_INT((uint32_t)w[0] << 16 | w[1], 0x7FFFFFFF);
     simdev_tick(&d, 4.0, &in, &s);
     CHECK(!d.lc.saturated);
-    simdev_destroy(&d);
+    simdev_fini(&d);
 }
 
 /* ---- parsing requests -------------------------------------------------------------- */
@@ -738,7 +738,7 @@ static bool hy_dev(struct simdev *d, struct simhy *h)
     if (simdev_init(d, &cfg, &prof, NULL, err, sizeof err) != 0)
         return false;
     if (simhy_open(h, d, cfg.drive.unit_id, &cfg, -1, err, sizeof err) != 0) {
-        simdev_destroy(d);
+        simdev_fini(d);
         return false;
     }
     return true;
@@ -781,7 +781,7 @@ TEST(hy_answers_parameters_as_a_drive_set_up_for_eccd)
     CHECK_INT(hy_ask(&h, 1, HY_FN_WRITE_PARAM, HY_PD_MAX_HZ, 4000, &rp), HY_REFUSED);
     CHECK_INT(rp.refusal, MODBUS_EXCEPTION_ILLEGAL_FUNCTION);
     simhy_close(&h);
-    simdev_destroy(&d);
+    simdev_fini(&d);
 }
 
 TEST(hy_runs_reports_and_refuses_what_it_lacks)
@@ -823,7 +823,7 @@ TEST(hy_runs_reports_and_refuses_what_it_lacks)
     CHECK_INT(hy_ask(&h, 1, HY_FN_CONTROL, 0, HY_CMD_STOP, &rp), HY_OK);
     CHECK(!(rp.value & HY_ST_RUN));
     simhy_close(&h);
-    simdev_destroy(&d);
+    simdev_fini(&d);
 }
 
 TEST(hy_trip_refuses_run_until_a_stop_after_the_cause)
@@ -846,7 +846,7 @@ TEST(hy_trip_refuses_run_until_a_stop_after_the_cause)
     CHECK_INT(hy_ask(&h, 1, HY_FN_CONTROL, 0, HY_CMD_RUN_FORWARD, &rp), HY_OK);
     CHECK(rp.value & HY_ST_RUN);
     simhy_close(&h);
-    simdev_destroy(&d);
+    simdev_fini(&d);
 }
 
 TESTS(T(delta_setpoint_register_sets_belt_speed_only_while_running),

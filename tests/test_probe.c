@@ -42,7 +42,7 @@ static struct ecc_config gpio_config(void)
 TEST(input_lines_are_shown_as_the_fake_reads_them)
 {
     struct ecc_config cfg = gpio_config();
-    struct gpio_fake *f = gpio_fake_create("fakechip", N_LINES);
+    struct gpio_fake *f = gpio_fake_open("fakechip", N_LINES);
     struct inputs_gpio_params ip = {
         .gpio = &gpio_fake, .chip = "fakechip", .estop_line = L_ESTOP, .key_line = L_KEY,
         .start_line = L_START, .stop_line = -1, .next_line = L_NEXT,
@@ -86,13 +86,13 @@ TEST(input_lines_are_shown_as_the_fake_reads_them)
     CHECK(l && strcmp(l->where, "fakechip line 5") == 0 && strncmp(l->value, "off", 3) == 0);
     inputs_gpio_close(in);
 out:
-    gpio_fake_destroy(f);
+    gpio_fake_close(f);
 }
 
 TEST(belt_pulses_are_counted_at_their_line)
 {
     struct ecc_config cfg = gpio_config();
-    struct gpio_fake *f = gpio_fake_create("fakechip", N_LINES);
+    struct gpio_fake *f = gpio_fake_open("fakechip", N_LINES);
     struct encoder_gpio_params ep = {.gpio = &gpio_fake, .chip = "fakechip", .line = L_PULSE,
                                      .line_b = -1, .bias = GPIO_BIAS_PULL_UP, .t0 = 0.0};
     struct encoder_gpio *e;
@@ -115,7 +115,7 @@ TEST(belt_pulses_are_counted_at_their_line)
     CHECK(l && strncmp(l->value, "3 counted", 9) == 0);
     encoder_gpio_close(e);
 out:
-    gpio_fake_destroy(f);
+    gpio_fake_close(f);
 }
 
 TESTS(T(input_lines_are_shown_as_the_fake_reads_them), T(belt_pulses_are_counted_at_their_line));

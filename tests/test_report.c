@@ -214,8 +214,8 @@ TEST(log_loads_every_kind_and_skips_unknown_events)
     CHECK(!strcmp(log.strokes[1].wall, "2026-01-05T07:00:04.100Z"));
     CHECK(!strcmp(log.sets[0].wall, "2026-01-05T07:00:09.100Z"));
     CHECK(log.n_sessions == 1 && !strcmp(log.sessions[0].wall, "2026-01-05T07:00:22.600Z"));
-    report_log_free(&log);
-    report_log_free(&log);           /* harmless twice */
+    report_log_fini(&log);
+    report_log_fini(&log);           /* harmless twice */
 }
 
 TEST(log_keeps_faults_and_resets)
@@ -231,7 +231,7 @@ TEST(log_keeps_faults_and_resets)
     CHECK_INT(log.strokes[6].verdict, REPORT_ABORTED);
     CHECK(log.n_faults == 2 && log.faults[0].wall[0] == '\0');  /* an older log: no "wall" */
     CHECK(log.run.wall[0] == '\0');
-    report_log_free(&log);
+    report_log_fini(&log);
 }
 
 TEST(malformed_logs_are_refused_with_file_and_line)
@@ -302,7 +302,7 @@ TEST(set_summary_from_rep_lines_closed_set_1)
     CHECK_NEAR(r.duration_s, 8.6, 1e-9);
     CHECK(r.line && r.line->line == 7);
     CHECK(!strcmp(report_row_status(&r), "ok"));
-    report_log_free(&log);
+    report_log_fini(&log);
 }
 
 TEST(session_summary_from_rep_lines_fixed)
@@ -336,8 +336,8 @@ TEST(session_summary_from_rep_lines_fixed)
         CHECK_INT(sum.sets[1].by_verdict[REPORT_ABORTED], 1);
         CHECK_NEAR(sum.sets[1].in_band_share_all, (0.80 + 0.40 + 0.76 + 0.78) / 4, 1e-9);
     }
-    report_summary_free(&sum);
-    report_log_free(&log);
+    report_summary_fini(&sum);
+    report_log_fini(&log);
 }
 
 TEST(absent_set_gives_empty_row)
@@ -351,7 +351,7 @@ TEST(absent_set_gives_empty_row)
     CHECK(isnan(r.in_band_share) && isnan(r.peak_n) && isnan(r.duration_s));
     CHECK(r.line == NULL);
     CHECK(!strcmp(report_row_status(&r), "unfinished"));
-    report_log_free(&log);
+    report_log_fini(&log);
 }
 
 /* ---- cross-check -------------------------------------------------------------- */
@@ -370,9 +370,9 @@ static int mismatches_in(const char *path, char **text)
     if (report_summarize(&log, &sum, err, sizeof err) == 0) {
         n = report_cross_check(&log, &sum, capture_begin(&c));
         *text = capture_end(&c);
-        report_summary_free(&sum);
+        report_summary_fini(&sum);
     }
-    report_log_free(&log);
+    report_log_fini(&log);
     return n;
 }
 
@@ -434,7 +434,7 @@ TEST(run_report_prints_tables_with_units)
     CHECK(!strstr(out, "stroke  rep  verdict"));
     CHECK_STR_CONTAINS(out, "Set summaries");
     free(out);
-    report_log_free(&log);
+    report_log_fini(&log);
 }
 
 TEST(run_report_shows_mismatch_loudly)
@@ -451,7 +451,7 @@ TEST(run_report_shows_mismatch_loudly)
     CHECK_STR_CONTAINS(out, "MISMATCH\033[0m");    /* in the check column, in red */
     CHECK_STR_CONTAINS(out, "mismatch.jsonl:7: MISMATCH");
     free(out);
-    report_log_free(&log);
+    report_log_fini(&log);
 }
 
 TEST(comparison_prints_both_runs_figures)
@@ -487,8 +487,8 @@ TEST(comparison_prints_both_runs_figures)
     CHECK_NEAR(p, 15.7, 1e-9);
     CHECK_NEAR(q, 23.2, 1e-9);
     free(out);
-    report_log_free(&a);
-    report_log_free(&b);
+    report_log_fini(&a);
+    report_log_fini(&b);
 }
 
 /* ---- trace ------------------------------------------------------------------ */
@@ -505,7 +505,7 @@ TEST(trace_loads_one_set_trimmed_to_its_running_ticks)
     for (size_t i = 0; i < tr.n; i++)
         if (tr.ticks[i].set != 1 || tr.ticks[i].session != 1)
             CHECK(!"a tick of another set");
-    report_trace_free(&tr);
+    report_trace_fini(&tr);
 }
 
 TEST(trace_filters_by_time_window_and_reads_columns_by_name)
@@ -519,7 +519,7 @@ TEST(trace_filters_by_time_window_and_reads_columns_by_name)
     f.t_to = 6.0;
     CHECK_INT(report_load_trace(FIX "closed.csv", &f, &tr, err, sizeof err), 0);
     CHECK_INT(tr.n, 101);
-    report_trace_free(&tr);
+    report_trace_fini(&tr);
 
     /* columns in another order plus an extra one */
     CHECK_INT(report_load_trace(FIX "reordered.csv", NULL, &tr, err, sizeof err), 0);
@@ -532,12 +532,12 @@ TEST(trace_filters_by_time_window_and_reads_columns_by_name)
         CHECK(!strcmp(tr.ticks[3].state, "paused"));
         CHECK_NEAR(tr.ticks[6].band_low, 70.0, 1e-12);
     }
-    report_trace_free(&tr);
+    report_trace_fini(&tr);
 
     CHECK_INT(load_set(FIX "reordered.csv", 1, 1, &tr), 0);   /* trims ready and rest */
     CHECK_INT(tr.n, 3);
     CHECK(tr.n == 3 && !strcmp(tr.ticks[2].state, "paused"));
-    report_trace_free(&tr);
+    report_trace_fini(&tr);
 }
 
 TEST(malformed_traces_are_refused_with_file_and_line)
@@ -601,8 +601,8 @@ TEST(svg_of_one_run_has_band_strokes_and_both_panels)
     CHECK_STR_CONTAINS(svg, "Target band 60\u2013100 N");
     CHECK(!strstr(svg, "class=\"fault-span\""));
     free(svg);
-    report_trace_free(&tr);
-    report_log_free(&log);
+    report_trace_fini(&tr);
+    report_log_fini(&log);
 }
 
 TEST(svg_comparison_has_two_columns_and_marks_the_fault)
@@ -631,8 +631,8 @@ TEST(svg_comparison_has_two_columns_and_marks_the_fault)
     CHECK_STR_CONTAINS(svg, "FAULT: overforce");
     free(svg);
     for (int i = 0; i < 2; i++) {
-        report_trace_free(&tr[i]);
-        report_log_free(&log[i]);
+        report_trace_fini(&tr[i]);
+        report_log_fini(&log[i]);
     }
 }
 
@@ -655,8 +655,8 @@ TEST(svg_escapes_text_from_the_inputs)
     out = capture_end(&c);
     CHECK(!strcmp(out, "caf\xc3\xa9 ??&lt;? \xe2\x9c\x93 ???"));
     free(out);
-    report_trace_free(&tr);
-    report_log_free(&log);
+    report_trace_fini(&tr);
+    report_log_fini(&log);
 }
 
 TEST(svg_refuses_bad_requests)
@@ -682,11 +682,11 @@ TEST(svg_refuses_bad_requests)
         if (load_set(FIX "closed.csv", 1, 1, &tr) == 0) {
             CHECK_INT(svg_write_file(path, &(struct svg_run){&log, &tr}, 1, 1, 1, err, sizeof err),
                       0);
-            report_trace_free(&tr);
+            report_trace_fini(&tr);
         }
         unlink(path);
     }
-    report_log_free(&log);
+    report_log_fini(&log);
 }
 
 TESTS(T(xml_checker_catches_broken_markup), T(log_loads_every_kind_and_skips_unknown_events),

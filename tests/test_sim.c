@@ -58,7 +58,7 @@ static struct athlete *athlete_at_speed(const struct athlete_params *p,
                                         const struct athlete_judge *j, double v, double seconds,
                                         unsigned seed)
 {
-    struct athlete *a = athlete_new(p, j, seed, 1000);
+    struct athlete *a = athlete_open(p, j, seed, 1000);
     unsigned b = 0;
     long steps = lround(seconds / DT);
 
@@ -89,7 +89,7 @@ TEST(drive_ramps_at_drive_accel)
 
     rig_defaults(&rp);
     rp.drive_accel = 0.5;
-    r = rig_new(&rp, &ap, &judge);
+    r = rig_open(&rp, &ap, &judge);
     rig_set_speed(r, 0.3);
     run_to(r, 0.2);
     CHECK_NEAR(rig_motor_speed(r), 0.1, 1e-9);
@@ -108,7 +108,7 @@ TEST(drive_ramps_at_drive_accel)
     rig_set_speed(r, NAN);
     run_to(r, 3.1);
     CHECK_NEAR(rig_motor_speed(r), 0.0, 0.0);
-    rig_free(r);
+    rig_close(r);
 }
 
 /* A setpoint reaches the motor drive_dead_s after it was given, in order, and then
@@ -122,7 +122,7 @@ TEST(drive_dead_time_delays_then_ramps)
     rig_defaults(&rp);
     rp.drive_dead_s = 0.1;
     rp.drive_accel = 0.3;
-    r = rig_new(&rp, &ap, &judge);
+    r = rig_open(&rp, &ap, &judge);
     rig_set_speed(r, 0.3);                           /* at t = 0 */
     for (int k = 1; k <= 10; k++) {                  /* the stopped rig may not skip it */
         run_to(r, 0.01 * k);
@@ -154,7 +154,7 @@ TEST(drive_dead_time_delays_then_ramps)
     CHECK_NEAR(rig_motor_speed(r), 0.009, 1e-9);
     run_to(r, 2.7);
     CHECK_NEAR(rig_motor_speed(r), 0.0, 0.0);
-    rig_free(r);
+    rig_close(r);
 }
 
 TEST(slip_lowers_belt_speed_by_slip_times_force)
@@ -166,7 +166,7 @@ TEST(slip_lowers_belt_speed_by_slip_times_force)
 
     rig_defaults(&rp);
     rp.slip = 0.001;
-    r = rig_new(&rp, &ap, &judge);
+    r = rig_open(&rp, &ap, &judge);
     rig_set_speed(r, 0.3);
     run_to(r, 1.6);                 /* the ramp is over (0.6 s), the athlete resists by now */
     CHECK(rig_true_force(r) > 60.0);
@@ -177,7 +177,7 @@ TEST(slip_lowers_belt_speed_by_slip_times_force)
     CHECK_NEAR(rig_motor_speed(r), 0.3, 1e-12);
     CHECK_NEAR(rig_belt_speed(r), 0.3 - 0.001 * rig_true_force(r), 2e-4);
     CHECK(rig_belt_speed(r) < 0.25);
-    rig_free(r);
+    rig_close(r);
 }
 
 TEST(pulses_at_constant_speed_are_exactly_spaced)
@@ -191,7 +191,7 @@ TEST(pulses_at_constant_speed_are_exactly_spaced)
     rig_defaults(&rp);
     rp.slip = 0.0;                                   /* the foot must not slow the belt */
     rp.pulses_per_m = 4.0;
-    r = rig_new(&rp, &ap, &judge);
+    r = rig_open(&rp, &ap, &judge);
     rig_set_speed(r, 0.3);
     run_to(r, 1.0);                                  /* at speed after 0.6 s */
     for (long k = 1; k <= 2000; k++) {
@@ -208,7 +208,7 @@ TEST(pulses_at_constant_speed_are_exactly_spaced)
     }
     CHECK_INT(bad, 0);
     CHECK_INT(checked, (int)(20.0 * 4.0 * 0.3) - 1);
-    rig_free(r);
+    rig_close(r);
 }
 
 /* Start, run, change speed, stop: every pulse arrives, one per 1/ppm of travel. */
@@ -222,7 +222,7 @@ static void check_pulse_count(double ppm)
 
     rig_defaults(&rp);
     rp.pulses_per_m = ppm;
-    r = rig_new(&rp, &ap, &judge);
+    r = rig_open(&rp, &ap, &judge);
     rig_set_speed(r, 0.4);
     for (long k = 1; k <= 3000; k++) {
         int n;
@@ -242,7 +242,7 @@ static void check_pulse_count(double ppm)
     CHECK(rig_belt_position(r) > 4.0);
     CHECK_INT(total, (long)floor(rig_belt_position(r) * ppm));
     CHECK_INT(rig_dropped(r), 0);
-    rig_free(r);
+    rig_close(r);
 }
 
 TEST(pulse_count_matches_distance)
@@ -263,7 +263,7 @@ TEST(loadcell_samples_on_their_own_grid)
 
     rig_defaults(&rp);
     rp.lc_rate_hz = 80.0;
-    r = rig_new(&rp, &ap, &judge);
+    r = rig_open(&rp, &ap, &judge);
     for (long k = 1; k <= 3000; k++) {               /* quiet, then running, then quiet */
         int n;
         if (k == 500)
@@ -278,7 +278,7 @@ TEST(loadcell_samples_on_their_own_grid)
     }
     CHECK_INT(total, 30 * 80);
     CHECK_INT(off_grid, 0);
-    rig_free(r);
+    rig_close(r);
 }
 
 TEST(loadcell_mean_and_noise_match_truth)
@@ -296,7 +296,7 @@ TEST(loadcell_mean_and_noise_match_truth)
     rp.lc_resolution_n = 0.01;
     ap.shape_slope = 0.0;
     ap.reach_m = 2.0;                                /* one long, flat stroke */
-    r = rig_new(&rp, &ap, &judge);
+    r = rig_open(&rp, &ap, &judge);
     rig_set_speed(r, 0.3);
     run_to(r, 1.6);                 /* the athlete steps on once the 0.6 s ramp is over */
     CHECK_NEAR(rig_true_force(r), 45.0 + 150.0 * 0.3, 1e-9);
@@ -316,7 +316,7 @@ TEST(loadcell_mean_and_noise_match_truth)
     sd = sqrt(sum2 / (double)n_all - mean * mean);
     CHECK_NEAR(mean, 90.0, 0.1);                     /* 5 standard errors */
     CHECK_NEAR(sd, 2.0, 0.1);
-    rig_free(r);
+    rig_close(r);
 }
 
 TEST(loadcell_quantises_to_resolution)
@@ -331,7 +331,7 @@ TEST(loadcell_quantises_to_resolution)
     rig_defaults(&rp);
     rp.lc_noise_n = 1.0;
     rp.lc_resolution_n = 0.5;
-    r = rig_new(&rp, &ap, &judge);
+    r = rig_open(&rp, &ap, &judge);
     rig_advance(r, 5.0);
     n = rig_take_force(r, t, f, RIG_QUEUE);
     CHECK_INT(n, 400);
@@ -346,7 +346,7 @@ TEST(loadcell_quantises_to_resolution)
     }
     CHECK_INT(off_step, 0);
     CHECK(distinct >= 7);                            /* +-2 sd of 1 N spans 9 steps */
-    rig_free(r);
+    rig_close(r);
 }
 
 TEST(spikes_are_single_samples_at_the_configured_rate)
@@ -363,7 +363,7 @@ TEST(spikes_are_single_samples_at_the_configured_rate)
     rp.lc_noise_n = 0.5;
     ap.spike_rate_hz = 0.5;
     ap.spike_n = 300.0;
-    r = rig_new(&rp, &ap, &judge);
+    r = rig_open(&rp, &ap, &judge);
     for (long k = 1; k <= 2000; k++) {
         int n;
         rig_advance(r, (double)k);
@@ -381,7 +381,7 @@ TEST(spikes_are_single_samples_at_the_configured_rate)
     CHECK_NEAR(spikes, 1000, 130);                   /* ~4 sd of a binomial(160000, 1/160) */
     CHECK(pairs <= 20);                              /* only by chance: ~6 expected */
     CHECK_INT(bad_height, 0);                        /* one sample: +spike_n, nothing else */
-    rig_free(r);
+    rig_close(r);
 }
 
 TEST(full_queues_drop_the_oldest_and_count)
@@ -394,7 +394,7 @@ TEST(full_queues_drop_the_oldest_and_count)
 
     rig_defaults(&rp);
     rp.lc_rate_hz = 80.0;
-    r = rig_new(&rp, &ap, &judge);
+    r = rig_open(&rp, &ap, &judge);
     rig_advance(r, 10.0);                            /* 800 samples, nobody takes them */
     CHECK_INT(rig_dropped(r), 800 - RIG_QUEUE);
     n = rig_take_force(r, t, f, RIG_QUEUE);
@@ -402,7 +402,7 @@ TEST(full_queues_drop_the_oldest_and_count)
     CHECK_NEAR(t[0], (800.0 - RIG_QUEUE + 1.0) / 80.0, 1e-12);
     CHECK_NEAR(t[n - 1], 10.0, 1e-12);
     CHECK_INT(rig_take_force(r, t, f, RIG_QUEUE), 0);
-    rig_free(r);
+    rig_close(r);
 }
 
 /* ---- the athlete's strokes --------------------------------------------------------- */
@@ -428,7 +428,7 @@ TEST(strokes_at_constant_speed_travel_reach_and_peak)
         CHECK_NEAR(s[i].duration_s, s[i].t_release - s[i].t_contact, 1e-12);
         CHECK(s[i].valid);
     }
-    athlete_free(a);
+    athlete_close(a);
 }
 
 TEST(normal_athlete_strokes_vary_within_its_parameters)
@@ -453,7 +453,7 @@ TEST(normal_athlete_strokes_vary_within_its_parameters)
         CHECK(s[i].peak_n < 45.0 * 1.2 * 1.15 + 45.0 + 2.5);
     }
     CHECK(full >= 10);
-    athlete_free(a);
+    athlete_close(a);
 }
 
 TEST(fatigue_lowers_each_stroke_within_a_set)
@@ -469,7 +469,7 @@ TEST(fatigue_lowers_each_stroke_within_a_set)
     CHECK(n >= 10);
     for (int i = 0; i < n; i++)
         CHECK_NEAR(s[i].peak_n, 45.0 * (1.0 - 0.02 * i) * 1.15 + 45.0, 0.05);
-    athlete_free(a);
+    athlete_close(a);
 }
 
 TEST(partial_strokes_are_flagged_and_invalid)
@@ -489,7 +489,7 @@ TEST(partial_strokes_are_flagged_and_invalid)
         CHECK(s[i].travel_m < judge.min_travel_m);
         CHECK(!s[i].valid);
     }
-    athlete_free(a);
+    athlete_close(a);
 
     p.partial_prob = 0.3;                            /* a mix: about 30 % */
     a = athlete_at_speed(&p, &judge, 0.3, 300.0, 5);
@@ -503,7 +503,7 @@ TEST(partial_strokes_are_flagged_and_invalid)
         CHECK(n > 100);
         CHECK_NEAR((double)partial / n, 0.3, 0.12);
     }
-    athlete_free(a);
+    athlete_close(a);
 }
 
 /* effort 50 N, no shape, speed_gain 100 at 0.2 m/s: steady 70 N, in the band
@@ -557,7 +557,7 @@ TEST(in_band_share_worked_by_hand)
         CHECK_NEAR(s[0].peak_n, 70.0, 1e-9);
         CHECK_NEAR(s[0].effort_n, 50.0, 0.0);
         CHECK(s[0].valid);
-        athlete_free(a);
+        athlete_close(a);
     }
     CHECK_NEAR((tl - t_band) / (tl - tc), 0.9, 1e-12);
     j = judge;
@@ -571,7 +571,7 @@ TEST(in_band_share_worked_by_hand)
         CHECK_NEAR(s[0].t_first_band, -1.0, 0.0);
         CHECK_NEAR(s[0].in_band_share, 0.0, 0.0);
         CHECK(!s[0].valid);
-        athlete_free(a);
+        athlete_close(a);
     }
 }
 
@@ -595,7 +595,7 @@ TEST(strict_window_without_a_lift_and_empty_window)
     p.effort_n = 5.0;
     j.landing_s = 0.25;
     j.force_low = 22.0;
-    a = athlete_new(&p, &j, 1, 10);
+    a = athlete_open(&p, &j, 1, 10);
     for (long k = 1; k <= 2000; k++) {
         double t = (double)k * DT, v = t <= 1.0 ? 0.2 : 0.05;
         athlete_step(a, t, DT, v, &b);
@@ -614,10 +614,10 @@ TEST(strict_window_without_a_lift_and_empty_window)
         CHECK_NEAR(s[0].window_in_band_s, 1.0 - (tc + 0.25), 1e-3);
         CHECK_NEAR(s[0].in_band_share, 1.0, 2e-3);
     }
-    athlete_free(a);
+    athlete_close(a);
     /* the same stroke judged with a landing longer than the stroke: empty window */
     j.landing_s = 1.0;
-    a = athlete_new(&p, &j, 1, 10);
+    a = athlete_open(&p, &j, 1, 10);
     for (long k = 1; k <= 2000; k++) {
         double t = (double)k * DT, v = t <= 1.0 ? 0.2 : 0.05;
         athlete_step(a, t, DT, v, &b);
@@ -630,7 +630,7 @@ TEST(strict_window_without_a_lift_and_empty_window)
         CHECK_NEAR(s[0].in_band_share, 0.0, 0.0);
         CHECK(!s[0].valid);
     }
-    athlete_free(a);
+    athlete_close(a);
 }
 
 /* A stroke that goes under the floor inside the window: that time counts as out. */
@@ -647,7 +647,7 @@ TEST(strict_window_counts_time_under_the_floor_as_out)
     p.speed_gain = 100.0;
     p.reach_m = 0.25;          /* 0.2 x 0.5 + 0.05 x 0.5 + 0.2 x 0.5 = 0.225: lifts at 1.626 */
     p.place_s = 0.0;           /* 70 N from the first step: contact at once */
-    a = athlete_new(&p, &judge, 1, 10);
+    a = athlete_open(&p, &judge, 1, 10);
     /* 0.2 m/s (70 N, in) to 0.5 s, 0.05 m/s (55 N, under the floor) to 1.0 s, then
      * 0.2 again until the reach */
     for (long k = 1; k <= 3000; k++) {
@@ -665,7 +665,7 @@ TEST(strict_window_counts_time_under_the_floor_as_out)
         CHECK_NEAR(s[0].in_band_share, (win - 0.5) / win, 2e-3);
         CHECK_NEAR(s[0].t_lift, 0.001 + 0.5 + 0.5 + 0.125 / 0.2, 2e-3);
     }
-    athlete_free(a);
+    athlete_close(a);
 }
 
 /* ---- the force law, reaction, pre-drawn strokes ------------------------------------ */
@@ -703,12 +703,12 @@ static void speed_step(struct athlete_params *p, double *f, long steps)
     p->effort_n = 40.0;
     p->shape_slope = 0.0;
     p->reach_m = 5.0;
-    a = athlete_new(p, &judge, 1, 10);
+    a = athlete_open(p, &judge, 1, 10);
     for (long k = 1; k <= steps; k++) {
         double t = (double)k * DT;
         f[k] = athlete_step(a, t, DT, k < 500 ? 0.2 : 0.4, &b);
     }
-    athlete_free(a);
+    athlete_close(a);
 }
 
 TEST(power_law_and_reaction_delay_in_the_force)
@@ -759,7 +759,7 @@ TEST(pre_drawn_effort_is_the_effort_placed)
 
     p.effort_var = 0.3;
     p.fatigue_per_rep = 0.01;
-    a = athlete_new(&p, &judge, 11, 200);
+    a = athlete_open(&p, &judge, 11, 200);
     CHECK(athlete_next_effort(a, &want[0]));
     CHECK(!athlete_next_effort(NULL, &want[1]) && !athlete_next_effort(a, NULL));
     for (long k = 1; k <= 150000 && seen < 199; k++) {
@@ -786,13 +786,13 @@ TEST(pre_drawn_effort_is_the_effort_placed)
         differ += i > 0 && s[i].effort_n != s[i - 1].effort_n;
     }
     CHECK(differ > n / 2);
-    athlete_free(a);
+    athlete_close(a);
 }
 
 TEST(strokes_beyond_the_record_room_are_counted_as_dropped)
 {
     struct athlete_params p = plain();
-    struct athlete *a = athlete_new(&p, &judge, 1, 3);
+    struct athlete *a = athlete_open(&p, &judge, 1, 3);
     unsigned b = 0;
     int n;
 
@@ -801,7 +801,7 @@ TEST(strokes_beyond_the_record_room_are_counted_as_dropped)
     athlete_strokes(a, &n);
     CHECK_INT(n, 3);
     CHECK(athlete_strokes_dropped(a) >= 7);
-    athlete_free(a);
+    athlete_close(a);
 }
 
 /* Run the belt at 0.3 m/s until the first stroke ends, then brake at drive_accel
@@ -815,7 +815,7 @@ static bool places_while_braking(double drive_accel, double *v_at_place)
 
     rig_defaults(&rp);
     rp.drive_accel = drive_accel;
-    r = rig_new(&rp, &ap, &judge);
+    r = rig_open(&rp, &ap, &judge);
     rig_set_speed(r, 0.3);
     for (long k = 1; k < 20000; k++) {
         rig_advance(r, (double)k * DT);
@@ -832,7 +832,7 @@ static bool places_while_braking(double drive_accel, double *v_at_place)
         placed = athlete_loaded(rig_athlete(r));
         *v_at_place = rig_belt_speed(r);
     }
-    rig_free(r);
+    rig_close(r);
     return placed;
 }
 
@@ -851,13 +851,13 @@ TEST(never_places_on_a_stopped_or_stopping_belt)
     a = athlete_at_speed(&ap, &judge, 0.045, 20.0, 1); /* a crawling belt: never */
     CHECK(!athlete_loaded(a));
     CHECK(athlete_strokes(a, &(int){0}) != NULL);
-    athlete_free(a);
+    athlete_close(a);
 }
 
 TEST(lifts_when_the_belt_stops_mid_stroke)
 {
     struct athlete_params p = plain();
-    struct athlete *a = athlete_new(&p, &judge, 1, 10);
+    struct athlete *a = athlete_open(&p, &judge, 1, 10);
     unsigned b = 0;
     const struct stroke_record *s;
     long k;
@@ -873,7 +873,7 @@ TEST(lifts_when_the_belt_stops_mid_stroke)
     CHECK_INT(n, 1);
     CHECK_NEAR(s[0].travel_m, 0.3 * (0.8 - s[0].t_contact), 0.002);
     CHECK(s[0].t_release < 0.8 + 0.15 + 0.002);
-    athlete_free(a);
+    athlete_close(a);
 }
 
 /* ---- reactive mode ----------------------------------------------------------------- */
@@ -920,7 +920,7 @@ static struct reactive_log run_reactive(struct athlete *a, double engage, double
 TEST(reactive_places_on_a_stopped_belt_and_rides_it)
 {
     struct athlete_params p = reactive();
-    struct athlete *a = athlete_new(&p, &judge, 1, 100);
+    struct athlete *a = athlete_open(&p, &judge, 1, 100);
     struct reactive_log log = run_reactive(a, 25.0, 0.3, 8.0);
     const struct stroke_record *s;
     int n;
@@ -937,13 +937,13 @@ TEST(reactive_places_on_a_stopped_belt_and_rides_it)
         CHECK(s[i].travel_m < p.reach_m + 0.3 * p.lift_s + 0.005);
         CHECK(s[i].valid == (s[i].in_band_share >= judge.min_in_band));
     }
-    athlete_free(a);
+    athlete_close(a);
 }
 
 TEST(reactive_attempt_on_a_belt_that_never_moves_is_not_recorded)
 {
     struct athlete_params p = reactive();
-    struct athlete *a = athlete_new(&p, &judge, 1, 100);
+    struct athlete *a = athlete_open(&p, &judge, 1, 100);
     struct reactive_log log = run_reactive(a, -1.0, 0.0, 12.0);
     int n;
 
@@ -953,7 +953,7 @@ TEST(reactive_attempt_on_a_belt_that_never_moves_is_not_recorded)
     athlete_strokes(a, &n);
     CHECK_INT(n, 0);
     CHECK_INT(athlete_strokes_dropped(a), 0);
-    athlete_free(a);
+    athlete_close(a);
 }
 
 TEST(continuous_athlete_never_places_on_a_stopped_belt_after_start)
@@ -962,9 +962,9 @@ TEST(continuous_athlete_never_places_on_a_stopped_belt_after_start)
     struct athlete *a;
 
     p.reactive = 0;
-    a = athlete_new(&p, &judge, 1, 100);
+    a = athlete_open(&p, &judge, 1, 100);
     CHECK_INT(run_reactive(a, -1.0, 0.0, 12.0).placements, 0);
-    athlete_free(a);
+    athlete_close(a);
 }
 
 /* ---- buttons ----------------------------------------------------------------------- */
@@ -1025,7 +1025,7 @@ TEST(button_presses_follow_sets_and_sessions)
     ap.sets_per_session = 2;
     ap.sessions = 2;
     rig_defaults(&rp);
-    r = rig_new(&rp, &ap, &judge);
+    r = rig_open(&rp, &ap, &judge);
     L = play_sets(r, 600.0);
     CHECK_INT(L.n_stop, 4);
     CHECK_INT(L.n_press, 5);                         /* nothing after the 2nd session */
@@ -1043,7 +1043,7 @@ TEST(button_presses_follow_sets_and_sessions)
         in_s2 += want == 2;
     }
     CHECK(in_s1 > 0 && in_s2 > 0);
-    rig_free(r);
+    rig_close(r);
 }
 
 /* ---- determinism ------------------------------------------------------------------- */
@@ -1068,7 +1068,7 @@ static struct run_out run_seed(unsigned seed)
     rp.seed = seed;
     ap.spike_rate_hz = 1.0;
     ap.spike_n = 300.0;
-    r = rig_new(&rp, &ap, &judge);
+    r = rig_open(&rp, &ap, &judge);
     rig_set_speed(r, 0.3);
     for (long k = 1; k <= 6000; k++) {
         int n;
@@ -1081,7 +1081,7 @@ static struct run_out run_seed(unsigned seed)
     if (out.n > 64)
         out.n = 64;
     memcpy(out.rec, s, (size_t)out.n * sizeof *s);
-    rig_free(r);
+    rig_close(r);
     return out;
 }
 
@@ -1232,7 +1232,7 @@ TEST(a_quiet_day_in_10ms_calls)
 
     rig_defaults(&rp);
     rp.lc_rate_hz = 80.0;
-    r = rig_new(&rp, &ap, &judge);
+    r = rig_open(&rp, &ap, &judge);
     for (long k = 1; k <= 8640000; k++) {
         int n;
         rig_advance(r, (double)k * CALL);
@@ -1249,7 +1249,7 @@ TEST(a_quiet_day_in_10ms_calls)
     CHECK_INT(pulses, 0);
     CHECK_INT(out_of_order, 0);
     CHECK_INT(rig_dropped(r), 0);
-    rig_free(r);
+    rig_close(r);
 }
 
 /* The control loop sums its deadlines (next += dt), which drifts off the 1 ms grid by
@@ -1264,7 +1264,7 @@ TEST(a_summed_caller_clock_is_honoured)
     long total = 0, not_now = 0, late = 0, early = 0;
 
     rig_defaults(&rp);
-    r = rig_new(&rp, &ap, &judge);
+    r = rig_open(&rp, &ap, &judge);
     rig_set_speed(r, 0.3);
     for (long k = 1; k <= 360000; k++) {             /* an hour at 100 Hz */
         int n;
@@ -1285,7 +1285,7 @@ TEST(a_summed_caller_clock_is_honoured)
     CHECK_INT(late, 0);
     CHECK(labs(total - 3600L * 80) <= 1);
     CHECK_INT(rig_dropped(r), 0);
-    rig_free(r);
+    rig_close(r);
 }
 
 TEST(rig_refuses_bad_parameters)
@@ -1295,18 +1295,18 @@ TEST(rig_refuses_bad_parameters)
 
     rig_defaults(&rp);
     rp.physics_dt = 0.0;
-    CHECK(rig_new(&rp, &ap, &judge) == NULL);
+    CHECK(rig_open(&rp, &ap, &judge) == NULL);
     rig_defaults(&rp);
     rp.lc_rate_hz = -1.0;
-    CHECK(rig_new(&rp, &ap, &judge) == NULL);
+    CHECK(rig_open(&rp, &ap, &judge) == NULL);
     rig_defaults(&rp);
     rp.pulses_per_m = NAN;
-    CHECK(rig_new(&rp, &ap, &judge) == NULL);
+    CHECK(rig_open(&rp, &ap, &judge) == NULL);
     rig_defaults(&rp);
     rp.drive_dead_s = 0.6;                           /* over RIG_DEAD_MAX_S */
-    CHECK(rig_new(&rp, &ap, &judge) == NULL);
+    CHECK(rig_open(&rp, &ap, &judge) == NULL);
     rp.drive_dead_s = -0.1;
-    CHECK(rig_new(&rp, &ap, &judge) == NULL);
+    CHECK(rig_open(&rp, &ap, &judge) == NULL);
 }
 
 TESTS(T(reactive_places_on_a_stopped_belt_and_rides_it),
