@@ -109,7 +109,7 @@ static void help(FILE *f)
 "        zero the load cell: keep the foot plate unloaded. It runs in the background;\n"
 "        status shows when it is done (calibration: tares)\n"
 "  calibrate MASS_KG\n"
-"        set the load cell's span with a known mass of MASS_KG kg (0 < MASS_KG <= 500)\n"
+"        set the load cell's span with a known mass of MASS_KG kg (0.1 <= MASS_KG <= 500)\n"
 "        resting on the foot plate; tare first. Done when status counts one more span\n"
 "  pain SCORE\n"
 "        record the patient's pain, 0 (none) to 10 (worst), on the latest set\n"
@@ -183,6 +183,25 @@ static bool parse_long(const char *s, long lo, long hi, long *v)
     errno = 0;
     *v = strtol(s, &end, 10);
     return !errno && end != s && !*end && *v >= lo && *v <= hi && !isspace((unsigned char)*s);
+}
+
+/* text as the value of request cmd's member key, checked against the socket protocol's
+ * own table (req_field_check): what eccd would refuse, eccctl refuses first, in the same
+ * words. what names the value in the message ("MASS_KG", "--days"). 0, or EX_USAGE after
+ * the message. */
+static int arg_value(const char *cmd_text, enum req_cmd cmd, const char *key, const char *text,
+                     const char *what, double *v)
+{
+    const struct req_field *f = req_field_find(cmd, key);
+    char range[96], why[200];
+
+    req_field_range(f, range, sizeof range);
+    if (!text || !parse_double(text, v))
+        return usage_error("%s: %s must be %s, not '%s'", cmd_text, what, range,
+                           text ? text : "(nothing)");
+    if (req_field_check(f, *v, what, why, sizeof why) < 0)
+        return usage_error("%s: %s", cmd_text, why);
+    return 0;
 }
 
 /* Does arg name the option: "--name" (value, if any, in the next argument) or
@@ -328,9 +347,8 @@ static int parse_calibrate(int n, char **args, struct command *c)
         return rc;
     if (np != 1)
         return usage_error("calibrate needs the mass in kg: eccctl calibrate MASS_KG");
-    if (!parse_double(pos[0], &kg) || !(kg > 0.0 && kg <= REQ_MASS_MAX_KG))
-        return usage_error("calibrate: '%s' is not a mass in kg, more than 0 and at most %g",
-                           pos[0], REQ_MASS_MAX_KG);
+    if ((rc = arg_value("calibrate", REQ_CALIBRATE, "mass_kg", pos[0], "MASS_KG", &kg)) != 0)
+        return rc;
     c->req = new_request("calibrate");
     json_object_set_new(c->req, "mass_kg", json_real(kg));
     return 0;
@@ -339,30 +357,18 @@ static int parse_calibrate(int n, char **args, struct command *c)
 static int parse_pain(int n, char **args, struct command *c)
 {
     const char *pos[1];
-    long score;
+    double score;
     int np, rc = positionals("pain", n, args, pos, 1, &np);
 
     if (rc)
         return rc;
     if (np != 1)
         return usage_error("pain needs a score: eccctl pain SCORE (0 to 10)");
-    if (!parse_long(pos[0], 0, 10, &score))
-        return usage_error("pain: '%s' is not a whole number from 0 to 10", pos[0]);
+    if ((rc = arg_value("pain", REQ_PAIN, "score", pos[0], "SCORE", &score)) != 0)
+        return rc;
     c->req = new_request("pain");
-    json_object_set_new(c->req, "score", json_integer(score));
+    json_object_set_new(c->req, "score", json_integer((json_int_t)score));
     return 0;
-}
-
-static bool name_ok(const char *name)
-{
-    size_t len = strlen(name);
-
-    if (len == 0 || len >= REQ_NAME_MAX)
-        return false;
-    for (const char *p = name; *p; p++)
-        if ((unsigned char)*p < 0x20 || *p == 0x7f)
-            return false;
-    return true;
 }
 
 static int parse_patient_add(int n, char **args, struct command *c)
@@ -373,7 +379,9 @@ static int parse_patient_add(int n, char **args, struct command *c)
     double vals[4] = {NAN, NAN, NAN, NAN};
     const char *name = NULL;
     bool literal = false;
+    char why[160];
     json_t *jname;
+    int rc;
 
     for (int i = 2; i < n; i++) {
         const char *a = args[i], *iv, *v;
@@ -394,15 +402,14 @@ static int parse_patient_add(int n, char **args, struct command *c)
             ;
         if (k == 4)
             return usage_error("patient add: unknown option '%s'", a);
-        if (!(v = opt_value(n, args, &i, iv)) || !parse_double(v, &vals[k]) || !(vals[k] > 0.0))
-            return usage_error("patient add: %s needs a number above 0 (%s)", opts[k],
-                               k == 2 ? "m/s" : "N");
+        v = opt_value(n, args, &i, iv);
+        if ((rc = arg_value("patient add", REQ_PATIENT_ADD, keys[k], v, opts[k], &vals[k])) != 0)
+            return rc;
     }
     if (!name)
         return usage_error("patient add needs a name: eccctl patient add NAME [OPTIONS]");
-    if (!name_ok(name))
-        return usage_error("patient add: a name is 1 to %d bytes without control characters",
-                           REQ_NAME_MAX - 1);
+    if (req_name_check(name, strlen(name), "the name", why, sizeof why) < 0)
+        return usage_error("patient add: %s", why);
     if (!(jname = json_string(name)))
         return usage_error("patient add: the name is not valid UTF-8");
     c->req = new_request("patient-add");
@@ -440,8 +447,8 @@ static int parse_patient(int n, char **args, struct command *c)
             return usage_error("patient select needs an id: eccctl patient select ID "
                                "(eccctl patient list shows them)");
         if (!parse_long(pos[0], 1, LONG_MAX, &id))
-            return usage_error("patient select: '%s' is not a patient id (a whole number "
-                               "from 1)", pos[0]);
+            return usage_error("patient select: ID must be an integer of at least 1 (a "
+                               "patient's id, as eccctl patient list shows), not '%s'", pos[0]);
         c->req = new_request("patient-select");
         json_object_set_new(c->req, "patient", json_integer(id));
         return 0;
@@ -453,16 +460,17 @@ static int parse_patient(int n, char **args, struct command *c)
 static int parse_history_export(const char *cmd, int n, char **args, struct command *c)
 {
     bool export = strcmp(cmd, "export") == 0;
-    long days = -1;
+    double days = -1;
+    int rc;
 
     for (int i = 1; i < n; i++) {
         const char *a = args[i], *iv = NULL, *v;
 
         if (match_opt(a, "--days", &iv)) {
-            long lo = export ? 0 : 1;
-            if (!(v = opt_value(n, args, &i, iv)) || !parse_long(v, lo, REQ_DAYS_MAX, &days))
-                return usage_error("%s --days needs a whole number from %ld to %d%s", cmd, lo,
-                                   REQ_DAYS_MAX, export ? " (0: everything)" : "");
+            v = opt_value(n, args, &i, iv);
+            if ((rc = arg_value(cmd, export ? REQ_EXPORT : REQ_HISTORY, "days", v, "--days",
+                                &days)) != 0)
+                return rc;
         } else if (export && strcmp(a, "--csv") == 0) {
             c->csv = true;
         } else if (export && (strcmp(a, "-o") == 0 || match_opt(a, "--output", &iv))) {
@@ -475,7 +483,7 @@ static int parse_history_export(const char *cmd, int n, char **args, struct comm
     }
     c->req = new_request(cmd);
     if (days >= 0)
-        json_object_set_new(c->req, "days", json_integer(days));
+        json_object_set_new(c->req, "days", json_integer((json_int_t)days));
     return 0;
 }
 
@@ -839,8 +847,41 @@ static int emit(const struct opts *o, const char *line, size_t len, const json_t
     return EX_OK;
 }
 
+/* The temporary file of export -o while it exists: a SIGINT or SIGTERM removes it before
+ * eccctl dies of the signal (unlink is async-signal-safe; the path is written before the
+ * handler is armed and not touched while it is). */
+static char partial_path[PATH_MAX];
+static volatile sig_atomic_t partial_armed;
+
+static void on_signal_remove_partial(int sig)
+{
+    if (partial_armed)
+        unlink(partial_path);
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+/* Arm (path) or disarm (NULL) the removal of the temporary file on SIGINT and SIGTERM. */
+static void partial_file_guard(const char *path)
+{
+    struct sigaction sa;
+
+    memset(&sa, 0, sizeof sa);
+    sigemptyset(&sa.sa_mask);
+    if (path) {
+        snprintf(partial_path, sizeof partial_path, "%s", path);
+        partial_armed = 1;
+        sa.sa_handler = on_signal_remove_partial;
+    } else {
+        partial_armed = 0;
+        sa.sa_handler = SIG_DFL;
+    }
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}
+
 /* export -o FILE: write into a temporary file beside FILE, then rename it over FILE, so
- * FILE is either the whole export or untouched. */
+ * FILE is either the whole export or untouched (also when eccctl is interrupted). */
 static int emit_to_file(const struct opts *o, const char *path, const char *line, size_t len,
                         const json_t *reply)
 {
@@ -854,7 +895,14 @@ static int emit_to_file(const struct opts *o, const char *path, const char *line
     if (!tmp)
         return EX_FAILED;
     sprintf(tmp, "%.*s.%s.XXXXXX", (int)dirlen, path, path + dirlen);
+    if (strlen(tmp) >= sizeof partial_path) {
+        fprintf(stderr, "eccctl: cannot write %s: %s\n", path, strerror(ENAMETOOLONG));
+        free(tmp);
+        return EX_FAILED;
+    }
     fd = mkstemp(tmp);
+    if (fd >= 0)
+        partial_file_guard(tmp);
     if (fd < 0) {
         fprintf(stderr, "eccctl: cannot write %s: %s\n", path, strerror(errno));
         free(tmp);
@@ -882,6 +930,7 @@ static int emit_to_file(const struct opts *o, const char *path, const char *line
     }
     if (rc != EX_OK || err)
         unlink(tmp);
+    partial_file_guard(NULL);
     free(tmp);
     return rc;
 }

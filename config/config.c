@@ -1326,6 +1326,19 @@ int config_key_count(void)
     return NKEYS;
 }
 
+int config_key_bounds(const char *section, const char *key, double *min, double *max,
+                      const char **unit)
+{
+    int i = find_key(section, key);
+
+    if (i < 0 || (keys[i].type != T_DOUBLE && keys[i].type != T_INT && keys[i].type != T_UINT))
+        return -1;
+    *min = keys[i].min;
+    *max = keys[i].max;
+    *unit = keys[i].unit ? keys[i].unit : "";
+    return 0;
+}
+
 void config_key_name(int i, const char **section, const char **key)
 {
     bool ok = i >= 0 && i < NKEYS;

@@ -313,5 +313,10 @@ const char *config_mode_name(enum cfg_mode m);
  * same way), and key i's section and name (NULL if i is out of range). */
 int config_key_count(void);
 void config_key_name(int i, const char **section, const char **key);
+/* A number key's inclusive bounds and unit ("" when it has none), for anything that takes
+ * the same value by another door (the control socket's patient settings). Returns 0, or
+ * -1 when section.key is not a number key. */
+int config_key_bounds(const char *section, const char *key, double *min, double *max,
+                      const char **unit);
 
 #endif

@@ -391,11 +391,19 @@ static enum ctl_cmd_result command_run(struct ctl *c, enum ctl_cmd cmd)
     return from_proto(r);
 }
 
+/* A stop is always carried out; it is refused (refused_state, nothing to stop) only when no
+ * set runs, eccd commands no motion and has not for a drive's stopping time, and the belt
+ * is measured still: the operator learns the rig was already at rest. */
 static enum ctl_cmd_result command_stop(struct ctl *c)
 {
+    bool moving = proto_state(&c->proto) == PROTO_SET_RUNNING || still_stopping(c) ||
+                  c->speed > c->cfg.limits.speed_min / 2.0;
+    enum ctl_cmd_result r;
+
     stroke_abort(c);
     band_ctl_stop(&c->band);
-    return from_proto(proto_command(&c->proto, PROTO_CMD_STOP, c->now));
+    r = from_proto(proto_command(&c->proto, PROTO_CMD_STOP, c->now));
+    return r == CTL_OK && !moving ? CTL_REFUSED_STATE : r;
 }
 
 static enum ctl_cmd_result command_reset(struct ctl *c)

@@ -6,6 +6,9 @@
  */
 #include "proto/request.h"
 
+#include "config/config.h"
+
+#include <ctype.h>
 #include <jansson.h>
 #include <limits.h>
 #include <math.h>
@@ -14,7 +17,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#define ARGS_MAX 5                  /* members a command takes besides v, cmd and tag */
 #define SHOW_MAX 40                 /* bytes of a client's string quoted in a message */
 
 static const char *const cmd_names[REQ_CMD_COUNT] = {
@@ -27,15 +29,23 @@ static const char *const cmd_names[REQ_CMD_COUNT] = {
     [REQ_EXPORT] = "export",
 };
 
-/* The members each command takes besides v, cmd and tag. */
-static const char *const cmd_args[REQ_CMD_COUNT][ARGS_MAX] = {
-    [REQ_CALIBRATE] = {"mass_kg"},
-    [REQ_PAIN] = {"score"},
-    [REQ_PATIENT_ADD] = {"name", "force_low", "force_high", "speed_max", "force_abort"},
-    [REQ_PATIENT_SELECT] = {"patient"},
-    [REQ_HISTORY] = {"days"},
-    [REQ_EXPORT] = {"days"},
+/* Every member a command takes besides v, cmd and tag, with its kind and bounds. The
+ * patient settings take the bounds of the config keys they stand for. */
+static const struct req_field fields[] = {
+    {REQ_CALIBRATE, "mass_kg", REQ_KIND_NUMBER, true, REQ_MASS_MIN_KG, REQ_MASS_MAX_KG, "kg",
+     NULL, NULL},
+    {REQ_PAIN, "score", REQ_KIND_INT, true, 0, 10, "", NULL, NULL},
+    {REQ_PATIENT_ADD, "name", REQ_KIND_NAME, true, 1, REQ_NAME_MAX - 1, "bytes", NULL, NULL},
+    {REQ_PATIENT_ADD, "force_low", REQ_KIND_NUMBER, false, 0, 0, "", "band", "force_low_n"},
+    {REQ_PATIENT_ADD, "force_high", REQ_KIND_NUMBER, false, 0, 0, "", "band", "force_high_n"},
+    {REQ_PATIENT_ADD, "speed_max", REQ_KIND_NUMBER, false, 0, 0, "", "limits", "speed_max_mps"},
+    {REQ_PATIENT_ADD, "force_abort", REQ_KIND_NUMBER, false, 0, 0, "", "limits",
+     "force_abort_n"},
+    {REQ_PATIENT_SELECT, "patient", REQ_KIND_INT, true, 1, (double)LONG_MAX, "", NULL, NULL},
+    {REQ_HISTORY, "days", REQ_KIND_INT, false, 1, REQ_DAYS_MAX, "", NULL, NULL},
+    {REQ_EXPORT, "days", REQ_KIND_INT, false, 0, REQ_DAYS_MAX, "", NULL, NULL},
 };
+#define NFIELDS (sizeof fields / sizeof fields[0])
 
 /* One parse: the request being filled and where its error goes. */
 struct pctx {
@@ -108,18 +118,83 @@ static void allowed_list(enum req_cmd cmd, char *out, size_t outlen)
 {
     size_t n = (size_t)snprintf(out, outlen, "v, cmd, tag");
 
-    for (int i = 0; i < ARGS_MAX && cmd_args[cmd][i] && n < outlen; i++)
-        n += (size_t)snprintf(out + n, outlen - n, ", %s", cmd_args[cmd][i]);
+    for (size_t i = 0; i < NFIELDS && n < outlen; i++)
+        if (fields[i].cmd == cmd)
+            n += (size_t)snprintf(out + n, outlen - n, ", %s", fields[i].key);
 }
 
 static int takes(enum req_cmd cmd, const char *key)
 {
-    if (!strcmp(key, "v") || !strcmp(key, "cmd") || !strcmp(key, "tag"))
-        return 1;
-    for (int i = 0; i < ARGS_MAX && cmd_args[cmd][i]; i++)
-        if (!strcmp(key, cmd_args[cmd][i]))
-            return 1;
-    return 0;
+    return !strcmp(key, "v") || !strcmp(key, "cmd") || !strcmp(key, "tag") ||
+           req_field_find(cmd, key) != NULL;
+}
+
+const struct req_field *req_field_find(enum req_cmd cmd, const char *key)
+{
+    for (size_t i = 0; key && i < NFIELDS; i++)
+        if (fields[i].cmd == cmd && !strcmp(fields[i].key, key))
+            return &fields[i];
+    return NULL;
+}
+
+/* f's bounds and unit, the config key's when f names one. */
+static void field_bounds(const struct req_field *f, double *lo, double *hi, const char **unit)
+{
+    *lo = f->lo;
+    *hi = f->hi;
+    *unit = f->unit;
+    if (f->cfg_section && config_key_bounds(f->cfg_section, f->cfg_key, lo, hi, unit) != 0) {
+        *lo = 1.0;      /* a table entry naming no number key: refuse everything */
+        *hi = 0.0;
+    }
+}
+
+/* v in as few digits as tell it from ref (a limit it is compared with). */
+static const char *num_text(char *out, size_t n, double v, double ref)
+{
+    for (int digits = 6; digits <= 17; digits++) {
+        snprintf(out, n, "%.*g", digits, v);
+        if (v == ref || strtod(out, NULL) != ref)
+            break;
+    }
+    return out;
+}
+
+void req_field_range(const struct req_field *f, char *out, size_t outlen)
+{
+    double lo, hi;
+    const char *unit;
+
+    field_bounds(f, &lo, &hi, &unit);
+    if (f->kind == REQ_KIND_NAME)
+        snprintf(out, outlen, "a string of %g to %g bytes", lo, hi);
+    else if (f->kind == REQ_KIND_INT && hi >= (double)LONG_MAX)
+        snprintf(out, outlen, "an integer of at least %g", lo);
+    else
+        snprintf(out, outlen, "%s from %g to %g%s%s",
+                 f->kind == REQ_KIND_INT ? "an integer" : "a number", lo, hi, *unit ? " " : "",
+                 unit);
+}
+
+int req_field_check(const struct req_field *f, double v, const char *what, char *msg,
+                    size_t msglen)
+{
+    char member[64], range[96], shown[32];
+    double lo, hi, ref;
+    const char *unit;
+
+    field_bounds(f, &lo, &hi, &unit);
+    if (isfinite(v) && v >= lo && v <= hi && (f->kind != REQ_KIND_INT || v == floor(v)))
+        return 0;
+    if (!what) {
+        snprintf(member, sizeof member, "member \"%s\"", f->key);
+        what = member;
+    }
+    req_field_range(f, range, sizeof range);
+    ref = v < lo ? lo : hi;
+    snprintf(msg, msglen, "%s must be %s, not %s", what, range,
+             num_text(shown, sizeof shown, v, ref));
+    return -1;
 }
 
 /* jansson's message, or for a duplicate member one that names it. */
@@ -209,58 +284,34 @@ static int check_members(struct pctx *c)
     return 0;
 }
 
-/* "an integer from lo to hi", or "of at least lo" when hi is as large as they come. */
-static const char *int_range(char *out, size_t n, long long lo, long long hi)
+/* c->r's command's member key: absent leaves *num and *whole alone, or fails when the
+ * member is required; else its kind and bounds are checked (req_field_check). */
+static int get_number(struct pctx *c, const char *key, double *num, long long *whole)
 {
-    if (hi >= LONG_MAX)
-        snprintf(out, n, "an integer of at least %lld", lo);
-    else
-        snprintf(out, n, "an integer from %lld to %lld", lo, hi);
-    return out;
-}
-
-/* An integer member in lo..hi: absent leaves *out alone, or fails when required. */
-static int get_int(struct pctx *c, const char *key, long long lo, long long hi, int required,
-                   long long *out)
-{
+    const struct req_field *f = req_field_find(c->r->cmd, key);
     json_t *j = json_object_get(c->obj, key);
-    char what[64];
-
-    int_range(what, sizeof what, lo, hi);
-    if (!j && !required)
-        return 0;
-    if (!j)
-        return fail(c, "bad_request", "command \"%s\" needs member \"%s\": %s",
-                    cmd_names[c->r->cmd], key, what);
-    if (!json_is_integer(j))
-        return fail(c, "bad_request", "member \"%s\" must be %s, not %s", key, what,
-                    type_name(j));
-    if (json_integer_value(j) < lo || json_integer_value(j) > hi)
-        return fail(c, "bad_request", "member \"%s\" must be %s, not %lld", key, what,
-                    (long long)json_integer_value(j));
-    *out = json_integer_value(j);
-    return 0;
-}
-
-/* A number member with 0 < value <= hi: absent leaves *out alone, or fails when required. */
-static int get_positive(struct pctx *c, const char *key, double hi, int required, double *out)
-{
-    json_t *j = json_object_get(c->obj, key);
+    char range[96], why[160];
+    bool integer = f->kind == REQ_KIND_INT;
     double v;
 
-    if (!j && !required)
+    if (!j && !f->required)
         return 0;
+    req_field_range(f, range, sizeof range);
     if (!j)
-        return fail(c, "bad_request", "command \"%s\" needs member \"%s\": a number above 0 and "
-                    "at most %g", cmd_names[c->r->cmd], key, hi);
-    if (!json_is_number(j))
-        return fail(c, "bad_request", "member \"%s\" must be a number above 0, not %s", key,
+        return fail(c, "bad_request", "command \"%s\" needs member \"%s\": %s",
+                    cmd_names[c->r->cmd], key, range);
+    if (integer ? !json_is_integer(j) : !json_is_number(j))
+        return fail(c, "bad_request", "member \"%s\" must be %s, not %s", key, range,
                     type_name(j));
     v = json_number_value(j);
-    if (!isfinite(v) || !(v > 0.0) || v > hi)
-        return fail(c, "bad_request", "member \"%s\" must be a number above 0 and at most %g, "
-                    "not %g", key, hi, v);
-    *out = v;
+    if (integer && json_integer_value(j) >= LLONG_MAX)
+        v = INFINITY;   /* 2^63 - 1 rounds to a double that would pass LONG_MAX */
+    if (req_field_check(f, v, NULL, why, sizeof why) < 0)
+        return fail(c, "bad_request", "%s", why);
+    if (num)
+        *num = v;
+    if (whole)
+        *whole = integer ? json_integer_value(j) : 0;
     return 0;
 }
 
@@ -274,47 +325,59 @@ static size_t find_control(const unsigned char *s, size_t n)
     return n;
 }
 
+int req_name_check(const char *name, size_t len, const char *what, char *msg, size_t msglen)
+{
+    const unsigned char *u = (const unsigned char *)name;
+    size_t at = find_control(u, len);
+
+    if (!what)
+        what = "member \"name\"";
+    if (len == 0 || len >= REQ_NAME_MAX)
+        snprintf(msg, msglen, "%s must be 1 to %d bytes long (it is %zu)", what,
+                 REQ_NAME_MAX - 1, len);
+    else if (at < len)
+        snprintf(msg, msglen, "%s must not contain control characters (one is at byte %zu)",
+                 what, at);
+    else if (isspace(u[0]) || isspace(u[len - 1]))
+        snprintf(msg, msglen, "%s must not start or end with white space", what);
+    else
+        return 0;
+    return -1;
+}
+
 static int get_name(struct pctx *c)
 {
     json_t *j = json_object_get(c->obj, "name");
-    size_t n, at;
+    char why[160];
 
     if (!j)
         return fail(c, "bad_request", "command \"patient-add\" needs member \"name\": a string "
                     "of 1 to %d bytes", REQ_NAME_MAX - 1);
     if (!json_is_string(j))
         return fail(c, "bad_request", "member \"name\" must be a string, not %s", type_name(j));
-    n = json_string_length(j);
-    if (n == 0 || n >= REQ_NAME_MAX)
-        return fail(c, "bad_request", "member \"name\" must be 1 to %d bytes long (it is %zu)",
-                    REQ_NAME_MAX - 1, n);
-    at = find_control((const unsigned char *)json_string_value(j), n);
-    if (at < n)
-        return fail(c, "bad_request", "member \"name\" must not contain control characters "
-                    "(one is at byte %zu)", at);
-    memcpy(c->r->name, json_string_value(j), n + 1);
+    if (req_name_check(json_string_value(j), json_string_length(j), NULL, why, sizeof why) < 0)
+        return fail(c, "bad_request", "%s", why);
+    memcpy(c->r->name, json_string_value(j), json_string_length(j) + 1);
     return 0;
 }
 
+/* Settings that contradict each other are refused here, as config_check refuses them in
+ * a file: the band's low edge under its high edge, the abort force above the band. */
 static int get_patient_args(struct pctx *c)
 {
     struct req *r = c->r;
-    double inf = INFINITY;
 
-    if (get_name(c) < 0 || get_positive(c, "force_low", inf, 0, &r->force_low) < 0 ||
-        get_positive(c, "force_high", inf, 0, &r->force_high) < 0 ||
-        get_positive(c, "speed_max", inf, 0, &r->speed_max) < 0)
+    if (get_name(c) < 0 || get_number(c, "force_low", &r->force_low, NULL) < 0 ||
+        get_number(c, "force_high", &r->force_high, NULL) < 0 ||
+        get_number(c, "speed_max", &r->speed_max, NULL) < 0 ||
+        get_number(c, "force_abort", &r->force_abort, NULL) < 0)
         return -1;
-    return get_positive(c, "force_abort", inf, 0, &r->force_abort);
-}
-
-static int get_days(struct pctx *c)
-{
-    long long v = c->r->days;
-
-    if (get_int(c, "days", c->r->cmd == REQ_HISTORY ? 1 : 0, REQ_DAYS_MAX, 0, &v) < 0)
-        return -1;
-    c->r->days = (int)v;
+    if (r->force_low >= r->force_high)     /* false when either is NAN (absent) */
+        return fail(c, "bad_request", "member \"force_low\" (%g N) must be below "
+                    "\"force_high\" (%g N)", r->force_low, r->force_high);
+    if (r->force_high >= r->force_abort)
+        return fail(c, "bad_request", "member \"force_abort\" (%g N) must be above "
+                    "\"force_high\" (%g N)", r->force_abort, r->force_high);
     return 0;
 }
 
@@ -326,22 +389,26 @@ static int read_args(struct pctx *c)
 
     switch (r->cmd) {
     case REQ_CALIBRATE:
-        return get_positive(c, "mass_kg", REQ_MASS_MAX_KG, 1, &r->mass_kg);
+        return get_number(c, "mass_kg", &r->mass_kg, NULL);
     case REQ_PAIN:
-        if (get_int(c, "score", 0, 10, 1, &v) < 0)
+        if (get_number(c, "score", NULL, &v) < 0)
             return -1;
         r->score = (int)v;
         return 0;
     case REQ_PATIENT_ADD:
         return get_patient_args(c);
     case REQ_PATIENT_SELECT:
-        if (get_int(c, "patient", 1, LONG_MAX, 1, &v) < 0)
+        if (get_number(c, "patient", NULL, &v) < 0)
             return -1;
         r->patient = (long)v;
         return 0;
     case REQ_HISTORY:
     case REQ_EXPORT:
-        return get_days(c);
+        v = r->days;
+        if (get_number(c, "days", NULL, &v) < 0)
+            return -1;
+        r->days = (int)v;
+        return 0;
     default:
         return 0;
     }

@@ -6,14 +6,17 @@
  *
  *   {"v":1,"cmd":"status"}
  *   {"v":1,"cmd":"start"}            also "stop", "next-set", "reset-fault", "tare"
- *   {"v":1,"cmd":"calibrate","mass_kg":20}        0 < mass_kg <= 500
+ *   {"v":1,"cmd":"calibrate","mass_kg":20}        0.1 <= mass_kg <= 500
  *   {"v":1,"cmd":"pain","score":3}                integer 0..10, on the latest set
  *   {"v":1,"cmd":"patient-list"}
  *   {"v":1,"cmd":"patient-add","name":"Ann","force_low":150,"force_high":250,
- *        "speed_max":0.6,"force_abort":600}        only name is required
+ *        "speed_max":0.6,"force_abort":600}        only name is required; the numbers
+ *        within the bounds of the config keys they stand for (band.force_low_n, ...)
  *   {"v":1,"cmd":"patient-select","patient":2}
  *   {"v":1,"cmd":"history","days":7}               1..3650, default 7
  *   {"v":1,"cmd":"export","days":30}               0..3650, default 0: everything
+ * Every member's kind and bounds are in one table (req_field_find), which eccctl checks
+ * its arguments against too, so both doors refuse the same values with the same words.
  * Every request may carry "tag": a string of at most REQ_TAG_MAX - 1 bytes, echoed in
  * the reply. Unknown members, wrong types, out-of-range numbers and duplicate members
  * are errors (as unknown config keys are).
@@ -29,12 +32,14 @@
 #ifndef ECC_REQUEST_H
 #define ECC_REQUEST_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #define REQ_VERSION 1
 #define REQ_LINE_MAX 4096           /* bytes, the newline included */
 #define REQ_NAME_MAX 64             /* patient names: 1..63 bytes */
 #define REQ_TAG_MAX 65
+#define REQ_MASS_MIN_KG 0.1          /* a span needs a mass the cell can tell from none */
 #define REQ_MASS_MAX_KG 500.0
 #define REQ_DAYS_MAX 3650
 
@@ -55,6 +60,38 @@ struct req {
     char name[REQ_NAME_MAX];        /* patient-add: UTF-8, no control characters */
     double force_low, force_high, speed_max, force_abort;   /* patient-add; NAN: absent */
 };
+
+/* A command's member: its kind and inclusive bounds (numbers: the value; names: bytes). */
+enum req_kind { REQ_KIND_INT, REQ_KIND_NUMBER, REQ_KIND_NAME };
+
+struct req_field {
+    enum req_cmd cmd;
+    const char *key;
+    enum req_kind kind;
+    bool required;
+    double lo, hi;
+    const char *unit;               /* "" when none */
+    const char *cfg_section, *cfg_key;   /* lo, hi and unit are this config key's when set */
+};
+
+/* The table's entry for cmd's member key, NULL when cmd takes no such member. Static
+ * storage: nothing to free. */
+const struct req_field *req_field_find(enum req_cmd cmd, const char *key);
+
+/* Is v within f's bounds (a finite number; for REQ_KIND_INT also whole)? 0, or -1 with one
+ * sentence in msg: '<what> must be <range>, not <v>', the value written with as many
+ * digits as it takes to differ from the limit it breaks. what: how the caller names the
+ * value (NULL: 'member "KEY"'). */
+int req_field_check(const struct req_field *f, double v, const char *what, char *msg,
+                    size_t msglen);
+
+/* "a number from 5 to 1000 N", "an integer from 0 to 10": f's range in words. */
+void req_field_range(const struct req_field *f, char *out, size_t outlen);
+
+/* A patient's name: 1..REQ_NAME_MAX-1 bytes, no control characters, something other than
+ * white space, and no white space at either end. 0, or -1 with one sentence in msg
+ * (what: as for req_field_check). */
+int req_name_check(const char *name, size_t len, const char *what, char *msg, size_t msglen);
 
 /* Parse one request line of len bytes (no newline; need not be NUL-terminated). Returns 0,
  * or -1 with a code ("bad_request", "too_long", "version", "unknown_command") in *code and

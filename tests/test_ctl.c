@@ -288,6 +288,31 @@ TEST(stop_button_pauses_and_keeps_counted_reps)
     CHECK_STR_CONTAINS(ctl_state_name(&ctl), "rest");
 }
 
+/* Stop is carried out whenever it comes; it answers refused_state only when nothing moves:
+ * no set, no command, the drive's stopping time over and the belt measured still. */
+TEST(stop_with_nothing_moving_is_refused_state)
+{
+    struct ecc_config cfg = cfg_default();
+    struct rig_in r = {.next_pulse_x = 0.05};
+    double settle = cfg.drive.decel_time_s + cfg.drive.dead_time_s + 1.0;
+
+    ctl_init(&ctl, &cfg);
+    run_for(&ctl, &r, 1.0);
+    CHECK_INT(ctl_command(&ctl, CTL_CMD_STOP, r.t), CTL_REFUSED_STATE);   /* idle, still */
+    CHECK_INT(ctl_command(&ctl, CTL_CMD_START, r.t), CTL_OK);
+    run_for(&ctl, &r, 1.0);
+    CHECK(ctl_speed_cmd(&ctl) > 0.0);
+    CHECK_INT(ctl_command(&ctl, CTL_CMD_STOP, r.t), CTL_OK);             /* a set runs */
+    tick(&ctl, &r, 0);
+    CHECK_INT(ctl_command(&ctl, CTL_CMD_STOP, r.t), CTL_OK);             /* still stopping */
+    run_for(&ctl, &r, settle);
+    CHECK(ctl_speed_cmd(&ctl) == 0.0);
+    CHECK_INT(ctl_command(&ctl, CTL_CMD_STOP, r.t), CTL_REFUSED_STATE);  /* at rest now */
+    r.speed = 0.3;                                /* something else turns the belt */
+    run_for(&ctl, &r, 1.0);
+    CHECK_INT(ctl_command(&ctl, CTL_CMD_STOP, r.t), CTL_OK);
+}
+
 /* Between strokes (foot off, zero force) the speed is held, not raised. */
 TEST(speed_is_held_between_strokes)
 {
@@ -509,6 +534,7 @@ TESTS(T(belt_does_not_move_until_start), T(counted_reps_finish_sets_and_the_sess
       T(a_drive_trip_reset_waits_for_the_drive_to_take_it),
       T(reset_is_refused_while_the_estop_is_pressed), T(stale_load_cell_faults),
       T(silent_belt_sensor_faults_while_commanded), T(stop_button_pauses_and_keeps_counted_reps),
+      T(stop_with_nothing_moving_is_refused_state),
       T(speed_is_held_between_strokes), T(event_queue_keeps_the_newest_when_full),
       T(resume_goes_on_numbering_and_the_set_covers_its_whole),
       T(resume_after_a_finished_set_begins_the_next_one), T(resume_refuses_what_cannot_be));

@@ -94,8 +94,8 @@ TEST(calibrate_takes_mass)
                    .mass_kg, 2.5, 0.0);
     CHECK_NEAR(check_parses("{\"v\":1,\"cmd\":\"calibrate\",\"mass_kg\":500}", REQ_CALIBRATE)
                    .mass_kg, 500.0, 0.0);
-    CHECK_NEAR(check_parses("{\"v\":1,\"cmd\":\"calibrate\",\"mass_kg\":1e-3}", REQ_CALIBRATE)
-                   .mass_kg, 0.001, 0.0);
+    CHECK_NEAR(check_parses("{\"v\":1,\"cmd\":\"calibrate\",\"mass_kg\":0.1}", REQ_CALIBRATE)
+                   .mass_kg, 0.1, 0.0);
 }
 
 TEST(pain_takes_score)
@@ -253,13 +253,13 @@ TEST(wrong_types)
     check_fails("{\"v\":1,\"cmd\":\"pain\",\"score\":3.5}", "bad_request",
                 "member \"score\" must be an integer from 0 to 10, not a fractional number");
     check_fails("{\"v\":1,\"cmd\":\"calibrate\",\"mass_kg\":\"20\"}", "bad_request",
-                "member \"mass_kg\" must be a number above 0, not a string");
+                "member \"mass_kg\" must be a number from 0.1 to 500 kg, not a string");
     check_fails("{\"v\":1,\"cmd\":\"calibrate\",\"mass_kg\":null}", "bad_request",
                 "not null");
     check_fails("{\"v\":1,\"cmd\":\"patient-add\",\"name\":5}", "bad_request",
                 "member \"name\" must be a string, not an integer");
     check_fails("{\"v\":1,\"cmd\":\"patient-add\",\"name\":\"A\",\"speed_max\":[1]}",
-                "bad_request", "member \"speed_max\" must be a number above 0, not an array");
+                "bad_request", "member \"speed_max\" must be a number from 0.08 to 0.83 m/s, not an array");
     check_fails("{\"v\":1,\"cmd\":\"patient-select\",\"patient\":true}", "bad_request",
                 "member \"patient\" must be an integer");
     check_fails("{\"v\":1,\"cmd\":\"history\",\"days\":{}}", "bad_request",
@@ -272,11 +272,11 @@ TEST(out_of_range)
                 "member \"score\" must be an integer from 0 to 10, not 11");
     check_fails("{\"v\":1,\"cmd\":\"pain\",\"score\":-1}", "bad_request", "not -1");
     check_fails("{\"v\":1,\"cmd\":\"calibrate\",\"mass_kg\":0}", "bad_request",
-                "member \"mass_kg\" must be a number above 0 and at most 500, not 0");
+                "member \"mass_kg\" must be a number from 0.1 to 500 kg, not 0");
     check_fails("{\"v\":1,\"cmd\":\"calibrate\",\"mass_kg\":-2}", "bad_request", "not -2");
     check_fails("{\"v\":1,\"cmd\":\"calibrate\",\"mass_kg\":500.001}", "bad_request",
-                "at most 500");
-    check_fails("{\"v\":1,\"cmd\":\"calibrate\",\"mass_kg\":-0.0}", "bad_request", "above 0");
+                "to 500 kg, not 500.001");
+    check_fails("{\"v\":1,\"cmd\":\"calibrate\",\"mass_kg\":-0.0}", "bad_request", "not -0");
     check_fails("{\"v\":1,\"cmd\":\"patient-select\",\"patient\":0}", "bad_request",
                 "member \"patient\" must be an integer of at least 1, not 0");
     check_fails("{\"v\":1,\"cmd\":\"history\",\"days\":0}", "bad_request",
@@ -285,7 +285,7 @@ TEST(out_of_range)
     check_fails("{\"v\":1,\"cmd\":\"export\",\"days\":-1}", "bad_request",
                 "member \"days\" must be an integer from 0 to 3650, not -1");
     check_fails("{\"v\":1,\"cmd\":\"patient-add\",\"name\":\"A\",\"force_low\":0}",
-                "bad_request", "member \"force_low\" must be a number above 0");
+                "bad_request", "member \"force_low\" must be a number from 5 to 1000 N, not 0");
     check_fails("{\"v\":1,\"cmd\":\"patient-add\",\"name\":\"A\",\"force_abort\":-600}",
                 "bad_request", "member \"force_abort\"");
     check_fails("{\"v\":1,\"cmd\":\"patient-add\",\"name\":\"\"}", "bad_request",
@@ -296,6 +296,70 @@ TEST(out_of_range)
     name[sizeof name - 1] = '\0';                      /* 64 bytes */
     snprintf(line, sizeof line, "{\"v\":1,\"cmd\":\"patient-add\",\"name\":\"%s\"}", name);
     check_fails(line, "bad_request", "(it is 64)");
+}
+
+/* What a hostile or careless client may send raw, past eccctl's own checks: the daemon's
+ * parser holds every bound itself (one table, shared with eccctl). */
+TEST(raw_values_eccctl_would_refuse)
+{
+    static const struct { const char *line, *want; } refused[] = {
+        {"{\"v\":1,\"cmd\":\"calibrate\",\"mass_kg\":1e-320}", "not 9.99989e-321"},
+        {"{\"v\":1,\"cmd\":\"calibrate\",\"mass_kg\":1e300}", "not 1e+300"},
+        {"{\"v\":1,\"cmd\":\"calibrate\",\"mass_kg\":500.0000001}",
+         "from 0.1 to 500 kg, not 500.0000001"},
+        {"{\"v\":1,\"cmd\":\"calibrate\",\"mass_kg\":NaN}", "invalid"},
+        {"{\"v\":1,\"cmd\":\"calibrate\",\"mass_kg\":-0}", "not 0"},
+        {"{\"v\":1,\"cmd\":\"patient-add\",\"name\":\"A\",\"force_low\":1e300}",
+         "from 5 to 1000 N, not 1e+300"},
+        {"{\"v\":1,\"cmd\":\"patient-add\",\"name\":\"A\",\"force_high\":1e-320}",
+         "from 5 to 1000 N"},
+        {"{\"v\":1,\"cmd\":\"patient-add\",\"name\":\"A\",\"speed_max\":0.8300000001}",
+         "from 0.08 to 0.83 m/s, not 0.8300000001"},
+        {"{\"v\":1,\"cmd\":\"patient-add\",\"name\":\"A\",\"force_abort\":1e-320}",
+         "member \"force_abort\" must be a number from 20 to"},
+        {"{\"v\":1,\"cmd\":\"patient-add\",\"name\":\"   \"}", "white space"},
+        {"{\"v\":1,\"cmd\":\"patient-add\",\"name\":\" Ann\"}", "white space"},
+        {"{\"v\":1,\"cmd\":\"patient-add\",\"name\":\"Ann\\t\"}", "control characters"},
+        {"{\"v\":1,\"cmd\":\"patient-add\",\"name\":\"A\",\"force_low\":200,"
+         "\"force_high\":150}", "\"force_low\" (200 N) must be below \"force_high\" (150 N)"},
+        {"{\"v\":1,\"cmd\":\"patient-add\",\"name\":\"A\",\"force_high\":300,"
+         "\"force_abort\":250}", "\"force_abort\" (250 N) must be above"},
+        {"{\"v\":1,\"cmd\":\"pain\",\"score\":1e1}", "not a fractional number"},
+        {"{\"v\":1,\"cmd\":\"patient-select\",\"patient\":9223372036854775807}",
+         "must be an integer of at least 1"},
+    };
+    for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++)
+        check_fails(refused[i].line, "bad_request", refused[i].want);
+
+    /* The edges themselves pass; a name with a space inside is a name. */
+    CHECK_NEAR(check_parses("{\"v\":1,\"cmd\":\"calibrate\",\"mass_kg\":500}", REQ_CALIBRATE)
+                   .mass_kg, 500.0, 0.0);
+    CHECK(!strcmp(check_parses("{\"v\":1,\"cmd\":\"patient-add\",\"name\":\"Ann Lee\","
+                               "\"force_low\":5,\"force_high\":1000}", REQ_PATIENT_ADD).name,
+                  "Ann Lee"));
+}
+
+/* eccctl asks the same table: the words name the value as the caller does. */
+TEST(field_table_checks_values_for_eccctl)
+{
+    const struct req_field *f = req_field_find(REQ_CALIBRATE, "mass_kg");
+    char msg[200], range[96];
+
+    REQUIRE(f != NULL);
+    CHECK(req_field_find(REQ_CALIBRATE, "score") == NULL);
+    CHECK(req_field_find(REQ_STATUS, "mass_kg") == NULL);
+    CHECK_INT(req_field_check(f, 20.0, "MASS_KG", msg, sizeof msg), 0);
+    CHECK_INT(req_field_check(f, 500.0000001, "MASS_KG", msg, sizeof msg), -1);
+    CHECK_STR_CONTAINS(msg, "MASS_KG must be a number from 0.1 to 500 kg, not 500.0000001");
+    CHECK_INT(req_field_check(f, NAN, NULL, msg, sizeof msg), -1);
+    CHECK_STR_CONTAINS(msg, "member \"mass_kg\" must be");
+    req_field_range(req_field_find(REQ_PAIN, "score"), range, sizeof range);
+    CHECK(!strcmp(range, "an integer from 0 to 10"));
+    CHECK_INT(req_field_check(req_field_find(REQ_PAIN, "score"), 2.5, "SCORE", msg, sizeof msg),
+              -1);
+    CHECK_INT(req_name_check("Ann", 3, NULL, msg, sizeof msg), 0);
+    CHECK_INT(req_name_check(" ", 1, "the name", msg, sizeof msg), -1);
+    CHECK_STR_CONTAINS(msg, "the name must not start or end with white space");
 }
 
 TEST(required_members)
@@ -495,7 +559,8 @@ TESTS(T(command_names_round_trip), T(every_command_without_members), T(calibrate
       T(not_an_object), T(version_missing_wrong_type_or_other),
       T(command_missing_wrong_type_or_unknown), T(unknown_member_names_it_and_the_allowed_ones),
       T(long_member_name_is_shortened_in_the_message), T(duplicate_member), T(wrong_types),
-      T(out_of_range), T(required_members), T(too_long_is_not_parsed), T(nul_inside),
+      T(out_of_range), T(raw_values_eccctl_would_refuse),
+      T(field_table_checks_values_for_eccctl), T(required_members), T(too_long_is_not_parsed), T(nul_inside),
       T(control_characters_in_name), T(unset_members_of_a_failed_parse_are_reset),
       T(error_reply_fields), T(error_reply_escapes_the_message),
       T(error_reply_invalid_utf8_and_null_arguments), T(error_reply_truncates_like_snprintf));
