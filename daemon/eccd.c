@@ -616,6 +616,7 @@ static int run(const struct options *o, const struct ecc_config *cfg, struct out
         .rep_log = out->rep_log, .trace = out->trace, .human = o->table ? stdout : NULL,
         .max_sessions = o->sessions, .max_time_s = o->duration, .stop = &stop_requested,
         .start = o->start, .on_service = on_service, .on_event = on_event,
+        .realtime = cfg->rig.backend != CFG_BACKEND_SIM,   /* the sim runs on virtual time */
     };
     const struct rt_params rt = {.priority = cfg->loop.rt_priority,
                                  .lock_memory = cfg->loop.lock_memory};

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "controller/event.h"
+#include "daemon/outq.h"
 #include "util/log.h"
 
 #define LOOP_MAX_SAMPLES 64     /* load-cell samples taken per tick */
@@ -15,6 +16,12 @@
 struct loop_buf {
     double force_t[LOOP_MAX_SAMPLES], force_n[LOOP_MAX_SAMPLES];
     double pulse_t[LOOP_MAX_PULSES];
+};
+
+/* The run's text outputs, each written by a thread of its own (daemon/outq.h): the loop
+ * only formats a line and queues it. NULL where the run has no such output. */
+struct loop_out {
+    struct outq *rep_log, *trace, *human;
 };
 
 const char *loop_trace_header(void)
@@ -107,7 +114,7 @@ static void event_cause(struct hal *hal, struct ctl_event *ev)
 
 
 static void log_events(struct ctl *c, struct hal *hal, const struct loop_opts *o,
-                       struct loop_stats *st)
+                       const struct loop_out *out, struct loop_stats *st)
 {
     struct ctl_event ev;
     char line[EVENT_LINE_MAX];
@@ -126,12 +133,12 @@ static void log_events(struct ctl *c, struct hal *hal, const struct loop_opts *o
             st->sessions_done++;
         if (o->on_event)
             o->on_event(o->arg, &ev);
-        if (o->rep_log && event_json(&ev, line, sizeof line) > 0)
-            fprintf(o->rep_log, "%s\n", line);
+        if (out->rep_log && event_json(&ev, line, sizeof line) > 0)
+            outq_put(out->rep_log, line, strlen(line));
         if (event_text(&ev, line, sizeof line) <= 0)
             continue;
-        if (o->human)
-            fprintf(o->human, "%9.3f  %s\n", ev.t, line);
+        if (out->human)
+            outq_printf(out->human, "%9.3f  %s", ev.t, line);
         else if (ev.kind == CTL_EV_FAULT || ev.kind == CTL_EV_DRIVE_SLOW ||
                  (ev.kind == CTL_EV_PREFLIGHT && ev.preflight != PREFLIGHT_OK) ||
                  (ev.kind == CTL_EV_COMMAND && ev.result == CTL_REFUSED_PREFLIGHT))
@@ -141,13 +148,12 @@ static void log_events(struct ctl *c, struct hal *hal, const struct loop_opts *o
         else
             log_debug("%s", line);
     }
-    if (o->rep_log)
-        fflush(o->rep_log);     /* a rep is on its way to disk once counted */
 }
 
-static void trace_row(FILE *f, const struct ctl *c, const struct ecc_config *cfg, double now)
+static void trace_row(struct outq *q, const struct ctl *c, const struct ecc_config *cfg,
+                      double now)
 {
-    fprintf(f, "%.3f,%s,%d,%d,%.2f,%.2f,%.4f,%.4f,%.1f,%.1f,%d\n", now, ctl_state_name(c),
+    outq_printf(q, "%.3f,%s,%d,%d,%.2f,%.2f,%.4f,%.4f,%.1f,%.1f,%d", now, ctl_state_name(c),
             ctl_session(c), ctl_set(c), ctl_force_raw(c), ctl_force(c), ctl_speed_cmd(c),
             ctl_speed(c), cfg->band.force_low, cfg->band.force_high, ctl_loaded(c) ? 1 : 0);
 }
@@ -245,7 +251,48 @@ static bool loop_done(const struct loop_opts *o, const struct loop_stats *st, do
     return sessions_end;
 }
 
-int loop_run(struct ctl *c, struct hal *hal, const struct loop_opts *o, struct loop_stats *st)
+/* Start a writer for each output the run has; -1 (said) if one cannot start. */
+static int outputs_open(const struct loop_opts *o, struct loop_out *out)
+{
+    enum outq_full full = o->realtime ? OUTQ_DROP : OUTQ_WAIT;
+    FILE *const files[] = {o->rep_log, o->trace, o->human};
+    struct outq **const queues[] = {&out->rep_log, &out->trace, &out->human};
+    char err[128];
+
+    memset(out, 0, sizeof *out);
+    for (int i = 0; i < 3; i++)
+        if (files[i] && !(*queues[i] = outq_open(files[i], 0, full, err, sizeof err))) {
+            log_error("loop: %s", err);
+            return -1;
+        }
+    return 0;
+}
+
+/* Write what is queued and stop the writers; lines a full queue dropped are counted in
+ * st and said. */
+static void outputs_close(struct loop_out *out, struct loop_stats *st)
+{
+    struct outq *const queues[] = {out->rep_log, out->trace, out->human};
+    static const char *const names[] = {"rep log", "trace", "event table"};
+    struct outq_stats qs;
+
+    for (int i = 0; i < 3; i++) {
+        if (!queues[i])
+            continue;
+        outq_stats(queues[i], &qs);
+        outq_close(queues[i]);
+        st->lines_dropped += qs.dropped;
+        if (qs.dropped > 0)
+            log_warn("loop: %ld lines of the %s were dropped: its file took too long to take "
+                     "them", qs.dropped, names[i]);
+        if (qs.write_errors)
+            log_warn("loop: writing the %s failed: %s", names[i], strerror(qs.write_errors));
+    }
+    memset(out, 0, sizeof *out);
+}
+
+static int loop_ticks(struct ctl *c, struct hal *hal, const struct loop_opts *o,
+                      const struct loop_out *qout, struct loop_stats *st)
 {
     struct loop_buf buf;        /* on the stack: nothing is allocated while running */
     const double dt = c->dt;
@@ -255,11 +302,10 @@ int loop_run(struct ctl *c, struct hal *hal, const struct loop_opts *o, struct l
     double t_zero = -1.0;
     bool sessions_end = false;
 
-    memset(st, 0, sizeof *st);
     st->stop_drive_mps = st->stop_belt_mps = NAN;
     st->t_cmd_zero = -1.0;
-    if (o->trace)
-        fprintf(o->trace, "%s\n", loop_trace_header());
+    if (qout->trace)
+        outq_printf(qout->trace, "%s", loop_trace_header());
     while (!loop_done(o, st, now - t0, sessions_end)) {
         read_inputs(hal, &buf, &in);
         in.late_s = st->ticks > 0 && in.now > next ? in.now - next : 0.0;
@@ -280,9 +326,9 @@ int loop_run(struct ctl *c, struct hal *hal, const struct loop_opts *o, struct l
         now = in.now;
         ctl_step(c, &in, &out);
         actuators_apply(hal, &out, st);
-        log_events(c, hal, o, st);
-        if (o->trace)
-            trace_row(o->trace, c, &c->cfg, now);
+        log_events(c, hal, o, qout, st);
+        if (qout->trace)
+            trace_row(qout->trace, c, &c->cfg, now);
         if (o->on_tick)
             o->on_tick(o->arg, c, now);
         sessions_end = sessions_over(o, st, c, &in.drive, now, &t_zero);
@@ -302,4 +348,20 @@ int loop_run(struct ctl *c, struct hal *hal, const struct loop_opts *o, struct l
     if (hal->inputs.enable)
         hal->inputs.enable(hal->inputs.ctx, false);
     return st->belt_not_stopped ? LOOP_BELT_NOT_STOPPED : 0;
+}
+
+int loop_run(struct ctl *c, struct hal *hal, const struct loop_opts *o, struct loop_stats *st)
+{
+    struct loop_out qout;
+    int rc;
+
+    memset(st, 0, sizeof *st);
+    if (outputs_open(o, &qout) != 0) {
+        outputs_close(&qout, st);
+        hal_drive_stop(&hal->drive);
+        return -1;
+    }
+    rc = loop_ticks(c, hal, o, &qout, st);
+    outputs_close(&qout, st);
+    return rc;
 }

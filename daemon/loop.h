@@ -35,6 +35,11 @@ struct loop_opts {
     FILE *rep_log;              /* JSON lines per event, or NULL */
     FILE *trace;                /* CSV row per tick, or NULL */
     FILE *human;                /* a readable line per event, or NULL */
+    /* rep_log, trace and human are written by threads of their own (daemon/outq.h), so a
+     * slow file never holds up a tick. realtime: a line that finds its queue full is
+     * dropped and counted (loop_stats.lines_dropped); else the tick waits for room (a
+     * virtual-time run, where every line counts and nothing is real-time). */
+    bool realtime;
     int max_sessions;           /* stop after this many finished sessions, once the belt
                                    is reported stopped (0: no limit) */
     double max_time_s;          /* stop after this long on the HAL clock (0: no limit) */
@@ -60,6 +65,7 @@ struct loop_stats {
     double late_s;              /* how late the current tick started (s) */
     double late_max_s;          /* the latest start of a tick after it was due */
     long drive_errors;          /* drive commands that failed */
+    long lines_dropped;         /* rep log, trace and table lines lost to a full queue */
     int sessions_done;
     double t_end;               /* HAL clock when the loop ended */
     bool start_pressed, start_pressed_done; /* opts.start: pressed; its outcome seen */

@@ -46,6 +46,9 @@ struct sdnotify {
     bool stop;                          /* set once: the thread ends and is not restarted */
     bool running;                       /* the thread was started (owner's thread only) */
     pthread_t thread;
+    bool manual;                        /* no thread: the caller wakes (sdnotify_feed_now) */
+    unsigned long manual_last;          /* ... and these are its wake-ups' memory */
+    int manual_state;
 };
 
 /* ---- open / close -------------------------------------------------------------------- */
@@ -288,7 +291,7 @@ int sdnotify_ready(struct sdnotify *n, const char *status)
      * within WatchdogSec, sooner than a start-up timeout would. */
     int rc = notify_with_status("READY=1", status && *status ? status : NULL);
     int err = errno;
-    if (n->watchdog_usec && !n->running && !n->stop) {
+    if (n->watchdog_usec && !n->running && !n->stop && !n->manual) {
         if (start_watchdog(n) != 0) {
             log_error("systemd watchdog: cannot start its thread: %s", strerror(errno));
             return -1;
@@ -329,4 +332,31 @@ void sdnotify_heartbeat(struct sdnotify *n, bool healthy)
         next = (((b >> 1) + 1ul) << 1) | (healthy ? 1ul : 0ul);
     while (!atomic_compare_exchange_weak_explicit(&n->beat, &b, next, memory_order_relaxed,
                                                   memory_order_relaxed));
+}
+
+/* ---- driven by hand (tests) ------------------------------------------------------------ */
+
+struct sdnotify *sdnotify_open_manual(void)
+{
+    struct sdnotify *n = sdnotify_open();
+
+    if (n)
+        n->manual = true;
+    return n;
+}
+
+int sdnotify_feed_now(struct sdnotify *n)
+{
+    enum feed_state state;
+    long before;
+
+    if (!n || !n->manual || !n->active || !n->watchdog_usec) {
+        errno = EINVAL;
+        return -1;
+    }
+    before = atomic_load(&n->sent);
+    state = (enum feed_state)n->manual_state;
+    feed(n, &n->manual_last, &state);
+    n->manual_state = (int)state;
+    return atomic_load(&n->sent) > before;
 }

@@ -124,8 +124,9 @@ static void usage(FILE *f)
 "                         --truth-log), rewritten whole as each stroke ends; overrides\n"
 "                         sim.truth_log\n"
 "      --truth-csv FILE   t,setpoint_mps,motor_mps,belt_mps,force_n,running,tripped,\n"
-"                         watchdog_fired at 20 Hz, flushed each line; overrides\n"
-"                         eccsim.truth_csv\n"
+"                         watchdog_fired,fed_t at 20 Hz, flushed each line (fed_t: when\n"
+"                         the drive last got a setpoint or run command, which its\n"
+"                         watchdog counts from); overrides eccsim.truth_csv\n"
 "      --duration S       exit (status 0) after S seconds\n"
 "  -q, --quiet            log warnings and errors only\n"
 "  -v, --verbose          log every request (debug)\n"
@@ -420,7 +421,8 @@ static int open_outputs(struct eccsim *e)
         log_error("truth csv %s: %s", csv, strerror(errno));
         return -1;
     }
-    fprintf(e->csv, "t,setpoint_mps,motor_mps,belt_mps,force_n,running,tripped,watchdog_fired\n");
+    fprintf(e->csv,
+            "t,setpoint_mps,motor_mps,belt_mps,force_n,running,tripped,watchdog_fired,fed_t\n");
     fflush(e->csv);
     return 0;
 }
@@ -604,9 +606,9 @@ static void announce(const struct eccsim *e)
 
 static void write_csv_row(struct eccsim *e, double t, const struct simdev_snapshot *s)
 {
-    fprintf(e->csv, "%.3f,%.4f,%.4f,%.4f,%.1f,%d,%d,%d\n", t, s->setpoint_mps,
+    fprintf(e->csv, "%.3f,%.4f,%.4f,%.4f,%.1f,%d,%d,%d,%.3f\n", t, s->setpoint_mps,
             rig_motor_speed(e->rig), rig_belt_speed(e->rig), rig_true_force(e->rig),
-            s->running, s->tripped, s->comm_loss);
+            s->running, s->tripped, s->comm_loss, s->t_fed);
     fflush(e->csv);
 }
 

@@ -90,7 +90,7 @@ void simdev_tick(struct simdev *d, double t, const struct simdev_rig *in,
         .belt_target_mps = simvfd_belt_target(&d->vfd),
         .setpoint_mps = simvfd_setpoint_mps(&d->vfd),
         .running = d->vfd.running, .tripped = d->vfd.tripped, .comm_loss = d->vfd.comm_loss,
-        .fault_code = d->vfd.fault_code,
+        .fault_code = d->vfd.fault_code, .t_fed = d->vfd.t_fed,
     };
     pthread_mutex_unlock(&d->lock);
 }

@@ -68,6 +68,8 @@ struct simdev_snapshot {
     double setpoint_mps;         /* m/s, the setpoint register as belt speed */
     bool running, tripped, comm_loss;
     unsigned fault_code;
+    double t_fed;                /* s, simdev clock: the last setpoint write or run command
+                                    (what the drive's comm-loss watchdog counts from) */
 };
 
 /* Build from the config and the drive profile; starts the clock. Returns 0, or -1

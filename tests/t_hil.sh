@@ -163,29 +163,41 @@ fault_case drive_trip_hy tests/hil/hy.ini drive-trip@6 drive_trip --pty-link "$t
 dev_set=""
 
 # -- kill -9 mid-set: the drive's own watchdog stops the belt ---------------------------
+# Judged on eccsim's own clock alone: fed_t (its last column) is when the drive last got a
+# setpoint or run command, which is what its watchdog counts from; no time of the shell's.
 start_sim tests/hil/tcp.ini kill || fail "kill9_watchdog" "$tmp/kill.sim.err"
 if [ -n "$simpid" ]; then
     "$eccd" -c tests/hil/tcp.ini --set drive.port="$port" -q --start 2>"$tmp/kill.eccd.err" &
     eccdpid=$!
-    sleep 8
-    t_kill=$(now)
+    sleep 8                                     # the kill time is the test's input
     kill -9 "$eccdpid"
     wait "$eccdpid" 2>/dev/null
-    sleep 3
+    eccdpid=""
+    # until eccsim shows the watchdog fired and the motor stopped (at most 10 s)
+    i=0
+    while [ $i -lt 100 ] &&
+          ! awk -F, 'NR > 1 && $8 == 1 && $3 + 0 < 0.005 { f = 1 } END { exit !f }' "$tmp/kill.truth.csv"; do
+        sleep 0.1
+        i=$((i + 1))
+    done
     stop_sim
-    # eccsim's clock starts about when it was launched: the kill in its time, +-0.2 s.
-    t_kill_sim=$(awk -v a="$t_kill" -v b="$sim_t0" 'BEGIN { printf "%.3f", a - b }')
-    stopped=$(awk -F, -v tk="$t_kill_sim" 'NR > 1 && $1 > tk && $3 + 0 < 0.005 { print $1; exit }' "$tmp/kill.truth.csv")
+    cfgval() { "$eccd" -c tests/hil/tcp.ini --check-config 2>/dev/null | awk -v k="$1" '$1 == k { print $3; exit }'; }
+    wd=$(cfgval watchdog_s)
+    accel=$(cfgval drive_accel_mps2)
+    dead=$(cfgval drive_dead_time_s)
     fired=$(awk -F, 'NR > 1 && $8 == 1 { print $1; exit }' "$tmp/kill.truth.csv")
-    speed=$(awk -F, -v tk="$t_kill_sim" 'NR > 1 && $1 <= tk { v = $3 } END { print v + 0 }' "$tmp/kill.truth.csv")
-    # watchdog_s (1.0) + the simulated drive's dead time and its ramp down from that speed
-    # (sim.drive_accel_mps2, as the config gives it) + 0.3 s slack
-    accel=$("$eccd" -c tests/hil/tcp.ini --check-config 2>/dev/null | awk '$1 == "drive_accel_mps2" { print $3 }')
-    dead=$("$eccd" -c tests/hil/tcp.ini --check-config 2>/dev/null | awk '$1 == "drive_dead_time_s" { print $3 }')
-    limit=$(awk -v tk="$t_kill_sim" -v v="$speed" -v a="${accel:-0.3}" -v d="${dead:-0}" \
-            'BEGIN { printf "%.3f", tk + 1.0 + d + v / a + 0.3 }')
-    echo "  kill -9 at ${t_kill_sim} s (belt at $speed m/s): watchdog fired at ${fired:-never}, belt stopped at ${stopped:-never} (limit $limit)"
-    if [ -n "$stopped" ] && [ -n "$fired" ] && awk -v s="$stopped" -v l="$limit" 'BEGIN { exit !(s <= l) }'; then
+    fed=$(awk -F, 'NR > 1 && $8 == 1 { print $9; exit }' "$tmp/kill.truth.csv")
+    speed=$(awk -F, -v tf="${fed:-0}" 'NR > 1 && $1 <= tf { v = $3 } END { print v + 0 }' "$tmp/kill.truth.csv")
+    stopped=$(awk -F, -v tf="${fired:-1e9}" 'NR > 1 && $1 >= tf && $3 + 0 < 0.005 { print $1; exit }' "$tmp/kill.truth.csv")
+    # the watchdog fires watchdog_s after the last word (+ one 20 Hz row); the motor then
+    # ramps down from the speed it had (sim.drive_accel_mps2) after the dead time, + 0.3 s
+    fire_limit=$(awk -v f="${fed:-0}" -v w="${wd:-1}" 'BEGIN { printf "%.3f", f + w + 0.1 }')
+    stop_limit=$(awk -v f="${fed:-0}" -v w="${wd:-1}" -v v="$speed" -v a="${accel:-0.3}" -v d="${dead:-0}" \
+                 'BEGIN { printf "%.3f", f + w + d + v / a + 0.3 }')
+    echo "  eccd's last word at ${fed:-never} s (motor at $speed m/s): watchdog fired at ${fired:-never} (limit $fire_limit), motor stopped at ${stopped:-never} (limit $stop_limit), eccsim's clock"
+    if [ -n "$stopped" ] && [ -n "$fired" ] && [ -n "$fed" ] &&
+       awk -v f="$fired" -v fl="$fire_limit" -v s="$stopped" -v sl="$stop_limit" -v w="${wd:-1}" -v t="$fed" \
+           'BEGIN { exit !(f <= fl && f >= t + w - 0.06 && s <= sl) }'; then
         ok "kill9_mid_set_drive_watchdog_stops_the_belt"
     else
         fail "kill9_mid_set_drive_watchdog_stops_the_belt" "$tmp/kill.truth.csv" "$tmp/kill.sim.err"

@@ -158,65 +158,125 @@ TEST(ready_and_status_arrive)
     listener_close(&l);
 }
 
-/* A loop that ticks keeps WATCHDOG=1 coming; the counter matches what arrived. */
+/* The next datagram (up to 2 s, which only turns a hang into a failure): 1 if it is
+ * WATCHDOG=1, 0 if it is something else, -1 if none came. */
+static int next_is_watchdog(struct listener *l)
+{
+    char buf[MSG_MAX];
+
+    if (recv_msg(l->fd, buf, sizeof buf, 2000) < 0)
+        return -1;
+    return strcmp(buf, "WATCHDOG=1") == 0;
+}
+
+/* Nothing waiting on the socket now (a datagram is queued at once when it is sent). */
+static bool nothing_waiting(struct listener *l)
+{
+    char buf[MSG_MAX];
+
+    return recv_msg(l->fd, buf, sizeof buf, 0) < 0;
+}
+
+/* The feeding rule, one wake-up at a time (sdnotify_feed_now stands for the thread's
+ * wake-up): a loop that ticked since the last wake-up and said healthy feeds systemd;
+ * every WATCHDOG=1 sent is one that arrived. */
 TEST(heartbeats_keep_the_watchdog_fed)
 {
     struct listener l = {.fd = -1};
     char buf[MSG_MAX];
-    int other = 0;
+    struct sdnotify *n;
 
-    CHECK(listen_as_systemd(&l, INTERVAL_USEC, (long)getpid()) == 0);
-    struct sdnotify *n = sdnotify_open();
-    CHECK(n != NULL);
+    REQUIRE(listen_as_systemd(&l, INTERVAL_USEC, (long)getpid()) == 0);
+    n = sdnotify_open_manual();
+    REQUIRE_OR_GOTO(n != NULL, out);
     CHECK_NEAR(sdnotify_watchdog_s(n), 0.2, 1e-9);
     CHECK_INT(sdnotify_ready(n, "up"), 0);
     CHECK(recv_msg(l.fd, buf, sizeof buf, 2000) > 0);
     CHECK(strcmp(buf, "READY=1\nSTATUS=up") == 0);
-
-    int fed = watch(&l, n, 1.0, BEAT_HEALTHY, &other);
-    printf("  %d WATCHDOG=1 in 1 s of heartbeats (interval 0.2 s)\n", fed);
-    CHECK(fed >= 2);
-    CHECK_INT(other, 0);
-    fed += watch(&l, n, 0.2, BEAT_NONE, &other);    /* the last ones on their way */
-    long sent = sdnotify_watchdog_sent(n);          /* one more if the thread ran late */
-    CHECK(sent == fed || sent == fed + 1);
-    CHECK_INT(other, 0);
+    for (int i = 0; i < 5; i++) {
+        sdnotify_heartbeat(n, true);
+        sdnotify_heartbeat(n, true);        /* several ticks per wake-up: one message */
+        CHECK_INT(sdnotify_feed_now(n), 1);
+        CHECK_INT(next_is_watchdog(&l), 1);
+    }
+    CHECK(nothing_waiting(&l));
+    CHECK_INT((int)sdnotify_watchdog_sent(n), 5);
+out:
     sdnotify_close(n);
     listener_close(&l);
 }
 
-/* No heartbeat, or only unhealthy ones: no WATCHDOG=1, so systemd would restart eccd.
- * Healthy heartbeats again: the feeding resumes. */
+/* No heartbeat since the last wake-up, or only unhealthy ones: no WATCHDOG=1, so systemd
+ * would restart eccd. Healthy heartbeats again: the feeding resumes at once. */
 TEST(a_stalled_or_unhealthy_loop_starves_the_watchdog)
 {
     struct listener l = {.fd = -1};
     char buf[MSG_MAX];
+    struct sdnotify *n;
 
-    CHECK(listen_as_systemd(&l, INTERVAL_USEC, (long)getpid()) == 0);
-    struct sdnotify *n = sdnotify_open();
+    REQUIRE(listen_as_systemd(&l, INTERVAL_USEC, (long)getpid()) == 0);
+    n = sdnotify_open_manual();
+    REQUIRE_OR_GOTO(n != NULL, out);
     CHECK_INT(sdnotify_ready(n, NULL), 0);
     CHECK(recv_msg(l.fd, buf, sizeof buf, 2000) > 0);
 
-    int none = watch(&l, n, 1.0, BEAT_NONE, NULL);
-    CHECK_INT(none, 0);                              /* never a heartbeat since READY=1 */
+    CHECK_INT(sdnotify_feed_now(n), 0);              /* never a heartbeat since READY=1 */
+    sdnotify_heartbeat(n, true);
+    CHECK_INT(sdnotify_feed_now(n), 1);
+    CHECK_INT(next_is_watchdog(&l), 1);
+    for (int i = 0; i < 3; i++)                      /* the loop stalls */
+        CHECK_INT(sdnotify_feed_now(n), 0);
+    sdnotify_heartbeat(n, false);                    /* ticking, but late: unhealthy */
+    CHECK_INT(sdnotify_feed_now(n), 0);
+    sdnotify_heartbeat(n, true);
+    sdnotify_heartbeat(n, false);                    /* the latest word counts */
+    CHECK_INT(sdnotify_feed_now(n), 0);
+    CHECK(nothing_waiting(&l));
+    CHECK_INT((int)sdnotify_watchdog_sent(n), 1);
+    sdnotify_heartbeat(n, true);                     /* healthy again */
+    CHECK_INT(sdnotify_feed_now(n), 1);
+    CHECK_INT(next_is_watchdog(&l), 1);
+    CHECK_INT((int)sdnotify_watchdog_sent(n), 2);
+    CHECK_INT(sdnotify_feed_now(NULL), -1);          /* and only for a manual object */
+out:
+    sdnotify_close(n);
+    listener_close(&l);
+}
 
-    CHECK(watch(&l, n, 0.5, BEAT_HEALTHY, NULL) >= 1);
-    /* The one wake-up after the last beat may still send (however late it runs); no
-     * other can. */
-    CHECK(watch(&l, n, 0.3, BEAT_NONE, NULL) <= 1);
-    long before = sdnotify_watchdog_sent(n);
-    int stalled = watch(&l, n, 1.0, BEAT_NONE, NULL);
-    printf("  %d WATCHDOG=1 in 1 s after the heartbeats stopped\n", stalled);
-    CHECK_INT(stalled, 0);
-    CHECK_INT(sdnotify_watchdog_sent(n), before);
+/* Healthy heartbeats, a tick's worth apart, until the thread's first WATCHDOG=1 arrives
+ * (bounded at 20 s only to turn a hang into a failure): 1, or 0 (something else came
+ * first), -1 (nothing came). */
+static int beat_until_fed(struct listener *l, struct sdnotify *n)
+{
+    char buf[MSG_MAX];
 
-    int sick = watch(&l, n, 1.0, BEAT_UNHEALTHY, NULL);
-    printf("  %d WATCHDOG=1 in 1 s of unhealthy heartbeats\n", sick);
-    CHECK_INT(sick, 0);
+    for (int i = 0; i < 2000; i++) {
+        sdnotify_heartbeat(n, true);
+        if (recv_msg(l->fd, buf, sizeof buf, 10) >= 0)
+            return strcmp(buf, "WATCHDOG=1") == 0;
+    }
+    return -1;
+}
 
-    int again = watch(&l, n, 1.0, BEAT_HEALTHY, NULL);
-    printf("  %d WATCHDOG=1 in 1 s once healthy again\n", again);
-    CHECK(again >= 2);
+/* The thread itself feeds while heartbeats come: the first WATCHDOG=1 arrives (bounded
+ * wait, no count in a time window). */
+TEST(the_thread_feeds_while_heartbeats_come)
+{
+    struct listener l = {.fd = -1};
+    char buf[MSG_MAX];
+    struct sdnotify *n;
+    int got;
+
+    REQUIRE(listen_as_systemd(&l, INTERVAL_USEC, (long)getpid()) == 0);
+    n = sdnotify_open();
+    REQUIRE_OR_GOTO(n != NULL, out);
+    CHECK_INT(sdnotify_feed_now(n), -1);             /* a threaded object is not manual */
+    CHECK_INT(sdnotify_ready(n, NULL), 0);
+    CHECK(recv_msg(l.fd, buf, sizeof buf, 2000) > 0);
+    got = beat_until_fed(&l, n);
+    CHECK_INT(got, 1);
+    CHECK(sdnotify_watchdog_sent(n) >= 1);
+out:
     sdnotify_close(n);
     listener_close(&l);
 }
@@ -233,7 +293,7 @@ TEST(stopping_arrives_and_ends_the_watchdog)
     struct sdnotify *n = sdnotify_open();
     CHECK_INT(sdnotify_ready(n, NULL), 0);
     CHECK(recv_msg(l.fd, buf, sizeof buf, 2000) > 0);
-    CHECK(watch(&l, n, 0.5, BEAT_HEALTHY, NULL) >= 1);
+    CHECK_INT(beat_until_fed(&l, n), 1);
 
     CHECK_INT(sdnotify_stopping(n, "stopping: the belt is stopped"), 0);
     bool seen = false;
@@ -511,6 +571,7 @@ out:
 
 TESTS(T(ready_and_status_arrive), T(heartbeats_keep_the_watchdog_fed),
       T(a_stalled_or_unhealthy_loop_starves_the_watchdog),
+      T(the_thread_feeds_while_heartbeats_come),
       T(stopping_arrives_and_ends_the_watchdog), T(no_notify_socket_is_a_noop),
       T(watchdog_pid_of_another_process_means_no_watchdog), T(a_vanished_socket_is_an_error),
       T(close_is_prompt_whatever_the_interval), T(the_thread_blocks_signals),

@@ -7,7 +7,7 @@ sim_port() { sed -n 's/^eccsim: tcp on .*:\([0-9][0-9]*\)$/\1/p' "$1"; }
 
 # start_sim CONFIG TAG [eccsim options]: start eccsim on a free port the kernel picks (so
 # two runs at once never collide) with TAG's truth files in $tmp, wait for its ready line.
-# Sets simpid, port (eccsim's) and sim_t0 (when it was launched).
+# Sets simpid and port (eccsim's).
 start_sim() {
     cfg=$1
     tag=$2
@@ -15,7 +15,6 @@ start_sim() {
     "$eccsim" -c "$cfg" --tcp-port auto --truth-log "$tmp/$tag.truth.jsonl" \
         --truth-csv "$tmp/$tag.truth.csv" "$@" >"$tmp/$tag.sim.out" 2>"$tmp/$tag.sim.err" &
     simpid=$!
-    sim_t0=$(date +%s.%N)
     if wait_line "$tmp/$tag.sim.out" '^eccsim: ready' 10 "$simpid"; then
         port=$(sim_port "$tmp/$tag.sim.out")
         [ -n "$port" ] && return 0
