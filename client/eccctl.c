@@ -108,9 +108,13 @@ static void help(FILE *f)
 "  tare\n"
 "        zero the load cell: keep the foot plate unloaded. It runs in the background;\n"
 "        status shows when it is done (calibration: tares)\n"
-"  calibrate MASS_KG\n"
-"        set the load cell's span with a known mass of MASS_KG kg (0.1 <= MASS_KG <= 500)\n"
-"        resting on the foot plate; tare first. Done when status counts one more span\n"
+"  calibrate [--confirm] MASS_KG\n"
+"        set the load cell's span with a known mass of MASS_KG kg (0.1 <= MASS_KG <= 500,\n"
+"        and at most the cell's full scale) resting on the foot plate; tare first. Done\n"
+"        when status counts one more span. A span that would change the scale by more\n"
+"        than loadcell.span_change_max of the last span's, or leave the cell's full scale\n"
+"        in an implausible number of counts, is refused and changes nothing (status shows\n"
+"        refused_scale); --confirm accepts a large change (a new cell, rewired)\n"
 "  pain SCORE\n"
 "        record the patient's pain, 0 (none) to 10 (worst), on the latest set\n"
 "  patient list\n"
@@ -340,10 +344,20 @@ static int parse_simple(const char *cmd, int n, char **args, struct command *c)
 static int parse_calibrate(int n, char **args, struct command *c)
 {
     const char *pos[1];
+    char *rest[8];
+    bool confirm = false;
     double kg;
-    int np, rc = positionals("calibrate", n, args, pos, 1, &np);
+    int np, nrest = 0, rc;
 
-    if (rc)
+    for (int i = 0; i < n; i++) {       /* --confirm anywhere; the rest as positionals */
+        if (i > 0 && strcmp(args[i], "--confirm") == 0)
+            confirm = true;
+        else if (nrest < 8)
+            rest[nrest++] = args[i];
+        else
+            return usage_error("calibrate: unexpected argument '%s'", args[i]);
+    }
+    if ((rc = positionals("calibrate", nrest, rest, pos, 1, &np)) != 0)
         return rc;
     if (np != 1)
         return usage_error("calibrate needs the mass in kg: eccctl calibrate MASS_KG");
@@ -351,6 +365,8 @@ static int parse_calibrate(int n, char **args, struct command *c)
         return rc;
     c->req = new_request("calibrate");
     json_object_set_new(c->req, "mass_kg", json_real(kg));
+    if (confirm)
+        json_object_set_new(c->req, "confirm", json_true());
     return 0;
 }
 

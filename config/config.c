@@ -343,6 +343,10 @@ static const struct cfg_key keys[] = {
           "value written to tare_register"),
     K_DBL("loadcell", "full_scale_n", loadcell.full_scale_n, 10, 10000, "1000", "N",
           "readings at or beyond this are saturated (a fault)"),
+    K_DBL("loadcell", "span_change_max", loadcell.span_change_max, 0, 10, "0.25", "share",
+          "a span calibration that changes the scale by more than this share of the last "
+          "span's (or flips its sign) is refused unless confirmed (eccctl calibrate "
+          "--confirm); 0: never asked"),
     K_STR("loadcell", "hx711_chip", loadcell.hx711_chip, 1, "gpiochip0",
           "GPIO chip of the HX711 lines (hx711)"),
     K_INT("loadcell", "hx711_sck_line", loadcell.hx711_sck_line, 0, 1023, "5", "",

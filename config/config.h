@@ -202,6 +202,7 @@ struct ecc_config {
         int tare_reg;                /* -1: tare in software (offset) */
         int tare_value;
         double full_scale_n;         /* N, readings at or beyond this are saturated */
+        double span_change_max;      /* share a span may change the scale by unconfirmed */
         char hx711_chip[64];         /* hx711: gpio chip */
         int hx711_sck_line;          /* hx711: PD_SCK output line */
         int hx711_dout_line;         /* hx711: DOUT input line */

@@ -36,6 +36,7 @@ struct mailbox {
     enum mb_op op;
     enum ctl_cmd cmd;
     double mass_kg;
+    bool confirm;               /* OP_SPAN: the operator accepts a large change */
     struct ctl_patient patient;
     double starts[SCHED_KEEP], ends[SCHED_KEEP];
     int n_sessions;
@@ -235,7 +236,8 @@ static int run_calibration(struct service *s, struct mailbox *mb, struct ctl *c,
         return 0;
     }
     hal_force_cal_status(&hal->force, &s->cal_last);    /* the counts before */
-    rc = mb->op == OP_TARE ? hal_force_tare(&hal->force) : hal_force_span(&hal->force, mb->mass_kg);
+    rc = mb->op == OP_TARE ? hal_force_tare(&hal->force) : hal_force_span(&hal->force, mb->mass_kg,
+                                                                           mb->confirm);
     mb->err = rc == 0 ? 0 : errno;
     s->cal_watch = rc == 0;
     return 0;
@@ -275,6 +277,13 @@ static void calibration_watch(struct service *s, struct hal *hal, double wall)
     s->cal_watch = false;
     tared = cs.tares > s->cal_last.tares;
     spanned = cs.spans > s->cal_last.spans;
+    if (!tared && !spanned && cs.last_error == ERANGE) {
+        log_warn("load cell: span refused, the calibration is unchanged: it would set the "
+                 "scale to %g N/count from %g (loadcell.span_change_max, or the full scale "
+                 "in too few or too many counts); check the mass and the wiring, or "
+                 "eccctl calibrate --confirm", cs.refused_scale, cs.scale);
+        return;
+    }
     if (!tared && !spanned) {
         log_warn("load cell: calibration failed: %s", strerror(cs.last_error ? cs.last_error : EIO));
         return;
@@ -542,9 +551,14 @@ static json_t *status_body(struct service *s, const struct snapshot *sn)
     json_object_set_new(o, "history", status_history(s));
     if (sn->cal_known)
         json_object_set_new(o, "calibration",
-                            json_pack("{s:b, s:I, s:I}", "pending", sn->cal.pending,
-                                      "tares", (json_int_t)sn->cal.tares,
-                                      "spans", (json_int_t)sn->cal.spans));
+                            json_pack("{s:b, s:I, s:I, s:I, s:o, s:o}", "pending",
+                                      sn->cal.pending, "tares", (json_int_t)sn->cal.tares,
+                                      "spans", (json_int_t)sn->cal.spans,
+                                      "refused_spans", (json_int_t)sn->cal.refused_spans,
+                                      "scale", num_or_null(sn->cal.scale),
+                                      "refused_scale",
+                                      num_or_null(sn->cal.last_error == ERANGE
+                                                       ? sn->cal.refused_scale : NAN)));
     if (st->wall > 0.0)
         json_object_set_new(o, "uptime_s", json_real(st->wall - s->started_wall));
     json_object_set_new(o, "preflight",
@@ -670,6 +684,7 @@ static char *do_calibration(struct service *s, const struct req *r)
     pthread_mutex_lock(&mb->lock);
     mb->op = r->cmd == REQ_TARE ? OP_TARE : OP_SPAN;
     mb->mass_kg = r->mass_kg;
+    mb->confirm = r->confirm;
     rc = mailbox_call(mb);
     res = *mb;
     pthread_mutex_unlock(&mb->lock);
@@ -683,6 +698,10 @@ static char *do_calibration(struct service *s, const struct req *r)
     if (res.err == ENOTSUP)
         return reply_error(r, "unavailable", "this load cell cannot %s from eccd (a Modbus "
                            "transmitter's span is set in the transmitter)", req_cmd_name(r->cmd));
+    if (res.err == EDOM)
+        return reply_error(r, "bad_request", "a mass of %g kg (%.0f N) is more than the load "
+                           "cell's full scale (loadcell.full_scale_n): it would saturate",
+                           r->mass_kg, r->mass_kg * 9.80665);
     if (res.err)
         return reply_error(r, res.err == EBUSY ? "busy" : "internal", "cannot start: %s",
                            strerror(res.err));

@@ -29,18 +29,26 @@ static char *trim(char *s)
 
 /* One "key = value" line into cal; seen[] guards against a key given twice. Returns 0, or
  * -1 with the reason in why. */
-static int parse_line(char *line, struct calibration *cal, bool seen[2], const char **why)
+static int parse_line(char *line, struct calibration *cal, bool seen[3], const char **why)
 {
+    static const char *const keys[3] = {"offset", "scale", "span_kg"};
+    static const char *const allowed[3] = {
+        "not a number (allowed: any finite number)",
+        "not a number (allowed: any finite non-zero number)",
+        "not a mass (allowed: a number above 0, in kg)"};
     char *eq = strchr(line, '=');
+    int k;
+
     if (!eq) {
-        *why = "expected \"offset = COUNTS\" or \"scale = N_PER_COUNT\"";
+        *why = "expected \"offset = COUNTS\", \"scale = N_PER_COUNT\" or \"span_kg = KG\"";
         return -1;
     }
     *eq = '\0';
     char *key = trim(line), *val = trim(eq + 1), *end;
-    int k = strcmp(key, "offset") == 0 ? 0 : strcmp(key, "scale") == 0 ? 1 : -1;
-    if (k < 0) {
-        *why = "unknown key (allowed: offset, scale)";
+    for (k = 0; k < 3 && strcmp(key, keys[k]) != 0; k++)
+        ;
+    if (k == 3) {
+        *why = "unknown key (allowed: offset, scale, span_kg)";
         return -1;
     }
     if (seen[k]) {
@@ -49,16 +57,18 @@ static int parse_line(char *line, struct calibration *cal, bool seen[2], const c
     }
     errno = 0;
     double v = strtod(val, &end);
-    if (!*val || *end || errno == ERANGE || !isfinite(v) || (k == 1 && v == 0.0)) {
-        *why = k ? "not a number (allowed: any finite non-zero number)"
-                 : "not a number (allowed: any finite number)";
+    if (!*val || *end || errno == ERANGE || !isfinite(v) || (k == 1 && v == 0.0) ||
+        (k == 2 && !(v > 0.0))) {
+        *why = allowed[k];
         return -1;
     }
     seen[k] = true;
     if (k == 0)
         cal->offset = v;
-    else
+    else if (k == 1)
         cal->scale = v;
+    else
+        cal->mass_kg = v;
     return 0;
 }
 
@@ -66,7 +76,7 @@ static int parse_file(FILE *in, const char *path, struct calibration *cal, char 
                       size_t errlen)
 {
     char buf[LINE_MAX_CHARS + 2];
-    bool seen[2] = {false, false};
+    bool seen[3] = {false, false, false};
     struct calibration tmp = *cal;
     const char *why = NULL;
     int lineno = 0;
@@ -139,6 +149,8 @@ static int write_body(FILE *out, const struct calibration *cal)
     else
         fprintf(out, "# span: no known mass used (scale from the config)\n");
     fprintf(out, "offset = %.17g\nscale = %.17g\n", cal->offset, cal->scale);
+    if (cal->mass_kg > 0.0)
+        fprintf(out, "span_kg = %.17g\n", cal->mass_kg);
     return fflush(out) == 0 && fsync(fileno(out)) == 0 ? 0 : -1;
 }
 
@@ -209,6 +221,8 @@ struct calibration_ring {
     int job_n, job_got;               /* readings wanted, taken */
     double job_sum;                   /* counts */
     double job_mass;                  /* kg */
+    bool job_confirmed;               /* a span the operator confirmed (any change) */
+    double span_change_max;           /* share; 0: any change without confirming */
 
     /* The reader thread (calibration_ring_start). */
     pthread_t thread;
@@ -226,6 +240,7 @@ void calibration_ring_params_from_config(const struct ecc_config *cfg,
         .cal = {.offset = cfg->loadcell.offset, .scale = cfg->loadcell.scale},
         .full_scale_n = cfg->loadcell.full_scale_n,
         .path = cfg->loadcell.calibration,
+        .span_change_max = cfg->loadcell.span_change_max,
     };
 }
 
@@ -263,6 +278,8 @@ static struct calibration_ring *ring_alloc(const struct calibration_ring_params 
     r->full_scale_n = p->full_scale_n;
     r->st.cal = p->cal;
     r->st.t_last = -1.0;
+    r->st.refused_scale = NAN;
+    r->span_change_max = p->span_change_max;
     return r;
 }
 
@@ -306,6 +323,24 @@ static void ring_append(struct calibration_ring *r, double t, double n)
     r->count++;
 }
 
+/* A span's new scale, before it is used: the cell must still be able to show its full
+ * scale within the counts a 24-bit converter has (a scale so small would read every force
+ * as nearly nothing, and an over-force would never be seen), and, after an earlier span,
+ * a change of more than span_change_max (or of sign: the wires swapped) needs the
+ * operator's confirmation. */
+static bool span_plausible(const struct calibration_ring *r, double scale)
+{
+    double counts_at_full = r->full_scale_n / fabs(scale);
+    double before = r->st.cal.scale;
+
+    if (!isfinite(scale) || counts_at_full > CALIBRATION_COUNTS_MAX ||
+        counts_at_full < CALIBRATION_COUNTS_MIN)
+        return false;
+    if (r->job_confirmed || r->span_change_max <= 0.0 || !(r->st.cal.mass_kg > 0.0))
+        return true;                 /* confirmed, or no earlier span to compare with */
+    return scale / before > 0.0 && fabs(scale / before - 1.0) <= r->span_change_max;
+}
+
 /* Under the mutex: apply a finished job. Returns true if the calibration changed. */
 static bool job_finish(struct calibration_ring *r)
 {
@@ -323,7 +358,15 @@ static bool job_finish(struct calibration_ring *r)
         r->st.last_error = EDOM;     /* the mass made no difference: refused */
         return false;
     }
-    r->st.cal.scale = r->job_mass * CALIBRATION_G / (mean - r->st.cal.offset);
+    double scale = r->job_mass * CALIBRATION_G / (mean - r->st.cal.offset);
+    r->st.refused_scale = NAN;
+    if (!span_plausible(r, scale)) {
+        r->st.refused_scale = scale;
+        r->st.refused_spans++;
+        r->st.last_error = ERANGE;   /* the calibration in use is left as it was */
+        return false;
+    }
+    r->st.cal.scale = scale;
     r->st.cal.mass_kg = r->job_mass;
     r->st.spans++;
     return true;
@@ -389,7 +432,8 @@ int calibration_ring_read(void *ctx, double *t, double *newtons, int max)
     return n;
 }
 
-static int job_start(struct calibration_ring *r, enum cal_job job, double mass_kg, int n)
+static int job_start(struct calibration_ring *r, enum cal_job job, double mass_kg, int n,
+                     bool confirmed)
 {
     pthread_mutex_lock(&r->mu);
     bool busy = r->job != JOB_NONE;
@@ -399,6 +443,7 @@ static int job_start(struct calibration_ring *r, enum cal_job job, double mass_k
         r->job_got = 0;
         r->job_sum = 0.0;
         r->job_mass = mass_kg;
+        r->job_confirmed = confirmed;
         r->st.tare_pending = job == JOB_TARE;
         r->st.span_pending = job == JOB_SPAN;
         r->st.last_error = 0;
@@ -415,16 +460,20 @@ int calibration_ring_tare(struct calibration_ring *r, int n)
         errno = EINVAL;
         return -1;
     }
-    return job_start(r, JOB_TARE, 0.0, n);
+    return job_start(r, JOB_TARE, 0.0, n, false);
 }
 
-int calibration_ring_span(struct calibration_ring *r, double mass_kg, int n)
+int calibration_ring_span(struct calibration_ring *r, double mass_kg, int n, bool confirmed)
 {
     if (n < 1 || !isfinite(mass_kg) || !(mass_kg > 0.0)) {
         errno = EINVAL;
         return -1;
     }
-    return job_start(r, JOB_SPAN, mass_kg, n);
+    if (mass_kg * CALIBRATION_G > r->full_scale_n) {
+        errno = EDOM;               /* more than the cell can carry: it would saturate */
+        return -1;
+    }
+    return job_start(r, JOB_SPAN, mass_kg, n, confirmed);
 }
 
 void calibration_ring_status(struct calibration_ring *r, struct calibration_ring_status *st)

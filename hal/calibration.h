@@ -9,8 +9,10 @@
  *     # span: 20 kg (196.133 N)
  *     offset = 8412.25
  *     scale = 0.00023987
- * Lines starting with '#' or ';' and blank lines are comments. Keys: offset, scale (each at
- * most once; a file may hold only one of them). Anything else is refused with
+ *     span_kg = 20
+ * Lines starting with '#' or ';' and blank lines are comments. Keys: offset, scale, span_kg
+ * (the mass of the span that gave the scale; each at most once; a file may hold only some
+ * of them). Anything else is refused with
  * "FILE:LINE: ...". It is written atomically: a temporary file in the same directory,
  * fsync, rename over the old one, fsync of the directory; a crash leaves the old file or
  * the new one, never half of one.
@@ -20,7 +22,12 @@
  * on the control thread. A mutex guards it, held only for a copy. A full ring drops its
  * oldest sample and counts it. A tare (offset = mean of the next n readings) or a span
  * calibration (scale from the mean of the next n readings with a known mass on the cell:
- * scale = mass x 9.80665 N / (mean - offset)) runs on the pushed readings; when it
+ * scale = mass x 9.80665 N / (mean - offset)) runs on the pushed readings. A span's result
+ * is checked before it is used (span_plausible): the full scale (full_scale_n) must come to
+ * between CALIBRATION_COUNTS_MIN and CALIBRATION_COUNTS_MAX counts, and after an earlier
+ * span (span_kg known) the scale may change by at most span_change_max (share) and never
+ * change sign unless the operator confirmed the span; a refused span leaves the
+ * calibration as it was (last_error ERANGE, refused_scale says what it would have been); when it
  * completes the result is used at once and saved to the file (on the pushing thread).
  * The ring can also run its producer's reader thread (calibration_ring_start): a loop
  * that calls the backend's fill function and waits, to an absolute deadline, as long as
@@ -36,14 +43,16 @@
 
 #define CALIBRATION_G 9.80665              /* m/s^2, standard gravity */
 #define CALIBRATION_RING_DEFAULT 256       /* samples kept (3 s at 80 Hz) */
+#define CALIBRATION_COUNTS_MIN 200.0      /* the full scale in fewer counts than this: a
+                                              resolution no treadmill force can use */
+#define CALIBRATION_COUNTS_MAX 16777216.0 /* 2^24: more than a 24-bit converter has */
 #define CALIBRATION_MIN_SPAN_COUNTS 16.0   /* a span reading closer than this to the offset
                                               cannot give a scale (no mass on the cell?) */
 
 struct calibration {
     double offset;                /* counts at zero load */
     double scale;                 /* N per count (non-zero) */
-    double mass_kg;               /* mass of the latest span calibration, 0: none (only
-                                     written, as a comment) */
+    double mass_kg;               /* mass of the latest span calibration, 0: none */
 };
 
 /* Load path into *cal: keys found replace cal's values, the others are left as they were
@@ -61,6 +70,8 @@ struct calibration_ring_params {
     double full_scale_n;          /* N, |reading| at or beyond this is saturated (> 0) */
     const char *path;             /* where results are saved (NULL or "": not saved) */
     int ring_len;                 /* samples buffered; 0: CALIBRATION_RING_DEFAULT */
+    double span_change_max;       /* share a span may change the scale by without being
+                                     confirmed (0: any) */
 };
 
 /* From [loadcell]: offset, scale, full_scale_n, calibration (the path as written: resolve
@@ -76,7 +87,11 @@ struct calibration_ring_status {
     long samples, saturated_samples, dropped;   /* since start; dropped: ring overflow */
     bool tare_pending, span_pending;
     long tares, spans;            /* completed */
-    int last_error;               /* errno of the latest failed span (EDOM) or save; 0 none */
+    int last_error;               /* errno of the latest failed span (EDOM: the mass made
+                                     no difference; ERANGE: implausible, refused) or save;
+                                     0 none */
+    long refused_spans;           /* spans refused as implausible */
+    double refused_scale;         /* the scale the latest refused span would have set */
     long save_errors;
 };
 
@@ -100,10 +115,12 @@ int calibration_ring_push(struct calibration_ring *r, double t, double raw, bool
  * first, at most max; returns the count. */
 int calibration_ring_read(void *ctx, double *t, double *newtons, int max);
 
-/* Start a tare over the next n readings, or a span calibration with mass_kg on the cell.
- * Returns 0, or -1 with errno EINVAL (n < 1, bad mass) or EBUSY (one is running). */
+/* Start a tare over the next n readings, or a span calibration with mass_kg on the cell
+ * (confirmed: the operator accepts any change of the scale). Returns 0, or -1 with errno
+ * EINVAL (n < 1, bad mass), EDOM (the mass weighs more than full_scale_n) or EBUSY (one
+ * is running). */
 int calibration_ring_tare(struct calibration_ring *r, int n);
-int calibration_ring_span(struct calibration_ring *r, double mass_kg, int n);
+int calibration_ring_span(struct calibration_ring *r, double mass_kg, int n, bool confirmed);
 
 void calibration_ring_status(struct calibration_ring *r, struct calibration_ring_status *st);
 

@@ -52,7 +52,7 @@ int hal_force_tare(struct hal_force *f)
     return f->tare(f->ctx);
 }
 
-int hal_force_span(struct hal_force *f, double mass_kg)
+int hal_force_span(struct hal_force *f, double mass_kg, bool confirmed)
 {
     if (!f->span) {
         errno = ENOTSUP;
@@ -62,7 +62,7 @@ int hal_force_span(struct hal_force *f, double mass_kg)
         errno = EINVAL;
         return -1;
     }
-    return f->span(f->ctx, mass_kg);
+    return f->span(f->ctx, mass_kg, confirmed);
 }
 
 int hal_force_cal_status(struct hal_force *f, struct hal_cal_status *st)

@@ -84,7 +84,10 @@ struct hal_cal_status {
     double offset;              /* counts at zero load (NAN: not known here) */
     double scale;               /* N per count (NAN: not known here) */
     double mass_kg;             /* of the latest span, 0: none */
-    int last_error;             /* errno of the latest failed one (EDOM: no mass seen), 0 */
+    int last_error;             /* errno of the latest failed one (EDOM: no mass seen;
+                                   ERANGE: an implausible span, refused), 0 */
+    long refused_spans;         /* spans refused as implausible */
+    double refused_scale;       /* what the latest refused span would have set (NAN) */
 };
 
 struct hal_force {
@@ -92,9 +95,11 @@ struct hal_force {
     int (*read)(void *ctx, double *t, double *newtons, int max);
     /* Start a tare (zero: the plate unloaded) or a span calibration (mass_kg on the
      * plate) over about a second of readings; they return at once, the result shows in
-     * cal_status. NULL where the backend cannot (the wrappers say ENOTSUP). */
+     * cal_status. NULL where the backend cannot (the wrappers say ENOTSUP). confirmed:
+     * the operator accepts a span that changes the scale by more than
+     * loadcell.span_change_max (else such a span is refused: calibration.h). */
     int (*tare)(void *ctx);
-    int (*span)(void *ctx, double mass_kg);
+    int (*span)(void *ctx, double mass_kg, bool confirmed);
     int (*cal_status)(void *ctx, struct hal_cal_status *st);
     /* The link's statistics; NULL where the load cell has no link (HX711, IIO, sim). */
     int (*link_stats)(void *ctx, struct hal_link_stats *st);
@@ -165,9 +170,10 @@ int hal_drive_link_stats(struct hal_drive *d, struct hal_link_stats *st);
 int hal_force_link_stats(struct hal_force *f, struct hal_link_stats *st);
 
 /* Load-cell calibration: -1 ENOTSUP where the backend has none, EINVAL for a mass that is
- * not finite and positive, EBUSY while one runs. */
+ * not finite and positive, EDOM for one heavier than the cell's full scale, EBUSY while
+ * one runs. */
 int hal_force_tare(struct hal_force *f);
-int hal_force_span(struct hal_force *f, double mass_kg);
+int hal_force_span(struct hal_force *f, double mass_kg, bool confirmed);
 int hal_force_cal_status(struct hal_force *f, struct hal_cal_status *st);
 
 #endif

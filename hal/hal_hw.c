@@ -230,6 +230,8 @@ static void cal_from_ring(const struct calibration_ring_status *r, struct hal_ca
     cs->scale = r->cal.scale;
     cs->mass_kg = r->cal.mass_kg;
     cs->last_error = r->last_error;
+    cs->refused_spans = r->refused_spans;
+    cs->refused_scale = r->refused_scale;
 }
 
 static int hx_read(void *ctx, double *t, double *newtons, int max)
@@ -250,10 +252,10 @@ static int hx_tare(void *ctx)
     return hx711_tare(h->hx711, readings_per_s(h->lc_rate_hz));
 }
 
-static int hx_span(void *ctx, double kg)
+static int hx_span(void *ctx, double kg, bool confirmed)
 {
     struct hal_hw *h = ctx;
-    return hx711_span(h->hx711, kg, readings_per_s(h->lc_rate_hz));
+    return hx711_span(h->hx711, kg, readings_per_s(h->lc_rate_hz), confirmed);
 }
 
 static int hx_cal_status(void *ctx, struct hal_cal_status *cs)
@@ -273,10 +275,10 @@ static int iio_tare(void *ctx)
     return loadcell_iio_tare(h->iio, readings_per_s(h->lc_rate_hz));
 }
 
-static int iio_span(void *ctx, double kg)
+static int iio_span(void *ctx, double kg, bool confirmed)
 {
     struct hal_hw *h = ctx;
-    return loadcell_iio_span(h->iio, kg, readings_per_s(h->lc_rate_hz));
+    return loadcell_iio_span(h->iio, kg, readings_per_s(h->lc_rate_hz), confirmed);
 }
 
 static int iio_cal_status(void *ctx, struct hal_cal_status *cs)

@@ -348,7 +348,7 @@ int hx711_tare(struct hx711 *h, int n)
     return calibration_ring_tare(h->ring, n);
 }
 
-int hx711_span(struct hx711 *h, double mass_kg, int n)
+int hx711_span(struct hx711 *h, double mass_kg, int n, bool confirmed)
 {
-    return calibration_ring_span(h->ring, mass_kg, n);
+    return calibration_ring_span(h->ring, mass_kg, n, confirmed);
 }

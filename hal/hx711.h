@@ -115,6 +115,6 @@ int hx711_poll(struct hx711 *h);
 int hx711_read(void *ctx, double *t, double *newtons, int max);
 int hx711_status(struct hx711 *h, struct hx711_status *st);
 int hx711_tare(struct hx711 *h, int n);
-int hx711_span(struct hx711 *h, double mass_kg, int n);
+int hx711_span(struct hx711 *h, double mass_kg, int n, bool confirmed);
 
 #endif

@@ -233,7 +233,7 @@ int loadcell_iio_tare(struct loadcell_iio *l, int n)
     return calibration_ring_tare(l->ring, n);
 }
 
-int loadcell_iio_span(struct loadcell_iio *l, double mass_kg, int n)
+int loadcell_iio_span(struct loadcell_iio *l, double mass_kg, int n, bool confirmed)
 {
-    return calibration_ring_span(l->ring, mass_kg, n);
+    return calibration_ring_span(l->ring, mass_kg, n, confirmed);
 }

@@ -71,6 +71,6 @@ int loadcell_iio_poll(struct loadcell_iio *l);
 int loadcell_iio_read(void *ctx, double *t, double *newtons, int max);
 int loadcell_iio_status(struct loadcell_iio *l, struct loadcell_iio_status *st);
 int loadcell_iio_tare(struct loadcell_iio *l, int n);
-int loadcell_iio_span(struct loadcell_iio *l, double mass_kg, int n);
+int loadcell_iio_span(struct loadcell_iio *l, double mass_kg, int n, bool confirmed);
 
 #endif

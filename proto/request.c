@@ -34,6 +34,7 @@ static const char *const cmd_names[REQ_CMD_COUNT] = {
 static const struct req_field fields[] = {
     {REQ_CALIBRATE, "mass_kg", REQ_KIND_NUMBER, true, REQ_MASS_MIN_KG, REQ_MASS_MAX_KG, "kg",
      NULL, NULL},
+    {REQ_CALIBRATE, "confirm", REQ_KIND_BOOL, false, 0, 1, "", NULL, NULL},
     {REQ_PAIN, "score", REQ_KIND_INT, true, 0, 10, "", NULL, NULL},
     {REQ_PATIENT_ADD, "name", REQ_KIND_NAME, true, 1, REQ_NAME_MAX - 1, "bytes", NULL, NULL},
     {REQ_PATIENT_ADD, "force_low", REQ_KIND_NUMBER, false, 0, 0, "", "band", "force_low_n"},
@@ -168,6 +169,8 @@ void req_field_range(const struct req_field *f, char *out, size_t outlen)
     field_bounds(f, &lo, &hi, &unit);
     if (f->kind == REQ_KIND_NAME)
         snprintf(out, outlen, "a string of %g to %g bytes", lo, hi);
+    else if (f->kind == REQ_KIND_BOOL)
+        snprintf(out, outlen, "true or false");
     else if (f->kind == REQ_KIND_INT && hi >= (double)LONG_MAX)
         snprintf(out, outlen, "an integer of at least %g", lo);
     else
@@ -381,6 +384,18 @@ static int get_patient_args(struct pctx *c)
     return 0;
 }
 
+/* calibrate's "confirm": true or false, false when absent. */
+static int get_confirm(struct pctx *c)
+{
+    json_t *j = json_object_get(c->obj, "confirm");
+
+    if (j && !json_is_boolean(j))
+        return fail(c, "bad_request", "member \"confirm\" must be true or false, not %s",
+                    type_name(j));
+    c->r->confirm = j && json_is_true(j);
+    return 0;
+}
+
 /* The command's own members into r. */
 static int read_args(struct pctx *c)
 {
@@ -389,7 +404,7 @@ static int read_args(struct pctx *c)
 
     switch (r->cmd) {
     case REQ_CALIBRATE:
-        return get_number(c, "mass_kg", &r->mass_kg, NULL);
+        return get_number(c, "mass_kg", &r->mass_kg, NULL) < 0 ? -1 : get_confirm(c);
     case REQ_PAIN:
         if (get_number(c, "score", NULL, &v) < 0)
             return -1;

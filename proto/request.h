@@ -6,7 +6,8 @@
  *
  *   {"v":1,"cmd":"status"}
  *   {"v":1,"cmd":"start"}            also "stop", "next-set", "reset-fault", "tare"
- *   {"v":1,"cmd":"calibrate","mass_kg":20}        0.1 <= mass_kg <= 500
+ *   {"v":1,"cmd":"calibrate","mass_kg":20}        0.1 <= mass_kg <= 500; "confirm":true
+ *        accepts a span that changes the scale by more than loadcell.span_change_max
  *   {"v":1,"cmd":"pain","score":3}                integer 0..10, on the latest set
  *   {"v":1,"cmd":"patient-list"}
  *   {"v":1,"cmd":"patient-add","name":"Ann","force_low":150,"force_high":250,
@@ -54,6 +55,7 @@ struct req {
     enum req_cmd cmd;
     char tag[REQ_TAG_MAX];          /* "" when absent */
     double mass_kg;                 /* calibrate */
+    bool confirm;                   /* calibrate: accept a large change of the scale */
     int score;                      /* pain */
     int days;                       /* history (default 7), export (default 0 = all) */
     long patient;                   /* patient-select */
@@ -62,7 +64,7 @@ struct req {
 };
 
 /* A command's member: its kind and inclusive bounds (numbers: the value; names: bytes). */
-enum req_kind { REQ_KIND_INT, REQ_KIND_NUMBER, REQ_KIND_NAME };
+enum req_kind { REQ_KIND_INT, REQ_KIND_NUMBER, REQ_KIND_NAME, REQ_KIND_BOOL };
 
 struct req_field {
     enum req_cmd cmd;

@@ -309,10 +309,11 @@ static int sim_tare(void *ctx)
     return 0;
 }
 
-static int sim_span(void *ctx, double mass_kg)
+static int sim_span(void *ctx, double mass_kg, bool confirmed)
 {
     struct hal_sim *s = ctx;
 
+    (void)confirmed;            /* the simulated cell's scale never changes */
     s->cal.spans++;
     s->cal.mass_kg = mass_kg;
     return 0;

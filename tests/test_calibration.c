@@ -240,7 +240,7 @@ TEST(span_with_a_known_mass_gives_newtons)
 
     tmp_make(&t);
     struct calibration_ring *r = ring_new(t.file, 0);
-    CHECK_INT(calibration_ring_span(r, 10.0, 2), 0);
+    CHECK_INT(calibration_ring_span(r, 10.0, 2, false), 0);
     errno = 0;
     CHECK(calibration_ring_tare(r, 2) == -1 && errno == EBUSY);
     calibration_ring_push(r, 0, 1000 + 9990, false);
@@ -267,8 +267,8 @@ TEST(span_without_the_mass_on_is_refused)
     struct calibration_ring_status st;
 
     errno = 0;
-    CHECK(calibration_ring_span(r, -1, 2) == -1 && errno == EINVAL);
-    CHECK_INT(calibration_ring_span(r, 10, 2), 0);
+    CHECK(calibration_ring_span(r, -1, 2, false) == -1 && errno == EINVAL);
+    CHECK_INT(calibration_ring_span(r, 10, 2, false), 0);
     calibration_ring_push(r, 0, 1003, false);
     calibration_ring_push(r, 1, 997, false);
     calibration_ring_status(r, &st);
@@ -277,6 +277,111 @@ TEST(span_without_the_mass_on_is_refused)
     CHECK(!st.span_pending);
     CHECK_NEAR(st.cal.scale, 0.01, 0);
     calibration_ring_close(r);
+}
+
+/* A ring with a first span done: 10 kg gave 10000 counts over the offset. */
+static struct calibration_ring *ring_spanned(const char *path, double change_max)
+{
+    struct calibration_ring_params p = {.cal = {.offset = 1000, .scale = 0.01},
+                                        .full_scale_n = 500, .path = path,
+                                        .span_change_max = change_max};
+    char err[256];
+    struct calibration_ring *r = calibration_ring_open(&p, err, sizeof err);
+
+    if (r && calibration_ring_span(r, 10.0, 1, false) == 0)
+        calibration_ring_push(r, 0, 1000 + 10000, false);
+    return r;
+}
+
+/* One span over one reading raw; the status after it. */
+static void span_once(struct calibration_ring *r, double kg, double raw, bool confirmed,
+                      struct calibration_ring_status *st)
+{
+    CHECK_INT(calibration_ring_span(r, kg, 1, confirmed), 0);
+    calibration_ring_push(r, 1, raw, false);
+    calibration_ring_status(r, st);
+}
+
+/* A span is checked before it is used: a change beyond span_change_max, or of sign,
+ * needs the operator's confirmation; a refused one changes nothing, readings included. */
+TEST(an_implausible_span_is_refused_and_changes_nothing)
+{
+    struct calibration_ring *r = ring_spanned(NULL, 0.25);
+    struct calibration_ring_status st;
+    double first, t[4], n[4];
+
+    REQUIRE(r != NULL);
+    calibration_ring_status(r, &st);
+    REQUIRE_OR_GOTO(st.spans == 1, out);
+    first = st.cal.scale;
+    span_once(r, 10.0, 1000 + 5000, false, &st);         /* twice the scale: +100% */
+    CHECK_INT(st.last_error, ERANGE);
+    CHECK_INT(st.spans, 1);
+    CHECK_INT(st.refused_spans, 1);
+    CHECK_NEAR(st.refused_scale, 2.0 * first, 1e-12);
+    CHECK_NEAR(st.cal.scale, first, 0);
+    calibration_ring_read(r, t, n, 4);
+    calibration_ring_push(r, 2, 1000 + 10000, false);    /* 10 kg still reads 10 kg */
+    CHECK_INT(calibration_ring_read(r, t, n, 4), 1);
+    CHECK_NEAR(n[0], 10.0 * 9.80665, 1e-9);
+    span_once(r, 10.0, 1000 - 10000, false, &st);        /* the wires swapped: sign flip */
+    CHECK_INT(st.last_error, ERANGE);
+    CHECK_NEAR(st.cal.scale, first, 0);
+    span_once(r, 10.0, 1000 + 11000, false, &st);        /* -9%: within 25% */
+    CHECK_INT(st.last_error, 0);
+    CHECK_INT(st.spans, 2);
+    span_once(r, 10.0, 1000 + 5000, true, &st);          /* confirmed: taken */
+    CHECK_INT(st.last_error, 0);
+    CHECK_INT(st.spans, 3);
+    CHECK_NEAR(st.cal.scale, 2.0 * first, 1e-12);
+out:
+    calibration_ring_close(r);
+}
+
+/* What no confirmation makes plausible: the full scale in too few counts (every force
+ * would read as a few counts), a mass heavier than the full scale. */
+TEST(a_span_the_cell_cannot_mean_is_refused_even_confirmed)
+{
+    struct calibration_ring *r = ring_spanned(NULL, 0.0);
+    struct calibration_ring_status st;
+
+    REQUIRE(r != NULL);
+    span_once(r, 40.0, 1000 + 20, true, &st);            /* 392 N in 20 counts */
+    CHECK_INT(st.last_error, ERANGE);
+    CHECK_INT(st.spans, 1);
+    errno = 0;
+    CHECK(calibration_ring_span(r, 60.0, 1, true) == -1 && errno == EDOM);   /* 588 N */
+    span_once(r, 10.0, 1000 + 5000, false, &st);         /* span_change_max 0: no asking */
+    CHECK_INT(st.last_error, 0);
+    CHECK_INT(st.spans, 2);
+    calibration_ring_close(r);
+}
+
+/* The span's mass is kept in the file, so the comparison holds after a restart. */
+TEST(the_span_mass_is_saved_and_guards_after_a_restart)
+{
+    struct tmp t;
+    struct calibration_ring_status st;
+    struct calibration back = {0, 1, 0};
+    char err[256];
+
+    tmp_make(&t);
+    struct calibration_ring *r = ring_spanned(t.file, 0.25);
+    REQUIRE_OR_GOTO(r != NULL, out);
+    calibration_ring_close(r);
+    CHECK_INT(calibration_load(t.file, &back, err, sizeof err), 0);
+    CHECK_NEAR(back.mass_kg, 10.0, 0);
+    struct calibration_ring_params p = {.cal = {.offset = 0, .scale = 1}, .full_scale_n = 500,
+                                        .path = t.file, .span_change_max = 0.25};
+    r = calibration_ring_open(&p, err, sizeof err);      /* the restart */
+    REQUIRE_OR_GOTO(r != NULL, out);
+    span_once(r, 10.0, 1000 + 5000, false, &st);
+    CHECK_INT(st.last_error, ERANGE);
+    CHECK_NEAR(st.cal.scale, back.scale, 0);
+    calibration_ring_close(r);
+    check_refused("span_kg = 0\n", "1", "not a mass");
+out:
+    tmp_clean(&t);
 }
 
 TEST(ring_open_loads_the_file_or_refuses_junk)
@@ -344,5 +449,8 @@ TESTS(T(save_then_load_gives_the_same_values), T(a_missing_file_leaves_the_confi
       T(ring_pins_saturated_readings_at_full_scale),
       T(tare_takes_the_mean_of_the_next_readings_and_saves_it),
       T(span_with_a_known_mass_gives_newtons), T(span_without_the_mass_on_is_refused),
+      T(an_implausible_span_is_refused_and_changes_nothing),
+      T(a_span_the_cell_cannot_mean_is_refused_even_confirmed),
+      T(the_span_mass_is_saved_and_guards_after_a_restart),
       T(ring_open_loads_the_file_or_refuses_junk), T(reader_thread_fills_and_stops));
 TEST_MAIN("test_calibration")

@@ -294,7 +294,7 @@ TEST(tare_and_span_give_the_right_newtons)
     for (int i = 0; i < 4; i++)
         next(&r);
     CHECK_NEAR(status(&r).ring.cal.offset, 8000, 1e-9);
-    CHECK_INT(hx711_span(r.h, 20.0, 4), 0);
+    CHECK_INT(hx711_span(r.h, 20.0, 4, false), 0);
     push(&r, mass, 4);
     for (int i = 0; i < 4; i++)
         next(&r);

@@ -218,7 +218,7 @@ TEST(unknown_member_names_it_and_the_allowed_ones)
     check_fails("{\"v\":1,\"cmd\":\"pain\",\"score\":3,\"set\":2}", "bad_request",
                 "does not take member \"set\" (allowed: v, cmd, tag, score)");
     check_fails("{\"v\":1,\"cmd\":\"calibrate\",\"mass\":20}", "bad_request",
-                "(allowed: v, cmd, tag, mass_kg)");
+                "(allowed: v, cmd, tag, mass_kg, confirm)");
     check_fails("{\"v\":1,\"cmd\":\"patient-add\",\"name\":\"A\",\"age\":3}", "bad_request",
                 "(allowed: v, cmd, tag, name, force_low, force_high, speed_max, force_abort)");
     check_fails("{\"v\":1,\"cmd\":\"history\",\"score\":3}", "bad_request",
@@ -330,6 +330,12 @@ TEST(raw_values_eccctl_would_refuse)
     };
     for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++)
         check_fails(refused[i].line, "bad_request", refused[i].want);
+
+    check_fails("{\"v\":1,\"cmd\":\"calibrate\",\"mass_kg\":5,\"confirm\":1}", "bad_request",
+                "member \"confirm\" must be true or false, not an integer");
+    CHECK(check_parses("{\"v\":1,\"cmd\":\"calibrate\",\"mass_kg\":5,\"confirm\":true}",
+                       REQ_CALIBRATE).confirm);
+    CHECK(!check_parses("{\"v\":1,\"cmd\":\"calibrate\",\"mass_kg\":5}", REQ_CALIBRATE).confirm);
 
     /* The edges themselves pass; a name with a space inside is a name. */
     CHECK_NEAR(check_parses("{\"v\":1,\"cmd\":\"calibrate\",\"mass_kg\":500}", REQ_CALIBRATE)
