@@ -440,6 +440,17 @@ static const struct cfg_key keys[] = {
           "user owning the socket (empty: the user eccd runs as)"),
     K_STR("server", "group", server.group, 0, "",
           "group owning the socket; its members may use eccctl (empty: eccd's group)"),
+    K_INT("server", "max_clients", server.max_clients, 1, 64, "8", "",
+          "eccctl connections served at once; one more is kept in reserve for a status "
+          "request, so a full house never locks the operator out"),
+    K_INT("server", "clients_per_user", server.clients_per_user, 1, 64, "4", "",
+          "connections one user may hold of max_clients (more is told busy)"),
+    K_DBL("server", "idle_timeout_s", server.idle_timeout_s, 0, 86400, "3900", "s",
+          "a client that sends nothing this long (with no reply owed) is dropped; longer "
+          "than eccctl status --watch's longest interval (3600 s); 0: never"),
+    K_DBL("server", "stall_timeout_s", server.stall_timeout_s, 0, 3600, "30", "s",
+          "a client whose replies have not moved this long (it does not read) is dropped; "
+          "0: never"),
 
     K_STR("daemon", "user", daemon.user, 0, "",
           "if started as root: open the hardware, then run as this user (empty: stay; "

@@ -267,6 +267,10 @@ struct ecc_config {
         char socket[CFG_PATH_MAX];   /* "" = none */
         char owner[64];              /* user name or number ("" = eccd's) */
         char group[64];              /* group name or number ("" = eccd's) */
+        int max_clients;             /* connections at once (one more in reserve) */
+        int clients_per_user;        /* of them, one uid's */
+        double idle_timeout_s;       /* a silent client is dropped after this (0: never) */
+        double stall_timeout_s;      /* a client not reading its replies (0: never) */
     } server;
 
     struct {                         /* [daemon] */

@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <math.h>
 #include <poll.h>
 #include <pthread.h>
 #include <pwd.h>
@@ -25,6 +26,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "proto/request.h"
@@ -35,6 +37,9 @@
 #define ACCEPT_BURST 32             /* connections accepted per wake-up */
 #define PAUSE_MS 100                /* no accepting for this long after EMFILE and such */
 #define NSS_BUF_MAX (1u << 20)      /* getpwnam_r & co. buffers grow up to this */
+#define RESERVE_IDLE_S 2.0          /* the reserve slot waits this long for its request */
+#define WAKE_STOP 'x'               /* bytes on the wake pipe: close ... */
+#define WAKE_KICK 'k'               /* ... or look at the deadlines again */
 
 struct client {
     int fd;
@@ -45,6 +50,8 @@ struct client {
     char in[REQ_LINE_MAX];
     char *out;                      /* out[outoff..outlen) waits to be sent */
     size_t outoff, outlen, outcap;
+    double t_heard;                 /* s: connected, or the latest byte from it */
+    double t_moved;                 /* s: its replies last moved (or began to wait) */
 };
 
 struct ctlsock {
@@ -54,10 +61,14 @@ struct ctlsock {
     ino_t ino;
     uid_t owner, euid;
     gid_t group;
-    int max;
+    int max;                        /* regular slots; slot max is the reserve */
+    int per_user;
+    double idle_s, stall_s;
+    double (*now)(void *arg);
+    void *now_arg;
     char *(*handle)(void *arg, const char *line, size_t len, const struct ctlsock_peer *peer);
     void *arg;
-    struct client **cl;             /* max slots, NULL when free */
+    struct client **cl;             /* max + 1 slots, NULL when free */
     struct pollfd *pfd;             /* wake pipe, listener, then one per slot */
     pthread_t thread;
     pthread_mutex_t lock;           /* guards st */
@@ -268,6 +279,16 @@ static int peer_creds(int fd, struct ctlsock_peer *p)
 
 /* Tell a connection we do not serve why, and close it. What it sent is read first, so
  * that it sees the reply and then EOF rather than ECONNRESET. */
+static double sock_now(const struct ctlsock *s)
+{
+    struct timespec ts;
+
+    if (s->now)
+        return s->now(s->now_arg);
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
 static void turn_away(int fd, const char *code, const char *msg)
 {
     char buf[512];
@@ -295,7 +316,7 @@ static void drop_client(struct ctlsock *s, int i)
 }
 
 /* Send what waits; -1 when the peer is gone. */
-static int flush_out(struct client *c)
+static int flush_out(const struct ctlsock *s, struct client *c)
 {
     while (c->outoff < c->outlen) {
         ssize_t n = send(c->fd, c->out + c->outoff, c->outlen - c->outoff,
@@ -303,6 +324,7 @@ static int flush_out(struct client *c)
         if (n < 0)
             return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? 0 : -1;
         c->outoff += (size_t)n;
+        c->t_moved = c->t_heard = sock_now(s);
     }
     c->outoff = c->outlen = 0;
     if (c->outcap > OUT_KEEP) {
@@ -344,7 +366,7 @@ static int queue(struct ctlsock *s, struct client *c, const char *line, size_t n
     int rc = out_room(c, n + 1);
 
     if (rc < 0) {                   /* full: the peer may have read some since */
-        if (flush_out(c) < 0)
+        if (flush_out(s, c) < 0)
             return -1;
         rc = out_room(c, n + 1);
     }
@@ -354,6 +376,8 @@ static int queue(struct ctlsock *s, struct client *c, const char *line, size_t n
         count(s, &s->st.dropped, 0);
         return -1;
     }
+    if (c->outoff == c->outlen)
+        c->t_moved = sock_now(s);   /* the stall clock starts when replies begin to wait */
     memcpy(c->out + c->outlen, line, n);
     c->out[c->outlen + n] = '\n';
     c->outlen += n + 1;
@@ -385,6 +409,8 @@ static int handle_line(struct ctlsock *s, struct client *c, char *line, size_t l
     }
     rc = queue(s, c, reply, strlen(reply));
     free(reply);
+    if (c->peer.reserved)
+        c->eof = true;              /* one request in the reserve slot: closed once sent */
     return rc;
 }
 
@@ -405,7 +431,7 @@ static int split_lines(struct ctlsock *s, struct client *c)
     size_t start = 0;
     char *nl;
 
-    while ((nl = memchr(c->in + start, '\n', c->inlen - start)) != NULL) {
+    while (!c->eof && (nl = memchr(c->in + start, '\n', c->inlen - start)) != NULL) {
         size_t end = (size_t)(nl - c->in);
         if (c->skipping)
             c->skipping = false;
@@ -439,6 +465,7 @@ static int read_in(struct ctlsock *s, struct client *c)
         return 0;
     }
     c->inlen += (size_t)n;
+    c->t_heard = sock_now(s);
     int rc = split_lines(s, c);
     pthread_mutex_lock(&s->lock);
     s->st.bytes_in += n;
@@ -455,13 +482,14 @@ static void serve_client(struct ctlsock *s, int i, short revents)
     if (!c->eof && (revents & (POLLIN | POLLHUP | POLLERR)))
         rc = read_in(s, c);
     if (rc == 0 && c->outoff < c->outlen)
-        rc = flush_out(c);
+        rc = flush_out(s, c);
     else if (rc == 0 && (revents & (POLLHUP | POLLERR)) && c->eof)
         rc = -1;
     if (rc < 0 || (c->eof && c->outoff == c->outlen))
         drop_client(s, i);
 }
 
+/* A free regular slot, or -1. */
 static int free_slot(const struct ctlsock *s)
 {
     for (int i = 0; i < s->max; i++)
@@ -470,16 +498,45 @@ static int free_slot(const struct ctlsock *s)
     return -1;
 }
 
-static void add_client(struct ctlsock *s, int fd, const struct ctlsock_peer *peer)
+static int clients_of(const struct ctlsock *s, uid_t uid)
+{
+    int n = 0;
+
+    for (int i = 0; i < s->max; i++)
+        n += s->cl[i] && s->cl[i]->peer.uid == uid;
+    return n;
+}
+
+/* Where a newcomer goes: a regular slot while there is one and its user is within its
+ * share, else the reserve slot if free; -1: nowhere (*why says which limit). */
+static int slot_for(const struct ctlsock *s, const struct ctlsock_peer *peer, const char **why)
 {
     int i = free_slot(s);
+
+    *why = NULL;
+    if (i >= 0 && clients_of(s, peer->uid) < s->per_user)
+        return i;
+    *why = i >= 0 ? "share" : "full";
+    return s->cl[s->max] ? -1 : s->max;
+}
+
+static void add_client(struct ctlsock *s, int fd, struct ctlsock_peer *peer)
+{
+    const char *why;
+    int i = slot_for(s, peer, &why);
     struct client *c;
 
     if (i < 0) {
-        log_warn("control socket: busy (%d clients); turned away pid %ld uid %ld", s->max,
-                 (long)peer->pid, (long)peer->uid);
-        count(s, &s->st.dropped, 0);
-        turn_away(fd, "busy", "eccd is serving as many clients as it may; try again later");
+        bool share = strcmp(why, "share") == 0;
+        log_warn("control socket: %s; turned away pid %ld uid %ld", share
+                 ? "this user holds its share of connections" : "busy", (long)peer->pid,
+                 (long)peer->uid);
+        count(s, share ? &s->st.dropped_share : &s->st.dropped, 0);
+        if (share)
+            count(s, &s->st.dropped, 0);
+        turn_away(fd, "busy", share ? "this user holds as many connections to eccd as it may "
+                  "(server.clients_per_user); close one and try again"
+                  : "eccd is serving as many clients as it may; try again later");
         return;
     }
     c = calloc(1, sizeof *c);
@@ -488,8 +545,15 @@ static void add_client(struct ctlsock *s, int fd, const struct ctlsock_peer *pee
         turn_away(fd, "internal", "eccd is out of memory");
         return;
     }
+    peer->reserved = i == s->max;
+    if (peer->reserved) {
+        log_info("control socket: pid %ld uid %ld in the reserve slot (%s): one status only",
+                 (long)peer->pid, (long)peer->uid, why);
+        count(s, &s->st.reserved, 0);
+    }
     c->fd = fd;
     c->peer = *peer;
+    c->t_heard = c->t_moved = sock_now(s);
     s->cl[i] = c;
     count(s, &s->st.accepted, 1);
     log_debug("control socket: pid %ld uid %ld connected", (long)peer->pid, (long)peer->uid);
@@ -498,7 +562,7 @@ static void add_client(struct ctlsock *s, int fd, const struct ctlsock_peer *pee
 /* Accept one connection; 1 go on, 0 none left, -1 stop accepting for a while. */
 static int accept_one(struct ctlsock *s)
 {
-    struct ctlsock_peer peer;
+    struct ctlsock_peer peer = {0};
     int fd = accept4(s->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 
     if (fd < 0) {
@@ -543,7 +607,7 @@ static void set_events(struct ctlsock *s, bool paused)
 {
     s->pfd[0] = (struct pollfd){.fd = s->wake[0], .events = POLLIN};
     s->pfd[1] = (struct pollfd){.fd = paused ? -1 : s->lfd, .events = POLLIN};
-    for (int i = 0; i < s->max; i++) {
+    for (int i = 0; i <= s->max; i++) {
         struct client *c = s->cl[i];
         s->pfd[2 + i] = (struct pollfd){.fd = c ? c->fd : -1};
         if (c && !c->eof)
@@ -553,23 +617,79 @@ static void set_events(struct ctlsock *s, bool paused)
     }
 }
 
+/* When client c is to be dropped (s on the socket's clock; INFINITY: never), and why. */
+static double client_deadline(const struct ctlsock *s, const struct client *c, bool *stalled)
+{
+    double idle = c->peer.reserved ? RESERVE_IDLE_S : s->idle_s;
+
+    *stalled = c->outoff < c->outlen;
+    if (*stalled)
+        return s->stall_s > 0.0 ? c->t_moved + s->stall_s : INFINITY;
+    return idle > 0.0 && !c->eof ? c->t_heard + idle : INFINITY;
+}
+
+/* Drop the clients past their deadline; the poll timeout (ms, -1: none) until the next. */
+static int expire_clients(struct ctlsock *s)
+{
+    double now = sock_now(s), next = INFINITY;
+    bool stalled;
+
+    for (int i = 0; i <= s->max; i++) {
+        struct client *c = s->cl[i];
+        double due;
+
+        if (!c)
+            continue;
+        due = client_deadline(s, c, &stalled);
+        if (due > now) {
+            next = fmin(next, due);
+            continue;
+        }
+        log_warn("control socket: dropping client pid %ld uid %ld: %s for %.0f s", (long)c->peer.pid,
+                 (long)c->peer.uid, stalled ? "its replies not read" : "silent",
+                 stalled ? s->stall_s : c->peer.reserved ? RESERVE_IDLE_S : s->idle_s);
+        count(s, stalled ? &s->st.dropped_stalled : &s->st.dropped_idle, 0);
+        count(s, &s->st.dropped, 0);
+        drop_client(s, i);
+    }
+    if (isinf(next))
+        return -1;
+    return (int)fmin(ceil((next - now) * 1000.0), 60000.0);
+}
+
+/* The wake pipe: true when it asks the thread to end (a kick only wakes it). */
+static bool woken_to_stop(struct ctlsock *s)
+{
+    char buf[64];
+    ssize_t n;
+    bool stop = false;
+
+    while ((n = read(s->wake[0], buf, sizeof buf)) > 0)
+        stop = stop || memchr(buf, WAKE_STOP, (size_t)n) != NULL;
+    return stop;
+}
+
 static void *serve(void *arg)
 {
     struct ctlsock *s = arg;
     bool paused = false;
 
     for (;;) {
+        int timeout = expire_clients(s);
+
+        if (paused && (timeout < 0 || timeout > PAUSE_MS))
+            timeout = PAUSE_MS;
         set_events(s, paused);
-        if (poll(s->pfd, (nfds_t)s->max + 2, paused ? PAUSE_MS : -1) < 0) {
+        if (poll(s->pfd, (nfds_t)s->max + 3, timeout) < 0) {
             if (errno != EINTR) {
                 log_error("control socket: poll: %s", strerror(errno));
                 poll(NULL, 0, PAUSE_MS);
             }
             continue;
         }
-        if (s->pfd[0].revents)
+        if (s->pfd[0].revents && woken_to_stop(s))
             return NULL;
-        for (int i = 0; i < s->max; i++)
+        for (int i = 0; i <= s->max; i++)
             if (s->cl[i] && s->pfd[2 + i].revents)
                 serve_client(s, i, s->pfd[2 + i].revents);
         paused = (s->pfd[1].revents & POLLIN) && accept_some(s) < 0;
@@ -699,11 +819,16 @@ static struct ctlsock *new_sock(const struct ctlsock_params *p, char *err, size_
     s->owner = p->owner == (uid_t)-1 ? s->euid : p->owner;
     s->group = p->group == (gid_t)-1 ? getegid() : p->group;
     s->max = p->max_clients ? p->max_clients : CTLSOCK_CLIENTS_DEFAULT;
+    s->per_user = p->per_user > 0 && p->per_user < s->max ? p->per_user : s->max;
+    s->idle_s = p->idle_s > 0.0 ? p->idle_s : 0.0;
+    s->stall_s = p->stall_s > 0.0 ? p->stall_s : 0.0;
+    s->now = p->now;
+    s->now_arg = p->now_arg;
     s->handle = p->handle;
     s->arg = p->arg;
     pthread_mutex_init(&s->lock, NULL);
-    s->cl = calloc((size_t)s->max, sizeof *s->cl);
-    s->pfd = calloc((size_t)s->max + 2, sizeof *s->pfd);
+    s->cl = calloc((size_t)s->max + 1, sizeof *s->cl);
+    s->pfd = calloc((size_t)s->max + 3, sizeof *s->pfd);
     if (!s->cl || !s->pfd) {
         fail(err, errlen, ENOMEM, "out of memory");
         free_sock(s);
@@ -726,8 +851,9 @@ struct ctlsock *ctlsock_open(const struct ctlsock_params *p, char *err, size_t e
     }
     if (start_thread(s, err, errlen) < 0)
         goto bad;
-    log_info("control socket %s (uid %ld, gid %ld, mode 0660, at most %d clients)", s->path,
-             (long)s->owner, (long)s->group, s->max);
+    log_info("control socket %s (uid %ld, gid %ld, mode 0660, at most %d clients, %d a user, "
+             "and one in reserve for status; idle %g s, stalled %g s: 0 is never)", s->path,
+             (long)s->owner, (long)s->group, s->max, s->per_user, s->idle_s, s->stall_s);
     return s;
 bad:
     free_sock(s);
@@ -738,13 +864,19 @@ void ctlsock_close(struct ctlsock *s)
 {
     if (!s)
         return;
-    while (write(s->wake[1], "x", 1) < 0 && errno == EINTR)
+    while (write(s->wake[1], (char[]){WAKE_STOP}, 1) < 0 && errno == EINTR)
         ;
     pthread_join(s->thread, NULL);
-    for (int i = 0; i < s->max; i++)
+    for (int i = 0; i <= s->max; i++)
         if (s->cl[i])
             drop_client(s, i);
     free_sock(s);
+}
+
+void ctlsock_kick(struct ctlsock *s)
+{
+    if (s)
+        (void)!write(s->wake[1], (char[]){WAKE_KICK}, 1);
 }
 
 void ctlsock_stats(struct ctlsock *s, struct ctlsock_stats *st)

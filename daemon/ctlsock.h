@@ -14,7 +14,13 @@
  * reply and is disconnected.
  * Robustness: a line longer than REQ_LINE_MAX gets a "too_long" reply and is skipped up
  * to its newline; a client that stops reading is dropped once CTLSOCK_OUT_MAX bytes of
- * replies wait for it; at most max_clients at once (the next is told "busy" and closed).
+ * replies wait for it, or once its replies have not moved for stall_s; a client that
+ * sends nothing for idle_s is dropped; at most max_clients at once and per_user of them
+ * from one uid. Past those, one more connection is taken into a reserve slot: the handler
+ * sees peer->reserved, answers its first request (eccd answers status there and nothing
+ * else) and the connection is closed after that reply, so a full house never locks the
+ * operator out of status; with the reserve slot taken too, the next is told "busy" and
+ * closed. Each drop is logged with its reason and counted.
  * An unterminated line at EOF is dropped. Replies to a client come in the order of its
  * requests. None of this can stall or crash the daemon.
  *
@@ -24,6 +30,7 @@
 #ifndef ECC_CTLSOCK_H
 #define ECC_CTLSOCK_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -34,6 +41,7 @@ struct ctlsock_peer {
     pid_t pid;
     uid_t uid;
     gid_t gid;
+    bool reserved;              /* in the reserve slot: one request, then closed */
 };
 
 struct ctlsock_params {
@@ -41,6 +49,14 @@ struct ctlsock_params {
     uid_t owner;                /* (uid_t)-1: the daemon's */
     gid_t group;                /* (gid_t)-1: the daemon's */
     int max_clients;            /* 0: CTLSOCK_CLIENTS_DEFAULT */
+    int per_user;               /* connections one uid may hold (0: max_clients) */
+    double idle_s;              /* drop a client silent this long with nothing owed (0: never) */
+    double stall_s;             /* drop a client whose replies have not moved this long (0:
+                                   never) */
+    /* The clock for idle_s and stall_s (s, monotonic); NULL: CLOCK_MONOTONIC. Tests inject
+     * one and call ctlsock_kick after moving it. */
+    double (*now)(void *arg);
+    void *now_arg;
     /* On the server thread, for each request line (NUL-terminated, no newline; len counts
      * up to the newline, so a NUL inside shows as len > strlen(line)): returns the reply
      * line (no newline) in malloc'd memory that ctlsock frees; NULL, or a reply with a
@@ -63,10 +79,17 @@ struct ctlsock_stats {
     long accepted, refused;     /* connections */
     long requests, too_long;    /* lines handled, lines refused for length */
     long dropped;               /* clients dropped (not reading, or busy) */
+    long dropped_idle;          /* ... of them: silent for idle_s */
+    long dropped_stalled;       /* ... of them: replies not moving for stall_s */
+    long dropped_share;         /* ... of them: over their user's share (turned away) */
+    long reserved;              /* connections served in the reserve slot */
     long bytes_in;              /* bytes read from clients and handled (lines split off) */
     int clients;                /* connected now */
 };
 void ctlsock_stats(struct ctlsock *s, struct ctlsock_stats *st);
+/* Make the server thread look at its clients' deadlines now (after a test moved the
+ * injected clock). */
+void ctlsock_kick(struct ctlsock *s);
 
 /* Resolve a user or group name (or a number) for ctlsock_params; "" or NULL gives
  * (uid_t)-1 / (gid_t)-1. A string of digits is taken as the number without a lookup.

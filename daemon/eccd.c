@@ -441,7 +441,11 @@ static int socket_ids(const struct ecc_config *cfg, uid_t *owner, gid_t *group)
 static int socket_open(const struct ecc_config *cfg, struct daemon_parts *d)
 {
     char path[CFG_PATH_MAX], err[512];
-    struct ctlsock_params cp = {.path = path, .handle = service_handle, .arg = d->service};
+    struct ctlsock_params cp = {.path = path, .handle = service_handle, .arg = d->service,
+                                .max_clients = cfg->server.max_clients,
+                                .per_user = cfg->server.clients_per_user,
+                                .idle_s = cfg->server.idle_timeout_s,
+                                .stall_s = cfg->server.stall_timeout_s};
 
     if (!cfg->server.socket[0])
         return 0;

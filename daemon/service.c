@@ -941,5 +941,9 @@ char *service_handle(void *arg, const char *line, size_t len, const struct ctlso
         return reply_error(&r, code, "%s", msg);
     log_debug("eccctl (pid %d, uid %u): %s", (int)peer->pid, (unsigned)peer->uid,
               req_cmd_name(r.cmd));
+    if (peer->reserved && r.cmd != REQ_STATUS)
+        return reply_error(&r, "busy", "eccd is serving as many clients as it may "
+                           "(server.max_clients, server.clients_per_user); only status is "
+                           "answered on this connection: try again later");
     return dispatch(s, &r);
 }

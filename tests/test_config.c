@@ -132,7 +132,7 @@ TEST(defaults_match_the_spec)
     /* rig 1, loop 3, limits 15, band 2, control 9, filter 2, rep 5, protocol 7, drive 23,
      * profile 18, encoder 7, loadcell 25, inputs 13, sim 12, eccsim 6, history 2, server 3,
      * daemon 1, log 2 */
-    CHECK_INT(config_key_count(), 170);
+    CHECK_INT(config_key_count(), 174);
     CHECK_STR_CONTAINS(c.path, "");
     CHECK_INT(c.path[0], 0);
     for (int i = 0; i < CFG_KEYS_MAX; i++)

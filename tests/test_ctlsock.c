@@ -10,6 +10,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -490,10 +491,13 @@ out:
     fx_done(&f);
 }
 
+/* Two slots and the reserve: the third client is served one request in the reserve slot
+ * (the handler sees peer.reserved) and closed; with the reserve taken, the next is busy. */
 TEST(one_client_too_many_is_busy)
 {
     struct fixture f;
     struct ctlsock_stats st;
+    struct ctlsock_peer peer;
     fx_init(&f);
     REQUIRE_OR_GOTO(fx_open(&f, 2, (uid_t)-1, (gid_t)-1) == 0, out);
     int a = dial(f.path), b = dial(f.path);
@@ -501,26 +505,153 @@ TEST(one_client_too_many_is_busy)
     send_s(b, "b\n");
     expect_reply(a, "ok 1 a");
     expect_reply(b, "ok 1 b");
-    int c = dial(f.path);
+    seen_last(&f.seen, &peer);
+    CHECK(!peer.reserved);
+    int r = dial(f.path);                               /* the reserve slot */
+    CHECK(wait_clients(f.s, 3));
+    int c = dial(f.path);                               /* and one too many */
     CHECK(c >= 0);
     send_s(c, "c\n");
     expect_error(c, "busy");
     CHECK(closed_by_server(c));
     close(c);
+    send_s(r, "status\nmore\n");
+    expect_reply(r, "ok 6 status");
+    seen_last(&f.seen, &peer);
+    CHECK(peer.reserved);
+    CHECK(closed_by_server(r));                         /* one request, then closed */
+    close(r);
     ctlsock_stats(f.s, &st);
     CHECK_INT(st.dropped, 1);
-    CHECK_INT(st.accepted, 2);
-    CHECK_INT(st.clients, 2);
+    CHECK_INT(st.accepted, 3);
+    CHECK_INT(st.reserved, 1);
+    CHECK(wait_clients(f.s, 2));
 
     close(a);                                           /* a slot frees up */
     CHECK(wait_clients(f.s, 1));
     c = dial(f.path);
     send_s(c, "c\n");
     expect_reply(c, "ok 1 c");
+    send_s(c, "again\n");                               /* a regular slot: not one-shot */
+    expect_reply(c, "ok 5 again");
     send_s(b, "b\n");
     expect_reply(b, "ok 1 b");
     close(b);
     close(c);
+out:
+    fx_done(&f);
+}
+
+/* The injected clock of the timeout tests, moved by the test. */
+static _Atomic double fake_now_s;     /* read on the server's thread */
+static double fake_now(void *arg)
+{
+    (void)arg;
+    return atomic_load(&fake_now_s);
+}
+
+static void fake_advance(struct ctlsock *s, double dt)
+{
+    atomic_store(&fake_now_s, atomic_load(&fake_now_s) + dt);
+    ctlsock_kick(s);
+}
+
+static int fx_open_limits(struct fixture *f, int max, int per_user, double idle_s,
+                          double stall_s)
+{
+    struct ctlsock_params p = params(f, max, (uid_t)-1, (gid_t)-1);
+
+    p.per_user = per_user;
+    p.idle_s = idle_s;
+    p.stall_s = stall_s;
+    p.now = fake_now;
+    atomic_store(&fake_now_s, 1000.0);
+    f->s = ctlsock_open(&p, f->err, sizeof f->err);
+    return f->s ? 0 : -1;
+}
+
+/* One user may hold per_user of the slots; past that it is told why, and the reserve
+ * slot still takes its status. */
+TEST(one_user_holds_at_most_its_share)
+{
+    struct fixture f;
+    struct ctlsock_stats st;
+    int fd[3];
+    fx_init(&f);
+    REQUIRE_OR_GOTO(fx_open_limits(&f, 4, 2, 0, 0) == 0, out);
+    for (int i = 0; i < 2; i++)
+        fd[i] = dial(f.path);
+    CHECK(wait_clients(f.s, 2));
+    fd[2] = dial(f.path);                               /* over the share: the reserve */
+    CHECK(wait_clients(f.s, 3));
+    int d = dial(f.path);                               /* over the share, reserve taken */
+    send_s(d, "x\n");
+    expect_error(d, "busy");
+    CHECK(closed_by_server(d));
+    close(d);
+    ctlsock_stats(f.s, &st);
+    CHECK_INT(st.dropped_share, 1);
+    CHECK_INT(st.reserved, 1);
+    for (int i = 0; i < 3; i++)
+        close(fd[i]);
+out:
+    fx_done(&f);
+}
+
+/* Silent clients are dropped once idle_s has passed on the socket's clock (the injected
+ * one: no waiting on the wall clock), and the log and the counters say why. */
+TEST(idle_clients_are_dropped_after_the_idle_timeout)
+{
+    struct fixture f;
+    struct ctlsock_stats st;
+    int idle[3], busy;
+    fx_init(&f);
+    REQUIRE_OR_GOTO(fx_open_limits(&f, 3, 3, 60, 0) == 0, out);
+    for (int i = 0; i < 3; i++)
+        idle[i] = dial(f.path);
+    CHECK(wait_clients(f.s, 3));
+    fake_advance(f.s, 30.0);
+    busy = dial(f.path);                                /* the reserve slot */
+    send_s(busy, "status\n");
+    expect_reply(busy, "ok 6 status");
+    CHECK(closed_by_server(busy));
+    close(busy);
+    CHECK(wait_clients(f.s, 3));
+    ctlsock_stats(f.s, &st);
+    CHECK_INT(st.dropped_idle, 0);                      /* 30 s: not yet */
+    fake_advance(f.s, 31.0);
+    for (int i = 0; i < 3; i++)
+        CHECK(closed_by_server(idle[i]));
+    CHECK(wait_clients(f.s, 0));
+    ctlsock_stats(f.s, &st);
+    CHECK_INT(st.dropped_idle, 3);
+    for (int i = 0; i < 3; i++)
+        close(idle[i]);
+out:
+    fx_done(&f);
+}
+
+/* A client whose replies wait unread past stall_s is dropped, long before it could pin
+ * CTLSOCK_OUT_MAX; one that reads is not. */
+TEST(a_stalled_reader_is_dropped_after_the_stall_timeout)
+{
+    struct fixture f;
+    struct ctlsock_stats st;
+    fx_init(&f);
+    REQUIRE_OR_GOTO(fx_open_limits(&f, 2, 2, 0, 10) == 0, out);
+    int lazy = dial(f.path), good = dial(f.path);
+    send_s(lazy, "big\nbig\nbig\nbig\n");               /* 4 MiB it will not read */
+    CHECK(wait_bytes_in(f.s, 16));
+    send_s(good, "hi\n");
+    expect_reply(good, "ok 2 hi");
+    fake_advance(f.s, 11.0);
+    CHECK(wait_clients(f.s, 1));
+    ctlsock_stats(f.s, &st);
+    CHECK_INT(st.dropped_stalled, 1);
+    send_s(good, "hi\n");                               /* the reader stays */
+    expect_reply(good, "ok 2 hi");
+    close(lazy);
+    close(good);
 out:
     fx_done(&f);
 }
@@ -831,6 +962,8 @@ TESTS(T(request_reply_round_trip), T(two_requests_in_one_write_and_many_in_order
       T(request_split_across_three_writes), T(too_long_line_is_refused_and_skipped),
       T(malformed_lines_reach_the_handler), T(handler_failures_give_internal),
       T(client_leaving_mid_line_and_after_eof), T(one_client_too_many_is_busy),
+      T(one_user_holds_at_most_its_share), T(idle_clients_are_dropped_after_the_idle_timeout),
+      T(a_stalled_reader_is_dropped_after_the_stall_timeout),
       T(client_that_does_not_read_is_dropped), T(socket_file_mode_owner_and_group),
       T(stale_socket_file_is_replaced), T(other_files_are_left_alone),
       T(second_server_on_the_same_path_is_refused), T(close_unlinks_its_socket_only),
