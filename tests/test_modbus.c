@@ -498,11 +498,14 @@ TEST(setpoint_written_every_cycle_command_refreshed)
     hal_drive_set_speed(&hal.drive, 0.3);
     WAIT_UNTIL(server_reg(srv, 0x2000) == 0x0012);
     long sp0 = server_writes(srv, 0x2001), cmd0 = server_writes(srv, 0x2000);
-    sleep_ms(300);
+    /* Counted in bus cycles, not wall time: 40 setpoint writes are 40 cycles of at least
+     * 5 ms each (the bus is paced at 200 Hz, never faster), so at least 200 ms in which
+     * the command is refreshed every watchdog_s / 4 = 50 ms. */
+    WAIT_UNTIL(server_writes(srv, 0x2001) - sp0 >= 40);
     long sp = server_writes(srv, 0x2001) - sp0, cmd = server_writes(srv, 0x2000) - cmd0;
-    printf("  in 0.3 s: %ld setpoint writes, %ld command writes\n", sp, cmd);
-    CHECK(sp >= 20);             /* unchanged, still written each cycle */
-    CHECK(cmd >= 2);             /* refreshed every watchdog_s / 4 = 50 ms */
+    printf("  over %ld setpoint writes (one a cycle): %ld command writes\n", sp, cmd);
+    CHECK(sp >= 40);             /* unchanged, still written each cycle */
+    CHECK(cmd >= 2);             /* refreshed: 40 cycles are at least 4 refresh periods */
     CHECK(cmd * 4 < sp);         /* but not every cycle */
     hal_modbus_close(m);
     server_stop(srv);
