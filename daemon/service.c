@@ -293,6 +293,9 @@ static void calibration_watch(struct service *s, struct hal *hal, double wall)
                  tared ? "tare" : "span", cs.offset, cs.scale);
     else
         log_info("load cell: %s done", tared ? "tare" : "span");
+    if (cs.last_error)
+        log_warn("load cell: the %s is in use but was not saved to [loadcell] calibration: %s",
+                 tared ? "tare" : "span", strerror(cs.last_error));
     if (s->store)
         store_push_calibration(s->store, wall, tared ? STORE_CAL_TARE : STORE_CAL_SPAN,
                                cs.offset, cs.scale, spanned ? cs.mass_kg : 0.0);
@@ -696,8 +699,8 @@ static char *do_calibration(struct service *s, const struct req *r)
                            ? "stop the belt and take the foot off the plate first"
                            : "stop the belt first");
     if (res.err == ENOTSUP)
-        return reply_error(r, "unavailable", "this load cell cannot %s from eccd (a Modbus "
-                           "transmitter's span is set in the transmitter)", req_cmd_name(r->cmd));
+        return reply_error(r, "unavailable", "this load cell cannot %s from eccd",
+                           req_cmd_name(r->cmd));
     if (res.err == EDOM)
         return reply_error(r, "bad_request", "a mass of %g kg (%.0f N) is more than the load "
                            "cell's full scale (loadcell.full_scale_n): it would saturate",
