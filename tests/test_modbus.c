@@ -1026,15 +1026,49 @@ static void check_bound_to_its_ring(const struct hal_force *f)
     CHECK(f->cal_status == ref.cal_status);
 }
 
+/* The hardware backend with a Modbus drive on srv, no pulse sensor and no input lines; the
+ * load cell is the caller's to set. */
+static void cfg_hw(struct ecc_config *c, struct server *srv)
+{
+    cfg_drive(c, srv, "delta-vfd");
+    c->encoder.type = CFG_ENCODER_DRIVE;
+    c->inputs.type = CFG_INPUTS_NONE;
+    c->loadcell.rate_hz = 100;
+}
+
+/* Open c through hal_hw, check that hal->force is its load cell's ring, tare there (the
+ * plate reading `zero`) and close. */
+static void check_hw_tare(const struct ecc_config *c, double zero, bool has_link)
+{
+    struct hal hal;
+    struct hal_link_stats ls;
+    char err[ERRLEN] = "";
+
+    memset(&hal, 0, sizeof hal);
+    struct hal_hw *h = hal_hw_open(c, &hal, err, sizeof err);
+    if (!h)
+        printf("  hal_hw_open: %s\n", err);
+    REQUIRE(h != NULL);
+    check_bound_to_its_ring(&hal.force);
+    CHECK_INT(hal_force_tare(&hal.force), 0);
+    WAIT_UNTIL(cal_status(&hal).tares == 1);
+    CHECK_INT(cal_status(&hal).tares, 1);
+    CHECK_NEAR(cal_status(&hal).offset, zero, 0);
+    CHECK_INT(hal_force_link_stats(&hal.force, &ls), has_link ? 0 : -1);
+    if (has_link) {                           /* the device's, not the ring's */
+        CHECK_STR_CONTAINS(ls.where, "unit 2");
+        CHECK_NEAR(ls.last_raw, zero, 0);
+    }
+    hal_hw_close(h);
+}
+
 /* hal_hw opens each front end and binds struct hal_force to its ring: a tare there is the
  * ring's, whatever the front end (the HX711's is in test_hx711: it needs real GPIO here). */
 TEST(hal_hw_binds_the_iio_and_modbus_cells_to_their_rings)
 {
     struct server *srv = server_start();
     struct ecc_config c;
-    struct hal hal;
-    struct hal_link_stats ls;
-    char err[ERRLEN] = "", dir[64], raw[128];
+    char dir[64], raw[128];
 
     snprintf(dir, sizeof dir, "/tmp/ecc-mbiio-XXXXXX");
     REQUIRE(mkdtemp(dir) != NULL);
@@ -1044,52 +1078,20 @@ TEST(hal_hw_binds_the_iio_and_modbus_cells_to_their_rings)
     fprintf(f, "%d\n", LOADCELL_IIO_ZERO + 1000);
     fclose(f);
 
-    /* The kernel's IIO driver, beside a Modbus drive. */
-    cfg_drive(&c, srv, "delta-vfd");
-    c.encoder.type = CFG_ENCODER_DRIVE;
-    c.inputs.type = CFG_INPUTS_NONE;
+    cfg_hw(&c, srv);                          /* the kernel's IIO driver */
     c.loadcell.type = CFG_LOADCELL_IIO;
-    c.loadcell.rate_hz = 100;
     c.loadcell.scale = 0.01;
     snprintf(c.loadcell.iio_device, sizeof c.loadcell.iio_device, "%s", dir);
-    memset(&hal, 0, sizeof hal);
-    struct hal_hw *h = hal_hw_open(&c, &hal, err, sizeof err);
-    if (!h)
-        printf("  hal_hw_open: %s\n", err);
-    REQUIRE(h != NULL);
-    check_bound_to_its_ring(&hal.force);
-    CHECK(hal.force.link_stats == NULL);
-    CHECK_INT(hal_force_tare(&hal.force), 0);
-    WAIT_UNTIL(cal_status(&hal).tares == 1);
-    CHECK_INT(cal_status(&hal).tares, 1);
-    CHECK_NEAR(cal_status(&hal).offset, 1000, 0);
-    hal_hw_close(h);
+    check_hw_tare(&c, 1000, false);
 
-    /* A Modbus transmitter on the drive's bus. */
-    cfg_drive(&c, srv, "delta-vfd");
-    c.encoder.type = CFG_ENCODER_DRIVE;
-    c.inputs.type = CFG_INPUTS_NONE;
+    cfg_hw(&c, srv);                          /* a Modbus transmitter on the drive's bus */
     c.loadcell.type = CFG_LOADCELL_MODBUS;
     c.loadcell.link = CFG_LC_LINK_DRIVE;
     c.loadcell.unit_id = 2;
     c.loadcell.reg = LC_REG;
     c.loadcell.data_type = CFG_DT_INT16;
-    c.loadcell.rate_hz = 100;
     server_set_reg(srv, LC_REG, 700);
-    memset(&hal, 0, sizeof hal);
-    h = hal_hw_open(&c, &hal, err, sizeof err);
-    if (!h)
-        printf("  hal_hw_open: %s\n", err);
-    REQUIRE(h != NULL);
-    check_bound_to_its_ring(&hal.force);
-    CHECK_INT(hal_force_tare(&hal.force), 0);
-    WAIT_UNTIL(cal_status(&hal).tares == 1);
-    CHECK_INT(cal_status(&hal).tares, 1);
-    CHECK_NEAR(cal_status(&hal).offset, 700, 0);
-    CHECK_INT(hal_force_link_stats(&hal.force, &ls), 0);     /* the device, not the ring */
-    CHECK_STR_CONTAINS(ls.where, "unit 2");
-    CHECK_NEAR(ls.last_raw, 700, 0);
-    hal_hw_close(h);
+    check_hw_tare(&c, 700, true);
     server_stop(srv);
     unlink(raw);
     rmdir(dir);
