@@ -220,6 +220,7 @@ struct calibration_ring {
     double full_scale_n;
     int cal_readings;                 /* for the struct hal_force tare and span */
     bool hw_tare;
+    bool raw_measured;                /* no count limits on a span */
     char *path;                       /* NULL: results not saved */
     double *ring_t, *ring_n;          /* s (HAL clock), N */
     int len, head, count;
@@ -251,6 +252,8 @@ int calibration_ring_params_from_config(const struct ecc_config *cfg,
         .span_change_max = cfg->loadcell.span_change_max,
         .cal_readings = (int)cfg->loadcell.rate_hz,      /* about a second of readings */
         .hw_tare = cfg->loadcell.type == CFG_LOADCELL_MODBUS && cfg->loadcell.tare_reg >= 0,
+        .raw_measured = cfg->loadcell.type == CFG_LOADCELL_MODBUS &&
+                        cfg->loadcell.data_type == CFG_DT_FLOAT32,
     };
     if (!cfg->loadcell.calibration[0])
         return 0;
@@ -298,6 +301,7 @@ static struct calibration_ring *ring_alloc(const struct calibration_ring_params 
     r->full_scale_n = p->full_scale_n;
     r->cal_readings = p->cal_readings > 0 ? p->cal_readings : 1;
     r->hw_tare = p->hw_tare;
+    r->raw_measured = p->raw_measured;
     r->st.cal = p->cal;
     r->st.t_last = -1.0;
     r->st.refused_scale = NAN;
@@ -355,8 +359,9 @@ static bool span_plausible(const struct calibration_ring *r, double scale)
     double counts_at_full = r->full_scale_n / fabs(scale);
     double before = r->st.cal.scale;
 
-    if (!isfinite(scale) || counts_at_full > CALIBRATION_COUNTS_MAX ||
-        counts_at_full < CALIBRATION_COUNTS_MIN)
+    if (!isfinite(scale) || scale == 0.0 ||
+        (!r->raw_measured && (counts_at_full > CALIBRATION_COUNTS_MAX ||
+                              counts_at_full < CALIBRATION_COUNTS_MIN)))
         return false;
     if (r->job_confirmed || r->span_change_max <= 0.0 || !(r->st.cal.mass_kg > 0.0))
         return true;                 /* confirmed, or no earlier span to compare with */
@@ -368,6 +373,18 @@ static void job_saving(struct calibration_ring *r)
 {
     r->saving = r->job;
     r->job = JOB_SAVING;
+}
+
+/* Under the mutex: the mass made no difference to the readings (no mass on the plate?):
+ * they stayed within a few counts of the zero, or, for a measured value (raw_measured),
+ * moved by less than CALIBRATION_MIN_SPAN_SHARE of the mass's weight at the scale in use. */
+static bool span_unseen(const struct calibration_ring *r, double mean)
+{
+    double moved = fabs(mean - r->st.cal.offset);
+
+    if (!r->raw_measured)
+        return moved < CALIBRATION_MIN_SPAN_COUNTS;
+    return moved * fabs(r->st.cal.scale) < CALIBRATION_MIN_SPAN_SHARE * r->job_mass * CALIBRATION_G;
 }
 
 /* Under the mutex: a span that changes nothing (EDOM: the mass made no difference;
@@ -390,7 +407,7 @@ static bool job_finish(struct calibration_ring *r)
         job_saving(r);
         return true;
     }
-    if (fabs(mean - r->st.cal.offset) < CALIBRATION_MIN_SPAN_COUNTS)
+    if (span_unseen(r, mean))
         return span_refused(r, EDOM);
     double scale = r->job_mass * CALIBRATION_G / (mean - r->st.cal.offset);
     r->st.refused_scale = NAN;

@@ -30,7 +30,8 @@
  * (span_plausible): the full scale (full_scale_n) must come to between
  * CALIBRATION_COUNTS_MIN and CALIBRATION_COUNTS_MAX counts, and after an earlier span
  * (span_kg known) the scale may change by at most span_change_max (share) and never change
- * sign unless the operator confirmed the span; a refused span leaves the calibration as it
+ * sign unless the operator confirmed the span (the count limits do not apply where raw is
+ * a measured value, raw_measured); a refused span leaves the calibration as it
  * was (last_error ERANGE, refused_scale says what it would have been). When a tare or span
  * completes the result is used at once and saved to the file (on the pushing thread), and
  * only then counted (tares, spans) and no longer pending, so a finished one is on disk (or
@@ -58,6 +59,9 @@
 #define CALIBRATION_COUNTS_MAX 16777216.0 /* 2^24: more than a 24-bit converter has */
 #define CALIBRATION_MIN_SPAN_COUNTS 16.0   /* a span reading closer than this to the offset
                                               cannot give a scale (no mass on the cell?) */
+#define CALIBRATION_MIN_SPAN_SHARE 0.01    /* raw_measured: a span that moves the reading by
+                                              less than this share of the mass's weight at
+                                              the scale in use, likewise */
 
 struct calibration {
     double offset;                /* raw reading at zero load (counts) */
@@ -86,10 +90,17 @@ struct calibration_ring_params {
                                      hal_force averages; 0: 1 */
     bool hw_tare;                 /* the front end zeroes itself: a tare waits for it
                                      (calibration_ring_hw_tare_due/_done) */
+    bool raw_measured;            /* raw is a measured value in the front end's own unit
+                                     (a float32 transmitter: kg, N, mV/V), not converter
+                                     counts: a span's count limits (CALIBRATION_*COUNTS*)
+                                     do not apply; the mass must move the reading by
+                                     CALIBRATION_MIN_SPAN_SHARE of its weight at the scale
+                                     in use, and span_change_max holds */
 };
 
 /* From [loadcell]: offset, scale, full_scale_n, span_change_max, a second of readings
- * (rate_hz) for a tare or span, hw_tare for a Modbus transmitter with a tare_register, and the calibration
+ * (rate_hz) for a tare or span, hw_tare for a Modbus transmitter with a tare_register,
+ * raw_measured for one whose data_type is float32, and the calibration
  * file's path resolved against the config file's directory into path[pathlen] (p->path
  * points there; NULL when the key is empty). Returns 0, or -1 with "[loadcell]
  * calibration: ..." in err when the path does not fit. */

@@ -542,6 +542,10 @@ TEST(params_from_config_resolve_the_file_and_take_a_second_of_readings)
     CHECK_STR_CONTAINS(path, "/etc/eccd/loadcell.cal");
     CHECK_INT(p.cal_readings, 80);
     CHECK(p.hw_tare);
+    CHECK(!p.raw_measured);                      /* int32 counts */
+    c.loadcell.data_type = CFG_DT_FLOAT32;
+    calibration_ring_params_from_config(&c, &p, path, sizeof path, err, sizeof err);
+    CHECK(p.raw_measured);
     CHECK_NEAR(p.cal.offset, 12, 0);
     CHECK_NEAR(p.cal.scale, 0.5, 0);
     CHECK_NEAR(p.full_scale_n, 900, 0);
@@ -574,6 +578,46 @@ TEST(a_result_that_cannot_be_saved_is_used_and_says_why)
     CHECK_NEAR(st.cal.offset, 1500, 0);
     CHECK_INT(st.save_errors, 1);                /* but not on disk */
     CHECK_INT(st.last_error, ENOENT);
+    calibration_ring_close(r);
+}
+
+/* A transmitter that reports kg as float32: its full scale is 102 "counts", which the
+ * count limits would refuse; a measured value is judged by its weight instead. */
+TEST(a_measured_raw_value_is_spanned_by_weight_not_counts)
+{
+    struct calibration_ring_params p = {.cal = {.offset = 0, .scale = CALIBRATION_G},
+                                        .full_scale_n = 1000};
+    struct calibration_ring_status st;
+    char err[256];
+
+    struct calibration_ring *r = calibration_ring_open(&p, err, sizeof err);   /* counts */
+    REQUIRE(r != NULL);
+    CHECK_INT(calibration_ring_tare(r, 1), 0);
+    calibration_ring_push(r, 0, 0.25, false);
+    CHECK_INT(calibration_ring_span(r, 10.0, 1, false), 0);
+    calibration_ring_push(r, 1, 10.25, false);
+    calibration_ring_status(r, &st);
+    CHECK_INT(st.spans, 0);
+    CHECK_INT(st.last_error, EDOM);              /* 10 "counts" over the zero: no mass */
+    calibration_ring_close(r);
+
+    p.raw_measured = true;
+    r = calibration_ring_open(&p, err, sizeof err);
+    REQUIRE(r != NULL);
+    CHECK_INT(calibration_ring_tare(r, 1), 0);
+    calibration_ring_push(r, 0, 0.25, false);
+    CHECK_INT(calibration_ring_span(r, 10.0, 1, false), 0);
+    calibration_ring_push(r, 1, 10.2, false);    /* the transmitter's own span is 2% off */
+    calibration_ring_status(r, &st);
+    CHECK_INT(st.spans, 1);
+    CHECK_INT(st.last_error, 0);
+    CHECK_NEAR(st.cal.scale, 10.0 * CALIBRATION_G / 9.95, 1e-12);
+    CHECK_INT(calibration_ring_span(r, 10.0, 1, false), 0);
+    calibration_ring_push(r, 2, 0.3, false);     /* nothing on the plate: 0.05 kg moved */
+    calibration_ring_status(r, &st);
+    CHECK_INT(st.spans, 1);
+    CHECK_INT(st.last_error, EDOM);
+    CHECK_NEAR(st.cal.scale, 10.0 * CALIBRATION_G / 9.95, 1e-12);   /* unchanged */
     calibration_ring_close(r);
 }
 
@@ -627,5 +671,6 @@ TESTS(T(save_then_load_gives_the_same_values), T(a_missing_file_leaves_the_confi
       T(a_result_that_cannot_be_saved_is_used_and_says_why),
       T(a_hardware_tare_waits_for_the_front_end_then_reads_net_and_is_saved),
       T(hal_force_on_the_ring_tares_and_spans_over_cal_readings),
-      T(params_from_config_resolve_the_file_and_take_a_second_of_readings));
+      T(params_from_config_resolve_the_file_and_take_a_second_of_readings),
+      T(a_measured_raw_value_is_spanned_by_weight_not_counts));
 TEST_MAIN("test_calibration")

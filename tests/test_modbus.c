@@ -1011,6 +1011,40 @@ TEST(loadcell_span_with_a_known_mass_is_saved_and_loaded_at_start)
     rmdir(dir);
 }
 
+/* A float32 transmitter that reports kg: the register is the ring's raw reading in kg, and
+ * loadcell.scale its unit in newtons; tare and span work on it as on counts. */
+TEST(loadcell_float32_in_kg_tares_and_spans)
+{
+    struct server *srv = server_start();
+    struct ecc_config c;
+    struct hal hal;
+    double t = -1.0, n = NAN;
+
+    cfg_loadcell(&c, srv, CFG_DT_FLOAT32, CFG_WORDS_BIG);
+    c.loadcell.scale = CALIBRATION_G;         /* 1 kg */
+    c.loadcell.rate_hz = 100;
+    server_set_reg(srv, LC_REG, 0x3E80);      /* 0.25 kg: the empty plate */
+    server_set_reg(srv, LC_REG + 1, 0x0000);
+    struct hal_modbus *m = open_or_fail(&c, &hal);
+    WAIT_UNTIL(lstat(m).ring.raw == 0.25);
+    CHECK_INT(hal_force_tare(&hal.force), 0);
+    WAIT_UNTIL(cal_status(&hal).tares == 1);
+    CHECK_NEAR(cal_status(&hal).offset, 0.25, 0);
+    server_set_reg(srv, LC_REG, 0x4120);      /* 10.0 kg: the transmitter 2.5% low */
+    WAIT_UNTIL(lstat(m).ring.raw == 10.0);
+    CHECK_INT(hal_force_span(&hal.force, 10.0, false), 0);
+    WAIT_UNTIL(cal_status(&hal).spans == 1 || cal_status(&hal).last_error != 0);
+    CHECK_INT(cal_status(&hal).spans, 1);
+    CHECK_INT(cal_status(&hal).last_error, 0);
+    CHECK_NEAR(cal_status(&hal).scale, 10.0 * CALIBRATION_G / 9.75, 1e-12);
+    server_set_reg(srv, LC_REG, 0x40A8);      /* 5.25 kg */
+    WAIT_UNTIL(lstat(m).ring.raw == 5.25);
+    latest_force(&hal, &t, &n);
+    CHECK_NEAR(n, 5.0 / 9.75 * 10.0 * CALIBRATION_G, 1e-9);
+    hal_modbus_close(m);
+    server_stop(srv);
+}
+
 /* ---- one load-cell path ------------------------------------------------------------ */
 
 /* f is bound to a calibration ring the way calibration_ring_hal binds every load cell. */
@@ -1284,6 +1318,7 @@ TESTS(T(a_silent_unit_is_backed_off_and_named), T(an_exception_is_named_by_code)
       T(loadcell_tare_register_written), T(loadcell_software_tare),
       T(loadcell_span_with_a_known_mass_is_saved_and_loaded_at_start),
       T(hal_hw_binds_the_iio_and_modbus_cells_to_their_rings),
+      T(loadcell_float32_in_kg_tares_and_spans),
       T(drive_and_loadcell_share_one_bus), T(drive_and_loadcell_on_separate_links),
       T(config_errors_name_the_key));
 TEST_MAIN("test_modbus")
