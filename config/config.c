@@ -314,9 +314,10 @@ static const struct cfg_key keys[] = {
     K_ENUM("loadcell", "type", loadcell.type, loadcell_names, "sim",
            "load-cell front end: HX711 on GPIO, Linux IIO, or a Modbus weighing transmitter"),
     KEY("loadcell", "scale", T_DOUBLE, loadcell.scale, double, -HUGE_VAL, HUGE_VAL, "1.0", NULL,
-        CFG_NONZERO, "N/count", "newtons per raw count (calibration; negative flips the sign)"),
+        CFG_NONZERO, "N/count", "newtons per raw count (span; negative flips the sign; a "
+        "saved calibration replaces it)"),
     K_DBL("loadcell", "offset", loadcell.offset, -HUGE_VAL, HUGE_VAL, "0", "counts",
-          "raw reading at zero load (tare)"),
+          "raw reading at zero load (tare; a saved calibration replaces it)"),
     K_DBL("loadcell", "rate_hz", loadcell.rate_hz, 1, 1000, "80", "Hz",
           "sample rate (HX711: 10 or 80; modbus: how often it is read)"),
     K_ENUM("loadcell", "link", loadcell.link, lc_link_names, "drive",
@@ -338,7 +339,8 @@ static const struct cfg_key keys[] = {
     K_ENUM("loadcell", "word_order", loadcell.word_order, word_order_names, "big",
            "32-bit readings: high word first (big) or low word first (little)"),
     K_INT("loadcell", "tare_register", loadcell.tare_reg, -1, 65535, "-1", "",
-          "register to write to tare the transmitter (-1: tare in software)"),
+          "register to write to tare the transmitter, which then reads net (-1: eccd tares "
+          "in software)"),
     K_INT("loadcell", "tare_value", loadcell.tare_value, 0, 65535, "1", "",
           "value written to tare_register"),
     K_DBL("loadcell", "full_scale_n", loadcell.full_scale_n, 10, 10000, "1000", "N",
@@ -360,7 +362,8 @@ static const struct cfg_key keys[] = {
     K_STR("loadcell", "iio_channel", loadcell.iio_channel, 1, "in_voltage0_raw",
           "raw value file in iio_device (iio)"),
     K_STR("loadcell", "calibration", loadcell.calibration, 0, "",
-          "file where tare and span calibration are kept (empty: use scale and offset)"),
+          "file eccctl tare and calibrate save to; its offset and scale replace the keys "
+          "(empty: none)"),
 
     K_ENUM("inputs", "type", inputs.type, inputs_names, "sim",
            "e-stop, safety key and buttons: GPIO, simulated, or none"),

@@ -672,7 +672,7 @@ static void check_calibration(struct run *r)
     struct finding f;
 
     if (cfg->rig.backend != CFG_BACKEND_HW || !cfg->loadcell.calibration[0] ||
-        (cfg->loadcell.type != CFG_LOADCELL_HX711 && cfg->loadcell.type != CFG_LOADCELL_IIO) ||
+        cfg->loadcell.type == CFG_LOADCELL_SIM ||
         !resolved(r, key, cfg->loadcell.calibration, path, sizeof path))
         return;
     dir_of(path, dir, sizeof dir);

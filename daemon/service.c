@@ -43,6 +43,7 @@ struct mailbox {
     /* result */
     enum ctl_cmd_result result;
     int err;                    /* OP_TARE / OP_SPAN: errno, 0 = started */
+    bool calibrating;           /* OP_CTL refused: a tare or span is collecting readings */
     enum sched_verdict sched;
     double wait_s;
 };
@@ -243,6 +244,18 @@ static int run_calibration(struct service *s, struct mailbox *mb, struct ctl *c,
     return 0;
 }
 
+/* Nothing starts the belt while the load cell calibrates: the patient stepping on would
+ * go into the tare (or the span). The start button is not held back here. */
+static enum ctl_cmd_result run_command(struct mailbox *mb, struct ctl *c, struct hal *hal,
+                                       double now)
+{
+    struct hal_cal_status cs;
+
+    mb->calibrating = (mb->cmd == CTL_CMD_START || mb->cmd == CTL_CMD_NEXT_SET) &&
+                      hal_force_cal_status(&hal->force, &cs) == 0 && cs.pending;
+    return mb->calibrating ? CTL_REFUSED_STATE : ctl_command(c, mb->cmd, now);
+}
+
 static void mailbox_run(struct service *s, struct ctl *c, struct hal *hal, double now)
 {
     struct mailbox *mb = &s->mb;
@@ -252,8 +265,9 @@ static void mailbox_run(struct service *s, struct ctl *c, struct hal *hal, doubl
     if (mb->state == MB_REQUESTED) {
         mb->result = CTL_OK;
         mb->err = 0;
+        mb->calibrating = false;
         switch (mb->op) {
-        case OP_CTL: mb->result = ctl_command(c, mb->cmd, now); break;
+        case OP_CTL: mb->result = run_command(mb, c, hal, now); break;
         case OP_TARE:
         case OP_SPAN: run_calibration(s, mb, c, hal); break;
         case OP_PATIENT: mb->result = run_patient(mb, c); break;
@@ -293,6 +307,9 @@ static void calibration_watch(struct service *s, struct hal *hal, double wall)
                  tared ? "tare" : "span", cs.offset, cs.scale);
     else
         log_info("load cell: %s done", tared ? "tare" : "span");
+    if (cs.last_error)
+        log_warn("load cell: the %s is in use but was not saved to [loadcell] calibration: %s",
+                 tared ? "tare" : "span", strerror(cs.last_error));
     if (s->store)
         store_push_calibration(s->store, wall, tared ? STORE_CAL_TARE : STORE_CAL_SPAN,
                                cs.offset, cs.scale, spanned ? cs.mass_kg : 0.0);
@@ -629,6 +646,10 @@ static char *refused(struct service *s, const struct req *r, const struct mailbo
     case CTL_OK:
         break;
     }
+    if (mb->calibrating)
+        return reply_error(r, "refused_state", "not now: the load cell is calibrating (a tare "
+                           "or span takes about a second of readings); start when eccctl "
+                           "status no longer shows it in progress");
     return reply_error(r, "refused_state", "not now: the rig is %s", state);
 }
 
@@ -696,8 +717,8 @@ static char *do_calibration(struct service *s, const struct req *r)
                            ? "stop the belt and take the foot off the plate first"
                            : "stop the belt first");
     if (res.err == ENOTSUP)
-        return reply_error(r, "unavailable", "this load cell cannot %s from eccd (a Modbus "
-                           "transmitter's span is set in the transmitter)", req_cmd_name(r->cmd));
+        return reply_error(r, "unavailable", "this load cell cannot %s from eccd",
+                           req_cmd_name(r->cmd));
     if (res.err == EDOM)
         return reply_error(r, "bad_request", "a mass of %g kg (%.0f N) is more than the load "
                            "cell's full scale (loadcell.full_scale_n): it would saturate",

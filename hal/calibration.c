@@ -13,6 +13,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "hal/hal.h"
+
 #define LINE_MAX_CHARS 256
 
 /* ---- loading ------------------------------------------------------------------------ */
@@ -208,16 +210,23 @@ int calibration_save(const char *path, const struct calibration *cal)
 
 /* ---- the ring ----------------------------------------------------------------------- */
 
-enum cal_job { JOB_NONE = 0, JOB_TARE, JOB_SPAN };
+/* A job runs (TARE, SPAN: on the readings; HW_TARE: waits for the front end), then, when
+ * it changed the calibration, is SAVING until the file is written: only then is it
+ * counted and no longer pending, so a finished job is one that is on disk. */
+enum cal_job { JOB_NONE = 0, JOB_TARE, JOB_SPAN, JOB_HW_TARE, JOB_SAVING };
 
 struct calibration_ring {
     pthread_mutex_t mu;               /* guards everything but path and the constants */
     double full_scale_n;
+    int cal_readings;                 /* for the struct hal_force tare and span */
+    bool hw_tare;
+    bool raw_measured;                /* no count limits on a span */
     char *path;                       /* NULL: results not saved */
     double *ring_t, *ring_n;          /* s (HAL clock), N */
     int len, head, count;
     struct calibration_ring_status st;
     enum cal_job job;
+    enum cal_job saving;              /* the job being saved (JOB_SAVING) */
     int job_n, job_got;               /* readings wanted, taken */
     double job_sum;                   /* counts */
     double job_mass;                  /* kg */
@@ -233,21 +242,35 @@ struct calibration_ring {
     void *fill_arg;
 };
 
-void calibration_ring_params_from_config(const struct ecc_config *cfg,
-                                         struct calibration_ring_params *p)
+int calibration_ring_params_from_config(const struct ecc_config *cfg,
+                                        struct calibration_ring_params *p, char *path,
+                                        size_t pathlen, char *err, size_t errlen)
 {
     *p = (struct calibration_ring_params){
         .cal = {.offset = cfg->loadcell.offset, .scale = cfg->loadcell.scale},
         .full_scale_n = cfg->loadcell.full_scale_n,
-        .path = cfg->loadcell.calibration,
         .span_change_max = cfg->loadcell.span_change_max,
+        .cal_readings = (int)cfg->loadcell.rate_hz,      /* about a second of readings */
+        .hw_tare = cfg->loadcell.type == CFG_LOADCELL_MODBUS && cfg->loadcell.tare_reg >= 0,
+        .raw_measured = cfg->loadcell.type == CFG_LOADCELL_MODBUS &&
+                        cfg->loadcell.data_type == CFG_DT_FLOAT32,
     };
+    if (!cfg->loadcell.calibration[0])
+        return 0;
+    /* Like every path in the config, relative to the config file. */
+    if (config_resolve_path(cfg, cfg->loadcell.calibration, path, pathlen) != 0) {
+        snprintf(err, errlen, "[loadcell] calibration: the path is too long");
+        errno = ENAMETOOLONG;
+        return -1;
+    }
+    p->path = path;
+    return 0;
 }
 
 static struct calibration_ring *ring_alloc(const struct calibration_ring_params *p)
 {
     if (!p || !isfinite(p->cal.offset) || !isfinite(p->cal.scale) || p->cal.scale == 0.0 ||
-        !(p->full_scale_n > 0.0) || p->ring_len < 0) {
+        !(p->full_scale_n > 0.0) || p->ring_len < 0 || p->cal_readings < 0) {
         errno = EINVAL;
         return NULL;
     }
@@ -276,6 +299,9 @@ static struct calibration_ring *ring_alloc(const struct calibration_ring_params 
     pthread_condattr_destroy(&ca);
     r->len = len;
     r->full_scale_n = p->full_scale_n;
+    r->cal_readings = p->cal_readings > 0 ? p->cal_readings : 1;
+    r->hw_tare = p->hw_tare;
+    r->raw_measured = p->raw_measured;
     r->st.cal = p->cal;
     r->st.t_last = -1.0;
     r->st.refused_scale = NAN;
@@ -333,65 +359,100 @@ static bool span_plausible(const struct calibration_ring *r, double scale)
     double counts_at_full = r->full_scale_n / fabs(scale);
     double before = r->st.cal.scale;
 
-    if (!isfinite(scale) || counts_at_full > CALIBRATION_COUNTS_MAX ||
-        counts_at_full < CALIBRATION_COUNTS_MIN)
+    if (!isfinite(scale) || scale == 0.0 ||
+        (!r->raw_measured && (counts_at_full > CALIBRATION_COUNTS_MAX ||
+                              counts_at_full < CALIBRATION_COUNTS_MIN)))
         return false;
     if (r->job_confirmed || r->span_change_max <= 0.0 || !(r->st.cal.mass_kg > 0.0))
         return true;                 /* confirmed, or no earlier span to compare with */
     return scale / before > 0.0 && fabs(scale / before - 1.0) <= r->span_change_max;
 }
 
+/* Under the mutex: the job's result is in use; it is saved next (job_save). */
+static void job_saving(struct calibration_ring *r)
+{
+    r->saving = r->job;
+    r->job = JOB_SAVING;
+}
+
+/* Under the mutex: the mass made no difference to the readings (no mass on the plate?):
+ * they stayed within a few counts of the zero, or, for a measured value (raw_measured),
+ * moved by less than CALIBRATION_MIN_SPAN_SHARE of the mass's weight at the scale in use. */
+static bool span_unseen(const struct calibration_ring *r, double mean)
+{
+    double moved = fabs(mean - r->st.cal.offset);
+
+    if (!r->raw_measured)
+        return moved < CALIBRATION_MIN_SPAN_COUNTS;
+    return moved * fabs(r->st.cal.scale) < CALIBRATION_MIN_SPAN_SHARE * r->job_mass * CALIBRATION_G;
+}
+
+/* Under the mutex: a span that changes nothing (EDOM: the mass made no difference;
+ * ERANGE: implausible). Returns false: the calibration did not change. */
+static bool span_refused(struct calibration_ring *r, int why)
+{
+    r->job = JOB_NONE;
+    r->st.span_pending = false;
+    r->st.last_error = why;
+    return false;
+}
+
 /* Under the mutex: apply a finished job. Returns true if the calibration changed. */
 static bool job_finish(struct calibration_ring *r)
 {
     double mean = r->job_sum / r->job_got;
-    enum cal_job job = r->job;
 
-    r->job = JOB_NONE;
-    r->st.tare_pending = r->st.span_pending = false;
-    if (job == JOB_TARE) {
+    if (r->job == JOB_TARE) {
         r->st.cal.offset = mean;
-        r->st.tares++;
+        job_saving(r);
         return true;
     }
-    if (fabs(mean - r->st.cal.offset) < CALIBRATION_MIN_SPAN_COUNTS) {
-        r->st.last_error = EDOM;     /* the mass made no difference: refused */
-        return false;
-    }
+    if (span_unseen(r, mean))
+        return span_refused(r, EDOM);
     double scale = r->job_mass * CALIBRATION_G / (mean - r->st.cal.offset);
     r->st.refused_scale = NAN;
     if (!span_plausible(r, scale)) {
         r->st.refused_scale = scale;
         r->st.refused_spans++;
-        r->st.last_error = ERANGE;   /* the calibration in use is left as it was */
-        return false;
+        return span_refused(r, ERANGE);      /* the calibration in use is left as it was */
     }
     r->st.cal.scale = scale;
     r->st.cal.mass_kg = r->job_mass;
-    r->st.spans++;
+    job_saving(r);
     return true;
 }
 
 /* Under the mutex: feed a running job. Returns true if the calibration changed. */
 static bool job_feed(struct calibration_ring *r, double raw)
 {
-    if (r->job == JOB_NONE)
-        return false;
+    if (r->job != JOB_TARE && r->job != JOB_SPAN)
+        return false;                /* none, the front end's own tare, or saving */
     r->job_sum += raw;
     return ++r->job_got >= r->job_n && job_finish(r);
 }
 
-static int save_result(struct calibration_ring *r, const struct calibration *cal)
+/* Save cal, the result of the job being saved (file I/O: outside the mutex), then count
+ * the job done. Returns 0, or -1 with errno if the file could not be written (the result
+ * is in use anyway; counted, and in last_error). */
+static int job_save(struct calibration_ring *r, const struct calibration *cal)
 {
-    if (!r->path || calibration_save(r->path, cal) == 0)
-        return 0;
+    int rc = r->path ? calibration_save(r->path, cal) : 0;
     int e = errno;
+
     pthread_mutex_lock(&r->mu);
-    r->st.save_errors++;
-    r->st.last_error = e;
+    if (rc != 0) {
+        r->st.save_errors++;
+        r->st.last_error = e;
+    }
+    if (r->saving == JOB_SPAN)
+        r->st.spans++;
+    else
+        r->st.tares++;
+    r->st.tare_pending = r->st.span_pending = false;
+    r->job = JOB_NONE;
     pthread_mutex_unlock(&r->mu);
     errno = e;
-    return -1;
+    return rc;
 }
 
 int calibration_ring_push(struct calibration_ring *r, double t, double raw, bool at_rail)
@@ -399,7 +460,7 @@ int calibration_ring_push(struct calibration_ring *r, double t, double raw, bool
     struct calibration cal;
 
     pthread_mutex_lock(&r->mu);
-    bool changed = !at_rail && job_feed(r, raw);
+    bool changed = !at_rail && isfinite(raw) && job_feed(r, raw);
     double n = (raw - r->st.cal.offset) * r->st.cal.scale;
     bool sat = at_rail || fabs(n) >= r->full_scale_n;
     /* A saturated reading only says "at least this much": it goes on pinned at full
@@ -412,7 +473,7 @@ int calibration_ring_push(struct calibration_ring *r, double t, double raw, bool
     r->st.saturated_samples += sat;
     cal = r->st.cal;
     pthread_mutex_unlock(&r->mu);
-    return changed ? save_result(r, &cal) : 0;   /* file I/O outside the mutex */
+    return changed ? job_save(r, &cal) : 0;
 }
 
 int calibration_ring_read(void *ctx, double *t, double *newtons, int max)
@@ -444,7 +505,7 @@ static int job_start(struct calibration_ring *r, enum cal_job job, double mass_k
         r->job_sum = 0.0;
         r->job_mass = mass_kg;
         r->job_confirmed = confirmed;
-        r->st.tare_pending = job == JOB_TARE;
+        r->st.tare_pending = job == JOB_TARE || job == JOB_HW_TARE;
         r->st.span_pending = job == JOB_SPAN;
         r->st.last_error = 0;
     }
@@ -460,7 +521,7 @@ int calibration_ring_tare(struct calibration_ring *r, int n)
         errno = EINVAL;
         return -1;
     }
-    return job_start(r, JOB_TARE, 0.0, n, false);
+    return job_start(r, r->hw_tare ? JOB_HW_TARE : JOB_TARE, 0.0, n, false);
 }
 
 int calibration_ring_span(struct calibration_ring *r, double mass_kg, int n, bool confirmed)
@@ -489,6 +550,64 @@ struct calibration calibration_ring_get(struct calibration_ring *r)
     struct calibration cal = r->st.cal;
     pthread_mutex_unlock(&r->mu);
     return cal;
+}
+
+bool calibration_ring_hw_tare_due(struct calibration_ring *r)
+{
+    pthread_mutex_lock(&r->mu);
+    bool due = r->job == JOB_HW_TARE;
+    pthread_mutex_unlock(&r->mu);
+    return due;
+}
+
+int calibration_ring_hw_tare_done(struct calibration_ring *r)
+{
+    pthread_mutex_lock(&r->mu);
+    bool was_due = r->job == JOB_HW_TARE;
+    if (was_due) {
+        r->st.cal.offset = 0.0;      /* the front end reads net from now on */
+        job_saving(r);
+    }
+    struct calibration cal = r->st.cal;
+    pthread_mutex_unlock(&r->mu);
+    return was_due ? job_save(r, &cal) : 0;
+}
+
+/* ---- struct hal_force ---------------------------------------------------------------- */
+
+static int hal_tare(void *ctx)
+{
+    struct calibration_ring *r = ctx;
+    return calibration_ring_tare(r, r->cal_readings);
+}
+
+static int hal_span(void *ctx, double mass_kg, bool confirmed)
+{
+    struct calibration_ring *r = ctx;
+    return calibration_ring_span(r, mass_kg, r->cal_readings, confirmed);
+}
+
+static int hal_cal_status(void *ctx, struct hal_cal_status *cs)
+{
+    struct calibration_ring_status st;
+
+    calibration_ring_status(ctx, &st);
+    cs->pending = st.tare_pending || st.span_pending;
+    cs->tares = st.tares;
+    cs->spans = st.spans;
+    cs->offset = st.cal.offset;
+    cs->scale = st.cal.scale;
+    cs->mass_kg = st.cal.mass_kg;
+    cs->last_error = st.last_error;
+    cs->refused_spans = st.refused_spans;
+    cs->refused_scale = st.refused_scale;
+    return 0;
+}
+
+void calibration_ring_hal(struct calibration_ring *r, struct hal_force *f)
+{
+    *f = (struct hal_force){.read = calibration_ring_read, .tare = hal_tare, .span = hal_span,
+                            .cal_status = hal_cal_status, .ctx = r};
 }
 
 /* ---- the reader thread -------------------------------------------------------------- */

@@ -98,7 +98,7 @@ int hal_drive_link_stats(struct hal_drive *d, struct hal_link_stats *st)
 
 int hal_force_link_stats(struct hal_force *f, struct hal_link_stats *st)
 {
-    return link_stats(f->link_stats, f->ctx, st);
+    return link_stats(f->link_stats, f->link_ctx, st);
 }
 
 void hal_probe_add(struct hal_probe *p, const char *part, const char *item, const char *where,

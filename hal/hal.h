@@ -101,9 +101,11 @@ struct hal_force {
     int (*tare)(void *ctx);
     int (*span)(void *ctx, double mass_kg, bool confirmed);
     int (*cal_status)(void *ctx, struct hal_cal_status *st);
-    /* The link's statistics; NULL where the load cell has no link (HX711, IIO, sim). */
+    /* The link's statistics, called with link_ctx; NULL where the load cell has no link
+     * (HX711, IIO, sim). */
     int (*link_stats)(void *ctx, struct hal_link_stats *st);
-    void *ctx;
+    void *ctx;                  /* read, tare, span, cal_status: the calibration ring */
+    void *link_ctx;             /* link_stats: the device on the link */
 };
 
 enum hal_button { HAL_BTN_START = 1u << 0, HAL_BTN_STOP = 1u << 1, HAL_BTN_NEXT = 1u << 2,

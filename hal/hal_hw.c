@@ -31,7 +31,6 @@ struct hal_hw {
     struct hx711 *hx711;
     struct loadcell_iio *iio;
     struct inputs_gpio *inputs;
-    double lc_rate_hz;                  /* hx711 / iio readings per second */
 };
 
 /* ---- parts that are not there ------------------------------------------------------- */
@@ -116,6 +115,8 @@ static int failed(struct hal_hw *h, enum hal_hw_part part)
 /* A Modbus part that did not open: its messages start with the section of the key. */
 static enum hal_hw_part modbus_part(const char *err)
 {
+    if (strncmp(err, "[loadcell] calibration", 22) == 0)
+        return HAL_HW_PART_NONE;     /* the file, not the device: its message says so */
     return strncmp(err, "[loadcell]", 10) == 0 ? HAL_HW_LOADCELL_DEVICE : HAL_HW_DRIVE_DEVICE;
 }
 
@@ -196,18 +197,6 @@ static int open_drive(struct hal_hw *h, const struct ecc_config *cfg, struct hal
     return 0;
 }
 
-/* The calibration file, like every path in the config, is relative to the config file. */
-static int calibration_path(const struct ecc_config *cfg, char *out, size_t outlen,
-                            const char **path, char *err, size_t errlen)
-{
-    if (!cfg->loadcell.calibration[0])
-        return 0;
-    if (config_resolve_path(cfg, cfg->loadcell.calibration, out, outlen) != 0)
-        return refuse(err, errlen, "[loadcell] calibration: the path is too long");
-    *path = out;
-    return 0;
-}
-
 static int started(int rc, const char *what, char *err, size_t errlen)
 {
     if (rc != 0)
@@ -215,116 +204,43 @@ static int started(int rc, const char *what, char *err, size_t errlen)
     return rc;
 }
 
-/* Tare and span over about a second of readings. */
-static int readings_per_s(double rate_hz)
-{
-    return rate_hz >= 1.0 ? (int)rate_hz : 1;
-}
-
-static void cal_from_ring(const struct calibration_ring_status *r, struct hal_cal_status *cs)
-{
-    cs->pending = r->tare_pending || r->span_pending;
-    cs->tares = r->tares;
-    cs->spans = r->spans;
-    cs->offset = r->cal.offset;
-    cs->scale = r->cal.scale;
-    cs->mass_kg = r->cal.mass_kg;
-    cs->last_error = r->last_error;
-    cs->refused_spans = r->refused_spans;
-    cs->refused_scale = r->refused_scale;
-}
-
-static int hx_read(void *ctx, double *t, double *newtons, int max)
-{
-    struct hal_hw *h = ctx;
-    return hx711_read(h->hx711, t, newtons, max);
-}
-
-static int iio_read(void *ctx, double *t, double *newtons, int max)
-{
-    struct hal_hw *h = ctx;
-    return loadcell_iio_read(h->iio, t, newtons, max);
-}
-
-static int hx_tare(void *ctx)
-{
-    struct hal_hw *h = ctx;
-    return hx711_tare(h->hx711, readings_per_s(h->lc_rate_hz));
-}
-
-static int hx_span(void *ctx, double kg, bool confirmed)
-{
-    struct hal_hw *h = ctx;
-    return hx711_span(h->hx711, kg, readings_per_s(h->lc_rate_hz), confirmed);
-}
-
-static int hx_cal_status(void *ctx, struct hal_cal_status *cs)
-{
-    struct hal_hw *h = ctx;
-    struct hx711_status st;
-
-    if (hx711_status(h->hx711, &st) != 0)
-        return -1;
-    cal_from_ring(&st.ring, cs);
-    return 0;
-}
-
-static int iio_tare(void *ctx)
-{
-    struct hal_hw *h = ctx;
-    return loadcell_iio_tare(h->iio, readings_per_s(h->lc_rate_hz));
-}
-
-static int iio_span(void *ctx, double kg, bool confirmed)
-{
-    struct hal_hw *h = ctx;
-    return loadcell_iio_span(h->iio, kg, readings_per_s(h->lc_rate_hz), confirmed);
-}
-
-static int iio_cal_status(void *ctx, struct hal_cal_status *cs)
-{
-    struct hal_hw *h = ctx;
-    struct loadcell_iio_status st;
-
-    if (loadcell_iio_status(h->iio, &st) != 0)
-        return -1;
-    cal_from_ring(&st.ring, cs);
-    return 0;
-}
-
+/* An HX711 or the kernel's IIO driver; a Modbus transmitter is opened with the drive
+ * (hal_modbus). Either way the samples, tare and span are the front end's calibration
+ * ring, which struct hal_force is bound to (calibration_ring_hal). */
 static int open_loadcell(struct hal_hw *h, const struct ecc_config *cfg, struct hal *hal,
                          char *err, size_t errlen)
 {
+    struct calibration_ring_params ring;
+    struct calibration_ring *r;
     char cal[CFG_PATH_MAX];
 
+    if (cfg->loadcell.type != CFG_LOADCELL_HX711 && cfg->loadcell.type != CFG_LOADCELL_IIO)
+        return 0;
+    if (calibration_ring_params_from_config(cfg, &ring, cal, sizeof cal, err, errlen) != 0)
+        return -1;
     if (cfg->loadcell.type == CFG_LOADCELL_HX711) {
         struct hx711_params p;
         hx711_params_from_config(cfg, &gpio_libgpiod, &p);
-        if (calibration_path(cfg, cal, sizeof cal, &p.ring.path, err, errlen) != 0)
-            return -1;
+        p.ring = ring;
         h->hx711 = hx711_open(&p, clock_posix_now, &h->clock, err, errlen);
         if (!h->hx711)
             return failed(h, HAL_HW_HX711_CHIP);
         if (started(hx711_start(h->hx711), "hx711", err, errlen) != 0)
             return -1;
-        h->lc_rate_hz = p.rate_hz;
-        hal->force = (struct hal_force){.read = hx_read, .tare = hx_tare, .span = hx_span,
-                                        .cal_status = hx_cal_status, .ctx = h};
-    } else if (cfg->loadcell.type == CFG_LOADCELL_IIO) {
+        r = hx711_ring(h->hx711);
+    } else {
         struct loadcell_iio_params p;
         loadcell_iio_params_from_config(cfg, &p);
-        if (calibration_path(cfg, cal, sizeof cal, &p.ring.path, err, errlen) != 0)
-            return -1;
+        p.ring = ring;
         h->iio = loadcell_iio_open(&p, clock_posix_now, &h->clock, err, errlen);
         if (!h->iio)
             return failed(h, HAL_HW_IIO);
         if (started(loadcell_iio_start(h->iio), "iio", err, errlen) != 0)
             return -1;
-        h->lc_rate_hz = p.rate_hz;
-        hal->force = (struct hal_force){.read = iio_read, .tare = iio_tare, .span = iio_span,
-                                        .cal_status = iio_cal_status, .ctx = h};
+        r = loadcell_iio_ring(h->iio);
     }
-    return 0;                   /* modbus: opened with the drive */
+    calibration_ring_hal(r, &hal->force);
+    return 0;
 }
 
 static int open_encoder(struct hal_hw *h, const struct ecc_config *cfg, struct hal *hal,

@@ -232,19 +232,18 @@ static int open_loadcell(struct hal_modbus *m, const struct ecc_config *cfg,
         .read_fc = cfg->loadcell.reg_kind == CFG_REG_INPUT ? 4 : 3,
         .data_type = cfg->loadcell.data_type,
         .word_order = cfg->loadcell.word_order,
-        .scale = cfg->loadcell.scale,
-        .offset = cfg->loadcell.offset,
-        .full_scale_n = cfg->loadcell.full_scale_n,
         .tare_reg = cfg->loadcell.tare_reg,
         .tare_value = (uint16_t)cfg->loadcell.tare_value,
         .write_fc = 6,
         .healthy_after = cfg->drive.healthy_after,
     };
+    char cal[CFG_PATH_MAX], why[256];
+    if (calibration_ring_params_from_config(cfg, &lp.ring, cal, sizeof cal, err, errlen) != 0)
+        return -1;
     device_where(&m->link_params[b], cfg->loadcell.unit_id, lp.where, sizeof lp.where);
-    m->lc = loadcell_modbus_open(&lp, now, clock_ctx);
+    m->lc = loadcell_modbus_open(&lp, now, clock_ctx, why, sizeof why);
     if (!m->lc) {
-        snprintf(err, errlen, "[loadcell] register: cannot create the load cell: %s",
-                 strerror(errno));
+        snprintf(err, errlen, "[loadcell] calibration: %s", why);
         return -1;
     }
     if (modbus_bus_add(m->bus[b], m->lc, loadcell_poll, NULL,
@@ -263,25 +262,6 @@ static int drive_fault_stop(void *ctx)
     return drive_modbus_fault_stop(ctx);
 }
 
-/* The transmitter tares itself (or eccd subtracts the offset); its span is set in the
- * transmitter, so a span calibration is not offered here. */
-static int lc_tare(void *ctx)
-{
-    return loadcell_modbus_request_tare(ctx);
-}
-
-static int lc_cal_status(void *ctx, struct hal_cal_status *cs)
-{
-    struct loadcell_modbus_status st;
-
-    if (loadcell_modbus_status(ctx, &st) != 0)
-        return -1;
-    cs->pending = st.tare_pending;
-    cs->tares = st.tares;
-    cs->offset = st.offset;
-    return 0;
-}
-
 static void fill_hal(struct hal_modbus *m, const struct ecc_config *cfg, struct hal *hal)
 {
     if (m->drive) {
@@ -295,11 +275,10 @@ static void fill_hal(struct hal_modbus *m, const struct ecc_config *cfg, struct 
         hal->drive.ctx = m->drive;
     }
     if (m->lc) {
-        hal->force.read = loadcell_modbus_read;
-        hal->force.tare = lc_tare;
-        hal->force.cal_status = lc_cal_status;
+        /* Samples, tare and span: the calibration ring, as for every load cell. */
+        calibration_ring_hal(loadcell_modbus_ring(m->lc), &hal->force);
         hal->force.link_stats = loadcell_modbus_link_stats;
-        hal->force.ctx = m->lc;
+        hal->force.link_ctx = m->lc;
     }
 }
 
@@ -372,15 +351,6 @@ int hal_modbus_fault_stop(struct hal_modbus *m)
     return drive_modbus_fault_stop(m->drive);
 }
 
-int hal_modbus_tare(struct hal_modbus *m)
-{
-    if (!m || !m->lc) {
-        errno = ENODEV;
-        return -1;
-    }
-    return loadcell_modbus_request_tare(m->lc);
-}
-
 int hal_modbus_loadcell_status(struct hal_modbus *m, struct loadcell_modbus_status *st)
 {
     if (!m || !m->lc) {
@@ -447,12 +417,12 @@ static void probe_loadcell(struct hal_modbus *m, const struct ecc_config *cfg, s
              loadcell_type_words(cfg->loadcell.data_type) == 2
                  ? (cfg->loadcell.word_order == CFG_WORDS_BIG ? ", words big" : ", words little")
                  : "");
-    if (st.samples == 0)
+    if (st.ring.samples == 0)
         hal_probe_add(p, "load cell", "reading", where, "no reading yet");
     else
-        hal_probe_add(p, "load cell", "reading", where, "raw %.0f = %.2f N (offset %.0f, scale %g)",
-                      st.raw, (st.raw - st.offset) * cfg->loadcell.scale, st.offset,
-                      cfg->loadcell.scale);
+        hal_probe_add(p, "load cell", "reading", where, "raw %.10g = %.2f N (offset %.10g, "
+                      "scale %g)", st.ring.raw, (st.ring.raw - st.ring.cal.offset) *
+                      st.ring.cal.scale, st.ring.cal.offset, st.ring.cal.scale);
 }
 
 void hal_modbus_probe(struct hal_modbus *m, const struct ecc_config *cfg, struct hal_probe *p)

@@ -4,7 +4,9 @@
  * bus per physical link with its I/O thread (modbus_bus.h), the drive (drive.type =
  * modbus-rtu / modbus-tcp, except drive.profile = huanyang-hy, which is not Modbus: the
  * caller opens it with hal/drive_hy.h) and the load cell (loadcell.type = modbus), fills
- * hal->drive and hal->force, and starts the threads. The drive and the load cell share one bus when
+ * hal->drive and hal->force (the transmitter's calibration ring, bound by
+ * calibration_ring_hal as every load cell's, plus its link statistics), and starts the
+ * threads. The drive and the load cell share one bus when
  * loadcell.link = drive, or when their rtu device or tcp host:port are the same (one
  * RS-485 line, one gateway); otherwise each has its own.
  *
@@ -47,10 +49,8 @@ int hal_modbus_reset_drive(struct hal_modbus *m);
 /* Stop the drive because of a fault: coasts when drive.stop_mode = coast. -1/ENODEV. */
 int hal_modbus_fault_stop(struct hal_modbus *m);
 
-/* Queue a load-cell tare (tare register, or a software offset). -1/ENODEV without one. */
-int hal_modbus_tare(struct hal_modbus *m);
-
-/* The load cell's health, saturation and counters. -1/ENODEV without one. */
+/* The load cell's health, counters and ring (samples, saturation, calibration). -1/ENODEV
+ * without one. */
 int hal_modbus_loadcell_status(struct hal_modbus *m, struct loadcell_modbus_status *st);
 
 /* The drive's registers as last read (and the setpoint as last written), and the load

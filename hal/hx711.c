@@ -220,7 +220,6 @@ void hx711_params_from_config(const struct ecc_config *cfg, const struct gpio_ba
         .dout_line = (unsigned)cfg->loadcell.hx711_dout_line,
         .gain = cfg->loadcell.hx711_gain, .rate_hz = cfg->loadcell.rate_hz,
     };
-    calibration_ring_params_from_config(cfg, &p->ring);
 }
 
 static int gain_pulses(int gain)
@@ -328,10 +327,9 @@ void hx711_close(struct hx711 *h)
 
 /* ---- control side -------------------------------------------------------------------- */
 
-int hx711_read(void *ctx, double *t, double *newtons, int max)
+struct calibration_ring *hx711_ring(struct hx711 *h)
 {
-    struct hx711 *h = ctx;
-    return calibration_ring_read(h->ring, t, newtons, max);
+    return h->ring;
 }
 
 int hx711_status(struct hx711 *h, struct hx711_status *st)
@@ -341,14 +339,4 @@ int hx711_status(struct hx711 *h, struct hx711_status *st)
     pthread_mutex_unlock(&h->mu);
     calibration_ring_status(h->ring, &st->ring);
     return 0;
-}
-
-int hx711_tare(struct hx711 *h, int n)
-{
-    return calibration_ring_tare(h->ring, n);
-}
-
-int hx711_span(struct hx711 *h, double mass_kg, int n, bool confirmed)
-{
-    return calibration_ring_span(h->ring, mass_kg, n, confirmed);
 }

@@ -31,7 +31,8 @@
  *
  * Threads: hx711_start runs a reader thread that polls DOUT (absolute deadlines on
  * CLOCK_MONOTONIC) and reads each conversion; the control thread only takes the ring's
- * mutex (hx711_read, _status, _tare, _span). Tests call hx711_poll themselves instead.
+ * mutex (hx711_ring: calibration_ring_read, _tare, _span, bound to struct hal_force by
+ * calibration_ring_hal; hx711_status). Tests call hx711_poll themselves instead.
  *
  * Who frees what: hx711_close stops the thread, leaves PD_SCK low, releases the lines and
  * closes the chip. Errors: NULL or -1 with errno.
@@ -91,7 +92,7 @@ bool hx711_at_rail(int32_t raw);
 /* Sign-extend a 24-bit two's complement word. */
 int32_t hx711_decode(uint32_t word);
 
-/* Fill params from [loadcell] (the calibration path as written: resolve it first). */
+/* Fill params from [loadcell], all but p->ring (calibration_ring_params_from_config). */
 void hx711_params_from_config(const struct ecc_config *cfg, const struct gpio_backend *gpio,
                               struct hx711_params *p);
 
@@ -111,10 +112,8 @@ void hx711_close(struct hx711 *h);
  * ready, -1 on a GPIO error (errno). Not while the reader thread runs. */
 int hx711_poll(struct hx711 *h);
 
-/* Control side. hx711_read is the struct hal_force read (ctx: the struct hx711). */
-int hx711_read(void *ctx, double *t, double *newtons, int max);
+/* Control side: the ring the accepted readings go to (owned by h), and the counters. */
+struct calibration_ring *hx711_ring(struct hx711 *h);
 int hx711_status(struct hx711 *h, struct hx711_status *st);
-int hx711_tare(struct hx711 *h, int n);
-int hx711_span(struct hx711 *h, double mass_kg, int n, bool confirmed);
 
 #endif

@@ -36,7 +36,6 @@ void loadcell_iio_params_from_config(const struct ecc_config *cfg,
         .device = cfg->loadcell.iio_device, .channel = cfg->loadcell.iio_channel,
         .rate_hz = cfg->loadcell.rate_hz,
     };
-    calibration_ring_params_from_config(cfg, &p->ring);
 }
 
 static void count(struct loadcell_iio *l, long *counter)
@@ -213,10 +212,9 @@ void loadcell_iio_close(struct loadcell_iio *l)
 
 /* ---- control side -------------------------------------------------------------------- */
 
-int loadcell_iio_read(void *ctx, double *t, double *newtons, int max)
+struct calibration_ring *loadcell_iio_ring(struct loadcell_iio *l)
 {
-    struct loadcell_iio *l = ctx;
-    return calibration_ring_read(l->ring, t, newtons, max);
+    return l->ring;
 }
 
 int loadcell_iio_status(struct loadcell_iio *l, struct loadcell_iio_status *st)
@@ -226,14 +224,4 @@ int loadcell_iio_status(struct loadcell_iio *l, struct loadcell_iio_status *st)
     pthread_mutex_unlock(&l->mu);
     calibration_ring_status(l->ring, &st->ring);
     return 0;
-}
-
-int loadcell_iio_tare(struct loadcell_iio *l, int n)
-{
-    return calibration_ring_tare(l->ring, n);
-}
-
-int loadcell_iio_span(struct loadcell_iio *l, double mass_kg, int n, bool confirmed)
-{
-    return calibration_ring_span(l->ring, mass_kg, n, confirmed);
 }

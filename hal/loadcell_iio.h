@@ -49,7 +49,7 @@ struct loadcell_iio_status {
     long floating, spikes;           /* discarded, as in hx711.h */
 };
 
-/* Fill params from [loadcell] (the calibration path as written: resolve it first). */
+/* Fill params from [loadcell], all but p->ring (calibration_ring_params_from_config). */
 void loadcell_iio_params_from_config(const struct ecc_config *cfg,
                                      struct loadcell_iio_params *p);
 
@@ -67,10 +67,9 @@ void loadcell_iio_close(struct loadcell_iio *l);
  * or a bad value; counted). Not while the reader thread runs. */
 int loadcell_iio_poll(struct loadcell_iio *l);
 
-/* Control side; loadcell_iio_read is the struct hal_force read (ctx: the loadcell_iio). */
-int loadcell_iio_read(void *ctx, double *t, double *newtons, int max);
+/* Control side: the ring the accepted readings go to (owned by l; read, tare, span,
+ * bound to struct hal_force by calibration_ring_hal), and the counters. */
+struct calibration_ring *loadcell_iio_ring(struct loadcell_iio *l);
 int loadcell_iio_status(struct loadcell_iio *l, struct loadcell_iio_status *st);
-int loadcell_iio_tare(struct loadcell_iio *l, int n);
-int loadcell_iio_span(struct loadcell_iio *l, double mass_kg, int n, bool confirmed);
 
 #endif

@@ -8,6 +8,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "hal/calibration.h"
+
 #ifndef ECC_SCENARIO_DIR
 #define ECC_SCENARIO_DIR "/usr/local/share/eccd/scenarios"
 #endif
@@ -27,12 +29,12 @@ struct hal_sim {
     struct sim_fault faults[HAL_SIM_MAX_FAULTS];
     int n_faults;
     double full_scale_n;            /* what a saturated load cell reads */
-    double last_force;              /* the newest sample handed out (a stuck cell repeats it) */
+    double last_force;              /* the newest reading given (a stuck cell repeats it) */
+    struct calibration_ring *cell;  /* the load cell's samples, tare and span */
     double wanted, delivered;       /* setpoint asked for / the last one the drive got */
     bool enable_wired, enabled;     /* the dead-man (see hal_sim_opts) */
     unsigned pressed;               /* HAL_BTN_* from hal_sim_press() */
     double wall_start;              /* UTC s at virtual time 0 (sim.wall_start) */
-    struct hal_cal_status cal;      /* the simulated cell calibrates at once */
     void (*on_command)(void *arg, double t, double mps);
     void *arg;
 };
@@ -149,6 +151,54 @@ static void loop_stall(struct hal_sim *s, double t)
     }
 }
 
+/* Seconds since the active fault of this kind began (0 if none is active). */
+static double fault_age(const struct hal_sim *s, enum hal_sim_fault kind, double t)
+{
+    for (int i = 0; i < s->n_faults; i++)
+        if (s->faults[i].kind == kind && t >= s->faults[i].t0 && t < s->faults[i].t1)
+            return t - s->faults[i].t0;
+    return 0.0;
+}
+
+/* One load-cell sample as the faulty front end gives it; false: not given at all. */
+static bool lc_fault(const struct hal_sim *s, double t, double *n)
+{
+    if (hal_sim_fault_active(s, HAL_SIM_LC_STALE, t))
+        return false;
+    if (hal_sim_fault_active(s, HAL_SIM_LC_STUCK, t))
+        *n = s->last_force;
+    if (hal_sim_fault_active(s, HAL_SIM_LC_SATURATE, t))
+        *n = s->full_scale_n;
+    if (hal_sim_fault_active(s, HAL_SIM_LC_NEGATIVE, t))
+        *n = HAL_SIM_NEGATIVE_N;
+    if (hal_sim_fault_active(s, HAL_SIM_NAN_SPEED, t))
+        *n = NAN;
+    if (hal_sim_fault_active(s, HAL_SIM_LC_DRIFT, t))
+        *n += HAL_SIM_DRIFT_NPS * fault_age(s, HAL_SIM_LC_DRIFT, t);
+    return true;
+}
+
+/* The cell's reader: what the rig measured since the last call, as the faulty front end
+ * gives it, into the calibration ring, as hx711, iio and the Modbus transmitter push
+ * theirs. The readings are newtons (offset 0, scale 1 until a tare or span changes
+ * them); a saturated cell sits at its rail. */
+static void lc_fill(struct hal_sim *s)
+{
+    double t[64], n[64];
+    int got;
+
+    while ((got = rig_take_force(s->rig, t, n, 64)) > 0) {
+        for (int i = 0; i < got; i++) {
+            if (!lc_fault(s, t[i], &n[i]))
+                continue;
+            calibration_ring_push(s->cell, t[i], n[i],
+                                  hal_sim_fault_active(s, HAL_SIM_LC_SATURATE, t[i]));
+            if (isfinite(n[i]))
+                s->last_force = n[i];
+        }
+    }
+}
+
 static int sim_sleep_until(void *ctx, double t)
 {
     struct hal_sim *s = ctx;
@@ -158,9 +208,11 @@ static int sim_sleep_until(void *ctx, double t)
     while ((b = next_switch(s, rig_now(s->rig), t)) < t) {
         rig_advance(s->rig, b);
         drive_apply(s);
+        lc_fill(s);
     }
     rig_advance(s->rig, t);
     drive_apply(s);
+    lc_fill(s);
     if (s->speed > 0.0)
         wall_pace(s, t);
     return 0;
@@ -214,49 +266,6 @@ static int sim_read_pulses(void *ctx, double *t, int max)
     return k;
 }
 
-/* Seconds since the active fault of this kind began (0 if none is active). */
-static double fault_age(const struct hal_sim *s, enum hal_sim_fault kind, double t)
-{
-    for (int i = 0; i < s->n_faults; i++)
-        if (s->faults[i].kind == kind && t >= s->faults[i].t0 && t < s->faults[i].t1)
-            return t - s->faults[i].t0;
-    return 0.0;
-}
-
-/* One load-cell sample as the faulty front end gives it; false: not given at all. */
-static bool lc_fault(const struct hal_sim *s, double t, double *n)
-{
-    if (hal_sim_fault_active(s, HAL_SIM_LC_STALE, t))
-        return false;
-    if (hal_sim_fault_active(s, HAL_SIM_LC_STUCK, t))
-        *n = s->last_force;
-    if (hal_sim_fault_active(s, HAL_SIM_LC_SATURATE, t))
-        *n = s->full_scale_n;
-    if (hal_sim_fault_active(s, HAL_SIM_LC_NEGATIVE, t))
-        *n = HAL_SIM_NEGATIVE_N;
-    if (hal_sim_fault_active(s, HAL_SIM_NAN_SPEED, t))
-        *n = NAN;
-    if (hal_sim_fault_active(s, HAL_SIM_LC_DRIFT, t))
-        *n += HAL_SIM_DRIFT_NPS * fault_age(s, HAL_SIM_LC_DRIFT, t);
-    return true;
-}
-
-static int sim_read_force(void *ctx, double *t, double *n, int max)
-{
-    struct hal_sim *s = ctx;
-    int got = rig_take_force(s->rig, t, n, max), k = 0;
-
-    for (int i = 0; i < got; i++) {
-        if (!lc_fault(s, t[i], &n[i]))
-            continue;
-        t[k] = t[i];
-        n[k++] = n[i];
-        if (isfinite(n[i]))
-            s->last_force = n[i];
-    }
-    return k;
-}
-
 static int sim_read_inputs(void *ctx, struct hal_input_state *st)
 {
     struct hal_sim *s = ctx;
@@ -299,34 +308,6 @@ static double sim_wall(void *ctx, int *utc_offset_s)
     return s->wall_start + rig_now(s->rig);
 }
 
-/* The simulated cell reads true newtons: a tare or span completes at once and changes
- * nothing, so eccctl's calibration path can be exercised end to end. */
-static int sim_tare(void *ctx)
-{
-    struct hal_sim *s = ctx;
-
-    s->cal.tares++;
-    return 0;
-}
-
-static int sim_span(void *ctx, double mass_kg, bool confirmed)
-{
-    struct hal_sim *s = ctx;
-
-    (void)confirmed;            /* the simulated cell's scale never changes */
-    s->cal.spans++;
-    s->cal.mass_kg = mass_kg;
-    return 0;
-}
-
-static int sim_cal_status(void *ctx, struct hal_cal_status *st)
-{
-    struct hal_sim *s = ctx;
-
-    *st = s->cal;
-    return 0;
-}
-
 static void hal_bind(struct hal_sim *s, const struct ecc_config *cfg, struct hal *hal)
 {
     hal->clock = (struct hal_clock){.now = sim_now, .sleep_until = sim_sleep_until,
@@ -335,10 +316,8 @@ static void hal_bind(struct hal_sim *s, const struct ecc_config *cfg, struct hal
                                     .status = sim_status, .cap_mps = cfg->limits.speed_max,
                                     .ctx = s};
     hal->encoder = (struct hal_encoder){.read = sim_read_pulses, .ctx = s};
-    hal->force = (struct hal_force){.read = sim_read_force, .tare = sim_tare, .span = sim_span,
-                                    .cal_status = sim_cal_status, .ctx = s};
+    calibration_ring_hal(s->cell, &hal->force);
     s->wall_start = cfg->sim.wall_start;
-    s->cal = (struct hal_cal_status){.offset = 0.0, .scale = 1.0};
     hal->inputs = (struct hal_inputs){.read = sim_read_inputs, .ctx = s};
     if (s->enable_wired) {
         hal->inputs.enable = sim_enable;
@@ -452,6 +431,18 @@ struct hal_sim *hal_sim_open(const struct ecc_config *cfg, const struct hal_sim_
         free(s);
         return NULL;
     }
+    /* The rig gives newtons: the cell starts at offset 0, scale 1, and keeps no file. */
+    struct calibration_ring_params cp = {
+        .cal = {.offset = 0.0, .scale = 1.0}, .full_scale_n = cfg->loadcell.full_scale_n,
+        .ring_len = RIG_QUEUE, .cal_readings = (int)cfg->sim.loadcell_rate_hz,
+        .span_change_max = cfg->loadcell.span_change_max,
+    };
+    s->cell = calibration_ring_open(&cp, err, errlen);
+    if (!s->cell) {
+        rig_close(s->rig);
+        free(s);
+        return NULL;
+    }
     s->speed = cfg->sim.speed;
     s->full_scale_n = cfg->loadcell.full_scale_n;
     s->enabled = true;
@@ -470,6 +461,7 @@ void hal_sim_close(struct hal_sim *s)
     if (!s)
         return;
     rig_close(s->rig);
+    calibration_ring_close(s->cell);
     free(s);
 }
 

@@ -7,6 +7,12 @@
  * Buttons are the athlete's presses (and any hal_sim_press()); the e-stop is pressed
  * only by an injected fault.
  *
+ * The load cell is a front end like the hardware ones: sleep_until pushes the rig's
+ * readings (newtons) into a calibration ring (hal/calibration.h) and struct hal_force is
+ * bound to that ring, so tare and span run the same code as on the rig (about a second of
+ * readings each; nothing is saved: the sim keeps no calibration file). A span needs a
+ * mass the simulated plate never carries, so it fails as with an empty plate (EDOM).
+ *
  * Fault injection: hal_sim_add_fault() schedules a fault on the virtual clock; the sim
  * backend's HAL functions apply it (the physics in sim/rig.c stays healthy: a faulty
  * sensor or drive is a faulty view of, or command to, a healthy rig). Sensor faults act

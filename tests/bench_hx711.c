@@ -44,7 +44,7 @@ int main(void)
         int rc = hx711_poll(h);
         cost[i] = (bench_wall() - w0) * 1e9;
         got += rc == 1;
-        hx711_read(h, t, n, 64);                /* the control side drains the ring */
+        calibration_ring_read(hx711_ring(h), t, n, 64);   /* the control side drains it */
     }
     struct hx711_status st;
     hx711_status(h, &st);

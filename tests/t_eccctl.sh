@@ -8,8 +8,9 @@
 #  - the socket is mode 0660 with the configured group; a user outside the group cannot
 #    connect (the file mode), and with the mode opened up, eccd's own peer check refuses
 #    it; a user in the group is served;
-#  - stop, start and reset-fault go through; SIGTERM ends eccd cleanly and removes the
-#    socket.
+#  - stop, start and reset-fault go through; a tare on the simulated cell completes and
+#    goes into the history, a span without a mass on the plate fails; SIGTERM ends eccd
+#    cleanly and removes the socket.
 # Prints "ok   t_eccctl: NAME" / "FAIL t_eccctl: NAME".
 set -u
 build=${1:-build}
@@ -102,6 +103,15 @@ contains start_refused_by_the_day_rule "$(ctl start)" "allowed in"
 contains select_other_patient "$(ctl patient select 2)" "Ann"
 contains status_shows_patient "$(ctl status)" 'Ann, "A"'
 contains tare_on_sim "$(ctl tare)" "tare started"
+# The simulated cell tares as a real one does: over a second of readings (sim time).
+tare_done() { ctl status | grep -q "calibration  1 tare and 0 spans done"; }
+wait_for 20 tare_done
+contains tare_done_on_sim "$(ctl status)" "calibration  1 tare and 0 spans done"
+# A span needs a mass, which the simulated plate never carries: refused as on an empty plate.
+contains calibrate_on_sim "$(ctl calibrate 20)" "span calibration started"
+wait_line "$tmp/eccd.err" "load cell: calibration failed: Numerical argument out of domain" 20
+contains span_without_a_mass_fails "$(cat "$tmp/eccd.err")" "calibration failed: Numerical argument out of domain"
+contains no_span_counted "$(ctl status)" "calibration  1 tare and 0 spans done"
 
 kill -TERM "$pid"
 wait "$pid"

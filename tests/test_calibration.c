@@ -3,6 +3,7 @@
 
 #include <dirent.h>
 #include <errno.h>
+#include <math.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "hal/hal.h"
 #include "tests/test.h"
 
 struct tmp {
@@ -407,6 +409,218 @@ TEST(ring_open_loads_the_file_or_refuses_junk)
     tmp_clean(&t);
 }
 
+TEST(a_reading_that_is_not_finite_is_left_out_of_a_tare)
+{
+    struct calibration_ring *r = ring_new(NULL, 0);
+    struct calibration_ring_status st;
+
+    CHECK_INT(calibration_ring_tare(r, 2), 0);
+    calibration_ring_push(r, 0, 1200, false);
+    calibration_ring_push(r, 1, NAN, false);     /* a broken reading: not averaged */
+    calibration_ring_status(r, &st);
+    CHECK(st.tare_pending);
+    calibration_ring_push(r, 2, 1300, false);
+    calibration_ring_status(r, &st);
+    CHECK_INT(st.tares, 1);
+    CHECK_NEAR(st.cal.offset, 1250, 1e-9);
+    calibration_ring_close(r);
+}
+
+/* A front end that zeroes itself: the ring marks the tare due and waits for it. */
+TEST(a_hardware_tare_waits_for_the_front_end_then_reads_net_and_is_saved)
+{
+    struct tmp t;
+    struct calibration_ring_status st;
+    struct calibration back = {0, 1, 0};
+    char err[256];
+    double tt[8], n[8];
+
+    tmp_make(&t);
+    struct calibration_ring_params p = {.cal = {.offset = 1000, .scale = 0.01},
+                                        .full_scale_n = 500, .path = t.file, .hw_tare = true};
+    struct calibration_ring *r = calibration_ring_open(&p, err, sizeof err);
+    REQUIRE(r != NULL);
+    CHECK(!calibration_ring_hw_tare_due(r));
+    CHECK_INT(calibration_ring_tare(r, 4), 0);
+    CHECK(calibration_ring_hw_tare_due(r));
+    errno = 0;
+    CHECK(calibration_ring_span(r, 10, 4, false) == -1 && errno == EBUSY);
+    for (int i = 0; i < 6; i++)                  /* readings do not complete it */
+        calibration_ring_push(r, i, 1500, false);
+    calibration_ring_status(r, &st);
+    CHECK(st.tare_pending);
+    CHECK_INT(st.tares, 0);
+    CHECK_NEAR(st.cal.offset, 1000, 0);
+    CHECK_INT(calibration_ring_hw_tare_done(r), 0);
+    CHECK(!calibration_ring_hw_tare_due(r));
+    calibration_ring_status(r, &st);
+    CHECK(!st.tare_pending);
+    CHECK_INT(st.tares, 1);
+    CHECK_NEAR(st.cal.offset, 0, 0);             /* the front end reads net now */
+    CHECK_INT(calibration_load(t.file, &back, err, sizeof err), 0);
+    CHECK_NEAR(back.offset, 0, 0);
+    CHECK_NEAR(back.scale, 0.01, 0);
+    calibration_ring_read(r, tt, n, 8);
+    calibration_ring_push(r, 7, 40, false);
+    CHECK_INT(calibration_ring_read(r, tt, n, 8), 1);
+    CHECK_NEAR(n[0], 0.4, 1e-12);
+    CHECK_INT(calibration_ring_hw_tare_done(r), 0);   /* none due: nothing changes */
+    calibration_ring_status(r, &st);
+    CHECK_INT(st.tares, 1);
+    calibration_ring_close(r);
+    tmp_clean(&t);
+}
+
+static int no_link(void *ctx, struct hal_link_stats *st)
+{
+    (void)ctx;
+    (void)st;
+    return 0;
+}
+
+/* struct hal_force on the ring: what every front end is bound with. */
+TEST(hal_force_on_the_ring_tares_and_spans_over_cal_readings)
+{
+    struct calibration_ring_params p = {.cal = {.offset = 0, .scale = 1}, .full_scale_n = 5000,
+                                        .cal_readings = 3};
+    struct hal_cal_status cs;
+    char err[256];
+    int link_ctx;
+    double tt[16], n[16];
+
+    struct calibration_ring *r = calibration_ring_open(&p, err, sizeof err);
+    REQUIRE(r != NULL);
+    struct hal_force f = {.link_stats = no_link, .link_ctx = &link_ctx};   /* stale */
+    calibration_ring_hal(r, &f);
+    CHECK(f.ctx == r);
+    CHECK(f.read == calibration_ring_read);
+    CHECK(f.link_stats == NULL && f.link_ctx == NULL);   /* no link: all of f is set */
+    CHECK_INT(hal_force_tare(&f), 0);
+    CHECK_INT(hal_force_cal_status(&f, &cs), 0);
+    CHECK(cs.pending);
+    calibration_ring_push(r, 0, 100, false);
+    calibration_ring_push(r, 1, 102, false);
+    CHECK_INT(hal_force_cal_status(&f, &cs), 0);
+    CHECK(cs.pending);                           /* 2 of 3 */
+    calibration_ring_push(r, 2, 104, false);
+    CHECK_INT(hal_force_cal_status(&f, &cs), 0);
+    CHECK(!cs.pending);
+    CHECK_INT(cs.tares, 1);
+    CHECK_NEAR(cs.offset, 102, 1e-9);
+    CHECK_INT(hal_force_span(&f, 10.0, false), 0);
+    for (int i = 0; i < 3; i++)
+        calibration_ring_push(r, 3 + i, 102 + 1000, false);
+    CHECK_INT(hal_force_cal_status(&f, &cs), 0);
+    CHECK_INT(cs.spans, 1);
+    CHECK_NEAR(cs.mass_kg, 10.0, 0);
+    CHECK_NEAR(cs.scale, 10.0 * CALIBRATION_G / 1000, 1e-15);
+    CHECK_INT(cs.last_error, 0);
+    calibration_ring_push(r, 6, 102 + 500, false);
+    int got = f.read(f.ctx, tt, n, 16);
+    CHECK_INT(got, 7);
+    CHECK_NEAR(n[got - 1], 5.0 * CALIBRATION_G, 1e-9);
+    calibration_ring_close(r);
+}
+
+TEST(params_from_config_resolve_the_file_and_take_a_second_of_readings)
+{
+    struct ecc_config c;
+    struct calibration_ring_params p;
+    char path[CFG_PATH_MAX], tiny[8], err[256] = "";
+
+    config_defaults(&c);
+    snprintf(c.path, sizeof c.path, "/etc/eccd/eccd.ini");
+    snprintf(c.loadcell.calibration, sizeof c.loadcell.calibration, "loadcell.cal");
+    c.loadcell.type = CFG_LOADCELL_MODBUS;
+    c.loadcell.tare_reg = 40;
+    c.loadcell.rate_hz = 80;
+    c.loadcell.offset = 12;
+    c.loadcell.scale = 0.5;
+    c.loadcell.full_scale_n = 900;
+    CHECK_INT(calibration_ring_params_from_config(&c, &p, path, sizeof path, err, sizeof err), 0);
+    CHECK(p.path == path);
+    CHECK_STR_CONTAINS(path, "/etc/eccd/loadcell.cal");
+    CHECK_INT(p.cal_readings, 80);
+    CHECK(p.hw_tare);
+    CHECK(!p.raw_measured);                      /* int32 counts */
+    c.loadcell.data_type = CFG_DT_FLOAT32;
+    calibration_ring_params_from_config(&c, &p, path, sizeof path, err, sizeof err);
+    CHECK(p.raw_measured);
+    CHECK_NEAR(p.cal.offset, 12, 0);
+    CHECK_NEAR(p.cal.scale, 0.5, 0);
+    CHECK_NEAR(p.full_scale_n, 900, 0);
+    c.loadcell.tare_reg = -1;                    /* the software tare */
+    calibration_ring_params_from_config(&c, &p, path, sizeof path, err, sizeof err);
+    CHECK(!p.hw_tare);
+    c.loadcell.type = CFG_LOADCELL_HX711;        /* a tare register means nothing there */
+    c.loadcell.tare_reg = 40;
+    calibration_ring_params_from_config(&c, &p, path, sizeof path, err, sizeof err);
+    CHECK(!p.hw_tare);
+    CHECK_INT(calibration_ring_params_from_config(&c, &p, tiny, sizeof tiny, err, sizeof err), -1);
+    CHECK_STR_CONTAINS(err, "[loadcell] calibration: ");
+    c.loadcell.calibration[0] = '\0';            /* no file */
+    CHECK_INT(calibration_ring_params_from_config(&c, &p, path, sizeof path, err, sizeof err), 0);
+    CHECK(p.path == NULL);
+}
+
+TEST(a_result_that_cannot_be_saved_is_used_and_says_why)
+{
+    struct calibration_ring *r = ring_new("/nonexistent-ecc/cal.txt", 0);
+    struct calibration_ring_status st;
+
+    CHECK_INT(calibration_ring_tare(r, 1), 0);
+    errno = 0;
+    CHECK_INT(calibration_ring_push(r, 0, 1500, false), -1);
+    CHECK_INT(errno, ENOENT);
+    calibration_ring_status(r, &st);
+    CHECK_INT(st.tares, 1);                      /* done: in use, */
+    CHECK(!st.tare_pending);
+    CHECK_NEAR(st.cal.offset, 1500, 0);
+    CHECK_INT(st.save_errors, 1);                /* but not on disk */
+    CHECK_INT(st.last_error, ENOENT);
+    calibration_ring_close(r);
+}
+
+/* A transmitter that reports kg as float32: its full scale is 102 "counts", which the
+ * count limits would refuse; a measured value is judged by its weight instead. */
+TEST(a_measured_raw_value_is_spanned_by_weight_not_counts)
+{
+    struct calibration_ring_params p = {.cal = {.offset = 0, .scale = CALIBRATION_G},
+                                        .full_scale_n = 1000};
+    struct calibration_ring_status st;
+    char err[256];
+
+    struct calibration_ring *r = calibration_ring_open(&p, err, sizeof err);   /* counts */
+    REQUIRE(r != NULL);
+    CHECK_INT(calibration_ring_tare(r, 1), 0);
+    calibration_ring_push(r, 0, 0.25, false);
+    CHECK_INT(calibration_ring_span(r, 10.0, 1, false), 0);
+    calibration_ring_push(r, 1, 10.25, false);
+    calibration_ring_status(r, &st);
+    CHECK_INT(st.spans, 0);
+    CHECK_INT(st.last_error, EDOM);              /* 10 "counts" over the zero: no mass */
+    calibration_ring_close(r);
+
+    p.raw_measured = true;
+    r = calibration_ring_open(&p, err, sizeof err);
+    REQUIRE(r != NULL);
+    CHECK_INT(calibration_ring_tare(r, 1), 0);
+    calibration_ring_push(r, 0, 0.25, false);
+    CHECK_INT(calibration_ring_span(r, 10.0, 1, false), 0);
+    calibration_ring_push(r, 1, 10.2, false);    /* the transmitter's own span is 2% off */
+    calibration_ring_status(r, &st);
+    CHECK_INT(st.spans, 1);
+    CHECK_INT(st.last_error, 0);
+    CHECK_NEAR(st.cal.scale, 10.0 * CALIBRATION_G / 9.95, 1e-12);
+    CHECK_INT(calibration_ring_span(r, 10.0, 1, false), 0);
+    calibration_ring_push(r, 2, 0.3, false);     /* nothing on the plate: 0.05 kg moved */
+    calibration_ring_status(r, &st);
+    CHECK_INT(st.spans, 1);
+    CHECK_INT(st.last_error, EDOM);
+    CHECK_NEAR(st.cal.scale, 10.0 * CALIBRATION_G / 9.95, 1e-12);   /* unchanged */
+    calibration_ring_close(r);
+}
+
 struct filler {
     struct calibration_ring *r;
     atomic_int calls;
@@ -452,5 +666,11 @@ TESTS(T(save_then_load_gives_the_same_values), T(a_missing_file_leaves_the_confi
       T(an_implausible_span_is_refused_and_changes_nothing),
       T(a_span_the_cell_cannot_mean_is_refused_even_confirmed),
       T(the_span_mass_is_saved_and_guards_after_a_restart),
-      T(ring_open_loads_the_file_or_refuses_junk), T(reader_thread_fills_and_stops));
+      T(ring_open_loads_the_file_or_refuses_junk), T(reader_thread_fills_and_stops),
+      T(a_reading_that_is_not_finite_is_left_out_of_a_tare),
+      T(a_result_that_cannot_be_saved_is_used_and_says_why),
+      T(a_hardware_tare_waits_for_the_front_end_then_reads_net_and_is_saved),
+      T(hal_force_on_the_ring_tares_and_spans_over_cal_readings),
+      T(params_from_config_resolve_the_file_and_take_a_second_of_readings),
+      T(a_measured_raw_value_is_spanned_by_weight_not_counts));
 TEST_MAIN("test_calibration")

@@ -8,6 +8,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "hal/hal.h"
 #include "tests/gpio_fake.h"
 #include "tests/test.h"
 
@@ -87,7 +88,7 @@ static void check_gain(const char *chip, int gain)
     int first = gain == 128 ? 0 : 1;    /* another gain: the first conversion was at 128 */
     CHECK_INT(st.settling, first);
     CHECK_INT(st.accepted, 5 - first);
-    CHECK_INT(hx711_read(r.h, t, n, 8), 5 - first);
+    CHECK_INT(calibration_ring_read(hx711_ring(r.h), t, n, 8), 5 - first);
     for (int i = first; i < 5; i++)
         CHECK_NEAR(n[i - first] / 1e-4, (double)v[i] * gain / 128, 1e-6);
     rig_close(&r);
@@ -112,7 +113,7 @@ TEST(samples_carry_the_time_the_read_ended)
     double t0 = gpio_fake_now(r.f);
     next(&r);
     next(&r);
-    CHECK_INT(hx711_read(r.h, t, n, 4), 2);
+    CHECK_INT(calibration_ring_read(hx711_ring(r.h), t, n, 4), 2);
     CHECK_NEAR(t[0], t0 + CONV_S + 1e-4, 50e-6);   /* a 25-pulse read: ~13 us of fake time */
     CHECK(t[1] > t[0]);
     rig_close(&r);
@@ -151,7 +152,7 @@ static void check_violation(const char *chip, int gain, double high_s)
     CHECK_INT(st.settling, 2 * settle);         /* after the reset the gain is 128 again */
     CHECK_INT(st.resets, 2);                    /* at open, after the violation */
     CHECK(st.max_high_s >= high_s);
-    CHECK_INT(hx711_read(r.h, t, n, 8), 4 - 2 * settle);
+    CHECK_INT(calibration_ring_read(hx711_ring(r.h), t, n, 8), 4 - 2 * settle);
     CHECK_NEAR(n[0] / 1e-4, (double)v[settle] * gain / 128, 1e-6);
     CHECK_NEAR(n[1] / 1e-4, (double)v[2 + 2 * settle] * gain / 128, 1e-6);
     gpio_fake_hx711_stats(r.f, &ms);
@@ -208,7 +209,7 @@ TEST(floating_dout_and_spikes_are_rejected_and_counted)
     CHECK_INT(st.spikes, 1);
     CHECK_INT(st.accepted, 5);
     CHECK_INT(st.conversions, 7);
-    CHECK_INT(hx711_read(r.h, t, n, 8), 5);
+    CHECK_INT(calibration_ring_read(hx711_ring(r.h), t, n, 8), 5);
     CHECK_NEAR(n[2], 10.01, 1e-9);              /* 1001: -1 left no trace in the history */
     CHECK_NEAR(n[3], 10.03, 1e-9);              /* 1003: the spike was skipped */
     rig_close(&r);
@@ -235,7 +236,7 @@ TEST(rails_pass_as_saturated)
     push(&r, v, 2);
     next(&r);
     next(&r);
-    CHECK_INT(hx711_read(r.h, t, n, 4), 2);
+    CHECK_INT(calibration_ring_read(hx711_ring(r.h), t, n, 4), 2);
     CHECK_NEAR(n[0], 1000, 0);
     CHECK_NEAR(n[1], -1000, 0);
     CHECK_INT(status(&r).ring.saturated_samples, 2);
@@ -288,19 +289,23 @@ TEST(tare_and_span_give_the_right_newtons)
     snprintf(path, sizeof path, "%s/cal", dir);
     p.ring.cal.scale = 1;                       /* uncalibrated */
     p.ring.path = path;
+    p.ring.cal_readings = 4;
     REQUIRE(rig_open(&r, "hx-cal", &p, true));
-    CHECK_INT(hx711_tare(r.h, 4), 0);
+    /* As the daemon does it: struct hal_force bound to the ring (eccctl tare, calibrate). */
+    struct hal_force f = {0};
+    calibration_ring_hal(hx711_ring(r.h), &f);
+    CHECK_INT(hal_force_tare(&f), 0);
     push(&r, zero, 4);
     for (int i = 0; i < 4; i++)
         next(&r);
     CHECK_NEAR(status(&r).ring.cal.offset, 8000, 1e-9);
-    CHECK_INT(hx711_span(r.h, 20.0, 4, false), 0);
+    CHECK_INT(hal_force_span(&f, 20.0, false), 0);
     push(&r, mass, 4);
     for (int i = 0; i < 4; i++)
         next(&r);
     push(&r, &half, 1);
     next(&r);
-    int got = hx711_read(r.h, t, n, 16);
+    int got = calibration_ring_read(hx711_ring(r.h), t, n, 16);
     CHECK_INT(got, 9);
     CHECK_NEAR(n[got - 1], 10.0 * CALIBRATION_G, 1e-9);
     hx711_close(r.h);
@@ -378,10 +383,10 @@ TEST(reader_thread_delivers_samples_and_stops)
     for (int i = 0; i < 2500 && st.accepted + st.timing < 20; i++) {   /* at most ~5 s */
         gpio_fake_advance(r.f, gpio_fake_now(r.f) + CONV_S);
         nanosleep(&pause, NULL);
-        got += hx711_read(r.h, t + got, n + got, 32 - got);
+        got += calibration_ring_read(hx711_ring(r.h), t + got, n + got, 32 - got);
         st = status(&r);
     }
-    got += hx711_read(r.h, t + got, n + got, 32 - got);
+    got += calibration_ring_read(hx711_ring(r.h), t + got, n + got, 32 - got);
     CHECK_INT(st.accepted + st.timing, 20);
     CHECK_INT(got, st.accepted);
     CHECK(got >= 10);                           /* most reads are not hit */

@@ -11,6 +11,8 @@
  */
 #include "hal/hal_modbus.h"
 #include "hal/drive_modbus.h"
+#include "hal/hal_hw.h"
+#include "hal/loadcell_iio.h"
 #include "hal/loadcell_modbus.h"
 #include "tests/test.h"
 
@@ -22,6 +24,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdbool.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <time.h>
@@ -706,12 +709,13 @@ TEST(control_calls_return_while_the_wire_is_stuck)
     c.loadcell.data_type = CFG_DT_INT16;
     struct hal_modbus *m = open_or_fail(&c, &hal);
     server_set_reg(srv, 0x2103, 3000);
-    WAIT_UNTIL(dstat(&hal).healthy && lstat(m).samples > 0);
+    WAIT_UNTIL(dstat(&hal).healthy && lstat(m).ring.samples > 0);
     double t = -1.0, n = NAN;
     latest_force(&hal, &t, &n);
 
     server_set_mode(srv, SRV_SILENT);
     WAIT_UNTIL(dstat(&hal).timeouts >= 1);
+    CHECK_INT(hal_force_tare(&hal.force), 0);      /* a software tare, waiting for readings */
     /* The bus thread is now inside a 300 ms wait for an answer that never comes; every
      * control-side call still returns, with the stale state. */
     for (int i = 0; i < 2000; i++) {
@@ -722,7 +726,8 @@ TEST(control_calls_return_while_the_wire_is_stuck)
         CHECK_NEAR(st.speed_mps, 0.5, 1e-9);
         double ts[8], ns[8];
         CHECK_INT(hal.force.read(hal.force.ctx, ts, ns, 8), 0);   /* nothing new */
-        CHECK_INT(hal_modbus_tare(m), 0);
+        errno = 0;                                 /* refused at once: no readings come */
+        CHECK(hal_force_tare(&hal.force) == -1 && errno == EBUSY);
         CHECK_INT(hal_modbus_reset_drive(m), 0);
     }
     CHECK(!dstat(&hal).healthy);
@@ -755,14 +760,14 @@ static void check_lc_case(const struct lc_case *k)
     server_set_reg(srv, LC_REG + 1, k->w1);
     struct hal_modbus *m = open_or_fail(&c, &hal);
     CHECK(hal.drive.set_speed == NULL);       /* no Modbus drive here */
-    WAIT_UNTIL(lstat(m).samples >= 3);
+    WAIT_UNTIL(lstat(m).ring.samples >= 3);
     double t = -1, n = NAN;
     CHECK(latest_force(&hal, &t, &n));
     if (fabs(n - k->newtons) > 1e-3)
         printf("  case %s\n", k->name);
     CHECK_NEAR(n, k->newtons, 1e-3);
     CHECK(t >= 100.0);                        /* stamped on the injected clock */
-    CHECK(!lstat(m).saturated);
+    CHECK(!lstat(m).ring.saturated);
     CHECK(lstat(m).healthy);
     hal_modbus_close(m);
     server_stop(srv);
@@ -827,13 +832,13 @@ TEST(loadcell_saturation_flagged)
     c.loadcell.scale = 0.01;                  /* 0x7FFF is only 327.67 N: within 1000 N */
     server_set_reg(srv, LC_REG, 20000);       /* 200 N */
     struct hal_modbus *m = open_or_fail(&c, &hal);
-    WAIT_UNTIL(lstat(m).samples >= 2);
-    CHECK(!lstat(m).saturated);
+    WAIT_UNTIL(lstat(m).ring.samples >= 2);
+    CHECK(!lstat(m).ring.saturated);
 
     server_set_reg(srv, LC_REG, 0x7FFF);      /* pinned at the type's limit */
-    WAIT_UNTIL(lstat(m).saturated);
-    CHECK(lstat(m).saturated);
-    CHECK(lstat(m).saturated_samples >= 1);
+    WAIT_UNTIL(lstat(m).ring.saturated);
+    CHECK(lstat(m).ring.saturated);
+    CHECK(lstat(m).ring.saturated_samples >= 1);
 
     hal_modbus_close(m);
     cfg_loadcell(&c, srv, CFG_DT_INT16, CFG_WORDS_BIG);
@@ -841,40 +846,78 @@ TEST(loadcell_saturation_flagged)
     c.loadcell.full_scale_n = 500;
     server_set_reg(srv, LC_REG, 5000);        /* 500 N: at full scale */
     m = open_or_fail(&c, &hal);
-    WAIT_UNTIL(lstat(m).samples >= 2);
-    CHECK(lstat(m).saturated);
+    WAIT_UNTIL(lstat(m).ring.samples >= 2);
+    CHECK(lstat(m).ring.saturated);
     server_set_reg(srv, LC_REG, (uint16_t)-5100);   /* -510 N: beyond it, either sign */
-    WAIT_UNTIL(lstat(m).raw < 0);
-    CHECK(lstat(m).saturated);
+    WAIT_UNTIL(lstat(m).ring.raw < 0);
+    CHECK(lstat(m).ring.saturated);
     server_set_reg(srv, LC_REG, 4000);
-    WAIT_UNTIL(lstat(m).raw > 0);
-    CHECK(!lstat(m).saturated);
+    WAIT_UNTIL(lstat(m).ring.raw > 0);
+    CHECK(!lstat(m).ring.saturated);
     hal_modbus_close(m);
     server_stop(srv);
 }
 
+static struct hal_cal_status cal_status(struct hal *hal)
+{
+    struct hal_cal_status cs;
+    hal_force_cal_status(&hal->force, &cs);
+    return cs;
+}
+
+/* A scratch directory for a calibration file. */
+static bool cal_dir(char *dir, size_t dirlen, char *path, size_t pathlen)
+{
+    snprintf(dir, dirlen, "/tmp/ecc-mbcal-XXXXXX");
+    if (!mkdtemp(dir))
+        return false;
+    snprintf(path, pathlen, "%s/loadcell.cal", dir);
+    return true;
+}
+
+/* With a tare register the transmitter zeroes itself: eccd writes it, reads net from then
+ * on (offset 0, saved), and the span is eccd's, on the net readings. */
 TEST(loadcell_tare_register_written)
 {
     struct server *srv = server_start();
     struct ecc_config c;
     struct hal hal;
+    struct calibration back = {0, 1, 0};
+    char dir[64], path[128], err[256];
 
+    REQUIRE(cal_dir(dir, sizeof dir, path, sizeof path));
     cfg_loadcell(&c, srv, CFG_DT_INT32, CFG_WORDS_BIG);
     c.loadcell.tare_reg = 200;
     c.loadcell.tare_value = 0x5A5A;
     c.loadcell.offset = 77;
+    c.loadcell.rate_hz = 100;
+    snprintf(c.loadcell.calibration, sizeof c.loadcell.calibration, "%s", path);
     struct hal_modbus *m = open_or_fail(&c, &hal);
-    WAIT_UNTIL(lstat(m).samples >= 1);
+    WAIT_UNTIL(lstat(m).ring.samples >= 1);
     CHECK_INT(server_writes(srv, 200), 0);
-    CHECK_INT(hal_modbus_tare(m), 0);
-    WAIT_UNTIL(lstat(m).tares == 1);
+    CHECK_INT(hal_force_tare(&hal.force), 0);
+    WAIT_UNTIL(lstat(m).ring.tares == 1);
     CHECK_INT(server_reg(srv, 200), 0x5A5A);
     CHECK_INT(server_writes(srv, 200), 1);
-    CHECK_INT(lstat(m).tares, 1);
-    CHECK(!lstat(m).tare_pending);
-    CHECK_NEAR(lstat(m).offset, 0, 0);        /* the transmitter reports net counts now */
+    CHECK_INT(lstat(m).ring.tares, 1);
+    CHECK(!lstat(m).ring.tare_pending);
+    CHECK_NEAR(lstat(m).ring.cal.offset, 0, 0);   /* the transmitter reports net counts now */
+    CHECK_INT(calibration_load(path, &back, err, sizeof err), 0);
+    CHECK_NEAR(back.offset, 0, 0);
+    /* The span on top: 10 kg reads 5000 net counts. */
+    server_set_reg(srv, LC_REG + 1, 5000);
+    WAIT_UNTIL(lstat(m).ring.raw == 5000);
+    CHECK_INT(hal_force_span(&hal.force, 10.0, false), 0);
+    WAIT_UNTIL(cal_status(&hal).spans == 1);
+    CHECK_INT(cal_status(&hal).spans, 1);
+    CHECK_NEAR(cal_status(&hal).scale, 10.0 * CALIBRATION_G / 5000, 1e-15);
+    CHECK_INT(server_writes(srv, 200), 1);        /* the span writes nothing */
+    CHECK_INT(calibration_load(path, &back, err, sizeof err), 0);
+    CHECK_NEAR(back.scale, 10.0 * CALIBRATION_G / 5000, 1e-15);
     hal_modbus_close(m);
     server_stop(srv);
+    unlink(path);
+    rmdir(dir);
 }
 
 TEST(loadcell_software_tare)
@@ -887,19 +930,208 @@ TEST(loadcell_software_tare)
     c.loadcell.scale = 0.5;
     server_set_reg(srv, LC_REG, 500);
     struct hal_modbus *m = open_or_fail(&c, &hal);
-    WAIT_UNTIL(lstat(m).samples >= 1);
+    WAIT_UNTIL(lstat(m).ring.samples >= 1);
     double t = -1.0, n = NAN;
     latest_force(&hal, &t, &n);
     CHECK_NEAR(n, 250.0, 1e-9);
-    hal_modbus_tare(m);
-    WAIT_UNTIL(lstat(m).tares == 1);
-    CHECK_NEAR(lstat(m).offset, 500, 0);
+    CHECK_INT(hal_force_tare(&hal.force), 0);     /* over a second of readings */
+    CHECK(lstat(m).ring.tare_pending);
+    WAIT_UNTIL(lstat(m).ring.tares == 1);
+    CHECK_NEAR(lstat(m).ring.cal.offset, 500, 0);
     server_set_reg(srv, LC_REG, 540);
-    WAIT_UNTIL(lstat(m).raw == 540);
+    WAIT_UNTIL(lstat(m).ring.raw == 540);
     latest_force(&hal, &t, &n);
     CHECK_NEAR(n, 20.0, 1e-9);                /* (540 - 500) x 0.5 */
     hal_modbus_close(m);
     server_stop(srv);
+}
+
+/* eccctl calibrate on a transmitter: tare, then a known mass; the result is in newtons at
+ * once, saved to loadcell.calibration and taken from there at the next start (over the
+ * config's offset and scale). */
+TEST(loadcell_span_with_a_known_mass_is_saved_and_loaded_at_start)
+{
+    struct server *srv = server_start();
+    struct ecc_config c;
+    struct hal hal;
+    struct calibration back = {0, 1, 0};
+    char dir[64], path[128], err[256];
+    double t = -1.0, n = NAN;
+
+    REQUIRE(cal_dir(dir, sizeof dir, path, sizeof path));
+    cfg_loadcell(&c, srv, CFG_DT_INT16, CFG_WORDS_BIG);
+    c.loadcell.scale = 1.0;                   /* uncalibrated: 1 N per count */
+    c.loadcell.offset = 0.0;
+    c.loadcell.rate_hz = 100;
+    snprintf(c.loadcell.calibration, sizeof c.loadcell.calibration, "%s", path);
+    server_set_reg(srv, LC_REG, 320);         /* the empty plate */
+    struct hal_modbus *m = open_or_fail(&c, &hal);
+    WAIT_UNTIL(lstat(m).ring.raw == 320);
+    CHECK_INT(hal_force_tare(&hal.force), 0);
+    WAIT_UNTIL(cal_status(&hal).tares == 1);
+    CHECK_NEAR(cal_status(&hal).offset, 320, 0);
+    server_set_reg(srv, LC_REG, 320 + 4000);  /* 20 kg on the plate */
+    WAIT_UNTIL(lstat(m).ring.raw == 4320);
+    CHECK_INT(hal_force_span(&hal.force, 20.0, false), 0);
+    CHECK(cal_status(&hal).pending);
+    WAIT_UNTIL(cal_status(&hal).spans == 1);
+    struct hal_cal_status cs = cal_status(&hal);
+    CHECK(!cs.pending);
+    CHECK_INT(cs.spans, 1);
+    CHECK_INT(cs.last_error, 0);
+    CHECK_NEAR(cs.mass_kg, 20.0, 0);
+    CHECK_NEAR(cs.scale, 20.0 * CALIBRATION_G / 4000, 1e-15);
+    server_set_reg(srv, LC_REG, 320 + 1000);  /* a quarter of it: 5 kg */
+    WAIT_UNTIL(lstat(m).ring.raw == 1320);
+    latest_force(&hal, &t, &n);
+    CHECK_NEAR(n, 5.0 * CALIBRATION_G, 1e-9);
+    CHECK_INT(calibration_load(path, &back, err, sizeof err), 0);
+    CHECK_NEAR(back.offset, 320, 0);
+    CHECK_NEAR(back.scale, 20.0 * CALIBRATION_G / 4000, 1e-15);
+    hal_modbus_close(m);
+
+    /* The next start: the file wins over the config's offset 0 and scale 1. */
+    m = open_or_fail(&c, &hal);
+    CHECK_NEAR(cal_status(&hal).offset, 320, 0);
+    CHECK_NEAR(cal_status(&hal).scale, 20.0 * CALIBRATION_G / 4000, 1e-15);
+    WAIT_UNTIL(lstat(m).ring.samples >= 2);
+    latest_force(&hal, &t, &n);
+    CHECK_NEAR(n, 5.0 * CALIBRATION_G, 1e-9);
+    hal_modbus_close(m);
+
+    /* A junk file stops the start, naming the key and the file's line. */
+    FILE *f = fopen(path, "w");
+    REQUIRE(f != NULL);
+    fputs("offset = 320\nscale = heavy\n", f);
+    fclose(f);
+    char e2[ERRLEN] = "";
+    memset(&hal, 0, sizeof hal);
+    CHECK(hal_modbus_open(&c, fake_now, NULL, &hal, e2, sizeof e2) == NULL);
+    CHECK_STR_CONTAINS(e2, "[loadcell] calibration: ");
+    CHECK_STR_CONTAINS(e2, ":2: ");
+    server_stop(srv);
+    unlink(path);
+    rmdir(dir);
+}
+
+/* A float32 transmitter that reports kg: the register is the ring's raw reading in kg, and
+ * loadcell.scale its unit in newtons; tare and span work on it as on counts. */
+TEST(loadcell_float32_in_kg_tares_and_spans)
+{
+    struct server *srv = server_start();
+    struct ecc_config c;
+    struct hal hal;
+    double t = -1.0, n = NAN;
+
+    cfg_loadcell(&c, srv, CFG_DT_FLOAT32, CFG_WORDS_BIG);
+    c.loadcell.scale = CALIBRATION_G;         /* 1 kg */
+    c.loadcell.rate_hz = 100;
+    server_set_reg(srv, LC_REG, 0x3E80);      /* 0.25 kg: the empty plate */
+    server_set_reg(srv, LC_REG + 1, 0x0000);
+    struct hal_modbus *m = open_or_fail(&c, &hal);
+    WAIT_UNTIL(lstat(m).ring.raw == 0.25);
+    CHECK_INT(hal_force_tare(&hal.force), 0);
+    WAIT_UNTIL(cal_status(&hal).tares == 1);
+    CHECK_NEAR(cal_status(&hal).offset, 0.25, 0);
+    server_set_reg(srv, LC_REG, 0x4120);      /* 10.0 kg: the transmitter 2.5% low */
+    WAIT_UNTIL(lstat(m).ring.raw == 10.0);
+    CHECK_INT(hal_force_span(&hal.force, 10.0, false), 0);
+    WAIT_UNTIL(cal_status(&hal).spans == 1 || cal_status(&hal).last_error != 0);
+    CHECK_INT(cal_status(&hal).spans, 1);
+    CHECK_INT(cal_status(&hal).last_error, 0);
+    CHECK_NEAR(cal_status(&hal).scale, 10.0 * CALIBRATION_G / 9.75, 1e-12);
+    server_set_reg(srv, LC_REG, 0x40A8);      /* 5.25 kg */
+    WAIT_UNTIL(lstat(m).ring.raw == 5.25);
+    latest_force(&hal, &t, &n);
+    CHECK_NEAR(n, 5.0 / 9.75 * 10.0 * CALIBRATION_G, 1e-9);
+    hal_modbus_close(m);
+    server_stop(srv);
+}
+
+/* ---- one load-cell path ------------------------------------------------------------ */
+
+/* f is bound to a calibration ring the way calibration_ring_hal binds every load cell. */
+static void check_bound_to_its_ring(const struct hal_force *f)
+{
+    struct hal_force ref = {0};
+
+    REQUIRE(f->ctx != NULL);
+    calibration_ring_hal(f->ctx, &ref);
+    CHECK(f->read == ref.read);
+    CHECK(f->tare == ref.tare);
+    CHECK(f->span == ref.span);
+    CHECK(f->cal_status == ref.cal_status);
+}
+
+/* The hardware backend with a Modbus drive on srv, no pulse sensor and no input lines; the
+ * load cell is the caller's to set. */
+static void cfg_hw(struct ecc_config *c, struct server *srv)
+{
+    cfg_drive(c, srv, "delta-vfd");
+    c->encoder.type = CFG_ENCODER_DRIVE;
+    c->inputs.type = CFG_INPUTS_NONE;
+    c->loadcell.rate_hz = 100;
+}
+
+/* Open c through hal_hw, check that hal->force is its load cell's ring, tare there (the
+ * plate reading `zero`) and close. */
+static void check_hw_tare(const struct ecc_config *c, double zero, bool has_link)
+{
+    struct hal hal;
+    struct hal_link_stats ls;
+    char err[ERRLEN] = "";
+
+    memset(&hal, 0, sizeof hal);
+    struct hal_hw *h = hal_hw_open(c, &hal, err, sizeof err);
+    if (!h)
+        printf("  hal_hw_open: %s\n", err);
+    REQUIRE(h != NULL);
+    check_bound_to_its_ring(&hal.force);
+    CHECK_INT(hal_force_tare(&hal.force), 0);
+    WAIT_UNTIL(cal_status(&hal).tares == 1);
+    CHECK_INT(cal_status(&hal).tares, 1);
+    CHECK_NEAR(cal_status(&hal).offset, zero, 0);
+    CHECK_INT(hal_force_link_stats(&hal.force, &ls), has_link ? 0 : -1);
+    if (has_link) {                           /* the device's, not the ring's */
+        CHECK_STR_CONTAINS(ls.where, "unit 2");
+        CHECK_NEAR(ls.last_raw, zero, 0);
+    }
+    hal_hw_close(h);
+}
+
+/* hal_hw opens each front end and binds struct hal_force to its ring: a tare there is the
+ * ring's, whatever the front end (the HX711's is in test_hx711: it needs real GPIO here). */
+TEST(hal_hw_binds_the_iio_and_modbus_cells_to_their_rings)
+{
+    struct server *srv = server_start();
+    struct ecc_config c;
+    char dir[64], raw[128];
+
+    snprintf(dir, sizeof dir, "/tmp/ecc-mbiio-XXXXXX");
+    REQUIRE(mkdtemp(dir) != NULL);
+    snprintf(raw, sizeof raw, "%s/in_voltage0_raw", dir);
+    FILE *f = fopen(raw, "w");
+    REQUIRE(f != NULL);
+    fprintf(f, "%d\n", LOADCELL_IIO_ZERO + 1000);
+    fclose(f);
+
+    cfg_hw(&c, srv);                          /* the kernel's IIO driver */
+    c.loadcell.type = CFG_LOADCELL_IIO;
+    c.loadcell.scale = 0.01;
+    snprintf(c.loadcell.iio_device, sizeof c.loadcell.iio_device, "%s", dir);
+    check_hw_tare(&c, 1000, false);
+
+    cfg_hw(&c, srv);                          /* a Modbus transmitter on the drive's bus */
+    c.loadcell.type = CFG_LOADCELL_MODBUS;
+    c.loadcell.link = CFG_LC_LINK_DRIVE;
+    c.loadcell.unit_id = 2;
+    c.loadcell.reg = LC_REG;
+    c.loadcell.data_type = CFG_DT_INT16;
+    server_set_reg(srv, LC_REG, 700);
+    check_hw_tare(&c, 700, true);
+    server_stop(srv);
+    unlink(raw);
+    rmdir(dir);
 }
 
 /* ---- buses ------------------------------------------------------------------------- */
@@ -922,7 +1154,7 @@ TEST(drive_and_loadcell_share_one_bus)
     server_set_reg(srv, 0x2103, 1200);
     struct hal_modbus *m = open_or_fail(&c, &hal);
     hal_drive_set_speed(&hal.drive, 0.2);
-    WAIT_UNTIL(server_reg(srv, 0x2001) == 1200 && lstat(m).samples >= 5 &&
+    WAIT_UNTIL(server_reg(srv, 0x2001) == 1200 && lstat(m).ring.samples >= 5 &&
                dstat(&hal).t_speed > 0);
     CHECK_INT(server_reg(srv, 0x2001), 1200);
     CHECK_NEAR(dstat(&hal).speed_mps, 0.2, 1e-9);
@@ -1020,7 +1252,7 @@ TEST(drive_and_loadcell_on_separate_links)
     server_set_reg(lsrv, LC_REG, 321);
     struct hal_modbus *m = open_or_fail(&c, &hal);
     hal_drive_set_speed(&hal.drive, 0.5);
-    WAIT_UNTIL(server_reg(dsrv, 1) == 300 && lstat(m).samples >= 3);
+    WAIT_UNTIL(server_reg(dsrv, 1) == 300 && lstat(m).ring.samples >= 3);
     CHECK_INT(server_reg(dsrv, 1), 300);
     double t = -1.0, n = NAN;
     CHECK(latest_force(&hal, &t, &n));
@@ -1072,7 +1304,6 @@ TEST(config_errors_name_the_key)
     config_defaults(&c);
     CHECK(hal_modbus_open(&c, fake_now, NULL, &hal, err, sizeof err) == NULL);
     CHECK_STR_CONTAINS(err, "[drive] type");
-    CHECK_INT(hal_modbus_tare(NULL), -1);
     CHECK_INT(hal_modbus_reset_drive(NULL), -1);
     server_stop(srv);
 }
@@ -1088,6 +1319,9 @@ TESTS(T(a_silent_unit_is_backed_off_and_named), T(an_exception_is_named_by_code)
       T(control_calls_return_while_the_wire_is_stuck), T(loadcell_types_and_word_orders),
       T(loadcell_decode_limits), T(loadcell_saturation_flagged),
       T(loadcell_tare_register_written), T(loadcell_software_tare),
+      T(loadcell_span_with_a_known_mass_is_saved_and_loaded_at_start),
+      T(hal_hw_binds_the_iio_and_modbus_cells_to_their_rings),
+      T(loadcell_float32_in_kg_tares_and_spans),
       T(drive_and_loadcell_share_one_bus), T(drive_and_loadcell_on_separate_links),
       T(config_errors_name_the_key));
 TEST_MAIN("test_modbus")
