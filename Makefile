@@ -7,7 +7,7 @@
 #   make check-gpio only the GPIO tests on the kernel's gpio-sim (qemu), verbose
 #   make bench      controller tick cost, simulated day, peak RSS, history latency
 #   make bench-control  the control law against the best fixed speed and an oracle, on a
-#                   matrix of simulated plants (docs/control.md; not part of check)
+#                   matrix of simulated plants (docs/control.md; its verdicts are in check)
 #   make fuzz       libFuzzer on the request parser and the config loader (FUZZ_SECONDS each)
 #   make install    PREFIX=/usr/local DESTDIR= (binaries, unit, configs, man pages, udev rule)
 #   make CROSS=aarch64-linux-gnu   cross-build for 64-bit Raspberry Pi OS (docs/arm64.md)
@@ -142,8 +142,10 @@ demo-hil: all
 	@sim/demo-hil.sh $(BUILD)
 
 # check: the optimised build (warnings as errors) and the sanitizer build of every
-# test, then all tests (unit, config corpus, closed-loop scenarios, the real binary).
-check: all test-deps $(san_TESTS) $(rel_TESTS) $(addprefix $(BUILD)/san/,$(PROGS))
+# test, then all tests (unit, config corpus, closed-loop scenarios, the real binary, and
+# bench-control's verdicts through tests/t_control.sh).
+check: all test-deps $(san_TESTS) $(rel_TESTS) $(addprefix $(BUILD)/san/,$(PROGS)) \
+       $(BUILD)/rel/tests/bench_control
 	@tests/run.sh $(BUILD)
 
 test: check
@@ -174,8 +176,9 @@ $(BUILD)/rel/tests/bench_%: $(BUILD)/rel/tests/bench_%.o $(BUILD)/rel/tests/scen
 
 # bench-control (issue 11): eccd, every fixed speed and an oracle on 17 simulated plants x 5
 # seeds, judged on the athlete's ground truth; a markdown table and PASS/FAIL lines (exit 0:
-# a benchmark, not a test). Under a minute. BENCH_CONTROL_FLAGS=--write-docs also rewrites
-# docs/control-table.md and docs/control-hard-set.svg; --curves, --cell TEXT, --seeds N.
+# a benchmark; make check runs its verdicts as tests/t_control.sh). Under a minute.
+# BENCH_CONTROL_FLAGS=--write-docs also rewrites docs/control-table.md and
+# docs/control-hard-set.svg; --curves, --cell TEXT, --seeds N, --check.
 BENCH_CONTROL_FLAGS ?=
 bench-control: $(BUILD)/rel/tests/bench_control
 	@$(BUILD)/rel/tests/bench_control $(BENCH_CONTROL_FLAGS)

@@ -21,7 +21,9 @@
  * reps (valid, not counted) pair eccd's strokes with the true ones by contact time.
  *
  * It is a benchmark: the exit status is 0 whatever the figures (1 only if a run could
- * not be set up); the verdicts are the PASS/FAIL lines at the end. Markdown table on
+ * not be set up); the verdicts are the PASS/FAIL lines at the end. With --check it is
+ * also a test (tests/t_control.sh, in make check): the verdicts become tests/test.h's
+ * "ok"/"FAIL" lines and a failed one makes the exit status 1. Markdown table on
  * stdout, progress on stderr. --write-docs also writes docs/control-table.md and
  * docs/control-hard-set.svg (one HARD set of eccd: force and band, belt speeds).
  * Runs from the source tree's top (config/sim.ini), as make does.
@@ -67,6 +69,7 @@
  * what the table cannot show. */
 #define TIE_SHARE 0.0005        /* time in band, 0.05 points */
 #define TIE_PER45 0.05          /* valid strokes per 45 s */
+#define TIE_LEAD 0.0005         /* m/s */
 
 #define BENCH_DIR "../sim/scenarios/bench/"   /* sim.scenario paths are from config/ */
 #define TABLE_PATH "docs/control-table.md"
@@ -132,9 +135,11 @@ struct options {
     bool curves;                /* every cell's fixed and oracle curves, not only HARD's */
     const char *only;           /* run only the cells whose name contains this */
     int seeds;
+    bool check;                 /* the verdicts as test lines; exit 1 if one fails */
 };
 
 static double drive_max_mps;    /* drive.max_hz / drive.hz_per_mps of config/sim.ini */
+static double lead_margin_mps;  /* control.lead_margin_mps of config/sim.ini */
 
 /* ---- configuration ------------------------------------------------------------------ */
 
@@ -702,56 +707,130 @@ static void print_curves(FILE *out, const struct cell *c, const struct row *r)
             r->eccd.per45);
 }
 
+/* A verdict of issue 11: a name for the test line, whether it holds, what it says. */
+struct verdict {
+    const char *name;           /* t_control's test name */
+    bool pass;
+    char text[640];             /* the PASS/FAIL line's words, with the figures */
+};
+#define N_VERDICTS 6
+
+/* Append " [cell]" to a list of the cells where a verdict fails. */
+static void list_cell(char *list, size_t size, size_t *n, const char *cell)
+{
+    if (*n < size)
+        *n += (size_t)snprintf(list + *n, size - *n, " [%s]", cell);
+}
+
+/* Set verdict v: its name, whether it holds, and text with ":WHERE" when it does not. */
+static void verdict_set(struct verdict *v, const char *name, bool pass, const char *where,
+                        const char *text)
+{
+    v->name = name;
+    v->pass = pass;
+    snprintf(v->text, sizeof v->text, "%s%s%s", text, pass ? "" : ":", pass ? "" : where);
+}
+
+/* The verdicts over every cell run: eccd holds the best fixed speed's time in band, no
+ * fixed speed beats it on both, it counts exactly the valid strokes, and its command
+ * never leads the drive by more than control.lead_margin_mps. Returns the number set. */
+static int cell_verdicts(const struct row *rows, const bool *ran, struct verdict *v)
+{
+    char worse[512] = "", both[512] = "", wrong[512] = "", lead[512] = "";
+    size_t nw = 0, nb = 0, nc = 0, nl = 0;
+    double max_lead = 0.0;
+
+    for (int i = 0; i < N_CELLS; i++) {
+        const struct metrics *e = &rows[i].eccd;
+
+        if (!ran[i])
+            continue;
+        if (e->in_band + TIE_SHARE < rows[i].fixed[rows[i].best_fixed].in_band)
+            list_cell(worse, sizeof worse, &nw, cells[i].name);
+        if (rows[i].better_fixed >= 0)
+            list_cell(both, sizeof both, &nb, cells[i].name);
+        if (e->false_reps || e->missed)
+            list_cell(wrong, sizeof wrong, &nc, cells[i].name);
+        if (e->lead > lead_margin_mps + TIE_LEAD)
+            list_cell(lead, sizeof lead, &nl, cells[i].name);
+        max_lead = fmax(max_lead, e->lead);
+    }
+    verdict_set(&v[0], "eccd_holds_the_best_fixed_speeds_time_in_band", !nw, worse,
+                "eccd has at least the best fixed speed's time in band in every cell");
+    verdict_set(&v[1], "no_fixed_speed_beats_eccd_on_both", !nb, both,
+                "no fixed speed beats eccd on both time in band and throughput");
+    verdict_set(&v[2], "counted_reps_are_the_valid_strokes", !nc, wrong,
+                "eccd counts every valid stroke and no other, in every cell (0 false, 0 missed)");
+    v[3] = (struct verdict){.name = "the_command_never_leads_the_drive", .pass = !nl};
+    snprintf(v[3].text, sizeof v[3].text,
+             "the command never more than %.2f m/s above the drive's output in any cell "
+             "(largest %.3f m/s)%s%s", lead_margin_mps, max_lead, nl ? ":" : "", lead);
+    return 4;
+}
+
 /* HARD: close to the oracle at eccd's throughput, and enough throughput. */
-static void hard_verdicts(FILE *out, const struct row *hard)
+static int hard_verdicts(const struct row *hard, struct verdict *v)
 {
     double gap = gap_points(hard);
 
-    fprintf(out, "%s  HARD: within %.0f points of the oracle at equal throughput (%.1f)%s\n",
-            gap <= HARD_GAP_MAX ? "PASS" : "FAIL", HARD_GAP_MAX, gap,
-            hard->oracle_clamped ? " (throughput outside the oracle's curve)" : "");
-    fprintf(out, "%s  HARD: at least %.0f valid strokes per 45 s (%.1f)\n",
-            hard->eccd.per45 >= HARD_PER45_MIN ? "PASS" : "FAIL", HARD_PER45_MIN,
-            hard->eccd.per45);
+    v[0] = (struct verdict){.name = "hard_within_4_points_of_the_oracle",
+                            .pass = gap <= HARD_GAP_MAX};
+    snprintf(v[0].text, sizeof v[0].text,
+             "HARD: within %.0f points of the oracle at equal throughput (%.1f)%s", HARD_GAP_MAX,
+             gap, hard->oracle_clamped ? " (throughput outside the oracle's curve)" : "");
+    v[1] = (struct verdict){.name = "hard_at_least_15_valid_strokes_per_45_s",
+                            .pass = hard->eccd.per45 >= HARD_PER45_MIN};
+    snprintf(v[1].text, sizeof v[1].text, "HARD: at least %.0f valid strokes per 45 s (%.1f)",
+             HARD_PER45_MIN, hard->eccd.per45);
+    return 2;
 }
 
-/* The verdicts of issue 11; one line each, PASS or FAIL. hard: the HARD row, or NULL
- * when it was not run. */
-static void verdict_lines(FILE *out, const struct row *rows, const bool *ran,
-                          const struct row *hard)
+/* The verdicts of issue 11 into v (N_VERDICTS long); hard: the HARD row, or NULL when
+ * it was not run. Returns how many. */
+static int verdicts_judge(const struct row *rows, const bool *ran, const struct row *hard,
+                          struct verdict *v)
 {
-    char worse[512] = "", both[512] = "";
-    size_t nw = 0, nb = 0;
+    int n = cell_verdicts(rows, ran, v);
 
-    for (int i = 0; i < N_CELLS; i++) {
-        if (!ran[i])
-            continue;
-        if (rows[i].eccd.in_band + TIE_SHARE < rows[i].fixed[rows[i].best_fixed].in_band &&
-            nw < sizeof worse)
-            nw += (size_t)snprintf(worse + nw, sizeof worse - nw, " [%s]", cells[i].name);
-        if (rows[i].better_fixed >= 0 && nb < sizeof both)
-            nb += (size_t)snprintf(both + nb, sizeof both - nb, " [%s]", cells[i].name);
-    }
-    fprintf(out, "%s  eccd has at least the best fixed speed's time in band in every cell%s%s\n",
-            nw ? "FAIL" : "PASS", nw ? ": not in" : "", worse);
-    fprintf(out, "%s  no fixed speed beats eccd on both time in band and throughput%s%s\n",
-            nb ? "FAIL" : "PASS", nb ? ": one does in" : "", both);
     if (hard)
-        hard_verdicts(out, hard);
+        n += hard_verdicts(hard, v + n);
+    return n;
+}
+
+/* One line a verdict: "PASS  TEXT" for the table, or tests/test.h's "ok   t_control: NAME"
+ * and "FAIL t_control: NAME: TEXT" (as_test). Returns the number that failed. */
+static int verdicts_print(FILE *out, const struct verdict *v, int n, bool as_test)
+{
+    int failed = 0;
+
+    for (int i = 0; i < n; i++) {
+        failed += !v[i].pass;
+        if (!as_test)
+            fprintf(out, "%s  %s\n", v[i].pass ? "PASS" : "FAIL", v[i].text);
+        else if (v[i].pass)
+            fprintf(out, "ok   t_control: %s\n", v[i].name);
+        else
+            fprintf(out, "FAIL t_control: %s: %s\n", v[i].name, v[i].text);
+    }
+    return failed;
 }
 
 /* The table, its notes, the verdicts, then HARD's curves (every cell's with --curves). */
 static void print_all(FILE *out, const struct row *rows, const bool *ran,
                       const struct options *o)
 {
+    struct verdict v[N_VERDICTS];
+
     table_head(out);
     for (int i = 0; i < N_CELLS; i++)
         if (ran[i])
             table_row(out, &cells[i], &rows[i]);
     table_notes(out, o->seeds);
-    fputs("\n```text\n", out);  /* one verdict a line, in markdown too */
-    verdict_lines(out, rows, ran, ran[0] ? &rows[0] : NULL);
-    fputs("```\n", out);
+    if (!o->check) {            /* --check prints them as test lines instead */
+        fputs("\n```text\n", out);  /* one verdict a line, in markdown too */
+        verdicts_print(out, v, verdicts_judge(rows, ran, ran[0] ? &rows[0] : NULL, v), false);
+        fputs("```\n", out);
+    }
     for (int i = 0; i < N_CELLS; i++)
         if (ran[i] && (i == 0 || o->curves))
             print_curves(out, &cells[i], &rows[i]);
@@ -765,9 +844,12 @@ static int write_table(const struct row *rows, const bool *ran, const struct opt
         fprintf(stderr, "bench-control: %s: %s\n", TABLE_PATH, strerror(errno));
         return -1;
     }
+    struct options docs = *o;
+
+    docs.check = false;         /* the page shows its verdicts as PASS/FAIL lines */
     fprintf(f, "<!-- written by `make bench-control BENCH_CONTROL_FLAGS=--write-docs` "
                "(tests/bench_control.c); do not edit -->\n\n");
-    print_all(f, rows, ran, o);
+    print_all(f, rows, ran, &docs);
     if (fclose(f) != 0) {
         fprintf(stderr, "bench-control: %s: %s\n", TABLE_PATH, strerror(errno));
         return -1;
@@ -861,11 +943,13 @@ static int write_svg(void)
 
 static int usage(const char *prog)
 {
-    fprintf(stderr, "usage: %s [--write-docs] [--curves] [--cell TEXT] [--seeds N]\n"
+    fprintf(stderr, "usage: %s [--write-docs] [--curves] [--cell TEXT] [--seeds N] [--check]\n"
                     "  --write-docs  also write %s and %s\n"
                     "  --curves      every cell's fixed-speed and oracle curves (default: HARD's)\n"
                     "  --cell TEXT   only the cells whose name contains TEXT\n"
-                    "  --seeds N     seeds 1..N (default %d)\n",
+                    "  --seeds N     seeds 1..N (default %d)\n"
+                    "  --check       the verdicts as test lines (tests/t_control.sh), exit 1 if\n"
+                    "                one fails\n",
             prog, TABLE_PATH, SVG_PATH, SEEDS);
     return 2;
 }
@@ -876,6 +960,8 @@ static int parse_args(int argc, char **argv, struct options *o)
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--write-docs"))
             o->write_docs = true;
+        else if (!strcmp(argv[i], "--check"))
+            o->check = true;
         else if (!strcmp(argv[i], "--curves"))
             o->curves = true;
         else if (!strcmp(argv[i], "--cell") && i + 1 < argc)
@@ -899,6 +985,7 @@ static int read_drive(void)
         return -1;
     }
     drive_max_mps = cfg.drive.max_hz / cfg.drive.hz_per_mps;
+    lead_margin_mps = cfg.control.lead_margin;
     return 0;
 }
 
@@ -930,5 +1017,11 @@ int main(int argc, char **argv)
             bench_wall() - t0);
     if (o.write_docs && (write_table(rows, ran, &o) != 0 || write_svg() != 0))
         return 1;
+    if (o.check) {
+        struct verdict v[N_VERDICTS];
+        int n = verdicts_judge(rows, ran, ran[0] ? &rows[0] : NULL, v);
+
+        return verdicts_print(stdout, v, n, true) ? 1 : 0;
+    }
     return 0;
 }
