@@ -143,8 +143,8 @@ int store_find_open_session(struct store *s, long patient, double since,
  * before every event pushed after it returns. 0, or -1 ENOENT (no open session of that id). */
 int store_attach_session(struct store *s, long session_id);
 
-/* History and export call row once per row, on the caller's thread with the read
- * connection held (so row must not call into the store); row returns 0 to go on, anything
+/* History and export call row once per row, on the caller's thread, through a cursor of
+ * their own (below; row may call into the store); row returns 0 to go on, anything
  * else to stop. The calls return 0 once every row was delivered, or -1 with errno EIO
  * (cannot read) or ECANCELED (row stopped it). */
 
@@ -176,5 +176,22 @@ struct store_rep_row {
 };
 int store_export(struct store *s, long patient, double since,
                  int (*row)(void *arg, const struct store_rep_row *r), void *arg);
+
+/* Cursors: the same reads, a row at a time, for replies that stream (daemon/service.c).
+ * Each cursor has its own read-only connection and a small page cache; the rows are a
+ * consistent snapshot from the first step to the last (the writer goes on meanwhile, and
+ * its checkpoints stop at the snapshot until the cursor ends or is closed). A row costs one
+ * step: nothing is sorted or buffered, whatever the size of the history.
+ * store_cursor_open: NULL with errno (EIO, logged; ENOMEM; EINVAL: no such kind).
+ * store_cursor_history / _export (the kind it was opened as, else -1 EINVAL): 1 with a row
+ * in *r, 0 at the end (and after), -1 EIO (logged). Any thread, one at a time per cursor.
+ * The caller closes every cursor (NULL: no-op), and before store_close. */
+enum store_cursor_kind { STORE_CURSOR_HISTORY = 0, STORE_CURSOR_EXPORT };
+struct store_cursor;
+struct store_cursor *store_cursor_open(struct store *s, enum store_cursor_kind kind,
+                                       long patient, double since);
+int store_cursor_history(struct store_cursor *c, struct store_set_row *r);
+int store_cursor_export(struct store_cursor *c, struct store_rep_row *r);
+void store_cursor_close(struct store_cursor *c);
 
 #endif

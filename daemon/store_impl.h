@@ -24,6 +24,7 @@
 
 #define APP_ID 0x45434344       /* PRAGMA application_id: "ECCD" */
 #define BUSY_TIMEOUT_MS 5000
+#define STORE_CURSOR_CACHE_KIB "256"   /* a cursor's page cache */
 #define QUEUE_MIN 16
 #define QUEUE_MAX (1 << 20)
 #define RETRY_FIRST_S 0.05      /* pause after a failed commit, doubling ... */
@@ -47,7 +48,7 @@ enum wstmt {
 
 enum rstmt {
     R_PATIENT_LIST = 0, R_PATIENT_GET, R_SELECTED, R_RECENT, R_FIND_OPEN, R_OPEN_SET,
-    R_SET_STROKES, R_OPEN_SET_REJECTS, R_OPEN_SESSION_SUMS, R_HISTORY, R_EXPORT, R_COUNT
+    R_SET_STROKES, R_OPEN_SET_REJECTS, R_OPEN_SESSION_SUMS, R_COUNT
 };
 
 /* ---- the store ---------------------------------------------------------------------- */

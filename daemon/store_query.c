@@ -1,9 +1,10 @@
 /* store_query.c - the history's reads (see store.h): one read-only connection behind
- * rmu for the short ones, and cursors (each with its own connection) that stream history
- * and export row by row.
+ * rmu for the short ones, and cursors (each with its own connection, so no reader waits
+ * behind a long export) that stream history and export row by row.
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include "daemon/store_impl.h"
 #include "util/log.h"
@@ -51,20 +52,6 @@ static const struct sql rsql[R_COUNT] = {
                              " JOIN sets st ON st.id = r.set_id WHERE st.session_id = ?1"
                              " UNION ALL SELECT j.stroke FROM rejects j JOIN sets st"
                              " ON st.id = j.set_id WHERE st.session_id = ?1))"},
-    [R_HISTORY] = {"history",
-                   "SELECT s.id, s.started, s.ended, s.status = 'done', st.n, st.started,"
-                   " st.counted, st.rejected, st.in_band_share, st.pain,"
-                   " (SELECT count(*) FROM faults f WHERE f.session_id = s.id)"
-                   " FROM sessions s LEFT JOIN sets st ON st.session_id = s.id"
-                   " WHERE " OF_PATIENT " ORDER BY s.started, s.id, st.n"},
-    [R_EXPORT] = {"export",
-                  "SELECT s.patient_id, p.name, s.id, s.started, st.n, r.n, r.stroke, r.t,"
-                  " r.duration_s, r.travel_m, r.peak_n, r.mean_n, r.in_band_s,"
-                  " r.in_band_share, r.work_j, st.pain"
-                  " FROM reps r JOIN sets st ON st.id = r.set_id"
-                  " JOIN sessions s ON s.id = st.session_id"
-                  " LEFT JOIN patients p ON p.id = s.patient_id"
-                  " WHERE " OF_PATIENT " ORDER BY s.started, s.id, st.n, r.n"},
 };
 
 /* ---- the read connection ------------------------------------------------------------ */
@@ -316,31 +303,6 @@ static void history_row(sqlite3_stmt *st, struct store_set_row *r)
     r->faults = sqlite3_column_int(st, 10);
 }
 
-/* A read that ended early because the callback said so: -1 ECANCELED. */
-static int cancelled(struct store *s, enum rstmt i)
-{
-    r_end(s, i, SQLITE_DONE);
-    errno = ECANCELED;
-    return -1;
-}
-
-int store_history(struct store *s, long patient, double since,
-                  int (*row)(void *arg, const struct store_set_row *r), void *arg)
-{
-    sqlite3_stmt *st = r_begin(s, R_HISTORY);
-    struct store_set_row r;
-    int rc;
-
-    sqlite3_bind_int64(st, 1, patient);
-    sqlite3_bind_double(st, 2, since);
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        history_row(st, &r);
-        if (row(arg, &r) != 0)
-            return cancelled(s, R_HISTORY);
-    }
-    return r_end(s, R_HISTORY, rc);
-}
-
 static void export_row(sqlite3_stmt *st, struct store_rep_row *r)
 {
     r->patient_id = (long)sqlite3_column_int64(st, 0);
@@ -361,21 +323,178 @@ static void export_row(sqlite3_stmt *st, struct store_rep_row *r)
     r->pain = col_int(st, 15, -1);
 }
 
+/* ---- cursors --------------------------------------------------------------------------- */
+
+/* The streamed reads, in the order the indexes give (sessions_started, then each session's
+ * sets and each set's reps by number), so a row costs a step and nothing is sorted or
+ * held: CROSS JOIN keeps SQLite to that nesting. */
+static const struct sql csql[] = {
+    [STORE_CURSOR_HISTORY] = {"history",
+        "SELECT s.id, s.started, s.ended, s.status = 'done', st.n, st.started,"
+        " st.counted, st.rejected, st.in_band_share, st.pain,"
+        " (SELECT count(*) FROM faults f WHERE f.session_id = s.id)"
+        " FROM sessions s INDEXED BY sessions_started LEFT JOIN sets st ON st.session_id = s.id"
+        " WHERE " OF_PATIENT " ORDER BY s.started, s.id, st.n"},
+    [STORE_CURSOR_EXPORT] = {"export",
+        "SELECT s.patient_id, p.name, s.id, s.started, st.n, r.n, r.stroke, r.t,"
+        " r.duration_s, r.travel_m, r.peak_n, r.mean_n, r.in_band_s,"
+        " r.in_band_share, r.work_j, st.pain"
+        " FROM sessions s INDEXED BY sessions_started CROSS JOIN sets st CROSS JOIN reps r"
+        " LEFT JOIN patients p ON p.id = s.patient_id"
+        " WHERE st.session_id = s.id AND r.set_id = st.id AND " OF_PATIENT
+        " ORDER BY s.started, s.id, st.n, r.n"},
+};
+
+struct store_cursor {
+    struct store *s;            /* its path, its error count */
+    enum store_cursor_kind kind;
+    sqlite3 *db;                /* the cursor's own read-only connection */
+    sqlite3_stmt *st;
+    bool done;
+};
+
+static struct store_cursor *cursor_fail(struct store_cursor *c, const char *what)
+{
+    log_warn("%s: %s: %s", c->s->path, what, c->db ? sqlite3_errmsg(c->db) : "cannot open");
+    count_error(c->s);
+    store_cursor_close(c);
+    errno = EIO;
+    return NULL;
+}
+
+struct store_cursor *store_cursor_open(struct store *s, enum store_cursor_kind kind,
+                                       long patient, double since)
+{
+    struct store_cursor *c;
+
+    if (kind != STORE_CURSOR_HISTORY && kind != STORE_CURSOR_EXPORT) {
+        errno = EINVAL;
+        return NULL;
+    }
+    c = calloc(1, sizeof *c);
+    if (!c)
+        return NULL;
+    c->s = s;
+    c->kind = kind;
+    if (sqlite3_open_v2(s->path, &c->db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) !=
+        SQLITE_OK)
+        return cursor_fail(c, "cursor");
+    sqlite3_busy_timeout(c->db, BUSY_TIMEOUT_MS);
+    /* a small page cache: a cursor reads each page once, in order */
+    if (sqlite3_exec(c->db, "PRAGMA cache_size = -" STORE_CURSOR_CACHE_KIB, NULL, NULL, NULL) !=
+            SQLITE_OK ||
+        sqlite3_prepare_v2(c->db, csql[kind].text, -1, &c->st, NULL) != SQLITE_OK)
+        return cursor_fail(c, csql[kind].what);
+    sqlite3_bind_int64(c->st, 1, patient);
+    sqlite3_bind_double(c->st, 2, since);
+    return c;
+}
+
+/* Step the cursor: 1 with a row, 0 at the end, -1 EIO (logged). */
+static int cursor_step(struct store_cursor *c, enum store_cursor_kind kind)
+{
+    int rc;
+
+    if (c->kind != kind) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (c->done)
+        return 0;
+    rc = sqlite3_step(c->st);
+    if (rc == SQLITE_ROW)
+        return 1;
+    c->done = true;
+    sqlite3_reset(c->st);       /* ends the read transaction */
+    if (rc == SQLITE_DONE)
+        return 0;
+    log_warn("%s: %s: %s", c->s->path, csql[kind].what, sqlite3_errmsg(c->db));
+    count_error(c->s);
+    errno = EIO;
+    return -1;
+}
+
+int store_cursor_history(struct store_cursor *c, struct store_set_row *r)
+{
+    int rc = cursor_step(c, STORE_CURSOR_HISTORY);
+
+    if (rc == 1)
+        history_row(c->st, r);
+    return rc;
+}
+
+int store_cursor_export(struct store_cursor *c, struct store_rep_row *r)
+{
+    int rc = cursor_step(c, STORE_CURSOR_EXPORT);
+
+    if (rc == 1)
+        export_row(c->st, r);
+    return rc;
+}
+
+void store_cursor_close(struct store_cursor *c)
+{
+    if (!c)
+        return;
+    sqlite3_finalize(c->st);
+    sqlite3_close(c->db);
+    free(c);
+}
+
+/* The callback forms: one cursor read to its end, or until row says stop. */
+static int cursor_run(struct store *s, enum store_cursor_kind kind, long patient,
+                      double since, int (*each)(struct store_cursor *c, void *fn, void *arg),
+                      void *fn, void *arg)
+{
+    struct store_cursor *c = store_cursor_open(s, kind, patient, since);
+    int rc;
+
+    if (!c)
+        return -1;
+    while ((rc = each(c, fn, arg)) == 1)
+        ;
+    store_cursor_close(c);
+    if (rc == 2) {
+        errno = ECANCELED;
+        return -1;
+    }
+    return rc;
+}
+
+typedef int (*history_fn)(void *arg, const struct store_set_row *r);
+typedef int (*export_fn)(void *arg, const struct store_rep_row *r);
+
+/* One row to fn: 1 go on, 0 end, -1 error, 2 fn stopped it. */
+static int history_each(struct store_cursor *c, void *fn, void *arg)
+{
+    struct store_set_row r;
+    int rc = store_cursor_history(c, &r);
+
+    return rc == 1 && (*(history_fn *)fn)(arg, &r) != 0 ? 2 : rc;
+}
+
+static int export_each(struct store_cursor *c, void *fn, void *arg)
+{
+    struct store_rep_row r;
+    int rc = store_cursor_export(c, &r);
+
+    return rc == 1 && (*(export_fn *)fn)(arg, &r) != 0 ? 2 : rc;
+}
+
+int store_history(struct store *s, long patient, double since,
+                  int (*row)(void *arg, const struct store_set_row *r), void *arg)
+{
+    history_fn fn = row;
+
+    return cursor_run(s, STORE_CURSOR_HISTORY, patient, since, history_each, &fn, arg);
+}
+
 int store_export(struct store *s, long patient, double since,
                  int (*row)(void *arg, const struct store_rep_row *r), void *arg)
 {
-    sqlite3_stmt *st = r_begin(s, R_EXPORT);
-    struct store_rep_row r;
-    int rc;
+    export_fn fn = row;
 
-    sqlite3_bind_int64(st, 1, patient);
-    sqlite3_bind_double(st, 2, since);
-    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-        export_row(st, &r);
-        if (row(arg, &r) != 0)
-            return cancelled(s, R_EXPORT);
-    }
-    return r_end(s, R_EXPORT, rc);
+    return cursor_run(s, STORE_CURSOR_EXPORT, patient, since, export_each, &fn, arg);
 }
 
 void store_reader_close(struct store *s)

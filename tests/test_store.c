@@ -1260,6 +1260,75 @@ static void crash_child(const char *path)
     _exit(4);
 }
 
+/* A cursor streams the export a row at a time: the rows are the same as the callback
+ * form's, they are a snapshot (reps committed after its first step are not in it, while
+ * other reads and the writer go on), a cursor of the wrong kind is refused, and one closed
+ * half-way leaves nothing held (the store closes, the file checks). */
+TEST(cursors_stream_a_snapshot)
+{
+    struct tmp t;
+    struct store_rep_row r;
+    struct store_set_row h;
+    struct store_cursor *c, *half;
+    struct store_patient pl[4];
+    int n = 0, sets = 0, rc;
+
+    REQUIRE(tmp_make(&t));
+    struct store *s = open_db(t.db);
+    REQUIRE_OR_GOTO(s != NULL, out);
+    push_session_start(s, 0, T0);
+    push_set_start(s, 1, T0 + 1, false, 0);
+    for (int k = 1; k <= 10; k++)
+        push_rep(s, 1, k, T0 + 1 + k);
+    CHECK_INT(store_flush(s, WAIT_S), 0);
+
+    c = store_cursor_open(s, STORE_CURSOR_EXPORT, 0, 0);
+    half = store_cursor_open(s, STORE_CURSOR_EXPORT, 0, 0);
+    REQUIRE_OR_GOTO(c != NULL && half != NULL, close);
+    CHECK_INT(store_cursor_export(c, &r), 1);               /* the snapshot begins here */
+    CHECK_INT(r.rep, 1);
+    CHECK_INT(store_cursor_export(half, &r), 1);
+    for (int k = 11; k <= 15; k++)                          /* the writer goes on */
+        push_rep(s, 1, k, T0 + 1 + k);
+    CHECK_INT(store_flush(s, WAIT_S), 0);
+    CHECK_INT(store_patient_list(s, pl, 4), 1);             /* and so do other reads */
+    errno = 0;
+    CHECK_INT(store_cursor_history(c, &h), -1);             /* not what it was opened as */
+    CHECK_INT(errno, EINVAL);
+    n = 1;
+    while ((rc = store_cursor_export(c, &r)) == 1) {
+        n++;
+        CHECK_INT(r.rep, n);
+    }
+    CHECK_INT(rc, 0);
+    CHECK_INT(n, 10);                                       /* the snapshot's ten */
+    CHECK_INT(store_cursor_export(c, &r), 0);               /* and it stays ended */
+    store_cursor_close(c);
+    store_cursor_close(half);                               /* closed half-way */
+    store_cursor_close(NULL);
+
+    c = store_cursor_open(s, STORE_CURSOR_EXPORT, 0, 0);     /* a new one sees all 15 */
+    REQUIRE_OR_GOTO(c != NULL, close);
+    for (n = 0; store_cursor_export(c, &r) == 1; n++)
+        ;
+    CHECK_INT(n, 15);
+    store_cursor_close(c);
+    c = store_cursor_open(s, STORE_CURSOR_HISTORY, 0, 0);
+    REQUIRE_OR_GOTO(c != NULL, close);
+    while (store_cursor_history(c, &h) == 1)
+        sets++;
+    CHECK_INT(sets, 1);
+    store_cursor_close(c);
+    errno = 0;
+    CHECK(store_cursor_open(s, (enum store_cursor_kind)7, 0, 0) == NULL);
+    CHECK_INT(errno, EINVAL);
+close:
+    store_close(s);
+    check_integrity(t.db);
+out:
+    tmp_clean(&t);
+}
+
 TEST(crash_keeps_durable_events)
 {
     struct tmp t;
@@ -1295,5 +1364,6 @@ TESTS(T(open_creates_and_migrates), T(empty_file_is_migrated), T(reopen_keeps_da
       T(schema_1_file_is_migrated_and_its_open_set_read), T(faults_and_resets),
       T(events_without_session), T(calibrations), T(recent_sessions_ends),
       T(ring_full_drops_never_blocks), T(durable_sequence_and_on_durable_order),
-      T(close_drains_the_queue), T(failed_commit_is_retried), T(crash_keeps_durable_events));
+      T(close_drains_the_queue), T(failed_commit_is_retried), T(cursors_stream_a_snapshot),
+      T(crash_keeps_durable_events));
 TEST_MAIN("test_store")
