@@ -754,23 +754,40 @@ static int csv_record(FILE *out, const json_t *fields)
     return 0;
 }
 
-int ctlfmt_export_csv(FILE *out, const json_t *reply)
+int ctlfmt_export_csv_head(FILE *out, const json_t *columns)
 {
-    const json_t *cols = member(reply, "columns"), *rows = member(reply, "rows"), *v;
+    const json_t *v;
     size_t i;
 
-    if (!json_is_array(cols) || json_array_size(cols) == 0 || !json_is_array(rows))
+    if (!json_is_array(columns) || json_array_size(columns) == 0)
         return -1;
-    json_array_foreach(cols, i, v)
+    json_array_foreach(columns, i, v)
         if (!json_is_string(v))
             return -1;
+    return csv_record(out, columns) != 0 || ferror(out) ? -1 : 0;
+}
+
+int ctlfmt_export_csv_row(FILE *out, const json_t *row)
+{
+    if (!json_is_array(row))
+        return -1;
+    return csv_record(out, row) != 0 || ferror(out) ? -1 : 0;
+}
+
+int ctlfmt_export_csv(FILE *out, const json_t *reply)
+{
+    const json_t *rows = member(reply, "rows"), *v;
+    size_t i;
+
+    if (!json_is_array(rows))
+        return -1;
     json_array_foreach(rows, i, v)      /* check everything before writing anything */
         if (!json_is_array(v))
             return -1;
-    if (csv_record(out, cols) != 0)
+    if (ctlfmt_export_csv_head(out, member(reply, "columns")) != 0)
         return -1;
     json_array_foreach(rows, i, v)
-        if (csv_record(out, v) != 0)
+        if (ctlfmt_export_csv_row(out, v) != 0)
             return -1;
     return ferror(out) ? -1 : 0;
 }

@@ -39,6 +39,10 @@ int ctlfmt_patients(FILE *out, const json_t *reply);
  * null is an empty field; numbers are written in the shortest form that reads back as
  * the same double; true/false as such. */
 int ctlfmt_export_csv(FILE *out, const json_t *reply);
+/* The same a piece at a time, for a streamed export: the header row from the columns
+ * array, then each row array as it arrives. */
+int ctlfmt_export_csv_head(FILE *out, const json_t *columns);
+int ctlfmt_export_csv_row(FILE *out, const json_t *row);
 
 /* Any other successful reply: one line saying what happened ("start: ok, state now
  * set_running"; tare and calibrate: eccd's message; pain, patient-add, patient-select:

@@ -27,6 +27,7 @@
 
 #include "config/config.h"
 #include "client/ctlfmt.h"
+#include "client/rowscan.h"
 #include "proto/request.h"
 
 #ifndef ECC_VERSION
@@ -36,6 +37,7 @@
 #define DEFAULT_SOCKET "/run/eccd/eccd.sock"
 #define DEFAULT_TIMEOUT_S 5.0
 #define REPLY_MAX ((size_t)1 << 30)     /* a reply longer than 1 GiB is not a reply */
+#define PART_MAX ((size_t)1 << 20)      /* one row of a streamed export, or its head */
 
 enum { EX_OK = 0, EX_FAILED = 1, EX_USAGE = 2, EX_NOCONN = 3 };
 
@@ -699,26 +701,18 @@ static int conn_send(struct conn *c, const char *buf, size_t len)
     return 0;
 }
 
-/* Read until a whole line is buffered: 0 and its length (without the newline) in
- * *line_len; 1 when eccd closed the connection first; -1 with errno (ETIMEDOUT: nothing
- * for timeout_s; EMSGSIZE: longer than REPLY_MAX; EINTR: the watch was stopped). */
-static int conn_recv_line(struct conn *c, size_t *line_len)
+/* Read what eccd sent next into c->buf (growing it up to limit): 0, 1 when eccd closed the
+ * connection, -1 with errno (ETIMEDOUT: nothing for timeout_s; EMSGSIZE: the buffer would
+ * pass limit; EINTR: the watch was stopped). */
+static int conn_fill(struct conn *c, size_t limit)
 {
-    size_t scanned = 0;
-
     for (;;) {
-        char *nl = c->len ? memchr(c->buf + scanned, '\n', c->len - scanned) : NULL;
         ssize_t k;
 
-        if (nl) {
-            *line_len = (size_t)(nl - c->buf);
-            return 0;
-        }
-        scanned = c->len;
         if (c->cap - c->len < 4096) {
             size_t cap = c->cap ? c->cap * 2 : 65536;
             char *p;
-            if (cap > REPLY_MAX) {
+            if (cap > limit) {
                 errno = EMSGSIZE;
                 return -1;
             }
@@ -730,13 +724,44 @@ static int conn_recv_line(struct conn *c, size_t *line_len)
         if (wait_fd(c->fd, POLLIN, c->timeout_s) != 0)
             return -1;
         k = recv(c->fd, c->buf + c->len, c->cap - c->len, 0);
-        if (k > 0)
+        if (k > 0) {
             c->len += (size_t)k;
-        else if (k == 0)
+            return 0;
+        }
+        if (k == 0)
             return 1;
-        else if (errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK)
+        if (errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK)
             return -1;
     }
+}
+
+/* Read until a whole line is buffered: 0 and its length (without the newline) in
+ * *line_len; 1 when eccd closed the connection first; -1 with errno as conn_fill
+ * (EMSGSIZE: longer than REPLY_MAX). */
+static int conn_recv_line(struct conn *c, size_t *line_len)
+{
+    size_t scanned = 0;
+
+    for (;;) {
+        char *nl = c->len ? memchr(c->buf + scanned, '\n', c->len - scanned) : NULL;
+        int rc;
+
+        if (nl) {
+            *line_len = (size_t)(nl - c->buf);
+            return 0;
+        }
+        scanned = c->len;
+        if ((rc = conn_fill(c, REPLY_MAX)) != 0)
+            return rc;
+    }
+}
+
+/* Drop n bytes from the front of the buffer. */
+static void conn_drop(struct conn *c, size_t n)
+{
+    n = n <= c->len ? n : c->len;
+    memmove(c->buf, c->buf + n, c->len - n);
+    c->len -= n;
 }
 
 /* Drop the line just used (and its newline) from the buffer. */
@@ -773,6 +798,25 @@ static void say_connect_error(const struct conn *c, int err)
         fputs("eccctl: is eccd running? are you in its group?\n", stderr);
 }
 
+/* What conn_recv_line or conn_fill's failure rc means, said: EX_NOCONN (EX_OK when a watch
+ * was stopped). */
+static int say_read_error(const struct conn *c, int rc)
+{
+    if (rc < 0 && errno == EINTR && stop_flag)
+        return EX_OK;
+    if (rc > 0)
+        fprintf(stderr, "eccctl: eccd at %s closed the connection without a reply\n", c->path);
+    else if (errno == ETIMEDOUT)
+        fprintf(stderr, "eccctl: no reply from eccd at %s within %g s (is it stuck? "
+                "--timeout S waits longer)\n", c->path, c->timeout_s);
+    else if (errno == EMSGSIZE)
+        fprintf(stderr, "eccctl: eccd at %s sent a reply (or a row of one) longer than eccctl "
+                "takes\n", c->path);
+    else
+        fprintf(stderr, "eccctl: reading eccd's reply from %s: %s\n", c->path, strerror(errno));
+    return EX_NOCONN;
+}
+
 /* Send one request line and read the reply line. 0 with the reply at c->buf (length
  * *len), or EX_NOCONN after saying why (or EX_OK when a watch was stopped). */
 static int exchange(struct conn *c, const char *req, size_t reqlen, size_t *len)
@@ -794,20 +838,9 @@ static int exchange(struct conn *c, const char *req, size_t reqlen, size_t *len)
     rc = conn_recv_line(c, len);
     if (rc == 0)
         return 0;
-    if (rc < 0 && errno == EINTR && stop_flag)
-        return EX_OK;
-    if (rc > 0)
-        fprintf(stderr, "eccctl: eccd at %s closed the connection without a reply\n", c->path);
-    else if (errno == ETIMEDOUT)
-        fprintf(stderr, "eccctl: no reply from eccd at %s within %g s (is it stuck? "
-                "--timeout S waits longer)\n", c->path, c->timeout_s);
-    else if (errno == EMSGSIZE)
-        fprintf(stderr, "eccctl: eccd at %s sent a reply longer than %zu MiB\n", c->path,
-                REPLY_MAX >> 20);
-    else
-        fprintf(stderr, "eccctl: reading eccd's reply from %s: %s\n", c->path, strerror(errno));
-    return EX_NOCONN;
+    return say_read_error(c, rc);
 }
+
 
 /* ---- replies and output -------------------------------------------------------------- */
 
@@ -896,10 +929,10 @@ static void partial_file_guard(const char *path)
     sigaction(SIGTERM, &sa, NULL);
 }
 
-/* export -o FILE: write into a temporary file beside FILE, then rename it over FILE, so
- * FILE is either the whole export or untouched (also when eccctl is interrupted). */
-static int emit_to_file(const struct opts *o, const char *path, const char *line, size_t len,
-                        const json_t *reply)
+/* export -o FILE: write (through write(arg, f)) into a temporary file beside FILE, then
+ * rename it over FILE, so FILE is either the whole export or untouched (also when eccctl
+ * is interrupted, or the export comes cut short). */
+static int emit_to_file(const char *path, int (*write)(void *arg, FILE *f), void *arg)
 {
     const char *slash = strrchr(path, '/');
     size_t dirlen = slash ? (size_t)(slash - path) + 1 : 0;
@@ -931,7 +964,7 @@ static int emit_to_file(const struct opts *o, const char *path, const char *line
         close(fd);
         rc = EX_FAILED;
     } else {
-        rc = emit(o, line, len, reply, f);
+        rc = write(arg, f);
         errno = 0;
         if (fflush(f) != 0 || ferror(f) || fsync(fileno(f)) != 0)
             err = errno ? errno : EIO;
@@ -949,6 +982,163 @@ static int emit_to_file(const struct opts *o, const char *path, const char *line
     partial_file_guard(NULL);
     free(tmp);
     return rc;
+}
+
+/* ---- a streamed export --------------------------------------------------------------- */
+
+/* The head of a streamed reply as a reply object: buf[0..n) is "{...," (or "{"). */
+static json_t *parse_head(const struct conn *c, size_t n)
+{
+    char *text = malloc(n + 2);
+    json_t *head;
+
+    if (!text)
+        return NULL;
+    memcpy(text, c->buf, n);
+    if (n > 1 && text[n - 1] == ',')
+        n--;
+    text[n] = '}';
+    head = parse_reply(text, n + 1, c->path);
+    free(text);
+    return head;
+}
+
+/* The closing members ",...}" (or "}" from an eccd that did not stream): EX_OK when the
+ * export is whole and holds the rows counted, else EX_FAILED after saying why. */
+static int check_tail(const struct conn *c, size_t n, long rows)
+{
+    json_error_t jerr;
+    json_t *tail = NULL, *count, *complete;
+    int rc = EX_OK;
+
+    if (n >= 2 && c->buf[0] == ',') {
+        char *text = malloc(n + 1);
+        if (text) {
+            text[0] = '{';
+            memcpy(text + 1, c->buf + 1, n - 1);
+            tail = json_loadb(text, n, 0, &jerr);
+            free(text);
+        }
+    } else if (n == 1 && c->buf[0] == '}') {
+        return EX_OK;                   /* an eccd that built the reply whole */
+    }
+    count = json_object_get(tail, "count");
+    complete = json_object_get(tail, "complete");
+    if (!json_is_object(tail)) {
+        fprintf(stderr, "eccctl: the end of eccd's export reply is not JSON\n");
+        rc = EX_NOCONN;
+    } else if (json_is_false(complete)) {
+        ctlfmt_error(stderr, tail);
+        fprintf(stderr, "eccctl: the export is cut short after %ld rows\n", rows);
+        rc = EX_FAILED;
+    } else if (json_is_integer(count) && json_integer_value(count) != rows) {
+        fprintf(stderr, "eccctl: eccd counted %" JSON_INTEGER_FORMAT " rows, eccctl got %ld\n",
+                json_integer_value(count), rows);
+        rc = EX_FAILED;
+    }
+    json_decref(tail);
+    return rc;
+}
+
+/* One part of a streamed export to out: CSV (the head's columns, then a row each), or with
+ * --json the bytes as they came. -1 after saying why it cannot be used. */
+static int export_part(const struct opts *o, const struct conn *c, enum rowscan_part p,
+                       size_t start, size_t end, FILE *out)
+{
+    json_t *j = NULL;
+    int rc = 0;
+
+    if (o->json) {
+        fwrite(c->buf, 1, end, out);
+        return ferror(out) ? -1 : 0;
+    }
+    if (p == ROWSCAN_HEAD) {
+        j = parse_head(c, start);
+        rc = !j || ctlfmt_export_csv_head(out, json_object_get(j, "columns")) != 0 ? -1 : 0;
+    } else if (p == ROWSCAN_ELEMENT) {
+        j = json_loadb(c->buf + start, end - start, 0, NULL);
+        rc = ctlfmt_export_csv_row(out, j);
+    }
+    if (rc != 0 && !ferror(out))
+        fprintf(stderr, "eccctl: eccd's export reply %s is not what eccctl reads\n",
+                p == ROWSCAN_HEAD ? "head" : "row");
+    json_decref(j);
+    return rc;
+}
+
+/* A plain reply where an export was expected: an error (or a refusal), said and rendered. */
+static int export_plain(const struct opts *o, const struct conn *c, size_t len, FILE *out)
+{
+    json_t *reply = parse_reply(c->buf, len, c->path);
+    int rc = reply ? emit(o, c->buf, len, reply, out) : EX_NOCONN;
+
+    json_decref(reply);
+    return rc;
+}
+
+/* Read a streamed export and write it to out a row at a time: eccctl holds one row, not
+ * the export (docs/socket.md). */
+static int export_stream(const struct opts *o, struct conn *c, FILE *out)
+{
+    struct rowscan rs;
+    size_t start, end;
+    long rows = 0;
+    int rc;
+
+    rowscan_init(&rs, "rows");
+    for (;;) {
+        enum rowscan_part p = rowscan_next(&rs, c->buf, c->len, &start, &end);
+
+        switch (p) {
+        case ROWSCAN_MORE:
+            if ((rc = conn_fill(c, PART_MAX)) != 0)
+                return say_read_error(c, rc);
+            continue;
+        case ROWSCAN_LINE:
+            return export_plain(o, c, end, out);
+        case ROWSCAN_ERROR:
+            fprintf(stderr, "eccctl: eccd at %s sent an export reply eccctl cannot split\n",
+                    c->path);
+            return EX_NOCONN;
+        case ROWSCAN_TAIL:
+            if (o->json && (fwrite(c->buf, 1, end, out) != end || putc('\n', out) == EOF))
+                return EX_FAILED;
+            return check_tail(c, end, rows);
+        default:
+            if (export_part(o, c, p, start, end, out) != 0)
+                return ferror(out) ? EX_FAILED : EX_NOCONN;
+            rows += p == ROWSCAN_ELEMENT;
+            conn_drop(c, end);
+        }
+    }
+}
+
+struct export_job {
+    const struct opts *o;
+    struct conn *c;
+};
+
+static int export_write(void *arg, FILE *f)
+{
+    struct export_job *e = arg;
+
+    return export_stream(e->o, e->c, f);
+}
+
+/* export: send the request (a refusal that closed the connection is still read), then
+ * the reply a row at a time to standard output or to -o FILE. */
+static int export(const struct opts *o, const struct command *cmd, struct conn *c,
+                  const char *req, size_t reqlen)
+{
+    struct export_job e = {.o = o, .c = c};
+
+    if (conn_send(c, req, reqlen) != 0 && errno != EPIPE && errno != ECONNRESET) {
+        fprintf(stderr, "eccctl: cannot send to eccd at %s: %s\n", c->path,
+                errno == ETIMEDOUT ? "it does not read" : strerror(errno));
+        return EX_NOCONN;
+    }
+    return cmd->out_path ? emit_to_file(cmd->out_path, export_write, &e)
+                         : export_stream(o, c, stdout);
 }
 
 /* status --watch: one connection, a status request every watch_s seconds until Ctrl-C. */
@@ -1062,11 +1252,11 @@ int main(int argc, char **argv)
     }
     if (cmd.watch_s > 0.0) {
         rc = watch(&o, &cmd, &c, req, reqlen);
+    } else if (!cmd.raw && strcmp(cmd.name, "export") == 0) {
+        rc = export(&o, &cmd, &c, req, reqlen);
     } else if ((rc = exchange(&c, req, reqlen, &len)) == 0) {
         if (!(reply = parse_reply(c.buf, len, c.path)))
             rc = EX_NOCONN;
-        else if (cmd.out_path)
-            rc = emit_to_file(&o, cmd.out_path, c.buf, len, reply);
         else
             rc = emit(&o, c.buf, len, reply, stdout);
         json_decref(reply);

@@ -3,7 +3,8 @@
  * One thread polls the wake pipe (ctlsock_close writes a byte to it), the listener and
  * every client. Each client has a fixed input buffer of REQ_LINE_MAX bytes, so a line that
  * fills it without a newline is too long by construction; replies go into an output
- * buffer that grows up to CTLSOCK_OUT_MAX and shrinks again once it has been sent. Every
+ * buffer that grows up to CTLSOCK_OUT_MAX and shrinks again once it has been sent; a
+ * streamed reply is read into it a part at a time (pump) as the client drains it. Every
  * socket is non-blocking and written with MSG_NOSIGNAL: no peer can stall the thread or
  * raise SIGPIPE.
  */
@@ -50,6 +51,8 @@ struct client {
     char in[REQ_LINE_MAX];
     char *out;                      /* out[outoff..outlen) waits to be sent */
     size_t outoff, outlen, outcap;
+    struct ctlsock_stream stream;   /* the rest of the reply being sent, while streaming */
+    bool streaming;
     double t_heard;                 /* s: connected, or the latest byte from it */
     double t_moved;                 /* s: its replies last moved (or began to wait) */
 };
@@ -66,7 +69,8 @@ struct ctlsock {
     double idle_s, stall_s;
     double (*now)(void *arg);
     void *now_arg;
-    char *(*handle)(void *arg, const char *line, size_t len, const struct ctlsock_peer *peer);
+    char *(*handle)(void *arg, const char *line, size_t len, const struct ctlsock_peer *peer,
+                    struct ctlsock_stream *stream);
     void *arg;
     struct client **cl;             /* max + 1 slots, NULL when free */
     struct pollfd *pfd;             /* wake pipe, listener, then one per slot */
@@ -304,10 +308,20 @@ static void turn_away(int fd, const char *code, const char *msg)
     close(fd);
 }
 
+/* The streamed reply is over (complete, failed or abandoned): let its source go. */
+static void stream_end(struct client *c)
+{
+    if (c->streaming && c->stream.close)
+        c->stream.close(c->stream.arg);
+    c->streaming = false;
+    c->stream = (struct ctlsock_stream){0};
+}
+
 static void drop_client(struct ctlsock *s, int i)
 {
     struct client *c = s->cl[i];
 
+    stream_end(c);
     close(c->fd);
     free(c->out);
     free(c);
@@ -360,28 +374,48 @@ static int out_room(struct client *c, size_t n)
     return 0;
 }
 
-/* Queue one reply line (a newline is added); -1 when the client must go. */
-static int queue(struct ctlsock *s, struct client *c, const char *line, size_t n)
+/* Keep the largest amount of unsent replies any client has held (ctlsock_stats). */
+static void out_note(struct ctlsock *s, const struct client *c)
 {
-    int rc = out_room(c, n + 1);
+    long n = (long)(c->outlen - c->outoff);
+
+    pthread_mutex_lock(&s->lock);
+    if (n > s->st.out_peak)
+        s->st.out_peak = n;
+    pthread_mutex_unlock(&s->lock);
+}
+
+/* Queue n bytes of replies, and a newline when nl; -1 when the client must go. */
+static int queue_bytes(struct ctlsock *s, struct client *c, const char *line, size_t n,
+                       bool nl)
+{
+    int rc = out_room(c, n + nl);
 
     if (rc < 0) {                   /* full: the peer may have read some since */
         if (flush_out(s, c) < 0)
             return -1;
-        rc = out_room(c, n + 1);
+        rc = out_room(c, n + nl);
     }
     if (rc < 0) {
         log_warn("control socket: dropping client pid %ld uid %ld: %zu bytes of replies "
-                 "unread", (long)c->peer.pid, (long)c->peer.uid, c->outlen - c->outoff + n + 1);
+                 "unread", (long)c->peer.pid, (long)c->peer.uid, c->outlen - c->outoff + n + nl);
         count(s, &s->st.dropped, 0);
         return -1;
     }
     if (c->outoff == c->outlen)
         c->t_moved = sock_now(s);   /* the stall clock starts when replies begin to wait */
     memcpy(c->out + c->outlen, line, n);
-    c->out[c->outlen + n] = '\n';
-    c->outlen += n + 1;
+    c->outlen += n;
+    if (nl)
+        c->out[c->outlen++] = '\n';
+    out_note(s, c);
     return 0;
+}
+
+/* Queue one reply line (a newline is added); -1 when the client must go. */
+static int queue(struct ctlsock *s, struct client *c, const char *line, size_t n)
+{
+    return queue_bytes(s, c, line, n, true);
 }
 
 static int queue_error(struct ctlsock *s, struct client *c, const char *code, const char *msg)
@@ -400,14 +434,17 @@ static int handle_line(struct ctlsock *s, struct client *c, char *line, size_t l
 
     line[len] = '\0';
     count(s, &s->st.requests, 0);
-    reply = s->handle(s->arg, line, len, &c->peer);
+    c->stream = (struct ctlsock_stream){0};
+    reply = s->handle(s->arg, line, len, &c->peer, &c->stream);
+    c->streaming = c->stream.read != NULL;
     if (!reply || strchr(reply, '\n')) {
         log_error("control socket: the request handler gave %s", reply ? "a reply with a "
                   "newline in it" : "no reply");
         free(reply);
+        stream_end(c);
         return queue_error(s, c, "internal", "eccd could not answer this request");
     }
-    rc = queue(s, c, reply, strlen(reply));
+    rc = queue_bytes(s, c, reply, strlen(reply), !c->streaming);
     free(reply);
     if (c->peer.reserved)
         c->eof = true;              /* one request in the reserve slot: closed once sent */
@@ -425,13 +462,22 @@ static int too_long(struct ctlsock *s, struct client *c)
     return queue_error(s, c, "too_long", msg);
 }
 
-/* Handle every complete line in c->in, keep the partial one; -1 when the client must go. */
+/* Whether to take c's next request now: not after EOF (or the reserve slot's one request),
+ * not while a reply streams (the next waits its turn), not while more than
+ * CTLSOCK_OUT_HIGH of replies wait unread (the next wait in c->in, then in the kernel). */
+static bool lines_wanted(const struct client *c)
+{
+    return !c->eof && !c->streaming && c->outlen - c->outoff <= CTLSOCK_OUT_HIGH;
+}
+
+/* Handle the complete lines in c->in while lines_wanted, keep the rest; -1 when the client
+ * must go. */
 static int split_lines(struct ctlsock *s, struct client *c)
 {
     size_t start = 0;
     char *nl;
 
-    while (!c->eof && (nl = memchr(c->in + start, '\n', c->inlen - start)) != NULL) {
+    while (lines_wanted(c) && (nl = memchr(c->in + start, '\n', c->inlen - start)) != NULL) {
         size_t end = (size_t)(nl - c->in);
         if (c->skipping)
             c->skipping = false;
@@ -439,7 +485,8 @@ static int split_lines(struct ctlsock *s, struct client *c)
             return -1;
         start = end + 1;
     }
-    if (!c->skipping && c->inlen - start == sizeof c->in) {
+    if (!c->skipping && c->inlen - start == sizeof c->in &&
+        !memchr(c->in + start, '\n', c->inlen - start)) {
         c->skipping = true;
         if (too_long(s, c) < 0)
             return -1;
@@ -453,7 +500,11 @@ static int split_lines(struct ctlsock *s, struct client *c)
 
 static int read_in(struct ctlsock *s, struct client *c)
 {
-    ssize_t n = recv(c->fd, c->in + c->inlen, sizeof c->in - c->inlen, MSG_DONTWAIT);
+    ssize_t n;
+
+    if (c->inlen == sizeof c->in)   /* full of requests that waited: those first */
+        return split_lines(s, c);
+    n = recv(c->fd, c->in + c->inlen, sizeof c->in - c->inlen, MSG_DONTWAIT);
 
     if (n < 0)
         return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? 0 : -1;
@@ -473,19 +524,50 @@ static int read_in(struct ctlsock *s, struct client *c)
     return rc;
 }
 
+/* The next part of a streamed reply, once the client has taken all but CTLSOCK_CHUNK of
+ * what waits; at its end the newline, then the requests that waited. -1: drop c. */
+static int pump(struct ctlsock *s, struct client *c)
+{
+    ssize_t n;
+
+    if (!c->streaming || c->outlen - c->outoff >= CTLSOCK_CHUNK)
+        return 0;
+    if (out_room(c, CTLSOCK_CHUNK + 1) < 0)
+        return -1;
+    if (c->outoff == c->outlen)
+        c->t_moved = sock_now(s);
+    n = c->stream.read(c->stream.arg, c->out + c->outlen, CTLSOCK_CHUNK);
+    if (n < 0 || (size_t)n > CTLSOCK_CHUNK) {
+        log_error("control socket: a streamed reply to pid %ld failed; dropping the client",
+                  (long)c->peer.pid);
+        return -1;
+    }
+    c->outlen += (size_t)n;
+    if (n == 0) {
+        c->out[c->outlen++] = '\n';
+        stream_end(c);
+    }
+    out_note(s, c);
+    return 0;
+}
+
 /* A client's poll events: read, send; close it when it is done or broken. */
 static void serve_client(struct ctlsock *s, int i, short revents)
 {
     struct client *c = s->cl[i];
     int rc = 0;
 
-    if (!c->eof && (revents & (POLLIN | POLLHUP | POLLERR)))
+    if (lines_wanted(c) && (revents & (POLLIN | POLLHUP | POLLERR)))
         rc = read_in(s, c);
+    if (rc == 0)
+        rc = pump(s, c);
     if (rc == 0 && c->outoff < c->outlen)
         rc = flush_out(s, c);
     else if (rc == 0 && (revents & (POLLHUP | POLLERR)) && c->eof)
         rc = -1;
-    if (rc < 0 || (c->eof && c->outoff == c->outlen))
+    if (rc == 0 && c->inlen && lines_wanted(c))
+        rc = split_lines(s, c);         /* requests that waited for the replies to move */
+    if (rc < 0 || (c->eof && c->outoff == c->outlen && !c->streaming))
         drop_client(s, i);
 }
 
@@ -610,9 +692,9 @@ static void set_events(struct ctlsock *s, bool paused)
     for (int i = 0; i <= s->max; i++) {
         struct client *c = s->cl[i];
         s->pfd[2 + i] = (struct pollfd){.fd = c ? c->fd : -1};
-        if (c && !c->eof)
+        if (c && lines_wanted(c))
             s->pfd[2 + i].events |= POLLIN;
-        if (c && c->outoff < c->outlen)
+        if (c && (c->outoff < c->outlen || c->streaming))
             s->pfd[2 + i].events |= POLLOUT;
     }
 }
@@ -622,7 +704,7 @@ static double client_deadline(const struct ctlsock *s, const struct client *c, b
 {
     double idle = c->peer.reserved ? RESERVE_IDLE_S : s->idle_s;
 
-    *stalled = c->outoff < c->outlen;
+    *stalled = c->outoff < c->outlen || c->streaming;
     if (*stalled)
         return s->stall_s > 0.0 ? c->t_moved + s->stall_s : INFINITY;
     return idle > 0.0 && !c->eof ? c->t_heard + idle : INFINITY;

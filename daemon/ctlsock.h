@@ -12,9 +12,17 @@
  * judged the file's mode; before Linux 4.13, getgrouplist() of its user); anyone else
  * (who would need the file's mode loosened to get this far) gets a "permission" error
  * reply and is disconnected.
+ * Streamed replies: a reply of any length (history, export) is not built whole. The handler
+ * returns its beginning and a struct ctlsock_stream; ctlsock reads the rest from it a part
+ * of at most CTLSOCK_CHUNK bytes at a time, each only once the client has taken all but
+ * CTLSOCK_CHUNK of what waits, and ends the line with the newline. Other clients are served
+ * between the parts. The client's next requests wait until the streamed reply is complete.
+ * Memory: a client holds at most CTLSOCK_OUT_HIGH + one reply (at most CTLSOCK_OUT_MAX)
+ * of unsent replies: past CTLSOCK_OUT_HIGH its requests are not read (they wait in the
+ * kernel) until it reads its replies.
  * Robustness: a line longer than REQ_LINE_MAX gets a "too_long" reply and is skipped up
- * to its newline; a client that stops reading is dropped once CTLSOCK_OUT_MAX bytes of
- * replies wait for it, or once its replies have not moved for stall_s; a client that
+ * to its newline; a reply longer than CTLSOCK_OUT_MAX that does not stream drops the
+ * client; a client whose replies have not moved for stall_s is dropped; a client that
  * sends nothing for idle_s is dropped; at most max_clients at once and per_user of them
  * from one uid. Past those, one more connection is taken into a reserve slot: the handler
  * sees peer->reserved, answers its first request (eccd answers status there and nothing
@@ -35,13 +43,28 @@
 #include <sys/types.h>
 
 #define CTLSOCK_CLIENTS_DEFAULT 8
-#define CTLSOCK_OUT_MAX (32u << 20)     /* bytes of unsent replies per client */
+#define CTLSOCK_OUT_MAX (1u << 20)      /* bytes of one reply (a longer one streams) */
+#define CTLSOCK_OUT_HIGH (64u << 10)    /* more than this unsent: the client's further
+                                           requests wait in the kernel until it reads */
+#define CTLSOCK_CHUNK (32u << 10)       /* a streamed reply is read in parts of this */
 
 struct ctlsock_peer {
     pid_t pid;
     uid_t uid;
     gid_t gid;
     bool reserved;              /* in the reserve slot: one request, then closed */
+};
+
+/* The rest of a streamed reply (see above). */
+struct ctlsock_stream {
+    /* The reply's next part (no newline) into buf, at most size bytes: its length (> 0),
+     * 0 once the reply is complete, -1 when it cannot go on (the client is dropped). On the
+     * server thread. */
+    ssize_t (*read)(void *arg, char *buf, size_t size);
+    /* Called exactly once, on the server thread: after read gave 0 or -1, when the client
+     * goes, or from ctlsock_close. It frees what arg holds. */
+    void (*close)(void *arg);
+    void *arg;
 };
 
 struct ctlsock_params {
@@ -60,8 +83,11 @@ struct ctlsock_params {
     /* On the server thread, for each request line (NUL-terminated, no newline; len counts
      * up to the newline, so a NUL inside shows as len > strlen(line)): returns the reply
      * line (no newline) in malloc'd memory that ctlsock frees; NULL, or a reply with a
-     * newline in it: ctlsock replies "internal". It must not call ctlsock_close. */
-    char *(*handle)(void *arg, const char *line, size_t len, const struct ctlsock_peer *peer);
+     * newline in it: ctlsock replies "internal". To stream a long reply, it fills *stream
+     * (zeroed before the call) and returns the reply's beginning. It must not call
+     * ctlsock_close. */
+    char *(*handle)(void *arg, const char *line, size_t len, const struct ctlsock_peer *peer,
+                    struct ctlsock_stream *stream);
     void *arg;
 };
 
@@ -84,6 +110,7 @@ struct ctlsock_stats {
     long dropped_share;         /* ... of them: over their user's share (turned away) */
     long reserved;              /* connections served in the reserve slot */
     long bytes_in;              /* bytes read from clients and handled (lines split off) */
+    long out_peak;              /* the most bytes of replies one client has had waiting */
     int clients;                /* connected now */
 };
 void ctlsock_stats(struct ctlsock *s, struct ctlsock_stats *st);

@@ -14,6 +14,8 @@
 #include <time.h>
 
 #include "controller/event.h"
+#include "daemon/histstream.h"
+#include "daemon/reply.h"
 #include "proto/request.h"
 #include "util/log.h"
 
@@ -426,61 +428,6 @@ static bool snapshot_after_next_tick(struct service *s, struct snapshot *out)
     return out->valid && out->ticks != seen;
 }
 
-/* ---- replies ------------------------------------------------------------------------ */
-
-static char *reply_error(const struct req *r, const char *code, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static char *reply_error(const struct req *r, const char *code, const char *fmt, ...)
-{
-    char msg[1024], *buf = malloc(REQ_LINE_MAX);
-    va_list ap;
-
-    if (!buf)
-        return NULL;
-    va_start(ap, fmt);
-    vsnprintf(msg, sizeof msg, fmt, ap);
-    va_end(ap);
-    req_reply_error(buf, REQ_LINE_MAX, r, code, msg);
-    return buf;
-}
-
-static json_t *reply_ok(const struct req *r)
-{
-    json_t *o = json_pack("{s:i, s:b, s:s}", "v", REQ_VERSION, "ok", 1, "cmd", req_cmd_name(r->cmd));
-
-    if (o && r->tag[0])
-        json_object_set_new(o, "tag", json_string(r->tag));
-    return o;
-}
-
-static char *reply_dump(json_t *o)
-{
-    /* 7 significant digits: figures as measured, not float noise (1.93, not
-     * 1.9299999999999626); wall times go out as ISO strings. */
-    char *line = o ? json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(7)) : NULL;
-
-    json_decref(o);
-    return line;
-}
-
-static json_t *num_or_null(double v)
-{
-    return isfinite(v) ? json_real(v) : json_null();
-}
-
-static json_t *iso_time(double wall)
-{
-    char buf[32];
-    time_t t = (time_t)floor(wall);
-    struct tm tm;
-
-    if (!isfinite(wall) || !gmtime_r(&t, &tm))
-        return json_null();
-    strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return json_string(buf);
-}
-
 /* ---- status ------------------------------------------------------------------------- */
 
 static const char *patient_name(struct service *s, long id)
@@ -572,9 +519,9 @@ static json_t *status_body(struct service *s, const struct snapshot *sn)
                                       sn->cal.pending, "tares", (json_int_t)sn->cal.tares,
                                       "spans", (json_int_t)sn->cal.spans,
                                       "refused_spans", (json_int_t)sn->cal.refused_spans,
-                                      "scale", num_or_null(sn->cal.scale),
+                                      "scale", reply_num(sn->cal.scale),
                                       "refused_scale",
-                                      num_or_null(sn->cal.last_error == ERANGE
+                                      reply_num(sn->cal.last_error == ERANGE
                                                        ? sn->cal.refused_scale : NAN)));
     if (st->wall > 0.0)
         json_object_set_new(o, "uptime_s", json_real(st->wall - s->started_wall));
@@ -738,10 +685,10 @@ static char *do_calibration(struct service *s, const struct req *r)
 static json_t *patient_json(const struct store_patient *p, bool selected)
 {
     return json_pack("{s:I, s:s, s:o, s:o, s:o, s:o, s:b}", "id", (json_int_t)p->id,
-                     "name", p->name, "force_low", num_or_null(p->force_low),
-                     "force_high", num_or_null(p->force_high),
-                     "speed_max", num_or_null(p->speed_max),
-                     "force_abort", num_or_null(p->force_abort), "selected", selected);
+                     "name", p->name, "force_low", reply_num(p->force_low),
+                     "force_high", reply_num(p->force_high),
+                     "speed_max", reply_num(p->speed_max),
+                     "force_abort", reply_num(p->force_abort), "selected", selected);
 }
 
 static long current_patient(struct service *s)
@@ -840,83 +787,27 @@ static char *do_pain(struct service *s, const struct req *r)
     return reply_dump(o);
 }
 
-struct history_ctx {
-    json_t *sessions, *cur;     /* the array, and the session being filled */
-    long cur_id;
-    double today;               /* UTC s, start of the protocol day */
-};
-
-static int history_row(void *arg, const struct store_set_row *row)
-{
-    struct history_ctx *h = arg;
-    const char *status = row->session_done ? "done"
-                       : row->session_started >= h->today ? "open" : "interrupted";
-
-    if (row->session_id != h->cur_id) {
-        h->cur = json_pack("{s:I, s:o, s:o, s:s, s:i, s:[]}", "id", (json_int_t)row->session_id,
-                           "started", iso_time(row->session_started),
-                           "ended", iso_time(row->session_ended), "status", status,
-                           "faults", row->faults, "sets");
-        if (!h->cur)
-            return -1;
-        json_array_append_new(h->sessions, h->cur);
-        h->cur_id = row->session_id;
-    }
-    if (row->set > 0)
-        json_array_append_new(json_object_get(h->cur, "sets"),
-            json_pack("{s:i, s:i, s:i, s:o, s:o}", "set", row->set, "counted", row->counted,
-                      "rejected", row->rejected, "in_band", num_or_null(row->in_band_share),
-                      "pain", row->pain >= 0 ? json_integer(row->pain) : json_null()));
-    return 0;
-}
-
-static char *do_history(struct service *s, const struct req *r)
+/* history and export stream their replies (daemon/histstream.c): a history of any size
+ * costs a cursor and a part of the reply at a time. */
+static char *do_history(struct service *s, const struct req *r, struct ctlsock_stream *out)
 {
     struct snapshot sn;
     double wall = snapshot_read(s, &sn) ? sn.st.wall : (double)time(NULL);
-    struct history_ctx h = {.sessions = json_array(), .cur_id = -1,
-                            .today = day_start_wall(s->cfg, wall, sn.utc_offset_s)};
-    json_t *o;
+    double today = day_start_wall(s->cfg, wall, sn.utc_offset_s);
+    char *head = histstream_history(s->store, r, current_patient(s), wall - r->days * DAY_S,
+                                    today, out);
 
-    if (store_history(s->store, current_patient(s), wall - r->days * DAY_S, history_row, &h) < 0) {
-        json_decref(h.sessions);
-        return reply_error(r, "internal", "cannot read the history");
-    }
-    o = reply_ok(r);
-    json_object_set_new(o, "days", json_integer(r->days));
-    json_object_set_new(o, "sessions", h.sessions);
-    return reply_dump(o);
+    return head ? head : reply_error(r, "internal", "cannot read the history");
 }
 
-static int export_row(void *arg, const struct store_rep_row *x)
-{
-    json_t *rows = arg;
-
-    return json_array_append_new(rows, json_pack(
-        "[s, I, o, i, i, i, o, f, f, f, f, f, f, f, o]", x->patient, (json_int_t)x->session_id,
-        iso_time(x->session_started), x->set, x->rep, x->stroke, iso_time(x->t), x->duration_s,
-        x->travel_m, x->peak_n, x->mean_n, x->in_band_s, x->in_band_share, x->work_j,
-        x->pain >= 0 ? json_integer(x->pain) : json_null()));
-}
-
-static char *do_export(struct service *s, const struct req *r)
+static char *do_export(struct service *s, const struct req *r, struct ctlsock_stream *out)
 {
     struct snapshot sn;
     double wall = snapshot_read(s, &sn) ? sn.st.wall : (double)time(NULL);
-    json_t *rows = json_array(), *o;
-    double since = r->days > 0 ? wall - r->days * DAY_S : 0.0;
+    char *head = histstream_export(s->store, r, r->days > 0 ? wall - r->days * DAY_S : 0.0,
+                                   out);     /* every patient */
 
-    if (store_export(s->store, 0, since, export_row, rows) < 0) {     /* every patient */
-        json_decref(rows);
-        return reply_error(r, "internal", "cannot read the history");
-    }
-    o = reply_ok(r);
-    json_object_set_new(o, "columns", json_pack(
-        "[s,s,s,s,s,s,s,s,s,s,s,s,s,s,s]", "patient", "session", "session_started", "set", "rep",
-        "stroke", "time", "duration_s", "travel_m", "peak_n", "mean_n", "in_band_s",
-        "in_band_share", "work_j", "pain"));
-    json_object_set_new(o, "rows", rows);
-    return reply_dump(o);
+    return head ? head : reply_error(r, "internal", "cannot read the history");
 }
 
 /* ---- dispatch ------------------------------------------------------------------------ */
@@ -927,7 +818,7 @@ static bool needs_store(enum req_cmd c)
            c == REQ_PATIENT_SELECT || c == REQ_HISTORY || c == REQ_EXPORT;
 }
 
-static char *dispatch(struct service *s, const struct req *r)
+static char *dispatch(struct service *s, const struct req *r, struct ctlsock_stream *out)
 {
     if (needs_store(r->cmd) && !s->store)
         return reply_error(r, "unavailable", "eccd keeps no history: set [history] path in "
@@ -944,14 +835,15 @@ static char *dispatch(struct service *s, const struct req *r)
     case REQ_PATIENT_LIST: return do_patient_list(s, r);
     case REQ_PATIENT_ADD: return do_patient_add(s, r);
     case REQ_PATIENT_SELECT: return do_patient_select(s, r);
-    case REQ_HISTORY: return do_history(s, r);
-    case REQ_EXPORT: return do_export(s, r);
+    case REQ_HISTORY: return do_history(s, r, out);
+    case REQ_EXPORT: return do_export(s, r, out);
     case REQ_CMD_COUNT: break;
     }
     return reply_error(r, "unknown_command", "unknown command");
 }
 
-char *service_handle(void *arg, const char *line, size_t len, const struct ctlsock_peer *peer)
+char *service_handle(void *arg, const char *line, size_t len, const struct ctlsock_peer *peer,
+                     struct ctlsock_stream *stream)
 {
     struct service *s = arg;
     struct req r;
@@ -966,5 +858,5 @@ char *service_handle(void *arg, const char *line, size_t len, const struct ctlso
         return reply_error(&r, "busy", "eccd is serving as many clients as it may "
                            "(server.max_clients, server.clients_per_user); only status is "
                            "answered on this connection: try again later");
-    return dispatch(s, &r);
+    return dispatch(s, &r, stream);
 }

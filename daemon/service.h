@@ -52,7 +52,9 @@ int service_restore(struct service *s, struct ctl *c, double wall, int utc_offse
 void service_on_service(void *arg, struct ctl *c, struct hal *hal, const struct loop_stats *st);
 void service_on_event(void *arg, const struct ctl_event *ev);
 
-/* ctlsock's handler (arg: the service): one request line in, one reply line out. */
-char *service_handle(void *arg, const char *line, size_t len, const struct ctlsock_peer *peer);
+/* ctlsock's handler (arg: the service): one request line in, one reply line out (history
+ * and export stream theirs through *stream: daemon/histstream.h). */
+char *service_handle(void *arg, const char *line, size_t len, const struct ctlsock_peer *peer,
+                     struct ctlsock_stream *stream);
 
 #endif

@@ -26,7 +26,7 @@
 #define GROUP_G ((gid_t)4242)       /* a group nobody is in */
 #define OWNER_O ((uid_t)4243)
 #define NOBODY ((uid_t)65534)
-#define BIG_REPLY (1u << 20)
+#define BIG_REPLY (512u << 10)   /* under CTLSOCK_OUT_MAX, over CTLSOCK_OUT_HIGH */
 
 /* What the handler saw, read by the tests. */
 struct seen {
@@ -34,11 +34,58 @@ struct seen {
     int calls;
     size_t last_len;
     struct ctlsock_peer last_peer;
+    int streams_closed;         /* streamed replies whose close was called */
+    long stream_reads;          /* parts read from streamed replies */
 };
 
-/* "ok LEN LINE" for each line; "null" gets no reply, "newline" a broken one, "big" 1 MiB,
- * "whoami" the peer's credentials. */
-static char *echo(void *arg, const char *line, size_t len, const struct ctlsock_peer *peer)
+/* A streamed reply of left bytes of 'y' (fail: read fails once they are out). */
+struct ystream {
+    struct seen *seen;
+    size_t left;
+    bool fail;
+};
+
+static ssize_t ystream_read(void *arg, char *buf, size_t size)
+{
+    struct ystream *y = arg;
+    size_t n = y->left < size ? y->left : size;
+
+    pthread_mutex_lock(&y->seen->lock);
+    y->seen->stream_reads++;
+    pthread_mutex_unlock(&y->seen->lock);
+    if (n == 0 && y->fail)
+        return -1;
+    memset(buf, 'y', n);
+    y->left -= n;
+    return (ssize_t)n;
+}
+
+static void ystream_close(void *arg)
+{
+    struct ystream *y = arg;
+
+    pthread_mutex_lock(&y->seen->lock);
+    y->seen->streams_closed++;
+    pthread_mutex_unlock(&y->seen->lock);
+    free(y);
+}
+
+/* "stream N" / "stream-fail N": the reply "s:" then N bytes of 'y', streamed. */
+static char *start_stream(struct seen *seen, const char *line, struct ctlsock_stream *stream)
+{
+    struct ystream *y = calloc(1, sizeof *y);
+
+    y->seen = seen;
+    y->fail = strncmp(line, "stream-fail ", 12) == 0;
+    y->left = strtoul(strchr(line, ' ') + 1, NULL, 10);
+    *stream = (struct ctlsock_stream){.read = ystream_read, .close = ystream_close, .arg = y};
+    return strdup("s:");
+}
+
+/* "ok LEN LINE" for each line; "null" gets no reply, "newline" a broken one, "big"
+ * BIG_REPLY bytes, "whoami" the peer's credentials, "stream N" a streamed reply. */
+static char *echo(void *arg, const char *line, size_t len, const struct ctlsock_peer *peer,
+                  struct ctlsock_stream *stream)
 {
     struct seen *seen = arg;
     char *out;
@@ -50,6 +97,8 @@ static char *echo(void *arg, const char *line, size_t len, const struct ctlsock_
     pthread_mutex_unlock(&seen->lock);
     if (strcmp(line, "null") == 0)
         return NULL;
+    if (strncmp(line, "stream", 6) == 0 && strchr(line, ' '))
+        return start_stream(seen, line, stream);
     if (strcmp(line, "newline") == 0)
         return strdup("two\nlines");
     if (strcmp(line, "big") == 0) {
@@ -656,32 +705,120 @@ out:
     fx_done(&f);
 }
 
-TEST(client_that_does_not_read_is_dropped)
+/* A client that asks for replies and reads none holds at most CTLSOCK_OUT_HIGH plus one
+ * reply: its next requests wait (in its buffer, then in the kernel) and nothing is lost or
+ * dropped; it gets every reply, in order, once it reads. */
+TEST(client_that_does_not_read_is_held_to_a_small_buffer)
 {
     struct fixture f;
     struct ctlsock_stats st;
+    enum { N = 40 };                                    /* 20 MiB of replies asked for */
     fx_init(&f);
     REQUIRE_OR_GOTO(fx_open(&f, 0, (uid_t)-1, (gid_t)-1) == 0, out);
-    int lazy = dial(f.path);
-    char lines[4 * ((CTLSOCK_OUT_MAX / BIG_REPLY) + 8) + 1] = "";
-    for (unsigned i = 0; i < (CTLSOCK_OUT_MAX / BIG_REPLY) + 8; i++)
+    int lazy = dial(f.path), fd = dial(f.path);
+    char lines[4 * N + 1] = "";
+    for (unsigned i = 0; i < N; i++)
         strcat(lines, "big\n");
-    send_s(lazy, lines);                                /* 40 MiB of replies asked for */
-    for (int i = 0; i < TIMEOUT_MS / 10; i++) {
-        ctlsock_stats(f.s, &st);
-        if (st.dropped)
-            break;
-        msleep(10);
-    }
-    CHECK_INT(st.dropped, 1);
-    CHECK(wait_clients(f.s, 0));
-    int fd = dial(f.path);                              /* the server goes on */
-    send_s(fd, "hi\n");
+    send_s(lazy, lines);
+    CHECK(wait_bytes_in(f.s, 4 * N));                   /* read, and what it may handled */
+    send_s(fd, "hi\n");                                 /* the server goes on meanwhile */
     expect_reply(fd, "ok 2 hi");
+    ctlsock_stats(f.s, &st);
+    CHECK(seen_calls(&f.seen) <= 4);                    /* 1 or 2 "big", then it waits */
+    CHECK(st.out_peak <= (long)(CTLSOCK_OUT_HIGH + BIG_REPLY + 1));
+    CHECK_INT(st.dropped, 0);
+    printf("  %d of %d requests taken while it did not read; at most %ld bytes unsent\n",
+           seen_calls(&f.seen) - 1, N, st.out_peak);
+    for (int i = 0; i < N; i++)                          /* it reads: every reply comes */
+        if (!read_run_of(lazy, 'b', BIG_REPLY)) {
+            CHECK(!"every big reply, whole");
+            break;
+        }
+    ctlsock_stats(f.s, &st);
+    CHECK(st.out_peak <= (long)(CTLSOCK_OUT_HIGH + BIG_REPLY + 1));
     close(fd);
     close(lazy);
 out:
     fx_done(&f);
+}
+
+static int streams_closed(struct seen *seen)
+{
+    pthread_mutex_lock(&seen->lock);
+    int n = seen->streams_closed;
+    pthread_mutex_unlock(&seen->lock);
+    return n;
+}
+
+static bool wait_streams_closed(struct seen *seen, int n)
+{
+    for (int i = 0; i < TIMEOUT_MS / 10 && streams_closed(seen) < n; i++)
+        msleep(10);
+    return streams_closed(seen) == n;
+}
+
+/* A streamed reply of 8 MiB arrives whole, as one line, and the request sent behind it is
+ * answered after it; the server reads it a part at a time and never holds much of it. */
+TEST(a_streamed_reply_arrives_whole_and_in_order)
+{
+    struct fixture f;
+    struct ctlsock_stats st;
+    char head[3];
+    enum { LEN = 8 << 20 };
+    fx_init(&f);
+    REQUIRE_OR_GOTO(fx_open(&f, 0, (uid_t)-1, (gid_t)-1) == 0, out);
+    int fd = dial(f.path);
+    send_s(fd, "stream 8388608\nafter\n");
+    CHECK(read_byte(fd, &head[0]) == 1 && read_byte(fd, &head[1]) == 1);
+    CHECK(head[0] == 's' && head[1] == ':');
+    CHECK(read_run_of(fd, 'y', LEN));
+    expect_reply(fd, "ok 5 after");
+    CHECK(wait_streams_closed(&f.seen, 1));
+    ctlsock_stats(f.s, &st);
+    CHECK(st.out_peak <= (long)(2 * CTLSOCK_CHUNK + 1));
+    CHECK(f.seen.stream_reads >= LEN / CTLSOCK_CHUNK);
+    printf("  8 MiB in %ld parts; at most %ld bytes unsent\n", f.seen.stream_reads,
+           st.out_peak);
+    close(fd);
+out:
+    fx_done(&f);
+}
+
+/* While one client's streamed reply waits unread, others are served; a reader that leaves
+ * mid-stream, one whose stream fails, and one stalled past stall_s are dropped, and each
+ * stream is closed exactly once. */
+TEST(streams_that_stall_fail_or_are_left_are_closed_once)
+{
+    struct fixture f;
+    struct ctlsock_stats st;
+    fx_init(&f);
+    REQUIRE_OR_GOTO(fx_open_limits(&f, 4, 4, 0, 10) == 0, out);
+    int stalled = dial(f.path), leaver = dial(f.path), failing = dial(f.path);
+    int other = dial(f.path);
+    send_s(stalled, "stream 1000000000\n");            /* 1 GB it will not read */
+    send_s(leaver, "stream 1000000000\n");
+    CHECK(wait_bytes_in(f.s, 2 * 18));
+    send_s(other, "hi\n");                              /* served meanwhile */
+    expect_reply(other, "ok 2 hi");
+    close(leaver);                                      /* gone mid-stream */
+    CHECK(wait_streams_closed(&f.seen, 1));
+    send_s(failing, "stream-fail 100000\n");            /* its source fails part-way */
+    CHECK(closed_by_server(failing));
+    CHECK(wait_streams_closed(&f.seen, 2));
+    fake_advance(f.s, 11.0);                            /* the stalled one times out */
+    CHECK(wait_streams_closed(&f.seen, 3));
+    CHECK(wait_clients(f.s, 1));
+    ctlsock_stats(f.s, &st);
+    CHECK_INT(st.dropped_stalled, 1);
+    CHECK(st.out_peak <= (long)(2 * CTLSOCK_CHUNK + 1));
+    send_s(other, "hi\n");
+    expect_reply(other, "ok 2 hi");
+    close(stalled);
+    close(failing);
+    close(other);
+out:
+    fx_done(&f);
+    CHECK_INT(f.seen.streams_closed, 3);                 /* none closed twice */
 }
 
 TEST(socket_file_mode_owner_and_group)
@@ -964,7 +1101,9 @@ TESTS(T(request_reply_round_trip), T(two_requests_in_one_write_and_many_in_order
       T(client_leaving_mid_line_and_after_eof), T(one_client_too_many_is_busy),
       T(one_user_holds_at_most_its_share), T(idle_clients_are_dropped_after_the_idle_timeout),
       T(a_stalled_reader_is_dropped_after_the_stall_timeout),
-      T(client_that_does_not_read_is_dropped), T(socket_file_mode_owner_and_group),
+      T(client_that_does_not_read_is_held_to_a_small_buffer),
+      T(a_streamed_reply_arrives_whole_and_in_order),
+      T(streams_that_stall_fail_or_are_left_are_closed_once), T(socket_file_mode_owner_and_group),
       T(stale_socket_file_is_replaced), T(other_files_are_left_alone),
       T(second_server_on_the_same_path_is_refused), T(close_unlinks_its_socket_only),
       T(open_errors), T(user_and_group_names));

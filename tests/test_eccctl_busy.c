@@ -27,13 +27,15 @@
 
 #define RUNS 100
 
-static char *handle(void *arg, const char *line, size_t len, const struct ctlsock_peer *peer)
+static char *handle(void *arg, const char *line, size_t len, const struct ctlsock_peer *peer,
+                    struct ctlsock_stream *stream)
 {
     struct req r;
     const char *code;
     char msg[256], *out = malloc(REQ_LINE_MAX);
 
     (void)arg;
+    (void)stream;               /* never streams */
     if (req_parse(line, len, &r, &code, msg, sizeof msg) != 0)
         req_reply_error(out, REQ_LINE_MAX, &r, code, msg);
     else if (peer->reserved && r.cmd != REQ_STATUS)

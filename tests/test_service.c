@@ -57,7 +57,11 @@ static void *loop_thread(void *arg)
 static char *ask(struct service *svc, const char *line)
 {
     struct ctlsock_peer peer = {.pid = 1, .uid = 0, .gid = 0};
-    return service_handle(svc, line, strlen(line), &peer);
+    struct ctlsock_stream stream = {0};
+    char *reply = service_handle(svc, line, strlen(line), &peer, &stream);
+
+    CHECK(stream.read == NULL);     /* the commands asked here answer in one piece */
+    return reply;
 }
 
 TEST(start_and_next_set_wait_for_a_tare_or_span)
