@@ -5,7 +5,7 @@
 #   make demo-hil   eccd driving eccsim over Modbus TCP: one short set in real time
 #   make check      build with warnings as errors, run every test (ASan/UBSan build)
 #   make check-gpio only the GPIO tests on the kernel's gpio-sim (qemu), verbose
-#   make bench      controller tick cost, simulated day, peak RSS, history latency
+#   make bench      controller tick cost, simulated day, peak RSS, history latency, export
 #   make bench-control  the control law against the best fixed speed and an oracle, on a
 #                   matrix of simulated plants (docs/control.md; its verdicts are in check)
 #   make fuzz       libFuzzer on the request parser and the config loader (FUZZ_SECONDS each)
@@ -154,7 +154,7 @@ test: check
 check-gpio: all
 	@tests/check-gpio.sh $(BUILD)
 
-bench: all $(BUILD)/rel/tests/bench_eccd $(BUILD)/rel/tests/bench_modbus $(BUILD)/rel/tests/bench_hx711 \
+bench: all test-deps $(BUILD)/rel/tests/bench_eccd $(BUILD)/rel/tests/bench_modbus $(BUILD)/rel/tests/bench_hx711 \
        $(BUILD)/rel/tests/bench_faults $(BUILD)/rel/tests/bench_store $(BUILD)/rel/tests/bench_tick_store
 	@$(BUILD)/rel/tests/bench_eccd $(BUILD)
 	@echo
@@ -167,6 +167,8 @@ bench: all $(BUILD)/rel/tests/bench_eccd $(BUILD)/rel/tests/bench_modbus $(BUILD
 	@$(BUILD)/rel/tests/bench_store $(BUILD)
 	@echo
 	@$(BUILD)/rel/tests/bench_tick_store $(BUILD)
+	@echo
+	@sh tests/bench_export.sh $(BUILD)
 	@echo
 	@sh tests/t_gpiosim.sh --bench $(BUILD)
 
