@@ -1,6 +1,12 @@
 /* test.c - runs a table of tests and prints one result line per test (see test.h). */
 #include "test.h"
 
+#include <errno.h>
+#include <stdio.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
 int test_failed_;
 const char *test_file_;
 
@@ -45,4 +51,18 @@ int test_skip_all(const char *file, const struct test_case *cases, int n, const 
         printf("skip %s: %s: %s\n", file, cases[i].name, why);
     fflush(stdout);
     return 0;
+}
+
+int test_unix_dial(const char *path)
+{
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0), e;
+
+    snprintf(a.sun_path, sizeof a.sun_path, "%s", path);
+    if (fd < 0 || connect(fd, (struct sockaddr *)&a, sizeof a) == 0)
+        return fd;
+    e = errno;
+    close(fd);
+    errno = e;
+    return -1;
 }

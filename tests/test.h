@@ -107,6 +107,10 @@ int test_run_all(const char *file, const struct test_case *cases, int n);
 /* Report every case skipped for one reason, without running it; returns 0. */
 int test_skip_all(const char *file, const struct test_case *cases, int n, const char *why);
 
+/* A connected Unix stream socket to path (close-on-exec, blocking), or -1 with errno: the
+ * control-socket tests' client. */
+int test_unix_dial(const char *path);
+
 #define TESTS(...) static const struct test_case test_cases_[] = {__VA_ARGS__}
 #define T(fn) {#fn, fn}
 #define TEST_MAIN(file)                                                             \

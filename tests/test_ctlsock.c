@@ -180,22 +180,6 @@ static void fx_done(struct fixture *f)
 
 /* ---- a client ---------------------------------------------------------------------- */
 
-static int dial(const char *path)
-{
-    struct sockaddr_un a = {.sun_family = AF_UNIX};
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    int e;
-
-    strcpy(a.sun_path, path);
-    if (fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof a) == 0)
-        return fd;
-    e = errno;
-    if (fd >= 0)
-        close(fd);
-    errno = e;
-    return -1;
-}
-
 static void send_str(int fd, const char *s, size_t n)
 {
     while (n > 0) {
@@ -354,7 +338,7 @@ TEST(request_reply_round_trip)
     struct ctlsock_stats st;
     fx_init(&f);
     REQUIRE_OR_GOTO(fx_open(&f, 0, (uid_t)-1, (gid_t)-1) == 0, out);
-    int fd = dial(f.path);
+    int fd = test_unix_dial(f.path);
     CHECK(fd >= 0);
     send_s(fd, "{\"v\":1,\"cmd\":\"status\"}\n");
     expect_reply(fd, "ok 22 {\"v\":1,\"cmd\":\"status\"}");
@@ -381,7 +365,7 @@ TEST(two_requests_in_one_write_and_many_in_order)
     struct fixture f;
     fx_init(&f);
     REQUIRE_OR_GOTO(fx_open(&f, 0, (uid_t)-1, (gid_t)-1) == 0, out);
-    int fd = dial(f.path);
+    int fd = test_unix_dial(f.path);
     send_s(fd, "first\nsecond\n");
     expect_reply(fd, "ok 5 first");
     expect_reply(fd, "ok 6 second");
@@ -413,7 +397,7 @@ TEST(request_split_across_three_writes)
     fx_init(&f);
     REQUIRE_OR_GOTO(fx_open(&f, 0, (uid_t)-1, (gid_t)-1) == 0, out);
     const char *one = "{\"v\":1,", *two = "\"cmd\":\"st";
-    int fd = dial(f.path);
+    int fd = test_unix_dial(f.path);
     send_s(fd, one);
     CHECK(wait_bytes_in(f.s, (long)strlen(one)));
     send_s(fd, two);
@@ -435,7 +419,7 @@ TEST(too_long_line_is_refused_and_skipped)
     char *big = malloc(3 * REQ_LINE_MAX);
     fx_init(&f);
     REQUIRE_OR_GOTO(fx_open(&f, 0, (uid_t)-1, (gid_t)-1) == 0, out);
-    int fd = dial(f.path);
+    int fd = test_unix_dial(f.path);
 
     memset(big, 'x', 3 * REQ_LINE_MAX);
     send_str(fd, big, REQ_LINE_MAX - 1);                /* the longest line that fits */
@@ -473,7 +457,7 @@ TEST(malformed_lines_reach_the_handler)
     struct fixture f;
     fx_init(&f);
     REQUIRE_OR_GOTO(fx_open(&f, 0, (uid_t)-1, (gid_t)-1) == 0, out);
-    int fd = dial(f.path);
+    int fd = test_unix_dial(f.path);
     send_s(fd, "not json\n\n{\r\n");
     expect_reply(fd, "ok 8 not json");
     expect_reply(fd, "ok 0 ");
@@ -492,7 +476,7 @@ TEST(handler_failures_give_internal)
     struct fixture f;
     fx_init(&f);
     REQUIRE_OR_GOTO(fx_open(&f, 0, (uid_t)-1, (gid_t)-1) == 0, out);
-    int fd = dial(f.path);
+    int fd = test_unix_dial(f.path);
     send_s(fd, "null\nnewline\nfine\n");
     expect_error(fd, "internal");
     expect_error(fd, "internal");
@@ -507,7 +491,7 @@ TEST(client_leaving_mid_line_and_after_eof)
     struct fixture f;
     fx_init(&f);
     REQUIRE_OR_GOTO(fx_open(&f, 0, (uid_t)-1, (gid_t)-1) == 0, out);
-    int other = dial(f.path), fd = dial(f.path);
+    int other = test_unix_dial(f.path), fd = test_unix_dial(f.path);
     send_s(fd, "{\"v\":1,\"cmd\":\"sto");
     CHECK(wait_bytes_in(f.s, 17));                      /* the server has the half line */
     close(fd);
@@ -517,7 +501,7 @@ TEST(client_leaving_mid_line_and_after_eof)
     expect_reply(other, "ok 10 still here");
 
     /* EOF right after a request (nc -N): the reply still comes, then EOF */
-    fd = dial(f.path);
+    fd = test_unix_dial(f.path);
     send_s(fd, "one\ntwo\nhalf");
     shutdown(fd, SHUT_WR);
     expect_reply(fd, "ok 3 one");
@@ -526,7 +510,7 @@ TEST(client_leaving_mid_line_and_after_eof)
     close(fd);
 
     /* EOF while a big reply is still on its way: all of it, then EOF */
-    fd = dial(f.path);
+    fd = test_unix_dial(f.path);
     send_s(fd, "big\nafter\n");
     shutdown(fd, SHUT_WR);
     CHECK(wait_bytes_in(f.s, 17 + 11 + 12 + 10));        /* both handled, replies queued */
@@ -549,16 +533,16 @@ TEST(one_client_too_many_is_busy)
     struct ctlsock_peer peer;
     fx_init(&f);
     REQUIRE_OR_GOTO(fx_open(&f, 2, (uid_t)-1, (gid_t)-1) == 0, out);
-    int a = dial(f.path), b = dial(f.path);
+    int a = test_unix_dial(f.path), b = test_unix_dial(f.path);
     send_s(a, "a\n");
     send_s(b, "b\n");
     expect_reply(a, "ok 1 a");
     expect_reply(b, "ok 1 b");
     seen_last(&f.seen, &peer);
     CHECK(!peer.reserved);
-    int r = dial(f.path);                               /* the reserve slot */
+    int r = test_unix_dial(f.path);                               /* the reserve slot */
     CHECK(wait_clients(f.s, 3));
-    int c = dial(f.path);                               /* and one too many */
+    int c = test_unix_dial(f.path);                               /* and one too many */
     CHECK(c >= 0);
     send_s(c, "c\n");
     expect_error(c, "busy");
@@ -578,7 +562,7 @@ TEST(one_client_too_many_is_busy)
 
     close(a);                                           /* a slot frees up */
     CHECK(wait_clients(f.s, 1));
-    c = dial(f.path);
+    c = test_unix_dial(f.path);
     send_s(c, "c\n");
     expect_reply(c, "ok 1 c");
     send_s(c, "again\n");                               /* a regular slot: not one-shot */
@@ -629,11 +613,11 @@ TEST(one_user_holds_at_most_its_share)
     fx_init(&f);
     REQUIRE_OR_GOTO(fx_open_limits(&f, 4, 2, 0, 0) == 0, out);
     for (int i = 0; i < 2; i++)
-        fd[i] = dial(f.path);
+        fd[i] = test_unix_dial(f.path);
     CHECK(wait_clients(f.s, 2));
-    fd[2] = dial(f.path);                               /* over the share: the reserve */
+    fd[2] = test_unix_dial(f.path);                               /* over the share: the reserve */
     CHECK(wait_clients(f.s, 3));
-    int d = dial(f.path);                               /* over the share, reserve taken */
+    int d = test_unix_dial(f.path);                               /* over the share, reserve taken */
     send_s(d, "x\n");
     expect_error(d, "busy");
     CHECK(closed_by_server(d));
@@ -657,10 +641,10 @@ TEST(idle_clients_are_dropped_after_the_idle_timeout)
     fx_init(&f);
     REQUIRE_OR_GOTO(fx_open_limits(&f, 3, 3, 60, 0) == 0, out);
     for (int i = 0; i < 3; i++)
-        idle[i] = dial(f.path);
+        idle[i] = test_unix_dial(f.path);
     CHECK(wait_clients(f.s, 3));
     fake_advance(f.s, 30.0);
-    busy = dial(f.path);                                /* the reserve slot */
+    busy = test_unix_dial(f.path);                                /* the reserve slot */
     send_s(busy, "status\n");
     expect_reply(busy, "ok 6 status");
     CHECK(closed_by_server(busy));
@@ -688,7 +672,7 @@ TEST(a_stalled_reader_is_dropped_after_the_stall_timeout)
     struct ctlsock_stats st;
     fx_init(&f);
     REQUIRE_OR_GOTO(fx_open_limits(&f, 2, 2, 0, 10) == 0, out);
-    int lazy = dial(f.path), good = dial(f.path);
+    int lazy = test_unix_dial(f.path), good = test_unix_dial(f.path);
     send_s(lazy, "big\nbig\nbig\nbig\n");               /* 4 MiB it will not read */
     CHECK(wait_bytes_in(f.s, 16));
     send_s(good, "hi\n");
@@ -715,7 +699,7 @@ TEST(client_that_does_not_read_is_held_to_a_small_buffer)
     enum { N = 40 };                                    /* 20 MiB of replies asked for */
     fx_init(&f);
     REQUIRE_OR_GOTO(fx_open(&f, 0, (uid_t)-1, (gid_t)-1) == 0, out);
-    int lazy = dial(f.path), fd = dial(f.path);
+    int lazy = test_unix_dial(f.path), fd = test_unix_dial(f.path);
     char lines[4 * N + 1] = "";
     for (unsigned i = 0; i < N; i++)
         strcat(lines, "big\n");
@@ -767,7 +751,7 @@ TEST(a_streamed_reply_arrives_whole_and_in_order)
     enum { LEN = 8 << 20 };
     fx_init(&f);
     REQUIRE_OR_GOTO(fx_open(&f, 0, (uid_t)-1, (gid_t)-1) == 0, out);
-    int fd = dial(f.path);
+    int fd = test_unix_dial(f.path);
     send_s(fd, "stream 8388608\nafter\n");
     CHECK(read_byte(fd, &head[0]) == 1 && read_byte(fd, &head[1]) == 1);
     CHECK(head[0] == 's' && head[1] == ':');
@@ -793,8 +777,8 @@ TEST(streams_that_stall_fail_or_are_left_are_closed_once)
     struct ctlsock_stats st;
     fx_init(&f);
     REQUIRE_OR_GOTO(fx_open_limits(&f, 4, 4, 0, 10) == 0, out);
-    int stalled = dial(f.path), leaver = dial(f.path), failing = dial(f.path);
-    int other = dial(f.path);
+    int stalled = test_unix_dial(f.path), leaver = test_unix_dial(f.path), failing = test_unix_dial(f.path);
+    int other = test_unix_dial(f.path);
     send_s(stalled, "stream 1000000000\n");            /* 1 GB it will not read */
     send_s(leaver, "stream 1000000000\n");
     CHECK(wait_bytes_in(f.s, 2 * 18));
@@ -850,7 +834,7 @@ TEST(stale_socket_file_is_replaced)
     close(old);
     CHECK(access(f.path, F_OK) == 0);
     REQUIRE_OR_GOTO(fx_open(&f, 0, (uid_t)-1, (gid_t)-1) == 0, out);
-    int fd = dial(f.path);
+    int fd = test_unix_dial(f.path);
     send_s(fd, "new\n");
     expect_reply(fd, "ok 3 new");
     close(fd);
@@ -890,7 +874,7 @@ TEST(second_server_on_the_same_path_is_refused)
     CHECK_INT(errno, EADDRINUSE);
     snprintf(want, sizeof want, "another eccd is running on %s", f.path);
     CHECK_STR_CONTAINS(f.err, want);
-    int fd = dial(f.path);                              /* the first still serves */
+    int fd = test_unix_dial(f.path);                              /* the first still serves */
     send_s(fd, "first\n");
     expect_reply(fd, "ok 5 first");
     close(fd);
@@ -903,7 +887,7 @@ TEST(close_unlinks_its_socket_only)
     struct fixture f;
     fx_init(&f);
     REQUIRE_OR_GOTO(fx_open(&f, 0, (uid_t)-1, (gid_t)-1) == 0, out);
-    int fd = dial(f.path);
+    int fd = test_unix_dial(f.path);
     send_s(fd, "x\n");
     expect_reply(fd, "ok 1 x");
     ctlsock_close(f.s);                                 /* with a client connected */
@@ -1005,7 +989,7 @@ static struct child_result run_as(const char *path, const struct as_user *creds,
         if (setgroups((size_t)creds->ngroups, creds->groups) < 0 || setgid(creds->gid) < 0 ||
             setuid(creds->uid) < 0)
             _exit(3);
-        int fd = dial(path);
+        int fd = test_unix_dial(path);
         res.connect_errno = fd < 0 ? errno : 0;
         if (fd >= 0) {
             char second[256];

@@ -52,19 +52,6 @@ static double frozen(void *arg)
     return 100.0;
 }
 
-static int dial(const char *path)
-{
-    struct sockaddr_un a = {.sun_family = AF_UNIX};
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-    snprintf(a.sun_path, sizeof a.sun_path, "%s", path);
-    if (fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
-        close(fd);
-        return -1;
-    }
-    return fd;
-}
-
 /* Wait (bounded) until the server holds n clients. */
 static int wait_clients(struct ctlsock *s, int n)
 {
@@ -151,11 +138,11 @@ TEST(a_full_or_refusing_daemon_gives_its_reason_every_time)
     snprintf(path, sizeof path, "%s/eccd.sock", dir);
     s = ctlsock_open(&p, err, sizeof err);
     REQUIRE_OR_GOTO(s != NULL, out);
-    held = dial(path);                                  /* the one regular slot */
+    held = test_unix_dial(path);                                  /* the one regular slot */
     REQUIRE_OR_GOTO(held >= 0 && wait_clients(s, 1), out);
     /* full: each eccctl lands in the reserve slot, which answers status only */
     CHECK_INT(runs_with_reason(eccctl, path, "only status is answered"), RUNS);
-    reserve = dial(path);                               /* now the reserve is held too */
+    reserve = test_unix_dial(path);                               /* now the reserve is held too */
     REQUIRE_OR_GOTO(reserve >= 0 && wait_clients(s, 2), out);
     /* refusing: "busy" and closed at once, maybe before eccctl's request went out */
     CHECK_INT(runs_with_reason(eccctl, path, "serving as many clients as it may"), RUNS);

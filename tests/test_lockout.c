@@ -46,19 +46,6 @@ static void msleep(int ms)
     nanosleep(&ts, NULL);
 }
 
-static int dial(const char *path)
-{
-    struct sockaddr_un a = {.sun_family = AF_UNIX};
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-    snprintf(a.sun_path, sizeof a.sun_path, "%s", path);
-    if (fd >= 0 && connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
-        close(fd);
-        return -1;
-    }
-    return fd;
-}
-
 static int rig_start(struct rig *r)
 {
     const char *b = getenv("ECC_BUILD");
@@ -163,7 +150,7 @@ static long vm_hwm_kb(pid_t pid)
 static int stalled_reader(const char *path, int n)
 {
     static const char req[] = "{\"v\":1,\"cmd\":\"status\"}\n";
-    int fd = dial(path);
+    int fd = test_unix_dial(path);
 
     fcntl(fd, F_SETFL, O_NONBLOCK);     /* what does not fit waits: it never reads */
     for (int i = 0; fd >= 0 && i < n; i++)
@@ -181,7 +168,7 @@ TEST(operator_status_survives_idle_stalled_and_flooding_clients)
 
     REQUIRE_OR_GOTO(rig_start(&r) == 0, out);
     for (int i = 0; i < FLOOD; i++) {               /* connect and hang up */
-        int fd = dial(r.sock);
+        int fd = test_unix_dial(r.sock);
         flood_ok += fd >= 0;
         if (fd >= 0)
             close(fd);
@@ -190,7 +177,7 @@ TEST(operator_status_survives_idle_stalled_and_flooding_clients)
     CHECK_INT(eccctl(&r, "status", out, sizeof out), 0);
     reserved = log_count(&r, "in the reserve slot");    /* the flood's own, if any */
     for (int i = 0; i < IDLE; i++)
-        idle[i] = dial(r.sock);
+        idle[i] = test_unix_dial(r.sock);
     for (int i = 0; i < STALLED; i++)
         stalled[i] = stalled_reader(r.sock, 2000);
     /* the house is full: the operator's status in the reserve slot, three times */
