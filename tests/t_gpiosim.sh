@@ -13,14 +13,14 @@
 # prints its "gpiosim edge rate: N events/s without loss" line.
 #
 # When qemu cannot run here (not root with packages missing, no apt or mirror, ...) it
-# prints "skip t_gpiosim: why" and exits 0.
+# prints "skip t_gpiosim: why" and exits 0. Result lines through tests/lib.sh; the guest
+# programs' own "ok"/"FAIL" lines are forwarded as they are.
 #
 # Environment: GPIOSIM_LIB (default BUILD/rel/libecc.a: another build's library, e.g.
 # the libgpiod 2 one, with PKG_CONFIG_PATH and LD_LIBRARY_PATH pointing at that libgpiod),
 # GPIOSIM_CACHE (default BUILD/gpiosim), GPIOSIM_VERBOSE=1, GPIOSIM_TIMEOUT (s per boot,
 # default 120).
-set -eu
-cd "$(dirname "$0")/.."
+set -u
 bench=0
 if [ "${1:-}" = --bench ]; then
     bench=1
@@ -28,22 +28,18 @@ if [ "${1:-}" = --bench ]; then
 fi
 build=${1:-build}
 name=t_gpiosim
+. "$(dirname "$0")/lib.sh"
+cd "$(dirname "$0")/.." || exit 2
 lib=${GPIOSIM_LIB:-$build/rel/libecc.a}
 cache=${GPIOSIM_CACHE:-$build/gpiosim}
 verbose=${GPIOSIM_VERBOSE:-0}
 boot_timeout=${GPIOSIM_TIMEOUT:-120}
 
-tmp=$(mktemp -d)
 bin=$tmp/bin
-trap 'rm -rf "$tmp"' EXIT
-trap 'exit 130' INT TERM
-
-fail() { echo "FAIL $name: $1"; }
-skip() { echo "skip $name: $1"; exit 0; }
 say() { [ "$verbose" = 1 ] && echo "# $name: $*"; return 0; }
-secs() { echo $(( $(date +%s) - $1 )); }
+since() { secs "$1" "$(now)"; }
 
-[ -f "$lib" ] || { fail "no $lib: build it first (make)"; exit 1; }
+[ -f "$lib" ] || { fail the_library_is_built "no $lib: build it first (make)"; exit 1; }
 mkdir -p "$bin"
 
 # The project's flags (as the Makefile has them) and its libraries.
@@ -52,7 +48,8 @@ warn="-std=c11 -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wstrict-prototype
 -Wmissing-prototypes -Wformat=2"
 cppflags="-D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -I."
 gpiod_major=$(pkg-config --modversion libgpiod 2>/dev/null | cut -d. -f1)
-pkg_cflags=$(pkg-config --cflags $pkgs) || { fail "pkg-config $pkgs"; exit 1; }
+pkg_cflags=$(pkg-config --cflags $pkgs) || { fail pkg_config_finds_the_libraries \
+    "pkg-config --cflags $pkgs failed"; exit 1; }
 pkg_libs=$(pkg-config --libs $pkgs)
 
 # build PROG: tests/gpiosim/PROG.c -> $bin/PROG, or a FAIL line.
@@ -63,8 +60,7 @@ build_prog() {
         say "built $bin/$1"
         return 0
     fi
-    fail "$1 builds warning-free against $lib: $(grep -m 1 -E 'error|warning' "$tmp/$1.build")"
-    sed 's/^/# /' "$tmp/$1.build" | head -n 20
+    fail "${1}_builds_warning_free" "against $lib:" "$tmp/$1.build"
     return 1
 }
 
@@ -81,31 +77,26 @@ for p in $progs; do
 done
 
 # The set-up: packages, kernel, module, initramfs (cached; bounded in case apt hangs).
-t0=$(date +%s)
-set +e
+t0=$(now)
 GPIOSIM_CACHE=$cache timeout 900 bash tests/gpiosim/run.sh --setup >"$tmp/setup.log" 2>&1
 rc=$?
-set -e
 [ "$verbose" = 1 ] && sed 's/^/# /' "$tmp/setup.log"
 case $rc in
-0) say "set-up ready in $(secs "$t0") s" ;;
+0) say "set-up ready in $(since "$t0") s" ;;
 77) why=$(sed -n 's/^gpiosim: cannot run here: //p' "$tmp/setup.log" | tail -n 1)
     [ "$bench" = 1 ] && { echo "gpiosim edge rate: skipped (${why:-qemu cannot run here})"; exit 0; }
-    skip "${why:-qemu cannot run here}" ;;
-124) fail "the gpio-sim set-up took over 900 s"; exit 1 ;;
-*) fail "the gpio-sim set-up failed (status $rc)"; sed 's/^/# /' "$tmp/setup.log" | tail -n 20
-   exit 1 ;;
+    skip_all "${why:-qemu cannot run here}" ;;
+124) fail the_gpio_sim_set_up_finishes "it took over 900 s" "$tmp/setup.log"; exit 1 ;;
+*) fail the_gpio_sim_set_up_finishes "status $rc" "$tmp/setup.log"; exit 1 ;;
 esac
 
 # One boot per program: its lines forwarded, its exit status checked.
 smp=1
 for p in $built; do
-    t0=$(date +%s)
-    set +e
+    t0=$(now)
     GPIOSIM_CACHE=$cache bash tests/gpiosim/run.sh --timeout "$boot_timeout" --smp "$smp" \
         "$bin/$p" >"$tmp/$p.out" 2>"$tmp/$p.err"
     rc=$?
-    set -e
     if [ "$verbose" = 1 ]; then
         grep -v '^$' "$tmp/$p.out" || true
         sed 's/^/# /' "$tmp/$p.err"
@@ -114,17 +105,15 @@ for p in $built; do
     else
         grep -E '^(ok |FAIL |skip )' "$tmp/$p.out" || true
     fi
-    say "$p: status $rc after $(secs "$t0") s"
+    say "$p: status $rc after $(since "$t0") s"
     case $rc in
     0) ;;
-    77) skip "$(sed -n 's/^gpiosim: cannot run here: //p' "$tmp/$p.err" | tail -n 1)" ;;
-    124) fail "$p did not finish within $boot_timeout s (console: $cache/last-console.log)"
-         failed=1 ;;
-    125) fail "$p: the guest gave no result (console: $cache/last-console.log)"
-         tail -n 15 "$cache/last-console.log" 2>/dev/null | sed 's/^/# /'
-         failed=1 ;;
-    *) grep -q '^FAIL ' "$tmp/$p.out" || fail "$p exited with status $rc without reporting a failed test"
+    77) skip_all "$(sed -n 's/^gpiosim: cannot run here: //p' "$tmp/$p.err" | tail -n 1)" ;;
+    124) fail "${p}_finishes" "not within $boot_timeout s (console: $cache/last-console.log)" ;;
+    125) fail "${p}_gives_a_result" "the guest gave none" "$cache/last-console.log" ;;
+    *) grep -q '^FAIL ' "$tmp/$p.out" || fail "${p}_reports_its_failure" \
+           "exited with status $rc without reporting a failed test" "$tmp/$p.err"
        failed=1 ;;
     esac
 done
-exit $failed
+[ "$failed" -eq 0 ] || exit 1
