@@ -109,7 +109,7 @@ static int watch(struct listener *l, struct sdnotify *n, double s, enum beat bea
         if (beat != BEAT_NONE)
             sdnotify_heartbeat(n, beat == BEAT_HEALTHY);
         while (recv_msg(l->fd, buf, sizeof buf, 10) >= 0) {
-            if (strcmp(buf, "WATCHDOG=1") == 0)
+            if (strncmp(buf, "WATCHDOG=1\nX_ECCD_HEARTBEAT=", 28) == 0)
                 count++;
             else if (other)
                 (*other)++;
@@ -166,7 +166,7 @@ static int next_is_watchdog(struct listener *l)
 
     if (recv_msg(l->fd, buf, sizeof buf, 2000) < 0)
         return -1;
-    return strcmp(buf, "WATCHDOG=1") == 0;
+    return strncmp(buf, "WATCHDOG=1\nX_ECCD_HEARTBEAT=", 28) == 0;
 }
 
 /* Nothing waiting on the socket now (a datagram is queued at once when it is sent). */
@@ -253,7 +253,7 @@ static int beat_until_fed(struct listener *l, struct sdnotify *n)
     for (int i = 0; i < 2000; i++) {
         sdnotify_heartbeat(n, true);
         if (recv_msg(l->fd, buf, sizeof buf, 10) >= 0)
-            return strcmp(buf, "WATCHDOG=1") == 0;
+            return strncmp(buf, "WATCHDOG=1\nX_ECCD_HEARTBEAT=", 28) == 0;
     }
     return -1;
 }
