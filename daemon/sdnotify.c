@@ -17,9 +17,6 @@
 #include "daemon/sdnotify.h"
 
 #include <errno.h>
-#include <pthread.h>
-#include <sched.h>
-#include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -30,6 +27,7 @@
 #include <systemd/sd-daemon.h>
 
 #include "util/log.h"
+#include "util/worker.h"
 
 #define STATUS_MAX 256                  /* bytes of a STATUS= text kept; the rest is cut */
 #define WAKE_MIN_NS 10000000L           /* the thread never wakes more often than 10 ms */
@@ -41,11 +39,8 @@ struct sdnotify {
     atomic_ulong beat;                  /* (heartbeat count << 1) | latest healthy */
     atomic_long sent;                   /* WATCHDOG=1 messages sent */
 
-    pthread_mutex_t mu;                 /* guards stop, with cv */
-    pthread_cond_t cv;                  /* CLOCK_MONOTONIC; signalled by sdnotify_close */
-    bool stop;                          /* set once: the thread ends and is not restarted */
-    bool running;                       /* the thread was started (owner's thread only) */
-    pthread_t thread;
+    struct worker w;                    /* the watchdog thread */
+    bool ended;                         /* it was stopped: it is not started again */
     bool manual;                        /* no thread: the caller wakes (sdnotify_feed_now) */
     unsigned long manual_last;          /* ... and these are its wake-ups' memory */
     int manual_state;
@@ -56,7 +51,6 @@ struct sdnotify {
 struct sdnotify *sdnotify_open(void)
 {
     struct sdnotify *n = calloc(1, sizeof *n);
-    pthread_condattr_t ca;
     const char *sock = getenv("NOTIFY_SOCKET");
 
     if (!n) {
@@ -65,11 +59,7 @@ struct sdnotify *sdnotify_open(void)
     }
     atomic_init(&n->beat, 0ul);
     atomic_init(&n->sent, 0l);
-    pthread_mutex_init(&n->mu, NULL);
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);   /* timed waits on absolute deadlines */
-    pthread_cond_init(&n->cv, &ca);
-    pthread_condattr_destroy(&ca);
+    worker_init(&n->w);
 
     n->active = sock && *sock;
     if (n->active) {
@@ -86,15 +76,11 @@ struct sdnotify *sdnotify_open(void)
     return n;
 }
 
-static void stop_watchdog(struct sdnotify *n);
-
 void sdnotify_close(struct sdnotify *n)
 {
     if (!n)
         return;
-    stop_watchdog(n);
-    pthread_cond_destroy(&n->cv);
-    pthread_mutex_destroy(&n->mu);
+    worker_fini(&n->w);         /* stops the thread first */
     free(n);
 }
 
@@ -150,21 +136,6 @@ static int notify_with_status(const char *head, const char *status)
 
 /* ---- the watchdog thread ------------------------------------------------------------- */
 
-static void ts_add_ns(struct timespec *t, long ns)
-{
-    t->tv_nsec += ns % 1000000000L;
-    t->tv_sec += ns / 1000000000L;
-    if (t->tv_nsec >= 1000000000L) {
-        t->tv_nsec -= 1000000000L;
-        t->tv_sec++;
-    }
-}
-
-static bool ts_before(const struct timespec *a, const struct timespec *b)
-{
-    return a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
-}
-
 enum feed_state { FEED_OK, FEED_STALLED, FEED_UNHEALTHY, FEED_FAILED };
 
 /* One wake-up: feed systemd if the loop has ticked since the last one and said it was
@@ -214,75 +185,41 @@ static void feed(struct sdnotify *n, unsigned long *last, enum feed_state *state
 static void *watchdog_main(void *arg)
 {
     struct sdnotify *n = arg;
-    long period = (long)(n->watchdog_usec * 1000u / 4u);
+    long period_ns = (long)(n->watchdog_usec * 1000u / 4u);
     unsigned long last = atomic_load_explicit(&n->beat, memory_order_relaxed) >> 1;
     enum feed_state state = FEED_OK;
-    struct timespec due, now;
+    double period;
+    struct timespec due = worker_now();
 
-    if (period < WAKE_MIN_NS)
-        period = WAKE_MIN_NS;
-    clock_gettime(CLOCK_MONOTONIC, &due);
-    pthread_mutex_lock(&n->mu);
-    while (!n->stop) {
-        ts_add_ns(&due, period);
-        /* Until the deadline or a stop; a spurious wake-up waits again for the same one. */
-        while (!n->stop && pthread_cond_timedwait(&n->cv, &n->mu, &due) == 0)
-            ;
-        if (n->stop)
-            break;
-        pthread_mutex_unlock(&n->mu);
+    period = (double)(period_ns < WAKE_MIN_NS ? WAKE_MIN_NS : period_ns) * 1e-9;
+    for (;;) {
+        due = worker_after(due, period);
+        if (!worker_wait(&n->w, &due))
+            return NULL;
         feed(n, &last, &state);
         /* Late by more than a period (a suspend, a starved CPU): start afresh from now
          * rather than catching up with a burst of wake-ups. */
-        clock_gettime(CLOCK_MONOTONIC, &now);
-        struct timespec limit = due;
-        ts_add_ns(&limit, period);
-        if (ts_before(&limit, &now))
+        struct timespec now = worker_now(), limit = worker_after(due, period);
+        if (worker_before(&limit, &now))
             due = now;
-        pthread_mutex_lock(&n->mu);
     }
-    pthread_mutex_unlock(&n->mu);
-    return NULL;
 }
 
 /* The thread with every signal blocked (they are the main thread's business), normal
  * scheduling and a small stack. */
 static int start_watchdog(struct sdnotify *n)
 {
-    struct sched_param sp = {.sched_priority = 0};
-    pthread_attr_t at;
-    sigset_t all, old;
-    int rc;
-
-    pthread_attr_init(&at);
-    pthread_attr_setinheritsched(&at, PTHREAD_EXPLICIT_SCHED);
-    pthread_attr_setschedpolicy(&at, SCHED_OTHER);
-    pthread_attr_setschedparam(&at, &sp);
-    pthread_attr_setstacksize(&at, THREAD_STACK);
-    sigfillset(&all);
-    pthread_sigmask(SIG_BLOCK, &all, &old);
-    rc = pthread_create(&n->thread, &at, watchdog_main, n);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
-    pthread_attr_destroy(&at);
-    if (rc != 0) {
-        errno = rc;
-        return -1;
-    }
-    n->running = true;
-    return 0;
+    return worker_start(&n->w, watchdog_main, n, WORKER_NO_SIGNALS | WORKER_SCHED_OTHER,
+                        THREAD_STACK);
 }
 
-/* Wake the thread at once (whatever the interval) and wait for it to end. */
+/* Wake the thread at once (whatever the interval) and wait for it to end, for good. */
 static void stop_watchdog(struct sdnotify *n)
 {
-    if (!n->running)
+    if (!n->w.started)
         return;
-    pthread_mutex_lock(&n->mu);
-    n->stop = true;
-    pthread_cond_signal(&n->cv);
-    pthread_mutex_unlock(&n->mu);
-    pthread_join(n->thread, NULL);
-    n->running = false;
+    worker_stop(&n->w);
+    n->ended = true;
 }
 
 /* ---- the API ------------------------------------------------------------------------- */
@@ -295,7 +232,7 @@ int sdnotify_ready(struct sdnotify *n, const char *status)
      * within WatchdogSec, sooner than a start-up timeout would. */
     int rc = notify_with_status("READY=1", status && *status ? status : NULL);
     int err = errno;
-    if (n->watchdog_usec && !n->running && !n->stop && !n->manual) {
+    if (n->watchdog_usec && !n->w.started && !n->ended && !n->manual) {
         if (start_watchdog(n) != 0) {
             log_error("systemd watchdog: cannot start its thread: %s", strerror(errno));
             return -1;

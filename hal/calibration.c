@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "hal/hal.h"
+#include "util/worker.h"
 
 #define LINE_MAX_CHARS 256
 
@@ -234,10 +235,7 @@ struct calibration_ring {
     double span_change_max;           /* share; 0: any change without confirming */
 
     /* The reader thread (calibration_ring_start). */
-    pthread_t thread;
-    bool started;                     /* touched only by the owner's start/stop */
-    pthread_cond_t cv;                /* signalled on stop; waits on CLOCK_MONOTONIC */
-    bool stopping;                    /* under mu */
+    struct worker w;
     double (*fill)(void *arg);
     void *fill_arg;
 };
@@ -292,11 +290,7 @@ static struct calibration_ring *ring_alloc(const struct calibration_ring_params 
         return NULL;
     }
     pthread_mutex_init(&r->mu, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);   /* deadlines immune to clock steps */
-    pthread_cond_init(&r->cv, &ca);
-    pthread_condattr_destroy(&ca);
+    worker_init(&r->w);
     r->len = len;
     r->full_scale_n = p->full_scale_n;
     r->cal_readings = p->cal_readings > 0 ? p->cal_readings : 1;
@@ -326,8 +320,7 @@ void calibration_ring_close(struct calibration_ring *r)
 {
     if (!r)
         return;
-    calibration_ring_stop(r);
-    pthread_cond_destroy(&r->cv);
+    worker_fini(&r->w);         /* stops the reader first */
     pthread_mutex_destroy(&r->mu);
     free(r->ring_t);
     free(r->ring_n);
@@ -612,33 +605,17 @@ void calibration_ring_hal(struct calibration_ring *r, struct hal_force *f)
 
 /* ---- the reader thread -------------------------------------------------------------- */
 
-static struct timespec deadline_after(double s)
-{
-    struct timespec t;
-
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    if (!(s > 0.0))
-        return t;
-    long long ns = (long long)(s * 1e9) + t.tv_nsec;
-    t.tv_sec += (time_t)(ns / 1000000000LL);
-    t.tv_nsec = (long)(ns % 1000000000LL);
-    return t;
-}
-
+/* Read (fill returns when to read next, in s), then wait for that or a stop. */
 static void *reader_thread(void *arg)
 {
     struct calibration_ring *r = arg;
 
-    pthread_mutex_lock(&r->mu);
-    while (!r->stopping) {
-        pthread_mutex_unlock(&r->mu);
-        struct timespec due = deadline_after(r->fill(r->fill_arg));
-        pthread_mutex_lock(&r->mu);
-        while (!r->stopping && pthread_cond_timedwait(&r->cv, &r->mu, &due) != ETIMEDOUT)
-            ;
+    for (;;) {
+        struct timespec due = worker_after(worker_now(), r->fill(r->fill_arg));
+
+        if (!worker_wait(&r->w, &due))
+            return NULL;
     }
-    pthread_mutex_unlock(&r->mu);
-    return NULL;
 }
 
 int calibration_ring_start(struct calibration_ring *r, double (*fill)(void *arg), void *arg)
@@ -647,30 +624,16 @@ int calibration_ring_start(struct calibration_ring *r, double (*fill)(void *arg)
         errno = EINVAL;
         return -1;
     }
-    if (r->started) {
+    if (r->w.started) {
         errno = EBUSY;
         return -1;
     }
     r->fill = fill;
     r->fill_arg = arg;
-    r->stopping = false;
-    int rc = pthread_create(&r->thread, NULL, reader_thread, r);
-    if (rc != 0) {
-        errno = rc;
-        return -1;
-    }
-    r->started = true;
-    return 0;
+    return worker_start(&r->w, reader_thread, r, 0, 0);
 }
 
 void calibration_ring_stop(struct calibration_ring *r)
 {
-    if (!r->started)
-        return;
-    pthread_mutex_lock(&r->mu);
-    r->stopping = true;
-    pthread_cond_broadcast(&r->cv);
-    pthread_mutex_unlock(&r->mu);
-    pthread_join(r->thread, NULL);
-    r->started = false;
+    worker_stop(&r->w);
 }

@@ -10,6 +10,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "util/worker.h"
+
 /* The control side's wish, copied by the I/O side each cycle. */
 struct hy_wish {
     bool run;                    /* run forward (else stop) */
@@ -23,16 +25,13 @@ struct drive_hy {
     void *clock_ctx;
     struct hy_link *link;
 
-    pthread_mutex_t mu;          /* guards wish, report, cnst, stopping: copies only */
-    pthread_cond_t cv;           /* signalled on stop */
+    pthread_mutex_t mu;          /* guards wish, report, cnst: copies only */
     struct hy_wish wish;
     struct hal_drive_status report;
     uint8_t cnst;
     struct modbus_counters cnt_pub;  /* cnt as of the latest cycle */
     char last_error[160];        /* the link's latest failure in words, as of then */
-    bool stopping;
-    pthread_t thread;
-    bool started;
+    struct worker w;             /* the I/O thread */
 
     /* I/O side only. */
     struct modbus_counters cnt;
@@ -47,34 +46,10 @@ struct drive_hy {
 
 /* ---- time -------------------------------------------------------------------------- */
 
-static struct timespec mono_now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t;
-}
-
 static double seconds_since(const struct timespec *since)
 {
-    struct timespec t = mono_now();
+    struct timespec t = worker_now();
     return (double)(t.tv_sec - since->tv_sec) + (double)(t.tv_nsec - since->tv_nsec) * 1e-9;
-}
-
-static struct timespec add_s(struct timespec t, double s)
-{
-    long ns = (long)(s * 1e9);
-    t.tv_sec += ns / 1000000000L;
-    t.tv_nsec += ns % 1000000000L;
-    if (t.tv_nsec >= 1000000000L) {
-        t.tv_sec++;
-        t.tv_nsec -= 1000000000L;
-    }
-    return t;
-}
-
-static bool before(const struct timespec *a, const struct timespec *b)
-{
-    return a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
 }
 
 /* ---- create / close ---------------------------------------------------------------- */
@@ -112,11 +87,7 @@ struct drive_hy *drive_hy_open(const struct drive_hy_params *p, double (*now)(vo
     d->now = now;
     d->clock_ctx = clock_ctx;
     pthread_mutex_init(&d->mu, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);   /* waits on absolute deadlines */
-    pthread_cond_init(&d->cv, &ca);
-    pthread_condattr_destroy(&ca);
+    worker_init(&d->w);
     d->report.present = true;
     d->report.t_speed = -1.0;
     d->report.current_a = NAN;
@@ -125,25 +96,12 @@ struct drive_hy *drive_hy_open(const struct drive_hy_params *p, double (*now)(vo
     return d;
 }
 
-static void stop_thread(struct drive_hy *d)
-{
-    if (!d->started)
-        return;
-    pthread_mutex_lock(&d->mu);
-    d->stopping = true;
-    pthread_cond_broadcast(&d->cv);
-    pthread_mutex_unlock(&d->mu);
-    pthread_join(d->thread, NULL);
-    d->started = false;
-}
-
 void drive_hy_close(struct drive_hy *d)
 {
     if (!d)
         return;
-    stop_thread(d);
+    worker_fini(&d->w);         /* stops the thread first */
     hy_link_close(d->link);
-    pthread_cond_destroy(&d->cv);
     pthread_mutex_destroy(&d->mu);
     free(d);
 }
@@ -257,7 +215,7 @@ static int write_frequency(struct drive_hy *d, const struct hy_wish *w)
         return -1;
     }
     d->freq_last = raw;
-    d->freq_at = mono_now();
+    d->freq_at = worker_now();
     return 0;
 }
 
@@ -450,45 +408,24 @@ int drive_hy_release(struct drive_hy *d)
 
 /* ---- the thread -------------------------------------------------------------------- */
 
-/* Sleep until the deadline or a stop request; whether to go on. */
-static bool wait_until(struct drive_hy *d, const struct timespec *deadline)
-{
-    pthread_mutex_lock(&d->mu);
-    while (!d->stopping && pthread_cond_timedwait(&d->cv, &d->mu, deadline) != ETIMEDOUT)
-        ;
-    bool go_on = !d->stopping;
-    pthread_mutex_unlock(&d->mu);
-    return go_on;
-}
-
 static void *io_thread(void *arg)
 {
     struct drive_hy *d = arg;
-    struct timespec due = mono_now();
+    struct timespec due = worker_now();
 
     do {
         drive_hy_poll(d);
         /* The next period from the schedule, not from now; a slow line runs back to back. */
-        struct timespec now = mono_now();
-        due = add_s(due, d->p.period_s);
-        if (before(&due, &now))
+        struct timespec now = worker_now();
+        due = worker_after(due, d->p.period_s);
+        if (worker_before(&due, &now))
             due = now;
-    } while (wait_until(d, &due));
+    } while (worker_wait(&d->w, &due));
     drive_hy_release(d);
     return NULL;
 }
 
 int drive_hy_start(struct drive_hy *d)
 {
-    if (d->started) {
-        errno = EBUSY;
-        return -1;
-    }
-    int rc = pthread_create(&d->thread, NULL, io_thread, d);
-    if (rc != 0) {
-        errno = rc;
-        return -1;
-    }
-    d->started = true;
-    return 0;
+    return worker_start(&d->w, io_thread, d, 0, 0);
 }

@@ -9,6 +9,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "util/worker.h"
+
 enum { SAFE_ESTOP, SAFE_KEY, N_SAFE };
 enum { BTN_START, BTN_STOP, BTN_NEXT, N_BTN };
 
@@ -58,10 +60,7 @@ struct inputs_gpio {
     long edges;                      /* the pump's edges made */
 
     /* The watchdog thread. */
-    pthread_t thread;
-    bool started;
-    pthread_cond_t cv;               /* signalled on stop (CLOCK_MONOTONIC waits) */
-    bool stopping;                   /* under mu */
+    struct worker w;
     double poll_s;                   /* s of wall time */
 };
 
@@ -228,57 +227,17 @@ int inputs_gpio_watchdog_check(struct inputs_gpio *in)
 
 /* ---- the watchdog thread ----------------------------------------------------------- */
 
-static struct timespec deadline_after(double s)
-{
-    struct timespec t;
-
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    long long ns = (long long)(s * 1e9) + t.tv_nsec;
-    t.tv_sec += (time_t)(ns / 1000000000LL);
-    t.tv_nsec = (long)(ns % 1000000000LL);
-    return t;
-}
-
 static void *watchdog_thread(void *arg)
 {
     struct inputs_gpio *in = arg;
 
-    pthread_mutex_lock(&in->mu);
-    while (!in->stopping) {
-        struct timespec due = deadline_after(in->poll_s);
-        while (!in->stopping && pthread_cond_timedwait(&in->cv, &in->mu, &due) != ETIMEDOUT)
-            ;
-        if (in->stopping)
-            break;
-        pthread_mutex_unlock(&in->mu);
+    for (;;) {
+        struct timespec due = worker_after(worker_now(), in->poll_s);
+
+        if (!worker_wait(&in->w, &due))
+            return NULL;
         inputs_gpio_watchdog_check(in);
-        pthread_mutex_lock(&in->mu);
     }
-    pthread_mutex_unlock(&in->mu);
-    return NULL;
-}
-
-static int watchdog_start(struct inputs_gpio *in)
-{
-    int rc = pthread_create(&in->thread, NULL, watchdog_thread, in);
-    if (rc != 0) {
-        errno = rc;
-        return -1;
-    }
-    in->started = true;
-    return 0;
-}
-
-static void watchdog_stop(struct inputs_gpio *in)
-{
-    if (!in->started)
-        return;
-    pthread_mutex_lock(&in->mu);
-    in->stopping = true;
-    pthread_cond_broadcast(&in->cv);
-    pthread_mutex_unlock(&in->mu);
-    pthread_join(in->thread, NULL);
-    in->started = false;
 }
 
 /* ---- open / close ------------------------------------------------------------------ */
@@ -366,11 +325,7 @@ static void init_state(struct inputs_gpio *in, const struct inputs_gpio_params *
     for (int i = 0; i < N_SAFE; i++)
         in->safe[i] = (struct safety_in){.stopped = true, .ok_since = -1.0};
     pthread_mutex_init(&in->mu, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&in->cv, &ca);
-    pthread_condattr_destroy(&ca);
+    worker_init(&in->w);
 }
 
 static int open_all(struct inputs_gpio *in, const struct inputs_gpio_params *p, char *err,
@@ -385,7 +340,7 @@ static int open_all(struct inputs_gpio *in, const struct inputs_gpio_params *p, 
     }
     if (lines_open(in, p, err, errlen) < 0)
         return -1;
-    if (in->enable && watchdog_start(in) < 0) {
+    if (in->enable && worker_start(&in->w, watchdog_thread, in, 0, 0) < 0) {
         int e = errno;
         snprintf(err, errlen, "inputs: watchdog thread: %s", strerror(e));
         errno = e;
@@ -424,7 +379,7 @@ void inputs_gpio_close(struct inputs_gpio *in)
 {
     if (!in)
         return;
-    watchdog_stop(in);
+    worker_stop(&in->w);
     if (in->enable) {
         in->gpio->set(in->enable, !in->on_level);   /* drop the drive enable first */
         in->gpio->release(in->enable);
@@ -437,7 +392,7 @@ void inputs_gpio_close(struct inputs_gpio *in)
             in->gpio->release(in->btn[i].line);
     if (in->chip)
         in->gpio->chip_close(in->chip);
-    pthread_cond_destroy(&in->cv);
+    worker_fini(&in->w);
     pthread_mutex_destroy(&in->mu);
     free(in);
 }

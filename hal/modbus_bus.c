@@ -2,10 +2,11 @@
 #include "hal/modbus_bus.h"
 
 #include <errno.h>
-#include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <time.h>
+
+#include "util/worker.h"
 
 struct bus_device {
     void *dev;
@@ -21,38 +22,8 @@ struct modbus_bus {
     int ndev;
     int next;                    /* round-robin: where the search for a due device starts */
 
-    pthread_t thread;
-    bool started;
-    pthread_mutex_t mu;          /* guards stopping */
-    pthread_cond_t cv;           /* signalled on stop */
-    bool stopping;
+    struct worker w;             /* the I/O thread */
 };
-
-/* ---- time -------------------------------------------------------------------------- */
-
-static struct timespec mono_now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t;
-}
-
-static bool before(const struct timespec *a, const struct timespec *b)
-{
-    return a->tv_sec < b->tv_sec || (a->tv_sec == b->tv_sec && a->tv_nsec < b->tv_nsec);
-}
-
-static struct timespec add_s(struct timespec t, double s)
-{
-    long ns = (long)(s * 1e9);
-    t.tv_sec += ns / 1000000000L;
-    t.tv_nsec += ns % 1000000000L;
-    if (t.tv_nsec >= 1000000000L) {
-        t.tv_sec++;
-        t.tv_nsec -= 1000000000L;
-    }
-    return t;
-}
 
 /* ---- create / add / destroy -------------------------------------------------------- */
 
@@ -65,19 +36,14 @@ struct modbus_bus *modbus_bus_open(struct modbus_link *link)
         return NULL;
     }
     bus->link = link;
-    pthread_mutex_init(&bus->mu, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);   /* timed waits on absolute deadlines */
-    pthread_cond_init(&bus->cv, &ca);
-    pthread_condattr_destroy(&ca);
+    worker_init(&bus->w);
     return bus;
 }
 
 int modbus_bus_add(struct modbus_bus *bus, void *dev, modbus_bus_poll_fn poll,
                    modbus_bus_poll_fn release, double period_s)
 {
-    if (bus->started) {
+    if (bus->w.started) {
         errno = EBUSY;
         return -1;
     }
@@ -97,29 +63,19 @@ void modbus_bus_close(struct modbus_bus *bus)
 {
     if (!bus)
         return;
-    modbus_bus_stop(bus);
+    worker_fini(&bus->w);       /* stops the thread first */
     modbus_link_close(bus->link);
-    pthread_cond_destroy(&bus->cv);
-    pthread_mutex_destroy(&bus->mu);
     free(bus);
 }
 
 /* ---- the thread -------------------------------------------------------------------- */
-
-static bool stop_requested(struct modbus_bus *bus)
-{
-    pthread_mutex_lock(&bus->mu);
-    bool s = bus->stopping;
-    pthread_mutex_unlock(&bus->mu);
-    return s;
-}
 
 /* The first device due at now, searching round-robin from bus->next; -1 if none. */
 static int due_device(const struct modbus_bus *bus, const struct timespec *now)
 {
     for (int k = 0; k < bus->ndev; k++) {
         int i = (bus->next + k) % bus->ndev;
-        if (!before(now, &bus->devs[i].due))
+        if (!worker_before(now, &bus->devs[i].due))
             return i;
     }
     return -1;
@@ -129,7 +85,7 @@ static struct timespec earliest_due(const struct modbus_bus *bus)
 {
     struct timespec t = bus->devs[0].due;
     for (int i = 1; i < bus->ndev; i++)
-        if (before(&bus->devs[i].due, &t))
+        if (worker_before(&bus->devs[i].due, &t))
             t = bus->devs[i].due;
     return t;
 }
@@ -161,21 +117,12 @@ static void poll_device(struct modbus_bus *bus, int i)
     d->silent_polls = silent ? d->silent_polls + (d->silent_polls < 1000000) : 0;
     /* Next period from the schedule, not from now (no drift); a device that fell behind
      * (slow link) is polled as soon as its turn comes, without a burst to catch up. */
-    struct timespec now = mono_now();
-    d->due = add_s(backing_off(bus, d) ? now : d->due,
+    struct timespec now = worker_now();
+    d->due = worker_after(backing_off(bus, d) ? now : d->due,
                    backing_off(bus, d) ? MODBUS_BUS_BACKOFF_S : d->period_s);
-    if (before(&d->due, &now))
+    if (worker_before(&d->due, &now))
         d->due = now;
     bus->next = (i + 1) % bus->ndev;
-}
-
-/* Sleep until the deadline or a stop request, whichever is first. */
-static void wait_until(struct modbus_bus *bus, const struct timespec *deadline)
-{
-    pthread_mutex_lock(&bus->mu);
-    while (!bus->stopping && pthread_cond_timedwait(&bus->cv, &bus->mu, deadline) != ETIMEDOUT)
-        ;
-    pthread_mutex_unlock(&bus->mu);
 }
 
 static void release_devices(struct modbus_bus *bus)
@@ -188,18 +135,18 @@ static void release_devices(struct modbus_bus *bus)
 static void *bus_thread(void *arg)
 {
     struct modbus_bus *bus = arg;
-    struct timespec start = mono_now();
+    struct timespec start = worker_now();
 
     for (int i = 0; i < bus->ndev; i++)
         bus->devs[i].due = start;
-    while (!stop_requested(bus)) {
-        struct timespec now = mono_now();
+    while (!worker_stopping(&bus->w)) {
+        struct timespec now = worker_now();
         int i = due_device(bus, &now);
         if (i >= 0) {
             poll_device(bus, i);
         } else {
             struct timespec t = earliest_due(bus);
-            wait_until(bus, &t);
+            worker_wait(&bus->w, &t);
         }
     }
     release_devices(bus);
@@ -208,27 +155,14 @@ static void *bus_thread(void *arg)
 
 int modbus_bus_start(struct modbus_bus *bus)
 {
-    if (bus->started || bus->ndev == 0) {
-        errno = bus->started ? EBUSY : EINVAL;
+    if (bus->ndev == 0) {
+        errno = EINVAL;
         return -1;
     }
-    int rc = pthread_create(&bus->thread, NULL, bus_thread, bus);
-    if (rc != 0) {
-        errno = rc;
-        return -1;
-    }
-    bus->started = true;
-    return 0;
+    return worker_start(&bus->w, bus_thread, bus, 0, 0);
 }
 
 void modbus_bus_stop(struct modbus_bus *bus)
 {
-    if (!bus->started)
-        return;
-    pthread_mutex_lock(&bus->mu);
-    bus->stopping = true;
-    pthread_cond_broadcast(&bus->cv);
-    pthread_mutex_unlock(&bus->mu);
-    pthread_join(bus->thread, NULL);
-    bus->started = false;
+    worker_stop(&bus->w);
 }

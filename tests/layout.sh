@@ -5,7 +5,7 @@
 #
 # The folders and the one-way arrows between them (a folder may also include itself):
 #
-#   util        the log                                -> (nothing)
+#   util        the log, the worker thread              -> (nothing)
 #   config      the INI layer                          -> util
 #   controller  the pure core: time in, decisions out  -> config, hal/hal.h (the interface
 #                                                         types only); C library headers for
