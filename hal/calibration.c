@@ -236,6 +236,11 @@ struct calibration_ring {
 
     /* The reader thread (calibration_ring_start). */
     struct worker w;
+    /* The saver thread (calibration_ring_save_apart): it writes the file a job's result
+     * goes to, so that the thread that fed the job never waits on the disk. */
+    struct worker saver;
+    bool save_due;                    /* under mu: save_cal waits for the saver */
+    struct calibration save_cal;
     double (*fill)(void *arg);
     void *fill_arg;
 };
@@ -291,6 +296,7 @@ static struct calibration_ring *ring_alloc(const struct calibration_ring_params 
     }
     pthread_mutex_init(&r->mu, NULL);
     worker_init(&r->w);
+    worker_init(&r->saver);
     r->len = len;
     r->full_scale_n = p->full_scale_n;
     r->cal_readings = p->cal_readings > 0 ? p->cal_readings : 1;
@@ -321,6 +327,7 @@ void calibration_ring_close(struct calibration_ring *r)
     if (!r)
         return;
     worker_fini(&r->w);         /* stops the reader first */
+    worker_fini(&r->saver);     /* ... and the saver, after a save still due */
     pthread_mutex_destroy(&r->mu);
     free(r->ring_t);
     free(r->ring_n);
@@ -427,12 +434,14 @@ static bool job_feed(struct calibration_ring *r, double raw)
 /* Save cal, the result of the job being saved (file I/O: outside the mutex), then count
  * the job done. Returns 0, or -1 with errno if the file could not be written (the result
  * is in use anyway; counted, and in last_error). */
-static int job_save(struct calibration_ring *r, const struct calibration *cal)
+static int job_save_now(struct calibration_ring *r, const struct calibration *cal,
+                        bool apart)
 {
     int rc = r->path ? calibration_save(r->path, cal) : 0;
     int e = errno;
 
     pthread_mutex_lock(&r->mu);
+    r->st.saved_apart += apart;
     if (rc != 0) {
         r->st.save_errors++;
         r->st.last_error = e;
@@ -446,6 +455,48 @@ static int job_save(struct calibration_ring *r, const struct calibration *cal)
     pthread_mutex_unlock(&r->mu);
     errno = e;
     return rc;
+}
+
+/* The job's result saved: on the saver thread when there is one (the caller goes on at
+ * once; the job stays pending until the file is written), else here. */
+static int job_save(struct calibration_ring *r, const struct calibration *cal)
+{
+    if (!r->saver.started)
+        return job_save_now(r, cal, false);
+    pthread_mutex_lock(&r->mu);
+    r->save_cal = *cal;
+    r->save_due = true;
+    pthread_mutex_unlock(&r->mu);
+    worker_wake(&r->saver);
+    return 0;
+}
+
+/* The saver: a save when woken for one; at a stop, a save still due first. */
+static void *saver_thread(void *arg)
+{
+    struct calibration_ring *r = arg;
+    bool go_on;
+
+    do {
+        struct timespec far = worker_after(worker_now(), 3600.0);
+        struct calibration cal;
+        bool due;
+
+        go_on = worker_wait(&r->saver, &far);
+        pthread_mutex_lock(&r->mu);
+        due = r->save_due;
+        cal = r->save_cal;
+        r->save_due = false;
+        pthread_mutex_unlock(&r->mu);
+        if (due)
+            job_save_now(r, &cal, true);
+    } while (go_on);
+    return NULL;
+}
+
+int calibration_ring_save_apart(struct calibration_ring *r)
+{
+    return worker_start(&r->saver, saver_thread, r, 0, 0);
 }
 
 int calibration_ring_push(struct calibration_ring *r, double t, double raw, bool at_rail)

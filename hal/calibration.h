@@ -122,6 +122,7 @@ struct calibration_ring_status {
     long refused_spans;           /* spans refused as implausible */
     double refused_scale;         /* the scale the latest refused span would have set */
     long save_errors;
+    long saved_apart;             /* results saved by the saver thread (save_apart) */
 };
 
 struct calibration_ring;
@@ -133,6 +134,11 @@ struct calibration_ring;
 struct calibration_ring *calibration_ring_open(const struct calibration_ring_params *p,
                                                char *err, size_t errlen);
 void calibration_ring_close(struct calibration_ring *r);
+/* Save results on a thread of the ring's own from now on, not on the thread whose push or
+ * hw_tare_done finished the job: the Modbus transmitter's pushes come from the bus thread,
+ * which also writes the drive's setpoint, and a slow disk must not starve the drive's
+ * comm-loss watchdog. The job stays pending until the file is written. 0, or -1 errno. */
+int calibration_ring_save_apart(struct calibration_ring *r);
 
 /* Producer: one raw reading taken at t (s, HAL clock). at_rail: the ADC or transmitter sat
  * at its limit (passed on pinned at +-full_scale_n, as is any reading at or beyond full

@@ -119,6 +119,14 @@ struct loadcell_modbus *loadcell_modbus_open(const struct loadcell_modbus_params
     struct calibration_ring_params rp = params->ring;
     rp.hw_tare = params->tare_reg >= 0;      /* the transmitter's own tare */
     lc->ring = calibration_ring_open(&rp, err, errlen);
+    /* pushed from the bus thread, which feeds the drive too: never wait on the disk there */
+    if (lc->ring && calibration_ring_save_apart(lc->ring) != 0) {
+        int e = errno;
+        snprintf(err, errlen, "load cell: cannot start the calibration saver: %s", strerror(e));
+        calibration_ring_close(lc->ring);
+        lc->ring = NULL;
+        errno = e;
+    }
     if (!lc->ring) {
         int e = errno;
         free(lc);

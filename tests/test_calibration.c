@@ -233,6 +233,43 @@ TEST(tare_takes_the_mean_of_the_next_readings_and_saves_it)
     tmp_clean(&t);
 }
 
+/* With save_apart (the Modbus transmitter's ring, pushed from the bus thread) the push
+ * that finishes a tare returns without writing the file: the ring's saver writes it, the
+ * tare stays pending until then, and it is on disk once it is counted. */
+TEST(save_apart_writes_the_file_off_the_pushing_thread)
+{
+    struct tmp t;
+    struct calibration_ring_status st;
+    struct calibration back = {0, 1, 0};
+    char err[256];
+
+    tmp_make(&t);
+    struct calibration_ring *r = ring_new(t.file, 0);
+    REQUIRE_OR_GOTO(r != NULL, out);
+    CHECK_INT(calibration_ring_save_apart(r), 0);
+    errno = 0;
+    CHECK_INT(calibration_ring_save_apart(r), -1);          /* one saver */
+    CHECK_INT(errno, EBUSY);
+    CHECK_INT(calibration_ring_tare(r, 2), 0);
+    CHECK_INT(calibration_ring_push(r, 0, 3000, false), 0);
+    CHECK_INT(calibration_ring_push(r, 1, 3010, false), 0);  /* the tare's last reading */
+    calibration_ring_status(r, &st);
+    CHECK_NEAR(st.cal.offset, 3005, 1e-9);                  /* in use at once */
+    for (int i = 0; i < 5000 && st.tares == 0; i++) {       /* bounded: the saver's turn */
+        struct timespec ms = {0, 1000000};
+        nanosleep(&ms, NULL);
+        calibration_ring_status(r, &st);
+    }
+    CHECK_INT(st.tares, 1);
+    CHECK(!st.tare_pending);
+    CHECK_INT(st.saved_apart, 1);                           /* by the saver, not the push */
+    CHECK_INT(calibration_load(t.file, &back, err, sizeof err), 0);
+    CHECK_NEAR(back.offset, 3005, 1e-9);
+    calibration_ring_close(r);
+out:
+    tmp_clean(&t);
+}
+
 TEST(span_with_a_known_mass_gives_newtons)
 {
     struct tmp t;
@@ -662,6 +699,7 @@ TESTS(T(save_then_load_gives_the_same_values), T(a_missing_file_leaves_the_confi
       T(saving_refuses_bad_values_and_bad_places), T(ring_converts_and_keeps_order),
       T(ring_pins_saturated_readings_at_full_scale),
       T(tare_takes_the_mean_of_the_next_readings_and_saves_it),
+      T(save_apart_writes_the_file_off_the_pushing_thread),
       T(span_with_a_known_mass_gives_newtons), T(span_without_the_mass_on_is_refused),
       T(an_implausible_span_is_refused_and_changes_nothing),
       T(a_span_the_cell_cannot_mean_is_refused_even_confirmed),

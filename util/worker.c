@@ -15,6 +15,7 @@ void worker_init(struct worker *w)
     pthread_cond_init(&w->cv, &ca);
     pthread_condattr_destroy(&ca);
     w->stopping = false;
+    w->woken = false;
     w->started = false;
 }
 
@@ -80,6 +81,14 @@ void worker_stop(struct worker *w)
     w->started = false;
 }
 
+void worker_wake(struct worker *w)
+{
+    pthread_mutex_lock(&w->mu);
+    w->woken = true;
+    pthread_cond_broadcast(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+}
+
 bool worker_stopping(struct worker *w)
 {
     pthread_mutex_lock(&w->mu);
@@ -90,8 +99,10 @@ bool worker_stopping(struct worker *w)
 
 bool worker_wait_locked(struct worker *w, const struct timespec *deadline)
 {
-    while (!w->stopping && pthread_cond_timedwait(&w->cv, &w->mu, deadline) != ETIMEDOUT)
+    while (!w->stopping && !w->woken &&
+           pthread_cond_timedwait(&w->cv, &w->mu, deadline) != ETIMEDOUT)
         ;
+    w->woken = false;
     return !w->stopping;
 }
 

@@ -24,6 +24,7 @@ struct worker {
     pthread_mutex_t mu;
     pthread_cond_t cv;          /* CLOCK_MONOTONIC; broadcast on a stop request */
     bool stopping;              /* under mu: set by worker_stop, cleared by worker_start */
+    bool woken;                 /* under mu: worker_wake since the last wait ended */
     bool started;               /* the owner's thread only (start and stop) */
     pthread_t thread;
 };
@@ -41,9 +42,12 @@ int worker_start(struct worker *w, void *(*main)(void *), void *arg, unsigned fl
                  size_t stack_size);
 /* Ask the thread to stop, wake it, join it. Idempotent; a no-op when not started. */
 void worker_stop(struct worker *w);
+/* End the thread's current (or next) wait early, as if its deadline had come. */
+void worker_wake(struct worker *w);
 /* Whether a stop was asked for (takes mu). */
 bool worker_stopping(struct worker *w);
-/* Sleep until deadline (CLOCK_MONOTONIC) or a stop request: true to go on, false to stop.
+/* Sleep until deadline (CLOCK_MONOTONIC), a worker_wake or a stop request: true to go on,
+ * false to stop.
  * worker_wait takes mu itself; worker_wait_locked is called with mu held (and returns with
  * it held). A spurious wake-up waits again for the same deadline. */
 bool worker_wait(struct worker *w, const struct timespec *deadline);
