@@ -54,6 +54,7 @@ struct command {
     bool csv;                   /* export --csv */
     const char *out_path;       /* export -o FILE */
     const char *raw;            /* raw LINE: sent as it is */
+    long count;                 /* watch --count: lines to show (0: until Ctrl-C) */
 };
 
 /* The connection to eccd and what it has sent that was not used yet. */
@@ -131,6 +132,12 @@ static void help(FILE *f)
 "  history [--days N]\n"
 "        the selected patient's sessions of the last N days (1 to 3650, default 7),\n"
 "        a table of sets per session: reps counted and rejected, time in band, pain\n"
+"  watch [--rate HZ] [--count N]\n"
+"        follow the rig live: a line RATE times a second (1 to 25, default 10) with\n"
+"        the state, set and rep, force against the band and belt speed, and each\n"
+"        counted rep, rejected stroke or fault as it happens; --json prints eccd's\n"
+"        lines as they come (every control tick's force and speed in them). Until\n"
+"        Ctrl-C, or N lines\n"
 "  raw LINE\n"
 "        send LINE to eccd exactly as given (for scripts and for testing eccd's\n"
 "        answers to malformed requests) and print the reply as it came\n"
@@ -474,6 +481,33 @@ static int parse_patient(int n, char **args, struct command *c)
     return usage_error("patient: '%s' is not list, add or select", args[1]);
 }
 
+/* watch [--rate HZ] [--count N] */
+static int parse_watch(int n, char **args, struct command *c)
+{
+    double rate = -1;
+    int rc;
+
+    for (int i = 1; i < n; i++) {
+        const char *a = args[i], *iv = NULL, *v;
+
+        if (match_opt(a, "--rate", &iv)) {
+            v = opt_value(n, args, &i, iv);
+            if ((rc = arg_value("watch", REQ_WATCH, "rate_hz", v, "--rate", &rate)) != 0)
+                return rc;
+        } else if (match_opt(a, "--count", &iv)) {
+            v = opt_value(n, args, &i, iv);
+            if (!v || !parse_long(v, 1, 1000000000L, &c->count))
+                return usage_error("watch --count needs a number of lines (1 or more)");
+        } else {
+            return usage_error("watch: unexpected argument '%s'", a);
+        }
+    }
+    c->req = new_request("watch");
+    if (rate > 0)
+        json_object_set_new(c->req, "rate_hz", json_integer((json_int_t)rate));
+    return 0;
+}
+
 /* history [--days N], export --csv [--days N] [-o FILE] */
 static int parse_history_export(const char *cmd, int n, char **args, struct command *c)
 {
@@ -529,6 +563,8 @@ static int parse_command(int n, char **args, const struct opts *o, struct comman
         rc = parse_patient(n, args, c);
     else if (strcmp(cmd, "history") == 0 || strcmp(cmd, "export") == 0)
         rc = parse_history_export(cmd, n, args, c);
+    else if (strcmp(cmd, "watch") == 0)
+        rc = parse_watch(n, args, c);
     else if (strcmp(cmd, "raw") == 0) {
         if (n != 2)
             return usage_error("raw takes one argument: the request line");
@@ -1141,6 +1177,92 @@ static int export(const struct opts *o, const struct command *cmd, struct conn *
                          : export_stream(o, c, stdout);
 }
 
+/* ---- watch ---------------------------------------------------------------------------- */
+
+/* One watch line as text: the clock, state, set and rep, force against the band, belt speed;
+ * then each event on a line of its own. */
+static void watch_text(const json_t *line, FILE *out)
+{
+    const json_t *events = json_object_get(line, "events"), *band = json_object_get(line,
+                                                                                     "band");
+    const json_t *ev;
+    size_t i;
+
+    fprintf(out, "%8.2f  %-14s  set %lld/%lld  rep %2lld/%lld  force %6.1f N",
+            json_number_value(json_object_get(line, "t")),
+            json_string_value(json_object_get(line, "state")) ?
+            json_string_value(json_object_get(line, "state")) : "-",
+            (long long)json_integer_value(json_object_get(line, "set")),
+            (long long)json_integer_value(json_object_get(line, "sets_per_session")),
+            (long long)json_integer_value(json_object_get(line, "rep")),
+            (long long)json_integer_value(json_object_get(line, "reps_per_set")),
+            json_number_value(json_object_get(line, "force")));
+    if (json_array_size(band) == 2)
+        fprintf(out, " (band %g..%g)", json_number_value(json_array_get(band, 0)),
+                json_number_value(json_array_get(band, 1)));
+    fprintf(out, "  belt %.2f m/s", json_number_value(json_object_get(line, "speed")));
+    if (json_is_string(json_object_get(line, "fault")))
+        fprintf(out, "  FAULT %s", json_string_value(json_object_get(line, "fault")));
+    putc('\n', out);
+    json_array_foreach(events, i, ev) {
+        const char *kind = json_string_value(json_object_get(ev, "event"));
+        const char *verdict = json_string_value(json_object_get(ev, "verdict"));
+        fprintf(out, "          %s", kind ? kind : "event");
+        if (json_is_integer(json_object_get(ev, "rep")))
+            fprintf(out, " %lld", (long long)json_integer_value(json_object_get(ev, "rep")));
+        if (verdict && strcmp(kind ? kind : "", "rep") != 0)
+            fprintf(out, ": %s", verdict);
+        if (json_is_string(json_object_get(ev, "fault")))
+            fprintf(out, " %s", json_string_value(json_object_get(ev, "fault")));
+        putc('\n', out);
+    }
+}
+
+/* watch: the head (an error reply, or ok), then a line per period until Ctrl-C or count. */
+static int follow(const struct opts *o, const struct command *cmd, struct conn *c,
+                  const char *req, size_t reqlen)
+{
+    struct sigaction sa;
+    size_t len;
+    json_t *reply;
+    long n = 0;
+    int rc;
+
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_signal;     /* no SA_RESTART: poll returns EINTR */
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    if ((rc = exchange(c, req, reqlen, &len)) != 0 || stop_flag)
+        return rc;
+    if (!(reply = parse_reply(c->buf, len, c->path)))
+        return EX_NOCONN;
+    rc = json_is_true(json_object_get(reply, "ok")) ? EX_OK : emit(o, c->buf, len, reply, stdout);
+    if (rc == EX_OK && o->json)
+        printf("%.*s\n", (int)len, c->buf);
+    json_decref(reply);
+    conn_consume(c, len);
+    while (rc == EX_OK && !stop_flag && (cmd->count == 0 || n < cmd->count)) {
+        json_t *line;
+
+        if ((rc = conn_recv_line(c, &len)) != 0)
+            return say_read_error(c, rc);
+        if (o->json) {
+            printf("%.*s\n", (int)len, c->buf);
+        } else if ((line = json_loadb(c->buf, len, 0, NULL)) != NULL) {
+            watch_text(line, stdout);
+            json_decref(line);
+        }
+        conn_consume(c, len);
+        n++;
+        if (fflush(stdout) != 0 || ferror(stdout)) {
+            fprintf(stderr, "eccctl: writing to standard output: %s\n", strerror(errno));
+            return EX_FAILED;
+        }
+    }
+    return rc;
+}
+
 /* status --watch: one connection, a status request every watch_s seconds until Ctrl-C. */
 static int watch(const struct opts *o, const struct command *cmd, struct conn *c,
                  const char *req, size_t reqlen)
@@ -1252,6 +1374,8 @@ int main(int argc, char **argv)
     }
     if (cmd.watch_s > 0.0) {
         rc = watch(&o, &cmd, &c, req, reqlen);
+    } else if (!cmd.raw && strcmp(cmd.name, "watch") == 0) {
+        rc = follow(&o, &cmd, &c, req, reqlen);
     } else if (!cmd.raw && strcmp(cmd.name, "export") == 0) {
         rc = export(&o, &cmd, &c, req, reqlen);
     } else if ((rc = exchange(&c, req, reqlen, &len)) == 0) {

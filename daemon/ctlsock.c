@@ -41,6 +41,7 @@
 #define RESERVE_IDLE_S 2.0          /* the reserve slot waits this long for its request */
 #define WAKE_STOP 'x'               /* bytes on the wake pipe: close ... */
 #define WAKE_KICK 'k'               /* ... or look at the deadlines again */
+#define STREAM_POLL_MS 20           /* a stream with nothing yet is asked again this often */
 
 struct client {
     int fd;
@@ -53,6 +54,8 @@ struct client {
     size_t outoff, outlen, outcap;
     struct ctlsock_stream stream;   /* the rest of the reply being sent, while streaming */
     bool streaming;
+    bool stream_waits;              /* its source had nothing yet (EAGAIN): asked again on
+                                       the next wake-up, at most STREAM_POLL_MS on */
     double t_heard;                 /* s: connected, or the latest byte from it */
     double t_moved;                 /* s: its replies last moved (or began to wait) */
 };
@@ -314,6 +317,7 @@ static void stream_end(struct client *c)
     if (c->streaming && c->stream.close)
         c->stream.close(c->stream.arg);
     c->streaming = false;
+    c->stream_waits = false;
     c->stream = (struct ctlsock_stream){0};
 }
 
@@ -444,7 +448,7 @@ static int handle_line(struct ctlsock *s, struct client *c, char *line, size_t l
         stream_end(c);
         return queue_error(s, c, "internal", "eccd could not answer this request");
     }
-    rc = queue_bytes(s, c, reply, strlen(reply), !c->streaming);
+    rc = queue_bytes(s, c, reply, strlen(reply), !c->streaming || c->stream.lines);
     free(reply);
     if (c->peer.reserved)
         c->eof = true;              /* one request in the reserve slot: closed once sent */
@@ -537,6 +541,9 @@ static int pump(struct ctlsock *s, struct client *c)
     if (c->outoff == c->outlen)
         c->t_moved = sock_now(s);
     n = c->stream.read(c->stream.arg, c->out + c->outlen, CTLSOCK_CHUNK);
+    c->stream_waits = n < 0 && errno == EAGAIN;
+    if (c->stream_waits)
+        return 0;                   /* nothing yet: asked again on a later wake-up */
     if (n < 0 || (size_t)n > CTLSOCK_CHUNK) {
         log_error("control socket: a streamed reply to pid %ld failed; dropping the client",
                   (long)c->peer.pid);
@@ -544,7 +551,8 @@ static int pump(struct ctlsock *s, struct client *c)
     }
     c->outlen += (size_t)n;
     if (n == 0) {
-        c->out[c->outlen++] = '\n';
+        if (!c->stream.lines)
+            c->out[c->outlen++] = '\n';
         stream_end(c);
     }
     out_note(s, c);
@@ -694,7 +702,7 @@ static void set_events(struct ctlsock *s, bool paused)
         s->pfd[2 + i] = (struct pollfd){.fd = c ? c->fd : -1};
         if (c && lines_wanted(c))
             s->pfd[2 + i].events |= POLLIN;
-        if (c && (c->outoff < c->outlen || c->streaming))
+        if (c && (c->outoff < c->outlen || (c->streaming && !c->stream_waits)))
             s->pfd[2 + i].events |= POLLOUT;
     }
 }
@@ -704,7 +712,7 @@ static double client_deadline(const struct ctlsock *s, const struct client *c, b
 {
     double idle = c->peer.reserved ? RESERVE_IDLE_S : s->idle_s;
 
-    *stalled = c->outoff < c->outlen || c->streaming;
+    *stalled = c->outoff < c->outlen || (c->streaming && !c->stream_waits);
     if (*stalled)
         return s->stall_s > 0.0 ? c->t_moved + s->stall_s : INFINITY;
     return idle > 0.0 && !c->eof ? c->t_heard + idle : INFINITY;
@@ -739,6 +747,15 @@ static int expire_clients(struct ctlsock *s)
     return (int)fmin(ceil((next - now) * 1000.0), 60000.0);
 }
 
+/* Whether a client's streamed reply waits for its source. */
+static bool streams_wait(const struct ctlsock *s)
+{
+    for (int i = 0; i <= s->max; i++)
+        if (s->cl[i] && s->cl[i]->stream_waits)
+            return true;
+    return false;
+}
+
 /* The wake pipe: true when it asks the thread to end (a kick only wakes it). */
 static bool woken_to_stop(struct ctlsock *s)
 {
@@ -761,6 +778,8 @@ static void *serve(void *arg)
 
         if (paused && (timeout < 0 || timeout > PAUSE_MS))
             timeout = PAUSE_MS;
+        if (streams_wait(s) && (timeout < 0 || timeout > STREAM_POLL_MS))
+            timeout = STREAM_POLL_MS;
         set_events(s, paused);
         if (poll(s->pfd, (nfds_t)s->max + 3, timeout) < 0) {
             if (errno != EINTR) {
@@ -772,7 +791,7 @@ static void *serve(void *arg)
         if (s->pfd[0].revents && woken_to_stop(s))
             return NULL;
         for (int i = 0; i <= s->max; i++)
-            if (s->cl[i] && s->pfd[2 + i].revents)
+            if (s->cl[i] && (s->pfd[2 + i].revents || s->cl[i]->stream_waits))
                 serve_client(s, i, s->pfd[2 + i].revents);
         paused = (s->pfd[1].revents & POLLIN) && accept_some(s) < 0;
     }

@@ -58,13 +58,20 @@ struct ctlsock_peer {
 /* The rest of a streamed reply (see above). */
 struct ctlsock_stream {
     /* The reply's next part (no newline) into buf, at most size bytes: its length (> 0),
-     * 0 once the reply is complete, -1 when it cannot go on (the client is dropped). On the
-     * server thread. */
+     * 0 once the reply is complete, -1 with errno EAGAIN when it has nothing yet (it is
+     * asked again within 20 ms), -1 otherwise when it cannot go on (the client is
+     * dropped).
+     * On the server thread. A stream that waits is not a stalled reader. */
     ssize_t (*read)(void *arg, char *buf, size_t size);
     /* Called exactly once, on the server thread: after read gave 0 or -1, when the client
      * goes, or from ctlsock_close. It frees what arg holds. */
     void (*close)(void *arg);
     void *arg;
+    /* false: the head and the parts are one line, ended by ctlsock once read gives 0
+     * (history, export). true: the head is a line of its own (ctlsock ends it at once)
+     * and read gives whole lines, newlines included (watch: each line goes out as soon as
+     * it is made). */
+    bool lines;
 };
 
 struct ctlsock_params {

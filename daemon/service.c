@@ -15,7 +15,9 @@
 
 #include "controller/event.h"
 #include "daemon/histstream.h"
+#include "daemon/live.h"
 #include "daemon/reply.h"
+#include "daemon/watch.h"
 #include "proto/request.h"
 #include "util/log.h"
 
@@ -69,6 +71,7 @@ struct snapshot {
 struct service {
     const struct ecc_config *cfg;
     struct store *store;
+    struct live *live;          /* each tick and event, for watch (NULL: out of memory) */
     double started_wall;
     struct mailbox mb;
     pthread_mutex_t snap_lock;  /* the loop only ever trylocks it */
@@ -123,6 +126,7 @@ struct service *service_open(const struct service_params *p)
     monotonic_cond_init(&s->mb.done);
     monotonic_cond_init(&s->snap_cv);
     s->patient_cached = -1;
+    s->live = live_open();      /* without it, watch answers "internal" */
     return s;
 }
 
@@ -130,6 +134,7 @@ void service_close(struct service *s)
 {
     if (!s)
         return;
+    live_close(s->live);
     pthread_mutex_destroy(&s->mb.lock);
     pthread_mutex_destroy(&s->snap_lock);
     pthread_cond_destroy(&s->mb.done);
@@ -340,10 +345,14 @@ static void snapshot_publish(struct service *s, const struct ctl *c, struct hal 
     bool cal_due = s->cal_watch || s->ticks_seen % CAL_POLL_TICKS == 0;
     struct hal_cal_status cs;
     bool cal_known = cal_due && hal_force_cal_status(&hal->force, &cs) == 0;
+    struct ctl_status now;
 
+    ctl_status(c, &now);
+    if (s->live)
+        live_tick(s->live, &now);           /* every tick, for watch */
     if (pthread_mutex_trylock(&s->snap_lock) != 0)
         return;                             /* being read: publish next tick */
-    ctl_status(c, &s->snap.st);
+    s->snap.st = now;
     snapshot_diagnosis(&s->snap, hal);
     s->snap.ticks = st->ticks;
     s->snap.overruns = st->overruns;
@@ -372,6 +381,8 @@ void service_on_event(void *arg, const struct ctl_event *ev)
 {
     struct service *s = arg;
 
+    if (s->live)
+        live_event(s->live, ev);
     if (!s->store || store_push_event(s->store, ev) != 0)
         return;
     /* Counted by the store (eccctl status shows it); said only at 1, 2, 4, 8, ... losses
@@ -810,6 +821,25 @@ static char *do_export(struct service *s, const struct req *r, struct ctlsock_st
     return head ? head : reply_error(r, "internal", "cannot read the history");
 }
 
+/* The status a watch line shows: the latest snapshot. */
+static bool watch_status(void *arg, struct ctl_status *st)
+{
+    struct snapshot sn;
+
+    if (!snapshot_read(arg, &sn))
+        return false;
+    *st = sn.st;
+    return true;
+}
+
+static char *do_watch(struct service *s, const struct req *r, struct ctlsock_stream *out)
+{
+    char *head = s->live ? watch_begin(s->live, watch_status, s, r, out) : NULL;
+
+    return head ? head : reply_error(r, "internal", "eccd cannot serve a watch now (out of "
+                                     "memory)");
+}
+
 /* ---- dispatch ------------------------------------------------------------------------ */
 
 static bool needs_store(enum req_cmd c)
@@ -837,6 +867,7 @@ static char *dispatch(struct service *s, const struct req *r, struct ctlsock_str
     case REQ_PATIENT_SELECT: return do_patient_select(s, r);
     case REQ_HISTORY: return do_history(s, r, out);
     case REQ_EXPORT: return do_export(s, r, out);
+    case REQ_WATCH: return do_watch(s, r, out);
     case REQ_CMD_COUNT: break;
     }
     return reply_error(r, "unknown_command", "unknown command");

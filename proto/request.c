@@ -26,7 +26,7 @@ static const char *const cmd_names[REQ_CMD_COUNT] = {
     [REQ_CALIBRATE] = "calibrate",     [REQ_PAIN] = "pain",
     [REQ_PATIENT_LIST] = "patient-list", [REQ_PATIENT_ADD] = "patient-add",
     [REQ_PATIENT_SELECT] = "patient-select", [REQ_HISTORY] = "history",
-    [REQ_EXPORT] = "export",
+    [REQ_EXPORT] = "export",           [REQ_WATCH] = "watch",
 };
 
 /* Every member a command takes besides v, cmd and tag, with its kind and bounds. The
@@ -45,6 +45,7 @@ static const struct req_field fields[] = {
     {REQ_PATIENT_SELECT, "patient", REQ_KIND_INT, true, 1, (double)LONG_MAX, "", NULL, NULL},
     {REQ_HISTORY, "days", REQ_KIND_INT, false, 1, REQ_DAYS_MAX, "", NULL, NULL},
     {REQ_EXPORT, "days", REQ_KIND_INT, false, 0, REQ_DAYS_MAX, "", NULL, NULL},
+    {REQ_WATCH, "rate_hz", REQ_KIND_INT, false, 1, REQ_WATCH_RATE_MAX, "Hz", NULL, NULL},
 };
 #define NFIELDS (sizeof fields / sizeof fields[0])
 
@@ -424,6 +425,12 @@ static int read_args(struct pctx *c)
             return -1;
         r->days = (int)v;
         return 0;
+    case REQ_WATCH:
+        v = r->rate_hz;
+        if (get_number(c, "rate_hz", NULL, &v) < 0)
+            return -1;
+        r->rate_hz = (int)v;
+        return 0;
     default:
         return 0;
     }
@@ -435,6 +442,7 @@ static void req_init(struct req *r)
     r->cmd = REQ_CMD_COUNT;
     r->mass_kg = NAN;
     r->score = -1;
+    r->rate_hz = REQ_WATCH_RATE;
     r->force_low = r->force_high = r->speed_max = r->force_abort = NAN;
 }
 

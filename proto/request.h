@@ -43,11 +43,13 @@
 #define REQ_MASS_MIN_KG 0.1          /* a span needs a mass the cell can tell from none */
 #define REQ_MASS_MAX_KG 500.0
 #define REQ_DAYS_MAX 3650
+#define REQ_WATCH_RATE 10             /* watch: lines a second by default ... */
+#define REQ_WATCH_RATE_MAX 25         /* ... and at most */
 
 enum req_cmd {
     REQ_STATUS = 0, REQ_START, REQ_STOP, REQ_NEXT_SET, REQ_RESET_FAULT, REQ_TARE,
     REQ_CALIBRATE, REQ_PAIN, REQ_PATIENT_LIST, REQ_PATIENT_ADD, REQ_PATIENT_SELECT,
-    REQ_HISTORY, REQ_EXPORT, REQ_CMD_COUNT
+    REQ_HISTORY, REQ_EXPORT, REQ_WATCH, REQ_CMD_COUNT
 };
 
 struct req {
@@ -58,6 +60,7 @@ struct req {
     bool confirm;                   /* calibrate: accept a large change of the scale */
     int score;                      /* pain */
     int days;                       /* history (default 7), export (default 0 = all) */
+    int rate_hz;                    /* watch: lines a second (default REQ_WATCH_RATE) */
     long patient;                   /* patient-select */
     char name[REQ_NAME_MAX];        /* patient-add: UTF-8, no control characters */
     double force_low, force_high, speed_max, force_abort;   /* patient-add; NAN: absent */

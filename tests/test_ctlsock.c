@@ -36,6 +36,7 @@ struct seen {
     struct ctlsock_peer last_peer;
     int streams_closed;         /* streamed replies whose close was called */
     long stream_reads;          /* parts read from streamed replies */
+    int ticks;                  /* "ticker": lines the test has made available */
 };
 
 /* A streamed reply of left bytes of 'y' (fail: read fails once they are out). */
@@ -70,6 +71,39 @@ static void ystream_close(void *arg)
     free(y);
 }
 
+/* "ticker": a reply that never ends, the line "t:" then "line K" each time the test makes
+ * one available (seen->ticks); nothing yet: EAGAIN. */
+struct ticker {
+    struct seen *seen;
+    int sent;
+};
+
+static ssize_t ticker_read(void *arg, char *buf, size_t size)
+{
+    struct ticker *k = arg;
+    int avail;
+
+    pthread_mutex_lock(&k->seen->lock);
+    avail = k->seen->ticks;
+    pthread_mutex_unlock(&k->seen->lock);
+    if (k->sent >= avail) {
+        errno = EAGAIN;
+        return -1;
+    }
+    k->sent++;
+    return snprintf(buf, size, "line %d\n", k->sent);
+}
+
+static void ticker_close(void *arg)
+{
+    struct ticker *k = arg;
+
+    pthread_mutex_lock(&k->seen->lock);
+    k->seen->streams_closed++;
+    pthread_mutex_unlock(&k->seen->lock);
+    free(k);
+}
+
 /* "stream N" / "stream-fail N": the reply "s:" then N bytes of 'y', streamed. */
 static char *start_stream(struct seen *seen, const char *line, struct ctlsock_stream *stream)
 {
@@ -99,6 +133,13 @@ static char *echo(void *arg, const char *line, size_t len, const struct ctlsock_
         return NULL;
     if (strncmp(line, "stream", 6) == 0 && strchr(line, ' '))
         return start_stream(seen, line, stream);
+    if (strcmp(line, "ticker") == 0) {
+        struct ticker *k = calloc(1, sizeof *k);
+        k->seen = seen;
+        *stream = (struct ctlsock_stream){.read = ticker_read, .close = ticker_close, .arg = k,
+                                          .lines = true};
+        return strdup("t:");
+    }
     if (strcmp(line, "newline") == 0)
         return strdup("two\nlines");
     if (strcmp(line, "big") == 0) {
@@ -805,6 +846,47 @@ out:
     CHECK_INT(f.seen.streams_closed, 3);                 /* none closed twice */
 }
 
+static void ticks_add(struct seen *seen)
+{
+    pthread_mutex_lock(&seen->lock);
+    seen->ticks++;
+    pthread_mutex_unlock(&seen->lock);
+}
+
+/* A reply that never ends (watch): a line each time its source has one, nothing between;
+ * a source with nothing yet is not a stalled reader, however long it waits (on the injected
+ * clock, well past stall_s), and other clients are served meanwhile. (A stream whose lines
+ * wait unread is dropped as stalled: streams_that_stall_fail_or_are_left_are_closed_once.) */
+TEST(an_endless_stream_waits_for_its_source_and_is_not_stalled_meanwhile)
+{
+    struct fixture f;
+    struct ctlsock_stats st;
+    fx_init(&f);
+    REQUIRE_OR_GOTO(fx_open_limits(&f, 4, 4, 0, 10) == 0, out);
+    int fd = test_unix_dial(f.path), lazy = test_unix_dial(f.path);
+    send_s(fd, "ticker\n");
+    expect_reply(fd, "t:");                             /* the head, a line at once */
+    ticks_add(&f.seen);
+    expect_reply(fd, "line 1");                         /* each line as soon as it is made */
+    fake_advance(f.s, 100.0);                           /* waits for its source: kept */
+    ticks_add(&f.seen);
+    expect_reply(fd, "line 2");
+    ctlsock_stats(f.s, &st);
+    CHECK_INT(st.dropped_stalled, 0);
+    send_s(lazy, "hi\n");                               /* others are served meanwhile */
+    expect_reply(lazy, "ok 2 hi");
+    fake_advance(f.s, 100.0);
+    ticks_add(&f.seen);
+    expect_reply(fd, "line 3");
+    ctlsock_stats(f.s, &st);
+    CHECK_INT(st.dropped_stalled, 0);
+    CHECK_INT(st.clients, 2);
+    close(lazy);
+    close(fd);
+out:
+    fx_done(&f);
+}
+
 TEST(socket_file_mode_owner_and_group)
 {
     struct fixture f;
@@ -1087,7 +1169,8 @@ TESTS(T(request_reply_round_trip), T(two_requests_in_one_write_and_many_in_order
       T(a_stalled_reader_is_dropped_after_the_stall_timeout),
       T(client_that_does_not_read_is_held_to_a_small_buffer),
       T(a_streamed_reply_arrives_whole_and_in_order),
-      T(streams_that_stall_fail_or_are_left_are_closed_once), T(socket_file_mode_owner_and_group),
+      T(streams_that_stall_fail_or_are_left_are_closed_once),
+      T(an_endless_stream_waits_for_its_source_and_is_not_stalled_meanwhile), T(socket_file_mode_owner_and_group),
       T(stale_socket_file_is_replaced), T(other_files_are_left_alone),
       T(second_server_on_the_same_path_is_refused), T(close_unlinks_its_socket_only),
       T(open_errors), T(user_and_group_names));

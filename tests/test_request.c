@@ -327,6 +327,10 @@ TEST(raw_values_eccctl_would_refuse)
         {"{\"v\":1,\"cmd\":\"pain\",\"score\":1e1}", "not a fractional number"},
         {"{\"v\":1,\"cmd\":\"patient-select\",\"patient\":9223372036854775807}",
          "must be an integer of at least 1"},
+        {"{\"v\":1,\"cmd\":\"watch\",\"rate_hz\":0}", "from 1 to 25 Hz, not 0"},
+        {"{\"v\":1,\"cmd\":\"watch\",\"rate_hz\":26}", "from 1 to 25 Hz, not 26"},
+        {"{\"v\":1,\"cmd\":\"watch\",\"rate_hz\":2.5}", "must be an integer"},
+        {"{\"v\":1,\"cmd\":\"watch\",\"days\":2}", "days"},
     };
     for (size_t i = 0; i < sizeof refused / sizeof refused[0]; i++)
         check_fails(refused[i].line, "bad_request", refused[i].want);
