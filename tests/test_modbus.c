@@ -902,6 +902,7 @@ TEST(loadcell_tare_register_written)
     CHECK_INT(lstat(m).ring.tares, 1);
     CHECK(!lstat(m).ring.tare_pending);
     CHECK_NEAR(lstat(m).ring.cal.offset, 0, 0);   /* the transmitter reports net counts now */
+    CHECK_INT(lstat(m).ring.saved_apart, 1);      /* by the ring's saver, not the bus thread */
     CHECK_INT(calibration_load(path, &back, err, sizeof err), 0);
     CHECK_NEAR(back.offset, 0, 0);
     /* The span on top: 10 kg reads 5000 net counts. */
@@ -912,6 +913,7 @@ TEST(loadcell_tare_register_written)
     CHECK_INT(cal_status(&hal).spans, 1);
     CHECK_NEAR(cal_status(&hal).scale, 10.0 * CALIBRATION_G / 5000, 1e-15);
     CHECK_INT(server_writes(srv, 200), 1);        /* the span writes nothing */
+    CHECK_INT(lstat(m).ring.saved_apart, 2);
     CHECK_INT(calibration_load(path, &back, err, sizeof err), 0);
     CHECK_NEAR(back.scale, 10.0 * CALIBRATION_G / 5000, 1e-15);
     hal_modbus_close(m);
@@ -938,6 +940,7 @@ TEST(loadcell_software_tare)
     CHECK(lstat(m).ring.tare_pending);
     WAIT_UNTIL(lstat(m).ring.tares == 1);
     CHECK_NEAR(lstat(m).ring.cal.offset, 500, 0);
+    CHECK_INT(lstat(m).ring.saved_apart, 1);      /* the bus thread's push did not save */
     server_set_reg(srv, LC_REG, 540);
     WAIT_UNTIL(lstat(m).ring.raw == 540);
     latest_force(&hal, &t, &n);

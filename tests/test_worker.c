@@ -2,8 +2,13 @@
  * that waits on a deadline an hour away and joins it; stops are idempotent and a no-op
  * before a start; a second start is refused; a thread can be started again after a stop;
  * WORKER_NO_SIGNALS blocks every signal in the thread and leaves the caller's mask alone;
- * the deadline arithmetic carries nanoseconds. No wall-clock bound is asserted: a stop that
- * did not wake the thread would hang, and alarm() turns a hang into a failed run.
+ * a periodic thread ticks on its schedule and no wait returns before its deadline; a wake
+ * ends one wait (the current or the next) and only one; a thread that ends itself is
+ * joined by the stop; the deadline arithmetic carries nanoseconds and a schedule of N
+ * periods lands on start + N x period exactly. No wall-clock bound is asserted (that a wait
+ * returned at or after its deadline is an order of two CLOCK_MONOTONIC readings, not a
+ * duration): a stop that did not wake the thread would hang, and alarm() turns a hang into
+ * a failed run.
  */
 #include <errno.h>
 #include <sched.h>
@@ -51,6 +56,40 @@ static void *mask_reader(void *arg)
     atomic_store(&p->all_blocked, sigismember(&m, SIGTERM) == 1 && sigismember(&m, SIGINT) == 1
                                   && sigismember(&m, SIGUSR1) == 1);
     return hour_waiter(arg);
+}
+
+/* A periodic thread as the rig's threads use it: TICKS ticks on the schedule due = due + PERIOD
+ * (from the first deadline, not from when a wait returned), then it ends itself, as a
+ * thread does whose body says it is done. It notes a wait that returned early. */
+#define TICKS 5
+#define PERIOD_S 0.002
+
+struct ticker {
+    struct worker w;
+    struct timespec start;
+    struct timespec due[TICKS];     /* each tick's deadline, as the thread computed it */
+    atomic_int ticks;
+    atomic_int early;               /* waits that returned true before their deadline */
+    atomic_int returned;
+};
+
+static void *ticker_main(void *arg)
+{
+    struct ticker *k = arg;
+    struct timespec due = k->start;
+
+    for (int i = 0; i < TICKS; i++) {
+        due = worker_after(due, PERIOD_S);
+        if (!worker_wait(&k->w, &due))
+            break;
+        struct timespec now = worker_now();
+        if (worker_before(&now, &due))
+            atomic_fetch_add(&k->early, 1);
+        k->due[i] = due;
+        atomic_fetch_add(&k->ticks, 1);
+    }
+    atomic_fetch_add(&k->returned, 1);
+    return NULL;                    /* the stop joins it */
 }
 
 static void wait_for_waits(struct probe *p, int n)
@@ -131,6 +170,67 @@ TEST(no_signals_blocks_them_in_the_thread_only)
     CHECK_INT(sigismember(&after, SIGUSR1), sigismember(&before, SIGUSR1));
 }
 
+TEST(ticks_come_on_an_absolute_schedule_and_a_thread_may_end_itself)
+{
+    static struct ticker k;
+
+    worker_init(&k.w);
+    k.start = worker_now();
+    alarm(HANG_S);
+    CHECK_INT(worker_start(&k.w, ticker_main, &k, 0, 0), 0);
+    while (atomic_load(&k.returned) == 0)
+        sched_yield();              /* the alarm bounds it */
+    worker_stop(&k.w);              /* joins the thread that has ended */
+    worker_stop(&k.w);              /* again: nothing */
+    alarm(0);
+    CHECK(!k.w.started);
+    CHECK_INT(atomic_load(&k.ticks), TICKS);
+    CHECK_INT(atomic_load(&k.early), 0);
+    /* Tick i was due at start + (i + 1) x period to the nanosecond, however late the
+     * waits before it returned. */
+    for (int i = 0; i < TICKS; i++) {
+        struct timespec want = worker_after(k.start, (i + 1) * PERIOD_S);
+        CHECK(k.due[i].tv_sec == want.tv_sec && k.due[i].tv_nsec == want.tv_nsec);
+    }
+    worker_fini(&k.w);
+}
+
+/* On the caller's own thread, so nothing races: a wake before the wait ends that wait at
+ * once, however far its deadline; it is used up, so the next wait lasts to its deadline. */
+TEST(a_wake_ends_one_wait_only)
+{
+    struct worker w;
+
+    worker_init(&w);
+    alarm(HANG_S);
+    worker_wake(&w);
+    struct timespec far = worker_after(worker_now(), 3600.0);
+    CHECK(worker_wait(&w, &far));           /* at once: the wake, not the hour */
+    struct timespec near = worker_after(worker_now(), 0.01);
+    CHECK(worker_wait(&w, &near));
+    struct timespec now = worker_now();
+    CHECK(!worker_before(&now, &near));     /* it waited for its deadline */
+    alarm(0);
+    worker_fini(&w);
+}
+
+TEST(a_wake_ends_the_threads_current_wait)
+{
+    static struct probe p;
+
+    worker_init(&p.w);
+    alarm(HANG_S);
+    CHECK_INT(worker_start(&p.w, hour_waiter, &p, 0, 0), 0);
+    wait_for_waits(&p, 1);
+    worker_wake(&p.w);
+    while (atomic_load(&p.went_on) == 0)
+        sched_yield();              /* the alarm bounds it: a wake that did not wake hangs */
+    worker_stop(&p.w);
+    alarm(0);
+    CHECK_INT(atomic_load(&p.returned), 1);
+    worker_fini(&p.w);
+}
+
 TEST(deadline_arithmetic)
 {
     struct timespec t = {.tv_sec = 10, .tv_nsec = 900000000L}, u;
@@ -146,9 +246,19 @@ TEST(deadline_arithmetic)
     CHECK(worker_before(&t, &(struct timespec){.tv_sec = 10, .tv_nsec = 900000001L}));
     CHECK(!worker_before(&t, &t));
     CHECK(worker_before(&t, &(struct timespec){.tv_sec = 11}));
+    /* 1.001 s is 1000999999.99... ns in a double: rounded, not cut, so ten periods of it
+     * are 10.01 s to the nanosecond. */
+    u = t;
+    for (int i = 0; i < 10; i++)
+        u = worker_after(u, 1.001);
+    CHECK_INT(u.tv_sec, 20);
+    CHECK_INT(u.tv_nsec, 910000000L);
 }
 
 TESTS(T(a_stop_wakes_an_hour_long_wait_and_joins),
       T(stops_are_idempotent_and_a_second_start_is_refused), T(a_past_deadline_goes_on_at_once),
-      T(no_signals_blocks_them_in_the_thread_only), T(deadline_arithmetic));
+      T(no_signals_blocks_them_in_the_thread_only),
+      T(ticks_come_on_an_absolute_schedule_and_a_thread_may_end_itself),
+      T(a_wake_ends_one_wait_only), T(a_wake_ends_the_threads_current_wait),
+      T(deadline_arithmetic));
 TEST_MAIN("test_worker")

@@ -128,7 +128,7 @@ struct timespec worker_after(struct timespec t, double s)
 
     if (!(s > 0.0))
         return t;
-    ns = (long long)(s * 1e9) + t.tv_nsec;
+    ns = (long long)(s * 1e9 + 0.5) + t.tv_nsec;     /* rounded: 1.001 s is not 1000999999 ns */
     t.tv_sec += (time_t)(ns / 1000000000LL);
     t.tv_nsec = (long)(ns % 1000000000LL);
     return t;

@@ -53,7 +53,8 @@ bool worker_stopping(struct worker *w);
 bool worker_wait(struct worker *w, const struct timespec *deadline);
 bool worker_wait_locked(struct worker *w, const struct timespec *deadline);
 
-/* CLOCK_MONOTONIC now; t + s (s >= 0, else t); whether a is before b. */
+/* CLOCK_MONOTONIC now; t + s, to the nearest nanosecond (s > 0, else t), so that a
+ * schedule due = worker_after(due, period) does not drift; whether a is before b. */
 struct timespec worker_now(void);
 struct timespec worker_after(struct timespec t, double s);
 bool worker_before(const struct timespec *a, const struct timespec *b);
