@@ -111,6 +111,20 @@ int test_skip_all(const char *file, const struct test_case *cases, int n, const 
  * control-socket tests' client. */
 int test_unix_dial(const char *path);
 
+/* The real eccd for a test: $ECC_BUILD/FLAVOUR/eccd (FLAVOUR "san" or "rel") on
+ * config/sim.ini, its history (h.db) and control socket (eccd.sock) in a fresh scratch
+ * folder, stderr in dir/eccd.err, then args (NULL-terminated; a leading "@" in one stands
+ * for the folder: "@/reps.jsonl"). test_eccd_start waits (bounded) for the socket: 0, or
+ * -1. test_eccd_end sends SIGTERM and reaps; test_eccd_clean ends it and removes the
+ * folder. */
+struct test_eccd {
+    char dir[64], sock[96], log[96];
+    int pid;
+};
+int test_eccd_start(struct test_eccd *e, const char *flavour, const char *const *args);
+void test_eccd_end(struct test_eccd *e);
+void test_eccd_clean(struct test_eccd *e);
+
 #define TESTS(...) static const struct test_case test_cases_[] = {__VA_ARGS__}
 #define T(fn) {#fn, fn}
 #define TEST_MAIN(file)                                                             \

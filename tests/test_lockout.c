@@ -35,71 +35,33 @@
 #define TIMEOUT_S "3"               /* server.idle_timeout_s and stall_timeout_s */
 #define WAIT_MS 20000               /* bound on every wait */
 
-struct rig {
-    char dir[64], sock[96], log[96], build[256];
-    pid_t pid;
-};
-
 static void msleep(int ms)
 {
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
     nanosleep(&ts, NULL);
 }
 
-static int rig_start(struct rig *r)
+static const char *const eccd_args[] = {
+    "--set", "sim.speed=5", "--set", "server.max_clients=8", "--set",
+    "server.clients_per_user=8", "--set", "server.idle_timeout_s=" TIMEOUT_S, "--set",
+    "server.stall_timeout_s=" TIMEOUT_S, "--duration", "3600", NULL};
+
+static const char *build_dir(void)
 {
     const char *b = getenv("ECC_BUILD");
-    char eccd[300];
 
-    snprintf(r->build, sizeof r->build, "%s", b && *b ? b : "build");
-    snprintf(r->dir, sizeof r->dir, "/tmp/test_lockout-XXXXXX");
-    if (!mkdtemp(r->dir))
-        return -1;
-    snprintf(r->sock, sizeof r->sock, "%s/eccd.sock", r->dir);
-    snprintf(r->log, sizeof r->log, "%s/eccd.err", r->dir);
-    snprintf(eccd, sizeof eccd, "%s/rel/eccd", r->build);
-    fflush(stdout);
-    r->pid = fork();
-    if (r->pid == 0) {
-        char hist[128], sock[128];
-        snprintf(hist, sizeof hist, "history.path=%s/h.db", r->dir);
-        snprintf(sock, sizeof sock, "server.socket=%s", r->sock);
-        if (!freopen(r->log, "w", stderr) || !freopen("/dev/null", "w", stdout))
-            _exit(127);
-        execl(eccd, eccd, "-c", "config/sim.ini", "--set", "sim.speed=5", "--set", hist,
-              "--set", sock, "--set", "server.max_clients=8", "--set",
-              "server.clients_per_user=8", "--set", "server.idle_timeout_s=" TIMEOUT_S,
-              "--set", "server.stall_timeout_s=" TIMEOUT_S, "--duration", "3600",
-              (char *)NULL);
-        _exit(127);
-    }
-    for (int i = 0; i < WAIT_MS / 20 && access(r->sock, F_OK) != 0; i++)
-        msleep(20);
-    return access(r->sock, F_OK) == 0 ? 0 : -1;
-}
-
-static void rig_stop(struct rig *r)
-{
-    char path[160];
-
-    if (r->pid > 0) {
-        kill(r->pid, SIGTERM);
-        waitpid(r->pid, NULL, 0);
-    }
-    snprintf(path, sizeof path, "rm -rf '%s'", r->dir);
-    if (r->dir[0] && system(path) != 0)
-        printf("  could not remove %s\n", r->dir);
+    return b && *b ? b : "build";
 }
 
 /* Run the real eccctl with one command; its exit status, its output in out. */
-static int eccctl(const struct rig *r, const char *cmd, char *out, size_t n)
+static int eccctl(const struct test_eccd *r, const char *cmd, char *out, size_t n)
 {
     char line[768];
     FILE *p;
     size_t k;
     int st;
 
-    snprintf(line, sizeof line, "%s/rel/eccctl -s %s %s 2>&1", r->build, r->sock, cmd);
+    snprintf(line, sizeof line, "%s/rel/eccctl -s %s %s 2>&1", build_dir(), r->sock, cmd);
     p = popen(line, "r");
     if (!p)
         return -1;
@@ -110,7 +72,7 @@ static int eccctl(const struct rig *r, const char *cmd, char *out, size_t n)
 }
 
 /* Lines of eccd's log holding what. */
-static int log_count(const struct rig *r, const char *what)
+static int log_count(const struct test_eccd *r, const char *what)
 {
     char line[1024];
     FILE *f = fopen(r->log, "r");
@@ -123,7 +85,7 @@ static int log_count(const struct rig *r, const char *what)
     return n;
 }
 
-static bool wait_log(const struct rig *r, const char *what, int n)
+static bool wait_log(const struct test_eccd *r, const char *what, int n)
 {
     for (int i = 0; i < WAIT_MS / 50 && log_count(r, what) < n; i++)
         msleep(50);
@@ -161,12 +123,12 @@ static int stalled_reader(const char *path, int n)
 
 TEST(operator_status_survives_idle_stalled_and_flooding_clients)
 {
-    struct rig r = {0};
+    struct test_eccd r = {0};
     int idle[IDLE], stalled[STALLED], flood_ok = 0, answered = 0, rc, reserved;
     char out[8192];
     long hwm;
 
-    REQUIRE_OR_GOTO(rig_start(&r) == 0, out);
+    REQUIRE_OR_GOTO(test_eccd_start(&r, "rel", eccd_args) == 0, out);
     for (int i = 0; i < FLOOD; i++) {               /* connect and hang up */
         int fd = test_unix_dial(r.sock);
         flood_ok += fd >= 0;
@@ -208,7 +170,7 @@ TEST(operator_status_survives_idle_stalled_and_flooding_clients)
     for (int i = 0; i < STALLED; i++)
         close(stalled[i]);
 out:
-    rig_stop(&r);
+    test_eccd_clean(&r);
 }
 
 TESTS(T(operator_status_survives_idle_stalled_and_flooding_clients));

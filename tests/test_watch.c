@@ -31,62 +31,9 @@
 #define REPS_MAX 256
 #define WAIT_MS 10000
 
-struct rig {
-    char dir[64], sock[96], reps[96], build[256];
-    pid_t pid;
-};
-
-static int rig_start(struct rig *r)
-{
-    const char *b = getenv("ECC_BUILD");
-    char eccd[300];
-
-    snprintf(r->build, sizeof r->build, "%s", b && *b ? b : "build");
-    snprintf(r->dir, sizeof r->dir, "/tmp/test_watch-XXXXXX");
-    if (!mkdtemp(r->dir))
-        return -1;
-    snprintf(r->sock, sizeof r->sock, "%s/eccd.sock", r->dir);
-    snprintf(r->reps, sizeof r->reps, "%s/reps.jsonl", r->dir);
-    snprintf(eccd, sizeof eccd, "%s/san/eccd", r->build);
-    fflush(stdout);
-    r->pid = fork();
-    if (r->pid == 0) {
-        char hist[128], sock[128], log[128];
-        snprintf(hist, sizeof hist, "history.path=%s/h.db", r->dir);
-        snprintf(sock, sizeof sock, "server.socket=%s", r->sock);
-        snprintf(log, sizeof log, "%s/eccd.err", r->dir);
-        if (!freopen(log, "w", stderr) || !freopen("/dev/null", "w", stdout))
-            _exit(127);
-        execl(eccd, eccd, "-c", "config/sim.ini", "--set", "sim.speed=5", "--set", hist,
-              "--set", sock, "--set", "protocol.reps_per_set=5", "--duration", "3600",
-              "--rep-log", r->reps, (char *)NULL);
-        _exit(127);
-    }
-    for (int i = 0; i < WAIT_MS / 20 && access(r->sock, F_OK) != 0; i++) {
-        struct timespec ms = {0, 20000000};
-        nanosleep(&ms, NULL);
-    }
-    return access(r->sock, F_OK) == 0 ? 0 : -1;
-}
-
-static void rig_end(struct rig *r)
-{
-    if (r->pid > 0) {
-        kill(r->pid, SIGTERM);
-        waitpid(r->pid, NULL, 0);
-    }
-    r->pid = 0;
-}
-
-static void rig_stop(struct rig *r)
-{
-    char cmd[160];
-
-    rig_end(r);
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", r->dir);
-    if (r->dir[0] && system(cmd) != 0)
-        printf("  could not remove %s\n", r->dir);
-}
+static const char *const eccd_args[] = {
+    "--set", "sim.speed=5", "--set", "protocol.reps_per_set=5", "--duration", "3600",
+    "--rep-log", "@/reps.jsonl", NULL};
 
 /* A line-reading client. */
 struct client {
@@ -162,10 +109,14 @@ static void take_line(struct seen *s, json_t *line)
 }
 
 /* The rep log's counted reps with t in [from, to], in order, against the watch's. */
-static int reps_match(const struct rig *r, const struct seen *s, int *n_log)
+static int reps_match(const struct test_eccd *r, const struct seen *s, int *n_log)
 {
     char line[4096];
-    FILE *f = fopen(r->reps, "r");
+    char path[128];
+    FILE *f;
+
+    snprintf(path, sizeof path, "%s/reps.jsonl", r->dir);
+    f = fopen(path, "r");
     int k = 0, mismatches = 0;
 
     while (f && fgets(line, sizeof line, f)) {
@@ -189,13 +140,13 @@ static int reps_match(const struct rig *r, const struct seen *s, int *n_log)
 
 TEST(a_watcher_sees_every_tick_and_the_rep_logs_reps)
 {
-    static struct rig r;
+    static struct test_eccd r;
     static struct client w, lazy, other;
     static struct seen s;
     json_t *head, *j;
     int n_log = 0;
 
-    REQUIRE_OR_GOTO(rig_start(&r) == 0, out);
+    REQUIRE_OR_GOTO(test_eccd_start(&r, "san", eccd_args) == 0, out);
     w.fd = test_unix_dial(r.sock);
     lazy.fd = test_unix_dial(r.sock);
     other.fd = test_unix_dial(r.sock);
@@ -219,7 +170,7 @@ TEST(a_watcher_sees_every_tick_and_the_rep_logs_reps)
     close(w.fd);
     close(lazy.fd);
     close(other.fd);
-    rig_end(&r);                    /* the rep log is whole once eccd has ended */
+    test_eccd_end(&r);              /* the rep log is whole once eccd has ended */
     CHECK_INT(s.lines, LINES);
     CHECK_INT(s.bad_seq, 0);
     CHECK_INT(s.lost, 0);
@@ -231,7 +182,7 @@ TEST(a_watcher_sees_every_tick_and_the_rep_logs_reps)
            "(the rep log: %d over the same time)\n", s.lines, s.samples, s.t_first, s.t_last,
            s.n_reps, n_log);
 out:
-    rig_stop(&r);
+    test_eccd_clean(&r);
 }
 
 TESTS(T(a_watcher_sees_every_tick_and_the_rep_logs_reps));
