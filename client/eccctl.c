@@ -26,6 +26,7 @@
 #include <jansson.h>
 
 #include "config/config.h"
+#include "client/ctlconn.h"
 #include "client/ctlfmt.h"
 #include "client/rowscan.h"
 #include "proto/request.h"
@@ -58,14 +59,6 @@ struct command {
 };
 
 /* The connection to eccd and what it has sent that was not used yet. */
-struct conn {
-    int fd;
-    const char *path, *from;    /* the socket and where its path came from */
-    double timeout_s;
-    char *buf;
-    size_t len, cap;
-};
-
 static volatile sig_atomic_t stop_flag;     /* status --watch: Ctrl-C */
 
 static void on_signal(int sig)
@@ -642,183 +635,7 @@ static int resolve_socket(const struct opts *o, char *path, size_t len, char *fr
 
 /* ---- the connection ------------------------------------------------------------------ */
 
-static double mono_now(void)
-{
-    struct timespec ts;
-
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-/* Wait until fd is ready for events, at most timeout_s. 0, or -1 with errno ETIMEDOUT,
- * or EINTR when a watch was stopped. */
-static int wait_fd(int fd, short events, double timeout_s)
-{
-    double deadline = mono_now() + timeout_s;
-
-    for (;;) {
-        struct pollfd p = {.fd = fd, .events = events};
-        double left = deadline - mono_now();
-        int k;
-
-        if (stop_flag) {
-            errno = EINTR;
-            return -1;
-        }
-        if (left <= 0.0) {
-            errno = ETIMEDOUT;
-            return -1;
-        }
-        k = poll(&p, 1, (int)ceil(left * 1000.0));
-        if (k > 0)
-            return 0;           /* ready, or an error/hang-up the next call will report */
-        if (k < 0 && errno != EINTR)
-            return -1;
-    }
-}
-
-static int conn_open(struct conn *c)
-{
-    struct sockaddr_un sa;
-    double deadline = mono_now() + c->timeout_s;
-    int err;
-    socklen_t elen = sizeof err;
-
-    memset(&sa, 0, sizeof sa);
-    sa.sun_family = AF_UNIX;
-    memcpy(sa.sun_path, c->path, strlen(c->path) + 1);
-    c->fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-    if (c->fd < 0)
-        return -1;
-    for (;;) {
-        if (connect(c->fd, (struct sockaddr *)&sa, sizeof sa) == 0)
-            return 0;
-        if (errno == EINTR)
-            continue;
-        if (errno == EAGAIN && mono_now() < deadline) {   /* its backlog is full */
-            nanosleep(&(struct timespec){.tv_nsec = 20000000}, NULL);
-            continue;
-        }
-        if (errno == EAGAIN) {
-            errno = ETIMEDOUT;
-        } else if (errno == EINPROGRESS) {
-            if (wait_fd(c->fd, POLLOUT, c->timeout_s) == 0 &&
-                getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &elen) == 0) {
-                if (err == 0)
-                    return 0;
-                errno = err;
-            }
-        }
-        err = errno;
-        close(c->fd);
-        c->fd = -1;
-        errno = err;
-        return -1;
-    }
-}
-
-static int conn_send(struct conn *c, const char *buf, size_t len)
-{
-    while (len) {
-        ssize_t k = send(c->fd, buf, len, MSG_NOSIGNAL);
-
-        if (k > 0) {
-            buf += k;
-            len -= (size_t)k;
-        } else if (k < 0 && errno == EINTR && !stop_flag) {
-            continue;
-        } else if (k < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
-            if (wait_fd(c->fd, POLLOUT, c->timeout_s) != 0)
-                return -1;
-        } else {
-            return -1;
-        }
-    }
-    return 0;
-}
-
-/* Read what eccd sent next into c->buf (growing it up to limit): 0, 1 when eccd closed the
- * connection, -1 with errno (ETIMEDOUT: nothing for timeout_s; EMSGSIZE: the buffer would
- * pass limit; EINTR: the watch was stopped). */
-static int conn_fill(struct conn *c, size_t limit)
-{
-    for (;;) {
-        ssize_t k;
-
-        if (c->cap - c->len < 4096) {
-            size_t cap = c->cap ? c->cap * 2 : 65536;
-            char *p;
-            if (cap > limit) {
-                errno = EMSGSIZE;
-                return -1;
-            }
-            if (!(p = realloc(c->buf, cap)))
-                return -1;
-            c->buf = p;
-            c->cap = cap;
-        }
-        if (wait_fd(c->fd, POLLIN, c->timeout_s) != 0)
-            return -1;
-        k = recv(c->fd, c->buf + c->len, c->cap - c->len, 0);
-        if (k > 0) {
-            c->len += (size_t)k;
-            return 0;
-        }
-        if (k == 0)
-            return 1;
-        if (errno != EINTR && errno != EAGAIN && errno != EWOULDBLOCK)
-            return -1;
-    }
-}
-
-/* Read until a whole line is buffered: 0 and its length (without the newline) in
- * *line_len; 1 when eccd closed the connection first; -1 with errno as conn_fill
- * (EMSGSIZE: longer than REPLY_MAX). */
-static int conn_recv_line(struct conn *c, size_t *line_len)
-{
-    size_t scanned = 0;
-
-    for (;;) {
-        char *nl = c->len ? memchr(c->buf + scanned, '\n', c->len - scanned) : NULL;
-        int rc;
-
-        if (nl) {
-            *line_len = (size_t)(nl - c->buf);
-            return 0;
-        }
-        scanned = c->len;
-        if ((rc = conn_fill(c, REPLY_MAX)) != 0)
-            return rc;
-    }
-}
-
-/* Drop n bytes from the front of the buffer. */
-static void conn_drop(struct conn *c, size_t n)
-{
-    n = n <= c->len ? n : c->len;
-    memmove(c->buf, c->buf + n, c->len - n);
-    c->len -= n;
-}
-
-/* Drop the line just used (and its newline) from the buffer. */
-static void conn_consume(struct conn *c, size_t line_len)
-{
-    size_t n = line_len + 1 <= c->len ? line_len + 1 : c->len;
-
-    memmove(c->buf, c->buf + n, c->len - n);
-    c->len -= n;
-}
-
-static void conn_close(struct conn *c)
-{
-    if (c->fd >= 0)
-        close(c->fd);
-    c->fd = -1;
-    free(c->buf);
-    c->buf = NULL;
-}
-
-static void say_connect_error(const struct conn *c, int err)
+static void say_connect_error(const struct ctlconn *c, int err)
 {
     fprintf(stderr, "eccctl: cannot connect to eccd at %s (%s): %s\n", c->path, c->from,
             err == ETIMEDOUT ? "it does not accept connections" : strerror(err));
@@ -836,7 +653,7 @@ static void say_connect_error(const struct conn *c, int err)
 
 /* What conn_recv_line or conn_fill's failure rc means, said: EX_NOCONN (EX_OK when a watch
  * was stopped). */
-static int say_read_error(const struct conn *c, int rc)
+static int say_read_error(const struct ctlconn *c, int rc)
 {
     if (rc < 0 && errno == EINTR && stop_flag)
         return EX_OK;
@@ -855,23 +672,23 @@ static int say_read_error(const struct conn *c, int rc)
 
 /* Send one request line and read the reply line. 0 with the reply at c->buf (length
  * *len), or EX_NOCONN after saying why (or EX_OK when a watch was stopped). */
-static int exchange(struct conn *c, const char *req, size_t reqlen, size_t *len)
+static int exchange(struct ctlconn *c, const char *req, size_t reqlen, size_t *len)
 {
     int rc;
 
-    if (conn_send(c, req, reqlen) != 0) {
+    if (ctlconn_send(c, req, reqlen) != 0) {
         int err = errno;
         if (stop_flag)
             return EX_OK;
         /* eccd refuses a client it will not serve with a reply line and closes at once,
          * maybe before the request went out: the refusal is still there to read. */
-        if ((err == EPIPE || err == ECONNRESET) && conn_recv_line(c, len) == 0)
+        if ((err == EPIPE || err == ECONNRESET) && ctlconn_recv_line(c, len) == 0)
             return 0;
         fprintf(stderr, "eccctl: cannot send to eccd at %s: %s\n", c->path,
                 err == ETIMEDOUT ? "it does not read" : strerror(err));
         return EX_NOCONN;
     }
-    rc = conn_recv_line(c, len);
+    rc = ctlconn_recv_line(c, len);
     if (rc == 0)
         return 0;
     return say_read_error(c, rc);
@@ -1023,7 +840,7 @@ static int emit_to_file(const char *path, int (*write)(void *arg, FILE *f), void
 /* ---- a streamed export --------------------------------------------------------------- */
 
 /* The head of a streamed reply as a reply object: buf[0..n) is "{...," (or "{"). */
-static json_t *parse_head(const struct conn *c, size_t n)
+static json_t *parse_head(const struct ctlconn *c, size_t n)
 {
     char *text = malloc(n + 2);
     json_t *head;
@@ -1041,7 +858,7 @@ static json_t *parse_head(const struct conn *c, size_t n)
 
 /* The closing members ",...}" (or "}" from an eccd that did not stream): EX_OK when the
  * export is whole and holds the rows counted, else EX_FAILED after saying why. */
-static int check_tail(const struct conn *c, size_t n, long rows)
+static int check_tail(const struct ctlconn *c, size_t n, long rows)
 {
     json_error_t jerr;
     json_t *tail = NULL, *count, *complete;
@@ -1078,7 +895,7 @@ static int check_tail(const struct conn *c, size_t n, long rows)
 
 /* One part of a streamed export to out: CSV (the head's columns, then a row each), or with
  * --json the bytes as they came. -1 after saying why it cannot be used. */
-static int export_part(const struct opts *o, const struct conn *c, enum rowscan_part p,
+static int export_part(const struct opts *o, const struct ctlconn *c, enum rowscan_part p,
                        size_t start, size_t end, FILE *out)
 {
     json_t *j = NULL;
@@ -1103,7 +920,7 @@ static int export_part(const struct opts *o, const struct conn *c, enum rowscan_
 }
 
 /* A plain reply where an export was expected: an error (or a refusal), said and rendered. */
-static int export_plain(const struct opts *o, const struct conn *c, size_t len, FILE *out)
+static int export_plain(const struct opts *o, const struct ctlconn *c, size_t len, FILE *out)
 {
     json_t *reply = parse_reply(c->buf, len, c->path);
     int rc = reply ? emit(o, c->buf, len, reply, out) : EX_NOCONN;
@@ -1114,7 +931,7 @@ static int export_plain(const struct opts *o, const struct conn *c, size_t len, 
 
 /* Read a streamed export and write it to out a row at a time: eccctl holds one row, not
  * the export (docs/socket.md). */
-static int export_stream(const struct opts *o, struct conn *c, FILE *out)
+static int export_stream(const struct opts *o, struct ctlconn *c, FILE *out)
 {
     struct rowscan rs;
     size_t start, end;
@@ -1122,12 +939,13 @@ static int export_stream(const struct opts *o, struct conn *c, FILE *out)
     int rc;
 
     rowscan_init(&rs, "rows");
+    c->limit = PART_MAX;            /* a row, not the whole reply, must fit */
     for (;;) {
         enum rowscan_part p = rowscan_next(&rs, c->buf, c->len, &start, &end);
 
         switch (p) {
         case ROWSCAN_MORE:
-            if ((rc = conn_fill(c, PART_MAX)) != 0)
+            if ((rc = ctlconn_fill(c)) != 0)
                 return say_read_error(c, rc);
             continue;
         case ROWSCAN_LINE:
@@ -1144,14 +962,14 @@ static int export_stream(const struct opts *o, struct conn *c, FILE *out)
             if (export_part(o, c, p, start, end, out) != 0)
                 return ferror(out) ? EX_FAILED : EX_NOCONN;
             rows += p == ROWSCAN_ELEMENT;
-            conn_drop(c, end);
+            ctlconn_drop(c, end);
         }
     }
 }
 
 struct export_job {
     const struct opts *o;
-    struct conn *c;
+    struct ctlconn *c;
 };
 
 static int export_write(void *arg, FILE *f)
@@ -1163,12 +981,12 @@ static int export_write(void *arg, FILE *f)
 
 /* export: send the request (a refusal that closed the connection is still read), then
  * the reply a row at a time to standard output or to -o FILE. */
-static int export(const struct opts *o, const struct command *cmd, struct conn *c,
+static int export(const struct opts *o, const struct command *cmd, struct ctlconn *c,
                   const char *req, size_t reqlen)
 {
     struct export_job e = {.o = o, .c = c};
 
-    if (conn_send(c, req, reqlen) != 0 && errno != EPIPE && errno != ECONNRESET) {
+    if (ctlconn_send(c, req, reqlen) != 0 && errno != EPIPE && errno != ECONNRESET) {
         fprintf(stderr, "eccctl: cannot send to eccd at %s: %s\n", c->path,
                 errno == ETIMEDOUT ? "it does not read" : strerror(errno));
         return EX_NOCONN;
@@ -1219,7 +1037,7 @@ static void watch_text(const json_t *line, FILE *out)
 }
 
 /* watch: the head (an error reply, or ok), then a line per period until Ctrl-C or count. */
-static int follow(const struct opts *o, const struct command *cmd, struct conn *c,
+static int follow(const struct opts *o, const struct command *cmd, struct ctlconn *c,
                   const char *req, size_t reqlen)
 {
     struct sigaction sa;
@@ -1241,11 +1059,11 @@ static int follow(const struct opts *o, const struct command *cmd, struct conn *
     if (rc == EX_OK && o->json)
         printf("%.*s\n", (int)len, c->buf);
     json_decref(reply);
-    conn_consume(c, len);
+    ctlconn_consume(c, len);
     while (rc == EX_OK && !stop_flag && (cmd->count == 0 || n < cmd->count)) {
         json_t *line;
 
-        if ((rc = conn_recv_line(c, &len)) != 0)
+        if ((rc = ctlconn_recv_line(c, &len)) != 0)
             return say_read_error(c, rc);
         if (o->json) {
             printf("%.*s\n", (int)len, c->buf);
@@ -1253,7 +1071,7 @@ static int follow(const struct opts *o, const struct command *cmd, struct conn *
             watch_text(line, stdout);
             json_decref(line);
         }
-        conn_consume(c, len);
+        ctlconn_consume(c, len);
         n++;
         if (fflush(stdout) != 0 || ferror(stdout)) {
             fprintf(stderr, "eccctl: writing to standard output: %s\n", strerror(errno));
@@ -1264,7 +1082,7 @@ static int follow(const struct opts *o, const struct command *cmd, struct conn *
 }
 
 /* status --watch: one connection, a status request every watch_s seconds until Ctrl-C. */
-static int watch(const struct opts *o, const struct command *cmd, struct conn *c,
+static int watch(const struct opts *o, const struct command *cmd, struct ctlconn *c,
                  const char *req, size_t reqlen)
 {
     struct sigaction sa;
@@ -1297,7 +1115,7 @@ static int watch(const struct opts *o, const struct command *cmd, struct conn *c
         }
         rc = emit(o, c->buf, len, reply, stdout);
         json_decref(reply);
-        conn_consume(c, len);
+        ctlconn_consume(c, len);
         if (fflush(stdout) != 0 || ferror(stdout)) {
             fprintf(stderr, "eccctl: writing to standard output: %s\n", strerror(errno));
             return EX_FAILED;
@@ -1314,7 +1132,7 @@ int main(int argc, char **argv)
 {
     struct opts o = {0};
     struct command cmd = {0};
-    struct conn c = {.fd = -1};
+    struct ctlconn c;
     char path[CFG_PATH_MAX], from[CFG_PATH_MAX + 64];
     char **rest = calloc((size_t)argc + 1, sizeof *rest);
     char *req = NULL;
@@ -1364,10 +1182,10 @@ int main(int argc, char **argv)
         return rc;
     }
 
-    c.path = path;
+    ctlconn_init(&c, path, o.timeout_s, REPLY_MAX);
     c.from = from;
-    c.timeout_s = o.timeout_s;
-    if (conn_open(&c) != 0) {
+    c.stop = &stop_flag;
+    if (ctlconn_open(&c) != 0) {
         say_connect_error(&c, errno);
         free(req);
         return EX_NOCONN;
@@ -1385,7 +1203,7 @@ int main(int argc, char **argv)
             rc = emit(&o, c.buf, len, reply, stdout);
         json_decref(reply);
     }
-    conn_close(&c);
+    ctlconn_close(&c);
     free(req);
     if (fflush(stdout) != 0 || ferror(stdout)) {
         fprintf(stderr, "eccctl: writing to standard output: %s\n", strerror(errno));

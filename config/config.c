@@ -16,6 +16,7 @@
  */
 #include "config/config.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <ini.h>
@@ -454,6 +455,48 @@ static const struct cfg_key keys[] = {
     K_DBL("server", "stall_timeout_s", server.stall_timeout_s, 0, 3600, "30", "s",
           "a client whose replies have not moved this long (it does not read) is dropped; "
           "0: never"),
+
+    K_STR("web", "listen", web.listen, 1, "127.0.0.1",
+          "eccweb: the address the patient's page is served on: 127.0.0.1 or ::1 (this "
+          "machine only), an address of the rig, or 0.0.0.0 / :: (every network: then a "
+          "phone must pair with a PIN before it may control anything; docs/web.md)"),
+    K_INT("web", "port", web.port, 1, 65535, "8080", "", "eccweb: TCP port of the page"),
+    K_INT("web", "rate_hz", web.rate_hz, 10, 25, "20", "Hz",
+          "eccweb: live updates a second sent to each page (each carries every control "
+          "tick since the one before)"),
+    K_BOOL("web", "allow_start", web.allow_start, "false",
+           "eccweb: a paired page may start a set and cut a rest short (with a "
+           "hold-to-confirm); stop is always offered, fault reset never"),
+    K_BOOL("web", "trust_loopback", web.trust_loopback, "true",
+           "eccweb: a browser on the rig itself (127.0.0.1, ::1) may control without "
+           "pairing; false: it pairs like any other"),
+    K_STR("web", "hostnames", web.hostnames, 0, "",
+          "eccweb: host names the page may be opened by besides an address and localhost, "
+          "comma-separated (e.g. rig.local); others are refused (DNS rebinding)"),
+    K_STR("web", "pin_file", web.pin_file, 0, "/run/eccweb/pin",
+          "eccweb: file the current pairing PIN is written to (mode 0640, for eccctl pair; "
+          "relative paths are taken from the config file's directory; empty: none)"),
+    K_DBL("web", "pin_lifetime_s", web.pin_lifetime_s, 30, 86400, "600", "s",
+          "eccweb: a pairing PIN is replaced after this long, and once it is used"),
+    K_INT("web", "pin_tries", web.pin_tries, 1, 20, "5", "",
+          "eccweb: wrong PINs (from anyone) before pairing is locked and the PIN replaced"),
+    K_DBL("web", "pin_lockout_s", web.pin_lockout_s, 10, 86400, "300", "s",
+          "eccweb: how long pairing stays locked after pin_tries wrong PINs"),
+    K_DBL("web", "session_days", web.session_days, 0.01, 3650, "90", "days",
+          "eccweb: a paired phone or tablet stays paired this long (or until eccweb restarts)"),
+    K_INT("web", "max_paired", web.max_paired, 1, 64, "8", "",
+          "eccweb: paired devices kept; pairing one more forgets the least recently seen"),
+    K_INT("web", "max_connections", web.max_connections, 4, 256, "32", "",
+          "eccweb: HTTP connections at once (a live page holds one, plus one per request)"),
+    K_INT("web", "connections_per_ip", web.connections_per_ip, 2, 256, "8", "",
+          "eccweb: of them, from one address"),
+    K_INT("web", "idle_timeout_s", web.idle_timeout_s, 2, 3600, "15", "s",
+          "eccweb: a connection that sends or takes nothing this long is closed"),
+    K_STR("web", "tls_cert", web.tls_cert, 0, "",
+          "eccweb: PEM certificate for HTTPS (with tls_key; empty: plain HTTP; relative "
+          "paths are taken from the config file's directory)"),
+    K_STR("web", "tls_key", web.tls_key, 0, "",
+          "eccweb: PEM private key for tls_cert (keep it readable by eccweb only)"),
 
     K_STR("daemon", "user", daemon.user, 0, "",
           "if started as root: open the hardware, then run as this user (empty: stay; "
@@ -1255,10 +1298,33 @@ static int check_hy(const struct ecc_config *cfg, char *err, size_t errlen)
     return 0;
 }
 
+/* [web]: an address eccweb can bind, and a certificate only with its key. */
+static int check_web(const struct ecc_config *cfg, char *err, size_t errlen)
+{
+    const char *file = cfg->path[0] ? cfg->path : "defaults";
+    unsigned char addr[16];
+
+    if (inet_pton(AF_INET, cfg->web.listen, addr) != 1 &&
+        inet_pton(AF_INET6, cfg->web.listen, addr) != 1)
+        return say(err, errlen, file, cfg->key_line[find_key("web", "listen")],
+                   "[web] listen: %s is not an IP address (allowed: 127.0.0.1 or ::1 for this "
+                   "machine only, an address of the rig, 0.0.0.0 or :: for every network; "
+                   "names are not looked up)", cfg->web.listen);
+    if (!cfg->web.tls_cert[0] != !cfg->web.tls_key[0])
+        return say(err, errlen, file,
+                   cfg->key_line[find_key("web", cfg->web.tls_cert[0] ? "tls_cert" : "tls_key")],
+                   "[web] %s is set but %s is empty: HTTPS needs both the certificate and its "
+                   "private key (allowed: both set, or both empty for plain HTTP)",
+                   cfg->web.tls_cert[0] ? "tls_cert" : "tls_key",
+                   cfg->web.tls_cert[0] ? "tls_key" : "tls_cert");
+    return 0;
+}
+
 int config_check(const struct ecc_config *cfg, char *err, size_t errlen)
 {
     if (check_hx711_gain(cfg, err, errlen) < 0 || check_gpio_lines(cfg, err, errlen) < 0 ||
-        check_hy(cfg, err, errlen) < 0 || check_pump(cfg, err, errlen) < 0)
+        check_hy(cfg, err, errlen) < 0 || check_pump(cfg, err, errlen) < 0 ||
+        check_web(cfg, err, errlen) < 0)
         return -1;
     for (size_t i = 0; i < sizeof rules / sizeof rules[0]; i++)
         if (check_rule(cfg, &rules[i], err, errlen) < 0)

@@ -273,6 +273,27 @@ struct ecc_config {
         double stall_timeout_s;      /* a client not reading its replies (0: never) */
     } server;
 
+    struct {                         /* [web] eccweb, the patient's page (docs/web.md) */
+        char listen[64];             /* address to listen on: 127.0.0.1 (default), ::1, an
+                                      * address of the rig, 0.0.0.0 or :: */
+        int port;
+        int rate_hz;                 /* live events a second to each page */
+        bool allow_start;            /* start and next-set from a paired page */
+        bool trust_loopback;         /* a page on the rig itself (loopback) needs no pairing */
+        char hostnames[CFG_PATH_MAX];/* names the page may be reached by, beside addresses */
+        char pin_file[CFG_PATH_MAX]; /* where the pairing PIN is put for eccctl pair */
+        double pin_lifetime_s;
+        int pin_tries;               /* wrong PINs before pairing locks */
+        double pin_lockout_s;
+        double session_days;         /* a paired device stays paired this long */
+        int max_paired;
+        int max_connections;
+        int connections_per_ip;
+        int idle_timeout_s;
+        char tls_cert[CFG_PATH_MAX]; /* PEM; both or neither */
+        char tls_key[CFG_PATH_MAX];
+    } web;
+
     struct {                         /* [daemon] */
         char user[64];               /* drop root to this user after opening the hardware */
     } daemon;

@@ -3,6 +3,7 @@
 
 #include <pthread.h>
 #include <stdlib.h>
+#include <time.h>
 
 #define PENDING_EVENTS 8
 
@@ -50,12 +51,21 @@ static void flush_pending(struct live *l)
     l->pend_dropped = 0;
 }
 
+/* The host's real time, ms since 1970 (a vDSO read: no system call). */
+static double host_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec * 1e-6;
+}
+
 void live_tick(struct live *l, const struct ctl_status *st)
 {
     if (l->n_pend_s < LIVE_PENDING)
         l->pend_s[l->n_pend_s++] = (struct live_sample){
             .t = st->now, .wall = st->wall, .force = st->force, .speed = st->speed,
-            .speed_cmd = st->speed_cmd};
+            .speed_cmd = st->speed_cmd, .host_ms = host_ms()};
     else
         l->pend_dropped++;
     if (pthread_mutex_trylock(&l->mu) != 0)

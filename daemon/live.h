@@ -28,6 +28,9 @@ struct live_sample {
     double wall;                    /* UTC s (0: no wall clock) */
     double force;                   /* N, filtered */
     double speed, speed_cmd;        /* m/s, measured and commanded */
+    double host_ms;                 /* the host's CLOCK_REALTIME when the loop handed it
+                                     * over, ms since 1970 (the sim's `wall` is virtual):
+                                     * what a watcher measures its latency against */
 };
 
 /* A reader's place: the next sample and event it has not seen. */

@@ -125,7 +125,11 @@ static int make_line(struct watch *w)
         return -1;
     if (have ? put_status(w, &st) : put(w, "\"state\":null"))
         return -1;
-    return put_samples(w, ns) || put_events(w, ne) || put(w, ",\"lost\":%ld}\n", lost) ? -1 : 0;
+    if (put_samples(w, ns) || put_events(w, ne))
+        return -1;
+    if (ns ? put(w, ",\"tick_ms\":%.1f", w->samples[ns - 1].host_ms) : put(w, ",\"tick_ms\":null"))
+        return -1;
+    return put(w, ",\"lost\":%ld}\n", lost);
 }
 
 /* ---- the stream ------------------------------------------------------------------------ */
