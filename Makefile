@@ -27,7 +27,7 @@ CC      ?= cc
 BUILD   ?= $(if $(CROSS),build-$(CROSS),build)
 # pkg-config name : Debian package, for every library we link.
 DEPS     = inih:libinih-dev jansson:libjansson-dev libmodbus:libmodbus-dev libgpiod:libgpiod-dev \
-           sqlite3:libsqlite3-dev libsystemd:libsystemd-dev
+           sqlite3:libsqlite3-dev libsystemd:libsystemd-dev libmicrohttpd:libmicrohttpd-dev
 # Tools the tests drive (an independent Modbus master for eccsim, the history's shell,
 # valgrind for t_valgrind, systemd's unit checker and sysusers and man (the unit checker
 # reads the Documentation= pages) for t_install): installed
@@ -69,6 +69,9 @@ endif
 # Recursive (=) so pkg-config runs after the deps step has installed what it needs.
 PKG_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(PKGS))
 PKG_LIBS   = $(shell $(PKG_CONFIG) --libs $(PKGS))
+# eccweb (web/) alone links libmicrohttpd: eccd, eccctl and eccsim do not carry it.
+WEB_CFLAGS = $(shell $(PKG_CONFIG) --cflags libmicrohttpd)
+WEB_LIBS   = $(shell $(PKG_CONFIG) --libs libmicrohttpd)
 # libgpiod's API changed at 2.0: hal/gpio_v1.c or hal/gpio_v2.c is compiled in (the other
 # is empty), from the version pkg-config finds (PKG_CONFIG_PATH can point at another one).
 GPIOD_MAJOR = $(or $(firstword $(subst ., ,$(shell $(PKG_CONFIG) --modversion libgpiod 2>/dev/null))),1)
@@ -76,12 +79,15 @@ ECC_CFLAGS = $(WARN) $(CPPFLAGS_ECC) $(PKG_CFLAGS) -DECC_GPIOD_MAJOR=$(GPIOD_MAJ
 ECC_LIBS   = $(PKG_LIBS) -lm -pthread $(LDLIBS)
 
 # Program mains; everything else in these folders goes into one library.
-MAINS    = daemon/eccd.c client/eccctl.c sim/eccreport.c sim/eccsim.c
+MAINS    = daemon/eccd.c client/eccctl.c sim/eccreport.c sim/eccsim.c web/eccweb.c
 LIB_SRCS = $(filter-out $(MAINS), $(wildcard config/*.c controller/*.c proto/*.c util/*.c hal/*.c \
                                              sim/*.c daemon/*.c client/*.c))
+# eccweb's parts, and the page (web/page/) compiled in as a table (web/embed.sh).
+WEB_SRCS = $(filter-out $(MAINS), $(wildcard web/*.c))
+WEB_PAGE = $(sort $(wildcard web/page/*))
 TEST_SRCS = $(wildcard tests/test_*.c)
 BENCH_SRCS = $(wildcard tests/bench_*.c)
-PROGS    = eccd eccctl eccreport eccsim
+PROGS    = eccd eccctl eccreport eccsim eccweb
 
 # One object tree per flavour: $(BUILD)/rel (optimised) and $(BUILD)/san (sanitizers).
 define flavour
@@ -109,6 +115,27 @@ $(BUILD)/$(1)/eccreport: $(BUILD)/$(1)/sim/eccreport.o $(BUILD)/$(1)/libecc.a
 $(BUILD)/$(1)/eccsim: $(BUILD)/$(1)/sim/eccsim.o $(BUILD)/$(1)/libecc.a
 	$$(CC) $(2) $$^ $$(ECC_LIBS) -o $$@
 
+$(1)_WEB_OBJ = $$(patsubst %.c,$(BUILD)/$(1)/%.o,$$(WEB_SRCS)) $(BUILD)/$(1)/gen/web_assets.o
+
+$(BUILD)/$(1)/web/%.o: web/%.c | deps
+	@mkdir -p $$(@D)
+	$$(CC) $(2) $$(ECC_CFLAGS) $$(WEB_CFLAGS) -MMD -MP -c $$< -o $$@
+
+$(BUILD)/$(1)/gen/web_assets.o: $(BUILD)/gen/web_assets.c
+	@mkdir -p $$(@D)
+	$$(CC) $(2) $$(ECC_CFLAGS) -c $$< -o $$@
+
+$(BUILD)/$(1)/libeccweb.a: $$($(1)_WEB_OBJ)
+	@rm -f $$@
+	$$(AR) rcs $$@ $$^
+
+$(BUILD)/$(1)/eccweb: $(BUILD)/$(1)/web/eccweb.o $(BUILD)/$(1)/libeccweb.a $(BUILD)/$(1)/libecc.a
+	$$(CC) $(2) $$^ $$(WEB_LIBS) $$(ECC_LIBS) -o $$@
+
+$(BUILD)/$(1)/tests/test_web_%: $(BUILD)/$(1)/tests/test_web_%.o $(BUILD)/$(1)/tests/test.o \
+                      $(BUILD)/$(1)/libeccweb.a $(BUILD)/$(1)/libecc.a
+	$$(CC) $(2) $$^ $$(WEB_LIBS) $$(ECC_LIBS) -o $$@
+
 $(BUILD)/$(1)/tests/%: $(BUILD)/$(1)/tests/%.o $(BUILD)/$(1)/tests/test.o \
                       $(BUILD)/$(1)/tests/scenario.o $(BUILD)/$(1)/tests/gpio_fake.o \
                       $(BUILD)/$(1)/libecc.a
@@ -116,6 +143,10 @@ $(BUILD)/$(1)/tests/%: $(BUILD)/$(1)/tests/%.o $(BUILD)/$(1)/tests/test.o \
 
 -include $$(shell find $(BUILD)/$(1) -name '*.d' 2>/dev/null)
 endef
+
+$(BUILD)/gen/web_assets.c: web/embed.sh $(WEB_PAGE)
+	@mkdir -p $(@D)
+	sh web/embed.sh $@ $(WEB_PAGE)
 
 $(eval $(call flavour,rel,$(OPT)))
 $(eval $(call flavour,san,$(SAN)))

@@ -74,13 +74,16 @@ static int put_status(struct watch *w, const struct ctl_status *st)
     return put(w, "\"t\":%.3f,\"wall\":%s,\"state\":%s,\"fault\":", st->now, wall, state) ||
            (st->fault != FAULT_NONE ? put(w, "\"%s\"", fault_name(st->fault))
                                     : put(w, "null")) ||
+           put(w, ",\"fault_value\":%g,\"fault_limit\":%g", st->fault_value, st->fault_limit) ||
            put(w, ",\"force\":%.1f,\"speed\":%.3f,\"speed_cmd\":%.3f,\"band\":[%g,%g],"
                   "\"loaded\":%s,\"session\":%d,\"set\":%d,\"rep\":%d,\"reps_per_set\":%d,"
-                  "\"sets_per_session\":%d,\"rest_left_s\":%.1f,\"patient\":%ld",
+                  "\"sets_per_session\":%d,\"rest_left_s\":%.1f,\"patient\":%ld,"
+                  "\"sessions_today\":%d",
                st->force, st->speed, st->speed_cmd, st->band_low, st->band_high,
                st->loaded ? "true" : "false", st->session, st->set, st->reps,
                st->reps_per_set, st->sets_per_session,
-               isfinite(st->rest_left_s) ? st->rest_left_s : 0.0, st->patient);
+               isfinite(st->rest_left_s) ? st->rest_left_s : 0.0, st->patient,
+               st->sessions_today);
 }
 
 static int put_samples(struct watch *w, int n)
