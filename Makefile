@@ -30,10 +30,12 @@ DEPS     = inih:libinih-dev jansson:libjansson-dev libmodbus:libmodbus-dev libgp
            sqlite3:libsqlite3-dev libsystemd:libsystemd-dev libmicrohttpd:libmicrohttpd-dev
 # Tools the tests drive (an independent Modbus master for eccsim, the history's shell,
 # valgrind for t_valgrind, systemd's unit checker and sysusers and man (the unit checker
-# reads the Documentation= pages) for t_install): installed
+# reads the Documentation= pages) for t_install, Debian's chromium and its chromedriver for
+# the page's browser test (test_web_browser), curl for t_web): installed
 # so that no test is skipped for want of a package.
 TEST_DEPS = bin/mbpoll:mbpoll bin/sqlite3:sqlite3 bin/valgrind:valgrind \
-            bin/systemd-analyze:systemd bin/systemd-sysusers:systemd bin/man:man-db
+            bin/systemd-analyze:systemd bin/systemd-sysusers:systemd bin/man:man-db \
+            /usr/bin/chromium:chromium /usr/bin/chromedriver:chromium-driver bin/curl:curl
 PKGS     = inih jansson libmodbus libgpiod sqlite3 libsystemd
 
 WARN     = -std=c11 -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wstrict-prototypes \
@@ -133,7 +135,7 @@ $(BUILD)/$(1)/eccweb: $(BUILD)/$(1)/web/eccweb.o $(BUILD)/$(1)/libeccweb.a $(BUI
 	$$(CC) $(2) $$^ $$(WEB_LIBS) $$(ECC_LIBS) -o $$@
 
 $(BUILD)/$(1)/tests/test_web_%: $(BUILD)/$(1)/tests/test_web_%.o $(BUILD)/$(1)/tests/test.o \
-                      $(BUILD)/$(1)/libeccweb.a $(BUILD)/$(1)/libecc.a
+                      $(BUILD)/$(1)/tests/webdriver.o $(BUILD)/$(1)/libeccweb.a $(BUILD)/$(1)/libecc.a
 	$$(CC) $(2) $$^ $$(WEB_LIBS) $$(ECC_LIBS) -o $$@
 
 $(BUILD)/$(1)/tests/%: $(BUILD)/$(1)/tests/%.o $(BUILD)/$(1)/tests/test.o \

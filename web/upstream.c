@@ -233,7 +233,9 @@ json_t *upstream_call(struct upstream *u, json_t *req, char *err, size_t n)
         return NULL;
     if ((rc = ctlconn_recv_line(&c, &len)) != 0)
         say_failure(u, "reply", rc, err, n);
-    else if (!json_is_object(reply = json_loadb(c.buf, len, 0, NULL)))
+    else
+        reply = json_loadb(c.buf, len, 0, NULL);
+    if (rc == 0 && !json_is_object(reply))
         snprintf(err, n, "eccd at %s sent something that is not a reply", u->socket);
     ctlconn_close(&c);
     if (!json_is_object(reply)) {

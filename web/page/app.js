@@ -136,8 +136,10 @@ function showBanner(kind, what, todo) {
     window.eccweb.banner = null;
     return;
   }
-  if (b.hidden || b.dataset.kind !== kind || $('banner-what').textContent !== what)
-    window.eccweb.banner = { kind, what, at: Date.now() };
+  if (b.hidden || b.dataset.kind !== kind || $('banner-what').textContent !== what) {
+    window.eccweb.banner = { kind, what, at: Date.now(), tick_ms: ui.st ? ui.st.tick_ms : null };
+    window.scrollTo(0, 0);          // a new banner is seen, wherever the page was scrolled
+  }
   b.dataset.kind = kind;
   $('banner-what').textContent = what;
   $('banner-todo').textContent = todo;
