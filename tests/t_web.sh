@@ -1,0 +1,79 @@
+#!/bin/sh
+# t_web.sh BUILD - eccweb stuck or killed during a set changes nothing in eccd.
+#
+# The simulator is deterministic in the rig's own time (docs/simulation.md), so the same
+# session run twice gives the same rep log and the same trace tick for tick. The
+# reference runs eccd alone, as fast as it can. The second runs it at 8 x real time with
+# its control socket, eccweb watching it and three live pages (curl on /events); mid-set
+# eccweb is stopped (SIGSTOP: it reads nothing while eccd keeps writing to it), then
+# killed (SIGKILL). Then:
+#  - the rep logs are the same but for the run line (every rep, reject, set, fault: the
+#    counts and every figure of every stroke);
+#  - the traces (every tick's force, command, speed, state) are the same;
+#  - eccd reports no overrun (no tick started late), and ended by itself after its session;
+#  - the pages got live events before the stop (eccweb served them).
+set -u
+name=t_web
+. "$(dirname "$0")/lib.sh"
+build=$(cd "${1:-build}" && pwd)
+cd "$(dirname "$0")/.." || exit 2
+
+command -v curl >/dev/null 2>&1 || skip_all "no curl (Debian package curl; make check installs it)"
+eccd=$build/san/eccd
+eccweb=$build/san/eccweb
+common="--set protocol.reps_per_set=5 --set sim.scenario=partial --sessions 1"
+
+# shellcheck disable=SC2086 # the options are words
+"$eccd" -c config/sim.ini $common --rep-log "$tmp/ref.jsonl" --trace "$tmp/ref.csv" \
+    >/dev/null 2>"$tmp/ref.err"
+check reference_run_ends_well $? 0
+
+# shellcheck disable=SC2086
+"$eccd" -c config/sim.ini $common --set sim.speed=8 --set "server.socket=$tmp/eccd.sock" \
+    --rep-log "$tmp/run.jsonl" --trace "$tmp/run.csv" >"$tmp/run.out" 2>"$tmp/run.err" &
+eccd_pid=$!
+at_exit 'stop "$eccd_pid"'
+wait_for 10 test -S "$tmp/eccd.sock"
+port=$(awk 'BEGIN { srand(); print 20000 + int(rand() * 20000) }')
+"$eccweb" -c config/sim.ini --set "server.socket=$tmp/eccd.sock" --set "web.port=$port" \
+    --set "web.pin_file=$tmp/pin" 2>"$tmp/web.err" &
+web_pid=$!
+at_exit 'kill -KILL "$web_pid" 2>/dev/null; wait "$web_pid" 2>/dev/null'
+wait_for 10 curl -s -o /dev/null "http://127.0.0.1:$port/api/session"
+pages=
+for i in 1 2 3; do
+    curl -s -N "http://127.0.0.1:$port/events" >"$tmp/page$i.txt" 2>/dev/null &
+    pages="$pages $!"
+done
+at_exit 'for p in $pages; do kill "$p" 2>/dev/null; done'
+
+# Mid-set: eccweb stops reading (SIGSTOP) for two reps, then is killed.
+wait_for 60 sh -c "[ \$(grep -c '\"event\":\"rep\"' '$tmp/run.jsonl' 2>/dev/null) -ge 2 ]"
+kill -STOP "$web_pid"
+wait_for 60 sh -c "[ \$(grep -c '\"event\":\"rep\"' '$tmp/run.jsonl' 2>/dev/null) -ge 4 ]"
+kill -KILL "$web_pid"
+wait "$web_pid" 2>/dev/null
+web_pid=
+events=$(cat "$tmp"/page*.txt | grep -c '^data: {"watch"')
+echo "  3 pages got $events live events before eccweb was stopped"
+pass_if pages_were_served [ "$events" -gt 30 ]
+
+wait "$eccd_pid"
+rc=$?
+eccd_pid=
+check eccd_ended_by_itself "$rc" 0
+on_fail="$tmp/run.err"
+grep -v '"event":"run"' "$tmp/ref.jsonl" >"$tmp/ref.events"
+grep -v '"event":"run"' "$tmp/run.jsonl" >"$tmp/run.events"
+reps=$(count '"event":"rep"' "$tmp/run.events")
+rejects=$(count '"event":"reject"' "$tmp/run.events")
+echo "  the session: $reps reps and $rejects rejected strokes in 3 sets; $(wc -l <"$tmp/run.csv") ticks traced"
+detail=$(diff "$tmp/ref.events" "$tmp/run.events" | head -5)
+pass_if rep_log_unchanged cmp -s "$tmp/ref.events" "$tmp/run.events"
+detail=$(diff "$tmp/ref.csv" "$tmp/run.csv" | head -5)
+pass_if every_tick_unchanged cmp -s "$tmp/ref.csv" "$tmp/run.csv"
+check fifteen_reps "$reps" 15
+overruns=$(sed -n 's/.* \([0-9]*\) overruns.*/\1/p' "$tmp/run.err" | tail -1)
+echo "  eccd's last line: $(grep 'stopped at' "$tmp/run.err" | sed 's/^eccd: info: //')"
+check no_tick_late "$overruns" 0
+lib_exit
