@@ -131,6 +131,10 @@ static void help(FILE *f)
 "        counted rep, rejected stroke or fault as it happens; --json prints eccd's\n"
 "        lines as they come (every control tick's force and speed in them). Until\n"
 "        Ctrl-C, or N lines\n"
+"  pair\n"
+"        the PIN that pairs a phone or tablet with the patient's page (eccweb,\n"
+"        docs/web.md), and how long it is valid; read from eccweb's [web] pin_file\n"
+"        (of -c CONFIG, else /run/eccweb/pin), not from eccd. Each PIN pairs once\n"
 "  raw LINE\n"
 "        send LINE to eccd exactly as given (for scripts and for testing eccd's\n"
 "        answers to malformed requests) and print the reply as it came\n"
@@ -1128,6 +1132,57 @@ static int watch(const struct opts *o, const struct command *cmd, struct ctlconn
     return EX_OK;
 }
 
+/* ---- pair: eccweb's PIN ------------------------------------------------------------- */
+
+#define DEFAULT_PIN_FILE "/run/eccweb/pin"
+
+/* pair: print the PIN eccweb wrote ("PIN UNTIL" or "locked UNTIL", UNTIL in s since 1970)
+ * and where the page is. */
+static int pair(const struct opts *o)
+{
+    static struct ecc_config cfg;
+    char path[CFG_PATH_MAX], err[512], word[16] = "", url[160] = "";
+    double until = 0, left;
+    FILE *f;
+
+    snprintf(path, sizeof path, "%s", DEFAULT_PIN_FILE);
+    if (o->config) {
+        if (config_load(&cfg, o->config, err, sizeof err) != 0) {
+            fprintf(stderr, "eccctl: %s\n", err);
+            return EX_USAGE;
+        }
+        if (!cfg.web.pin_file[0] || config_resolve_path(&cfg, cfg.web.pin_file, path, sizeof path)) {
+            fprintf(stderr, "eccctl: %s: [web] pin_file is empty: that eccweb writes no PIN\n",
+                    o->config);
+            return EX_USAGE;
+        }
+        snprintf(url, sizeof url, " at %s://%s:%d/", cfg.web.tls_cert[0] ? "https" : "http",
+                 !strcmp(cfg.web.listen, "0.0.0.0") || !strcmp(cfg.web.listen, "::")
+                     ? "THIS-RIG'S-ADDRESS" : cfg.web.listen, cfg.web.port);
+    }
+    if (!(f = fopen(path, "r"))) {
+        fprintf(stderr, "eccctl: no pairing PIN at %s: %s (is eccweb running? -c names the "
+                "config it runs with)\n", path, strerror(errno));
+        return EX_NOCONN;
+    }
+    if (fscanf(f, "%15s %lf", word, &until) != 2)
+        word[0] = '\0';
+    fclose(f);
+    left = until - (double)time(NULL);
+    if (!strcmp(word, "locked")) {
+        printf("pairing is locked after wrong PINs for %.0f s more; then a new PIN is shown\n",
+               left > 0 ? left : 0);
+        return EX_FAILED;
+    }
+    if (strlen(word) != 6 || left <= 0) {
+        fprintf(stderr, "eccctl: %s holds no current PIN (is eccweb running?)\n", path);
+        return EX_FAILED;
+    }
+    printf("PIN %s, valid for %.0f min: open the page%s on the phone or tablet and enter "
+           "it there; it pairs one device\n", word, ceil(left / 60.0), url);
+    return EX_OK;
+}
+
 int main(int argc, char **argv)
 {
     struct opts o = {0};
@@ -1155,6 +1210,11 @@ int main(int argc, char **argv)
     }
     if (rc == 0 && nrest == 0)
         rc = usage_error("no command given");
+    if (rc == 0 && strcmp(rest[0], "pair") == 0) {
+        rc = nrest == 1 ? pair(&o) : usage_error("pair takes no arguments");
+        free(rest);
+        return rc;
+    }
     if (rc == 0)
         rc = parse_command(nrest, rest, &o, &cmd);
     free(rest);

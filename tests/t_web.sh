@@ -11,7 +11,9 @@
 #    counts and every figure of every stroke);
 #  - the traces (every tick's force, command, speed, state) are the same;
 #  - eccd reports no overrun (no tick started late), and ended by itself after its session;
-#  - the pages got live events before the stop (eccweb served them).
+#  - the pages got live events before the stop (eccweb served them);
+#  - before all that: `eccctl pair` shows the PIN eccweb wrote, which pairs a client once,
+#    and an unpaired client (trust_loopback = false stands for a phone) cannot stop.
 set -u
 name=t_web
 . "$(dirname "$0")/lib.sh"
@@ -35,11 +37,28 @@ eccd_pid=$!
 at_exit 'stop "$eccd_pid"'
 wait_for 10 test -S "$tmp/eccd.sock"
 port=$(awk 'BEGIN { srand(); print 20000 + int(rand() * 20000) }')
-"$eccweb" -c config/sim.ini --set "server.socket=$tmp/eccd.sock" --set "web.port=$port" \
-    --set "web.pin_file=$tmp/pin" 2>"$tmp/web.err" &
+printf '[server]\nsocket = eccd.sock\n[web]\nport = %s\npin_file = pin\ntrust_loopback = false\n' \
+    "$port" >"$tmp/web.ini"
+"$eccweb" -c "$tmp/web.ini" 2>"$tmp/web.err" &
 web_pid=$!
 at_exit 'kill -KILL "$web_pid" 2>/dev/null; wait "$web_pid" 2>/dev/null'
 wait_for 10 curl -s -o /dev/null "http://127.0.0.1:$port/api/session"
+# eccctl pair shows the PIN eccweb wrote; it pairs this (untrusted) client once.
+said=$("$build/san/eccctl" -c "$tmp/web.ini" pair)
+pin=$(printf '%s\n' "$said" | sed -n 's/^PIN \([0-9]*\),.*/\1/p')
+echo "  eccctl pair: $said"
+pair() {
+    curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' -H 'X-Eccweb: 1' \
+        --data "{\"pin\":\"$1\"}" "http://127.0.0.1:$port/api/pair"
+}
+stop_code() {
+    curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' -H 'X-Eccweb: 1' \
+        ${1:+-b "$1"} --data '{}' "http://127.0.0.1:$port/api/stop"
+}
+check unpaired_stop_refused "$(stop_code)" 403
+check eccctl_pair_pin_pairs "$(pair "$pin")" 200
+check a_pin_pairs_once "$(pair "$pin")" 403
+
 pages=
 for i in 1 2 3; do
     curl -s -N "http://127.0.0.1:$port/events" >"$tmp/page$i.txt" 2>/dev/null &
