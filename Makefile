@@ -188,7 +188,8 @@ check-gpio: all
 	@tests/check-gpio.sh $(BUILD)
 
 bench: all test-deps $(BUILD)/rel/tests/bench_eccd $(BUILD)/rel/tests/bench_modbus $(BUILD)/rel/tests/bench_hx711 \
-       $(BUILD)/rel/tests/bench_faults $(BUILD)/rel/tests/bench_store $(BUILD)/rel/tests/bench_tick_store
+       $(BUILD)/rel/tests/bench_faults $(BUILD)/rel/tests/bench_store $(BUILD)/rel/tests/bench_tick_store \
+       $(BUILD)/rel/tests/bench_web
 	@$(BUILD)/rel/tests/bench_eccd $(BUILD)
 	@echo
 	@$(BUILD)/rel/tests/bench_faults
@@ -204,6 +205,12 @@ bench: all test-deps $(BUILD)/rel/tests/bench_eccd $(BUILD)/rel/tests/bench_modb
 	@sh tests/bench_export.sh $(BUILD)
 	@echo
 	@sh tests/t_gpiosim.sh --bench $(BUILD)
+	@echo
+	@ECC_BUILD=$(BUILD) $(BUILD)/rel/tests/bench_web
+
+$(BUILD)/rel/tests/bench_web: $(BUILD)/rel/tests/bench_web.o $(BUILD)/rel/tests/test.o \
+                          $(BUILD)/rel/tests/webdriver.o $(BUILD)/rel/libeccweb.a $(rel_LIB)
+	$(CC) $(OPT) $^ $(WEB_LIBS) $(ECC_LIBS) -o $@
 
 $(BUILD)/rel/tests/bench_%: $(BUILD)/rel/tests/bench_%.o $(BUILD)/rel/tests/scenario.o \
                            $(BUILD)/rel/tests/gpio_fake.o $(rel_LIB)
@@ -257,9 +264,14 @@ install: all
 	    >$(DESTDIR)$(UNITDIR)/eccd.service.tmp
 	chmod 0644 $(DESTDIR)$(UNITDIR)/eccd.service.tmp
 	mv $(DESTDIR)$(UNITDIR)/eccd.service.tmp $(DESTDIR)$(UNITDIR)/eccd.service
+	sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@ETCDIR@|$(ETCDIR)|g' config/eccweb.service \
+	    >$(DESTDIR)$(UNITDIR)/eccweb.service.tmp
+	chmod 0644 $(DESTDIR)$(UNITDIR)/eccweb.service.tmp
+	mv $(DESTDIR)$(UNITDIR)/eccweb.service.tmp $(DESTDIR)$(UNITDIR)/eccweb.service
 	install -m 0644 config/eccd-sysusers.conf $(DESTDIR)$(SYSUSERSDIR)/eccd.conf
 	install -m 0644 config/$(UDEV_RULE) $(DESTDIR)$(UDEVDIR)/$(UDEV_RULE)
 	install -m 0644 docs/eccd.8 $(DESTDIR)$(MANDIR)/man8/eccd.8
+	install -m 0644 docs/eccweb.8 $(DESTDIR)$(MANDIR)/man8/eccweb.8
 	install -m 0644 docs/eccctl.1 $(DESTDIR)$(MANDIR)/man1/eccctl.1
 	install -m 0644 sim/scenarios/*.ini $(DESTDIR)$(SHAREDIR)/scenarios/
 	install -m 0644 README.md docs/*.md $(DESTDIR)$(DOCDIR)/
@@ -273,12 +285,14 @@ install: all
 	    echo "  sudo -u eccd $(BINDIR)/eccd -c $(ETCDIR)/eccd.ini --check-config >/dev/null  # each problem, its fix"; \
 	    echo "  systemctl enable --now eccd"; \
 	    echo "  usermod -aG eccd USER                  # whoever may use eccctl"; \
+	    echo "  systemctl enable --now eccweb          # the patient's page (docs/web.md)"; \
 	fi
 
 # Everything install put there, except $(ETCDIR): it may hold edited configs.
 uninstall:
 	rm -f $(addprefix $(DESTDIR)$(BINDIR)/,$(PROGS))
-	rm -f $(DESTDIR)$(UNITDIR)/eccd.service $(DESTDIR)$(SYSUSERSDIR)/eccd.conf \
+	rm -f $(DESTDIR)$(UNITDIR)/eccd.service $(DESTDIR)$(UNITDIR)/eccweb.service \
+	      $(DESTDIR)$(MANDIR)/man8/eccweb.8 $(DESTDIR)$(SYSUSERSDIR)/eccd.conf \
 	      $(DESTDIR)$(UDEVDIR)/$(UDEV_RULE) $(DESTDIR)$(MANDIR)/man8/eccd.8 \
 	      $(DESTDIR)$(MANDIR)/man1/eccctl.1
 	rm -rf $(DESTDIR)$(DOCDIR) $(DESTDIR)$(SHAREDIR)

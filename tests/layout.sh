@@ -15,6 +15,7 @@
 #   sim         the simulated rig and eccsim           -> config, hal, util
 #   daemon      eccd: main, loop, services             -> config, controller, proto, hal, sim, util
 #   client      eccctl and its renderer                -> config, proto, util
+#   web         eccweb: the patient's page             -> config, proto, client, util
 #   tests       anything
 #
 # controller/ may not call the clock, allocate, print or start threads either: those calls
@@ -33,6 +34,7 @@ allowed() {
         sim) echo "config hal util" ;;
         daemon) echo "config controller proto hal sim util" ;;
         client) echo "config proto util" ;;
+        web) echo "config proto client util" ;;
     esac
 }
 
@@ -47,7 +49,7 @@ breach() {
     bad=1
 }
 
-for dir in util config controller proto hal sim daemon client; do
+for dir in util config controller proto hal sim daemon client web; do
     [ -d "$dir" ] || continue
     ok_dirs=$(allowed "$dir")
     for f in "$dir"/*.c "$dir"/*.h; do

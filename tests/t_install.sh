@@ -13,9 +13,10 @@ name=t_install
 # The files a PREFIX install puts under DESTDIR, relative to it.
 tree() {
     p=${1#/}
-    for f in bin/eccd bin/eccctl bin/eccreport bin/eccsim \
-             lib/systemd/system/eccd.service lib/sysusers.d/eccd.conf \
-             share/man/man8/eccd.8 share/man/man1/eccctl.1 \
+    for f in bin/eccd bin/eccctl bin/eccreport bin/eccsim bin/eccweb \
+             lib/systemd/system/eccd.service lib/systemd/system/eccweb.service \
+             lib/sysusers.d/eccd.conf share/man/man8/eccd.8 share/man/man8/eccweb.8 \
+             share/man/man1/eccctl.1 share/doc/eccd/web.md \
              share/eccd/scenarios/normal.ini share/doc/eccd/README.md \
              share/doc/eccd/configuration.md share/doc/eccd/install.md; do
         echo "$p/$f"
@@ -63,13 +64,17 @@ check_prefix() {
         skip "systemd_analyze_verify_accepts_the_unit$tag" "no systemd-analyze (Debian package systemd)"
     else
         mkdir -p "$tmp/verify$tag"
-        sed "s|^ExecStart=$prefix/bin/eccd|ExecStart=$root$prefix/bin/eccd|" "$unit" \
-            >"$tmp/verify$tag/eccd.service"
-        out=$(MANPATH="$root$prefix/share/man" systemd-analyze verify \
-              "$tmp/verify$tag/eccd.service" 2>&1)
-        vrc=$?
-        if [ "$vrc" -eq 0 ] && [ -z "$out" ]; then ok "systemd_analyze_verify_accepts_the_unit$tag"
-        else fail "systemd_analyze_verify_accepts_the_unit$tag" "rc $vrc" "$out"; fi
+        for u in eccd eccweb; do
+            sed "s|^ExecStart=$prefix/bin/$u|ExecStart=$root$prefix/bin/$u|" \
+                "$root$prefix/lib/systemd/system/$u.service" >"$tmp/verify$tag/$u.service"
+            out=$(MANPATH="$root$prefix/share/man" systemd-analyze verify \
+                  "$tmp/verify$tag/$u.service" 2>&1)
+            vrc=$?
+            t=systemd_analyze_verify_accepts_the_unit$tag
+            [ "$u" = eccd ] || t=systemd_analyze_verify_accepts_the_${u}_unit$tag
+            if [ "$vrc" -eq 0 ] && [ -z "$out" ]; then ok "$t"
+            else fail "$t" "rc $vrc" "$out"; fi
+        done
     fi
 
     # eccd.ini starts as a copy of home-pi.ini, and a valid config (exit 0, or 3 where this
@@ -118,7 +123,8 @@ else
     fail "install_without_destdir_prints_the_next_steps" "$tmp/log"
 fi
 
-# The sysusers.d file creates the user eccd, its group and gpio in an empty root.
+# The sysusers.d file creates the users eccd and eccweb (a member of group eccd), and gpio,
+# in an empty root.
 if ! command -v systemd-sysusers >/dev/null 2>&1; then
     skip sysusers_creates_eccd_and_gpio "no systemd-sysusers (Debian package systemd)"
 else
@@ -127,7 +133,8 @@ else
     cp config/eccd-sysusers.conf "$s/usr/lib/sysusers.d/eccd.conf"
     if systemd-sysusers --root="$s" >"$tmp/log" 2>&1 &&
        grep -q '^eccd:x:[0-9]*:[0-9]*:.*:/var/lib/eccd:/usr/sbin/nologin$' "$s/etc/passwd" &&
-       grep -q '^eccd:x:' "$s/etc/group" && grep -q '^gpio:x:' "$s/etc/group"; then
+       grep -q '^eccd:x:[0-9]*:eccweb$' "$s/etc/group" && grep -q '^gpio:x:' "$s/etc/group" &&
+       grep -q '^eccweb:x:[0-9]*:[0-9]*:.*:/usr/sbin/nologin$' "$s/etc/passwd"; then
         ok "sysusers_creates_eccd_and_gpio"
     else
         fail "sysusers_creates_eccd_and_gpio" "$tmp/log" "$s/etc/passwd" "$s/etc/group"

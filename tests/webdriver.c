@@ -256,7 +256,7 @@ void wd_close(struct wd *wd)
 /* POST /session/ID/WHAT with body: the value, or NULL. */
 static json_t *session_post(struct wd *wd, const char *what, json_t *body)
 {
-    char path[320];
+    char path[512];
 
     snprintf(path, sizeof path, "/session/%s/%s", wd->session, what);
     return call(wd, "POST", path, body);
