@@ -3,6 +3,7 @@
 #   make            build everything (build/)
 #   make demo       one full session on the simulated rig, closed loop vs fixed speed
 #   make demo-hil   eccd driving eccsim over Modbus TCP: one short set in real time
+#   make demo-web   the patient's page (eccweb) on the simulated rig: open it in a browser
 #   make check      build with warnings as errors, run every test (ASan/UBSan build)
 #   make check-gpio only the GPIO tests on the kernel's gpio-sim (qemu), verbose
 #   make bench      controller tick cost, simulated day, peak RSS, history latency, export
@@ -153,7 +154,7 @@ $(BUILD)/gen/web_assets.c: web/embed.sh $(WEB_PAGE)
 $(eval $(call flavour,rel,$(OPT)))
 $(eval $(call flavour,san,$(SAN)))
 
-.PHONY: all deps test-deps demo demo-hil check check-gpio test bench bench-control fuzz install \
+.PHONY: all deps test-deps demo demo-hil demo-web web-screenshots check check-gpio test bench bench-control fuzz install \
         uninstall clean
 .DEFAULT_GOAL := all
 
@@ -169,6 +170,17 @@ test-deps:
 
 demo: all
 	@sim/demo.sh $(BUILD)
+
+# demo-web: the patient's page (eccweb) on the simulated rig, live in a browser.
+demo-web: all
+	@sim/demo-web.sh $(BUILD)
+
+# web-screenshots: the browser test's pictures of the page (phone 412x915, tablet 1024x768,
+# the fault banner) copied into docs/ for docs/web.md and the README.
+web-screenshots: all $(BUILD)/san/tests/test_web_browser $(BUILD)/san/eccd $(BUILD)/san/eccweb
+	@ECC_BUILD=$(BUILD) $(BUILD)/san/tests/test_web_browser
+	cp $(BUILD)/screenshots/web-phone.png $(BUILD)/screenshots/web-tablet.png \
+	   $(BUILD)/screenshots/web-phone-fault.png docs/
 
 # demo-hil: eccd against eccsim over Modbus TCP, one short set in real time.
 demo-hil: all
