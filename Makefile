@@ -32,11 +32,13 @@ DEPS     = inih:libinih-dev jansson:libjansson-dev libmodbus:libmodbus-dev libgp
 # Tools the tests drive (an independent Modbus master for eccsim, the history's shell,
 # valgrind for t_valgrind, systemd's unit checker and sysusers and man (the unit checker
 # reads the Documentation= pages) for t_install, Debian's chromium and its chromedriver for
-# the page's browser test (test_web_browser), curl for t_web): installed
+# the page's browser test (test_web_browser), curl for t_web, openssl for t_web_tls's
+# certificate): installed
 # so that no test is skipped for want of a package.
 TEST_DEPS = bin/mbpoll:mbpoll bin/sqlite3:sqlite3 bin/valgrind:valgrind \
             bin/systemd-analyze:systemd bin/systemd-sysusers:systemd bin/man:man-db \
-            /usr/bin/chromium:chromium /usr/bin/chromedriver:chromium-driver bin/curl:curl
+            /usr/bin/chromium:chromium /usr/bin/chromedriver:chromium-driver bin/curl:curl \
+            bin/openssl:openssl
 PKGS     = inih jansson libmodbus libgpiod sqlite3 libsystemd
 
 WARN     = -std=c11 -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wstrict-prototypes \

@@ -11,8 +11,12 @@
  *   - the e-stop's banner was up within 0.5 s of the loop's tick that carried it (the
  *     line's tick_ms, the host's real time, against the page's own clock);
  *   - a pain score pressed on the page is in eccd's history for set 1;
+ *   - the progress view shows the session and the target to beat, and its CSV holds the
+ *     set's 15 reps;
  *   - a browser eccweb does not trust (trust_loopback = false stands for a phone on the
- *     LAN) gets no control until it pairs with the PIN, and a wrong PIN is refused.
+ *     LAN) gets no control until it pairs with the PIN, and a wrong PIN is refused; paired,
+ *     its STOP pauses the set, a tap on start does nothing and a press held for a second
+ *     starts it again ([web] allow_start).
  * Screenshots at phone (412 x 915) and tablet (1024 x 768) size go to
  * $ECC_BUILD/screenshots/ (make web-screenshots copies them into docs/).
  */
@@ -395,6 +399,36 @@ static void check_pain(const struct test_eccd *e, bool clicked)
     json_decref(j);
 }
 
+static json_t *look_after(struct wd *wd, const char *script, int ms);
+
+/* The progress view: the session so far, the target to beat, and every rep as CSV. */
+static void check_progress(struct wd *wd)
+{
+    json_t *p, *csv;
+
+    if (wd_click(wd, "#tab") != 0)
+        printf("  progress tab: %s\n", wd->err);
+    p = look_after(wd, "return {msg: document.getElementById('progress-msg').textContent,"
+                       " beat: document.getElementById('beat').textContent,"
+                       " csv: !document.getElementById('csv').hidden};", 1000);
+    csv = wd_exec(wd, "return fetch('/api/export.csv').then(r => r.text().then(t => ({status:"
+                      " r.status, type: r.headers.get('content-type'), head: t.split('\\r\\n')[0],"
+                      " rows: t.trim().split('\\n').length - 1})));");
+    printf("  progress: \"%s\" \"%s\"; CSV %d rows, header %.40s...\n",
+           json_string_value(json_object_get(p, "msg")), json_string_value(json_object_get(p, "beat")),
+           (int)json_integer_value(json_object_get(csv, "rows")),
+           json_string_value(json_object_get(csv, "head")));
+    CHECK_STR_CONTAINS(json_string_value(json_object_get(p, "msg")), "1 session in the last 28 days");
+    CHECK_STR_CONTAINS(json_string_value(json_object_get(p, "beat")), "in band. Beat it!");
+    CHECK(json_is_true(json_object_get(p, "csv")));
+    CHECK(json_integer_value(json_object_get(csv, "status")) == 200);
+    CHECK_STR_CONTAINS(json_string_value(json_object_get(csv, "type")), "text/csv");
+    CHECK_STR_CONTAINS(json_string_value(json_object_get(csv, "head")), "patient,session,");
+    CHECK(json_integer_value(json_object_get(csv, "rows")) == 15);
+    json_decref(p);
+    json_decref(csv);
+}
+
 static void the_page_follows_a_whole_set(void)
 {
     struct test_eccd e;
@@ -429,6 +463,7 @@ static void the_page_follows_a_whole_set(void)
     check_rejects(rec, &t);
     check_banner(rec, &s, &t);
     check_pain(&e, s.pain_clicked);
+    check_progress(&wd);
 out:
     json_decref(rec);
     wd_close(&wd);
@@ -450,6 +485,29 @@ static json_t *look_after(struct wd *wd, const char *script, int ms)
 {
     nanosleep(&(struct timespec){ms / 1000, (ms % 1000) * 1000000L}, NULL);
     return wd_exec(wd, script);
+}
+
+static const char STATE[] = "return document.getElementById('state').dataset.state;";
+
+/* STOP pauses the set; a tap on start does nothing; a press held 1.3 s starts it again. */
+static void check_stop_and_hold(struct wd *wd)
+{
+    json_t *a = NULL, *b = NULL, *c = NULL;
+
+    CHECK(wd_click(wd, "#stop") == 0);
+    a = look_after(wd, STATE, 1000);
+    CHECK(wd_click(wd, "#start") == 0);
+    b = look_after(wd, STATE, 1500);
+    CHECK(wd_hold(wd, "#start", 1300) == 0);
+    c = look_after(wd, STATE, 1000);
+    printf("  STOP: %s; a tap on start: %s; start held 1.3 s: %s\n", json_string_value(a),
+           json_string_value(b), json_string_value(c));
+    CHECK_STR_CONTAINS(json_string_value(a), "paused");
+    CHECK_STR_CONTAINS(json_string_value(b), "paused");
+    CHECK_STR_CONTAINS(json_string_value(c), "set_running");
+    json_decref(a);
+    json_decref(b);
+    json_decref(c);
 }
 
 static void an_unpaired_device_gets_no_control(void)
@@ -500,6 +558,7 @@ static void an_unpaired_device_gets_no_control(void)
     printf("  paired with the PIN from eccctl pair's file: controls %s\n",
            json_is_true(json_object_get(look, "controls")) ? "shown" : "hidden");
     CHECK(json_is_true(json_object_get(look, "controls")));
+    check_stop_and_hold(&wd);
 out:
     json_decref(look);
     json_decref(stop);

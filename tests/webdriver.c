@@ -289,11 +289,12 @@ json_t *wd_exec(struct wd *wd, const char *script)
     return session_post(wd, "execute/sync", json_pack("{s:s, s:[]}", "script", script, "args"));
 }
 
+static const char *find(struct wd *wd, const char *css, json_t **el);
+
 int wd_click(struct wd *wd, const char *css)
 {
-    json_t *el = session_post(wd, "element", json_pack("{s:s, s:s}", "using", "css selector",
-                                                       "value", css));
-    const char *id = json_string_value(json_object_get(el, ELEMENT_KEY));
+    json_t *el;
+    const char *id = find(wd, css, &el);
     char what[256];
     json_t *v = NULL;
 
@@ -301,6 +302,31 @@ int wd_click(struct wd *wd, const char *css)
         snprintf(what, sizeof what, "element/%s/click", id);
         v = session_post(wd, what, json_object());
     }
+    json_decref(el);
+    json_decref(v);
+    return v ? 0 : -1;
+}
+
+/* The element id a CSS selector finds (the caller decrefs *el), or NULL. */
+static const char *find(struct wd *wd, const char *css, json_t **el)
+{
+    *el = session_post(wd, "element", json_pack("{s:s, s:s}", "using", "css selector",
+                                                "value", css));
+    return json_string_value(json_object_get(*el, ELEMENT_KEY));
+}
+
+int wd_hold(struct wd *wd, const char *css, int ms)
+{
+    json_t *el, *v = NULL;
+    const char *id = find(wd, css, &el);
+
+    if (id)
+        v = session_post(wd, "actions", json_pack(
+            "{s:[{s:s, s:s, s:{s:s}, s:[{s:s, s:{s:s}, s:i, s:i}, {s:s, s:i}, {s:s, s:i},"
+            " {s:s, s:i}]}]}", "actions", "type", "pointer", "id", "finger", "parameters",
+            "pointerType", "mouse", "actions", "type", "pointerMove", "origin", ELEMENT_KEY, id,
+            "x", 0, "y", 0, "type", "pointerDown", "button", 0, "type", "pause", "duration", ms,
+            "type", "pointerUp", "button", 0));
     json_decref(el);
     json_decref(v);
     return v ? 0 : -1;

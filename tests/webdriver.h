@@ -31,6 +31,9 @@ int wd_window_size(struct wd *wd, int width, int height);
 json_t *wd_exec(struct wd *wd, const char *script);
 /* Click the element a CSS selector finds. */
 int wd_click(struct wd *wd, const char *css);
+/* Press the element a CSS selector finds with the mouse for ms milliseconds (a
+ * hold-to-confirm), then release. */
+int wd_hold(struct wd *wd, const char *css, int ms);
 /* The viewport as a PNG file. */
 int wd_screenshot(struct wd *wd, const char *path);
 

@@ -270,7 +270,26 @@ static enum MHD_Result serve_status(struct web *w, struct MHD_Connection *conn,
     return send_bytes(conn, MHD_HTTP_OK, "application/json", line, (size_t)k, NULL);
 }
 
-/* Send eccd's reply to req (stolen) as it is, or 502 with why. */
+/* The HTTP status for eccd's error code: the request could not be carried out now
+ * (refused_*: the rig's state), there is nothing to act on, it was malformed, eccd is
+ * busy; anything else is eccd's own failure. */
+static unsigned status_of(const char *code)
+{
+    if (!code)
+        return MHD_HTTP_BAD_GATEWAY;
+    if (!strncmp(code, "refused", 7))
+        return MHD_HTTP_CONFLICT;
+    if (!strcmp(code, "not_found"))
+        return MHD_HTTP_NOT_FOUND;
+    if (!strcmp(code, "bad_request") || !strcmp(code, "too_long"))
+        return MHD_HTTP_BAD_REQUEST;
+    if (!strcmp(code, "busy"))
+        return MHD_HTTP_SERVICE_UNAVAILABLE;
+    return MHD_HTTP_BAD_GATEWAY;
+}
+
+/* Send eccd's reply to req (stolen) as it is, with the status its error code means, or
+ * 502 with why when eccd could not be asked. */
 static enum MHD_Result relay(struct web *w, struct MHD_Connection *conn, json_t *req)
 {
     char err[320];
@@ -283,9 +302,7 @@ static enum MHD_Result relay(struct web *w, struct MHD_Connection *conn, json_t 
     if (json_is_true(json_object_get(reply, "ok")))
         return send_json(conn, MHD_HTTP_OK, reply, NULL);
     code = json_string_value(json_object_get(reply, "error"));
-    return send_json(conn, code && !strncmp(code, "refused", 7) ? MHD_HTTP_CONFLICT
-                                                                 : MHD_HTTP_BAD_GATEWAY,
-                     reply, NULL);
+    return send_json(conn, status_of(code), reply, NULL);
 }
 
 static const char *query(struct MHD_Connection *conn, const char *key)

@@ -434,7 +434,9 @@ async function loadProgress() {
   ui.beat = last ? band[sessions.indexOf(last)] : null;
   $('beat').textContent = ui.beat !== null ? `Last session: ${Math.round(ui.beat)}% of the time in band. Beat it!` : '';
   $('target').textContent = ui.beat !== null ? `to beat: ${Math.round(ui.beat)}% in band` : '';
-  $('progress-msg').textContent = `${sessions.length} sessions in 28 days; ${[...perDay.values()].filter((v) => v >= plan).length} days with the plan's ${plan}.`;
+  const n = sessions.length, full = [...perDay.values()].filter((v) => v >= plan).length;
+  $('progress-msg').textContent = `${n} session${n === 1 ? '' : 's'} in the last 28 days; ` +
+    `${full} day${full === 1 ? '' : 's'} with the plan's ${plan}.`;
 }
 
 $('tab').addEventListener('click', () => {
