@@ -6,8 +6,8 @@
 # before it starts the first test, so every process a test starts inherits it, also one
 # that daemonised, left the process group or runs under qemu-user or valgrind (TEST comes
 # from ECC_TEST_PROG, which run.sh sets for each program). (2) It is one of the programs
-# the tests run (eccd, eccsim, eccctl, eccreport, qemu-*, valgrind, mbpoll, a test or
-# bench binary) in process group PGID, run.sh's own: one started with a cleared
+# the tests run (eccd, eccsim, eccctl, eccreport, eccweb, qemu-*, valgrind, mbpoll,
+# chromedriver, chromium, a test or bench binary) in process group PGID, run.sh's own: one started with a cleared
 # environment. A zombie is not running and is not listed.
 #
 # Run it without ECC_TEST_RUN in its own environment (env -u ECC_TEST_RUN), so that it and
@@ -30,7 +30,7 @@ ours_by_group() {
     set -- ${stat##*) }
     [ "$1" != Z ] && [ "$3" = "$pgid" ] || return 1
     case $(cat "/proc/$p/comm" 2>/dev/null) in
-    ecc* | qemu-* | valgrind* | memcheck-* | mbpoll | test_* | bench_*) return 0 ;;
+    ecc* | qemu-* | valgrind* | memcheck-* | mbpoll | test_* | bench_* | chromedriver | chromium) return 0 ;;
     esac
     return 1
 }
