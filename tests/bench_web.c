@@ -78,33 +78,6 @@ static long mem_kb(int pid, const char *what)
     return v;
 }
 
-static int pick_port(void)
-{
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof sa;
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), port = -1;
-
-    if (fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0 &&
-        getsockname(fd, (struct sockaddr *)&sa, &len) == 0)
-        port = ntohs(sa.sin_port);
-    if (fd >= 0)
-        close(fd);
-    return port;
-}
-
-static int dial(int port)
-{
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
-                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-    if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
-        close(fd);
-        fd = -1;
-    }
-    return fd;
-}
-
 /* A live client on /events counting events ("data: " at a line start). */
 struct sse {
     int port;
@@ -117,7 +90,7 @@ static void *sse_main(void *arg)
 {
     struct sse *c = arg;
     char req[128], buf[65536];
-    int fd = dial(c->port);
+    int fd = test_tcp_dial(c->port);
     bool line_start = true;
 
     snprintf(req, sizeof req, "GET /events HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n\r\n", c->port);
@@ -138,34 +111,6 @@ static void *sse_main(void *arg)
     }
     close(fd);
     return NULL;
-}
-
-static int eccweb_start(const struct test_eccd *e, int port)
-{
-    char bin[256], sock[160], portset[48], pin[160];
-    int pid;
-
-    snprintf(bin, sizeof bin, "%s/rel/eccweb", getenv("ECC_BUILD") ? getenv("ECC_BUILD") : "build");
-    snprintf(sock, sizeof sock, "server.socket=%s", e->sock);
-    snprintf(portset, sizeof portset, "web.port=%d", port);
-    snprintf(pin, sizeof pin, "web.pin_file=%s/pin", e->dir);
-    fflush(stdout);
-    if ((pid = fork()) == 0) {
-        int fd = open("/dev/null", O_WRONLY);
-        dup2(fd, 2);
-        execl(bin, bin, "-c", "config/sim.ini", "--set", sock, "--set", portset, "--set", pin,
-              (char *)NULL);
-        _exit(127);
-    }
-    for (int i = 0; i < 500; i++) {
-        int fd = dial(port);
-        if (fd >= 0) {
-            close(fd);
-            return pid;
-        }
-        nanosleep(&(struct timespec){0, 20000000L}, NULL);
-    }
-    return pid;
 }
 
 /* eccd's loop figures from its status: overruns and the worst lateness (ms). */
@@ -222,7 +167,8 @@ int main(void)
     struct test_eccd e;
     struct wd wd;
     struct sse c[SSE_CLIENTS];
-    int port = pick_port(), web_pid;
+    struct test_eccweb w;
+    int port;
     double t0, t1, d0, d1, w0, w1, base_cpu, med, p99;
     long over0, over1, rss, hwm, lines0 = 0, lines1 = 0;
     double late0, late1;
@@ -246,11 +192,15 @@ int main(void)
     base_cpu = (cpu_s(e.pid) - d0) / (mono() - t0);
     loop_figures(&e, &over0, &late0);
 
-    web_pid = eccweb_start(&e, port);
+    if (test_eccweb_start(&w, &e, "rel", "bench", NULL) != 0) {
+        printf("bench_web: eccweb did not start\n");
+        test_eccd_clean(&e);
+        return 1;
+    }
+    port = w.port;
     if (wd_open(&wd, 412, 915) != 0) {
         printf("bench_web: browser: %s\n", wd.err);
-        kill(web_pid, SIGTERM);
-        waitpid(web_pid, NULL, 0);
+        test_eccweb_end(&w);
         test_eccd_clean(&e);
         return 1;
     }
@@ -269,17 +219,17 @@ int main(void)
         __atomic_store_n(&c[i].events, 0, __ATOMIC_RELAXED);
     t0 = mono();
     d0 = cpu_s(e.pid);
-    w0 = cpu_s(web_pid);
+    w0 = cpu_s(w.pid);
     nanosleep(&(struct timespec){WINDOW_S, 0}, NULL);
     t1 = mono();
     d1 = cpu_s(e.pid);
-    w1 = cpu_s(web_pid);
+    w1 = cpu_s(w.pid);
     v = wd_exec(&wd, "return eccweb.lines;");
     lines1 = (long)json_integer_value(v);
     json_decref(v);
     lat = wd_exec(&wd, "return eccweb.latency;");
-    rss = mem_kb(web_pid, "VmRSS:");
-    hwm = mem_kb(web_pid, "VmHWM:");
+    rss = mem_kb(w.pid, "VmRSS:");
+    hwm = mem_kb(w.pid, "VmHWM:");
     loop_figures(&e, &over1, &late1);
     latency(lat, &med, &p99, &nlat);
 
@@ -304,8 +254,7 @@ int main(void)
     }
     json_decref(lat);
     wd_close(&wd);
-    kill(web_pid, SIGTERM);
-    waitpid(web_pid, NULL, 0);
+    test_eccweb_end(&w);
     test_eccd_clean(&e);
     return 0;
 }

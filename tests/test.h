@@ -125,6 +125,23 @@ int test_eccd_start(struct test_eccd *e, const char *flavour, const char *const 
 void test_eccd_end(struct test_eccd *e);
 void test_eccd_clean(struct test_eccd *e);
 
+/* TCP on loopback: a port free now (bind to 0), and a connected socket to it (-1, errno). */
+int test_tcp_free_port(void);
+int test_tcp_dial(int port);
+
+/* The real eccweb for a test: $ECC_BUILD/FLAVOUR/eccweb on config/sim.ini beside the eccd
+ * e, on a free port of 127.0.0.1, its PIN file pin-TAG and stderr eccweb-TAG.err in e's
+ * folder, then --set each of sets (NULL-terminated; may be NULL). test_eccweb_start waits
+ * (bounded) until it accepts: 0, or -1. test_eccweb_end sends SIGTERM and reaps: 0 when it
+ * exited 0 with no sanitizer report on its stderr, else -1 after printing that stderr. */
+struct test_eccweb {
+    int pid, port;
+    char log[160], pin_file[160];
+};
+int test_eccweb_start(struct test_eccweb *w, const struct test_eccd *e, const char *flavour,
+                      const char *tag, const char *const *sets);
+int test_eccweb_end(struct test_eccweb *w);
+
 #define TESTS(...) static const struct test_case test_cases_[] = {__VA_ARGS__}
 #define T(fn) {#fn, fn}
 #define TEST_MAIN(file)                                                             \

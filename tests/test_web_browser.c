@@ -53,100 +53,10 @@ static const char *const eccd_args[] = {
     "--set", "sim.speed=2", "--set", "sim.scenario=partial", "--sim-fault", "estop@" FAULT_AT,
     "--duration", "600", "--rep-log", "@/reps.jsonl", NULL};
 
-struct eccweb {
-    int pid, port;
-    char log[160];
-};
-
 static const char *build_dir(void)
 {
     const char *b = getenv("ECC_BUILD");
     return b && *b ? b : "build";
-}
-
-static int pick_port(void)
-{
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof sa;
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), port = -1;
-
-    if (fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0 &&
-        getsockname(fd, (struct sockaddr *)&sa, &len) == 0)
-        port = ntohs(sa.sin_port);
-    if (fd >= 0)
-        close(fd);
-    return port;
-}
-
-static bool accepting(int port)
-{
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
-                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    bool ok = fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0;
-
-    if (fd >= 0)
-        close(fd);
-    return ok;
-}
-
-/* The real eccweb (san) beside e, with extra --set assignments (NULL-terminated). */
-static int eccweb_start(struct eccweb *w, const struct test_eccd *e, const char *tag,
-                        const char *const *sets)
-{
-    char bin[256], sock[160], port[48], pin[192];
-    const char *argv[32];
-    int n = 0;
-
-    w->port = pick_port();
-    snprintf(bin, sizeof bin, "%s/san/eccweb", build_dir());
-    snprintf(sock, sizeof sock, "server.socket=%s", e->sock);
-    snprintf(port, sizeof port, "web.port=%d", w->port);
-    snprintf(pin, sizeof pin, "web.pin_file=%s/pin-%s", e->dir, tag);
-    snprintf(w->log, sizeof w->log, "%s/eccweb-%s.err", e->dir, tag);
-    argv[n++] = bin;
-    argv[n++] = "-c";
-    argv[n++] = "config/sim.ini";
-    argv[n++] = "--set"; argv[n++] = sock;
-    argv[n++] = "--set"; argv[n++] = port;
-    argv[n++] = "--set"; argv[n++] = pin;
-    for (int i = 0; sets && sets[i] && n < 28; i++) {
-        argv[n++] = "--set";
-        argv[n++] = sets[i];
-    }
-    argv[n] = NULL;
-    fflush(stdout);
-    if ((w->pid = fork()) == 0) {
-        int fd = open(w->log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-        if (fd >= 0)
-            dup2(fd, 2);
-        execv(bin, (char *const *)argv);
-        _exit(127);
-    }
-    for (int i = 0; w->pid > 0 && i < 500 && !accepting(w->port); i++)
-        nanosleep(&(struct timespec){0, 20000000L}, NULL);
-    return w->pid > 0 && accepting(w->port) ? 0 : -1;
-}
-
-/* SIGTERM, reap: its exit status (-1: killed by a signal). */
-static int eccweb_end(struct eccweb *w)
-{
-    int status = 0;
-
-    if (w->pid <= 0)
-        return 0;
-    kill(w->pid, SIGTERM);
-    waitpid(w->pid, &status, 0);
-    w->pid = 0;
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-        char cmd[256];
-        printf("  eccweb ended with status %d; its stderr:\n", status);
-        fflush(stdout);
-        snprintf(cmd, sizeof cmd, "tail -n 40 '%s' | sed 's/^/    /'", w->log);
-        if (system(cmd) != 0)
-            printf("    (unreadable)\n");
-    }
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }
 
 /* ---- what the page shows --------------------------------------------------------------- */
@@ -432,7 +342,7 @@ static void check_progress(struct wd *wd)
 static void the_page_follows_a_whole_set(void)
 {
     struct test_eccd e;
-    struct eccweb w = {0};
+    struct test_eccweb w = {0};
     struct wd wd = {0};
     struct seen s = {0};
     struct truth t;
@@ -440,7 +350,7 @@ static void the_page_follows_a_whole_set(void)
     json_t *rec = NULL;
 
     REQUIRE(test_eccd_start(&e, "san", eccd_args) == 0);
-    if (eccweb_start(&w, &e, "rig", NULL) != 0 || wd_open(&wd, PHONE_W, PHONE_H) != 0) {
+    if (test_eccweb_start(&w, &e, "san", "rig", NULL) != 0 || wd_open(&wd, PHONE_W, PHONE_H) != 0) {
         printf("  set-up: eccweb %s, browser: %s\n", w.pid > 0 ? "started" : "did not start", wd.err);
         CHECK(!"set-up");
         goto out;
@@ -467,7 +377,7 @@ static void the_page_follows_a_whole_set(void)
 out:
     json_decref(rec);
     wd_close(&wd);
-    CHECK(eccweb_end(&w) == 0);
+    CHECK(test_eccweb_end(&w) == 0);
     test_eccd_clean(&e);
 }
 
@@ -514,14 +424,14 @@ static void an_unpaired_device_gets_no_control(void)
 {
     static const char *const untrusted[] = {"web.trust_loopback=false", "web.allow_start=true", NULL};
     struct test_eccd e;
-    struct eccweb w = {0};
+    struct test_eccweb w = {0};
     struct wd wd = {0};
-    char url[64], js[256], pin[16] = "", path[192];
+    char url[64], js[256], pin[16] = "";
     json_t *look = NULL, *stop = NULL, *after = NULL;
     FILE *f;
 
     REQUIRE(test_eccd_start(&e, "san", eccd_args) == 0);
-    if (eccweb_start(&w, &e, "lan", untrusted) != 0 || wd_open(&wd, PHONE_W, PHONE_H) != 0) {
+    if (test_eccweb_start(&w, &e, "san", "lan", untrusted) != 0 || wd_open(&wd, PHONE_W, PHONE_H) != 0) {
         printf("  set-up: %s\n", wd.err);
         CHECK(!"set-up");
         goto out;
@@ -545,8 +455,7 @@ static void an_unpaired_device_gets_no_control(void)
     after = look_after(&wd, "return document.getElementById('pair-msg').textContent;", 800);
     printf("  a wrong PIN: \"%s\"\n", json_string_value(after));
     CHECK_STR_CONTAINS(json_string_value(after), "not the PIN");
-    snprintf(path, sizeof path, "%s/pin-lan", e.dir);
-    if ((f = fopen(path, "r"))) {
+    if ((f = fopen(w.pin_file, "r"))) {
         CHECK(fscanf(f, "%15s", pin) == 1);
         fclose(f);
     }
@@ -564,7 +473,7 @@ out:
     json_decref(stop);
     json_decref(after);
     wd_close(&wd);
-    CHECK(eccweb_end(&w) == 0);
+    CHECK(test_eccweb_end(&w) == 0);
     test_eccd_clean(&e);
 }
 

@@ -35,111 +35,14 @@
 #define CONNS 100
 
 static const char *const eccd_args[] = {"--set", "sim.speed=1", "--duration", "600", NULL};
-
-struct web {
-    int pid, port;
-    char log[160];
-};
-
-static int pick_port(void)
-{
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof sa;
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), port = -1;
-
-    if (fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0 &&
-        getsockname(fd, (struct sockaddr *)&sa, &len) == 0)
-        port = ntohs(sa.sin_port);
-    if (fd >= 0)
-        close(fd);
-    return port;
-}
-
-static int dial(int port)
-{
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
-                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-    if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
-        close(fd);
-        fd = -1;
-    }
-    return fd;
-}
-
-static int web_start(struct web *w, const struct test_eccd *e, const char *tag,
-                     const char *const *sets)
-{
-    char bin[256], sock[160], port[48], pin[192];
-    const char *argv[40];
-    int n = 0;
-    const char *b = getenv("ECC_BUILD");
-
-    w->port = pick_port();
-    snprintf(bin, sizeof bin, "%s/san/eccweb", b && *b ? b : "build");
-    snprintf(sock, sizeof sock, "server.socket=%s", e->sock);
-    snprintf(port, sizeof port, "web.port=%d", w->port);
-    snprintf(pin, sizeof pin, "web.pin_file=%s/pin-%s", e->dir, tag);
-    snprintf(w->log, sizeof w->log, "%s/eccweb-%s.err", e->dir, tag);
-    argv[n++] = bin;
-    argv[n++] = "-c";
-    argv[n++] = "config/sim.ini";
-    argv[n++] = "--set"; argv[n++] = sock;
-    argv[n++] = "--set"; argv[n++] = port;
-    argv[n++] = "--set"; argv[n++] = pin;
-    argv[n++] = "--set"; argv[n++] = "web.idle_timeout_s=2";
-    for (int i = 0; sets && sets[i] && n < 36; i++) {
-        argv[n++] = "--set";
-        argv[n++] = sets[i];
-    }
-    argv[n] = NULL;
-    fflush(stdout);
-    if ((w->pid = fork()) == 0) {
-        int fd = open(w->log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-        if (fd >= 0)
-            dup2(fd, 2);
-        execv(bin, (char *const *)argv);
-        _exit(127);
-    }
-    for (int i = 0; w->pid > 0 && i < 500; i++) {
-        int fd = dial(w->port);
-        if (fd >= 0) {
-            close(fd);
-            return 0;
-        }
-        nanosleep(&(struct timespec){0, 20000000L}, NULL);
-    }
-    return -1;
-}
-
-/* SIGTERM and reap: 0 when it exited 0 and its stderr has no sanitizer report. */
-static int web_end(struct web *w)
-{
-    int status = 0;
-    char cmd[256];
-
-    if (w->pid <= 0)
-        return 0;
-    kill(w->pid, SIGTERM);
-    waitpid(w->pid, &status, 0);
-    w->pid = 0;
-    snprintf(cmd, sizeof cmd, "grep -q 'Sanitizer\\|runtime error' '%s'", w->log);
-    if (WIFEXITED(status) && WEXITSTATUS(status) == 0 && system(cmd) != 0)
-        return 0;
-    printf("  eccweb ended with status %d; its stderr:\n", status);
-    fflush(stdout);
-    snprintf(cmd, sizeof cmd, "tail -n 30 '%s' | sed 's/^/    /'", w->log);
-    if (system(cmd) != 0)
-        printf("    (unreadable)\n");
-    return -1;
-}
+/* A short idle timeout, so that the slow clients are closed soon. */
+static const char *const quick[] = {"web.idle_timeout_s=2", NULL};
 
 /* Send raw bytes, then read the reply until the server closes or REPLY_WAIT_MS of
  * silence: the status code, or DROPPED when nothing came back. The reply is at buf. */
 static int exchange(int port, const char *req, size_t len, char *buf, size_t n)
 {
-    int fd = dial(port), status = DROPPED;
+    int fd = test_tcp_dial(port), status = DROPPED;
     size_t got = 0;
 
     if (fd < 0)
@@ -187,7 +90,7 @@ struct row {
     const char *body_has;
 };
 
-static void run_rows(const struct web *w, struct row *rows, int n)
+static void run_rows(const struct test_eccweb *w, struct row *rows, int n)
 {
     static char buf[1 << 16];
 
@@ -205,14 +108,14 @@ static void run_rows(const struct web *w, struct row *rows, int n)
 static void every_endpoint_answers_good_and_bad_requests(void)
 {
     struct test_eccd e;
-    struct web w = {0};
+    struct test_eccweb w = {0};
     static struct row rows[32];
     char big[3000];
     static char longhead[20000];
     int n = 0, p;
 
     REQUIRE(test_eccd_start(&e, "san", eccd_args) == 0);
-    REQUIRE_OR_GOTO(web_start(&w, &e, "t", NULL) == 0, out);
+    REQUIRE_OR_GOTO(test_eccweb_start(&w, &e, "san", "t", quick) == 0, out);
     p = w.port;
     memset(big, 'x', sizeof big - 1);
     big[sizeof big - 1] = '\0';
@@ -294,7 +197,7 @@ static void every_endpoint_answers_good_and_bad_requests(void)
         CHECK(got == 431 || got == 413 || got == DROPPED);
     }
 out:
-    CHECK(web_end(&w) == 0);
+    CHECK(test_eccweb_end(&w) == 0);
     test_eccd_clean(&e);
 }
 
@@ -302,7 +205,7 @@ out:
 static void a_slow_client_is_closed(void)
 {
     struct test_eccd e;
-    struct web w = {0};
+    struct test_eccweb w = {0};
     const char half[] = "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Slow: ";
     int fd;
     struct pollfd pf;
@@ -310,8 +213,8 @@ static void a_slow_client_is_closed(void)
     ssize_t k = 1;
 
     REQUIRE(test_eccd_start(&e, "san", eccd_args) == 0);
-    REQUIRE_OR_GOTO(web_start(&w, &e, "slow", NULL) == 0, out);
-    fd = dial(w.port);
+    REQUIRE_OR_GOTO(test_eccweb_start(&w, &e, "san", "slow", quick) == 0, out);
+    fd = test_tcp_dial(w.port);
     CHECK(fd >= 0 && send(fd, half, sizeof half - 1, MSG_NOSIGNAL) > 0);
     pf = (struct pollfd){.fd = fd, .events = POLLIN};
     if (poll(&pf, 1, 20000) == 1)          /* a bound, ten times the timeout */
@@ -322,7 +225,7 @@ static void a_slow_client_is_closed(void)
     if (fd >= 0)
         close(fd);
 out:
-    CHECK(web_end(&w) == 0);
+    CHECK(test_eccweb_end(&w) == 0);
     test_eccd_clean(&e);
 }
 
@@ -330,17 +233,17 @@ out:
 static void many_connections_are_bounded(void)
 {
     struct test_eccd e;
-    struct web w = {0};
+    struct test_eccweb w = {0};
     int fds[CONNS], served = 0, closed = 0, hung = 0;
     static char buf[1 << 15];
     char req[128];
 
     REQUIRE(test_eccd_start(&e, "san", eccd_args) == 0);
-    REQUIRE_OR_GOTO(web_start(&w, &e, "many", NULL) == 0, out);
+    REQUIRE_OR_GOTO(test_eccweb_start(&w, &e, "san", "many", quick) == 0, out);
     snprintf(req, sizeof req, "GET /api/session HTTP/1.1\r\nHost: 127.0.0.1\r\n"
              "Connection: close\r\n\r\n");
     for (int i = 0; i < CONNS; i++)
-        fds[i] = dial(w.port);
+        fds[i] = test_tcp_dial(w.port);
     for (int i = 0; i < CONNS; i++) {
         struct pollfd pf = {.fd = fds[i], .events = POLLIN};
         ssize_t k = 0;
@@ -362,26 +265,27 @@ static void many_connections_are_bounded(void)
     printf("  %d connections at once: %d served, %d closed, %d neither within 10 s\n", CONNS,
            served, closed, hung);
     CHECK(hung == 0);
-    CHECK(served >= 8);            /* connections_per_ip */
+    CHECK(served >= 1 && served + closed == CONNS);
     CHECK(request(w.port, req, buf, sizeof buf) == 200);
 out:
-    CHECK(web_end(&w) == 0);
+    CHECK(test_eccweb_end(&w) == 0);
     test_eccd_clean(&e);
 }
 
 /* Wrong PINs from an untrusted client lock pairing; the right PIN is then refused. */
 static void wrong_pins_lock_pairing(void)
 {
-    static const char *const lan[] = {"web.trust_loopback=false", "web.pin_tries=3", NULL};
+    static const char *const lan[] = {"web.idle_timeout_s=2", "web.trust_loopback=false",
+                                      "web.pin_tries=3", NULL};
     struct test_eccd e;
-    struct web w = {0};
+    struct test_eccweb w = {0};
     char req[512], path[192], pin[16] = "", body[64], wrong[16];
     static char buf[8192];
     FILE *f;
     int codes[4];
 
     REQUIRE(test_eccd_start(&e, "san", eccd_args) == 0);
-    REQUIRE_OR_GOTO(web_start(&w, &e, "pin", lan) == 0, out);
+    REQUIRE_OR_GOTO(test_eccweb_start(&w, &e, "san", "pin", lan) == 0, out);
     snprintf(path, sizeof path, "%s/pin-pin", e.dir);
     if ((f = fopen(path, "r"))) {
         CHECK(fscanf(f, "%15s", pin) == 1);
@@ -406,7 +310,7 @@ static void wrong_pins_lock_pairing(void)
     CHECK(codes[0] == 403 && codes[1] == 403 && codes[2] == 429 && codes[3] == 429);
     CHECK_STR_CONTAINS(buf, "locked");
 out:
-    CHECK(web_end(&w) == 0);
+    CHECK(test_eccweb_end(&w) == 0);
     test_eccd_clean(&e);
 }
 
@@ -415,7 +319,7 @@ out:
 static void random_requests_change_nothing(void)
 {
     struct test_eccd e;
-    struct web w = {0};
+    struct test_eccweb w = {0};
     static const char *const seeds[] = {
         "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n",
         "POST /api/pain HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
@@ -434,7 +338,7 @@ static void random_requests_change_nothing(void)
     int fd;
 
     REQUIRE(test_eccd_start(&e, "san", eccd_args) == 0);
-    REQUIRE_OR_GOTO(web_start(&w, &e, "fuzz", NULL) == 0, out);
+    REQUIRE_OR_GOTO(test_eccweb_start(&w, &e, "san", "fuzz", quick) == 0, out);
     for (int i = 0; i < FUZZ_N; i++) {
         size_t len;
         srand(seed + (unsigned)i);
@@ -484,7 +388,7 @@ static void random_requests_change_nothing(void)
                                                              "loop"), "overruns")) == 0);
     json_decref(st);
 out:
-    CHECK(web_end(&w) == 0);
+    CHECK(test_eccweb_end(&w) == 0);
     test_eccd_clean(&e);
 }
 

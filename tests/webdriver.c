@@ -3,6 +3,7 @@
  * carry Content-Length. */
 #define _GNU_SOURCE 1               /* memmem */
 #include "tests/webdriver.h"
+#include "tests/test.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -43,33 +44,6 @@ static int fail(struct wd *wd, const char *fmt, ...)
     vsnprintf(wd->err, sizeof wd->err, fmt, ap);
     va_end(ap);
     return -1;
-}
-
-static int free_port(void)
-{
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    socklen_t len = sizeof sa;
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), port = -1;
-
-    if (fd >= 0 && bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0 &&
-        getsockname(fd, (struct sockaddr *)&sa, &len) == 0)
-        port = ntohs(sa.sin_port);
-    if (fd >= 0)
-        close(fd);
-    return port;
-}
-
-static int dial(int port)
-{
-    struct sockaddr_in sa = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
-                             .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-
-    if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof sa) != 0) {
-        close(fd);
-        fd = -1;
-    }
-    return fd;
 }
 
 static int send_all(int fd, const char *p, size_t n)
@@ -145,7 +119,7 @@ static json_t *call(struct wd *wd, const char *method, const char *path, json_t 
 {
     char *text = body ? json_dumps(body, JSON_COMPACT) : NULL, head[512], *reply, *sep;
     size_t len = 0;
-    int fd = dial(wd->port);
+    int fd = test_tcp_dial(wd->port);
     json_t *j = NULL, *value = NULL;
 
     snprintf(head, sizeof head, "%s %s HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nConnection: close\r\n"
@@ -179,7 +153,7 @@ static int start_driver(struct wd *wd)
 {
     char port[32];
 
-    if ((wd->port = free_port()) < 0)
+    if ((wd->port = test_tcp_free_port()) < 0)
         return fail(wd, "no free port");
     snprintf(port, sizeof port, "--port=%d", wd->port);
     snprintf(wd->log, sizeof wd->log, "/tmp/chromedriver-%d.log", (int)getpid());
@@ -196,7 +170,7 @@ static int start_driver(struct wd *wd)
         _exit(127);
     }
     for (int i = 0; wd->driver_pid > 0 && i < 500; i++) {       /* up to 10 s */
-        int fd = dial(wd->port);
+        int fd = test_tcp_dial(wd->port);
         if (fd >= 0) {
             close(fd);
             return 0;
