@@ -38,7 +38,7 @@ DEPS     = inih:libinih-dev jansson:libjansson-dev libmodbus:libmodbus-dev libgp
 TEST_DEPS = bin/mbpoll:mbpoll bin/sqlite3:sqlite3 bin/valgrind:valgrind \
             bin/systemd-analyze:systemd bin/systemd-sysusers:systemd bin/man:man-db \
             /usr/bin/chromium:chromium /usr/bin/chromedriver:chromium-driver bin/curl:curl \
-            bin/openssl:openssl
+            bin/openssl:openssl bin/ip:iproute2
 PKGS     = inih jansson libmodbus libgpiod sqlite3 libsystemd
 
 WARN     = -std=c11 -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wstrict-prototypes \

@@ -13,7 +13,10 @@
 #  - eccd reports no overrun (no tick started late), and ended by itself after its session;
 #  - the pages got live events before the stop (eccweb served them);
 #  - before all that: `eccctl pair` shows the PIN eccweb wrote, which pairs a client once,
-#    and an unpaired client (trust_loopback = false stands for a phone) cannot stop.
+#    and an unpaired client (trust_loopback = false stands for a phone) cannot stop; and
+#    eccweb listening on every address with the defaults, reached at this machine's own LAN
+#    address (a peer that is not loopback), gives that client no control, while a browser
+#    on 127.0.0.1 has it.
 set -u
 name=t_web
 . "$(dirname "$0")/lib.sh"
@@ -58,6 +61,31 @@ stop_code() {
 check unpaired_stop_refused "$(stop_code)" 403
 check eccctl_pair_pin_pairs "$(pair "$pin")" 200
 check a_pin_pairs_once "$(pair "$pin")" 403
+
+# A browser on another machine: eccweb on every address with the defaults (trust_loopback
+# on), reached at this machine's own LAN address, so the peer is not loopback.
+lan=$(ip -4 -o addr show scope global 2>/dev/null | awk '{ sub("/.*", "", $4); print $4; exit }')
+if [ -z "$lan" ]; then
+    skip lan_client_gets_no_control "this machine has no non-loopback IPv4 address"
+else
+    lport=$(awk 'BEGIN { srand(); print 40000 + int(rand() * 20000) }')
+    printf '[server]\nsocket = eccd.sock\n[web]\nlisten = 0.0.0.0\nport = %s\npin_file = pin-lan\n' \
+        "$lport" >"$tmp/lan.ini"
+    "$eccweb" -c "$tmp/lan.ini" 2>"$tmp/lan.err" &
+    lan_pid=$!
+    at_exit 'stop "$lan_pid"'
+    wait_for 10 curl -s -o /dev/null "http://$lan:$lport/api/session"
+    seen=$(curl -s "http://$lan:$lport/api/session")
+    code=$(curl -s -o /dev/null -w '%{http_code}' -H 'Content-Type: application/json' \
+        -H 'X-Eccweb: 1' --data '{}' "http://$lan:$lport/api/stop")
+    local_seen=$(curl -s "http://127.0.0.1:$lport/api/session")
+    echo "  from $lan: stop -> $code; /api/session says control $(echo "$seen" | sed -n 's/.*"control":\([a-z]*\).*/\1/p'); from 127.0.0.1: $(echo "$local_seen" | sed -n 's/.*"control":\([a-z]*\).*/\1/p')"
+    check lan_client_cannot_stop "$code" 403
+    contains lan_client_gets_no_control "$seen" '"control":false'
+    contains the_rig_itself_may_control "$local_seen" '"control":true'
+    stop "$lan_pid"
+    lan_pid=
+fi
 
 pages=
 for i in 1 2 3; do
