@@ -190,11 +190,14 @@ int wd_open(struct wd *wd, int width, int height)
         return -1;
     snprintf(size, sizeof size, "--window-size=%d,%d", width, height);
     snprintf(profile, sizeof profile, "--user-data-dir=/tmp/ecc-chromium-%d", (int)getpid());
-    caps = json_pack("{s:{s:{s:s, s:{s:s, s:[s,s,s,s,s,s,s,s]}}}}", "capabilities",
+    /* --remote-debugging-pipe: chromedriver talks to chromium over a pipe, not a TCP port
+     * on "localhost" (no port for other local users, and no need for /etc/hosts, which a
+     * bare build root may lack). */
+    caps = json_pack("{s:{s:{s:s, s:{s:s, s:[s,s,s,s,s,s,s,s,s]}}}}", "capabilities",
                      "alwaysMatch", "browserName", "chrome", "goog:chromeOptions", "binary",
                      CHROMIUM, "args", "--headless=new", "--no-sandbox", "--disable-gpu",
-                     "--disable-dev-shm-usage", "--hide-scrollbars", size, profile,
-                     "--force-device-scale-factor=1");
+                     "--disable-dev-shm-usage", "--hide-scrollbars", "--remote-debugging-pipe",
+                     size, profile, "--force-device-scale-factor=1");
     v = call(wd, "POST", "/session", caps);
     if (!json_is_string(json_object_get(v, "sessionId"))) {
         json_decref(v);
