@@ -21,6 +21,7 @@ struct pairing {
     char pin[PAIRING_PIN_LEN + 1];  /* "" : none current */
     double pin_expires;
     char pin_given[PAIRING_PIN_LEN + 1];    /* what pairing_pin said last */
+    char pin_last[PAIRING_PIN_LEN + 1];     /* the last PIN made (kept once pin is used) */
     int wrong;                      /* wrong tries against the current PIN's lock count */
     double locked_until;
     struct session sessions[PAIRING_SESSIONS_MAX];
@@ -70,21 +71,25 @@ static int random_below(struct pairing *p, uint32_t bound, uint32_t *out)
     return -1;
 }
 
-/* Under mu: a new PIN (never the one before), or "" when there are no random bytes. */
+/* Under mu: a new PIN, never the one made before (expired, used or guessed at), or ""
+ * when there are no random bytes (or 8 draws gave only that one: a broken source). */
 static void new_pin(struct pairing *p, double now)
 {
-    char old[PAIRING_PIN_LEN + 1];
     uint32_t v;
 
-    memcpy(old, p->pin, sizeof old);
-    p->pin[0] = '\0';
     for (int i = 0; i < 8; i++) {
+        p->pin[0] = '\0';
         if (random_below(p, 1000000u, &v) != 0)
             return;
         snprintf(p->pin, sizeof p->pin, "%06u", (unsigned)v);
-        if (strcmp(p->pin, old) != 0)
+        if (strcmp(p->pin, p->pin_last) != 0)
             break;
     }
+    if (strcmp(p->pin, p->pin_last) == 0) {
+        p->pin[0] = '\0';
+        return;
+    }
+    memcpy(p->pin_last, p->pin, sizeof p->pin_last);
     p->pin_expires = now + p->o.pin_lifetime_s;
 }
 

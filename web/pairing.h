@@ -3,13 +3,14 @@
  *
  * Pure bookkeeping on times passed in (s, any monotonic clock) and random bytes from a
  * callback: nothing here reads a clock or does I/O, so every rule is unit-tested
- * (tests/test_web_pairing.c). Thread-safe: an internal mutex.
+ * (tests/test_web_units.c). Thread-safe: an internal mutex.
  *
  * Rules (docs/web.md): a PIN of PAIRING_PIN_LEN digits lives pin_lifetime_s and is
  * replaced once it is used; `tries` wrong PINs (from anyone) lock pairing for lockout_s
- * and replace the PIN; a session lasts session_s from its last use; at most max_sessions
- * are kept (pairing one more forgets the least recently used). Tokens are
- * PAIRING_TOKEN_LEN hex digits (128 random bits), compared in constant time.
+ * and replace the PIN; a new PIN is never the one it replaces; a session lasts session_s
+ * from its last use; at most max_sessions are kept (pairing one more forgets the least
+ * recently used). Tokens are PAIRING_TOKEN_LEN hex digits (128 random bits), compared in
+ * constant time.
  * Ownership: pairing_open's object is freed by pairing_close (NULL: no-op).
  */
 #ifndef ECC_WEB_PAIRING_H
@@ -49,7 +50,7 @@ void pairing_close(struct pairing *p);
 /* The PIN now (a new one when none is current): its digits in pin, when it expires in
  * *expires_at. Returns 1 when it is not the PIN the previous call gave (write it out), 0
  * when it is, -1 when there is none (locked: *expires_at is when pairing opens again; or
- * no random bytes). */
+ * no random bytes, or a source that only repeats the PIN before). */
 int pairing_pin(struct pairing *p, double now, char pin[PAIRING_PIN_LEN + 1],
                 double *expires_at);
 

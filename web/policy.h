@@ -1,5 +1,5 @@
 /* policy.h - what eccweb lets a request do: pure checks on what the request says, tested
- * as a table (tests/test_web_policy.c). docs/web.md says the same in words.
+ * as a table (tests/test_web_units.c). docs/web.md says the same in words.
  */
 #ifndef ECC_WEB_POLICY_H
 #define ECC_WEB_POLICY_H
