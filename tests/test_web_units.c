@@ -1,9 +1,12 @@
-/* test_web_units.c - eccweb's pure parts at their edges: pairing (PIN, lock-out, sessions)
- * on times passed in with a scripted random source, the request policy as tables, and the
- * live hub's fan-out (a slow reader skips and is told; a long event goes out in pieces). */
+/* test_web_units.c - eccweb's pure parts at their edges: pairing (PIN, lock-out, sessions;
+ * a new PIN never the one before, even from a source that offers it again) on times passed
+ * in with a scripted random source, the request policy as tables, and the live hub's
+ * fan-out (a slow reader skips and is told, a half-sent event ended first; a long event
+ * goes out in pieces; the size limit exact; a stop ends every read). */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -147,6 +150,138 @@ TEST(no_random_numbers_no_pin)
     REQUIRE(p);
     CHECK_INT(pairing_pin(p, 0, pin, &until), -1);
     CHECK_INT(pairing_try(p, 0, "123456", tok, &retry), PAIRING_WRONG);
+    pairing_close(p);
+}
+
+/* A scripted source: a PIN's 4-byte draws come from draws[] in order (then the last, again
+ * and again); a token's bytes are a counter, or fail when fail_tokens. With repeats[] every
+ * new PIN is first offered the one before it, so only pairing's own check makes it new. */
+struct replay {
+    const uint32_t *draws;
+    int n, next;
+    unsigned char counter;
+    bool fail_tokens;
+};
+
+static int replayed_random(void *arg, void *buf, size_t n)
+{
+    struct replay *r = arg;
+
+    if (n == sizeof(uint32_t)) {
+        uint32_t v = r->draws[r->next < r->n ? r->next : r->n - 1];
+        r->next++;
+        memcpy(buf, &v, sizeof v);
+        return 0;
+    }
+    if (r->fail_tokens)
+        return -1;
+    memset(buf, ++r->counter, n);
+    return 0;
+}
+
+static const uint32_t repeats[] = {111111, 111111, 222222, 222222, 333333, 333333, 444444};
+
+/* pairing_pin at now: its return code, the PIN into pin. */
+static int pin_at(struct pairing *p, double now, char pin[PAIRING_PIN_LEN + 1])
+{
+    double until;
+
+    return pairing_pin(p, now, pin, &until);
+}
+
+/* A PIN is replaced after it expires and once it is used, never by the one it replaces,
+ * even when the random source offers that one first. */
+TEST(a_new_pin_is_never_the_one_before)
+{
+    struct replay r = {repeats, (int)(sizeof repeats / sizeof repeats[0]), 0, 0, false};
+    struct pairing *p = pairing_open(&opts, replayed_random, &r);
+    char a[PAIRING_PIN_LEN + 1], b[PAIRING_PIN_LEN + 1], c[PAIRING_PIN_LEN + 1];
+    char tok[PAIRING_TOKEN_LEN + 1];
+    double retry;
+
+    REQUIRE(p);
+    CHECK_INT(pin_at(p, 0, a), 1);
+    CHECK_INT(pin_at(p, 600, b), 1);                            /* expired */
+    CHECK_INT(pairing_try(p, 601, b, tok, &retry), PAIRING_OK);
+    CHECK_INT(pin_at(p, 602, c), 1);                            /* used */
+    printf("  PINs: %s, after it expired %s, after that was used %s\n", a, b, c);
+    CHECK_STR_CONTAINS(a, "111111");
+    CHECK_STR_CONTAINS(b, "222222");
+    CHECK(strcmp(c, b) != 0);
+    CHECK_INT(pairing_try(p, 603, b, tok, &retry), PAIRING_WRONG);
+    pairing_close(p);
+}
+
+/* The same after a lock-out: the PIN guessed at is not shown again. */
+TEST(a_pin_after_a_lockout_is_new)
+{
+    struct replay r = {repeats, (int)(sizeof repeats / sizeof repeats[0]), 0, 0, false};
+    struct pairing *p = pairing_open(&opts, replayed_random, &r);
+    char a[PAIRING_PIN_LEN + 1], b[PAIRING_PIN_LEN + 1], tok[PAIRING_TOKEN_LEN + 1];
+    double retry = 0;
+
+    REQUIRE(p);
+    CHECK_INT(pin_at(p, 0, a), 1);
+    for (int i = 0; i < opts.tries; i++)
+        pairing_try(p, 1, "000000", tok, &retry);
+    CHECK_INT(pin_at(p, 2, b), -1);                             /* locked */
+    CHECK_INT(pairing_try(p, 2, a, tok, &retry), PAIRING_LOCKED);
+    CHECK(retry > 0);
+    CHECK_INT(pin_at(p, 1 + opts.lockout_s, b), 1);
+    printf("  PIN %s, after the lock-out %s\n", a, b);
+    CHECK(strcmp(b, a) != 0);
+    CHECK_INT(pairing_try(p, 2 + opts.lockout_s, b, tok, &retry), PAIRING_OK);
+    pairing_close(p);
+}
+
+/* A source that gives only the PIN before is broken: no PIN rather than that one again. */
+TEST(a_stuck_random_source_gives_no_pin)
+{
+    static const uint32_t same[] = {123456};
+    struct replay r = {same, 1, 0, 0, false};
+    struct pairing *p = pairing_open(&opts, replayed_random, &r);
+    char a[PAIRING_PIN_LEN + 1], b[PAIRING_PIN_LEN + 1];
+
+    REQUIRE(p);
+    CHECK_INT(pin_at(p, 0, a), 1);
+    CHECK_STR_CONTAINS(a, "123456");
+    CHECK_INT(pin_at(p, 600, b), -1);
+    CHECK_INT((int)strlen(b), 0);
+    pairing_close(p);
+}
+
+/* The right PIN with no random bytes for a token: PAIRING_FAILED and no session. */
+TEST(no_random_bytes_for_a_token_no_session)
+{
+    struct replay r = {repeats, 1, 0, 0, true};
+    struct pairing *p = pairing_open(&opts, replayed_random, &r);
+    char pin[PAIRING_PIN_LEN + 1], tok[PAIRING_TOKEN_LEN + 1] = "";
+    double retry;
+
+    REQUIRE(p);
+    CHECK_INT(pin_at(p, 0, pin), 1);
+    CHECK_INT(pairing_try(p, 1, pin, tok, &retry), PAIRING_FAILED);
+    CHECK_INT(pairing_count(p, 2), 0);
+    CHECK(strcmp(pairing_result_name(PAIRING_FAILED), "failed") == 0);
+    pairing_close(p);
+}
+
+/* Malformed PINs never count toward the lock-out, however many come. */
+TEST(malformed_pins_are_not_tries)
+{
+    static const char *const bad[] = {"12345", "abcdef", "1234567", "12 456", "-12345", "",
+                                      "12345\n", NULL};
+    struct rnd r = {6, false};
+    struct pairing *p = pairing_open(&opts, scripted_random, &r);
+    char pin[PAIRING_PIN_LEN + 1], tok[PAIRING_TOKEN_LEN + 1];
+    double retry;
+
+    REQUIRE(p);
+    pin_at(p, 0, pin);
+    for (int round = 0; round < 10; round++)
+        for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+            CHECK_INT(pairing_try(p, 1, bad[i], tok, &retry), PAIRING_MALFORMED);
+    CHECK_INT(pairing_try(p, 2, pin, tok, &retry), PAIRING_OK);
     pairing_close(p);
 }
 
@@ -344,11 +479,89 @@ TEST(a_long_event_goes_out_in_pieces)
     hub_close(h);
 }
 
+/* A reader cut off half-way through an event that then falls behind: the half event is
+ * ended before the "lost" event, and the count includes it. */
+TEST(a_reader_behind_mid_event_ends_it_first)
+{
+    struct hub *h = hub_open();
+    struct hub_reader r;
+    static char buf[1 << 16];
+    char ev[32], big[200];
+    ssize_t k;
+
+    REQUIRE(h);
+    memset(big, 'y', sizeof big);
+    big[0] = big[sizeof big - 1] = '"';
+    CHECK_INT(hub_publish(h, big, sizeof big), 0);
+    hub_reader_join(h, &r);
+    CHECK(hub_read(h, &r, buf, 50, 0) == 50);               /* a part of it */
+    for (int i = 1; i <= HUB_SLOTS + 1; i++) {
+        snprintf(ev, sizeof ev, "{\"n\":%d}", i);
+        CHECK_INT(hub_publish(h, ev, strlen(ev)), 0);
+    }
+    k = hub_read(h, &r, buf, sizeof buf - 1, 0);
+    REQUIRE(k > 0);
+    buf[k] = '\0';
+    CHECK(!strncmp(buf, "\n\nevent: lost\ndata: {\"lost\":2}\n\ndata: {\"n\":2}\n\n", 46));
+    CHECK_INT(r.lost, 2);
+    hub_reader_leave(h, &r);
+    hub_close(h);
+}
+
+/* The size limit is HUB_EVENT_MAX exactly; what is refused is counted; hub_last says -1
+ * for a buffer too small rather than cutting. */
+TEST(the_event_size_limit_is_exact)
+{
+    struct hub *h = hub_open();
+    char *big = malloc(HUB_EVENT_MAX + 1), small[8];
+    struct hub_stats st;
+
+    REQUIRE(h);
+    REQUIRE_OR_GOTO(big, out);
+    memset(big, 'z', HUB_EVENT_MAX + 1);
+    CHECK_INT(hub_publish(h, big, HUB_EVENT_MAX), 0);
+    errno = 0;
+    CHECK_INT(hub_publish(h, big, HUB_EVENT_MAX + 1), -1);
+    CHECK_INT(errno, EMSGSIZE);
+    CHECK_INT(hub_publish(h, "\n", 1), -1);
+    hub_stats(h, &st);
+    CHECK(st.published == 1);
+    CHECK_INT(st.dropped, 2);
+    CHECK(hub_last(h, small, sizeof small) == -1);
+    CHECK_INT(hub_publish(h, "{}", 2), 0);
+    CHECK(hub_last(h, small, 3) == 2);
+    CHECK_STR_CONTAINS(small, "{}");
+out:
+    free(big);
+    hub_close(h);
+}
+
+/* hub_stop wakes a reader waiting with nothing new: it returns -1, not after its wait. */
+TEST(a_stop_ends_every_read)
+{
+    struct hub *h = hub_open();
+    struct hub_reader r;
+    char buf[64];
+
+    REQUIRE(h);
+    hub_reader_join(h, &r);
+    CHECK(hub_read(h, &r, buf, sizeof buf, 0) == 0);         /* nothing yet */
+    CHECK_INT(hub_publish(h, "{}", 2), 0);
+    hub_stop(h);
+    CHECK(hub_read(h, &r, buf, sizeof buf, 0) == -1);        /* even with an event unread */
+    hub_reader_leave(h, &r);
+    hub_close(h);
+}
+
 TESTS(T(a_pin_lives_its_lifetime_and_is_replaced_after), T(a_pin_pairs_once_and_gives_a_token),
       T(wrong_pins_lock_pairing_and_replace_the_pin), T(sessions_expire_refresh_and_make_room),
-      T(no_random_numbers_no_pin), T(host_names_the_rig_or_is_refused),
+      T(no_random_numbers_no_pin), T(a_new_pin_is_never_the_one_before),
+      T(a_pin_after_a_lockout_is_new), T(a_stuck_random_source_gives_no_pin),
+      T(no_random_bytes_for_a_token_no_session), T(malformed_pins_are_not_tries),
+      T(host_names_the_rig_or_is_refused),
       T(origin_must_be_the_page_itself), T(loopback_is_this_machine_only),
       T(bodies_are_strict), T(days_are_whole_and_bounded),
       T(a_reader_gets_the_newest_then_every_event), T(a_slow_reader_skips_and_is_told),
-      T(a_long_event_goes_out_in_pieces));
+      T(a_long_event_goes_out_in_pieces), T(a_reader_behind_mid_event_ends_it_first),
+      T(the_event_size_limit_is_exact), T(a_stop_ends_every_read));
 TEST_MAIN("test_web_units")
