@@ -149,7 +149,7 @@ static void every_endpoint_answers_good_and_bad_requests(void)
         "GET /api/stop HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
     ROW("Host: evil.example (DNS rebinding)", 421, 421, "unknown_host",
         "GET / HTTP/1.1\r\nHost: evil.example\r\nConnection: close\r\n\r\n");
-    ROW("no Host (HTTP/1.1)", 400, 421, NULL, "GET / HTTP/1.1\r\nConnection: close\r\n\r\n");
+    ROW("no Host (HTTP/1.1)", 400, 400, "no_host", "GET / HTTP/1.1\r\nConnection: close\r\n\r\n");
     ROW("malformed request line", 400, DROPPED, NULL, "GARBAGE\r\n\r\n");
     ROW("POST /api/stop without X-Eccweb", 403, 403, "not_from_the_page", "%s", "");
     post(rows[n - 1].req, sizeof rows[n - 1].req, p, "/api/stop",

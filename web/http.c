@@ -599,11 +599,16 @@ static enum MHD_Result dispatch(struct web *w, struct MHD_Connection *conn,
     struct who who;
     enum MHD_Result rc;
 
+    if (!host) {                    /* RFC 9112 3.2: 400, not a foreign name's 421 */
+        count(w, true);
+        return send_error(conn, MHD_HTTP_BAD_REQUEST, "no_host",
+                          "a request must name the server in a Host header");
+    }
     if (!policy_host_ok(host, w->o.cfg->web.hostnames)) {
         count(w, true);
         return send_error(conn, MHD_HTTP_MISDIRECTED_REQUEST, "unknown_host",
                           "this rig answers to its address, localhost and [web] hostnames, "
-                          "not to the name %s", host ? host : "(none)");
+                          "not to the name %s", host);
     }
     if (a) {
         count(w, false);
