@@ -113,6 +113,20 @@ static void help(FILE *f)
 "        refused_scale); --confirm accepts a large change (a new cell, rewired)\n"
 "  pain SCORE\n"
 "        record the patient's pain, 0 (none) to 10 (worst), on the latest set\n"
+"  morning SCORE\n"
+"        the next-morning score, 0 to 10, on the patient's meaningful task (e.g. three\n"
+"        single-leg bridges): 2 or more above the baseline steps the band down\n"
+"  questionnaire SCORE [--instrument NAME]\n"
+"        the clinician's questionnaire score, 0 to 100 (default instrument VISA-H)\n"
+"  programme [show]\n"
+"        the patient's twelve-week programme: band, level, floor and ceiling, and every\n"
+"        step and flag with its reason\n"
+"  programme set [--start YYYY-MM-DD] [--weeks N] [--sessions-per-day N]\n"
+"                [--band LOW:HIGH] [--step SHARE] [--floor N] [--ceiling N]\n"
+"                [--baseline SCORE] [--level N] [--lock | --unlock]\n"
+"        set or change it (only between sessions); what is left out keeps its value\n"
+"        (a new programme: today, 12 weeks, the patient's band, steps of 0.05).\n"
+"        docs/programme.md gives the rules that move the band\n"
 "  patient list\n"
 "        the patients, their own settings and which one is selected (*)\n"
 "  patient add NAME [--force-low N] [--force-high N] [--speed-max MPS]\n"
@@ -393,6 +407,168 @@ static int parse_pain(int n, char **args, struct command *c)
     return 0;
 }
 
+/* morning SCORE, and questionnaire SCORE [--instrument NAME]. */
+static int parse_morning(int n, char **args, struct command *c)
+{
+    const char *pos[1];
+    double score;
+    int np, rc = positionals("morning", n, args, pos, 1, &np);
+
+    if (rc)
+        return rc;
+    if (np != 1)
+        return usage_error("morning needs a score: eccctl morning SCORE (0 to 10: how the "
+                           "meaningful task felt this morning)");
+    if ((rc = arg_value("morning", REQ_MORNING, "score", pos[0], "SCORE", &score)) != 0)
+        return rc;
+    c->req = new_request("morning");
+    json_object_set_new(c->req, "score", json_integer((json_int_t)score));
+    return 0;
+}
+
+static int parse_questionnaire(int n, char **args, struct command *c)
+{
+    const char *score_text = NULL, *instrument = NULL;
+    char why[160];
+    double score;
+    int rc;
+
+    for (int i = 1; i < n; i++) {
+        const char *iv;
+
+        if (match_opt(args[i], "--instrument", &iv)) {
+            if (!(instrument = opt_value(n, args, &i, iv)))
+                return usage_error("questionnaire: --instrument needs a name (e.g. VISA-H)");
+        } else if (is_option(args[i]) || score_text) {
+            return usage_error("questionnaire: unexpected argument '%s'", args[i]);
+        } else {
+            score_text = args[i];
+        }
+    }
+    if (!score_text)
+        return usage_error("questionnaire needs a score: eccctl questionnaire SCORE "
+                           "[--instrument NAME] (0 to 100)");
+    if ((rc = arg_value("questionnaire", REQ_QUESTIONNAIRE, "score", score_text, "SCORE",
+                        &score)) != 0)
+        return rc;
+    if (instrument && req_name_check(instrument, strlen(instrument), "the instrument", why,
+                                     sizeof why) < 0)
+        return usage_error("questionnaire: %s", why);
+    c->req = new_request("questionnaire");
+    json_object_set_new(c->req, "score", json_real(score));
+    if (instrument)
+        json_object_set_new(c->req, "instrument", json_string(instrument));
+    return 0;
+}
+
+/* --start: YYYY-MM-DD (local noon of that day: inside its protocol day) or UTC seconds. */
+static int parse_start(const char *text, double *out)
+{
+    struct tm tm = {0};
+    char extra;
+
+    if (!text)
+        return -1;
+    if (sscanf(text, "%4d-%2d-%2d%c", &tm.tm_year, &tm.tm_mon, &tm.tm_mday, &extra) == 3 &&
+        tm.tm_mon >= 1 && tm.tm_mon <= 12 && tm.tm_mday >= 1 && tm.tm_mday <= 31) {
+        tm.tm_year -= 1900;
+        tm.tm_mon -= 1;
+        tm.tm_hour = 12;
+        tm.tm_isdst = -1;
+        *out = (double)mktime(&tm);
+        return 0;
+    }
+    return parse_double(text, out) && *out >= 0.0 ? 0 : -1;
+}
+
+/* programme set's numeric options: option, member, what the value is. */
+static const struct {
+    const char *opt, *key;
+} programme_opts[] = {
+    {"--weeks", "weeks"}, {"--sessions-per-day", "sessions_per_day"},
+    {"--step", "step_share"}, {"--floor", "floor_n"}, {"--ceiling", "ceiling_n"},
+    {"--baseline", "baseline"}, {"--level", "level"},
+};
+#define N_PROGRAMME_OPTS (sizeof programme_opts / sizeof programme_opts[0])
+
+static int programme_band(const char *v, json_t *req)
+{
+    double lo, hi;
+    char *colon = v ? strchr(v, ':') : NULL;
+    char low[64];
+    int rc;
+
+    if (!colon || (size_t)(colon - v) >= sizeof low)
+        return usage_error("programme set: --band needs LOW:HIGH in newtons, e.g. 60:100");
+    snprintf(low, sizeof low, "%.*s", (int)(colon - v), v);
+    if ((rc = arg_value("programme set", REQ_PROGRAMME_SET, "band_low", low, "--band LOW",
+                        &lo)) != 0 ||
+        (rc = arg_value("programme set", REQ_PROGRAMME_SET, "band_high", colon + 1,
+                        "--band HIGH", &hi)) != 0)
+        return rc;
+    if (lo >= hi)
+        return usage_error("programme set: --band %g:%g: LOW must be below HIGH", lo, hi);
+    json_object_set_new(req, "band_low", json_real(lo));
+    json_object_set_new(req, "band_high", json_real(hi));
+    return 0;
+}
+
+static int parse_programme_option(int n, char **args, int *i, json_t *req)
+{
+    const char *a = args[*i], *iv, *v;
+    double x;
+    size_t k;
+    int rc;
+
+    if (strcmp(a, "--lock") == 0 || strcmp(a, "--unlock") == 0) {
+        json_object_set_new(req, "locked", json_boolean(a[2] == 'l'));
+        return 0;
+    }
+    if (match_opt(a, "--band", &iv))
+        return programme_band(opt_value(n, args, i, iv), req);
+    if (match_opt(a, "--start", &iv)) {
+        if (parse_start(opt_value(n, args, i, iv), &x) != 0)
+            return usage_error("programme set: --start needs a date, YYYY-MM-DD");
+        json_object_set_new(req, "start", json_real(x));
+        return 0;
+    }
+    for (k = 0; k < N_PROGRAMME_OPTS && !match_opt(a, programme_opts[k].opt, &iv); k++)
+        ;
+    if (k == N_PROGRAMME_OPTS)
+        return usage_error("programme set: unknown option '%s'", a);
+    v = opt_value(n, args, i, iv);
+    if ((rc = arg_value("programme set", REQ_PROGRAMME_SET, programme_opts[k].key, v,
+                        programme_opts[k].opt, &x)) != 0)
+        return rc;
+    json_object_set_new(req, programme_opts[k].key,
+                        req_field_find(REQ_PROGRAMME_SET, programme_opts[k].key)->kind ==
+                                REQ_KIND_INT ? json_integer((json_int_t)x) : json_real(x));
+    return 0;
+}
+
+static int parse_programme(int n, char **args, struct command *c)
+{
+    int rc;
+
+    if (n < 2 || strcmp(args[1], "show") == 0) {
+        if (n > 2)
+            return usage_error("programme show: unexpected argument '%s'", args[2]);
+        c->req = new_request("programme");
+        return 0;
+    }
+    if (strcmp(args[1], "set") != 0)
+        return usage_error("programme: show or set, not '%s'", args[1]);
+    c->name = "programme-set";
+    c->req = new_request("programme-set");
+    for (int i = 2; i < n; i++) {
+        if (!is_option(args[i]))
+            return usage_error("programme set: unexpected argument '%s'", args[i]);
+        if ((rc = parse_programme_option(n, args, &i, c->req)) != 0)
+            return rc;
+    }
+    return 0;
+}
+
 static int parse_patient_add(int n, char **args, struct command *c)
 {
     static const char *const keys[] = {"force_low", "force_high", "speed_max", "force_abort"};
@@ -558,6 +734,12 @@ static int parse_command(int n, char **args, const struct opts *o, struct comman
         rc = parse_pain(n, args, c);
     else if (strcmp(cmd, "patient") == 0)
         rc = parse_patient(n, args, c);
+    else if (strcmp(cmd, "morning") == 0)
+        rc = parse_morning(n, args, c);
+    else if (strcmp(cmd, "questionnaire") == 0)
+        rc = parse_questionnaire(n, args, c);
+    else if (strcmp(cmd, "programme") == 0)
+        rc = parse_programme(n, args, c);
     else if (strcmp(cmd, "history") == 0 || strcmp(cmd, "export") == 0)
         rc = parse_history_export(cmd, n, args, c);
     else if (strcmp(cmd, "watch") == 0)

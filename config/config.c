@@ -215,6 +215,23 @@ static const struct cfg_key keys[] = {
     K_BOOL("protocol", "allow_extra_sessions", protocol.allow_extra_sessions, "false",
            "clinician's setting: allow more than sessions_per_day (the gap still applies)"),
 
+    K_DBL("progression", "pain_stop", progression.pain_stop, 1, 9, "5", "/10",
+          "a set's pain score above this ends the session after that set and the next "
+          "session starts one step down (Silbernagel 2007: up to 5 is acceptable, above is "
+          "not)"),
+    K_DBL("progression", "morning_rise", progression.morning_rise, 1, 5, "2", "/10",
+          "a next-morning score on the meaningful task this far above the patient's "
+          "baseline: one step down, and a week at that band before any step up "
+          "(Silbernagel 2007; Goom 2016)"),
+    K_DBL("progression", "up_in_band", progression.up_in_band, 0.5, 1, "0.9", "",
+          "a step up needs every set of the last week to have held the band at least this "
+          "share of its loaded window (strict time in band)"),
+    K_DBL("progression", "up_pain_max", progression.up_pain_max, 0, 5, "3", "/10",
+          "... and every set's pain score at most this (Silbernagel 2007: 0 to 3 is safe)"),
+    K_DBL("progression", "adherence_flag", progression.adherence_flag, 0.1, 1, "0.7", "",
+          "sessions done under this share of the plan over the last 7 days raise the "
+          "clinician's flag, and are too few to earn a step up"),
+
     K_ENUM("drive", "type", drive.type, drive_names, "sim",
            "how the belt motor is driven: VFD over Modbus RTU or TCP, or a PWM motor board"),
     K_STR("drive", "profile", drive.profile, 1, "generic",

@@ -130,6 +130,15 @@ struct ecc_config {
         bool allow_extra_sessions;   /* the clinician allows more than sessions_per_day */
     } protocol;
 
+    struct {                         /* [progression]: the programme's rules
+                                        (controller/progression.h, docs/programme.md) */
+        double pain_stop;            /* a set's pain above this ends the session, steps down */
+        double morning_rise;         /* a morning this far above baseline steps down */
+        double up_in_band;           /* a step up: every set's strict time in band >= this */
+        double up_pain_max;          /* ... and its pain <= this */
+        double adherence_flag;       /* sessions done under this share of the plan: flag */
+    } progression;
+
     struct {                         /* [drive] */
         enum cfg_drive_type type;
         char profile[64];            /* drive profile name (modbus types) */

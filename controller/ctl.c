@@ -2,6 +2,7 @@
 #include "controller/ctl.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "hal/hal.h"
@@ -147,8 +148,19 @@ static void init_schedule(struct ctl *c, const struct ecc_config *cfg)
     sched_init(&c->sched, &sp);
 }
 
+void ctl_prog_rules(const struct ecc_config *cfg, struct prog_rules *r)
+{
+    *r = (struct prog_rules){.pain_stop = cfg->progression.pain_stop,
+                             .morning_rise = cfg->progression.morning_rise,
+                             .up_in_band = cfg->progression.up_in_band,
+                             .up_pain_max = cfg->progression.up_pain_max,
+                             .adherence_flag = cfg->progression.adherence_flag};
+}
+
 void ctl_init(struct ctl *c, const struct ecc_config *cfg)
 {
+    struct prog_rules rules;
+
     memset(c, 0, sizeof *c);
     c->cfg = *cfg;
     c->dt = 1.0 / cfg->loop.rate_hz;
@@ -169,6 +181,8 @@ void ctl_init(struct ctl *c, const struct ecc_config *cfg)
                                    .force_abort = cfg->limits.force_abort};
     init_modules(c, cfg);
     init_schedule(c, cfg);
+    ctl_prog_rules(cfg, &rules);
+    prog_init(&c->prog, &rules, NULL, cfg->protocol.day_start_h * 3600.0);
 }
 
 /* ---- sets and strokes ------------------------------------------------------------ */
@@ -215,6 +229,7 @@ static void set_finished(struct ctl *c)
     c->set_sum.in_band_share = c->set_band_span_s > 0.0 ? c->set_band_s / c->set_band_span_s : 0.0;
     c->set_sum.duration_s = c->now - c->set_t_start;
     ev->sum = c->set_sum;
+    prog_set_done(&c->prog, c->set_sum.in_band_share);
     c->session_sum.counted += c->set_sum.counted;
     c->session_sum.rejected += c->set_sum.rejected;
 }
@@ -256,6 +271,114 @@ static void stroke_released(struct ctl *c, const struct rep_figures *fig)
         session_finished(c);
 }
 
+/* ---- the programme ---------------------------------------------------------------- */
+
+/* The programme's decisions as events, for the log and the history. */
+static void prog_events(struct ctl *c, const struct prog_out *po)
+{
+    for (int i = 0; i < po->n; i++) {
+        const struct prog_decision *d = &po->d[i];
+        struct ctl_event *ev = event_push(c, CTL_EV_PROGRESSION);
+
+        ev->wall = d->t;
+        ev->prog = d->kind;
+        ev->level_from = d->level_from;
+        ev->level_to = d->level_to;
+        ev->band_low = d->band_low;
+        ev->band_high = d->band_high;
+        ev->value = prog_plan(&c->prog)->baseline;     /* for BASELINE */
+        snprintf(ev->cause, sizeof ev->cause, "%s", d->reason);
+    }
+}
+
+static bool patient_settings(const struct ctl *c, const struct ctl_patient *p,
+                             struct ctl_patient *eff);
+
+/* The programme's band at its level becomes the patient's (between sessions only: the
+ * band controller and the judge start afresh). false: out of bounds, nothing changed. */
+static bool programme_band_apply(struct ctl *c)
+{
+    struct ctl_patient p = c->patient, eff;
+
+    prog_band_now(&c->prog, &p.force_low, &p.force_high);
+    if (!patient_settings(c, &p, &eff))
+        return false;
+    c->patient = p;
+    c->cfg.band.force_low = eff.force_low;
+    c->cfg.band.force_high = eff.force_high;
+    init_limited(c, &c->cfg);
+    return true;
+}
+
+/* A step taken during a session waits for the next one. */
+static bool programme_band_stale(const struct ctl *c)
+{
+    double lo, hi;
+
+    prog_band_now(&c->prog, &lo, &hi);
+    return lo != c->cfg.band.force_low || hi != c->cfg.band.force_high;
+}
+
+static bool between_sessions(const struct ctl *c)
+{
+    enum proto_state st = proto_state(&c->proto);
+
+    return (st == PROTO_IDLE || st == PROTO_SESSION_DONE) && !c->resumed;
+}
+
+enum ctl_cmd_result ctl_set_programme(struct ctl *c, const struct prog *p)
+{
+    struct prog keep = c->prog;
+
+    if (!between_sessions(c) || safety_latched(&c->safety) != FAULT_NONE)
+        return CTL_REFUSED_STATE;
+    c->prog = *p;
+    if (prog_plan(p)->active && !programme_band_apply(c)) {
+        c->prog = keep;
+        return CTL_REFUSED_STATE;
+    }
+    return CTL_OK;
+}
+
+const struct prog *ctl_programme(const struct ctl *c)
+{
+    return &c->prog;
+}
+
+void ctl_checkin(struct ctl *c, enum ctl_checkin kind, int score, bool record)
+{
+    struct prog_out po = {0};
+
+    if (record) {
+        struct ctl_event *ev = event_push(c, CTL_EV_CHECKIN);
+
+        ev->checkin = kind;
+        ev->value = score;
+    }
+    if (kind == CTL_CHECKIN_PAIN)
+        prog_pain(&c->prog, c->wall, score, &po);
+    else
+        prog_morning(&c->prog, c->wall, score, &po);
+    prog_events(c, &po);
+    if (po.stop_session && proto_end_session(&c->proto)) {
+        band_ctl_stop(&c->band);
+        session_finished(c);
+    }
+    if (po.band_changed && between_sessions(c) && safety_latched(&c->safety) == FAULT_NONE)
+        programme_band_apply(c);    /* else at the next session's start */
+}
+
+/* A protocol day began: the programme's flags. */
+static void prog_run(struct ctl *c)
+{
+    struct prog_out po;
+
+    if (c->wall <= 0.0)
+        return;
+    prog_tick(&c->prog, c->wall, c->utc_offset_s, &po);
+    prog_events(c, &po);
+}
+
 /* ---- commands -------------------------------------------------------------------- */
 
 static enum ctl_cmd_result from_proto(enum proto_result r)
@@ -276,10 +399,20 @@ static void belt_start(struct ctl *c, enum proto_state before)
     bool new_session = (before == PROTO_IDLE || before == PROTO_SESSION_DONE) && !c->resumed;
 
     if (new_session) {
+        struct prog_out po = {0};
+        struct ctl_event *ev;
+
         session_begin(c);
         if (c->wall > 0.0)
             sched_begin(&c->sched, c->wall);
-        event_push(c, CTL_EV_SESSION_START);
+        if (c->wall > 0.0 && prog_plan(&c->prog)->active)
+            prog_session_begin(&c->prog, c->wall, c->utc_offset_s, &po);
+        if (prog_plan(&c->prog)->active && (po.band_changed || programme_band_stale(c)))
+            programme_band_apply(c);
+        ev = event_push(c, CTL_EV_SESSION_START);
+        ev->band_low = c->cfg.band.force_low;
+        ev->band_high = c->cfg.band.force_high;
+        prog_events(c, &po);
     }
     if (new_session || c->resumed)      /* after a restart the held speed is gone */
         v0 = c->cfg.control.start_speed;
@@ -675,6 +808,7 @@ void ctl_step(struct ctl *c, const struct ctl_input *in, struct ctl_output *out)
     buttons_apply(c, in->pressed);
     safety_run(c);
     proto_tick(&c->proto, c->now);
+    prog_run(c);
     reps_run(c);
     double v_model = model_speed(c);
     drive_ramp_watch(c);
@@ -850,6 +984,9 @@ void ctl_status(const struct ctl *c, struct ctl_status *st)
                                     proto_state(&c->proto) != PROTO_SESSION_DONE);
     st->preflight = c->preflight;
     st->preflight_value = c->preflight_value;
+    st->programme = prog_plan(&c->prog)->active;
+    st->level = prog_plan(&c->prog)->level;
+    st->locked = prog_plan(&c->prog)->locked;
     if (c->wall > 0.0) {
         st->sessions_today = sched_count_day(&c->sched, c->wall, c->utc_offset_s);
         st->next_session = sched_check(&c->sched, c->wall, c->utc_offset_s,

@@ -27,6 +27,7 @@
 #include "controller/filter.h"
 #include "controller/fv_model.h"
 #include "controller/preflight.h"
+#include "controller/progression.h"
 #include "controller/protocol.h"
 #include "controller/rep.h"
 #include "controller/safety.h"
@@ -84,7 +85,18 @@ enum ctl_event_kind {
                                    command is held to the measured ramp from now on */
     CTL_EV_PREFLIGHT,           /* the pre-flight verdict changed while nothing moves:
                                    preflight (PREFLIGHT_OK: ready again), value measured */
+    CTL_EV_PROGRESSION,         /* the programme stepped, held or flagged (progression.h):
+                                   prog, level_from/to, band_low/high, cause = the reason */
+    CTL_EV_CHECKIN,             /* a check-in to store: checkin, value = its score */
 };
+
+/* Check-ins the programme's rules hear (ctl_checkin). */
+enum ctl_checkin {
+    CTL_CHECKIN_PAIN = 0,       /* after a set, 0..10, on the latest set */
+    CTL_CHECKIN_MORNING,        /* next morning, the meaningful task, 0..10 */
+};
+
+_Static_assert(PROG_REASON_MAX <= CTL_CAUSE_MAX, "a progression reason fits the event's cause");
 
 struct ctl_set_summary {
     int counted, rejected;
@@ -116,7 +128,12 @@ struct ctl_event {
     bool resumed;               /* SESSION_START, SET_START: carried on after a restart */
     enum preflight_verdict preflight;   /* PREFLIGHT, COMMAND refused by it */
     char cause[CTL_CAUSE_MAX];  /* FAULT, PREFLIGHT, refused COMMAND: what the part's link
-                                   said, filled in by the loop from the HAL ("" none) */
+                                   said, filled in by the loop from the HAL ("" none);
+                                   PROGRESSION: the decision's reason */
+    double band_low, band_high; /* SESSION_START: the session's band; PROGRESSION: after it */
+    enum prog_kind prog;        /* PROGRESSION */
+    int level_from, level_to;   /* PROGRESSION */
+    enum ctl_checkin checkin;   /* CHECKIN */
 };
 
 struct ctl_input {
@@ -191,6 +208,9 @@ struct ctl_status {
     bool in_session;            /* a session is under way (or waits to be carried on) */
     enum preflight_verdict preflight;   /* what a start would meet now */
     double preflight_value;
+    bool programme;             /* the patient has an active programme */
+    int level;                  /* ... its level now */
+    bool locked;                /* ... frozen */
 };
 
 struct ctl {                    /* fields are private to ctl.c */
@@ -206,6 +226,7 @@ struct ctl {                    /* fields are private to ctl.c */
     struct sched sched;             /* the day's sessions (twice-daily rule) */
     struct ctl_patient patient;     /* in force (id 0: the config's settings) */
     struct ctl_patient base;        /* the config's own band and caps */
+    struct prog prog;               /* the patient's programme (inactive: none) */
     double wall;                    /* UTC s at the latest tick (0: no wall clock) */
     int utc_offset_s;
     bool resumed;                   /* the next start carries on a restored session */
@@ -240,6 +261,8 @@ struct ctl {                    /* fields are private to ctl.c */
 };
 
 void ctl_init(struct ctl *c, const struct ecc_config *cfg);
+/* The programme's rules from the config's [progression]. */
+void ctl_prog_rules(const struct ecc_config *cfg, struct prog_rules *r);
 
 /* The verdict a start would meet now (preflight.h); PREFLIGHT_OK: ready. */
 enum preflight_verdict ctl_preflight(const struct ctl *c);
@@ -271,6 +294,18 @@ enum ctl_cmd_result ctl_command(struct ctl *c, enum ctl_cmd cmd, double now);
 enum ctl_cmd_result ctl_set_patient(struct ctl *c, const struct ctl_patient *p,
                                     const double *starts, const double *ends, int n);
 const struct ctl_patient *ctl_patient(const struct ctl *c);
+
+/* The selected patient's programme, prepared by the caller (prog_init, then what the
+ * history holds: prog_restore_*); its band replaces the patient's from now on. After
+ * ctl_set_patient, while no session runs: CTL_REFUSED_STATE otherwise, or when the
+ * programme's band is out of the config's bounds. */
+enum ctl_cmd_result ctl_set_programme(struct ctl *c, const struct prog *p);
+const struct prog *ctl_programme(const struct ctl *c);
+
+/* A check-in for the programme's rules at wall (UTC s). A pain score above the rule's
+ * limit ends the running session between its sets. record: queue a CTL_EV_CHECKIN for
+ * the history (false when the caller stored it already, as eccctl pain does). */
+void ctl_checkin(struct ctl *c, enum ctl_checkin kind, int score, bool record);
 
 /* Carry on an interrupted session after a restart: the protocol waits (paused) in the
  * set it was in with the reps it had (a finished set: ready for the next one), and the

@@ -71,7 +71,8 @@ const char *event_kind_name(enum ctl_event_kind k)
 {
     static const char *const names[] = {"rep", "reject", "set", "session",
                                         "fault", "reset", "command", "session_start",
-                                        "set_start", "drive_slow", "preflight"};
+                                        "set_start", "drive_slow", "preflight",
+                                        "progression", "checkin"};
     return (unsigned)k < sizeof names / sizeof names[0] ? names[k] : "unknown";
 }
 
@@ -137,6 +138,21 @@ static int json_fault(const struct ctl_event *ev, char *buf, size_t len)
                     fault_name(ev->fault), ev->value, ev->limit, cause_js);
 }
 
+static const char *checkin_name(enum ctl_checkin k)
+{
+    return k == CTL_CHECKIN_PAIN ? "pain" : "morning";
+}
+
+static int json_progression(const struct ctl_event *ev, char *buf, size_t len)
+{
+    char reason_js[2 * CTL_CAUSE_MAX + 8];
+
+    event_json_string(reason_js, sizeof reason_js, ev->cause);
+    return snprintf(buf, len, ",\"kind\":\"%s\",\"level_from\":%d,\"level_to\":%d"
+                    ",\"band\":[%.1f,%.1f],\"reason\":%s}", prog_kind_name(ev->prog),
+                    ev->level_from, ev->level_to, ev->band_low, ev->band_high, reason_js);
+}
+
 static int json_body(const struct ctl_event *ev, char *buf, size_t len)
 {
     switch (ev->kind) {
@@ -181,6 +197,11 @@ static int json_body(const struct ctl_event *ev, char *buf, size_t len)
     case CTL_EV_SET_START:
         return snprintf(buf, len, ",\"session\":%d,\"set\":%d,\"rep\":%d,\"resumed\":%s}",
                         ev->session, ev->set, ev->rep, ev->resumed ? "true" : "false");
+    case CTL_EV_PROGRESSION:
+        return json_progression(ev, buf, len);
+    case CTL_EV_CHECKIN:
+        return snprintf(buf, len, ",\"kind\":\"%s\",\"score\":%.0f}",
+                        checkin_name(ev->checkin), ev->value);
     }
     return snprintf(buf, len, "}");
 }
@@ -279,6 +300,12 @@ int event_text(const struct ctl_event *ev, char *buf, size_t len)
             return snprintf(buf, len, "set %d resumed after a restart at rep %d", ev->set,
                             ev->rep);
         return snprintf(buf, len, "set %d begins", ev->set);
+    case CTL_EV_PROGRESSION:
+        return snprintf(buf, len, "programme %s: level %d -> %d, band %.0f-%.0f N: %s",
+                        prog_kind_name(ev->prog), ev->level_from, ev->level_to, ev->band_low,
+                        ev->band_high, ev->cause);
+    case CTL_EV_CHECKIN:
+        return snprintf(buf, len, "%s score %.0f/10", checkin_name(ev->checkin), ev->value);
     }
     return snprintf(buf, len, "event %d", (int)ev->kind);
 }

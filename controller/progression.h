@@ -35,7 +35,7 @@
 #define PROG_KEEP_MORNINGS 32       /* the latest morning scores: four weeks and some */
 #define PROG_SETS_MAX 20            /* protocol.sets_per_session's upper bound */
 #define PROG_DECISIONS_MAX 4
-#define PROG_REASON_MAX 200
+#define PROG_REASON_MAX 192          /* fits a controller event (ctl.h) */
 #define PROG_WEEK_S (7.0 * 86400.0)
 
 /* The rules' thresholds ([progression] in the config). */

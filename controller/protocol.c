@@ -100,6 +100,14 @@ enum proto_result proto_command(struct proto *p, enum proto_cmd cmd, double now)
     }
 }
 
+bool proto_end_session(struct proto *p)
+{
+    if (p->state != PROTO_REST && p->state != PROTO_READY)
+        return false;
+    p->state = PROTO_SESSION_DONE;
+    return true;
+}
+
 enum proto_event proto_rep_counted(struct proto *p, double now)
 {
     if (p->state != PROTO_SET_RUNNING)

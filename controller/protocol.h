@@ -66,6 +66,10 @@ enum proto_result proto_command(struct proto *p, enum proto_cmd cmd, double now)
  * checks the ranges (ctl_resume). */
 void proto_resume(struct proto *p, int set, int reps);
 
+/* End the session between its sets (REST or READY -> SESSION_DONE): the programme's
+ * pain rule (progression.h). Returns true if it ended; false in any other state. */
+bool proto_end_session(struct proto *p);
+
 /* A rep was counted at time now (only meaningful in SET_RUNNING). Returns
  * PROTO_EV_SET_DONE or PROTO_EV_SESSION_DONE when that rep completed one. */
 enum proto_event proto_rep_counted(struct proto *p, double now);

@@ -38,6 +38,14 @@ char *reply_dump(json_t *o)
     return line;
 }
 
+char *reply_dump_times(json_t *o)
+{
+    char *line = o ? json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(REPLY_TIME_DIGITS)) : NULL;
+
+    json_decref(o);
+    return line;
+}
+
 json_t *reply_num(double v)
 {
     return isfinite(v) ? json_real(v) : json_null();

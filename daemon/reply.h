@@ -21,6 +21,10 @@ char *reply_error(const struct req *r, const char *code, const char *fmt, ...)
 json_t *reply_ok(const struct req *r);
 /* The line of o (malloc'd; NULL when o is NULL or out of memory); takes o's reference. */
 char *reply_dump(json_t *o);
+/* As reply_dump, for replies that carry times as UTC seconds (programme, report): enough
+ * digits for a time to the millisecond. */
+#define REPLY_TIME_DIGITS 13
+char *reply_dump_times(json_t *o);
 /* A figure: the number, or null when it is not finite. */
 json_t *reply_num(double v);
 /* A wall time (UTC s) as an ISO 8601 string to the second; null when not finite. */

@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <jansson.h>
+#include <limits.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -29,7 +30,7 @@
 /* ---- the mailbox: one command at a time from the socket thread to the loop ---------- */
 
 enum mb_state { MB_EMPTY = 0, MB_REQUESTED, MB_DONE };
-enum mb_op { OP_CTL = 0, OP_TARE, OP_SPAN, OP_PATIENT };
+enum mb_op { OP_CTL = 0, OP_TARE, OP_SPAN, OP_PATIENT, OP_CHECKIN, OP_PROGRAMME };
 
 struct mailbox {
     pthread_mutex_t lock;       /* the loop only ever trylocks it */
@@ -44,7 +45,12 @@ struct mailbox {
     struct ctl_patient patient;
     double starts[SCHED_KEEP], ends[SCHED_KEEP];
     int n_sessions;
+    const struct prog *prog;    /* OP_PATIENT (NULL: none), OP_PROGRAMME: the caller's */
+    enum ctl_checkin checkin;   /* OP_CHECKIN */
+    int score;
+    bool record;
     /* result */
+    bool session_ended;         /* OP_CHECKIN: the score ended the running session */
     enum ctl_cmd_result result;
     int err;                    /* OP_TARE / OP_SPAN: errno, 0 = started */
     bool calibrating;           /* OP_CTL refused: a tare or span is collecting readings */
@@ -166,6 +172,37 @@ static int recent_sessions(struct service *s, long patient, double wall, double 
                                  SCHED_KEEP);
 }
 
+/* The patient's programme as the rules need it: the plan and its recent past (p
+ * inactive when the patient has none). 0, or -1 when the history cannot be read. */
+static int programme_prepare(struct service *s, long patient, double wall, struct prog *p)
+{
+    struct store_programme sp;
+    struct prog_rules rules;
+    double day_start = s->cfg->protocol.day_start_h * 3600.0;
+
+    ctl_prog_rules(s->cfg, &rules);
+    if (store_programme_get(s->store, patient, &sp) != 0) {
+        prog_init(p, &rules, NULL, day_start);
+        return errno == ENOENT ? 0 : -1;
+    }
+    prog_init(p, &rules, &sp.plan, day_start);
+    return store_programme_restore(s->store, patient, wall, p);
+}
+
+static int restore_programme(struct service *s, struct ctl *c, long id, double wall)
+{
+    struct prog *p = malloc(sizeof *p);
+    int rc = -1;
+
+    if (p && programme_prepare(s, id, wall, p) == 0)
+        rc = ctl_set_programme(c, p) == CTL_OK ? 0 : -1;
+    if (rc != 0)
+        log_error("history: patient %ld: the programme cannot be %s", id,
+                  p ? "used (its band is out of the config's bounds)" : "read (out of memory)");
+    free(p);
+    return rc;
+}
+
 static int restore_patient(struct service *s, struct ctl *c, double wall)
 {
     struct store_patient sp;
@@ -184,6 +221,8 @@ static int restore_patient(struct service *s, struct ctl *c, double wall)
         log_error("history: patient %ld (%s): settings out of the config's bounds", id, sp.name);
         return -1;
     }
+    if (restore_programme(s, c, id, wall) != 0)
+        return -1;
     s->patient_cached = id;
     snprintf(s->patient_name, sizeof s->patient_name, "%s", sp.name);
     log_info("patient %ld (%s)", id, sp.name);
@@ -227,7 +266,19 @@ int service_restore(struct service *s, struct ctl *c, double wall, int utc_offse
 
 static enum ctl_cmd_result run_patient(struct mailbox *mb, struct ctl *c)
 {
-    return ctl_set_patient(c, &mb->patient, mb->starts, mb->ends, mb->n_sessions);
+    enum ctl_cmd_result r = ctl_set_patient(c, &mb->patient, mb->starts, mb->ends,
+                                            mb->n_sessions);
+
+    return r == CTL_OK && mb->prog ? ctl_set_programme(c, mb->prog) : r;
+}
+
+static void run_checkin(struct mailbox *mb, struct ctl *c)
+{
+    enum proto_state before = ctl_proto_state(c);
+
+    ctl_checkin(c, mb->checkin, mb->score, mb->record);
+    mb->session_ended = before != PROTO_SESSION_DONE &&
+                        ctl_proto_state(c) == PROTO_SESSION_DONE;
 }
 
 /* Tare and span only with the belt stopped and the foot off. */
@@ -278,6 +329,8 @@ static void mailbox_run(struct service *s, struct ctl *c, struct hal *hal, doubl
         case OP_TARE:
         case OP_SPAN: run_calibration(s, mb, c, hal); break;
         case OP_PATIENT: mb->result = run_patient(mb, c); break;
+        case OP_CHECKIN: run_checkin(mb, c); break;
+        case OP_PROGRAMME: mb->result = ctl_set_programme(c, mb->prog); break;
         }
         mb->sched = c->sched_verdict;
         mb->wait_s = c->sched_wait_s;
@@ -466,6 +519,18 @@ static json_t *status_history(struct service *s)
                      "errors", (json_int_t)ss.errors);
 }
 
+/* The patient's programme: its level now and its latest steps and flags with reasons. */
+static json_t *status_programme(struct service *s, const struct ctl_status *st)
+{
+    json_t *latest;
+
+    if (!s->store || !st->programme)
+        return json_null();
+    latest = store_progression_latest(s->store, st->patient, 5);
+    return json_pack("{s:i, s:b, s:o}", "level", st->level, "locked", st->locked, "latest",
+                     latest ? latest : json_array());
+}
+
 static json_t *link_json(const struct hal_link_stats *ls)
 {
     json_t *exc = json_object();
@@ -524,6 +589,7 @@ static json_t *status_body(struct service *s, const struct snapshot *sn)
     if (!o)
         return NULL;
     json_object_set_new(o, "history", status_history(s));
+    json_object_set_new(o, "programme", status_programme(s, st));
     if (sn->cal_known)
         json_object_set_new(o, "calibration",
                             json_pack("{s:b, s:I, s:I, s:I, s:o, s:o}", "pending",
@@ -759,16 +825,26 @@ static char *do_patient_select(struct service *s, const struct req *r)
     int rc, n;
     double wall = snapshot_read(s, &sn) ? sn.st.wall : 0.0;
 
+    struct prog *prog;
+
     if (store_patient_get(s->store, r->patient, &p) != 0)
         return reply_error(r, "not_found", "no patient %ld (eccctl patient list)", r->patient);
+    prog = malloc(sizeof *prog);
+    if (!prog || programme_prepare(s, p.id, wall, prog) != 0) {
+        free(prog);
+        return reply_error(r, "internal", "cannot read the patient's programme");
+    }
     pthread_mutex_lock(&mb->lock);
     mb->op = OP_PATIENT;
+    mb->prog = prog;
     patient_to_ctl(&p, &mb->patient);
     n = recent_sessions(s, p.id, wall, mb->starts, mb->ends);
     mb->n_sessions = n > 0 ? n : 0;
     rc = mailbox_call(mb);
     res = mb->result;
+    mb->prog = NULL;
     pthread_mutex_unlock(&mb->lock);
+    free(prog);
     if (rc != 0)
         return reply_error(r, "busy", "the control loop did not answer within %.0f s",
                            SERVICE_WAIT_S);
@@ -782,16 +858,43 @@ static char *do_patient_select(struct service *s, const struct req *r)
 
 /* ---- pain, history, export ---------------------------------------------------------- */
 
+/* A check-in for the programme's rules, through the loop. 0, or -1 (the loop did not
+ * answer). */
+static int checkin_call(struct service *s, enum ctl_checkin kind, int score, bool record,
+                        struct mailbox *res)
+{
+    struct mailbox *mb = &s->mb;
+    int rc;
+
+    pthread_mutex_lock(&mb->lock);
+    mb->op = OP_CHECKIN;
+    mb->checkin = kind;
+    mb->score = score;
+    mb->record = record;
+    mb->session_ended = false;
+    rc = mailbox_call(mb);
+    *res = *mb;
+    pthread_mutex_unlock(&mb->lock);
+    return rc;
+}
+
 static char *do_pain(struct service *s, const struct req *r)
 {
     long session;
     int set;
     json_t *o;
 
+    struct mailbox res;
+
     if (store_pain(s->store, current_patient(s), r->score, &session, &set) != 0)
         return reply_error(r, errno == ENOENT ? "not_found" : "internal",
                            errno == ENOENT ? "no set yet to score" : "cannot record the score");
+    if (checkin_call(s, CTL_CHECKIN_PAIN, r->score, false, &res) != 0)
+        return reply_error(r, "busy", "the score is recorded, but the control loop did not "
+                           "take it within %.0f s: the programme's rules did not hear it",
+                           SERVICE_WAIT_S);
     o = reply_ok(r);
+    json_object_set_new(o, "session_ended", json_boolean(res.session_ended));
     json_object_set_new(o, "session", json_integer(session));
     json_object_set_new(o, "set", json_integer(set));
     json_object_set_new(o, "score", json_integer(r->score));
@@ -840,12 +943,309 @@ static char *do_watch(struct service *s, const struct req *r, struct ctlsock_str
                                      "memory)");
 }
 
+/* ---- the twelve weeks: check-ins, the programme, the report ---------------------------- */
+
+static char *do_morning(struct service *s, const struct req *r)
+{
+    struct mailbox res;
+    json_t *o;
+
+    if (current_patient(s) <= 0)
+        return reply_error(r, "not_found", "no patient is selected");
+    if (checkin_call(s, CTL_CHECKIN_MORNING, r->score, true, &res) != 0)
+        return reply_error(r, "busy", "the control loop did not answer within %.0f s",
+                           SERVICE_WAIT_S);
+    if (store_flush(s->store, SERVICE_WAIT_S) != 0)
+        return reply_error(r, "internal", "the score was taken but is not yet in the history");
+    o = reply_ok(r);
+    json_object_set_new(o, "score", json_integer(r->score));
+    json_object_set_new(o, "progression", store_progression_latest(s->store,
+                                                                   current_patient(s), 3));
+    return reply_dump(o);
+}
+
+static char *do_questionnaire(struct service *s, const struct req *r)
+{
+    struct snapshot sn;
+    double wall = snapshot_read(s, &sn) && sn.st.wall > 0.0 ? sn.st.wall : (double)time(NULL);
+    const char *instrument = r->name[0] ? r->name : "VISA-H";
+    long patient = current_patient(s);
+    json_t *o;
+
+    if (patient <= 0)
+        return reply_error(r, "not_found", "no patient is selected");
+    if (store_questionnaire_add(s->store, patient, wall, r->number, instrument) != 0)
+        return reply_error(r, "internal", "cannot record the score");
+    o = reply_ok(r);
+    json_object_set_new(o, "instrument", json_string(instrument));
+    json_object_set_new(o, "score", json_real(r->number));
+    return reply_dump(o);
+}
+
+static json_t *plan_json(const struct store_programme *p, const struct prog *rules)
+{
+    const struct prog_plan *pl = &p->plan;
+    double lo, hi;
+    json_t *o;
+
+    prog_band(rules, pl->level, &lo, &hi);
+    o = json_pack("{s:f, s:i, s:i, s:i, s:i, s:f, s:f, s:f, s:f, s:f, s:b, s:o, s:i, s:f, s:f,"
+                  " s:i, s:i}",
+                  "start", pl->start, "weeks", pl->weeks, "sessions_per_day", pl->sessions_per_day,
+                  "sets", p->sets, "reps", p->reps, "band_low", pl->band_low,
+                  "band_high", pl->band_high, "step_share", pl->step_share,
+                  "floor_n", pl->floor_n, "ceiling_n", pl->ceiling_n, "locked", pl->locked,
+                  "baseline_morning", reply_num(pl->baseline), "level", pl->level,
+                  "cur_low", lo, "cur_high", hi, "level_min", prog_level_min(rules),
+                  "level_max", prog_level_max(rules));
+    if (o && pl->last_change > 0.0)
+        json_object_set_new(o, "last_change", json_real(pl->last_change));
+    return o;
+}
+
+/* The programme now: the loop's (its level and baseline move) over the stored plan. */
+static int programme_now(struct service *s, long patient, struct store_programme *sp,
+                         struct prog *rules)
+{
+    struct prog_rules pr;
+
+    if (store_programme_get(s->store, patient, sp) != 0)
+        return -1;
+    ctl_prog_rules(s->cfg, &pr);
+    prog_init(rules, &pr, &sp->plan, s->cfg->protocol.day_start_h * 3600.0);
+    return 0;
+}
+
+static char *do_programme(struct service *s, const struct req *r)
+{
+    long patient = current_patient(s);
+    struct store_programme sp;
+    struct prog *rules = malloc(sizeof *rules);
+    json_t *o;
+
+    if (!rules)
+        return reply_error(r, "internal", "out of memory");
+    if (patient <= 0 || programme_now(s, patient, &sp, rules) != 0) {
+        free(rules);
+        return errno == ENOENT || patient <= 0
+                   ? reply_error(r, "not_found", "the patient has no programme: set one with "
+                                 "eccctl programme set (docs/programme.md)")
+                   : reply_error(r, "internal", "cannot read the programme");
+    }
+    o = reply_ok(r);
+    json_object_set_new(o, "patient", json_integer(patient));
+    json_object_set_new(o, "programme", plan_json(&sp, rules));
+    json_object_set_new(o, "progression", store_progression_latest(s->store, patient, 1000));
+    free(rules);
+    return reply_dump_times(o);
+}
+
+static double or_keep(double v, double keep)
+{
+    return isnan(v) ? keep : v;
+}
+
+/* A new programme's defaults: today, 12 weeks, the config's day, the patient's band now. */
+static void programme_defaults(struct service *s, const struct snapshot *sn,
+                               struct store_programme *sp)
+{
+    const struct ecc_config *cfg = s->cfg;
+    double lo = sn->st.band_low, hi = sn->st.band_high;
+
+    *sp = (struct store_programme){
+        .plan = {.active = true, .start = sn->st.wall > 0.0 ? sn->st.wall : (double)time(NULL),
+                 .weeks = 12, .sessions_per_day = cfg->protocol.sessions_per_day,
+                 .band_low = lo, .band_high = hi, .step_share = 0.05,
+                 .floor_n = fmax(cfg->rep.contact_n + 1.0, 0.8 * lo),
+                 .ceiling_n = fmin(1.5 * hi, 0.9 * cfg->limits.force_abort),
+                 .baseline = NAN}};
+}
+
+static void programme_merge(const struct req_programme *q, struct store_programme *sp)
+{
+    struct prog_plan *pl = &sp->plan;
+
+    pl->start = or_keep(q->start, pl->start);
+    pl->band_low = or_keep(q->band_low, pl->band_low);
+    pl->band_high = or_keep(q->band_high, pl->band_high);
+    pl->step_share = or_keep(q->step_share, pl->step_share);
+    pl->floor_n = or_keep(q->floor_n, pl->floor_n);
+    pl->ceiling_n = or_keep(q->ceiling_n, pl->ceiling_n);
+    pl->baseline = or_keep(q->baseline, pl->baseline);
+    if (q->weeks > 0)
+        pl->weeks = q->weeks;
+    if (q->sessions_per_day > 0)
+        pl->sessions_per_day = q->sessions_per_day;
+    if (q->level != INT_MIN)
+        pl->level = q->level;
+    if (q->locked >= 0)
+        pl->locked = q->locked;
+}
+
+/* The plan within the rig's bounds: 0, or -1 with why. */
+static int programme_check(struct service *s, const struct store_programme *sp,
+                           const struct prog *rules, char *why, int whylen)
+{
+    const struct prog_plan *pl = &sp->plan;
+    double abort_n = s->cfg->limits.force_abort;
+
+    if (prog_plan_check(pl, why, whylen) != 0)
+        return -1;
+    if (pl->floor_n <= s->cfg->rep.contact_n || pl->ceiling_n >= abort_n) {
+        snprintf(why, (size_t)whylen, "floor and ceiling must lie between rep.contact_n "
+                 "(%g N) and limits.force_abort_n (%g N)", s->cfg->rep.contact_n, abort_n);
+        return -1;
+    }
+    if (pl->level < prog_level_min(rules) || pl->level > prog_level_max(rules)) {
+        snprintf(why, (size_t)whylen, "level %d would leave [floor, ceiling]: it may be %d to %d",
+                 pl->level, prog_level_min(rules), prog_level_max(rules));
+        return -1;
+    }
+    return 0;
+}
+
+/* Hand the loop the new programme (between sessions only). */
+static int programme_to_loop(struct service *s, const struct prog *p)
+{
+    struct mailbox *mb = &s->mb;
+    enum ctl_cmd_result res;
+    int rc;
+
+    pthread_mutex_lock(&mb->lock);
+    mb->op = OP_PROGRAMME;
+    mb->prog = p;
+    rc = mailbox_call(mb);
+    res = mb->result;
+    mb->prog = NULL;
+    pthread_mutex_unlock(&mb->lock);
+    return rc != 0 ? -2 : res == CTL_OK ? 0 : -1;
+}
+
+static const char *programme_change_kind(const struct store_programme *old, bool had,
+                                         const struct store_programme *now)
+{
+    if (had && old->plan.locked != now->plan.locked)
+        return now->plan.locked ? "lock" : "unlock";
+    return "set";
+}
+
+static char *programme_apply(struct service *s, const struct req *r, long patient,
+                             struct store_programme *sp, bool had,
+                             const struct store_programme *old, struct prog *p)
+{
+    char why[PROG_REASON_MAX];
+    double lo, hi;
+    int rc;
+
+    if (programme_check(s, sp, p, why, sizeof why) != 0)
+        return reply_error(r, "bad_request", "%s", why);
+    if (store_programme_restore(s->store, patient, sp->updated, p) != 0)
+        return reply_error(r, "internal", "cannot read the history");
+    rc = programme_to_loop(s, p);
+    if (rc != 0)
+        return rc == -2 ? reply_error(r, "busy", "the control loop did not answer within %.0f s",
+                                      SERVICE_WAIT_S)
+                        : reply_error(r, "refused_state", "a programme can be set only between "
+                                      "sessions, with no fault latched");
+    prog_band_now(p, &lo, &hi);
+    snprintf(why, sizeof why, "by the clinician: %d weeks from day 0, %d sessions a day, band "
+             "%.0f-%.0f N at level %d, steps of %.0f%%, floor %.0f N, ceiling %.0f N%s",
+             sp->plan.weeks, sp->plan.sessions_per_day, lo, hi, sp->plan.level,
+             sp->plan.step_share * 100.0, sp->plan.floor_n, sp->plan.ceiling_n,
+             sp->plan.locked ? ", locked" : "");
+    if (store_programme_put(s->store, sp, programme_change_kind(old, had, sp), why, lo, hi) != 0)
+        return reply_error(r, "internal", "the loop took the programme but the history could "
+                           "not keep it: %s", strerror(errno));
+    return NULL;
+}
+
+static char *do_programme_set(struct service *s, const struct req *r)
+{
+    long patient = current_patient(s);
+    struct store_programme sp, old;
+    struct snapshot sn;
+    struct prog_rules pr;
+    struct prog *p;
+    bool had;
+    char *err;
+
+    if (patient <= 0 || !snapshot_read(s, &sn))
+        return reply_error(r, "not_found", "no patient is selected");
+    had = store_programme_get(s->store, patient, &old) == 0;
+    if (!had && errno != ENOENT)
+        return reply_error(r, "internal", "cannot read the programme");
+    if (had)
+        sp = old;
+    else
+        programme_defaults(s, &sn, &sp);
+    sp.patient = patient;
+    sp.sets = s->cfg->protocol.sets_per_session;
+    sp.reps = s->cfg->protocol.reps_per_set;
+    sp.updated = sn.st.wall > 0.0 ? sn.st.wall : (double)time(NULL);
+    programme_merge(&r->prog, &sp);
+    if (!(p = malloc(sizeof *p)))
+        return reply_error(r, "internal", "out of memory");
+    ctl_prog_rules(s->cfg, &pr);
+    prog_init(p, &pr, &sp.plan, s->cfg->protocol.day_start_h * 3600.0);
+    err = programme_apply(s, r, patient, &sp, had, &old, p);
+    free(p);
+    return err ? err : do_programme(s, r);
+}
+
+static json_t *report_head(struct service *s, long patient, const struct snapshot *sn,
+                           const struct store_programme *sp, const struct prog *rules)
+{
+    const struct ecc_config *cfg = s->cfg;
+    json_t *plan = plan_json(sp, rules);
+
+    json_object_set_new(plan, "utc_offset_s", json_integer(sn->utc_offset_s));
+    json_object_set_new(plan, "day_start_h", json_real(cfg->protocol.day_start_h));
+    return json_pack("{s:i, s:f, s:{s:I, s:s}, s:o, s:{s:f, s:f, s:f, s:f, s:f}}",
+                     "report", 1, "generated", sn->st.wall > 0.0 ? sn->st.wall : (double)time(NULL),
+                     "patient", "id", (json_int_t)patient, "name", patient_name(s, patient),
+                     "programme", plan, "thresholds",
+                     "pain_stop", cfg->progression.pain_stop,
+                     "morning_rise", cfg->progression.morning_rise,
+                     "up_in_band", cfg->progression.up_in_band,
+                     "up_pain_max", cfg->progression.up_pain_max,
+                     "adherence_flag", cfg->progression.adherence_flag);
+}
+
+static char *do_report(struct service *s, const struct req *r)
+{
+    long patient = current_patient(s);
+    struct store_programme sp;
+    struct snapshot sn;
+    struct prog *rules = malloc(sizeof *rules);
+    json_t *doc, *o;
+
+    if (!rules || !snapshot_read(s, &sn)) {
+        free(rules);
+        return reply_error(r, "busy", "the control loop has not run yet; try again");
+    }
+    if (patient <= 0 || programme_now(s, patient, &sp, rules) != 0) {
+        free(rules);
+        return reply_error(r, "not_found", "the patient has no programme: a report covers one "
+                           "(eccctl programme set)");
+    }
+    doc = store_report(s->store, patient, report_head(s, patient, &sn, &sp, rules),
+                       sn.st.band_low, sn.st.band_high);
+    free(rules);
+    if (!doc)
+        return reply_error(r, "internal", "cannot read the history");
+    o = reply_ok(r);
+    json_object_set_new(o, "report", doc);
+    return reply_dump_times(o);
+}
+
 /* ---- dispatch ------------------------------------------------------------------------ */
 
 static bool needs_store(enum req_cmd c)
 {
     return c == REQ_PAIN || c == REQ_PATIENT_LIST || c == REQ_PATIENT_ADD ||
-           c == REQ_PATIENT_SELECT || c == REQ_HISTORY || c == REQ_EXPORT;
+           c == REQ_PATIENT_SELECT || c == REQ_HISTORY || c == REQ_EXPORT ||
+           c == REQ_MORNING || c == REQ_QUESTIONNAIRE || c == REQ_PROGRAMME ||
+           c == REQ_PROGRAMME_SET || c == REQ_REPORT;
 }
 
 static char *dispatch(struct service *s, const struct req *r, struct ctlsock_stream *out)
@@ -868,6 +1268,11 @@ static char *dispatch(struct service *s, const struct req *r, struct ctlsock_str
     case REQ_HISTORY: return do_history(s, r, out);
     case REQ_EXPORT: return do_export(s, r, out);
     case REQ_WATCH: return do_watch(s, r, out);
+    case REQ_MORNING: return do_morning(s, r);
+    case REQ_QUESTIONNAIRE: return do_questionnaire(s, r);
+    case REQ_PROGRAMME: return do_programme(s, r);
+    case REQ_PROGRAMME_SET: return do_programme_set(s, r);
+    case REQ_REPORT: return do_report(s, r);
     case REQ_CMD_COUNT: break;
     }
     return reply_error(r, "unknown_command", "unknown command");

@@ -32,8 +32,11 @@
 #include <stdint.h>
 
 #include "controller/ctl.h"
+#include "controller/progression.h"
 
-#define STORE_SCHEMA_VERSION 2
+struct json_t;                  /* jansson's */
+
+#define STORE_SCHEMA_VERSION 3
 #define STORE_NAME_MAX 64
 
 struct store;
@@ -193,5 +196,35 @@ struct store_cursor *store_cursor_open(struct store *s, enum store_cursor_kind k
 int store_cursor_history(struct store_cursor *c, struct store_set_row *r);
 int store_cursor_export(struct store_cursor *c, struct store_rep_row *r);
 void store_cursor_close(struct store_cursor *c);
+
+/* ---- the twelve weeks (store_programme.c; docs/programme.md) ------------------------- */
+
+struct store_programme {
+    long patient;
+    struct prog_plan plan;      /* active = true when read back */
+    int sets, reps;             /* the protocol it was set with (the config's [protocol]) */
+    double updated;             /* UTC s */
+};
+
+/* 0, or -1 ENOENT (none set), EIO. */
+int store_programme_get(struct store *s, long patient, struct store_programme *out);
+/* Set or change it; the patient's band becomes band_low..band_high (the plan's at its
+ * level) and a progression row of this kind ("set", "lock", "unlock", ...) keeps the
+ * reason. Blocks until committed: 0, or -1 with errno. */
+int store_programme_put(struct store *s, const struct store_programme *p, const char *kind,
+                        const char *reason, double band_low, double band_high);
+/* A clinician's questionnaire score (e.g. VISA-H 0..100). */
+int store_questionnaire_add(struct store *s, long patient, double wall, double score,
+                            const char *instrument);
+/* Hand the rules (prog_init'ed with the plan) the sessions, sets, morning scores and the
+ * latest flags they judge by, as of wall. 0, or -1 EIO. */
+int store_programme_restore(struct store *s, long patient, double wall, struct prog *p);
+/* The report's document: head (its reference is taken) with "sessions" (each with its
+ * "sets"), "checkins", "progression" and "rejects_by_reason" added; a session with no band
+ * on record gets band_low..band_high. NULL (head released) on error, errno EIO. */
+struct json_t *store_report(struct store *s, long patient, struct json_t *head,
+                            double band_low, double band_high);
+/* The patient's latest max progression rows, oldest first (a new reference), or NULL. */
+struct json_t *store_progression_latest(struct store *s, long patient, int max);
 
 #endif

@@ -43,6 +43,7 @@ enum wstmt {
     W_SESSION_END, W_SESSION_OPEN, W_SET_INSERT, W_SET_FIND, W_SET_END, W_REP_INSERT,
     W_SET_COUNTED, W_REJECT_INSERT, W_SET_REJECTED, W_FAULT_INSERT, W_FAULT_RESET,
     W_CAL_INSERT, W_PATIENT_ADD, W_SELECT_SET, W_SELECT_GET, W_PAIN_FIND, W_PAIN_SET,
+    W_PROG_INSERT, W_PROG_LEVEL, W_PROG_BAND, W_PROG_BASELINE, W_CHECKIN_INSERT,
     W_COUNT
 };
 
@@ -71,7 +72,7 @@ struct item {
     } u;
 };
 
-enum job_kind { JOB_PATIENT_ADD = 0, JOB_PATIENT_SELECT, JOB_PAIN, JOB_ATTACH };
+enum job_kind { JOB_PATIENT_ADD = 0, JOB_PATIENT_SELECT, JOB_PAIN, JOB_ATTACH, JOB_CALL };
 
 struct job {                    /* on the caller's stack: it waits until done */
     enum job_kind kind;
@@ -82,6 +83,9 @@ struct job {                    /* on the caller's stack: it waits until done */
     double wall;                /* PAIN: when */
     long session_out;           /* PAIN */
     int set_out;                /* PAIN */
+    /* CALL: fn runs on the writer thread inside its transaction (0, or an errno) */
+    int (*fn)(struct store *s, sqlite3 *db, void *arg);
+    void *arg;
     int rc, err;                /* the outcome, valid once done */
     bool done;
     struct job *next;

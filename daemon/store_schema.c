@@ -54,6 +54,28 @@ static const char *const migrations[] = {
     "ALTER TABLE reps ADD COLUMN window_s REAL;"
     "ALTER TABLE rejects ADD COLUMN window_s REAL;"
     "ALTER TABLE sets ADD COLUMN duration_s REAL;",
+    /* 3: the twelve weeks (docs/programme.md): each patient's programme, the morning and
+     * questionnaire check-ins, every step and flag of the progression with its reason, and
+     * the band each session trained in (NULL in sessions from before). */
+    "ALTER TABLE sessions ADD COLUMN band_low REAL;"
+    "ALTER TABLE sessions ADD COLUMN band_high REAL;"
+    "CREATE TABLE programmes(patient_id INTEGER PRIMARY KEY REFERENCES patients(id),"
+    " start REAL NOT NULL, weeks INTEGER NOT NULL, sessions_per_day INTEGER NOT NULL,"
+    " sets INTEGER NOT NULL, reps INTEGER NOT NULL, band_low REAL NOT NULL,"
+    " band_high REAL NOT NULL, step_share REAL NOT NULL, floor_n REAL NOT NULL,"
+    " ceiling_n REAL NOT NULL, locked INTEGER NOT NULL DEFAULT 0, baseline REAL,"
+    " level INTEGER NOT NULL DEFAULT 0, last_change REAL, updated REAL NOT NULL);"
+    "CREATE TABLE checkins(id INTEGER PRIMARY KEY,"
+    " patient_id INTEGER NOT NULL REFERENCES patients(id), t REAL NOT NULL,"
+    " kind TEXT NOT NULL CHECK (kind IN ('morning', 'questionnaire')),"
+    " score REAL NOT NULL, instrument TEXT);"
+    "CREATE INDEX checkins_patient ON checkins(patient_id, kind, t);"
+    "CREATE TABLE progression(id INTEGER PRIMARY KEY,"
+    " patient_id INTEGER NOT NULL REFERENCES patients(id),"
+    " session_id INTEGER REFERENCES sessions(id), t REAL NOT NULL, kind TEXT NOT NULL,"
+    " level_from INTEGER, level_to INTEGER, band_low REAL, band_high REAL,"
+    " reason TEXT NOT NULL);"
+    "CREATE INDEX progression_patient ON progression(patient_id, t);",
 };
 _Static_assert(sizeof migrations / sizeof migrations[0] == STORE_SCHEMA_VERSION,
                "one migration per schema version");

@@ -15,7 +15,8 @@ static const struct sql wsql[W_COUNT] = {
     [W_ROLLBACK] = {"rollback", "ROLLBACK"},
     [W_PATIENT_EXISTS] = {"find patient", "SELECT 1 FROM patients WHERE id = ?1"},
     [W_SESSION_INSERT] = {"insert session",
-                          "INSERT INTO sessions(patient_id, started) VALUES (?1, ?2)"},
+                          "INSERT INTO sessions(patient_id, started, band_low, band_high)"
+                          " VALUES (?1, ?2, ?3, ?4)"},
     [W_SESSION_RESUMED] = {"count resume",
                            "UPDATE sessions SET resumes = resumes + 1 WHERE id = ?1"},
     [W_SESSION_END] = {"end session",
@@ -67,6 +68,19 @@ static const struct sql wsql[W_COUNT] = {
                      " JOIN sessions s ON s.id = st.session_id WHERE s.patient_id = ?1"
                      " ORDER BY st.started DESC, st.id DESC LIMIT 1"},
     [W_PAIN_SET] = {"record pain", "UPDATE sets SET pain = ?2, pain_t = ?3 WHERE id = ?1"},
+    [W_PROG_INSERT] = {"record progression",
+                       "INSERT INTO progression(patient_id, session_id, t, kind, level_from,"
+                       " level_to, band_low, band_high, reason)"
+                       " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"},
+    [W_PROG_LEVEL] = {"step programme",
+                      "UPDATE programmes SET level = ?2, last_change = ?3 WHERE patient_id = ?1"},
+    [W_PROG_BAND] = {"step patient's band",
+                     "UPDATE patients SET force_low = ?2, force_high = ?3 WHERE id = ?1"},
+    [W_PROG_BASELINE] = {"set baseline",
+                         "UPDATE programmes SET baseline = ?2 WHERE patient_id = ?1"},
+    [W_CHECKIN_INSERT] = {"record check-in",
+                          "INSERT INTO checkins(patient_id, t, kind, score, instrument)"
+                          " VALUES (?1, ?2, ?3, ?4, ?5)"},
 };
 
 
@@ -139,6 +153,8 @@ static int ev_session_start(struct store *s, const struct ctl_event *ev)
     }
     bind_id(s->ws[W_SESSION_INSERT], 1, patient);
     bind_real(s->ws[W_SESSION_INSERT], 2, ev->wall);
+    bind_real(s->ws[W_SESSION_INSERT], 3, ev->band_low > 0.0 ? ev->band_low : NAN);
+    bind_real(s->ws[W_SESSION_INSERT], 4, ev->band_high > 0.0 ? ev->band_high : NAN);
     if (w_exec(s, W_SESSION_INSERT) != 0)
         return -1;
     s->w.session = (long)sqlite3_last_insert_rowid(s->db);
@@ -287,6 +303,92 @@ static int ev_reset(struct store *s, const struct ctl_event *ev)
     return -1;
 }
 
+/* A pain score on the patient's latest set; *session_out, *set_out say which. 0, -1
+ * ENOENT (no set), -1 EIO. */
+static int pain_write(struct store *s, long patient, int score, double wall, long *session_out,
+                      int *set_out)
+{
+    sqlite3_stmt *find = s->ws[W_PAIN_FIND], *set = s->ws[W_PAIN_SET];
+    long set_id;
+    int rc;
+
+    sqlite3_bind_int64(find, 1, patient);
+    rc = w_step(s, W_PAIN_FIND);
+    if (rc != SQLITE_ROW) {
+        errno = rc < 0 ? EIO : ENOENT;
+        return -1;
+    }
+    set_id = (long)sqlite3_column_int64(find, 0);
+    *session_out = (long)sqlite3_column_int64(find, 1);
+    *set_out = sqlite3_column_int(find, 2);
+    sqlite3_reset(find);
+    sqlite3_bind_int64(set, 1, set_id);
+    sqlite3_bind_int(set, 2, score);
+    bind_real(set, 3, wall);
+    if (w_exec(s, W_PAIN_SET) != 0) {
+        errno = EIO;
+        return -1;
+    }
+    return 0;
+}
+
+static int ev_checkin(struct store *s, const struct ctl_event *ev)
+{
+    sqlite3_stmt *st = s->ws[W_CHECKIN_INSERT];
+    long patient = ev->patient ? ev->patient : s->w.patient, session;
+    int set;
+
+    if (!patient)
+        return 0;
+    if (ev->checkin == CTL_CHECKIN_PAIN)
+        return pain_write(s, patient, (int)ev->value, ev->wall, &session, &set);
+    sqlite3_bind_int64(st, 1, patient);
+    bind_real(st, 2, ev->wall);
+    bind_text(st, 3, "morning");
+    bind_real(st, 4, ev->value);
+    bind_text(st, 5, NULL);
+    return w_exec(s, W_CHECKIN_INSERT);
+}
+
+/* A step also moves the programme's level and the patient's band; the first morning score
+ * becomes the programme's baseline. */
+static int prog_effects(struct store *s, long patient, const struct ctl_event *ev)
+{
+    if (ev->prog == PROG_BASELINE) {
+        sqlite3_bind_int64(s->ws[W_PROG_BASELINE], 1, patient);
+        bind_real(s->ws[W_PROG_BASELINE], 2, ev->value);
+        return w_exec(s, W_PROG_BASELINE);
+    }
+    if (ev->prog != PROG_UP && ev->prog != PROG_DOWN)
+        return 0;
+    sqlite3_bind_int64(s->ws[W_PROG_LEVEL], 1, patient);
+    sqlite3_bind_int(s->ws[W_PROG_LEVEL], 2, ev->level_to);
+    bind_real(s->ws[W_PROG_LEVEL], 3, ev->wall);
+    sqlite3_bind_int64(s->ws[W_PROG_BAND], 1, patient);
+    bind_real(s->ws[W_PROG_BAND], 2, ev->band_low);
+    bind_real(s->ws[W_PROG_BAND], 3, ev->band_high);
+    return w_exec(s, W_PROG_LEVEL) == 0 && w_exec(s, W_PROG_BAND) == 0 ? 0 : -1;
+}
+
+static int ev_progression(struct store *s, const struct ctl_event *ev)
+{
+    sqlite3_stmt *st = s->ws[W_PROG_INSERT];
+    long patient = ev->patient ? ev->patient : s->w.patient;
+
+    if (!patient)
+        return 0;
+    sqlite3_bind_int64(st, 1, patient);
+    bind_id(st, 2, s->w.session);
+    bind_real(st, 3, ev->wall);
+    bind_text(st, 4, prog_kind_name(ev->prog));
+    sqlite3_bind_int(st, 5, ev->level_from);
+    sqlite3_bind_int(st, 6, ev->level_to);
+    bind_real(st, 7, ev->band_low);
+    bind_real(st, 8, ev->band_high);
+    bind_text(st, 9, ev->cause);
+    return w_exec(s, W_PROG_INSERT) == 0 ? prog_effects(s, patient, ev) : -1;
+}
+
 static int event_write(struct store *s, const struct ctl_event *ev)
 {
     switch (ev->kind) {
@@ -301,6 +403,8 @@ static int event_write(struct store *s, const struct ctl_event *ev)
     case CTL_EV_COMMAND: return 0;
     case CTL_EV_DRIVE_SLOW: return 0;      /* the log says it; the history keeps training */
     case CTL_EV_PREFLIGHT: return 0;       /* the log says it; nothing moved */
+    case CTL_EV_PROGRESSION: return ev_progression(s, ev);
+    case CTL_EV_CHECKIN: return ev_checkin(s, ev);
     }
     log_warn("%s: event of unknown kind %d not stored", s->path, (int)ev->kind);
     return -1;
@@ -374,23 +478,11 @@ static int job_patient_select(struct store *s, struct job *j)
 
 static int job_pain(struct store *s, struct job *j)
 {
-    sqlite3_stmt *find = s->ws[W_PAIN_FIND], *set = s->ws[W_PAIN_SET];
     long patient = j->id ? j->id : s->w.patient;
-    long set_id;
-    int rc;
 
-    sqlite3_bind_int64(find, 1, patient);
-    rc = w_step(s, W_PAIN_FIND);
-    if (rc != SQLITE_ROW)
-        return job_fail(j, rc < 0 ? EIO : ENOENT);
-    set_id = (long)sqlite3_column_int64(find, 0);
-    j->session_out = (long)sqlite3_column_int64(find, 1);
-    j->set_out = sqlite3_column_int(find, 2);
-    sqlite3_reset(find);
-    sqlite3_bind_int64(set, 1, set_id);
-    sqlite3_bind_int(set, 2, j->score);
-    bind_real(set, 3, j->wall);
-    return w_exec(s, W_PAIN_SET) == 0 ? 0 : job_fail(j, EIO);
+    if (pain_write(s, patient, j->score, j->wall, &j->session_out, &j->set_out) != 0)
+        return job_fail(j, errno);
+    return 0;
 }
 
 static int job_attach(struct store *s, struct job *j)
@@ -422,6 +514,11 @@ static void job_run(struct store *s, struct job *j)
     case JOB_PATIENT_SELECT: job_patient_select(s, j); break;
     case JOB_PAIN: job_pain(s, j); break;
     case JOB_ATTACH: job_attach(s, j); break;
+    case JOB_CALL:
+        err = j->fn(s, s->db, j->arg);
+        if (err)
+            job_fail(j, err);
+        break;
     }
     if (j->rc != 0 && j->err == EIO)
         count_error(s);

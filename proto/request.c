@@ -27,6 +27,9 @@ static const char *const cmd_names[REQ_CMD_COUNT] = {
     [REQ_PATIENT_LIST] = "patient-list", [REQ_PATIENT_ADD] = "patient-add",
     [REQ_PATIENT_SELECT] = "patient-select", [REQ_HISTORY] = "history",
     [REQ_EXPORT] = "export",           [REQ_WATCH] = "watch",
+    [REQ_MORNING] = "morning",         [REQ_QUESTIONNAIRE] = "questionnaire",
+    [REQ_PROGRAMME] = "programme",     [REQ_PROGRAMME_SET] = "programme-set",
+    [REQ_REPORT] = "report",
 };
 
 /* Every member a command takes besides v, cmd and tag, with its kind and bounds. The
@@ -46,6 +49,21 @@ static const struct req_field fields[] = {
     {REQ_HISTORY, "days", REQ_KIND_INT, false, 1, REQ_DAYS_MAX, "", NULL, NULL},
     {REQ_EXPORT, "days", REQ_KIND_INT, false, 0, REQ_DAYS_MAX, "", NULL, NULL},
     {REQ_WATCH, "rate_hz", REQ_KIND_INT, false, 1, REQ_WATCH_RATE_MAX, "Hz", NULL, NULL},
+    {REQ_MORNING, "score", REQ_KIND_INT, true, 0, 10, "", NULL, NULL},
+    {REQ_QUESTIONNAIRE, "score", REQ_KIND_NUMBER, true, 0, 100, "", NULL, NULL},
+    {REQ_QUESTIONNAIRE, "instrument", REQ_KIND_NAME, false, 1, REQ_NAME_MAX - 1, "bytes",
+     NULL, NULL},
+    {REQ_PROGRAMME_SET, "start", REQ_KIND_NUMBER, false, 0, 4102444800.0, "s", NULL, NULL},
+    {REQ_PROGRAMME_SET, "weeks", REQ_KIND_INT, false, 1, 52, "", NULL, NULL},
+    {REQ_PROGRAMME_SET, "sessions_per_day", REQ_KIND_INT, false, 1, 10, "", NULL, NULL},
+    {REQ_PROGRAMME_SET, "band_low", REQ_KIND_NUMBER, false, 0, 0, "", "band", "force_low_n"},
+    {REQ_PROGRAMME_SET, "band_high", REQ_KIND_NUMBER, false, 0, 0, "", "band", "force_high_n"},
+    {REQ_PROGRAMME_SET, "step_share", REQ_KIND_NUMBER, false, 0.01, 0.5, "", NULL, NULL},
+    {REQ_PROGRAMME_SET, "floor_n", REQ_KIND_NUMBER, false, 0, 0, "", "band", "force_low_n"},
+    {REQ_PROGRAMME_SET, "ceiling_n", REQ_KIND_NUMBER, false, 0, 0, "", "band", "force_high_n"},
+    {REQ_PROGRAMME_SET, "baseline", REQ_KIND_NUMBER, false, 0, 10, "", NULL, NULL},
+    {REQ_PROGRAMME_SET, "level", REQ_KIND_INT, false, -100, 100, "", NULL, NULL},
+    {REQ_PROGRAMME_SET, "locked", REQ_KIND_BOOL, false, 0, 1, "", NULL, NULL},
 };
 #define NFIELDS (sizeof fields / sizeof fields[0])
 
@@ -349,17 +367,23 @@ int req_name_check(const char *name, size_t len, const char *what, char *msg, si
     return -1;
 }
 
-static int get_name(struct pctx *c)
+/* A name-like member (patient-add's name, questionnaire's instrument) into r->name. */
+static int get_name(struct pctx *c, const char *key)
 {
-    json_t *j = json_object_get(c->obj, "name");
-    char why[160];
+    const struct req_field *f = req_field_find(c->r->cmd, key);
+    json_t *j = json_object_get(c->obj, key);
+    char why[160], what[64];
 
+    if (!j && !f->required)
+        return 0;
     if (!j)
-        return fail(c, "bad_request", "command \"patient-add\" needs member \"name\": a string "
-                    "of 1 to %d bytes", REQ_NAME_MAX - 1);
+        return fail(c, "bad_request", "command \"%s\" needs member \"%s\": a string "
+                    "of 1 to %d bytes", cmd_names[c->r->cmd], key, REQ_NAME_MAX - 1);
     if (!json_is_string(j))
-        return fail(c, "bad_request", "member \"name\" must be a string, not %s", type_name(j));
-    if (req_name_check(json_string_value(j), json_string_length(j), NULL, why, sizeof why) < 0)
+        return fail(c, "bad_request", "member \"%s\" must be a string, not %s", key,
+                    type_name(j));
+    snprintf(what, sizeof what, "member \"%s\"", key);
+    if (req_name_check(json_string_value(j), json_string_length(j), what, why, sizeof why) < 0)
         return fail(c, "bad_request", "%s", why);
     memcpy(c->r->name, json_string_value(j), json_string_length(j) + 1);
     return 0;
@@ -371,7 +395,7 @@ static int get_patient_args(struct pctx *c)
 {
     struct req *r = c->r;
 
-    if (get_name(c) < 0 || get_number(c, "force_low", &r->force_low, NULL) < 0 ||
+    if (get_name(c, "name") < 0 || get_number(c, "force_low", &r->force_low, NULL) < 0 ||
         get_number(c, "force_high", &r->force_high, NULL) < 0 ||
         get_number(c, "speed_max", &r->speed_max, NULL) < 0 ||
         get_number(c, "force_abort", &r->force_abort, NULL) < 0)
@@ -397,6 +421,51 @@ static int get_confirm(struct pctx *c)
     return 0;
 }
 
+/* A boolean member: -1 absent, 0, 1 in *out. */
+static int get_bool(struct pctx *c, const char *key, int *out)
+{
+    json_t *j = json_object_get(c->obj, key);
+
+    if (j && !json_is_boolean(j))
+        return fail(c, "bad_request", "member \"%s\" must be true or false, not %s", key,
+                    type_name(j));
+    *out = j ? json_is_true(j) : -1;
+    return 0;
+}
+
+static int get_int(struct pctx *c, const char *key, int *out)
+{
+    long long v = *out;
+
+    if (get_number(c, key, NULL, &v) < 0)
+        return -1;
+    *out = (int)v;
+    return 0;
+}
+
+static int get_programme_args(struct pctx *c)
+{
+    struct req_programme *p = &c->r->prog;
+
+    if (get_number(c, "start", &p->start, NULL) < 0 || get_int(c, "weeks", &p->weeks) < 0 ||
+        get_int(c, "sessions_per_day", &p->sessions_per_day) < 0 ||
+        get_number(c, "band_low", &p->band_low, NULL) < 0 ||
+        get_number(c, "band_high", &p->band_high, NULL) < 0 ||
+        get_number(c, "step_share", &p->step_share, NULL) < 0 ||
+        get_number(c, "floor_n", &p->floor_n, NULL) < 0 ||
+        get_number(c, "ceiling_n", &p->ceiling_n, NULL) < 0 ||
+        get_number(c, "baseline", &p->baseline, NULL) < 0 ||
+        get_int(c, "level", &p->level) < 0 || get_bool(c, "locked", &p->locked) < 0)
+        return -1;
+    if (p->band_low >= p->band_high)       /* false when either is NAN (absent) */
+        return fail(c, "bad_request", "member \"band_low\" (%g N) must be below "
+                    "\"band_high\" (%g N)", p->band_low, p->band_high);
+    if (p->floor_n >= p->ceiling_n)
+        return fail(c, "bad_request", "member \"floor_n\" (%g N) must be below "
+                    "\"ceiling_n\" (%g N)", p->floor_n, p->ceiling_n);
+    return 0;
+}
+
 /* The command's own members into r. */
 static int read_args(struct pctx *c)
 {
@@ -406,6 +475,11 @@ static int read_args(struct pctx *c)
     switch (r->cmd) {
     case REQ_CALIBRATE:
         return get_number(c, "mass_kg", &r->mass_kg, NULL) < 0 ? -1 : get_confirm(c);
+    case REQ_QUESTIONNAIRE:
+        return get_number(c, "score", &r->number, NULL) < 0 ? -1 : get_name(c, "instrument");
+    case REQ_PROGRAMME_SET:
+        return get_programme_args(c);
+    case REQ_MORNING:
     case REQ_PAIN:
         if (get_number(c, "score", NULL, &v) < 0)
             return -1;
@@ -444,6 +518,11 @@ static void req_init(struct req *r)
     r->score = -1;
     r->rate_hz = REQ_WATCH_RATE;
     r->force_low = r->force_high = r->speed_max = r->force_abort = NAN;
+    r->number = NAN;
+    r->prog = (struct req_programme){.start = NAN, .band_low = NAN, .band_high = NAN,
+                                     .step_share = NAN, .floor_n = NAN, .ceiling_n = NAN,
+                                     .baseline = NAN, .weeks = -1, .sessions_per_day = -1,
+                                     .level = INT_MIN, .locked = -1};
 }
 
 /* The command, when "cmd" names one, for the error reply even if "v" is wrong. */

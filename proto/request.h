@@ -16,6 +16,12 @@
  *   {"v":1,"cmd":"patient-select","patient":2}
  *   {"v":1,"cmd":"history","days":7}               1..3650, default 7
  *   {"v":1,"cmd":"export","days":30}               0..3650, default 0: everything
+ *   {"v":1,"cmd":"morning","score":2}             0..10, the meaningful task this morning
+ *   {"v":1,"cmd":"questionnaire","score":64,"instrument":"VISA-H"}   0..100
+ *   {"v":1,"cmd":"programme"}                      the selected patient's, with its steps
+ *   {"v":1,"cmd":"programme-set","start":1767596400,"weeks":12,"band_low":60,...}
+ *        every member optional: what is absent keeps its value (docs/programme.md)
+ *   {"v":1,"cmd":"report"}                         the clinician's report as JSON
  * Every member's kind and bounds are in one table (req_field_find), which eccctl checks
  * its arguments against too, so both doors refuse the same values with the same words.
  * Every request may carry "tag": a string of at most REQ_TAG_MAX - 1 bytes, echoed in
@@ -49,7 +55,15 @@
 enum req_cmd {
     REQ_STATUS = 0, REQ_START, REQ_STOP, REQ_NEXT_SET, REQ_RESET_FAULT, REQ_TARE,
     REQ_CALIBRATE, REQ_PAIN, REQ_PATIENT_LIST, REQ_PATIENT_ADD, REQ_PATIENT_SELECT,
-    REQ_HISTORY, REQ_EXPORT, REQ_WATCH, REQ_CMD_COUNT
+    REQ_HISTORY, REQ_EXPORT, REQ_WATCH, REQ_MORNING, REQ_QUESTIONNAIRE, REQ_PROGRAMME,
+    REQ_PROGRAMME_SET, REQ_REPORT, REQ_CMD_COUNT
+};
+
+/* programme-set's members; NAN / -1: absent (keep the value). */
+struct req_programme {
+    double start, band_low, band_high, step_share, floor_n, ceiling_n, baseline;
+    int weeks, sessions_per_day, level;
+    int locked;                     /* -1 absent, 0, 1 */
 };
 
 struct req {
@@ -58,11 +72,14 @@ struct req {
     char tag[REQ_TAG_MAX];          /* "" when absent */
     double mass_kg;                 /* calibrate */
     bool confirm;                   /* calibrate: accept a large change of the scale */
-    int score;                      /* pain */
+    int score;                      /* pain, morning */
+    double number;                  /* questionnaire's score (NAN: absent) */
+    struct req_programme prog;      /* programme-set */
     int days;                       /* history (default 7), export (default 0 = all) */
     int rate_hz;                    /* watch: lines a second (default REQ_WATCH_RATE) */
     long patient;                   /* patient-select */
-    char name[REQ_NAME_MAX];        /* patient-add: UTF-8, no control characters */
+    char name[REQ_NAME_MAX];        /* patient-add: UTF-8, no control characters;
+                                       questionnaire: the instrument ("VISA-H" if absent) */
     double force_low, force_high, speed_max, force_abort;   /* patient-add; NAN: absent */
 };
 

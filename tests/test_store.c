@@ -283,7 +283,7 @@ TEST(open_creates_and_migrates)
     CHECK_INT(q_num(t.db, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
     q_text(t.db, "PRAGMA journal_mode", mode, sizeof mode);
     CHECK(strcmp(mode, "wal") == 0);
-    CHECK_INT(q_num(t.db, "SELECT count(*) FROM sqlite_master WHERE type = 'table'"), 8);
+    CHECK_INT(q_num(t.db, "SELECT count(*) FROM sqlite_master WHERE type = 'table'"), 11);
     /* the default patient, selected, with the config's settings */
     CHECK_INT(store_patient_list(s, p, 4), 1);
     CHECK(strcmp(p[0].name, "patient") == 0);
@@ -877,14 +877,17 @@ TEST(schema_1_file_is_migrated_and_its_open_set_read)
     long pat = store_patient_selected(s);
     push_interrupted(s);
     store_close(s);
-    exec_db(t.db, "ALTER TABLE reps DROP COLUMN window_s; ALTER TABLE rejects DROP COLUMN"
+    exec_db(t.db, "DROP TABLE programmes; DROP TABLE checkins; DROP TABLE progression;"
+                  " ALTER TABLE sessions DROP COLUMN band_low;"
+                  " ALTER TABLE sessions DROP COLUMN band_high;"
+                  " ALTER TABLE reps DROP COLUMN window_s; ALTER TABLE rejects DROP COLUMN"
                   " window_s; ALTER TABLE sets DROP COLUMN duration_s; PRAGMA user_version = 1;");
     CHECK_INT(q_num(t.db, "SELECT count(*) FROM pragma_table_info('reps')"
                           " WHERE name = 'window_s'"), 0);
 
     s = open_db(t.db);
     REQUIRE(s != NULL);
-    CHECK_INT(q_num(t.db, "PRAGMA user_version"), 2);
+    CHECK_INT(q_num(t.db, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
     CHECK_INT(store_find_open_session(s, pat, T0 - 1, &o), 0);
     CHECK_INT(o.set, 2);
     CHECK_INT(o.strokes, 6);
