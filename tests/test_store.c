@@ -1360,7 +1360,84 @@ TEST(crash_keeps_durable_events)
     tmp_clean(&t);
 }
 
-TESTS(T(open_creates_and_migrates), T(empty_file_is_migrated), T(reopen_keeps_data),
+/* Every table's rows, over the columns it had at schema 2, as one text (quote()d values,
+ * rows in rowid order): what a migration must keep. */
+static void table_text(const char *path, const char *table, const char *cols, char *out,
+                       size_t len)
+{
+    char sql[1024];
+
+    snprintf(sql, sizeof sql, "SELECT count(*) || ':' || coalesce(group_concat(r, ';'), '')"
+             " FROM (SELECT quote(%s) AS r FROM %s ORDER BY rowid)", cols, table);
+    q_text(path, sql, out, len);
+}
+
+TEST(a_schema_2_file_from_the_eccd_before_opens_migrates_and_keeps_every_row)
+{
+    static const struct { const char *table, *cols; } tables[] = {
+        {"meta", "key) || quote(value"},
+        {"patients", "id) || quote(name) || quote(created) || quote(force_low) ||"
+                     " quote(force_high) || quote(speed_max) || quote(force_abort"},
+        {"sessions", "id) || quote(patient_id) || quote(started) || quote(ended) ||"
+                     " quote(status) || quote(resumes"},
+        {"sets", "id) || quote(session_id) || quote(n) || quote(started) || quote(ended) ||"
+                 " quote(counted) || quote(rejected) || quote(in_band_share) || quote(pain) ||"
+                 " quote(pain_t) || quote(duration_s"},
+        {"reps", "id) || quote(set_id) || quote(n) || quote(stroke) || quote(t) ||"
+                 " quote(duration_s) || quote(travel_m) || quote(peak_n) || quote(mean_n) ||"
+                 " quote(in_band_s) || quote(in_band_share) || quote(work_j) || quote(window_s"},
+        {"rejects", "id) || quote(set_id) || quote(stroke) || quote(t) || quote(verdict) ||"
+                    " quote(peak_n) || quote(window_s"},
+        {"faults", "id) || quote(session_id) || quote(t) || quote(fault) || quote(reset_t"},
+        {"calibrations", "id) || quote(t) || quote(kind) || quote(scale"},
+    };
+    enum { NT = sizeof tables / sizeof tables[0] };
+    static char before[NT][16384], after[16384];
+    char *sql = NULL;
+    size_t n = 0;
+    struct tmp t;
+    FILE *f;
+
+    REQUIRE(tmp_make(&t));
+    f = fopen("tests/fixtures/history-schema2.sql", "r");
+    REQUIRE_OR_GOTO(f != NULL, out);
+    sql = calloc(1, 1 << 20);
+    n = sql ? fread(sql, 1, (1 << 20) - 1, f) : 0;
+    fclose(f);
+    REQUIRE_OR_GOTO(n > 0, out);
+    exec_db(t.db, sql);
+    CHECK_INT(q_num(t.db, "PRAGMA user_version"), 2);
+    CHECK_INT(q_num(t.db, "SELECT count(*) FROM reps"), 90);
+    for (int i = 0; i < NT; i++)
+        table_text(t.db, tables[i].table, tables[i].cols, before[i], sizeof before[i]);
+
+    struct store *s = open_db(t.db);
+    REQUIRE_OR_GOTO(s != NULL, out);
+    store_close(s);
+    CHECK_INT(q_num(t.db, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
+    for (int i = 0; i < NT; i++) {
+        table_text(t.db, tables[i].table, tables[i].cols, after, sizeof after);
+        if (strcmp(before[i], after) != 0)
+            printf("  table %s changed:\n    before %.200s\n    after  %.200s\n",
+                   tables[i].table, before[i], after);
+        CHECK(strcmp(before[i], after) == 0);
+        CHECK(strncmp(after, "0:", 2) != 0 || strcmp(tables[i].table, "faults") == 0 ||
+              strcmp(tables[i].table, "calibrations") == 0);
+    }
+    /* the new parts are there and empty; the old sessions have no band on record */
+    CHECK_INT(q_num(t.db, "SELECT count(*) FROM programmes"), 0);
+    CHECK_INT(q_num(t.db, "SELECT count(*) FROM checkins"), 0);
+    CHECK_INT(q_num(t.db, "SELECT count(*) FROM progression"), 0);
+    CHECK_INT(q_num(t.db, "SELECT count(*) FROM sessions WHERE band_low IS NULL"), 2);
+    CHECK_INT(q_num(t.db, "SELECT pain FROM sets WHERE id = 6"), 3);
+    check_integrity(t.db);
+out:
+    free(sql);
+    tmp_clean(&t);
+}
+
+TESTS(T(a_schema_2_file_from_the_eccd_before_opens_migrates_and_keeps_every_row),
+      T(open_creates_and_migrates), T(empty_file_is_migrated), T(reopen_keeps_data),
       T(newer_schema_refused_untouched), T(foreign_and_garbage_files_refused), T(patients),
       T(full_session), T(resume_interrupted_session),
       T(open_session_gives_what_carrying_it_on_needs),
