@@ -458,6 +458,30 @@ static void put_links(FILE *out, const json_t *st)
     put_link(out, "cell link", member(links, "load_cell"));
 }
 
+static void put_step(FILE *out, const json_t *r);
+
+/* The programme's level and its latest step or flag, with the reason. */
+static void put_programme_status(FILE *out, const json_t *st)
+{
+    const json_t *p = member(st, "programme"), *latest = member(p, "latest");
+    const json_t *band = member(st, "band");
+    long long level;
+
+    if (!json_is_object(p) || !get_int(p, "level", &level))
+        return;
+    label(out, "programme");
+    fprintf(out, "level %lld%s", level, get_bool(p, "locked") == 1 ? ", locked" : "");
+    if (json_array_size(band) == 2)
+        fprintf(out, ", band %.0f-%.0f N", json_number_value(json_array_get(band, 0)),
+                json_number_value(json_array_get(band, 1)));
+    putc('\n', out);
+    if (json_array_size(latest) > 0) {
+        label(out, "");
+        fputs("latest:\n", out);
+        put_step(out, json_array_get(latest, json_array_size(latest) - 1));
+    }
+}
+
 int ctlfmt_status(FILE *out, const json_t *reply)
 {
     const json_t *st = member(reply, "status");
@@ -492,6 +516,7 @@ int ctlfmt_status(FILE *out, const json_t *reply)
         }
     }
     put_today(out, st);
+    put_programme_status(out, st);
     put_counters(out, st);
     put_links(out, st);
     return ferror(out) ? -1 : 0;
@@ -794,6 +819,86 @@ int ctlfmt_export_csv(FILE *out, const json_t *reply)
 
 /* ---- everything else ----------------------------------------------------------------- */
 
+/* ---- the programme -------------------------------------------------------------------- */
+
+/* UTC seconds as a local date and time: "2026-01-05 08:00". */
+static void put_epoch(FILE *out, double t)
+{
+    time_t tt = (time_t)t;
+    struct tm tm;
+    char buf[32];
+
+    if (!isfinite(t) || !localtime_r(&tt, &tm)) {
+        fputs("?", out);
+        return;
+    }
+    strftime(buf, sizeof buf, "%Y-%m-%d %H:%M", &tm);
+    fputs(buf, out);
+}
+
+static void put_step(FILE *out, const json_t *r)
+{
+    const char *kind = get_str(r, "kind"), *reason = get_str(r, "reason");
+    long long from = 0, to = 0;
+    double t = NAN, lo = NAN, hi = NAN;
+
+    get_num(r, "t", &t);
+    get_int(r, "level_from", &from);
+    get_int(r, "level_to", &to);
+    get_num(r, "band_low", &lo);
+    get_num(r, "band_high", &hi);
+    fputs("  ", out);
+    put_epoch(out, t);
+    fprintf(out, "  %-14s %3lld -> %-3lld %4.0f-%-4.0f N  ", kind ? kind : "?", from, to, lo, hi);
+    put_text(out, reason ? reason : "");
+    putc('\n', out);
+}
+
+int ctlfmt_programme(FILE *out, const json_t *reply)
+{
+    const json_t *p = member(reply, "programme"), *steps = member(reply, "progression"), *r;
+    double start, lo, hi, b_lo, b_hi, step, floor_n, ceil_n, base;
+    long long weeks, spd, sets, reps, level, lmin, lmax;
+    size_t i;
+
+    if (!json_is_object(p) || !get_num(p, "start", &start) || !get_int(p, "weeks", &weeks) ||
+        !get_int(p, "level", &level) || !get_num(p, "cur_low", &lo) ||
+        !get_num(p, "cur_high", &hi))
+        return -1;
+    get_int(p, "sessions_per_day", &spd);
+    get_int(p, "sets", &sets);
+    get_int(p, "reps", &reps);
+    get_num(p, "band_low", &b_lo);
+    get_num(p, "band_high", &b_hi);
+    get_num(p, "step_share", &step);
+    get_num(p, "floor_n", &floor_n);
+    get_num(p, "ceiling_n", &ceil_n);
+    get_int(p, "level_min", &lmin);
+    get_int(p, "level_max", &lmax);
+    label(out, "programme");
+    fprintf(out, "%lld weeks from ", weeks);
+    put_epoch(out, start);
+    fprintf(out, ", %lld sessions a day of %lld x %lld\n", spd, sets, reps);
+    label(out, "band");
+    fprintf(out, "%.0f-%.0f N at level %lld%s\n", lo, hi, level,
+            get_bool(p, "locked") == 1 ? " (locked: no step)" : "");
+    label(out, "");
+    fprintf(out, "from %.0f-%.0f N in steps of %.0f%%, floor %.0f N, ceiling %.0f N "
+            "(levels %lld to %lld)\n", b_lo, b_hi, step * 100.0, floor_n, ceil_n, lmin, lmax);
+    label(out, "baseline");
+    if (get_num(p, "baseline_morning", &base))
+        fprintf(out, "morning %.0f/10\n", base);
+    else
+        fputs("none yet (the first morning score sets it)\n", out);
+    if (json_array_size(steps) > 0)
+        fputs("steps and flags:\n", out);
+    json_array_foreach(steps, i, r)
+        put_step(out, r);
+    return ferror(out) ? -1 : 0;
+}
+
+/* ---- results ----------------------------------------------------------------- */
+
 static void put_named_patient(FILE *out, const json_t *reply, const char *verb)
 {
     const json_t *p = member(reply, "patient");
@@ -826,6 +931,22 @@ int ctlfmt_result(FILE *out, const json_t *reply)
         if (get_int(reply, "session", &session) && get_int(reply, "set", &set))
             fprintf(out, " for session %lld, set %lld", session, set);
         putc('\n', out);
+        if (get_bool(reply, "session_ended") == 1)
+            fputs("the session ends here: pain above the programme's limit (the next "
+                  "session is one step down)\n", out);
+    } else if (strcmp(cmd, "morning") == 0 && get_int(reply, "score", &score)) {
+        const json_t *steps = member(reply, "progression"), *r;
+        size_t i;
+
+        fprintf(out, "morning score %lld recorded\n", score);
+        json_array_foreach(steps, i, r)
+            put_step(out, r);
+    } else if (strcmp(cmd, "questionnaire") == 0) {
+        double q = NAN;
+
+        get_num(reply, "score", &q);
+        fprintf(out, "%s score %g recorded\n", get_str(reply, "instrument") ?
+                get_str(reply, "instrument") : "questionnaire", q);
     } else if (strcmp(cmd, "patient-add") == 0) {
         put_named_patient(out, reply, "added");
     } else if (strcmp(cmd, "patient-select") == 0) {
@@ -866,6 +987,8 @@ int ctlfmt_reply(FILE *out, const json_t *reply)
         return ctlfmt_patients(out, reply);
     if (strcmp(cmd, "export") == 0)
         return ctlfmt_export_csv(out, reply);
+    if (strcmp(cmd, "programme") == 0 || strcmp(cmd, "programme-set") == 0)
+        return ctlfmt_programme(out, reply);
     return ctlfmt_result(out, reply);
 }
 

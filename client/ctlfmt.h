@@ -33,6 +33,8 @@ int ctlfmt_history(FILE *out, const json_t *reply);
 /* patient-list: a table (the selected patient marked '*'; null settings shown as
  * "config": the config's value applies). */
 int ctlfmt_patients(FILE *out, const json_t *reply);
+/* A programme or programme-set reply: the plan, the band now and every step and flag. */
+int ctlfmt_programme(FILE *out, const json_t *reply);
 
 /* export: RFC 4180 CSV, CRLF line ends: a header row from "columns", then one record
  * per row. Fields with a comma, a double quote, CR or LF are quoted (quotes doubled);

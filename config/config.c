@@ -435,6 +435,10 @@ static const struct cfg_key keys[] = {
     K_DBL("sim", "wall_start", sim.wall_start, 0, 4102444800.0, "1767596400", "s",
           "the simulated wall clock (UTC, s since 1970) at virtual time 0; the default is "
           "2026-01-05 07:00 UTC"),
+    K_BOOL("sim", "skip_quiet", sim.skip_quiet, "false",
+           "jump over quiet stretches (the belt still, nobody about to act) in one tick "
+           "instead of a tick every period: for runs of weeks (sim.speed = 0 only; traces "
+           "then have no rows for the stretch)"),
 
     K_STR("eccsim", "listen", eccsim.listen, 1, "127.0.0.1", "eccsim: TCP address to serve on"),
     K_INT("eccsim", "tcp_port", eccsim.tcp_port, 0, 65535, "1502", "",

@@ -256,6 +256,7 @@ struct ecc_config {
                                         encoder.pulses_per_m (fault injection; 1 = true) */
         char truth_log[CFG_PATH_MAX];/* JSON-lines file of the athlete's strokes ("" = none) */
         double wall_start;           /* UTC s since 1970 at virtual time 0 */
+        bool skip_quiet;             /* the loop may jump quiet stretches (hal_clock) */
     } sim;
 
     struct {                         /* [eccsim] the simulated rig served over Modbus */

@@ -958,6 +958,29 @@ bool ctl_loaded(const struct ctl *c) { return rep_loaded(&c->rep); }
 int ctl_session(const struct ctl *c) { return proto_session(&c->proto); }
 int ctl_set(const struct ctl *c) { return proto_set(&c->proto); }
 
+bool ctl_quiet(const struct ctl *c)
+{
+    return proto_state(&c->proto) != PROTO_SET_RUNNING && c->cmd == 0.0 &&
+           fabs(c->speed) < 1e-3 && !rep_loaded(&c->rep) &&
+           c->now - c->t_cmd_moving > CTL_QUIET_AFTER_S && c->ev_n == 0 &&
+           !c->reset_pending && !c->coast_pending && c->preflight == c->preflight_said;
+}
+
+double ctl_next_due(const struct ctl *c)
+{
+    double due = INFINITY, ds = c->cfg.protocol.day_start_h * 3600.0;
+
+    if (proto_state(&c->proto) == PROTO_REST)
+        due = c->now + proto_rest_left(&c->proto, c->now);
+    if (c->wall > 0.0 && prog_plan(&c->prog)->active) {
+        double local = c->wall + c->utc_offset_s - ds;
+        double next_day = (floor(local / 86400.0) + 1.0) * 86400.0;
+
+        due = fmin(due, c->now + (next_day - local));
+    }
+    return due;
+}
+
 void ctl_status(const struct ctl *c, struct ctl_status *st)
 {
     memset(st, 0, sizeof *st);

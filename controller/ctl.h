@@ -315,6 +315,15 @@ enum ctl_cmd_result ctl_resume(struct ctl *c, const struct ctl_resume *r);
 
 void ctl_status(const struct ctl *c, struct ctl_status *st);
 
+/* Nothing moves or is about to: no set running, the belt commanded and measured still
+ * for CTL_QUIET_AFTER_S, no stroke, no event or output pending. A simulated clock may
+ * then jump (hal_clock.quiet_until) up to ctl_next_due. */
+#define CTL_QUIET_AFTER_S 5.0
+bool ctl_quiet(const struct ctl *c);
+/* s on the loop's clock: the controller's next timed step (the rest's end, the next
+ * protocol day for the programme's flags); INFINITY when none. */
+double ctl_next_due(const struct ctl *c);
+
 /* Take the oldest queued event; false when none. */
 bool ctl_event_pop(struct ctl *c, struct ctl_event *ev);
 long ctl_events_dropped(const struct ctl *c);

@@ -291,6 +291,35 @@ static void outputs_close(struct loop_out *out, struct loop_stats *st)
     memset(out, 0, sizeof *out);
 }
 
+/* The patient's entries on the rig (the simulated patient's), for the programme's rules. */
+static void checkins_apply(struct hal *hal, struct ctl *c)
+{
+    enum hal_checkin kind;
+    int score;
+
+    while (hal->inputs.checkin && hal->inputs.checkin(hal->inputs.ctx, &kind, &score) == 1)
+        ctl_checkin(c, kind == HAL_CHECKIN_PAIN ? CTL_CHECKIN_PAIN : CTL_CHECKIN_MORNING,
+                    score, true);
+}
+
+/* A simulated clock with nothing going on: the next tick is the last one on the period's
+ * grid before anything happens (the rig's next event, the controller's next timed step,
+ * the run's end). A real clock has no quiet_until: every period ticks. */
+static double quiet_skip(const struct ctl *c, struct hal *hal, const struct loop_opts *o,
+                         double t0, double next)
+{
+    double q;
+
+    if (!hal->clock.quiet_until || !ctl_quiet(c))
+        return next;
+    q = fmin(hal->clock.quiet_until(hal->clock.ctx), ctl_next_due(c));
+    if (o->max_time_s > 0.0)
+        q = fmin(q, t0 + o->max_time_s);
+    if (!(q > next + c->dt) || !isfinite(q))
+        return next;
+    return next + floor((q - next) / c->dt) * c->dt;
+}
+
 static int loop_ticks(struct ctl *c, struct hal *hal, const struct loop_opts *o,
                       const struct loop_out *qout, struct loop_stats *st)
 {
@@ -321,6 +350,7 @@ static int loop_ticks(struct ctl *c, struct hal *hal, const struct loop_opts *o,
             st->start_pressed = true;
         }
         ctl_set_clock(c, in.now, in.wall, in.utc_offset_s);
+        checkins_apply(hal, c);
         if (o->on_service)
             o->on_service(o->arg, c, hal, st);
         now = in.now;
@@ -338,6 +368,7 @@ static int loop_ticks(struct ctl *c, struct hal *hal, const struct loop_opts *o,
             st->overruns++;
             next = hal->clock.now(hal->clock.ctx) + dt;
         }
+        next = quiet_skip(c, hal, o, t0, next);
         if (hal->clock.sleep_until(hal->clock.ctx, next) != 0) {
             hal_drive_stop(&hal->drive);
             return -1;

@@ -21,6 +21,10 @@ struct hal_clock {
      * *utc_offset_s. For the day's schedule and the history, never for control.
      * NULL: no wall clock (the schedule is then not applied). */
     double (*wall)(void *ctx, int *utc_offset_s);
+    /* A simulated clock only (NULL on a real rig): while the controller is quiet, the
+     * earliest time anything outside it may happen (>= now). The loop may then sleep until
+     * it in one go: a simulated day's quiet hours cost a tick, not a tick every period. */
+    double (*quiet_until)(void *ctx);
     void *ctx;
 };
 
@@ -116,6 +120,8 @@ struct hal_input_state {
     unsigned pressed;           /* HAL_BTN_* presses since the last read */
 };
 
+enum hal_checkin { HAL_CHECKIN_PAIN = 0, HAL_CHECKIN_MORNING };
+
 struct hal_inputs {
     int (*read)(void *ctx, struct hal_input_state *st);
     /* The drive-enable dead-man, called once a tick: held only while healthy is true and
@@ -123,6 +129,9 @@ struct hal_inputs {
     int (*enable)(void *ctx, bool healthy);
     /* The operator's reset re-arms a tripped dead-man; NULL: nothing to re-arm. */
     int (*reset)(void *ctx);
+    /* A check-in the patient entered on the rig: 1 with it in *kind and *score, 0 when
+     * none. NULL where there is no such input (the simulated patient has one). */
+    int (*checkin)(void *ctx, enum hal_checkin *kind, int *score);
     void *ctx;
 };
 

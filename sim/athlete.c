@@ -80,6 +80,11 @@ struct athlete {
     bool belt_moved;       /* reactive: the belt started under the foot this stroke */
     bool void_attempt;     /* reactive: lifted because the belt never started */
     int strokes_in_set, sets_in_session, sessions_done;
+    int cycles;            /* set cycles counted */
+    double set_peak_sum;   /* N, true peaks of the strokes in the set going on */
+    int set_peak_n;
+    double last_set_peak;  /* N, mean true peak of the latest set cycle */
+    double t_first_press;  /* s, first press not yet answered by the belt (-1: none) */
     double v_prev;         /* m/s, belt speed at the previous step */
     double accel;          /* m/s^2, the belt's acceleration as a person feels it (smoothed
                               over ACCEL_FEEL_S: a drive's ramp comes in small steps) */
@@ -133,6 +138,11 @@ void athlete_defaults(struct athlete_params *p)
         .spike_rate_hz = 0.0, .spike_n = 0.0,
         .start_delay_s = 2.0, .rest_wait_s = 62.0, .session_gap_s = 36000.0,
         .sets_per_session = 3, .sessions = 1,
+        .session1_h = 8.0, .session2_h = 18.0, .morning_h = 7.5,
+        .tolerance_n = 150.0, .tolerance_growth = 0.01, .overload_loss = 0.5,
+        .pain_base = 1.0, .pain_gain = 2.0, .pain_noise = 0.5,
+        .morning_base = 1.0, .morning_noise = 0.3, .irritation_gain = 1.0,
+        .irritation_decay = 0.1,
     };
 }
 
@@ -175,7 +185,8 @@ struct athlete *athlete_open(const struct athlete_params *p, const struct athlet
     a->max_rec = max_strokes;
     a->phase = PH_WAITING;
     a->t_stopped = -1.0;
-    a->next_press = p->sessions > 0 ? p->start_delay_s : INFINITY;
+    a->t_first_press = -1.0;
+    a->next_press = p->sessions > 0 && p->programme_days == 0 ? p->start_delay_s : INFINITY;
     draw_next(a);
     return a;
 }
@@ -206,13 +217,31 @@ static void count_cycle(struct athlete *a)
     a->t_stopped = -1.0;
     a->strokes_in_set = 0;
     a->sets_in_session++;
+    a->cycles++;
+    a->last_set_peak = a->set_peak_n ? a->set_peak_sum / a->set_peak_n : 0.0;
+    a->set_peak_sum = 0.0;
+    a->set_peak_n = 0;
     if (a->sets_in_session < a->p.sets_per_session) {
         a->next_press = stop + a->p.rest_wait_s;
         return;
     }
     a->sets_in_session = 0;
     a->sessions_done++;
-    a->next_press = a->sessions_done < a->p.sessions ? stop + a->p.session_gap_s : INFINITY;
+    a->next_press = a->sessions_done < a->p.sessions && a->p.programme_days == 0
+                        ? stop + a->p.session_gap_s : INFINITY;
+}
+
+/* Pressed for give_up_s and the belt never ran: the session is over for the athlete
+ * (eccd ended it, or will not begin one now). */
+static void give_up(struct athlete *a)
+{
+    a->in_set = false;
+    a->t_first_press = -1.0;
+    a->next_press = INFINITY;
+    if (a->sets_in_session > 0 || a->p.programme_days > 0) {
+        a->sets_in_session = 0;
+        a->sessions_done++;
+    }
 }
 
 static void watch_belt(struct athlete *a, double t, double v)
@@ -220,6 +249,7 @@ static void watch_belt(struct athlete *a, double t, double v)
     if (v > V_STEADY) {
         a->belt_ran = true;
         a->next_press = INFINITY; /* it runs: nothing to press for */
+        a->t_first_press = -1.0;
     }
     if (v >= V_STOPPED) {
         a->t_stopped = -1.0;
@@ -237,6 +267,12 @@ static void press_buttons(struct athlete *a, double t, double v, unsigned *butto
 {
     if (t < a->next_press || v > V_STEADY)
         return;
+    if (a->t_first_press < 0.0)
+        a->t_first_press = t;
+    if (a->p.give_up_s > 0.0 && t - a->t_first_press >= a->p.give_up_s) {
+        give_up(a);
+        return;
+    }
     *buttons |= ATHLETE_BTN_START;
     a->in_set = true;
     a->next_press = t + REPRESS_S; /* cancelled by watch_belt once the belt runs */
@@ -560,6 +596,8 @@ static void judge_finish(struct athlete *a, double t_release)
     r->valid = r->duration_s >= j->min_stroke_s && r->travel_m >= j->min_travel_m &&
                r->in_band_share >= j->min_in_band;
     a->n_strokes++;
+    a->set_peak_sum += r->peak_n;
+    a->set_peak_n++;
     if (a->n_rec < a->max_rec)
         a->rec[a->n_rec++] = *r;
     else
@@ -621,6 +659,34 @@ double athlete_next_event(const struct athlete *a, double t)
     return ev;
 }
 
+void athlete_session_press(struct athlete *a, double t)
+{
+    if (!athlete_between_sessions(a))
+        return;
+    a->next_press = t;
+    a->t_first_press = -1.0;
+}
+
+bool athlete_between_sessions(const struct athlete *a)
+{
+    return a->sets_in_session == 0 && !a->in_set && !a->belt_ran && !isfinite(a->next_press);
+}
+
+int athlete_cycles(const struct athlete *a)
+{
+    return a->cycles;
+}
+
+double athlete_last_set_peak(const struct athlete *a)
+{
+    return a->last_set_peak;
+}
+
+int athlete_sessions_over(const struct athlete *a)
+{
+    return a->sessions_done;
+}
+
 bool athlete_loaded(const struct athlete *a)
 {
     return a->phase == PH_PLACING || a->phase == PH_RESISTING || a->phase == PH_LIFTING ||
@@ -680,6 +746,15 @@ static const struct key_spec keys[] = {
     NUM(start_delay_s, 0, 1e7),      NUM(rest_wait_s, 0, 1e7),
     NUM(session_gap_s, 0, 1e7),
     INT(sets_per_session, 1, 1000),  INT(sessions, 0, 100000),
+    NUM(give_up_s, 0, 3600),         INT(programme_days, 0, 366),
+    NUM(session1_h, 0, 23.99),       NUM(session2_h, 0, 23.99),
+    NUM(morning_h, 0, 23.99),        NUM(skip_prob, 0, 1),
+    NUM(skip_day_prob, 0, 1),        NUM(tolerance_n, 1, 5000),
+    NUM(tolerance_growth, 0, 0.2),   NUM(overload_loss, 0, 5),
+    NUM(pain_base, 0, 10),           NUM(pain_gain, 0, 20),
+    NUM(pain_noise, 0, 5),           NUM(morning_base, 0, 10),
+    NUM(morning_noise, 0, 5),        NUM(irritation_gain, 0, 20),
+    NUM(irritation_decay, 0, 1),
 };
 
 #define N_KEYS (sizeof keys / sizeof keys[0])

@@ -90,6 +90,27 @@ struct athlete_params {
     double session_gap_s;        /* s */
     int sets_per_session;
     int sessions;                /* sessions to perform, then stop pressing start */
+    double give_up_s;            /* s, a start pressed this long without the belt running
+                                    ends the athlete's session (0: never gives up) */
+    /* The twelve weeks (sim/patient.c): with programme_days > 0 the patient comes by the
+     * clock (UTC hours of the day, from sim.wall_start) instead of start_delay_s and
+     * session_gap_s, enters a pain score after each set and a morning score each day,
+     * and its tendon's tolerance answers the load. */
+    int programme_days;          /* days of the programme (0: off) */
+    double session1_h, session2_h;  /* h, the day's sessions (UTC) */
+    double morning_h;            /* h, the morning check-in (UTC) */
+    double skip_prob;            /* 0..1, chance a planned session is skipped */
+    double skip_day_prob;        /* 0..1, chance a whole day is skipped (no morning either) */
+    double tolerance_n;          /* N, peak force the tendon takes without pain, at first */
+    double tolerance_growth;     /* share it grows after a session within it */
+    double overload_loss;        /* share lost per share the session went over it */
+    double pain_base;            /* set pain at or under the tolerance */
+    double pain_gain;            /* pain points per 10% over the tolerance */
+    double pain_noise;           /* standard deviation of the set pain */
+    double morning_base;         /* the morning score with no irritation */
+    double morning_noise;        /* standard deviation of the morning score */
+    double irritation_gain;      /* morning points added per 10% of overload */
+    double irritation_decay;     /* share of the irritation gone each day */
     int reactive;                /* 0/1: the belt waits for the foot (see above); set by
                                     the rig's builder from control.mode, not a scenario */
 };
@@ -149,6 +170,17 @@ double athlete_step(struct athlete *a, double t, double dt, double v_belt, unsig
 double athlete_next_event(const struct athlete *a, double t);
 
 bool athlete_loaded(const struct athlete *a);        /* foot on the belt */
+
+/* The driver of a programme patient (sim/patient.c) uses these: */
+/* Come for a session: press start at t (ignored while a session is under way). */
+void athlete_session_press(struct athlete *a, double t);
+/* Between sessions: no set begun, none waiting. */
+bool athlete_between_sessions(const struct athlete *a);
+/* Set cycles finished so far, and the mean true peak force of the latest one (N). */
+int athlete_cycles(const struct athlete *a);
+double athlete_last_set_peak(const struct athlete *a);
+/* Sessions finished or given up so far. */
+int athlete_sessions_over(const struct athlete *a);
 
 /* The effort (N, after fatigue) of the stroke the athlete has placed or will place
  * next: while the foot is going down or resisting, the current stroke's; from the

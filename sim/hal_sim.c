@@ -298,6 +298,30 @@ static int sim_inputs_reset(void *ctx)
     return 0;
 }
 
+/* Quiet until the rig's next event or a scripted fault's switch; never while paced to the
+ * wall clock (sim.speed > 0: a person watches it). */
+static double sim_quiet_until(void *ctx)
+{
+    struct hal_sim *s = ctx;
+    double now = rig_now(s->rig);
+
+    if (s->speed > 0.0)
+        return now;
+    return next_switch(s, now, rig_quiet_until(s->rig));
+}
+
+static int sim_checkin(void *ctx, enum hal_checkin *kind, int *score)
+{
+    struct hal_sim *s = ctx;
+    struct patient_checkin_rec ck;
+
+    if (!rig_take_checkin(s->rig, &ck))
+        return 0;
+    *kind = ck.kind == PATIENT_PAIN ? HAL_CHECKIN_PAIN : HAL_CHECKIN_MORNING;
+    *score = ck.score;
+    return 1;
+}
+
 /* The simulated wall clock runs with the virtual one, in UTC. */
 static double sim_wall(void *ctx, int *utc_offset_s)
 {
@@ -311,14 +335,17 @@ static double sim_wall(void *ctx, int *utc_offset_s)
 static void hal_bind(struct hal_sim *s, const struct ecc_config *cfg, struct hal *hal)
 {
     hal->clock = (struct hal_clock){.now = sim_now, .sleep_until = sim_sleep_until,
-                                    .wall = sim_wall, .ctx = s};
+                                    .wall = sim_wall,
+                                    .quiet_until = cfg->sim.skip_quiet ? sim_quiet_until : NULL,
+                                    .ctx = s};
     hal->drive = (struct hal_drive){.set_speed = sim_set_speed, .stop = sim_stop,
                                     .status = sim_status, .cap_mps = cfg->limits.speed_max,
                                     .ctx = s};
     hal->encoder = (struct hal_encoder){.read = sim_read_pulses, .ctx = s};
     calibration_ring_hal(s->cell, &hal->force);
     s->wall_start = cfg->sim.wall_start;
-    hal->inputs = (struct hal_inputs){.read = sim_read_inputs, .ctx = s};
+    hal->inputs = (struct hal_inputs){.read = sim_read_inputs, .checkin = sim_checkin,
+                                      .ctx = s};
     if (s->enable_wired) {
         hal->inputs.enable = sim_enable;
         hal->inputs.reset = sim_inputs_reset;
@@ -383,6 +410,7 @@ static struct rig_params rig_params_from(const struct ecc_config *cfg)
     rp.lc_noise_n = cfg->sim.loadcell_noise_n;
     rp.lc_resolution_n = cfg->sim.loadcell_resolution_n;
     rp.seed = cfg->sim.seed;
+    rp.wall_start = cfg->sim.wall_start;
     return rp;
 }
 

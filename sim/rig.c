@@ -16,6 +16,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 
+#define LC_TAIL_S 1.0          /* s, load-cell samples made at the end of a long skip */
 #define MAX_STROKES 4096       /* ground-truth records kept (a day is about 90) */
 #define GRID_EPS 1e-6          /* in steps: t = k x 0.01 reaches step 10k, not 10k - 1 */
 #define SAMPLE_EPS 1e-9        /* s: a sample due at the step's end time is taken in it */
@@ -39,6 +40,7 @@ struct cmd_queue {             /* setpoints and the time each reaches the motor 
 struct rig {
     struct rig_params p;
     struct athlete *ath;
+    struct patient *pat;       /* the programme patient driving it (NULL: none) */
     uint64_t rng;
     double gauss_spare;
     bool has_spare;
@@ -177,6 +179,12 @@ struct rig *rig_open(const struct rig_params *rp, const struct athlete_params *a
         return NULL;
     }
     r->p = *rp;
+    r->pat = patient_open(ap, rp->seed, rp->wall_start);
+    if (ap->programme_days > 0 && !r->pat) {
+        athlete_close(r->ath);
+        free(r);
+        return NULL;
+    }
     /* a stream of its own, so load-cell noise does not shift the athlete's draws */
     r->rng = (uint64_t)rp->seed ^ 0xD1B54A32D192ED03ull;
     r->pulse_k = 1;
@@ -192,6 +200,7 @@ void rig_close(struct rig *r)
 {
     if (!r)
         return;
+    patient_close(r->pat);
     athlete_close(r->ath);
     free(r);
 }
@@ -310,6 +319,8 @@ static void physics_step(struct rig *r)
     r->v_motor = drive_step(r->v_motor, r->setpoint, r->p.drive_accel * dt);
     v1 = fmax(0.0, r->v_motor - r->p.slip * f0);
     f1 = athlete_step(r->ath, t1, t1 - t0, v1, &pressed);
+    if (r->pat)
+        patient_step(r->pat, t1, r->ath);
     move_belt(r, t0, v0, v1, t1 - t0);
     sample_until(r, t0, f0, t1, f1);
     r->buttons |= pressed;
@@ -332,6 +343,8 @@ static long long quiet_until(struct rig *r, long long target)
         return r->n;
     if (!r->quiet_ev_valid) {
         r->quiet_ev = athlete_next_event(r->ath, r->t);
+        if (r->pat)
+            r->quiet_ev = fmin(r->quiet_ev, patient_next_event(r->pat, r->t));
         r->quiet_ev_valid = true;
     }
     if (!(r->quiet_ev > r->t))
@@ -343,10 +356,17 @@ static long long quiet_until(struct rig *r, long long target)
     return first_busy - 1 < target ? first_busy - 1 : target;
 }
 
-/* Jump over a quiet stretch: only the load cell (reading zero force) has work. */
+/* Jump over a quiet stretch: only the load cell (reading zero force) has work, and over a
+ * long one only its last LC_TAIL_S (a reader takes no more than RIG_QUEUE anyway). */
 static void skip_to(struct rig *r, long long n)
 {
     double t1 = (double)n * r->p.physics_dt;
+    long long k = (long long)floor((t1 - LC_TAIL_S) * r->p.lc_rate_hz);
+
+    if (k > r->lc_k) {
+        r->lc_k = k;
+        r->lc_t = (double)k / r->p.lc_rate_hz;
+    }
 
     sample_until(r, r->t, 0.0, t1, 0.0);
     r->n = n;
@@ -401,6 +421,19 @@ unsigned rig_take_buttons(struct rig *r)
 
     r->buttons = 0;
     return b;
+}
+
+bool rig_take_checkin(struct rig *r, struct patient_checkin_rec *out)
+{
+    return r->pat && patient_take(r->pat, out);
+}
+
+double rig_quiet_until(struct rig *r)
+{
+    long long target = r->n + (long long)(86400.0 / r->p.physics_dt);    /* a day ahead */
+    long long q = quiet_until(r, target);
+
+    return q > r->n ? (double)(q + 1) * r->p.physics_dt : r->t;
 }
 
 double rig_now(const struct rig *r) { return r->t_asked; }

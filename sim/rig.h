@@ -20,6 +20,7 @@
 #define ECC_RIG_H
 
 #include "sim/athlete.h"
+#include "sim/patient.h"
 
 struct rig_params {
     double physics_dt;           /* s, 0.001 */
@@ -31,6 +32,7 @@ struct rig_params {
     double lc_noise_n;
     double lc_resolution_n;
     unsigned seed;
+    double wall_start;           /* UTC s at rig time 0: the programme patient's clock */
 };
 
 #define RIG_QUEUE 512            /* pulses / samples held between takes; older ones are dropped */
@@ -55,6 +57,13 @@ void rig_advance(struct rig *r, double t);       /* run the physics up to time t
 int rig_take_pulses(struct rig *r, double *t, int max);
 int rig_take_force(struct rig *r, double *t, double *newtons, int max);
 unsigned rig_take_buttons(struct rig *r);        /* ATHLETE_BTN_* pressed since last take */
+/* The programme patient's check-ins (sim/patient.h), oldest first: false when none (or
+ * the athlete is no programme patient). */
+bool rig_take_checkin(struct rig *r, struct patient_checkin_rec *out);
+/* When nothing moves and nobody has anything to do: the earliest time anything may
+ * happen (>= now; now itself when something is going on). A caller that sleeps past it
+ * in one go skips the stretch: the load cell's samples only for its last second. */
+double rig_quiet_until(struct rig *r);
 long rig_dropped(const struct rig *r);           /* queue overflows so far */
 
 double rig_belt_speed(const struct rig *r);      /* m/s, true */
