@@ -1,13 +1,21 @@
 /* test_progreport.c - the clinician's report (client/progreport.c): a two-week fixture
  * rendered to HTML and read back (sections, escaping, nothing outside the file, the
  * calendar's cells, the summary, the progression table, the band's step), bad documents
- * refused by the field's path with nothing written, empty and one-point data. */
+ * refused by the field's path with nothing written, empty and one-point data; and the
+ * chromium runner, on stand-in scripts (its arguments, its clean-up, a time-out, no
+ * output) and on the real chromium (PDF and PNG). */
+#define _XOPEN_SOURCE 700           /* nftw */
 #include "client/progreport.h"
 
+#include <errno.h>
+#include <ftw.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "tests/test.h"
 
@@ -562,6 +570,277 @@ TEST(one_point_of_each_renders)
     json_decref(doc);
 }
 
+/* ---- the chromium runner ---------------------------------------------------------------- */
+
+struct scratch {
+    char dir[64];
+    bool ok;
+};
+
+static bool scratch_make(struct scratch *s)
+{
+    snprintf(s->dir, sizeof s->dir, "/tmp/ecc-progreport-XXXXXX");
+    s->ok = mkdtemp(s->dir) != NULL;
+    CHECK(s->ok);
+    return s->ok;
+}
+
+static int remove_one(const char *path, const struct stat *sb, int type, struct FTW *ftw)
+{
+    (void)sb;
+    (void)type;
+    (void)ftw;
+    return remove(path);
+}
+
+static void scratch_remove(struct scratch *s)
+{
+    if (s->ok && nftw(s->dir, remove_one, 8, FTW_DEPTH | FTW_PHYS) != 0)
+        printf("  could not remove %s\n", s->dir);
+}
+
+static const char *in(const struct scratch *s, const char *name, char *buf, size_t len)
+{
+    snprintf(buf, len, "%s/%s", s->dir, name);
+    return buf;
+}
+
+static bool write_file(const char *path, const char *text, mode_t mode)
+{
+    FILE *f = fopen(path, "w");
+    bool ok = f && fputs(text, f) >= 0;
+
+    if (f && fclose(f) != 0)
+        ok = false;
+    return ok && chmod(path, mode) == 0;
+}
+
+/* The whole file as a string the caller frees (NULL when it cannot be read); *len its size. */
+static char *read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    char *buf = NULL;
+    long n;
+
+    if (f && fseek(f, 0, SEEK_END) == 0 && (n = ftell(f)) >= 0 && fseek(f, 0, SEEK_SET) == 0 &&
+        (buf = malloc((size_t)n + 1)) != NULL) {
+        *len = fread(buf, 1, (size_t)n, f);
+        buf[*len] = '\0';
+    }
+    if (f)
+        fclose(f);
+    return buf;
+}
+
+static bool write_report(const char *path)
+{
+    json_t *doc = fixture();
+    FILE *f = fopen(path, "w");
+    char err[256] = "";
+    int rc = f && doc ? progreport_html(doc, f, err, sizeof err) : -1;
+
+    if (f)
+        fclose(f);
+    json_decref(doc);
+    if (rc != 0)
+        printf("  cannot write %s: %s\n", path, err);
+    return rc == 0;
+}
+
+/* A stand-in for chromium: it writes its arguments, one a line, to the file chromium would
+ * write, and whether its profile directory existed. */
+static const char fake_args[] =
+    "#!/bin/sh\n"
+    "for a in \"$@\"; do\n"
+    "  case $a in\n"
+    "    --print-to-pdf=*|--screenshot=*) out=${a#*=} ;;\n"
+    "    --user-data-dir=*) profile=${a#*=} ;;\n"
+    "  esac\n"
+    "done\n"
+    "{ echo; printf '%s\\n' \"$@\"; [ -d \"$profile\" ] && echo profile-was-there; } >\"$out\"\n";
+
+static void check_line(const char *text, const char *line, bool want)
+{
+    char key[512];
+
+    snprintf(key, sizeof key, "\n%s\n", line);
+    if ((strstr(text, key) != NULL) != want)
+        printf("  the arguments %s \"%s\"\n", want ? "lack" : "have", line);
+    CHECK((strstr(text, key) != NULL) == want);
+}
+
+/* The directory named by the "--user-data-dir=" line of text is gone. */
+static void check_profile_gone(const char *text)
+{
+    const char *p = strstr(text, "\n--user-data-dir=");
+    char dir[128];
+    struct stat st;
+
+    CHECK(p != NULL);
+    if (!p)
+        return;
+    snprintf(dir, sizeof dir, "%.*s", (int)strcspn(p + 17, "\n"), p + 17);
+    CHECK(strncmp(dir, "/tmp/ecc-report-", 16) == 0);
+    CHECK(stat(dir, &st) != 0 && errno == ENOENT);
+}
+
+TEST(chromium_gets_the_arguments_and_its_profile_is_removed)
+{
+    struct scratch s;
+    char fake[128], html[128], pdf[128], png[128], err[512], url[256];
+    char *text = NULL;
+    size_t len = 0;
+
+    if (!scratch_make(&s))
+        return;
+    in(&s, "fake-chromium", fake, sizeof fake);
+    in(&s, "report one.html", html, sizeof html);
+    in(&s, "out.pdf", pdf, sizeof pdf);
+    in(&s, "out.png", png, sizeof png);
+    REQUIRE_OR_GOTO(write_file(fake, fake_args, 0755) && write_file(html, "<p>x</p>", 0644), out);
+
+    CHECK_INT(progreport_chromium_with(fake, 10.0, html, pdf, PROGREPORT_PDF, err, sizeof err), 0);
+    REQUIRE_OR_GOTO((text = read_file(pdf, &len)) != NULL, out);
+    snprintf(url, sizeof url, "file://%s/report%%20one.html", s.dir);
+    check_line(text, "--headless", true);
+    check_line(text, "--no-pdf-header-footer", true);
+    check_line(text, "--disable-gpu", true);
+    check_line(text, "--no-first-run", true);
+    check_line(text, "--disable-extensions", true);
+    check_line(text, "--no-sandbox", geteuid() == 0);
+    check_line(text, url, true);
+    check_line(text, "profile-was-there", true);
+    check_profile_gone(text);
+    free(text);
+
+    CHECK_INT(progreport_chromium_with(fake, 10.0, html, png, PROGREPORT_PNG, err, sizeof err), 0);
+    REQUIRE_OR_GOTO((text = read_file(png, &len)) != NULL, out);
+    check_line(text, "--window-size=1240,4200", true);
+    check_line(text, "--hide-scrollbars", true);
+    check_line(text, "--no-pdf-header-footer", false);
+    check_profile_gone(text);
+out:
+    free(text);
+    scratch_remove(&s);
+}
+
+TEST(chromium_missing_says_what_to_install)
+{
+    char err[256];
+
+    CHECK_INT(progreport_chromium_with("/nonexistent/chromium", 10.0, "/dev/null", "/tmp/x.pdf",
+                                       PROGREPORT_PDF, err, sizeof err), -1);
+    CHECK_HAS(err, "no /nonexistent/chromium (Debian package chromium): "
+                            "apt-get install chromium");
+}
+
+/* pid has exited (it may stay a zombie of whoever adopted it): waits at most 5 s. */
+static bool gone(long pid)
+{
+    for (int i = 0; i < 250; i++) {
+        char path[64], stat_line[256] = "";
+        FILE *f;
+        snprintf(path, sizeof path, "/proc/%ld/stat", pid);
+        if (!(f = fopen(path, "r")))
+            return true;
+        if (!fgets(stat_line, sizeof stat_line, f))
+            stat_line[0] = '\0';
+        fclose(f);
+        if (strstr(stat_line, ") Z "))
+            return true;
+        nanosleep(&(struct timespec){0, 20000000L}, NULL);
+    }
+    return false;
+}
+
+TEST(chromium_over_time_is_killed_with_its_children)
+{
+    struct scratch s;
+    char fake[128], script[512], pidfile[128], out[128], err[512], *text = NULL;
+    size_t len;
+    long child;
+
+    if (!scratch_make(&s))
+        return;
+    in(&s, "fake-chromium", fake, sizeof fake);
+    in(&s, "child.pid", pidfile, sizeof pidfile);
+    in(&s, "out.pdf", out, sizeof out);
+    snprintf(script, sizeof script, "#!/bin/sh\nsleep 300 &\necho $! >%s\nexec sleep 300\n",
+             pidfile);
+    REQUIRE_OR_GOTO(write_file(fake, script, 0755), done);
+
+    CHECK_INT(progreport_chromium_with(fake, 0.5, "/dev/null", out, PROGREPORT_PDF, err,
+                                       sizeof err), -1);
+    CHECK_HAS(err, "chromium took over 0.5 s and was stopped");
+    REQUIRE_OR_GOTO((text = read_file(pidfile, &len)) != NULL, done);
+    child = strtol(text, NULL, 10);
+    CHECK(child > 0 && gone(child));
+    CHECK(access(out, F_OK) != 0);
+done:
+    free(text);
+    scratch_remove(&s);
+}
+
+TEST(chromium_that_writes_nothing_leaves_the_old_file)
+{
+    struct scratch s;
+    char fake[128], out[128], err[512], *text = NULL;
+    size_t len = 0;
+
+    if (!scratch_make(&s))
+        return;
+    in(&s, "fake-chromium", fake, sizeof fake);
+    in(&s, "out.pdf", out, sizeof out);
+    REQUIRE_OR_GOTO(write_file(fake, "#!/bin/sh\necho nothing to see\n", 0755) &&
+                    write_file(out, "the old one", 0644), done);
+    CHECK_INT(progreport_chromium_with(fake, 10.0, "/dev/null", out, PROGREPORT_PDF, err,
+                                       sizeof err), -1);
+    CHECK_HAS(err, "chromium wrote no PDF: nothing to see");
+    text = read_file(out, &len);
+    CHECK(text && strcmp(text, "the old one") == 0);
+    free(text);
+    text = NULL;
+
+    REQUIRE_OR_GOTO(write_file(fake, "#!/bin/sh\necho broken >&2\nexit 3\n", 0755), done);
+    CHECK_INT(progreport_chromium_with(fake, 10.0, "/dev/null", out, PROGREPORT_PNG, err,
+                                       sizeof err), -1);
+    CHECK_HAS(err, "chromium failed (exit status 3): broken");
+done:
+    free(text);
+    scratch_remove(&s);
+}
+
+TEST(real_chromium_prints_pdf_and_png)
+{
+    static const unsigned char png_sig[8] = {0x89, 'P', 'N', 'G', '\r', '\n', 0x1a, '\n'};
+    struct scratch s;
+    char html[128], pdf[128], png[128], err[512], *text = NULL;
+    size_t len = 0;
+
+    if (access(PROGREPORT_CHROMIUM, X_OK) != 0)
+        SKIP("no /usr/bin/chromium (Debian package chromium): apt-get install chromium");
+    if (!scratch_make(&s))
+        return;
+    in(&s, "report.html", html, sizeof html);
+    in(&s, "report.pdf", pdf, sizeof pdf);
+    in(&s, "report.png", png, sizeof png);
+    REQUIRE_OR_GOTO(write_report(html), done);
+
+    if (progreport_chromium(html, pdf, PROGREPORT_PDF, err, sizeof err) != 0)
+        printf("  pdf: %s\n", err);
+    text = read_file(pdf, &len);
+    CHECK(text && len > 1000 && memcmp(text, "%PDF", 4) == 0);
+    free(text);
+
+    if (progreport_chromium(html, png, PROGREPORT_PNG, err, sizeof err) != 0)
+        printf("  png: %s\n", err);
+    text = read_file(png, &len);
+    CHECK(text && len > 1000 && memcmp(text, png_sig, sizeof png_sig) == 0);
+done:
+    free(text);
+    scratch_remove(&s);
+}
+
 TESTS(T(fixture_renders_every_section_in_order), T(nothing_outside_the_file),
       T(strings_from_the_document_are_escaped),
       T(calendar_has_a_cell_per_day_with_done_over_planned),
@@ -573,5 +852,9 @@ TESTS(T(fixture_renders_every_section_in_order), T(nothing_outside_the_file),
       T(missing_programme_start_is_named_and_nothing_written),
       T(bad_fields_are_named_by_their_path),
       T(nullable_fields_may_be_null_and_reals_count_as_integers),
-      T(no_sessions_yet_renders_with_no_data_notes), T(one_point_of_each_renders));
+      T(no_sessions_yet_renders_with_no_data_notes), T(one_point_of_each_renders),
+      T(chromium_gets_the_arguments_and_its_profile_is_removed),
+      T(chromium_missing_says_what_to_install),
+      T(chromium_over_time_is_killed_with_its_children),
+      T(chromium_that_writes_nothing_leaves_the_old_file), T(real_chromium_prints_pdf_and_png));
 TEST_MAIN("test_progreport")
