@@ -156,7 +156,7 @@ $(BUILD)/gen/web_assets.c: web/embed.sh $(WEB_PAGE)
 $(eval $(call flavour,rel,$(OPT)))
 $(eval $(call flavour,san,$(SAN)))
 
-.PHONY: all deps test-deps demo demo-hil demo-web web-screenshots check check-gpio test bench bench-control fuzz install \
+.PHONY: all deps test-deps demo demo-hil demo-web web-screenshots programme-report check check-gpio test bench bench-control fuzz install \
         uninstall clean
 .DEFAULT_GOAL := all
 
@@ -183,6 +183,13 @@ web-screenshots: all $(BUILD)/san/tests/test_web_browser $(BUILD)/san/eccd $(BUI
 	@ECC_BUILD=$(BUILD) $(BUILD)/san/tests/test_web_browser
 	cp $(BUILD)/screenshots/web-phone.png $(BUILD)/screenshots/web-tablet.png \
 	   $(BUILD)/screenshots/web-phone-fault.png docs/
+
+# programme-report: the clinician's report of the tolerant simulated patient's twelve weeks
+# (tests/t_programme.sh renders it) copied into docs/ for docs/report.md and the README.
+programme-report: all
+	@sh tests/t_programme.sh $(BUILD)
+	cp $(BUILD)/programme/tolerant12.html docs/report-tolerant12.html
+	cp $(BUILD)/programme/tolerant12.png docs/report-tolerant12.png
 
 # demo-hil: eccd against eccsim over Modbus TCP, one short set in real time.
 demo-hil: all
@@ -221,6 +228,8 @@ bench: all test-deps $(BUILD)/rel/tests/bench_eccd $(BUILD)/rel/tests/bench_modb
 	@sh tests/t_gpiosim.sh --bench $(BUILD)
 	@echo
 	@ECC_BUILD=$(BUILD) $(BUILD)/rel/tests/bench_web
+	@echo
+	@sh tests/bench_programme.sh $(BUILD)
 
 $(BUILD)/rel/tests/bench_web: $(BUILD)/rel/tests/bench_web.o $(BUILD)/rel/tests/test.o \
                           $(BUILD)/rel/tests/webdriver.o $(BUILD)/rel/libeccweb.a $(rel_LIB)

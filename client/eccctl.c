@@ -28,6 +28,7 @@
 #include "config/config.h"
 #include "client/ctlconn.h"
 #include "client/ctlfmt.h"
+#include "client/progreport.h"
 #include "client/rowscan.h"
 #include "proto/request.h"
 
@@ -56,6 +57,7 @@ struct command {
     const char *out_path;       /* export -o FILE */
     const char *raw;            /* raw LINE: sent as it is */
     long count;                 /* watch --count: lines to show (0: until Ctrl-C) */
+    int report_fmt;             /* report: 0 HTML, 1 --pdf, 2 --png */
 };
 
 /* The connection to eccd and what it has sent that was not used yet. */
@@ -127,6 +129,10 @@ static void help(FILE *f)
 "        set or change it (only between sessions); what is left out keeps its value\n"
 "        (a new programme: today, 12 weeks, the patient's band, steps of 0.05).\n"
 "        docs/programme.md gives the rules that move the band\n"
+"  report [--patient ID] [-o FILE] [--pdf | --png]\n"
+"        the clinician's report of the patient's programme (docs/report.md): one HTML\n"
+"        file with its figures inline, on standard output or into FILE; --pdf and --png\n"
+"        have headless chromium (Debian package chromium) render it into FILE\n"
 "  patient list\n"
 "        the patients, their own settings and which one is selected (*)\n"
 "  patient add NAME [--force-low N] [--force-high N] [--speed-max MPS]\n"
@@ -569,6 +575,35 @@ static int parse_programme(int n, char **args, struct command *c)
     return 0;
 }
 
+/* report [--patient ID] [-o FILE] [--pdf | --png] */
+static int parse_report(int n, char **args, struct command *c)
+{
+    long patient = 0;
+
+    for (int i = 1; i < n; i++) {
+        const char *a = args[i], *iv, *v;
+
+        if (strcmp(a, "--pdf") == 0 || strcmp(a, "--png") == 0) {
+            c->report_fmt = a[3] == 'd' ? 1 : 2;
+        } else if (strcmp(a, "-o") == 0 || match_opt(a, "--output", &iv)) {
+            if (!(v = opt_value(n, args, &i, a[1] == 'o' ? NULL : iv)) || !*v)
+                return usage_error("report: -o needs a file name");
+            c->out_path = v;
+        } else if (match_opt(a, "--patient", &iv)) {
+            if (!(v = opt_value(n, args, &i, iv)) || !parse_long(v, 1, LONG_MAX, &patient))
+                return usage_error("report: --patient needs a patient id (eccctl patient list)");
+        } else {
+            return usage_error("report: unexpected argument '%s'", a);
+        }
+    }
+    if (c->report_fmt && !c->out_path)
+        return usage_error("report: --pdf and --png need -o FILE");
+    c->req = new_request("report");
+    if (patient > 0)
+        json_object_set_new(c->req, "patient", json_integer(patient));
+    return 0;
+}
+
 static int parse_patient_add(int n, char **args, struct command *c)
 {
     static const char *const keys[] = {"force_low", "force_high", "speed_max", "force_abort"};
@@ -740,6 +775,8 @@ static int parse_command(int n, char **args, const struct opts *o, struct comman
         rc = parse_questionnaire(n, args, c);
     else if (strcmp(cmd, "programme") == 0)
         rc = parse_programme(n, args, c);
+    else if (strcmp(cmd, "report") == 0)
+        rc = parse_report(n, args, c);
     else if (strcmp(cmd, "history") == 0 || strcmp(cmd, "export") == 0)
         rc = parse_history_export(cmd, n, args, c);
     else if (strcmp(cmd, "watch") == 0)
@@ -767,8 +804,8 @@ static int parse_command(int n, char **args, const struct opts *o, struct comman
     if (strcmp(c->name, "export") == 0 && !c->csv && !o->json)
         return usage_error("export: say --csv (the format; --json gives the reply as it "
                            "came)");
-    if (c->out_path && strcmp(c->name, "export") != 0)
-        return usage_error("-o is for export only");
+    if (c->out_path && strcmp(c->name, "export") != 0 && strcmp(c->name, "report") != 0)
+        return usage_error("-o is for export and report only");
     return 0;
 }
 
@@ -1021,6 +1058,63 @@ static int emit_to_file(const char *path, int (*write)(void *arg, FILE *f), void
     partial_file_guard(NULL);
     free(tmp);
     return rc;
+}
+
+/* ---- the clinician's report ------------------------------------------------------------ */
+
+static int report_write(void *arg, FILE *f)
+{
+    char err[256];
+
+    if (progreport_html(arg, f, err, sizeof err) != 0) {
+        fprintf(stderr, "eccctl: cannot make the report: %s\n", err);
+        return EX_FAILED;
+    }
+    return EX_OK;
+}
+
+/* --pdf, --png: the HTML into a temporary file, headless chromium prints it to FILE. */
+static int report_rendered(const struct command *cmd, const json_t *doc)
+{
+    char tmp[] = "/tmp/eccctl-report-XXXXXX.html", err[512];
+    int fd = mkstemps(tmp, 5), rc;
+    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+
+    if (!f) {
+        fprintf(stderr, "eccctl: cannot write a temporary file: %s\n", strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return EX_FAILED;
+    }
+    rc = report_write((void *)doc, f);
+    if (fclose(f) != 0 && rc == EX_OK)
+        rc = EX_FAILED;
+    if (rc == EX_OK && progreport_chromium(tmp, cmd->out_path, cmd->report_fmt == 1 ?
+                                           PROGREPORT_PDF : PROGREPORT_PNG, err, sizeof err) != 0) {
+        fprintf(stderr, "eccctl: cannot render %s: %s\n", cmd->out_path, err);
+        rc = EX_FAILED;
+    }
+    unlink(tmp);
+    return rc;
+}
+
+/* report: the document eccd sent, as HTML on standard output or into -o FILE (whole or
+ * not at all), or rendered to PDF or PNG. */
+static int report_output(const struct opts *o, const struct command *cmd, const char *line,
+                         size_t len, const json_t *reply)
+{
+    const json_t *doc = json_object_get(reply, "report");
+
+    if (o->json || !json_is_true(json_object_get(reply, "ok")))
+        return emit(o, line, len, reply, stdout);
+    if (!json_is_object(doc)) {
+        fprintf(stderr, "eccctl: eccd's report reply has no report\n");
+        return EX_NOCONN;
+    }
+    if (cmd->report_fmt)
+        return report_rendered(cmd, doc);
+    return cmd->out_path ? emit_to_file(cmd->out_path, report_write, (void *)doc)
+                         : report_write((void *)doc, stdout);
 }
 
 /* ---- a streamed export --------------------------------------------------------------- */
@@ -1441,6 +1535,8 @@ int main(int argc, char **argv)
     } else if ((rc = exchange(&c, req, reqlen, &len)) == 0) {
         if (!(reply = parse_reply(c.buf, len, c.path)))
             rc = EX_NOCONN;
+        else if (!cmd.raw && strcmp(cmd.name, "report") == 0)
+            rc = report_output(&o, &cmd, c.buf, len, reply);
         else
             rc = emit(&o, c.buf, len, reply, stdout);
         json_decref(reply);

@@ -1213,7 +1213,7 @@ static json_t *report_head(struct service *s, long patient, const struct snapsho
 
 static char *do_report(struct service *s, const struct req *r)
 {
-    long patient = current_patient(s);
+    long patient = r->patient > 0 ? r->patient : current_patient(s);
     struct store_programme sp;
     struct snapshot sn;
     struct prog *rules = malloc(sizeof *rules);

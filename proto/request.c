@@ -64,6 +64,7 @@ static const struct req_field fields[] = {
     {REQ_PROGRAMME_SET, "baseline", REQ_KIND_NUMBER, false, 0, 10, "", NULL, NULL},
     {REQ_PROGRAMME_SET, "level", REQ_KIND_INT, false, -100, 100, "", NULL, NULL},
     {REQ_PROGRAMME_SET, "locked", REQ_KIND_BOOL, false, 0, 1, "", NULL, NULL},
+    {REQ_REPORT, "patient", REQ_KIND_INT, false, 1, (double)LONG_MAX, "", NULL, NULL},
 };
 #define NFIELDS (sizeof fields / sizeof fields[0])
 
@@ -487,6 +488,7 @@ static int read_args(struct pctx *c)
         return 0;
     case REQ_PATIENT_ADD:
         return get_patient_args(c);
+    case REQ_REPORT:
     case REQ_PATIENT_SELECT:
         if (get_number(c, "patient", NULL, &v) < 0)
             return -1;
