@@ -654,6 +654,11 @@ int ctlfmt_history(FILE *out, const json_t *reply)
         putc('\n', out);
         put_session(out, s);
     }
+    if (json_array_size(member(reply, "progression")) > 0) {
+        fputs("\nThe programme's steps and flags:\n", out);
+        json_array_foreach(member(reply, "progression"), i, s)
+            put_step(out, s);
+    }
     return ferror(out) ? -1 : 0;
 }
 

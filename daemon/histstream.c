@@ -11,6 +11,8 @@
 
 #include "daemon/reply.h"
 
+#define HIST_STEPS_MAX 2000        /* steps and flags in one history reply */
+
 #define TAIL_MAX 256                /* the closing members */
 
 struct hstream {
@@ -240,6 +242,9 @@ char *histstream_history(struct store *store, const struct req *r, long patient,
     json_t *o = reply_ok(r);
 
     json_object_set_new(o, "days", json_integer(r->days));
+    if (patient > 0)        /* the programme's steps and flags of those days, with reasons */
+        json_object_set_new(o, "progression",
+                            store_progression_since(store, patient, since, HIST_STEPS_MAX));
     return hs_open(store, STORE_CURSOR_HISTORY, patient, since, today, o, "sessions", out);
 }
 

@@ -226,5 +226,7 @@ struct json_t *store_report(struct store *s, long patient, struct json_t *head,
                             double band_low, double band_high);
 /* The patient's latest max progression rows, oldest first (a new reference), or NULL. */
 struct json_t *store_progression_latest(struct store *s, long patient, int max);
+/* ... those at or after since (UTC s), the latest max of them. */
+struct json_t *store_progression_since(struct store *s, long patient, double since, int max);
 
 #endif

@@ -431,12 +431,19 @@ json_t *store_report(struct store *s, long patient, json_t *head, double band_lo
 
 json_t *store_progression_latest(struct store *s, long patient, int max)
 {
-    char sql[256];
+    return store_progression_since(s, patient, -1.0, max);
+}
+
+json_t *store_progression_since(struct store *s, long patient, double since, int max)
+{
+    char sql[320];
     json_t *rows;
 
-    snprintf(sql, sizeof sql, "SELECT * FROM (SELECT t, kind, level_from, level_to, band_low,"
-             " band_high, reason FROM progression WHERE patient_id = ?1 ORDER BY t DESC, id DESC"
-             " LIMIT %d) ORDER BY t", max);
+    /* t in whole seconds: an integer keeps them in replies that print reals to 7 digits */
+    snprintf(sql, sizeof sql, "SELECT * FROM (SELECT CAST(round(t) AS INTEGER) AS t, kind,"
+             " level_from, level_to, band_low, band_high, reason FROM progression"
+             " WHERE patient_id = ?1 AND t >= %.3f ORDER BY progression.t DESC, id DESC"
+             " LIMIT %d) ORDER BY t", since, max);
     pthread_mutex_lock(&s->rmu);
     rows = rows_json(s, sql, patient);
     pthread_mutex_unlock(&s->rmu);
