@@ -14,6 +14,7 @@ struct rig_in {                  /* a scripted rig: constant force and belt spee
     bool estop, stale;
     bool drive_tripped;          /* a drive that reports its own trip */
     int flicker;
+    double wall0;                /* UTC s at t = 0 (0: no wall clock) */
     double ft[1], fn[1], pt[16];
     struct ctl_output out;       /* what the latest tick decided for the actuators */
 };
@@ -33,7 +34,8 @@ static double tick(struct ctl *c, struct rig_in *r, unsigned pressed)
 {
     const double m_per_pulse = 1.0 / 20.0;
     struct ctl_input in = {.now = r->t, .estop = r->estop, .pressed = pressed,
-                           .force_t = r->ft, .force_n = r->fn, .pulse_t = r->pt};
+                           .force_t = r->ft, .force_n = r->fn, .pulse_t = r->pt,
+                           .wall = r->wall0 > 0.0 ? r->wall0 + r->t : 0.0};
     in.drive.present = r->drive_tripped;
     in.drive.tripped = r->drive_tripped;
     in.drive.fault_code = r->drive_tripped ? 9u : 0u;
@@ -527,7 +529,134 @@ TEST(the_tick_decides_coast_reset_and_enable)
     CHECK(!r.out.coast && !r.out.enable);
 }
 
-TESTS(T(belt_does_not_move_until_start), T(counted_reps_finish_sets_and_the_session),
+/* ---- the programme ------------------------------------------------------------------ */
+
+#define MON_0800 1767600000.0   /* 2026-01-05 08:00 UTC */
+
+static void programme_on(struct ctl *c, const struct ecc_config *cfg)
+{
+    struct prog_rules rules;
+    struct prog p;
+    const struct prog_plan plan = {.active = true, .start = MON_0800 - 3600.0, .weeks = 12,
+                                   .sessions_per_day = 2, .band_low = 60, .band_high = 100,
+                                   .step_share = 0.05, .floor_n = 50, .ceiling_n = 160,
+                                   .baseline = 2};
+
+    ctl_prog_rules(cfg, &rules);
+    prog_init(&p, &rules, &plan, cfg->protocol.day_start_h * 3600.0);
+    CHECK_INT(ctl_set_programme(c, &p), CTL_OK);
+}
+
+/* Count the PROGRESSION events of one kind among those queued (the queue is drained). */
+static int drain_prog(struct ctl *c, enum prog_kind kind, struct ctl_event *last)
+{
+    struct ctl_event ev;
+    int n = 0;
+
+    while (ctl_event_pop(c, &ev))
+        if (ev.kind == CTL_EV_PROGRESSION && ev.prog == kind) {
+            n++;
+            if (last)
+                *last = ev;
+        }
+    return n;
+}
+
+TEST(pain_above_the_limit_ends_the_session_between_sets_and_the_next_starts_lower)
+{
+    struct ecc_config cfg = cfg_default();
+    struct rig_in r = {.next_pulse_x = 0.05, .speed = 0.3, .wall0 = MON_0800};
+    struct ctl_event last = {0};
+    struct ctl_status st;
+    struct prog p;
+
+    ctl_init(&ctl, &cfg);
+    programme_on(&ctl, &cfg);
+    ctl_status(&ctl, &st);
+    CHECK(st.programme);
+    CHECK_NEAR(st.band_high, 100.0, 1e-9);
+    tick(&ctl, &r, HAL_BTN_START);
+    p = *ctl_programme(&ctl);
+    CHECK_INT(ctl_set_programme(&ctl, &p), CTL_REFUSED_STATE);    /* not during a session */
+    run_for(&ctl, &r, 1.0);
+    stroke(&ctl, &r, 80.0, 1.5);
+    stroke(&ctl, &r, 80.0, 1.5);
+    CHECK_STR_CONTAINS(ctl_state_name(&ctl), "rest");
+    drain(&ctl, CTL_EV_REP, NULL);
+    ctl_checkin(&ctl, CTL_CHECKIN_PAIN, 5, true);        /* 5 is acceptable: on */
+    CHECK_STR_CONTAINS(ctl_state_name(&ctl), "rest");
+    CHECK_INT(drain(&ctl, CTL_EV_CHECKIN, &last), 1);
+    CHECK_NEAR(last.value, 5.0, 0.0);
+    CHECK_INT(last.checkin, CTL_CHECKIN_PAIN);
+    ctl_checkin(&ctl, CTL_CHECKIN_PAIN, 6, false);       /* 6 is not: the session ends */
+    CHECK_STR_CONTAINS(ctl_state_name(&ctl), "session_done");
+    ctl_status(&ctl, &st);
+    CHECK_INT(st.level, -1);
+    CHECK_NEAR(st.band_low, 57.0, 1e-9);                 /* applied between sessions */
+    CHECK_NEAR(st.band_high, 95.0, 1e-9);
+    CHECK_INT(drain(&ctl, CTL_EV_SESSION, &last), 1);    /* no CHECKIN: record was false */
+    CHECK_INT(last.sets, 1);
+    ctl_checkin(&ctl, CTL_CHECKIN_PAIN, 8, false);       /* again, same session: no step */
+    CHECK_INT(drain_prog(&ctl, PROG_DOWN, NULL), 0);
+    CHECK_INT(prog_plan(ctl_programme(&ctl))->level, -1);
+    r.force = 0.0;
+    r.speed = 0.0;
+    run_for(&ctl, &r, 4.0 * 3600.0);                     /* the day's gap */
+    tick(&ctl, &r, HAL_BTN_START);
+    CHECK_INT(drain(&ctl, CTL_EV_SESSION_START, &last), 1);
+    CHECK_NEAR(last.band_low, 57.0, 1e-9);
+    CHECK_NEAR(last.band_high, 95.0, 1e-9);
+}
+
+TEST(a_morning_rise_steps_down_at_once_between_sessions_and_a_locked_plan_holds)
+{
+    struct ecc_config cfg = cfg_default();
+    struct rig_in r = {.next_pulse_x = 0.05, .wall0 = MON_0800};
+    struct ctl_event last = {0};
+    struct ctl_status st;
+    struct prog p;
+
+    ctl_init(&ctl, &cfg);
+    programme_on(&ctl, &cfg);
+    tick(&ctl, &r, 0);
+    ctl_checkin(&ctl, CTL_CHECKIN_MORNING, 4, true);
+    CHECK_INT(drain_prog(&ctl, PROG_DOWN, &last), 1);
+    CHECK_NEAR(last.band_high, 95.0, 1e-9);
+    CHECK_STR_CONTAINS(last.cause, "morning score 4/10");
+    ctl_status(&ctl, &st);
+    CHECK_NEAR(st.band_high, 95.0, 1e-9);
+    p = *ctl_programme(&ctl);
+    p.plan.locked = true;
+    CHECK_INT(ctl_set_programme(&ctl, &p), CTL_OK);
+    ctl_checkin(&ctl, CTL_CHECKIN_MORNING, 6, true);
+    CHECK_INT(drain_prog(&ctl, PROG_HOLD, &last), 1);
+    CHECK_STR_CONTAINS(last.cause, "locked");
+    ctl_status(&ctl, &st);
+    CHECK_NEAR(st.band_high, 95.0, 1e-9);
+    CHECK(st.locked);
+}
+
+TEST(a_programme_band_outside_the_config_is_refused)
+{
+    struct ecc_config cfg = cfg_default();
+    struct prog_rules rules;
+    struct prog p;
+    const struct prog_plan plan = {.active = true, .start = MON_0800, .weeks = 12,
+                                   .sessions_per_day = 2, .band_low = 150, .band_high = 260,
+                                   .step_share = 0.05, .floor_n = 50, .ceiling_n = 300,
+                                   .baseline = NAN};
+
+    ctl_init(&ctl, &cfg);
+    ctl_prog_rules(&cfg, &rules);
+    prog_init(&p, &rules, &plan, 0.0);
+    CHECK_INT(ctl_set_programme(&ctl, &p), CTL_REFUSED_STATE);  /* 260 N >= force_abort */
+    CHECK(!prog_plan(ctl_programme(&ctl))->active);
+}
+
+TESTS(T(pain_above_the_limit_ends_the_session_between_sets_and_the_next_starts_lower),
+      T(a_morning_rise_steps_down_at_once_between_sessions_and_a_locked_plan_holds),
+      T(a_programme_band_outside_the_config_is_refused),
+      T(belt_does_not_move_until_start), T(counted_reps_finish_sets_and_the_session),
       T(the_tick_decides_coast_reset_and_enable),
       T(short_stroke_is_rejected_with_its_reason),
       T(fault_latches_until_reset_and_restarts_from_minimum),

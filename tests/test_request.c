@@ -2,6 +2,7 @@
 #include "proto/request.h"
 
 #include <jansson.h>
+#include <limits.h>
 #include <stdlib.h>
 
 #include "tests/test.h"
@@ -563,7 +564,70 @@ TEST(error_reply_truncates_like_snprintf)
     json_decref(j);
 }
 
-TESTS(T(command_names_round_trip), T(every_command_without_members), T(calibrate_takes_mass),
+TEST(morning_and_questionnaire_take_their_scores)
+{
+    struct req r;
+
+    CHECK_INT(check_parses("{\"v\":1,\"cmd\":\"morning\",\"score\":10}", REQ_MORNING).score, 10);
+    check_fails("{\"v\":1,\"cmd\":\"morning\",\"score\":11}", "bad_request", "0 to 10");
+    check_fails("{\"v\":1,\"cmd\":\"morning\",\"score\":2.5}", "bad_request", "integer");
+    check_fails("{\"v\":1,\"cmd\":\"morning\"}", "bad_request", "needs member \"score\"");
+    r = check_parses("{\"v\":1,\"cmd\":\"questionnaire\",\"score\":64.5}", REQ_QUESTIONNAIRE);
+    CHECK_NEAR(r.number, 64.5, 0.0);
+    CHECK(r.name[0] == '\0');                   /* the default instrument is eccd's to say */
+    r = check_parses("{\"v\":1,\"cmd\":\"questionnaire\",\"score\":0,\"instrument\":\"VISA-A\"}",
+                     REQ_QUESTIONNAIRE);
+    CHECK(strcmp(r.name, "VISA-A") == 0);
+    check_fails("{\"v\":1,\"cmd\":\"questionnaire\",\"score\":100.5}", "bad_request", "0 to 100");
+    check_fails("{\"v\":1,\"cmd\":\"questionnaire\",\"score\":50,\"instrument\":\" x\"}",
+                "bad_request", "member \"instrument\" must not start or end with white space");
+    check_fails("{\"v\":1,\"cmd\":\"questionnaire\",\"score\":50,\"instrument\":3}",
+                "bad_request", "member \"instrument\" must be a string");
+}
+
+TEST(programme_set_members_absent_keep_and_present_are_checked)
+{
+    struct req r = check_parses("{\"v\":1,\"cmd\":\"programme-set\"}", REQ_PROGRAMME_SET);
+
+    CHECK(isnan(r.prog.start) && isnan(r.prog.band_low) && isnan(r.prog.step_share));
+    CHECK_INT(r.prog.weeks, -1);
+    CHECK_INT(r.prog.locked, -1);
+    CHECK_INT(r.prog.level, INT_MIN);
+    r = check_parses("{\"v\":1,\"cmd\":\"programme-set\",\"start\":1767596400,\"weeks\":12,"
+                     "\"sessions_per_day\":2,\"band_low\":60,\"band_high\":100,"
+                     "\"step_share\":0.05,\"floor_n\":50,\"ceiling_n\":160,\"baseline\":1,"
+                     "\"level\":-2,\"locked\":true}", REQ_PROGRAMME_SET);
+    CHECK_NEAR(r.prog.start, 1767596400.0, 0.0);
+    CHECK_INT(r.prog.weeks, 12);
+    CHECK_NEAR(r.prog.band_high, 100.0, 0.0);
+    CHECK_NEAR(r.prog.step_share, 0.05, 0.0);
+    CHECK_INT(r.prog.level, -2);
+    CHECK_INT(r.prog.locked, 1);
+    check_fails("{\"v\":1,\"cmd\":\"programme-set\",\"weeks\":53}", "bad_request", "1 to 52");
+    check_fails("{\"v\":1,\"cmd\":\"programme-set\",\"step_share\":0.6}", "bad_request", "step_share");
+    check_fails("{\"v\":1,\"cmd\":\"programme-set\",\"band_low\":100,\"band_high\":60}",
+                "bad_request", "must be below");
+    check_fails("{\"v\":1,\"cmd\":\"programme-set\",\"floor_n\":90,\"ceiling_n\":90}",
+                "bad_request", "\"floor_n\" (90 N) must be below");
+    check_fails("{\"v\":1,\"cmd\":\"programme-set\",\"locked\":1}", "bad_request",
+                "true or false");
+    check_fails("{\"v\":1,\"cmd\":\"programme-set\",\"band_low\":2000}", "bad_request",
+                "band_low");
+}
+
+TEST(report_takes_an_optional_patient)
+{
+    CHECK_INT(check_parses("{\"v\":1,\"cmd\":\"report\"}", REQ_REPORT).patient, 0);
+    CHECK_INT(check_parses("{\"v\":1,\"cmd\":\"report\",\"patient\":3}", REQ_REPORT).patient, 3);
+    check_fails("{\"v\":1,\"cmd\":\"report\",\"patient\":0}", "bad_request", "patient");
+    check_fails("{\"v\":1,\"cmd\":\"programme\",\"patient\":1}", "bad_request",
+                "does not take member \"patient\"");
+}
+
+TESTS(T(morning_and_questionnaire_take_their_scores),
+      T(programme_set_members_absent_keep_and_present_are_checked),
+      T(report_takes_an_optional_patient),
+      T(command_names_round_trip), T(every_command_without_members), T(calibrate_takes_mass),
       T(pain_takes_score), T(patient_add_takes_name_and_optional_limits),
       T(patient_select_history_export), T(tag_is_echoed_on_success_and_error), T(not_json),
       T(not_an_object), T(version_missing_wrong_type_or_other),
