@@ -173,6 +173,10 @@ static void every_endpoint_answers_good_and_bad_requests(void)
     post(rows[n - 1].req, sizeof rows[n - 1].req, p, "/api/pain", JSON_HDRS, "{\"score\":3}");
     ROW("POST /api/pain, body over 1 KiB", 413, DROPPED, NULL, "%s", "");
     post(rows[n - 1].req, sizeof rows[n - 1].req, p, "/api/pain", JSON_HDRS, big);
+    ROW("POST /api/morning 11", 400, 400, "0 to 10", "%s", "");
+    post(rows[n - 1].req, sizeof rows[n - 1].req, p, "/api/morning", JSON_HDRS, "{\"score\":11}");
+    ROW("POST /api/morning 2", 200, 200, "\"cmd\":\"morning\"", "%s", "");
+    post(rows[n - 1].req, sizeof rows[n - 1].req, p, "/api/morning", JSON_HDRS, "{\"score\":2}");
     ROW("POST /api/start, allow_start off", 403, 403, "not_allowed", "%s", "");
     post(rows[n - 1].req, sizeof rows[n - 1].req, p, "/api/start", JSON_HDRS, "{}");
     ROW("POST /api/pair, 5 digits", 400, 400, "bad_pin", "%s", "");

@@ -426,6 +426,20 @@ static enum MHD_Result do_pain(struct web *w, struct MHD_Connection *conn,
     return relay(w, conn, json_pack("{s:s, s:i}", "cmd", "pain", "score", score));
 }
 
+/* POST /api/morning {"score":N}: as eccctl morning N (the programme's next-morning score). */
+static enum MHD_Result do_morning(struct web *w, struct MHD_Connection *conn,
+                                  const struct request *r, const struct who *who,
+                                  const char *arg)
+{
+    char msg[160];
+    int score;
+
+    (void)who, (void)arg;
+    if (policy_parse_score(r->body, r->len, &score, msg, sizeof msg) != 0)
+        return send_error(conn, MHD_HTTP_BAD_REQUEST, "bad_request", "%s", msg);
+    return relay(w, conn, json_pack("{s:s, s:i}", "cmd", "morning", "score", score));
+}
+
 /* POST /api/pair {"pin":"123456"}: a session cookie for the right PIN. */
 static enum MHD_Result do_pair(struct web *w, struct MHD_Connection *conn,
                                const struct request *r, const struct who *who,
@@ -493,6 +507,7 @@ static const struct route routes[] = {
     {"POST", "/api/start", do_command, NEED_WRITE | NEED_CONTROL | NEED_START, "start"},
     {"POST", "/api/next-set", do_command, NEED_WRITE | NEED_CONTROL | NEED_START, "next-set"},
     {"POST", "/api/pain", do_pain, NEED_WRITE | NEED_CONTROL, NULL},
+    {"POST", "/api/morning", do_morning, NEED_WRITE | NEED_CONTROL, NULL},
 };
 
 /* ---- the checks ---------------------------------------------------------------------- */

@@ -46,6 +46,7 @@ const ui = {
   lastLine: 0,              // Date.now() of the newest event from eccweb
   pendingTick: null,        // tick_ms of the newest line not yet drawn
   painFor: null,            // {set} awaiting a pain score
+  morningSkipped: false,    // "not now" on the morning score, until the page is reloaded
   lastPainSet: null,
   beat: null,               // last session's time in band, to beat
   muted: localStorage.getItem('eccweb.mute') !== '0',
@@ -224,6 +225,7 @@ function render() {
     showBanner(null);
   }
   renderPain();
+  renderMorning();
   renderControls();
 }
 
@@ -285,18 +287,49 @@ function renderPain() {
   $('pain').hidden = !ask;
 }
 
-function buildPainButtons() {
-  const box = $('pain-scores');
+function buildScores(boxId, send) {
+  const box = $(boxId);
   for (let i = 0; i <= 10; i++) {
     const b = document.createElement('button');
     b.type = 'button';
     b.textContent = i;
     b.dataset.score = i;
     b.dataset.band = i <= 3 ? 'ok' : i <= 5 ? 'acceptable' : 'high';
-    b.addEventListener('click', () => sendPain(i));
+    b.addEventListener('click', () => send(i));
     box.appendChild(b);
   }
+}
+
+function buildPainButtons() {
+  buildScores('pain-scores', sendPain);
   $('pain-skip').addEventListener('click', () => { ui.lastPainSet = `${ui.painFor.session}/${ui.painFor.set}`; renderPain(); });
+  buildScores('morning-scores', sendMorning);
+  $('morning-skip').addEventListener('click', () => { ui.morningSkipped = true; renderMorning(); });
+}
+
+// The next-morning score (docs/programme.md): asked between sessions, once a day on this
+// device (the day as the device's calendar has it).
+function today() { return new Date().toDateString(); }
+function renderMorning() {
+  const st = ui.st, between = st && (st.state === 'idle' || st.state === 'session_done');
+  let given = null;
+  try { given = localStorage.getItem('eccweb-morning'); } catch (e) { /* private mode */ }
+  $('morning').hidden = !(canControl() && between && !ui.morningSkipped && given !== today());
+}
+
+async function sendMorning(score) {
+  const j = await post('/api/morning', { score });
+  if (j.ok) {
+    try { localStorage.setItem('eccweb-morning', today()); } catch (e) { /* private mode */ }
+    const last = (j.progression || []).slice(-1)[0];
+    const down = last && last.kind === 'down' && last.reason.startsWith(`morning score ${score}/10`);
+    $('morning-done').textContent = `Morning score ${score}/10 saved.` +
+      (down ? ' The load steps down a little from today.' : '');
+  } else {
+    $('morning-done').textContent = 'Not saved: ' + (j.message || j.error);
+  }
+  $('morning-done').hidden = false;
+  renderMorning();
 }
 
 async function post(path, body) {
@@ -313,7 +346,8 @@ async function sendPain(score) {
   if (j.ok) {
     ui.lastPainSet = `${p.session}/${p.set}`;
     $('pain-done').textContent = `Pain ${score}/10 saved for set ${j.set}.` +
-      (score > 5 ? ' That is more than the programme allows (5): tell your clinician.' : '');
+      (j.session_ended ? ' That is more than the programme allows: the session ends here, and the next one starts a little lower.'
+       : score > 5 ? ' That is more than the programme allows (5): tell your clinician.' : '');
   } else {
     $('pain-done').textContent = 'Not saved: ' + (j.message || j.error);
   }
