@@ -859,6 +859,29 @@ static void put_step(FILE *out, const json_t *r)
     putc('\n', out);
 }
 
+/* Per programme week: sessions done of the plan, and each day's sessions (0: missed). */
+static void put_adherence(FILE *out, const json_t *weeks)
+{
+    const json_t *w, *d;
+    size_t i, k;
+    long long week, done, planned;
+
+    if (json_array_size(weeks) == 0)
+        return;
+    label(out, "adherence");
+    fputs("week  done/plan  sessions each day (0: missed)\n", out);
+    json_array_foreach(weeks, i, w) {
+        if (!get_int(w, "week", &week) || !get_int(w, "done", &done) ||
+            !get_int(w, "planned", &planned))
+            continue;
+        label(out, "");
+        fprintf(out, "%4lld  %4lld/%-4lld ", week, done, planned);
+        json_array_foreach(member(w, "days"), k, d)
+            fprintf(out, " %lld", (long long)json_integer_value(d));
+        putc('\n', out);
+    }
+}
+
 int ctlfmt_programme(FILE *out, const json_t *reply)
 {
     const json_t *p = member(reply, "programme"), *steps = member(reply, "progression"), *r;
@@ -895,6 +918,7 @@ int ctlfmt_programme(FILE *out, const json_t *reply)
         fprintf(out, "morning %.0f/10\n", base);
     else
         fputs("none yet (the first morning score sets it)\n", out);
+    put_adherence(out, member(reply, "adherence"));
     if (json_array_size(steps) > 0)
         fputs("steps and flags:\n", out);
     json_array_foreach(steps, i, r)

@@ -1020,6 +1020,7 @@ static char *do_programme(struct service *s, const struct req *r)
 {
     long patient = current_patient(s);
     struct store_programme sp;
+    struct snapshot sn;
     struct prog *rules = malloc(sizeof *rules);
     json_t *o;
 
@@ -1035,6 +1036,10 @@ static char *do_programme(struct service *s, const struct req *r)
     o = reply_ok(r);
     json_object_set_new(o, "patient", json_integer(patient));
     json_object_set_new(o, "programme", plan_json(&sp, rules));
+    if (snapshot_read(s, &sn) && sn.st.wall > 0.0)
+        json_object_set_new(o, "adherence", store_adherence(s->store, patient, &sp.plan,
+                                                            s->cfg->protocol.day_start_h * 3600.0,
+                                                            sn.utc_offset_s, sn.st.wall));
     json_object_set_new(o, "progression", store_progression_latest(s->store, patient, 1000));
     free(rules);
     return reply_dump_times(o);

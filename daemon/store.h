@@ -226,6 +226,10 @@ struct json_t *store_report(struct store *s, long patient, struct json_t *head,
                             double band_low, double band_high);
 /* The patient's latest max progression rows, oldest first (a new reference), or NULL. */
 struct json_t *store_progression_latest(struct store *s, long patient, int max);
+/* Sessions done against the plan, per programme week so far: [{"week","done","planned",
+ * "days":[sessions each day]}] (a new reference; today is planned only as far as done). */
+struct json_t *store_adherence(struct store *s, long patient, const struct prog_plan *pl,
+                               double day_start_s, int utc_offset_s, double now);
 /* ... those at or after since (UTC s), the latest max of them. */
 struct json_t *store_progression_since(struct store *s, long patient, double since, int max);
 

@@ -7,6 +7,7 @@
  */
 #include <errno.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 #include <jansson.h>
 
@@ -448,4 +449,59 @@ json_t *store_progression_since(struct store *s, long patient, double since, int
     rows = rows_json(s, sql, patient);
     pthread_mutex_unlock(&s->rmu);
     return rows;
+}
+
+/* ---- adherence ---------------------------------------------------------------------------- */
+
+/* Sessions begun per protocol day of the programme, days 0 .. ndays-1. */
+static int sessions_per_day(struct store *s, long patient, double day0_wall, int ndays, int *n)
+{
+    sqlite3_stmt *st = rprep(s, "SELECT CAST(floor((started - ?2) / 86400.0) AS INTEGER), count(*)"
+                             " FROM sessions WHERE patient_id = ?1 AND started >= ?2"
+                             " GROUP BY 1");
+    int rc;
+
+    if (!st)
+        return -1;
+    sqlite3_bind_int64(st, 1, patient);
+    sqlite3_bind_double(st, 2, day0_wall);
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        int d = sqlite3_column_int(st, 0);
+
+        if (d >= 0 && d < ndays)
+            n[d] = sqlite3_column_int(st, 1);
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : -1;
+}
+
+json_t *store_adherence(struct store *s, long patient, const struct prog_plan *pl,
+                        double day_start_s, int utc_offset_s, double now)
+{
+    double local0 = pl->start + utc_offset_s - day_start_s;
+    double day0_wall = floor(local0 / 86400.0) * 86400.0 + day_start_s - utc_offset_s;
+    int ndays = pl->weeks * 7, today = (int)floor((now - day0_wall) / 86400.0);
+    int *n = calloc((size_t)ndays, sizeof *n), rc;
+    json_t *weeks = json_array();
+
+    if (!n)
+        return weeks;
+    pthread_mutex_lock(&s->rmu);
+    rc = sessions_per_day(s, patient, day0_wall, ndays, n);
+    pthread_mutex_unlock(&s->rmu);
+    for (int w = 0; rc == 0 && w * 7 <= today && w < pl->weeks; w++) {
+        json_t *days = json_array();
+        int done = 0, planned = 0;
+
+        for (int d = w * 7; d < w * 7 + 7 && d <= today; d++) {
+            json_array_append_new(days, json_integer(n[d]));
+            done += n[d];
+            /* today counts only with what is done: the day is not over */
+            planned += d < today ? pl->sessions_per_day : n[d];
+        }
+        json_array_append_new(weeks, json_pack("{s:i, s:i, s:i, s:o}", "week", w + 1, "done",
+                                               done, "planned", planned, "days", days));
+    }
+    free(n);
+    return weeks;
 }

@@ -14,6 +14,8 @@
 #define ECC_SCENARIO_DIR "/usr/local/share/eccd/scenarios"
 #endif
 
+#define QUIET_TAIL_S 1.0            /* s, load-cell samples made at the end of a quiet jump */
+
 struct sim_fault {
     enum hal_sim_fault kind;
     double t0, t1;                  /* active over [t0, t1) */
@@ -35,6 +37,7 @@ struct hal_sim {
     bool enable_wired, enabled;     /* the dead-man (see hal_sim_opts) */
     unsigned pressed;               /* HAL_BTN_* from hal_sim_press() */
     double wall_start;              /* UTC s at virtual time 0 (sim.wall_start) */
+    bool skip_quiet;                /* sim.skip_quiet: the loop may sleep over quiet hours */
     void (*on_command)(void *arg, double t, double mps);
     void *arg;
 };
@@ -205,6 +208,8 @@ static int sim_sleep_until(void *ctx, double t)
     double b;
 
     loop_stall(s, t);
+    if (s->skip_quiet && t - rig_now(s->rig) > QUIET_TAIL_S)
+        rig_quiet_jump(s->rig, next_switch(s, rig_now(s->rig), t), QUIET_TAIL_S);
     while ((b = next_switch(s, rig_now(s->rig), t)) < t) {
         rig_advance(s->rig, b);
         drive_apply(s);
@@ -344,6 +349,7 @@ static void hal_bind(struct hal_sim *s, const struct ecc_config *cfg, struct hal
     hal->encoder = (struct hal_encoder){.read = sim_read_pulses, .ctx = s};
     calibration_ring_hal(s->cell, &hal->force);
     s->wall_start = cfg->sim.wall_start;
+    s->skip_quiet = cfg->sim.skip_quiet;
     hal->inputs = (struct hal_inputs){.read = sim_read_inputs, .checkin = sim_checkin,
                                       .ctx = s};
     if (s->enable_wired) {

@@ -16,7 +16,6 @@
 #include <stdint.h>
 #include <stdlib.h>
 
-#define LC_TAIL_S 1.0          /* s, load-cell samples made at the end of a long skip */
 #define MAX_STROKES 4096       /* ground-truth records kept (a day is about 90) */
 #define GRID_EPS 1e-6          /* in steps: t = k x 0.01 reaches step 10k, not 10k - 1 */
 #define SAMPLE_EPS 1e-9        /* s: a sample due at the step's end time is taken in it */
@@ -356,17 +355,10 @@ static long long quiet_until(struct rig *r, long long target)
     return first_busy - 1 < target ? first_busy - 1 : target;
 }
 
-/* Jump over a quiet stretch: only the load cell (reading zero force) has work, and over a
- * long one only its last LC_TAIL_S (a reader takes no more than RIG_QUEUE anyway). */
+/* Jump over a quiet stretch: only the load cell (reading zero force) has work. */
 static void skip_to(struct rig *r, long long n)
 {
     double t1 = (double)n * r->p.physics_dt;
-    long long k = (long long)floor((t1 - LC_TAIL_S) * r->p.lc_rate_hz);
-
-    if (k > r->lc_k) {
-        r->lc_k = k;
-        r->lc_t = (double)k / r->p.lc_rate_hz;
-    }
 
     sample_until(r, r->t, 0.0, t1, 0.0);
     r->n = n;
@@ -426,6 +418,16 @@ unsigned rig_take_buttons(struct rig *r)
 bool rig_take_checkin(struct rig *r, struct patient_checkin_rec *out)
 {
     return r->pat && patient_take(r->pat, out);
+}
+
+void rig_quiet_jump(struct rig *r, double t, double tail_s)
+{
+    long long k = (long long)floor((t - tail_s) * r->p.lc_rate_hz);
+
+    if (rig_quiet_until(r) < t || k <= r->lc_k)
+        return;
+    r->lc_k = k;
+    r->lc_t = (double)k / r->p.lc_rate_hz;
 }
 
 double rig_quiet_until(struct rig *r)

@@ -61,9 +61,12 @@ unsigned rig_take_buttons(struct rig *r);        /* ATHLETE_BTN_* pressed since 
  * the athlete is no programme patient). */
 bool rig_take_checkin(struct rig *r, struct patient_checkin_rec *out);
 /* When nothing moves and nobody has anything to do: the earliest time anything may
- * happen (>= now; now itself when something is going on). A caller that sleeps past it
- * in one go skips the stretch: the load cell's samples only for its last second. */
+ * happen (>= now; now itself when something is going on). */
 double rig_quiet_until(struct rig *r);
+/* About to advance to t over a quiet stretch (rig_quiet_until(r) >= t): the load cell
+ * makes only the samples of its last tail_s (no reader would take more than RIG_QUEUE;
+ * a stretch of hours would cost millions). A no-op when it is not quiet until t. */
+void rig_quiet_jump(struct rig *r, double t, double tail_s);
 long rig_dropped(const struct rig *r);           /* queue overflows so far */
 
 double rig_belt_speed(const struct rig *r);      /* m/s, true */

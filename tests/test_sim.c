@@ -1309,7 +1309,34 @@ TEST(rig_refuses_bad_parameters)
     CHECK(rig_open(&rp, &ap, &judge) == NULL);
 }
 
-TESTS(T(reactive_places_on_a_stopped_belt_and_rides_it),
+TEST(a_quiet_jump_makes_only_the_last_second_of_samples)
+{
+    struct rig_params rp;
+    struct athlete_params ap = silent_normal();
+    struct rig *r;
+    double t[RIG_QUEUE], f[RIG_QUEUE];
+    int n;
+
+    rig_defaults(&rp);
+    r = rig_open(&rp, &ap, &judge);
+    REQUIRE(r != NULL);
+    CHECK(rig_quiet_until(r) >= 3600.0);     /* a silent athlete: nothing is due */
+    rig_quiet_jump(r, 3600.0, 1.0);
+    rig_advance(r, 3600.0);
+    n = rig_take_force(r, t, f, RIG_QUEUE);
+    CHECK_INT(n, 81);                        /* 80 Hz over the last second, both ends */
+    CHECK(n > 0 && t[0] > 3599.0 - 1e-9 && t[n - 1] <= 3600.0 + 1e-9);
+    CHECK_INT(rig_dropped(r), 0);
+    /* with the belt commanded, nothing is quiet: the jump changes nothing */
+    rig_set_speed(r, 0.3);
+    rig_quiet_jump(r, 3605.0, 1.0);
+    rig_advance(r, 3605.0);
+    CHECK_INT(rig_take_force(r, t, f, RIG_QUEUE), 400);
+    rig_close(r);
+}
+
+TESTS(T(a_quiet_jump_makes_only_the_last_second_of_samples),
+      T(reactive_places_on_a_stopped_belt_and_rides_it),
       T(reactive_attempt_on_a_belt_that_never_moves_is_not_recorded),
       T(continuous_athlete_never_places_on_a_stopped_belt_after_start),
       T(drive_ramps_at_drive_accel), T(drive_dead_time_delays_then_ramps),
