@@ -458,6 +458,23 @@ static const struct cfg_key keys[] = {
     K_INT("history", "queue_len", history.queue_len, 16, 65536, "1024", "events",
           "events waiting for the history writer before new ones are dropped"),
 
+    K_STR("sync", "rig_id", sync.rig_id, 0, "",
+          "eccsync: this rig's name in the clinic's database, 1 to 63 of a-z, 0-9, - and _ "
+          "(empty: no replication)"),
+    K_STR("sync", "credentials", sync.credentials, 0, "/etc/eccd/sync.conninfo",
+          "eccsync: file holding the libpq connection string (host, port, dbname, user, "
+          "password, sslmode, sslrootcert), readable by eccsync's user only (mode 0600; "
+          "relative paths are taken from the config file's directory)"),
+    K_INT("sync", "batch_rows", sync.batch_rows, 1, 10000, "500", "rows",
+          "eccsync: rows sent in one transaction"),
+    K_DBL("sync", "interval_s", sync.interval_s, 0.1, 3600, "2", "s",
+          "eccsync: once everything is sent, look for new rows this often"),
+    K_DBL("sync", "retry_max_s", sync.retry_max_s, 1, 3600, "60", "s",
+          "eccsync: the longest wait between attempts to reach the server (it doubles from 1 s)"),
+    K_BOOL("sync", "require_tls", sync.require_tls, "true",
+           "eccsync: refuse a connection over TCP without sslmode=verify-full (a Unix socket "
+           "on this machine needs none)"),
+
     K_STR("server", "socket", server.socket, 0, "/run/eccd/eccd.sock",
           "eccctl's Unix socket (empty: none; relative paths are taken from the config "
           "file's directory)"),

@@ -273,6 +273,15 @@ struct ecc_config {
         int queue_len;               /* events queued for the writer */
     } history;
 
+    struct {                         /* [sync]: eccsync, the clinic's database (docs/fleet.md) */
+        char rig_id[64];             /* this rig's name in the clinic ("" = no replication) */
+        char credentials[CFG_PATH_MAX];  /* libpq connection string file, mode 0600 */
+        int batch_rows;              /* rows per transaction */
+        double interval_s;           /* look for new rows this often once caught up */
+        double retry_max_s;          /* longest wait between attempts to reach the server */
+        bool require_tls;            /* TCP only with sslmode=verify-full */
+    } sync;
+
     struct {                         /* [server] eccctl's socket */
         char socket[CFG_PATH_MAX];   /* "" = none */
         char owner[64];              /* user name or number ("" = eccd's) */

@@ -36,7 +36,7 @@
 
 struct json_t;                  /* jansson's */
 
-#define STORE_SCHEMA_VERSION 3
+#define STORE_SCHEMA_VERSION 4
 #define STORE_NAME_MAX 64
 
 struct store;

@@ -10,6 +10,24 @@
 
 /* ---- schema ------------------------------------------------------------------------ */
 
+/* A version 4 UUID from SQLite's random bytes (a patient's identity across rigs). */
+#define UUID_EXPR "lower(hex(randomblob(4)) || '-' || hex(randomblob(2)) || '-4' || substr(hex(randomblob(2)), 2) || '-' || substr('89ab', 1 + abs(random()) % 4, 1) || substr(hex(randomblob(2)), 2) || '-' || hex(randomblob(6)))"
+/* Migration 4's per-table parts: the column, its index, the existing rows numbered after
+ * what the counter holds (rowid order), and the triggers that number each new or changed
+ * row (an update that sets sync_seq itself does not fire them again). */
+#define SYNC_COLUMN(t)                                                                  \
+    "ALTER TABLE " t " ADD COLUMN sync_seq INTEGER;"                                    \
+    "CREATE INDEX " t "_sync ON " t "(sync_seq);"                                       \
+    "UPDATE " t " SET sync_seq = rowid + (SELECT seq FROM sync_counter);"               \
+    "UPDATE sync_counter SET seq = seq + coalesce((SELECT max(rowid) FROM " t "), 0);"
+#define SYNC_BUMP(t)                                                                    \
+    " UPDATE sync_counter SET seq = seq + 1;"                                           \
+    " UPDATE " t " SET sync_seq = (SELECT seq FROM sync_counter) WHERE rowid = NEW.rowid;"
+#define SYNC_TRIGGERS(t)                                                                \
+    "CREATE TRIGGER " t "_sync_ins AFTER INSERT ON " t " BEGIN" SYNC_BUMP(t) " END;"   \
+    "CREATE TRIGGER " t "_sync_upd AFTER UPDATE ON " t                                  \
+    " WHEN NEW.sync_seq IS OLD.sync_seq BEGIN" SYNC_BUMP(t) " END;"
+
 /* migrations[i] brings user_version i to i + 1, in its own transaction. Times are UTC s. */
 static const char *const migrations[] = {
     /* 1: everything */
@@ -76,6 +94,38 @@ static const char *const migrations[] = {
     " level_from INTEGER, level_to INTEGER, band_low REAL, band_high REAL,"
     " reason TEXT NOT NULL);"
     "CREATE INDEX progression_patient ON progression(patient_id, t);",
+    /* 4: what eccsync needs to replicate the history (docs/fleet.md): every patient gets a
+     * UUID, its identity in the clinic's database; every replicated row gets sync_seq,
+     * from one counter bumped by triggers on each insert and update, so eccsync reads what
+     * changed since the last row it delivered in the order it was committed. The rows
+     * there already are numbered table by table, parents first. */
+    "ALTER TABLE patients ADD COLUMN uuid TEXT;"
+    "UPDATE patients SET uuid = " UUID_EXPR ";"
+    "CREATE UNIQUE INDEX patients_uuid ON patients(uuid);"
+    "CREATE TABLE sync_counter(seq INTEGER NOT NULL);"
+    "INSERT INTO sync_counter(seq) VALUES (0);"
+    SYNC_COLUMN("patients")
+    SYNC_COLUMN("programmes")
+    SYNC_COLUMN("sessions")
+    SYNC_COLUMN("sets")
+    SYNC_COLUMN("reps")
+    SYNC_COLUMN("rejects")
+    SYNC_COLUMN("faults")
+    SYNC_COLUMN("calibrations")
+    SYNC_COLUMN("checkins")
+    SYNC_COLUMN("progression")
+    "CREATE TRIGGER patients_uuid AFTER INSERT ON patients WHEN NEW.uuid IS NULL BEGIN"
+    " UPDATE patients SET uuid = " UUID_EXPR " WHERE rowid = NEW.rowid; END;"
+    SYNC_TRIGGERS("patients")
+    SYNC_TRIGGERS("programmes")
+    SYNC_TRIGGERS("sessions")
+    SYNC_TRIGGERS("sets")
+    SYNC_TRIGGERS("reps")
+    SYNC_TRIGGERS("rejects")
+    SYNC_TRIGGERS("faults")
+    SYNC_TRIGGERS("calibrations")
+    SYNC_TRIGGERS("checkins")
+    SYNC_TRIGGERS("progression"),
 };
 _Static_assert(sizeof migrations / sizeof migrations[0] == STORE_SCHEMA_VERSION,
                "one migration per schema version");

@@ -131,8 +131,8 @@ TEST(defaults_match_the_spec)
     CHECK(config_key_count() <= CFG_KEYS_MAX);
     /* rig 1, loop 3, limits 15, band 2, control 9, filter 2, rep 5, protocol 7,
      * progression 5, drive 23, profile 18, encoder 7, loadcell 25, inputs 13, sim 13,
-     * eccsim 6, history 2, server 7, web 17, daemon 1, log 2 */
-    CHECK_INT(config_key_count(), 197);
+     * eccsim 6, history 2, sync 6, server 7, web 17, daemon 1, log 2 */
+    CHECK_INT(config_key_count(), 203);
     CHECK_STR_CONTAINS(c.path, "");
     CHECK_INT(c.path[0], 0);
     for (int i = 0; i < CFG_KEYS_MAX; i++)
@@ -394,7 +394,7 @@ TEST(messages_have_the_documented_form)
     CHECK_INT(load_text(&c, "; x\n[bnad]\nforce_low_n = 50\n", err), -1);
     check_error_at(err, 2, "[bnad]: unknown section (allowed: rig, loop, limits, band, control, "
                            "filter, rep, protocol, progression, drive, profile, encoder, loadcell, inputs, "
-                           "sim, eccsim, history, server, web, daemon, log)");
+                           "sim, eccsim, history, sync, server, web, daemon, log)");
     CHECK_INT(load_text(&c, "[control]\nmode = isotonic\n", err), -1);
     check_error_at(err, 2, "[control] mode: \"isotonic\" is not a known name "
                            "(allowed: continuous, fixed, reactive)");

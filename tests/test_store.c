@@ -283,7 +283,7 @@ TEST(open_creates_and_migrates)
     CHECK_INT(q_num(t.db, "PRAGMA user_version"), STORE_SCHEMA_VERSION);
     q_text(t.db, "PRAGMA journal_mode", mode, sizeof mode);
     CHECK(strcmp(mode, "wal") == 0);
-    CHECK_INT(q_num(t.db, "SELECT count(*) FROM sqlite_master WHERE type = 'table'"), 11);
+    CHECK_INT(q_num(t.db, "SELECT count(*) FROM sqlite_master WHERE type = 'table'"), 12);
     /* the default patient, selected, with the config's settings */
     CHECK_INT(store_patient_list(s, p, 4), 1);
     CHECK(strcmp(p[0].name, "patient") == 0);
@@ -877,7 +877,27 @@ TEST(schema_1_file_is_migrated_and_its_open_set_read)
     long pat = store_patient_selected(s);
     push_interrupted(s);
     store_close(s);
-    exec_db(t.db, "DROP TABLE programmes; DROP TABLE checkins; DROP TABLE progression;"
+    /* back to schema 1: schema 4's, 3's and 2's additions taken away */
+    exec_db(t.db, "DROP TRIGGER patients_uuid; DROP INDEX patients_uuid; DROP TABLE sync_counter;"
+                  "DROP TRIGGER patients_sync_ins; DROP TRIGGER patients_sync_upd; DROP INDEX patients_sync;"
+                  "DROP TRIGGER programmes_sync_ins; DROP TRIGGER programmes_sync_upd; DROP INDEX programmes_sync;"
+                  "DROP TRIGGER sessions_sync_ins; DROP TRIGGER sessions_sync_upd; DROP INDEX sessions_sync;"
+                  "DROP TRIGGER sets_sync_ins; DROP TRIGGER sets_sync_upd; DROP INDEX sets_sync;"
+                  "DROP TRIGGER reps_sync_ins; DROP TRIGGER reps_sync_upd; DROP INDEX reps_sync;"
+                  "DROP TRIGGER rejects_sync_ins; DROP TRIGGER rejects_sync_upd; DROP INDEX rejects_sync;"
+                  "DROP TRIGGER faults_sync_ins; DROP TRIGGER faults_sync_upd; DROP INDEX faults_sync;"
+                  "DROP TRIGGER calibrations_sync_ins; DROP TRIGGER calibrations_sync_upd; DROP INDEX calibrations_sync;"
+                  "DROP TRIGGER checkins_sync_ins; DROP TRIGGER checkins_sync_upd; DROP INDEX checkins_sync;"
+                  "DROP TRIGGER progression_sync_ins; DROP TRIGGER progression_sync_upd; DROP INDEX progression_sync;"
+                  " ALTER TABLE patients DROP COLUMN sync_seq;"
+                  " ALTER TABLE sessions DROP COLUMN sync_seq;"
+                  " ALTER TABLE sets DROP COLUMN sync_seq;"
+                  " ALTER TABLE reps DROP COLUMN sync_seq;"
+                  " ALTER TABLE rejects DROP COLUMN sync_seq;"
+                  " ALTER TABLE faults DROP COLUMN sync_seq;"
+                  " ALTER TABLE calibrations DROP COLUMN sync_seq;"
+                  " ALTER TABLE patients DROP COLUMN uuid;"
+                  "DROP TABLE programmes; DROP TABLE checkins; DROP TABLE progression;"
                   " ALTER TABLE sessions DROP COLUMN band_low;"
                   " ALTER TABLE sessions DROP COLUMN band_high;"
                   " ALTER TABLE reps DROP COLUMN window_s; ALTER TABLE rejects DROP COLUMN"
@@ -1436,7 +1456,46 @@ out:
     tmp_clean(&t);
 }
 
-TESTS(T(a_schema_2_file_from_the_eccd_before_opens_migrates_and_keeps_every_row),
+TEST(every_insert_and_update_gets_the_next_sync_seq_and_patients_a_uuid)
+{
+    struct tmp t;
+    char u1[64], u2[64];
+
+    REQUIRE(tmp_make(&t));
+    struct store *s = open_db(t.db);
+    REQUIRE(s != NULL);
+    long ann = add_patient(s, "Ann");
+    CHECK_INT(store_patient_select(s, ann), 0);
+    push_session_start(s, 0, T0);
+    push_set_start(s, 1, T0 + 1, false, 0);
+    push_rep(s, 1, 1, T0 + 5);
+    CHECK_INT(store_flush(s, 5.0), 0);
+    double rep_seq = q_num(t.db, "SELECT sync_seq FROM reps");
+    double set_seq = q_num(t.db, "SELECT sync_seq FROM sets");
+    CHECK(q_num(t.db, "SELECT sync_seq FROM sessions") < set_seq);
+    /* the rep bumped its set's count: the set changed after the rep and is numbered after */
+    CHECK(set_seq > rep_seq);
+    CHECK_INT(store_pain(s, 0, 4, NULL, NULL), 0);
+    CHECK(q_num(t.db, "SELECT sync_seq FROM sets") > set_seq);
+    CHECK_INT(q_num(t.db, "SELECT count(*) FROM (SELECT sync_seq FROM patients UNION ALL"
+                          " SELECT sync_seq FROM sessions UNION ALL SELECT sync_seq FROM sets"
+                          " UNION ALL SELECT sync_seq FROM reps) WHERE sync_seq IS NULL"), 0);
+    CHECK_INT(q_num(t.db, "SELECT max(sync_seq) FROM (SELECT sync_seq FROM patients UNION ALL"
+                          " SELECT sync_seq FROM sessions UNION ALL SELECT sync_seq FROM sets"
+                          " UNION ALL SELECT sync_seq FROM reps)"),
+              q_num(t.db, "SELECT seq FROM sync_counter"));
+    store_close(s);
+    q_text(t.db, "SELECT uuid FROM patients ORDER BY id LIMIT 1", u1, sizeof u1);
+    q_text(t.db, "SELECT uuid FROM patients ORDER BY id DESC LIMIT 1", u2, sizeof u2);
+    CHECK_INT(strlen(u1), 36);
+    CHECK(u1[14] == '4' && strchr("89ab", u1[19]) != NULL);
+    CHECK(strcmp(u1, u2) != 0);
+    check_integrity(t.db);
+    tmp_clean(&t);
+}
+
+TESTS(T(every_insert_and_update_gets_the_next_sync_seq_and_patients_a_uuid),
+      T(a_schema_2_file_from_the_eccd_before_opens_migrates_and_keeps_every_row),
       T(open_creates_and_migrates), T(empty_file_is_migrated), T(reopen_keeps_data),
       T(newer_schema_refused_untouched), T(foreign_and_garbage_files_refused), T(patients),
       T(full_session), T(resume_interrupted_session),
