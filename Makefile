@@ -33,12 +33,14 @@ DEPS     = inih:libinih-dev jansson:libjansson-dev libmodbus:libmodbus-dev libgp
 # valgrind for t_valgrind, systemd's unit checker and sysusers and man (the unit checker
 # reads the Documentation= pages) for t_install, Debian's chromium and its chromedriver for
 # the page's browser test (test_web_browser), curl for t_web, openssl for t_web_tls's
-# certificate): installed
+# certificate and tests/pgtmp.sh's CA), PostgreSQL 15 for the throwaway server of the sync/
+# tests (tests/pgtmp.sh: initdb, postgres, pg_isready, psql): installed
 # so that no test is skipped for want of a package.
 TEST_DEPS = bin/mbpoll:mbpoll bin/sqlite3:sqlite3 bin/valgrind:valgrind \
             bin/systemd-analyze:systemd bin/systemd-sysusers:systemd bin/man:man-db \
             /usr/bin/chromium:chromium /usr/bin/chromedriver:chromium-driver bin/curl:curl \
-            bin/openssl:openssl bin/ip:iproute2
+            bin/openssl:openssl bin/ip:iproute2 \
+            /usr/lib/postgresql/15/bin/initdb:postgresql-15
 PKGS     = inih jansson libmodbus libgpiod sqlite3 libsystemd
 
 WARN     = -std=c11 -Wall -Wextra -Werror -Wshadow -Wpointer-arith -Wstrict-prototypes \
@@ -77,6 +79,12 @@ PKG_LIBS   = $(shell $(PKG_CONFIG) --libs $(PKGS))
 # eccweb (web/) alone links libmicrohttpd: eccd, eccctl and eccsim do not carry it.
 WEB_CFLAGS = $(shell $(PKG_CONFIG) --cflags libmicrohttpd)
 WEB_LIBS   = $(shell $(PKG_CONFIG) --libs libmicrohttpd)
+# eccsync's parts (sync/) alone link libpq: eccd, eccctl, eccsim and eccweb do not carry
+# it. Its -dev package is checked by sync-deps, which only what builds sync/ asks for (so a
+# cross build of the programs needs no arm64 libpq).
+SYNC_DEPS   = libpq:libpq-dev
+SYNC_CFLAGS = $(shell $(PKG_CONFIG) --cflags libpq)
+SYNC_LIBS   = $(shell $(PKG_CONFIG) --libs libpq)
 # libgpiod's API changed at 2.0: hal/gpio_v1.c or hal/gpio_v2.c is compiled in (the other
 # is empty), from the version pkg-config finds (PKG_CONFIG_PATH can point at another one).
 GPIOD_MAJOR = $(or $(firstword $(subst ., ,$(shell $(PKG_CONFIG) --modversion libgpiod 2>/dev/null))),1)
@@ -90,6 +98,10 @@ LIB_SRCS = $(filter-out $(MAINS), $(wildcard config/*.c controller/*.c proto/*.c
 # eccweb's parts, and the page (web/page/) compiled in as a table (web/embed.sh).
 WEB_SRCS = $(filter-out $(MAINS), $(wildcard web/*.c))
 WEB_PAGE = $(sort $(wildcard web/page/*))
+# eccsync's parts (its main, sync/eccsync.c, is a program's); their tests are
+# tests/test_pg*.c and tests/test_sync*.c, which also get tests/pgtmp.c (docs/fleet.md).
+SYNC_MAINS = sync/eccsync.c
+SYNC_SRCS = $(filter-out $(SYNC_MAINS), $(wildcard sync/*.c))
 TEST_SRCS = $(wildcard tests/test_*.c)
 BENCH_SRCS = $(wildcard tests/bench_*.c)
 PROGS    = eccd eccctl eccreport eccsim eccweb
@@ -141,6 +153,36 @@ $(BUILD)/$(1)/tests/test_web_%: $(BUILD)/$(1)/tests/test_web_%.o $(BUILD)/$(1)/t
                       $(BUILD)/$(1)/tests/webdriver.o $(BUILD)/$(1)/libeccweb.a $(BUILD)/$(1)/libecc.a
 	$$(CC) $(2) $$^ $$(WEB_LIBS) $$(ECC_LIBS) -o $$@
 
+$(1)_SYNC_OBJ = $$(patsubst %.c,$(BUILD)/$(1)/%.o,$$(SYNC_SRCS))
+
+$(BUILD)/$(1)/sync/%.o: sync/%.c | deps sync-deps
+	@mkdir -p $$(@D)
+	$$(CC) $(2) $$(ECC_CFLAGS) $$(SYNC_CFLAGS) -MMD -MP -c $$< -o $$@
+
+$(BUILD)/$(1)/libeccsync.a: $$($(1)_SYNC_OBJ)
+	@rm -f $$@
+	$$(AR) rcs $$@ $$^
+
+$(BUILD)/$(1)/tests/test_pg%.o: tests/test_pg%.c | deps sync-deps
+	@mkdir -p $$(@D)
+	$$(CC) $(2) $$(ECC_CFLAGS) $$(SYNC_CFLAGS) -MMD -MP -c $$< -o $$@
+
+$(BUILD)/$(1)/tests/test_sync%.o: tests/test_sync%.c | deps sync-deps
+	@mkdir -p $$(@D)
+	$$(CC) $(2) $$(ECC_CFLAGS) $$(SYNC_CFLAGS) -MMD -MP -c $$< -o $$@
+
+$(BUILD)/$(1)/tests/pgtmp.o: tests/pgtmp.c | deps sync-deps
+	@mkdir -p $$(@D)
+	$$(CC) $(2) $$(ECC_CFLAGS) $$(SYNC_CFLAGS) -MMD -MP -c $$< -o $$@
+
+$(BUILD)/$(1)/tests/test_pg%: $(BUILD)/$(1)/tests/test_pg%.o $(BUILD)/$(1)/tests/test.o \
+                      $(BUILD)/$(1)/tests/pgtmp.o $(BUILD)/$(1)/libeccsync.a $(BUILD)/$(1)/libecc.a
+	$$(CC) $(2) $$^ $$(SYNC_LIBS) $$(ECC_LIBS) -o $$@
+
+$(BUILD)/$(1)/tests/test_sync%: $(BUILD)/$(1)/tests/test_sync%.o $(BUILD)/$(1)/tests/test.o \
+                      $(BUILD)/$(1)/tests/pgtmp.o $(BUILD)/$(1)/libeccsync.a $(BUILD)/$(1)/libecc.a
+	$$(CC) $(2) $$^ $$(SYNC_LIBS) $$(ECC_LIBS) -o $$@
+
 $(BUILD)/$(1)/tests/%: $(BUILD)/$(1)/tests/%.o $(BUILD)/$(1)/tests/test.o \
                       $(BUILD)/$(1)/tests/scenario.o $(BUILD)/$(1)/tests/gpio_fake.o \
                       $(BUILD)/$(1)/libecc.a
@@ -156,7 +198,7 @@ $(BUILD)/gen/web_assets.c: web/embed.sh $(WEB_PAGE)
 $(eval $(call flavour,rel,$(OPT)))
 $(eval $(call flavour,san,$(SAN)))
 
-.PHONY: all deps test-deps demo demo-hil demo-web web-screenshots programme-report check check-gpio test bench bench-control fuzz install \
+.PHONY: all deps sync-deps test-deps demo demo-hil demo-web web-screenshots programme-report check check-gpio test bench bench-control fuzz install \
         uninstall clean
 .DEFAULT_GOAL := all
 
@@ -169,6 +211,9 @@ deps:
 
 test-deps:
 	@.ci/ensure-deps $(TEST_DEPS)
+
+sync-deps:
+	@.ci/ensure-deps $(if $(CROSS),$(addsuffix :$(CROSS_ARCH),$(SYNC_DEPS)),$(SYNC_DEPS))
 
 demo: all
 	@sim/demo.sh $(BUILD)
