@@ -104,7 +104,8 @@ SYNC_MAINS = sync/eccsync.c
 SYNC_SRCS = $(filter-out $(SYNC_MAINS), $(wildcard sync/*.c))
 TEST_SRCS = $(wildcard tests/test_*.c)
 BENCH_SRCS = $(wildcard tests/bench_*.c)
-PROGS    = eccd eccctl eccreport eccsim eccweb
+# eccsync links libpq: the cross build leaves it out (docs/arm64.md).
+PROGS    = eccd eccctl eccreport eccsim eccweb $(if $(CROSS),,eccsync)
 
 # One object tree per flavour: $(BUILD)/rel (optimised) and $(BUILD)/san (sanitizers).
 define flavour
@@ -177,6 +178,18 @@ $(BUILD)/$(1)/tests/pgtmp.o: tests/pgtmp.c | deps sync-deps
 
 $(BUILD)/$(1)/tests/test_pg%: $(BUILD)/$(1)/tests/test_pg%.o $(BUILD)/$(1)/tests/test.o \
                       $(BUILD)/$(1)/tests/pgtmp.o $(BUILD)/$(1)/libeccsync.a $(BUILD)/$(1)/libecc.a
+	$$(CC) $(2) $$^ $$(SYNC_LIBS) $$(ECC_LIBS) -o $$@
+
+$(BUILD)/$(1)/eccsync: $(BUILD)/$(1)/sync/eccsync.o $(BUILD)/$(1)/libeccsync.a $(BUILD)/$(1)/libecc.a
+	$$(CC) $(2) $$^ $$(SYNC_LIBS) $$(ECC_LIBS) -o $$@
+
+# sync_check: the central database against the rigs' files, row for row (t_sync.sh).
+$(BUILD)/$(1)/tests/sync_check.o: tests/sync_check.c | deps sync-deps
+	@mkdir -p $$(@D)
+	$$(CC) $(2) $$(ECC_CFLAGS) $$(SYNC_CFLAGS) -MMD -MP -c $$< -o $$@
+
+$(BUILD)/$(1)/tests/sync_check: $(BUILD)/$(1)/tests/sync_check.o $(BUILD)/$(1)/libeccsync.a \
+                      $(BUILD)/$(1)/libecc.a
 	$$(CC) $(2) $$^ $$(SYNC_LIBS) $$(ECC_LIBS) -o $$@
 
 $(BUILD)/$(1)/tests/test_sync%: $(BUILD)/$(1)/tests/test_sync%.o $(BUILD)/$(1)/tests/test.o \
