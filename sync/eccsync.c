@@ -23,6 +23,7 @@
 #include <time.h>
 
 #include "config/config.h"
+#include "sync/pgschema.h"
 #include "sync/pgwrite.h"
 #include "sync/reader.h"
 #include "sync/syncrow.h"
@@ -40,6 +41,11 @@ struct opts {
     const char *sets[32];
     int nsets;
     bool once;                  /* deliver what is there, then exit */
+    /* the clinic's administration, with --admin FILE (a superuser's conninfo) */
+    const char *admin;
+    bool migrate;               /* --migrate: the central schema up to date */
+    const char *add_rig;        /* --add-rig RIG: its role (--role) and password file */
+    const char *role, *password_file;
 };
 
 struct syncer {
@@ -52,6 +58,7 @@ struct syncer {
     uint64_t delivered;         /* the rig's sync_seq the server has */
     struct sync_row *rows;      /* [sync] batch_rows of them */
     double retry_s;
+    bool history_said;          /* the history could not be opened: said once */
     long batches, rows_sent;
     sigset_t stop_signals;
 };
@@ -69,6 +76,14 @@ static void usage(FILE *f)
           "  -c, --config FILE   eccd's config ([history] and [sync] are read)\n"
           "      --set S.K=V     override a key for this run\n"
           "      --once          deliver what is there now, then exit (0 when all is delivered)\n"
+          "\n"
+          "The clinic's database (run where the server is; FILE holds an administrator's\n"
+          "libpq connection string, as the credentials file does):\n"
+          "  eccsync --admin FILE --migrate\n"
+          "        create or bring the central schema up to date (idempotent)\n"
+          "  eccsync --admin FILE --add-rig RIG --role ROLE --password-file PWFILE\n"
+          "        let rig RIG write through login role ROLE with the password in PWFILE\n"
+          "        (idempotent; row-level security keeps it to its own rows)\n"
           "  -h, --help          this help\n"
           "  -V, --version       print the version\n", f);
 }
@@ -78,6 +93,9 @@ static int parse_args(int argc, char **argv, struct opts *o)
     static const struct option longs[] = {
         {"config", required_argument, NULL, 'c'}, {"set", required_argument, NULL, 's'},
         {"once", no_argument, NULL, 'o'}, {"help", no_argument, NULL, 'h'},
+        {"admin", required_argument, NULL, 'a'}, {"migrate", no_argument, NULL, 'm'},
+        {"add-rig", required_argument, NULL, 'r'}, {"role", required_argument, NULL, 'R'},
+        {"password-file", required_argument, NULL, 'p'},
         {"version", no_argument, NULL, 'V'}, {NULL, 0, NULL, 0},
     };
     int ch;
@@ -93,16 +111,81 @@ static int parse_args(int argc, char **argv, struct opts *o)
             o->sets[o->nsets++] = optarg;
             break;
         case 'o': o->once = true; break;
+        case 'a': o->admin = optarg; break;
+        case 'm': o->migrate = true; break;
+        case 'r': o->add_rig = optarg; break;
+        case 'R': o->role = optarg; break;
+        case 'p': o->password_file = optarg; break;
         case 'h': usage(stdout); exit(0);
         case 'V': printf("eccsync %s\n", ECC_VERSION); exit(0);
         default: usage(stderr); return 2;
         }
     }
-    if (!o->config || optind != argc) {
+    if (o->admin && (o->migrate || o->add_rig) && optind == argc &&
+        (!o->add_rig || (o->role && o->password_file)))
+        return 0;
+    if (!o->config || optind != argc || o->admin) {
         usage(stderr);
         return 2;
     }
     return 0;
+}
+
+/* ---- the clinic's administration ----------------------------------------------------- */
+
+/* A file's first line (a conninfo, a password), which only its owner may read. */
+static int read_secret(const char *path, char *out, size_t len)
+{
+    struct stat st;
+    size_t n;
+    FILE *f = fopen(path, "r");
+
+    if (!f) {
+        log_error("%s: %s", path, strerror(errno));
+        return -1;
+    }
+    if (fstat(fileno(f), &st) != 0 || (st.st_mode & 077)) {
+        log_error("%s: readable by others (mode %03o): chmod 600 %s", path,
+                  (unsigned)(st.st_mode & 0777), path);
+        fclose(f);
+        return -1;
+    }
+    n = fread(out, 1, len - 1, f);
+    fclose(f);
+    out[n] = '\0';
+    out[strcspn(out, "\r\n")] = '\0';
+    return 0;
+}
+
+static int administer(const struct opts *o)
+{
+    char conninfo[CONNINFO_MAX], password[512] = "", err[512] = "";
+    PGconn *pg;
+    int rc = 0;
+
+    if (read_secret(o->admin, conninfo, sizeof conninfo) != 0 ||
+        (o->add_rig && read_secret(o->password_file, password, sizeof password) != 0))
+        return 1;
+    pg = PQconnectdb(conninfo);
+    if (PQstatus(pg) != CONNECTION_OK) {
+        log_error("cannot connect as the administrator: %s", PQerrorMessage(pg));
+        PQfinish(pg);
+        return 1;
+    }
+    if (o->migrate && pgschema_migrate(pg, err, sizeof err) != 0)
+        rc = 1;
+    if (!rc && o->add_rig && pgschema_add_rig(pg, o->add_rig, o->role, password, err,
+                                              sizeof err) != 0)
+        rc = 1;
+    if (rc)
+        log_error("%s", err);
+    else
+        log_info("%s%s%s%s", o->migrate ? "the central schema is up to date" : "",
+                 o->migrate && o->add_rig ? "; " : "", o->add_rig ? "rig " : "",
+                 o->add_rig ? o->add_rig : "");
+    memset(password, 0, sizeof password);
+    PQfinish(pg);
+    return rc;
 }
 
 static int load_config(const struct opts *o, struct ecc_config *cfg, char *err, size_t errlen)
@@ -216,6 +299,27 @@ static void backoff(struct syncer *y)
     y->retry_s = y->retry_s <= 0.0 ? RETRY_FIRST_S : fmin(2.0 * y->retry_s, y->cfg->sync.retry_max_s);
 }
 
+/* The history file, once eccd has made it (and brought it to schema 4): eccsync may start
+ * first. Said once until it opens. 0, or -1 (wait). */
+static int open_history(struct syncer *y)
+{
+    char err[512] = "";
+
+    if (y->reader)
+        return 0;
+    y->reader = sync_reader_open(y->history, err, sizeof err);
+    if (y->reader) {
+        if (y->history_said)
+            log_info("sync: %s is there now", y->history);
+        y->history_said = false;
+        return 0;
+    }
+    if (!y->history_said)
+        log_warn("sync: %s (waiting for eccd)", err);
+    y->history_said = true;
+    return -1;
+}
+
 /* One step: send the next batch. 1 sent, 0 nothing new, -1 the server is away (wait),
  * -2 refused (wait long: a bug or the server's rules). */
 static int send_batch(struct syncer *y)
@@ -254,7 +358,7 @@ static int run(struct syncer *y, bool once)
     for (;;) {
         int rc = 0;
 
-        if (!y->pg && connect_server(y) != 0)
+        if (open_history(y) != 0 || (!y->pg && connect_server(y) != 0))
             rc = -1;
         else
             rc = send_batch(y);
@@ -274,8 +378,6 @@ static int run(struct syncer *y, bool once)
 
 static int setup(struct syncer *y, const struct ecc_config *cfg)
 {
-    char err[512] = "";
-
     y->cfg = cfg;
     if (!cfg->sync.rig_id[0]) {
         log_error("[sync] rig_id is empty: this rig replicates nothing (docs/fleet.md)");
@@ -289,10 +391,6 @@ static int setup(struct syncer *y, const struct ecc_config *cfg)
     if (read_credentials(cfg, y->conninfo, sizeof y->conninfo) != 0 ||
         check_tls(cfg, y->conninfo) != 0)
         return -1;
-    if (!(y->reader = sync_reader_open(y->history, err, sizeof err))) {
-        log_error("%s", err);
-        return -1;
-    }
     if (!(y->rows = calloc((size_t)cfg->sync.batch_rows, sizeof *y->rows))) {
         log_error("out of memory for %d rows", cfg->sync.batch_rows);
         return -1;
@@ -322,6 +420,8 @@ int main(int argc, char **argv)
     if (rc)
         return rc;
     log_set_ident("eccsync");
+    if (o.admin)
+        return administer(&o);
     if (load_config(&o, &cfg, err, sizeof err) != 0) {
         fprintf(stderr, "eccsync: %s\n", err);
         return 1;

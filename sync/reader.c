@@ -127,6 +127,7 @@ struct sync_reader *sync_reader_open(const char *path, char *err, size_t errlen)
         sync_reader_close(r);
         return NULL;
     }
+    sqlite3_busy_timeout(r->db, BUSY_MS);
     if (check_schema(r, err, errlen) != 0 || prepare_all(r, err, errlen) != 0) {
         int e = errno;
 
@@ -134,7 +135,6 @@ struct sync_reader *sync_reader_open(const char *path, char *err, size_t errlen)
         errno = e;
         return NULL;
     }
-    sqlite3_busy_timeout(r->db, BUSY_MS);
     return r;
 }
 

@@ -1,0 +1,196 @@
+#!/bin/sh
+# t_sync.sh BUILD - rigs replicating into one real PostgreSQL 15, and its failures
+# (docs/fleet.md). A throwaway server with TLS (tests/pgtmp.sh), the central schema made
+# with eccsync --migrate, one role per rig with eccsync --add-rig; each rig is the real
+# eccd on the simulator (three simulated days of the tolerant patient, sim.skip_quiet) with
+# its own history file and its own eccsync over TCP with sslmode=verify-full. After each
+# case, tests/sync_check compares the central database with the rigs' files row for row
+# (0 lost, 0 differing, 0 extra: nothing lost, nothing twice, every field equal):
+#  - three rigs training and replicating at once;
+#  - the server stopped mid-sync and started again: eccsync waits and catches up;
+#  - eccsync killed with SIGKILL at 20 seeded points of its catching up, started again each
+#    time: the server's progress never goes back, and in the end every row is there once;
+#  - a rig offline for a simulated week (its server unreachable), then back: it catches up;
+#  - two rigs whose clocks disagree by five hours;
+#  - a rig that presents another rig's credentials: refused, nothing written.
+set -u
+name=t_sync
+. "$(dirname "$0")/lib.sh"
+cd "$(dirname "$0")/.." || exit 2
+build=$(cd "${1:-build}" && pwd)
+eccd="$build/rel/eccd"
+eccsync="$build/rel/eccsync"
+check_bin="$build/rel/tests/sync_check"
+at_exit 'kill $(jobs -p) 2>/dev/null'
+
+missing="PostgreSQL 15 is not installed (apt-get install postgresql-15)"
+[ -x /usr/lib/postgresql/15/bin/initdb ] || skip_all "$missing"
+command -v psql >/dev/null 2>&1 || skip_all "$missing"
+command -v openssl >/dev/null 2>&1 || skip_all "no openssl (Debian package openssl)"
+
+pg=$(mktemp -d /tmp/pgtmp-XXXXXX) || exit 2
+at_exit 'rm -rf "$pg"'
+sh tests/pgtmp.sh init "$pg" tls >"$tmp/init.log" 2>&1 || { fail server_init "$tmp/init.log"; lib_exit; }
+port=$(awk 'BEGIN { srand(); print 20000 + int(rand() * 20000) }')
+start_server() {
+    sh tests/pgtmp.sh run "$pg" "$port" &
+    pg_pid=$!
+    sh tests/pgtmp.sh ready "$pg" "$port" 60
+}
+stop_server() {
+    [ -n "$pg_pid" ] && sh tests/pgtmp.sh stop "$pg" "$pg_pid" >/dev/null
+    wait "$pg_pid" 2>/dev/null
+    pg_pid=
+}
+pg_pid=
+at_exit 'stop_server'
+on_fail="$pg/postgres.log"
+pass_if server_starts start_server
+
+psql -X -q "$(sh tests/pgtmp.sh conninfo "$pg" "$port")" -c "CREATE DATABASE ecc" >/dev/null
+admin="$tmp/admin.conninfo"
+(umask 077; echo "$(sh tests/pgtmp.sh conninfo "$pg" "$port") dbname=ecc" >"$admin")
+"$eccsync" --admin "$admin" --migrate >"$tmp/migrate.log" 2>&1
+check schema_migrates $? 0
+
+# A patient's three days (the tolerant patient's scenario, shortened).
+sed 's/^programme_days = .*/programme_days = 3/' sim/scenarios/tolerant12.ini >"$tmp/three.ini"
+sed 's/^programme_days = .*/programme_days = 7/' sim/scenarios/tolerant12.ini >"$tmp/week.ini"
+
+# rig ID: its folder, role, password and credentials (verify-full over TCP).
+rig() {
+    d="$tmp/$1"
+    mkdir -p "$d"
+    (umask 077; echo "pw-$1" >"$d/password")
+    "$eccsync" --admin "$admin" --add-rig "$1" --role "rig_$1" --password-file "$d/password" \
+        >>"$tmp/roles.log" 2>&1 || return 1
+    (umask 077; echo "host=localhost hostaddr=127.0.0.1 port=${2:-$port} dbname=ecc" \
+        "user=rig_$1 password=pw-$1 sslmode=verify-full sslrootcert=$pg/ca.pem" >"$d/cred")
+}
+
+# train ID DAYS [SETS...]: the rig's eccd over DAYS simulated days.
+train() {
+    d="$tmp/$1"
+    days=$2
+    shift 2
+    "$eccd" -c config/sim.ini --set history.path="$d/h.db" --set sim.scenario="$tmp/three.ini" \
+        --set sim.skip_quiet=true --duration $((days * 86400)) "$@" >/dev/null 2>"$d/eccd.err"
+}
+
+# sync ID [ONCE] [SETS...]: the rig's eccsync (in the background unless ONCE is "once").
+sync_rig() {
+    d="$tmp/$1"
+    id=$1
+    mode=$2
+    shift 2
+    set -- -c config/sim.ini --set history.path="$d/h.db" --set sync.rig_id="$id" \
+        --set sync.credentials="$d/cred" --set sync.interval_s=0.1 --set sync.retry_max_s=1 \
+        --set sync.batch_rows=50 "$@"
+    if [ "$mode" = once ]; then
+        "$eccsync" "$@" --once >>"$d/sync.log" 2>&1
+    else
+        "$eccsync" "$@" >>"$d/sync.log" 2>&1 &
+        sync_pid=$!
+    fi
+}
+
+checked() { "$check_bin" "$admin" "$@" >"$tmp/check.out" 2>&1; }
+progress() { psql -X -At "$(cat "$admin")" -c "SELECT last_seq FROM ecc.sync_progress WHERE rig_id = '$1'" 2>/dev/null; }
+
+# ---- three rigs at once ------------------------------------------------------------------
+for r in a b c; do rig $r || fail "role_$r" "$tmp/roles.log"; done
+pids=
+for r in a b c; do
+    sync_rig $r bg
+    pids="$pids $sync_pid"
+    train $r 3 &
+    trains="${trains:-} $!"
+done
+for p in $trains; do wait "$p"; done
+wait_for 60 checked a="$tmp/a/h.db" b="$tmp/b/h.db" c="$tmp/c/h.db"
+on_fail="$tmp/check.out"
+pass_if three_rigs_training_at_once_replicate_every_row \
+    checked a="$tmp/a/h.db" b="$tmp/b/h.db" c="$tmp/c/h.db"
+echo "   $(tail -1 "$tmp/check.out")"
+for p in $pids; do stop "$p" >/dev/null; done
+
+# ---- the server stopped mid-sync ------------------------------------------------------------
+rig d && train d 3
+sync_rig d bg --set sync.batch_rows=20
+wait_for 20 sh -c "[ \"\$(psql -X -At '$(cat "$admin")' -c \"SELECT last_seq FROM ecc.sync_progress WHERE rig_id = 'd'\" 2>/dev/null)\" -gt 0 ]"
+stop_server
+start_server
+wait_for 60 checked d="$tmp/d/h.db"
+on_fail="$tmp/check.out"
+pass_if server_stopped_mid_sync_and_back_loses_nothing checked d="$tmp/d/h.db"
+on_fail="$tmp/d/sync.log"
+pass_if eccsync_said_the_server_was_away grep -q "did not reach the server\|cannot reach" "$tmp/d/sync.log"
+stop "$sync_pid" >/dev/null
+
+# ---- SIGKILL at 20 seeded points -------------------------------------------------------------
+rig e && train e 3
+last=0
+backwards=0
+for seed in $(seq 1 20); do
+    sync_rig e bg --set sync.batch_rows=7
+    delay=$(awk -v s="$seed" 'BEGIN { srand(s); printf "%.3f", 0.02 + rand() * 0.3 }')
+    sleep "$delay"          # the seeded point: killed wherever it is then
+    kill -KILL "$sync_pid" 2>/dev/null
+    wait "$sync_pid" 2>/dev/null
+    now=$(progress e)
+    now=${now:-0}
+    [ "$now" -lt "$last" ] && backwards=$((backwards + 1))
+    last=$now
+done
+check progress_never_goes_back_across_20_kills "$backwards" 0
+echo "   progress after the 20th kill: $last"
+sync_rig e once
+on_fail="$tmp/check.out"
+pass_if killed_20_times_every_row_once_every_field_equal checked e="$tmp/e/h.db"
+
+# ---- a week offline ----------------------------------------------------------------------
+rig f
+closed=$(awk 'BEGIN { srand(7); print 40001 + int(rand() * 20000) }')
+sed "s/port=$port/port=$closed/" "$tmp/f/cred" >"$tmp/f/cred.off"
+chmod 600 "$tmp/f/cred.off"
+sync_rig f bg --set sync.credentials="$tmp/f/cred.off"
+train f 7 --set sim.scenario="$tmp/week.ini"
+stop "$sync_pid" >/dev/null
+check nothing_arrives_while_offline "$(progress f)" ""
+sync_rig f once
+on_fail="$tmp/check.out"
+pass_if a_week_offline_catches_up checked f="$tmp/f/h.db"
+echo "   $(tail -1 "$tmp/check.out")"
+
+# ---- clocks five hours apart -----------------------------------------------------------------
+rig g && rig h
+train g 2 --set sim.wall_start=1767596400 &
+g_pid=$!
+train h 2 --set sim.wall_start=$((1767596400 + 5 * 3600))
+wait "$g_pid"
+sync_rig g once
+sync_rig h once
+on_fail="$tmp/check.out"
+pass_if rigs_whose_clocks_disagree_keep_their_own_rows checked g="$tmp/g/h.db" h="$tmp/h/h.db"
+
+# ---- another rig's credentials ----------------------------------------------------------------
+rig i && train i 1
+before=$(psql -X -At "$(cat "$admin")" -c "SELECT count(*) FROM ecc.sessions WHERE rig_id = 'i'")
+"$eccsync" -c config/sim.ini --set history.path="$tmp/i/h.db" --set sync.rig_id=i \
+    --set sync.credentials="$tmp/a/cred" --set sync.retry_max_s=1 --once >"$tmp/i/sync.log" 2>&1 &
+spoof=$!
+wait_line "$tmp/i/sync.log" "refused\|cannot read this rig" 20 "$spoof"
+stop "$spoof" >/dev/null
+after=$(psql -X -At "$(cat "$admin")" -c "SELECT count(*) FROM ecc.sessions WHERE rig_id = 'i'")
+check another_rigs_credentials_write_nothing "$after" "$before"
+contains another_rigs_credentials_are_refused "$(cat "$tmp/i/sync.log")" "refused"
+
+# ---- the checker itself sees a lost row and a changed field ----------------------------------
+psql -X -q "$(cat "$admin")" -c "DELETE FROM ecc.reps WHERE rig_id = 'a' AND local_id = 5" \
+    -c "UPDATE ecc.sets SET pain = coalesce(pain, 0) + 1 WHERE rig_id = 'b' AND local_id = 2" \
+    >/dev/null 2>&1
+checked a="$tmp/a/h.db" b="$tmp/b/h.db"
+check checker_fails_on_a_damaged_copy $? 1
+contains checker_names_the_lost_row "$(cat "$tmp/check.out")" "lost: rig a, reps 5"
+contains checker_names_the_changed_field "$(cat "$tmp/check.out")" "differs: rig b, sets 2, column pain"
+lib_exit
