@@ -349,6 +349,10 @@ install: all
 	    >$(DESTDIR)$(UNITDIR)/eccweb.service.tmp
 	chmod 0644 $(DESTDIR)$(UNITDIR)/eccweb.service.tmp
 	mv $(DESTDIR)$(UNITDIR)/eccweb.service.tmp $(DESTDIR)$(UNITDIR)/eccweb.service
+	sed -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@ETCDIR@|$(ETCDIR)|g' config/eccsync.service \
+	    >$(DESTDIR)$(UNITDIR)/eccsync.service.tmp
+	chmod 0644 $(DESTDIR)$(UNITDIR)/eccsync.service.tmp
+	mv $(DESTDIR)$(UNITDIR)/eccsync.service.tmp $(DESTDIR)$(UNITDIR)/eccsync.service
 	install -m 0644 config/eccd-sysusers.conf $(DESTDIR)$(SYSUSERSDIR)/eccd.conf
 	install -m 0644 config/$(UDEV_RULE) $(DESTDIR)$(UDEVDIR)/$(UDEV_RULE)
 	install -m 0644 docs/eccd.8 $(DESTDIR)$(MANDIR)/man8/eccd.8
@@ -367,12 +371,14 @@ install: all
 	    echo "  systemctl enable --now eccd"; \
 	    echo "  usermod -aG eccd USER                  # whoever may use eccctl"; \
 	    echo "  systemctl enable --now eccweb          # the patient's page (docs/web.md)"; \
+	    echo "  systemctl enable --now eccsync         # with [sync] set: the clinic's database (docs/fleet.md)"; \
 	fi
 
 # Everything install put there, except $(ETCDIR): it may hold edited configs.
 uninstall:
 	rm -f $(addprefix $(DESTDIR)$(BINDIR)/,$(PROGS))
 	rm -f $(DESTDIR)$(UNITDIR)/eccd.service $(DESTDIR)$(UNITDIR)/eccweb.service \
+	      $(DESTDIR)$(UNITDIR)/eccsync.service \
 	      $(DESTDIR)$(MANDIR)/man8/eccweb.8 $(DESTDIR)$(SYSUSERSDIR)/eccd.conf \
 	      $(DESTDIR)$(UDEVDIR)/$(UDEV_RULE) $(DESTDIR)$(MANDIR)/man8/eccd.8 \
 	      $(DESTDIR)$(MANDIR)/man1/eccctl.1

@@ -16,6 +16,7 @@
 #   daemon      eccd: main, loop, services             -> config, controller, proto, hal, sim, util
 #   client      eccctl and its renderer                -> config, proto, util
 #   web         eccweb: the patient's page             -> config, proto, client, util
+#   sync        eccsync: the history to the clinic      -> config, util (and libpq)
 #   tests       anything
 #
 # controller/ may not call the clock, allocate, print or start threads either: those calls
@@ -35,6 +36,7 @@ allowed() {
         daemon) echo "config controller proto hal sim util" ;;
         client) echo "config proto util" ;;
         web) echo "config proto client util" ;;
+        sync) echo "config util" ;;
     esac
 }
 
@@ -50,7 +52,7 @@ breach() {
     bad=1
 }
 
-for dir in util config controller proto hal sim daemon client web; do
+for dir in util config controller proto hal sim daemon client web sync; do
     [ -d "$dir" ] || continue
     ok_dirs=$(allowed "$dir")
     for f in "$dir"/*.c "$dir"/*.h; do

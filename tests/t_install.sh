@@ -13,8 +13,9 @@ name=t_install
 # The files a PREFIX install puts under DESTDIR, relative to it.
 tree() {
     p=${1#/}
-    for f in bin/eccd bin/eccctl bin/eccreport bin/eccsim bin/eccweb \
+    for f in bin/eccd bin/eccctl bin/eccreport bin/eccsim bin/eccweb bin/eccsync \
              lib/systemd/system/eccd.service lib/systemd/system/eccweb.service \
+             lib/systemd/system/eccsync.service share/doc/eccd/fleet.md \
              lib/sysusers.d/eccd.conf share/man/man8/eccd.8 share/man/man8/eccweb.8 \
              share/man/man1/eccctl.1 share/doc/eccd/web.md \
              share/eccd/scenarios/normal.ini share/doc/eccd/README.md \
@@ -64,7 +65,7 @@ check_prefix() {
         skip "systemd_analyze_verify_accepts_the_unit$tag" "no systemd-analyze (Debian package systemd)"
     else
         mkdir -p "$tmp/verify$tag"
-        for u in eccd eccweb; do
+        for u in eccd eccweb eccsync; do
             sed "s|^ExecStart=$prefix/bin/$u|ExecStart=$root$prefix/bin/$u|" \
                 "$root$prefix/lib/systemd/system/$u.service" >"$tmp/verify$tag/$u.service"
             out=$(MANPATH="$root$prefix/share/man" systemd-analyze verify \
@@ -123,8 +124,8 @@ else
     fail "install_without_destdir_prints_the_next_steps" "$tmp/log"
 fi
 
-# The sysusers.d file creates the users eccd and eccweb (a member of group eccd), and gpio,
-# in an empty root.
+# The sysusers.d file creates the users eccd, eccweb and eccsync (both members of group eccd),
+# and gpio, in an empty root.
 if ! command -v systemd-sysusers >/dev/null 2>&1; then
     skip sysusers_creates_eccd_and_gpio "no systemd-sysusers (Debian package systemd)"
 else
@@ -133,8 +134,10 @@ else
     cp config/eccd-sysusers.conf "$s/usr/lib/sysusers.d/eccd.conf"
     if systemd-sysusers --root="$s" >"$tmp/log" 2>&1 &&
        grep -q '^eccd:x:[0-9]*:[0-9]*:.*:/var/lib/eccd:/usr/sbin/nologin$' "$s/etc/passwd" &&
-       grep -q '^eccd:x:[0-9]*:eccweb$' "$s/etc/group" && grep -q '^gpio:x:' "$s/etc/group" &&
-       grep -q '^eccweb:x:[0-9]*:[0-9]*:.*:/usr/sbin/nologin$' "$s/etc/passwd"; then
+       grep -q '^eccd:x:[0-9]*:\(eccsync,eccweb\|eccweb,eccsync\)$' "$s/etc/group" &&
+       grep -q '^gpio:x:' "$s/etc/group" &&
+       grep -q '^eccweb:x:[0-9]*:[0-9]*:.*:/usr/sbin/nologin$' "$s/etc/passwd" &&
+       grep -q '^eccsync:x:[0-9]*:[0-9]*:.*:/var/lib/eccd:/usr/sbin/nologin$' "$s/etc/passwd"; then
         ok "sysusers_creates_eccd_and_gpio"
     else
         fail "sysusers_creates_eccd_and_gpio" "$tmp/log" "$s/etc/passwd" "$s/etc/group"
