@@ -257,7 +257,7 @@ demo-hil: all
 # test, then all tests (unit, config corpus, closed-loop scenarios, the real binary, and
 # bench-control's verdicts through tests/t_control.sh).
 check: all test-deps $(san_TESTS) $(rel_TESTS) $(addprefix $(BUILD)/san/,$(PROGS)) \
-       $(BUILD)/rel/tests/bench_control
+       $(BUILD)/rel/tests/bench_control $(BUILD)/rel/tests/sync_check
 	@tests/run.sh $(BUILD)
 
 test: check
@@ -266,7 +266,7 @@ test: check
 check-gpio: all
 	@tests/check-gpio.sh $(BUILD)
 
-bench: all test-deps $(BUILD)/rel/tests/bench_eccd $(BUILD)/rel/tests/bench_modbus $(BUILD)/rel/tests/bench_hx711 \
+bench: all test-deps $(BUILD)/rel/tests/sync_check $(BUILD)/rel/tests/bench_eccd $(BUILD)/rel/tests/bench_modbus $(BUILD)/rel/tests/bench_hx711 \
        $(BUILD)/rel/tests/bench_faults $(BUILD)/rel/tests/bench_store $(BUILD)/rel/tests/bench_tick_store \
        $(BUILD)/rel/tests/bench_web
 	@$(BUILD)/rel/tests/bench_eccd $(BUILD)
@@ -288,6 +288,8 @@ bench: all test-deps $(BUILD)/rel/tests/bench_eccd $(BUILD)/rel/tests/bench_modb
 	@ECC_BUILD=$(BUILD) $(BUILD)/rel/tests/bench_web
 	@echo
 	@sh tests/bench_programme.sh $(BUILD)
+	@echo
+	@sh tests/bench_sync.sh $(BUILD)
 
 $(BUILD)/rel/tests/bench_web: $(BUILD)/rel/tests/bench_web.o $(BUILD)/rel/tests/test.o \
                           $(BUILD)/rel/tests/webdriver.o $(BUILD)/rel/libeccweb.a $(rel_LIB)
