@@ -12,6 +12,8 @@
 #    time: the server's progress never goes back, and in the end every row is there once;
 #  - a rig offline for a simulated week (its server unreachable), then back: it catches up;
 #  - two rigs whose clocks disagree by five hours;
+#  - eccd killed with SIGKILL in the middle of a set while eccsync runs: every row it had
+#    committed arrives, the session as open;
 #  - a rig that presents another rig's credentials: refused, nothing written.
 set -u
 name=t_sync
@@ -115,12 +117,16 @@ echo "   $(tail -1 "$tmp/check.out")"
 for p in $pids; do stop "$p" >/dev/null; done
 
 # ---- the server stopped mid-sync ------------------------------------------------------------
-rig d && train d 3
-sync_rig d bg --set sync.batch_rows=20
-wait_for 20 sh -c "[ \"\$(psql -X -At '$(cat "$admin")' -c \"SELECT last_seq FROM ecc.sync_progress WHERE rig_id = 'd'\" 2>/dev/null)\" -gt 0 ]"
+rig d && train d 7 --set sim.scenario="$tmp/week.ini"
+sync_rig d bg --set sync.batch_rows=1          # a transaction a row: seconds of sending
+started_sending() { p=$(progress d); [ "${p:-0}" -gt 0 ]; }
+wait_for 20 started_sending
 stop_server
+head_d=$(sqlite3 "$tmp/d/h.db" "SELECT seq FROM sync_counter" 2>/dev/null || echo 0)
 start_server
-wait_for 60 checked d="$tmp/d/h.db"
+at_restart=$(progress d)
+pass_if the_server_stopped_mid_sync [ "${at_restart:-0}" -gt 0 ] && [ "${at_restart:-0}" -lt "$head_d" ]
+wait_for 90 checked d="$tmp/d/h.db"
 on_fail="$tmp/check.out"
 pass_if server_stopped_mid_sync_and_back_loses_nothing checked d="$tmp/d/h.db"
 on_fail="$tmp/d/sync.log"
@@ -172,6 +178,22 @@ sync_rig g once
 sync_rig h once
 on_fail="$tmp/check.out"
 pass_if rigs_whose_clocks_disagree_keep_their_own_rows checked g="$tmp/g/h.db" h="$tmp/h/h.db"
+
+# ---- eccd killed mid-set --------------------------------------------------------------------
+rig j
+sync_rig j bg
+"$eccd" -c config/sim.ini --set history.path="$tmp/j/h.db" --set sim.speed=10 --sessions 1 \
+    --rep-log "$tmp/j/reps.jsonl" >/dev/null 2>"$tmp/j/eccd.err" &
+jpid=$!
+wait_line "$tmp/j/reps.jsonl" '"event":"rep".*"rep":4,' 60 "$jpid"
+kill -KILL "$jpid" 2>/dev/null
+wait "$jpid" 2>/dev/null
+wait_for 30 checked j="$tmp/j/h.db"
+on_fail="$tmp/check.out"
+pass_if eccd_killed_mid_set_every_committed_row_arrives checked j="$tmp/j/h.db"
+check the_interrupted_session_arrives_open "$(psql -X -At "$(cat "$admin")" \
+    -c "SELECT status FROM ecc.sessions WHERE rig_id = 'j'")" open
+stop "$sync_pid" >/dev/null
 
 # ---- another rig's credentials ----------------------------------------------------------------
 rig i && train i 1
