@@ -200,31 +200,18 @@ static int load_config(const struct opts *o, struct ecc_config *cfg, char *err, 
 
 /* ---- credentials ----------------------------------------------------------------------- */
 
+static int read_secret(const char *path, char *out, size_t len);
+
 /* The connection string from the credentials file, which only eccsync's user may read. */
 static int read_credentials(const struct ecc_config *cfg, char *out, size_t len)
 {
     char path[CFG_PATH_MAX];
-    struct stat st;
-    size_t n;
-    FILE *f;
 
-    if (config_resolve_path(cfg, cfg->sync.credentials, path, sizeof path) != 0 ||
-        !(f = fopen(path, "r"))) {
-        log_error("[sync] credentials %s: %s", cfg->sync.credentials, strerror(errno));
+    if (config_resolve_path(cfg, cfg->sync.credentials, path, sizeof path) != 0) {
+        log_error("[sync] credentials %s: the path is too long", cfg->sync.credentials);
         return -1;
     }
-    if (fstat(fileno(f), &st) != 0 || (st.st_mode & 077)) {
-        log_error("[sync] credentials %s: readable by others (mode %03o): chmod 600 %s",
-                  path, (unsigned)(st.st_mode & 0777), path);
-        fclose(f);
-        return -1;
-    }
-    n = fread(out, 1, len - 1, f);
-    fclose(f);
-    out[n] = '\0';
-    while (n > 0 && (out[n - 1] == '\n' || out[n - 1] == '\r'))
-        out[--n] = '\0';
-    return 0;
+    return read_secret(path, out, len);
 }
 
 /* With [sync] require_tls, a TCP connection must verify the server's certificate. */
