@@ -175,7 +175,9 @@ static void exec_postgres(const struct pgtmp *p, uid_t uid, gid_t gid)
     fd = open(log, O_WRONLY | O_APPEND);
     if (fd < 0 || null < 0 || dup2(null, 0) < 0 || dup2(fd, 1) < 0 || dup2(fd, 2) < 0)
         _exit(124);
-    execl(PGTMP_BIN "/postgres", "postgres", "-D", data, "-p", port, (char *)NULL);
+    /* argv[0] the full path: postgres finds its own installation from it (with a bare name
+     * it searches PATH, which need not hold PostgreSQL's bin folder) */
+    execl(PGTMP_BIN "/postgres", PGTMP_BIN "/postgres", "-D", data, "-p", port, (char *)NULL);
     _exit(127);
 }
 
