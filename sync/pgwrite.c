@@ -62,33 +62,60 @@ static void put_columns(char *sql, size_t len, enum sync_table t, int first, con
  * a new patient's or programme's origin_rig), $2.. the columns in sync_tables[] order.
  * The update is skipped when the stored row equals the new one (a repeated batch rewrites
  * nothing) and, for patients and programmes, when the stored row is another origin's. */
-static void upsert_sql(enum sync_table t, char *sql, size_t len)
+static void upsert_rig_owned(enum sync_table t, char *sql, size_t len)
 {
     const struct sync_table_def *d = &sync_tables[t];
     bool part = partitioned(t);
 
-    sql[0] = '\0';
-    put(sql, len, "INSERT INTO ecc.\"%s\" AS r (%s, ", d->name,
-        d->rig_owned ? "rig_id" : "origin_rig");
+    put(sql, len, "INSERT INTO ecc.\"%s\" AS r (rig_id, ", d->name);
     put_columns(sql, len, t, 0, "");
     put(sql, len, "%s) VALUES ($1", part ? ", month" : "");
     for (int i = 0; i < d->ncols; i++)
         put(sql, len, ", $%d", i + 2);
     if (part)
         put(sql, len, ", ecc.month_of($%d)", column_of(t, "t") + 2);
-    if (d->rig_owned)
-        put(sql, len, ") ON CONFLICT (rig_id, local_id%s)", part ? ", month" : "");
-    else
-        put(sql, len, ") ON CONFLICT (\"%s\")", d->cols[0].name);
-    put(sql, len, " DO UPDATE SET ");
+    put(sql, len, ") ON CONFLICT (rig_id, local_id%s) DO UPDATE SET ", part ? ", month" : "");
     for (int i = 1; i < d->ncols; i++)
         put(sql, len, "%s\"%s\" = excluded.\"%s\"", i > 1 ? ", " : "", d->cols[i].name,
             d->cols[i].name);
-    put(sql, len, " WHERE %s(", d->rig_owned ? "" : "r.origin_rig = $1 AND ");
+    put(sql, len, " WHERE (");
     put_columns(sql, len, t, 1, "r.");
     put(sql, len, ") IS DISTINCT FROM (");
     put_columns(sql, len, t, 1, "excluded.");
     put(sql, len, ")");
+}
+
+/* A patient or programme: the row updated only where its origin is the writer (an UPDATE
+ * under row-level security passes over the others' rows; an ON CONFLICT DO UPDATE would
+ * fail on them: PostgreSQL 15.20 checks the update's policy on the existing row before its
+ * WHERE), else inserted when new (ON CONFLICT DO NOTHING leaves another origin's row). */
+static void upsert_shared(enum sync_table t, char *sql, size_t len)
+{
+    const struct sync_table_def *d = &sync_tables[t];
+
+    put(sql, len, "WITH u AS (UPDATE ecc.\"%s\" AS r SET ", d->name);
+    for (int i = 1; i < d->ncols; i++)
+        put(sql, len, "%s\"%s\" = $%d", i > 1 ? ", " : "", d->cols[i].name, i + 2);
+    put(sql, len, " WHERE r.\"%s\" = $2 AND r.origin_rig = $1 AND (", d->cols[0].name);
+    put_columns(sql, len, t, 1, "r.");
+    put(sql, len, ") IS DISTINCT FROM (");
+    for (int i = 1; i < d->ncols; i++)
+        put(sql, len, "%s$%d", i > 1 ? ", " : "", i + 2);
+    put(sql, len, ") RETURNING 1) INSERT INTO ecc.\"%s\" AS r (origin_rig, ", d->name);
+    put_columns(sql, len, t, 0, "");
+    put(sql, len, ") VALUES ($1");
+    for (int i = 0; i < d->ncols; i++)
+        put(sql, len, ", $%d", i + 2);
+    put(sql, len, ") ON CONFLICT (\"%s\") DO NOTHING", d->cols[0].name);
+}
+
+static void upsert_sql(enum sync_table t, char *sql, size_t len)
+{
+    sql[0] = '\0';
+    if (sync_tables[t].rig_owned)
+        upsert_rig_owned(t, sql, len);
+    else
+        upsert_shared(t, sql, len);
 }
 
 /* The progress moves only forward: an older batch sent again leaves it. */
