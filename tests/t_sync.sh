@@ -1,6 +1,6 @@
 #!/bin/sh
 # t_sync.sh BUILD - rigs replicating into one real PostgreSQL 15, and its failures
-# (docs/fleet.md). A throwaway server with TLS (tests/pgtmp.sh), the central schema made
+# (docs/fleet.md). The harness (tests/synclib.sh): a throwaway server with TLS, the schema made
 # with eccsync --migrate, one role per rig with eccsync --add-rig; each rig is the real
 # eccd on the simulator (three simulated days of the tolerant patient, sim.skip_quiet) with
 # its own history file and its own eccsync over TCP with sslmode=verify-full. After each
@@ -18,86 +18,8 @@
 set -u
 name=t_sync
 . "$(dirname "$0")/lib.sh"
-cd "$(dirname "$0")/.." || exit 2
-build=$(cd "${1:-build}" && pwd)
-eccd="$build/rel/eccd"
-eccsync="$build/rel/eccsync"
-check_bin="$build/rel/tests/sync_check"
-at_exit 'kill $(jobs -p) 2>/dev/null'
-
-missing="PostgreSQL 15 is not installed (apt-get install postgresql-15)"
-[ -x /usr/lib/postgresql/15/bin/initdb ] || skip_all "$missing"
-command -v psql >/dev/null 2>&1 || skip_all "$missing"
-command -v openssl >/dev/null 2>&1 || skip_all "no openssl (Debian package openssl)"
-
-pg=$(mktemp -d /tmp/pgtmp-XXXXXX) || exit 2
-at_exit 'rm -rf "$pg"'
-sh tests/pgtmp.sh init "$pg" tls >"$tmp/init.log" 2>&1 || { fail server_init "$tmp/init.log"; lib_exit; }
-port=$(awk 'BEGIN { srand(); print 20000 + int(rand() * 20000) }')
-start_server() {
-    sh tests/pgtmp.sh run "$pg" "$port" &
-    pg_pid=$!
-    sh tests/pgtmp.sh ready "$pg" "$port" 60
-}
-stop_server() {
-    [ -n "$pg_pid" ] && sh tests/pgtmp.sh stop "$pg" "$pg_pid" >/dev/null
-    wait "$pg_pid" 2>/dev/null
-    pg_pid=
-}
-pg_pid=
-at_exit 'stop_server'
-on_fail="$pg/postgres.log"
-pass_if server_starts start_server
-
-psql -X -q "$(sh tests/pgtmp.sh conninfo "$pg" "$port")" -c "CREATE DATABASE ecc" >/dev/null
-admin="$tmp/admin.conninfo"
-(umask 077; echo "$(sh tests/pgtmp.sh conninfo "$pg" "$port") dbname=ecc" >"$admin")
-"$eccsync" --admin "$admin" --migrate >"$tmp/migrate.log" 2>&1
-check schema_migrates $? 0
-
-# A patient's three days (the tolerant patient's scenario, shortened).
-sed 's/^programme_days = .*/programme_days = 3/' sim/scenarios/tolerant12.ini >"$tmp/three.ini"
-sed 's/^programme_days = .*/programme_days = 7/' sim/scenarios/tolerant12.ini >"$tmp/week.ini"
-
-# rig ID: its folder, role, password and credentials (verify-full over TCP).
-rig() {
-    d="$tmp/$1"
-    mkdir -p "$d"
-    (umask 077; echo "pw-$1" >"$d/password")
-    "$eccsync" --admin "$admin" --add-rig "$1" --role "rig_$1" --password-file "$d/password" \
-        >>"$tmp/roles.log" 2>&1 || return 1
-    (umask 077; echo "host=localhost hostaddr=127.0.0.1 port=${2:-$port} dbname=ecc" \
-        "user=rig_$1 password=pw-$1 sslmode=verify-full sslrootcert=$pg/ca.pem" >"$d/cred")
-}
-
-# train ID DAYS [SETS...]: the rig's eccd over DAYS simulated days.
-train() {
-    d="$tmp/$1"
-    days=$2
-    shift 2
-    "$eccd" -c config/sim.ini --set history.path="$d/h.db" --set sim.scenario="$tmp/three.ini" \
-        --set sim.skip_quiet=true --duration $((days * 86400)) "$@" >/dev/null 2>"$d/eccd.err"
-}
-
-# sync ID [ONCE] [SETS...]: the rig's eccsync (in the background unless ONCE is "once").
-sync_rig() {
-    d="$tmp/$1"
-    id=$1
-    mode=$2
-    shift 2
-    set -- -c config/sim.ini --set history.path="$d/h.db" --set sync.rig_id="$id" \
-        --set sync.credentials="$d/cred" --set sync.interval_s=0.1 --set sync.retry_max_s=1 \
-        --set sync.batch_rows=50 "$@"
-    if [ "$mode" = once ]; then
-        "$eccsync" "$@" --once >>"$d/sync.log" 2>&1
-    else
-        "$eccsync" "$@" >>"$d/sync.log" 2>&1 &
-        sync_pid=$!
-    fi
-}
-
-checked() { "$check_bin" "$admin" "$@" >"$tmp/check.out" 2>&1; }
-progress() { psql -X -At "$(cat "$admin")" -c "SELECT last_seq FROM ecc.sync_progress WHERE rig_id = '$1'" 2>/dev/null; }
+. "$(dirname "$0")/synclib.sh"
+sync_setup
 
 # ---- three rigs at once ------------------------------------------------------------------
 for r in a b c; do rig $r || fail "role_$r" "$tmp/roles.log"; done
