@@ -471,6 +471,9 @@ static const struct cfg_key keys[] = {
           "eccsync: once everything is sent, look for new rows this often"),
     K_DBL("sync", "retry_max_s", sync.retry_max_s, 1, 3600, "60", "s",
           "eccsync: the longest wait between attempts to reach the server (it doubles from 1 s)"),
+    K_DBL("sync", "pull_s", sync.pull_s, 0, 86400, "30", "s",
+          "eccsync: how often to bring back what the clinic shares (patients, their "
+          "programmes) and hand it to eccd over [server] socket (0: never)"),
     K_BOOL("sync", "require_tls", sync.require_tls, "true",
            "eccsync: refuse a connection over TCP without sslmode=verify-full (a Unix socket "
            "on this machine needs none)"),

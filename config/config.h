@@ -279,6 +279,7 @@ struct ecc_config {
         int batch_rows;              /* rows per transaction */
         double interval_s;           /* look for new rows this often once caught up */
         double retry_max_s;          /* longest wait between attempts to reach the server */
+        double pull_s;               /* bring back the clinic's patients this often (0: never) */
         bool require_tls;            /* TCP only with sslmode=verify-full */
     } sync;
 

@@ -1134,9 +1134,12 @@ static const char *programme_change_kind(const struct store_programme *old, bool
     return "set";
 }
 
+/* Check the plan, hand it to the loop when it is the selected patient's (between sessions
+ * only), keep it with a progression row whose reason says who set it. NULL, or the error
+ * reply. */
 static char *programme_apply(struct service *s, const struct req *r, long patient,
                              struct store_programme *sp, bool had,
-                             const struct store_programme *old, struct prog *p)
+                             const struct store_programme *old, struct prog *p, const char *who)
 {
     char why[PROG_REASON_MAX];
     double lo, hi;
@@ -1146,16 +1149,16 @@ static char *programme_apply(struct service *s, const struct req *r, long patien
         return reply_error(r, "bad_request", "%s", why);
     if (store_programme_restore(s->store, patient, sp->updated, p) != 0)
         return reply_error(r, "internal", "cannot read the history");
-    rc = programme_to_loop(s, p);
+    rc = patient == current_patient(s) ? programme_to_loop(s, p) : 0;
     if (rc != 0)
         return rc == -2 ? reply_error(r, "busy", "the control loop did not answer within %.0f s",
                                       SERVICE_WAIT_S)
                         : reply_error(r, "refused_state", "a programme can be set only between "
                                       "sessions, with no fault latched");
     prog_band_now(p, &lo, &hi);
-    snprintf(why, sizeof why, "by the clinician: %d weeks from day 0, %d sessions a day, band "
+    snprintf(why, sizeof why, "%s: %d weeks from day 0, %d sessions a day, band "
              "%.0f-%.0f N at level %d, steps of %.0f%%, floor %.0f N, ceiling %.0f N%s",
-             sp->plan.weeks, sp->plan.sessions_per_day, lo, hi, sp->plan.level,
+             who, sp->plan.weeks, sp->plan.sessions_per_day, lo, hi, sp->plan.level,
              sp->plan.step_share * 100.0, sp->plan.floor_n, sp->plan.ceiling_n,
              sp->plan.locked ? ", locked" : "");
     if (store_programme_put(s->store, sp, programme_change_kind(old, had, sp), why, lo, hi) != 0)
@@ -1192,9 +1195,93 @@ static char *do_programme_set(struct service *s, const struct req *r)
         return reply_error(r, "internal", "out of memory");
     ctl_prog_rules(s->cfg, &pr);
     prog_init(p, &pr, &sp.plan, s->cfg->protocol.day_start_h * 3600.0);
-    err = programme_apply(s, r, patient, &sp, had, &old, p);
+    err = programme_apply(s, r, patient, &sp, had, &old, p, "by the clinician");
     free(p);
     return err ? err : do_programme(s, r);
+}
+
+/* ---- what the clinic shares, brought by eccsync (docs/fleet.md) ------------------------- */
+
+static char *put_reply(const struct req *r, const struct store_patient *p, const char *what)
+{
+    json_t *o = reply_ok(r);
+
+    json_object_set_new(o, "patient", json_pack("{s:I, s:s, s:s}", "id", (json_int_t)p->id,
+                                                "name", p->name, "uuid", p->uuid));
+    json_object_set_new(o, "result", json_string(what));
+    return reply_dump(o);
+}
+
+/* A patient the clinic shares: added under its UUID, or renamed. Its band comes with its
+ * programme; its limits (speed, abort force) are the rig's once it is here. */
+static char *do_patient_put(struct service *s, const struct req *r)
+{
+    struct store_patient p = {.force_low = r->force_low, .force_high = r->force_high,
+                              .speed_max = r->speed_max, .force_abort = r->force_abort,
+                              .created = isnan(r->created) ? 0.0 : r->created};
+    char err[256] = "";
+
+    if (store_patient_find_uuid(s->store, r->uuid, &p) == 0) {
+        if (strcmp(p.name, r->name) == 0)
+            return put_reply(r, &p, "unchanged");
+        if (store_patient_rename(s->store, p.id, r->name) != 0)
+            return reply_error(r, errno == EEXIST ? "exists" : "internal", "patient %s cannot "
+                               "be renamed \"%s\": %s", r->uuid, r->name,
+                               errno == EEXIST ? "another patient on this rig has that name"
+                                               : strerror(errno));
+        snprintf(p.name, sizeof p.name, "%s", r->name);
+        return put_reply(r, &p, "renamed");
+    }
+    if (errno != ENOENT)
+        return reply_error(r, "internal", "cannot read the patients");
+    snprintf(p.name, sizeof p.name, "%s", r->name);
+    snprintf(p.uuid, sizeof p.uuid, "%s", r->uuid);
+    if (store_patient_add(s->store, &p, err, sizeof err) != 0)
+        return reply_error(r, errno == EEXIST ? "exists" : errno == EINVAL ? "bad_request"
+                           : "internal", "%s%s", err[0] ? err : strerror(errno),
+                           errno == EEXIST ? " on this rig under another UUID: rename one" : "");
+    return put_reply(r, &p, "added");
+}
+
+/* The clinic's programme for a patient: taken whole when it is newer than the rig's own
+ * (its updated time), else left (the newer change wins, wherever it was made). */
+static char *do_programme_put(struct service *s, const struct req *r)
+{
+    struct store_programme sp, old;
+    struct store_patient pt;
+    struct prog_rules pr;
+    struct prog *p;
+    bool had;
+    char *err;
+    json_t *o;
+
+    if (store_patient_find_uuid(s->store, r->uuid, &pt) != 0)
+        return reply_error(r, errno == ENOENT ? "not_found" : "internal", "no patient %s on "
+                           "this rig (patient-put first)", r->uuid);
+    had = store_programme_get(s->store, pt.id, &old) == 0;
+    if (!had && errno != ENOENT)
+        return reply_error(r, "internal", "cannot read the programme");
+    if (!had || r->updated > old.updated) {
+        sp = (struct store_programme){
+            .patient = pt.id, .sets = s->cfg->protocol.sets_per_session,
+            .reps = s->cfg->protocol.reps_per_set, .updated = r->updated,
+            .plan = {.active = true, .baseline = NAN, .locked = false,
+                     .last_change = isnan(r->last_change) ? 0.0 : r->last_change}};
+        programme_merge(&r->prog, &sp);
+        if (!(p = malloc(sizeof *p)))
+            return reply_error(r, "internal", "out of memory");
+        ctl_prog_rules(s->cfg, &pr);
+        prog_init(p, &pr, &sp.plan, s->cfg->protocol.day_start_h * 3600.0);
+        err = programme_apply(s, r, pt.id, &sp, had, &old, p, "from the clinic's database");
+        free(p);
+        if (err)
+            return err;
+    }
+    o = reply_ok(r);
+    json_object_set_new(o, "patient", json_integer(pt.id));
+    json_object_set_new(o, "result", json_string(!had || r->updated > old.updated ? "applied"
+                                                                                  : "older"));
+    return reply_dump(o);
 }
 
 static json_t *report_head(struct service *s, long patient, const struct snapshot *sn,
@@ -1250,7 +1337,8 @@ static bool needs_store(enum req_cmd c)
     return c == REQ_PAIN || c == REQ_PATIENT_LIST || c == REQ_PATIENT_ADD ||
            c == REQ_PATIENT_SELECT || c == REQ_HISTORY || c == REQ_EXPORT ||
            c == REQ_MORNING || c == REQ_QUESTIONNAIRE || c == REQ_PROGRAMME ||
-           c == REQ_PROGRAMME_SET || c == REQ_REPORT;
+           c == REQ_PROGRAMME_SET || c == REQ_REPORT || c == REQ_PATIENT_PUT ||
+           c == REQ_PROGRAMME_PUT;
 }
 
 static char *dispatch(struct service *s, const struct req *r, struct ctlsock_stream *out)
@@ -1278,6 +1366,8 @@ static char *dispatch(struct service *s, const struct req *r, struct ctlsock_str
     case REQ_PROGRAMME: return do_programme(s, r);
     case REQ_PROGRAMME_SET: return do_programme_set(s, r);
     case REQ_REPORT: return do_report(s, r);
+    case REQ_PATIENT_PUT: return do_patient_put(s, r);
+    case REQ_PROGRAMME_PUT: return do_programme_put(s, r);
     case REQ_CMD_COUNT: break;
     }
     return reply_error(r, "unknown_command", "unknown command");

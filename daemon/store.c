@@ -375,7 +375,8 @@ int store_patient_add(struct store *s, struct store_patient *p, char *err, size_
         errno = EINVAL;
         return -1;
     }
-    p->created = store_clock_s(CLOCK_REALTIME);
+    if (!(p->created > 0.0))
+        p->created = store_clock_s(CLOCK_REALTIME);
     if (store_job_submit(s, &j) == 0)
         return 0;
     if (j.err == EEXIST)

@@ -38,6 +38,7 @@ struct json_t;                  /* jansson's */
 
 #define STORE_SCHEMA_VERSION 4
 #define STORE_NAME_MAX 64
+#define STORE_UUID_MAX 37           /* 36 characters and the NUL */
 
 struct store;
 
@@ -58,6 +59,7 @@ struct store_patient {
     char name[STORE_NAME_MAX];  /* unique, 1..63 bytes of UTF-8, no control characters */
     double created;             /* UTC s */
     double force_low, force_high, speed_max, force_abort;  /* NAN: the config's */
+    char uuid[STORE_UUID_MAX];  /* its identity across rigs (schema 4); "": a new one is made */
 };
 
 /* Open (creating and migrating as needed). When the file has no patient yet, one named
@@ -105,8 +107,13 @@ int store_flush(struct store *s, double timeout_s);
 int store_patient_list(struct store *s, struct store_patient *out, int max);
 /* 0, or -1 ENOENT. */
 int store_patient_get(struct store *s, long id, struct store_patient *out);
-/* Add one (id and created are filled in). -1 EEXIST (name taken) or EINVAL (bad name). */
+/* The one with this UUID: 0, or -1 ENOENT. */
+int store_patient_find_uuid(struct store *s, const char *uuid, struct store_patient *out);
+/* Add one: id filled in, created too unless given (> 0), the UUID made unless given.
+ * -1 EEXIST (name or UUID taken) or EINVAL (bad name). */
 int store_patient_add(struct store *s, struct store_patient *p, char *err, size_t errlen);
+/* Give patient id a new name: 0, or -1 EEXIST (taken), EINVAL (bad name), ENOENT, EIO. */
+int store_patient_rename(struct store *s, long id, const char *name);
 /* The selected patient is remembered across restarts. */
 long store_patient_selected(struct store *s);
 int store_patient_select(struct store *s, long id);    /* -1 ENOENT */

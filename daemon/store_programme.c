@@ -219,6 +219,47 @@ int store_programme_put(struct store *s, const struct store_programme *p, const 
     return store_job_submit(s, &j);
 }
 
+struct rename_arg {
+    long id;
+    const char *name;
+};
+
+static int rename_call(struct store *s, sqlite3 *db, void *arg)
+{
+    const struct rename_arg *a = arg;
+    sqlite3_stmt *st;
+    int rc;
+
+    (void)s;
+    if (exec_bound(db, "UPDATE patients SET name = ?2 WHERE id = ?1", &st) != 0)
+        return EIO;
+    sqlite3_bind_int64(st, 1, a->id);
+    bind_text(st, 2, a->name);
+    rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc == SQLITE_CONSTRAINT)
+        return EEXIST;
+    if (rc != SQLITE_DONE)
+        return EIO;
+    return sqlite3_changes(db) == 1 ? 0 : ENOENT;
+}
+
+int store_patient_rename(struct store *s, long id, const char *name)
+{
+    struct rename_arg a = {.id = id, .name = name};
+    struct job j = {.kind = JOB_CALL, .fn = rename_call, .arg = &a};
+    size_t n = strnlen(name, STORE_NAME_MAX);
+
+    if (n == 0 || n >= STORE_NAME_MAX) {
+        errno = EINVAL;
+        return -1;
+    }
+    if (store_job_submit(s, &j) == 0)
+        return 0;
+    errno = j.err ? j.err : EIO;
+    return -1;
+}
+
 struct checkin_arg {
     long patient;
     double wall, score;

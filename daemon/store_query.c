@@ -9,13 +9,14 @@
 #include "daemon/store_impl.h"
 #include "util/log.h"
 
-#define PATIENT_COLS "id, name, created, force_low, force_high, speed_max, force_abort"
+#define PATIENT_COLS "id, name, created, force_low, force_high, speed_max, force_abort, uuid"
 #define OF_PATIENT "(?1 = 0 OR s.patient_id = ?1) AND s.started >= ?2"
 
 static const struct sql rsql[R_COUNT] = {
     [R_PATIENT_LIST] = {"list patients",
                         "SELECT " PATIENT_COLS " FROM patients ORDER BY id LIMIT ?1"},
     [R_PATIENT_GET] = {"read patient", "SELECT " PATIENT_COLS " FROM patients WHERE id = ?1"},
+    [R_PATIENT_UUID] = {"find patient", "SELECT " PATIENT_COLS " FROM patients WHERE uuid = ?1"},
     [R_SELECTED] = {"read selection", "SELECT value FROM meta WHERE key = 'patient'"},
     [R_RECENT] = {"recent sessions",
                   "SELECT s.started, coalesce(s.ended, (SELECT max(r.t) FROM sets st"
@@ -108,6 +109,8 @@ static void patient_row(sqlite3_stmt *st, struct store_patient *p)
     p->force_high = col_real(st, 4);
     p->speed_max = col_real(st, 5);
     p->force_abort = col_real(st, 6);
+    snprintf(p->uuid, sizeof p->uuid, "%s",
+             sqlite3_column_type(st, 7) == SQLITE_TEXT ? (const char *)sqlite3_column_text(st, 7) : "");
 }
 
 int store_patient_list(struct store *s, struct store_patient *out, int max)
@@ -134,6 +137,23 @@ int store_patient_get(struct store *s, long id, struct store_patient *out)
     if (rc == SQLITE_ROW)
         patient_row(st, out);
     if (r_end(s, R_PATIENT_GET, rc) != 0)
+        return -1;
+    if (rc == SQLITE_ROW)
+        return 0;
+    errno = ENOENT;
+    return -1;
+}
+
+int store_patient_find_uuid(struct store *s, const char *uuid, struct store_patient *out)
+{
+    sqlite3_stmt *st = r_begin(s, R_PATIENT_UUID);
+    int rc;
+
+    sqlite3_bind_text(st, 1, uuid, -1, SQLITE_TRANSIENT);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW)
+        patient_row(st, out);
+    if (r_end(s, R_PATIENT_UUID, rc) != 0)
         return -1;
     if (rc == SQLITE_ROW)
         return 0;

@@ -56,7 +56,7 @@ static const struct sql wsql[W_COUNT] = {
                       " VALUES (?1, ?2, ?3, ?4, ?5)"},
     [W_PATIENT_ADD] = {"insert patient",
                        "INSERT INTO patients(name, created, force_low, force_high, speed_max,"
-                       " force_abort) VALUES (?1, ?2, ?3, ?4, ?5, ?6)"},
+                       " force_abort, uuid) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"},
     [W_SELECT_SET] = {"select patient",
                       "INSERT INTO meta(key, value) VALUES ('patient', ?1)"
                       " ON CONFLICT (key) DO UPDATE SET value = excluded.value"},
@@ -73,11 +73,13 @@ static const struct sql wsql[W_COUNT] = {
                        " level_to, band_low, band_high, reason)"
                        " VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"},
     [W_PROG_LEVEL] = {"step programme",
-                      "UPDATE programmes SET level = ?2, last_change = ?3 WHERE patient_id = ?1"},
+                      "UPDATE programmes SET level = ?2, last_change = ?3,"
+                      " updated = max(coalesce(updated, 0), ?3) WHERE patient_id = ?1"},
     [W_PROG_BAND] = {"step patient's band",
                      "UPDATE patients SET force_low = ?2, force_high = ?3 WHERE id = ?1"},
     [W_PROG_BASELINE] = {"set baseline",
-                         "UPDATE programmes SET baseline = ?2 WHERE patient_id = ?1"},
+                         "UPDATE programmes SET baseline = ?2,"
+                         " updated = max(coalesce(updated, 0), ?3) WHERE patient_id = ?1"},
     [W_CHECKIN_INSERT] = {"record check-in",
                           "INSERT INTO checkins(patient_id, t, kind, score, instrument)"
                           " VALUES (?1, ?2, ?3, ?4, ?5)"},
@@ -357,6 +359,7 @@ static int prog_effects(struct store *s, long patient, const struct ctl_event *e
     if (ev->prog == PROG_BASELINE) {
         sqlite3_bind_int64(s->ws[W_PROG_BASELINE], 1, patient);
         bind_real(s->ws[W_PROG_BASELINE], 2, ev->value);
+        bind_real(s->ws[W_PROG_BASELINE], 3, ev->wall);
         return w_exec(s, W_PROG_BASELINE);
     }
     if (ev->prog != PROG_UP && ev->prog != PROG_DOWN)
@@ -449,6 +452,7 @@ static int patient_insert(struct store *s, struct store_patient *p)
     bind_real(st, 4, p->force_high);
     bind_real(st, 5, p->speed_max);
     bind_real(st, 6, p->force_abort);
+    bind_text(st, 7, p->uuid[0] ? p->uuid : NULL);     /* NULL: the trigger makes one */
     rc = sqlite3_step(st);
     if (rc == SQLITE_DONE)
         p->id = (long)sqlite3_last_insert_rowid(s->db);

@@ -29,7 +29,8 @@ static const char *const cmd_names[REQ_CMD_COUNT] = {
     [REQ_EXPORT] = "export",           [REQ_WATCH] = "watch",
     [REQ_MORNING] = "morning",         [REQ_QUESTIONNAIRE] = "questionnaire",
     [REQ_PROGRAMME] = "programme",     [REQ_PROGRAMME_SET] = "programme-set",
-    [REQ_REPORT] = "report",
+    [REQ_REPORT] = "report",           [REQ_PATIENT_PUT] = "patient-put",
+    [REQ_PROGRAMME_PUT] = "programme-put",
 };
 
 /* Every member a command takes besides v, cmd and tag, with its kind and bounds. The
@@ -65,6 +66,30 @@ static const struct req_field fields[] = {
     {REQ_PROGRAMME_SET, "level", REQ_KIND_INT, false, -100, 100, "", NULL, NULL},
     {REQ_PROGRAMME_SET, "locked", REQ_KIND_BOOL, false, 0, 1, "", NULL, NULL},
     {REQ_REPORT, "patient", REQ_KIND_INT, false, 1, (double)LONG_MAX, "", NULL, NULL},
+    /* eccsync's: what the clinic shares, as its database holds it (docs/fleet.md) */
+    {REQ_PATIENT_PUT, "uuid", REQ_KIND_UUID, true, REQ_UUID_LEN, REQ_UUID_LEN, "", NULL, NULL},
+    {REQ_PATIENT_PUT, "name", REQ_KIND_NAME, true, 1, REQ_NAME_MAX - 1, "bytes", NULL, NULL},
+    {REQ_PATIENT_PUT, "created", REQ_KIND_NUMBER, false, 0, 4102444800.0, "s", NULL, NULL},
+    {REQ_PATIENT_PUT, "force_low", REQ_KIND_NUMBER, false, 0, 0, "", "band", "force_low_n"},
+    {REQ_PATIENT_PUT, "force_high", REQ_KIND_NUMBER, false, 0, 0, "", "band", "force_high_n"},
+    {REQ_PATIENT_PUT, "speed_max", REQ_KIND_NUMBER, false, 0, 0, "", "limits", "speed_max_mps"},
+    {REQ_PATIENT_PUT, "force_abort", REQ_KIND_NUMBER, false, 0, 0, "", "limits",
+     "force_abort_n"},
+    {REQ_PROGRAMME_PUT, "patient_uuid", REQ_KIND_UUID, true, REQ_UUID_LEN, REQ_UUID_LEN, "",
+     NULL, NULL},
+    {REQ_PROGRAMME_PUT, "updated", REQ_KIND_NUMBER, true, 0, 4102444800.0, "s", NULL, NULL},
+    {REQ_PROGRAMME_PUT, "last_change", REQ_KIND_NUMBER, false, 0, 4102444800.0, "s", NULL, NULL},
+    {REQ_PROGRAMME_PUT, "start", REQ_KIND_NUMBER, true, 0, 4102444800.0, "s", NULL, NULL},
+    {REQ_PROGRAMME_PUT, "weeks", REQ_KIND_INT, true, 1, 52, "", NULL, NULL},
+    {REQ_PROGRAMME_PUT, "sessions_per_day", REQ_KIND_INT, true, 1, 10, "", NULL, NULL},
+    {REQ_PROGRAMME_PUT, "band_low", REQ_KIND_NUMBER, true, 0, 0, "", "band", "force_low_n"},
+    {REQ_PROGRAMME_PUT, "band_high", REQ_KIND_NUMBER, true, 0, 0, "", "band", "force_high_n"},
+    {REQ_PROGRAMME_PUT, "step_share", REQ_KIND_NUMBER, true, 0.01, 0.5, "", NULL, NULL},
+    {REQ_PROGRAMME_PUT, "floor_n", REQ_KIND_NUMBER, true, 0, 0, "", "band", "force_low_n"},
+    {REQ_PROGRAMME_PUT, "ceiling_n", REQ_KIND_NUMBER, true, 0, 0, "", "band", "force_high_n"},
+    {REQ_PROGRAMME_PUT, "baseline", REQ_KIND_NUMBER, false, 0, 10, "", NULL, NULL},
+    {REQ_PROGRAMME_PUT, "level", REQ_KIND_INT, true, -100, 100, "", NULL, NULL},
+    {REQ_PROGRAMME_PUT, "locked", REQ_KIND_BOOL, false, 0, 1, "", NULL, NULL},
 };
 #define NFIELDS (sizeof fields / sizeof fields[0])
 
@@ -189,6 +214,8 @@ void req_field_range(const struct req_field *f, char *out, size_t outlen)
     field_bounds(f, &lo, &hi, &unit);
     if (f->kind == REQ_KIND_NAME)
         snprintf(out, outlen, "a string of %g to %g bytes", lo, hi);
+    else if (f->kind == REQ_KIND_UUID)
+        snprintf(out, outlen, "a UUID (8-4-4-4-12 hexadecimal digits)");
     else if (f->kind == REQ_KIND_BOOL)
         snprintf(out, outlen, "true or false");
     else if (f->kind == REQ_KIND_INT && hi >= (double)LONG_MAX)
@@ -287,7 +314,8 @@ static int read_cmd(struct pctx *c)
         return fail(c, "unknown_command",
                     "unknown command \"%s\" (known: status, start, stop, next-set, reset-fault, "
                     "tare, calibrate, pain, patient-list, patient-add, patient-select, history, "
-                    "export)", show(shown, json_string_value(j)));
+                    "export, watch, morning, questionnaire, programme, programme-set, report, "
+                    "patient-put, programme-put)", show(shown, json_string_value(j)));
     return 0;
 }
 
@@ -390,6 +418,26 @@ static int get_name(struct pctx *c, const char *key)
     return 0;
 }
 
+/* A UUID member (8-4-4-4-12 hexadecimal digits, either case) into r->uuid, lower case. */
+static int get_uuid(struct pctx *c, const char *key)
+{
+    json_t *j = json_object_get(c->obj, key);
+    const char *u = json_string_value(j);
+    bool ok = u && json_string_length(j) == REQ_UUID_LEN;
+
+    if (!j)
+        return fail(c, "bad_request", "command \"%s\" needs member \"%s\": a UUID",
+                    cmd_names[c->r->cmd], key);
+    for (int i = 0; ok && i < REQ_UUID_LEN; i++)
+        ok = (i == 8 || i == 13 || i == 18 || i == 23) ? u[i] == '-' : isxdigit((unsigned char)u[i]);
+    if (!ok)
+        return fail(c, "bad_request", "member \"%s\" must be a UUID (8-4-4-4-12 hexadecimal "
+                    "digits)", key);
+    for (int i = 0; i <= REQ_UUID_LEN; i++)
+        c->r->uuid[i] = (char)tolower((unsigned char)u[i]);
+    return 0;
+}
+
 /* Settings that contradict each other are refused here, as config_check refuses them in
  * a file: the band's low edge under its high edge, the abort force above the band. */
 static int get_patient_args(struct pctx *c)
@@ -448,6 +496,10 @@ static int get_programme_args(struct pctx *c)
 {
     struct req_programme *p = &c->r->prog;
 
+    if (c->r->cmd == REQ_PROGRAMME_PUT &&
+        (get_uuid(c, "patient_uuid") < 0 || get_number(c, "updated", &c->r->updated, NULL) < 0 ||
+         get_number(c, "last_change", &c->r->last_change, NULL) < 0))
+        return -1;
     if (get_number(c, "start", &p->start, NULL) < 0 || get_int(c, "weeks", &p->weeks) < 0 ||
         get_int(c, "sessions_per_day", &p->sessions_per_day) < 0 ||
         get_number(c, "band_low", &p->band_low, NULL) < 0 ||
@@ -479,7 +531,11 @@ static int read_args(struct pctx *c)
     case REQ_QUESTIONNAIRE:
         return get_number(c, "score", &r->number, NULL) < 0 ? -1 : get_name(c, "instrument");
     case REQ_PROGRAMME_SET:
+    case REQ_PROGRAMME_PUT:
         return get_programme_args(c);
+    case REQ_PATIENT_PUT:
+        return get_uuid(c, "uuid") < 0 || get_number(c, "created", &r->created, NULL) < 0
+                   ? -1 : get_patient_args(c);
     case REQ_MORNING:
     case REQ_PAIN:
         if (get_number(c, "score", NULL, &v) < 0)
@@ -520,7 +576,7 @@ static void req_init(struct req *r)
     r->score = -1;
     r->rate_hz = REQ_WATCH_RATE;
     r->force_low = r->force_high = r->speed_max = r->force_abort = NAN;
-    r->number = NAN;
+    r->number = r->updated = r->last_change = r->created = NAN;
     r->prog = (struct req_programme){.start = NAN, .band_low = NAN, .band_high = NAN,
                                      .step_share = NAN, .floor_n = NAN, .ceiling_n = NAN,
                                      .baseline = NAN, .weeks = -1, .sessions_per_day = -1,

@@ -22,6 +22,11 @@
  *   {"v":1,"cmd":"programme-set","start":1767596400,"weeks":12,"band_low":60,...}
  *        every member optional: what is absent keeps its value (docs/programme.md)
  *   {"v":1,"cmd":"report"}                         the clinician's report as JSON
+ *   {"v":1,"cmd":"patient-put","uuid":"...","name":"Ann",...}   eccsync: a patient the
+ *        clinic shares, added under its UUID, or renamed (patient-add's numbers, for a new one)
+ *   {"v":1,"cmd":"programme-put","patient_uuid":"...","updated":1767596400,...}   eccsync:
+ *        the clinic's programme for that patient, taken when newer than the rig's own
+ *        (every programme-set member but baseline and locked required; also last_change)
  * Every member's kind and bounds are in one table (req_field_find), which eccctl checks
  * its arguments against too, so both doors refuse the same values with the same words.
  * Every request may carry "tag": a string of at most REQ_TAG_MAX - 1 bytes, echoed in
@@ -46,6 +51,7 @@
 #define REQ_LINE_MAX 4096           /* bytes, the newline included */
 #define REQ_NAME_MAX 64             /* patient names: 1..63 bytes */
 #define REQ_TAG_MAX 65
+#define REQ_UUID_LEN 36             /* 8-4-4-4-12 hexadecimal digits */
 #define REQ_MASS_MIN_KG 0.1          /* a span needs a mass the cell can tell from none */
 #define REQ_MASS_MAX_KG 500.0
 #define REQ_DAYS_MAX 3650
@@ -56,7 +62,7 @@ enum req_cmd {
     REQ_STATUS = 0, REQ_START, REQ_STOP, REQ_NEXT_SET, REQ_RESET_FAULT, REQ_TARE,
     REQ_CALIBRATE, REQ_PAIN, REQ_PATIENT_LIST, REQ_PATIENT_ADD, REQ_PATIENT_SELECT,
     REQ_HISTORY, REQ_EXPORT, REQ_WATCH, REQ_MORNING, REQ_QUESTIONNAIRE, REQ_PROGRAMME,
-    REQ_PROGRAMME_SET, REQ_REPORT, REQ_CMD_COUNT
+    REQ_PROGRAMME_SET, REQ_REPORT, REQ_PATIENT_PUT, REQ_PROGRAMME_PUT, REQ_CMD_COUNT
 };
 
 /* programme-set's members; NAN / -1: absent (keep the value). */
@@ -80,11 +86,14 @@ struct req {
     long patient;                   /* patient-select */
     char name[REQ_NAME_MAX];        /* patient-add: UTF-8, no control characters;
                                        questionnaire: the instrument ("VISA-H" if absent) */
-    double force_low, force_high, speed_max, force_abort;   /* patient-add; NAN: absent */
+    double force_low, force_high, speed_max, force_abort;   /* patient-add, -put; NAN: absent */
+    char uuid[REQ_UUID_LEN + 1];    /* patient-put, programme-put: lower case ("": absent) */
+    double updated, last_change;    /* programme-put (NAN: absent) */
+    double created;                 /* patient-put (NAN: absent) */
 };
 
 /* A command's member: its kind and inclusive bounds (numbers: the value; names: bytes). */
-enum req_kind { REQ_KIND_INT, REQ_KIND_NUMBER, REQ_KIND_NAME, REQ_KIND_BOOL };
+enum req_kind { REQ_KIND_INT, REQ_KIND_NUMBER, REQ_KIND_NAME, REQ_KIND_BOOL, REQ_KIND_UUID };
 
 struct req_field {
     enum req_cmd cmd;

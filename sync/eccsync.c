@@ -25,6 +25,7 @@
 #include "config/config.h"
 #include "sync/pgschema.h"
 #include "sync/pgwrite.h"
+#include "sync/pull.h"
 #include "sync/reader.h"
 #include "sync/syncrow.h"
 #include "util/log.h"
@@ -35,6 +36,7 @@
 
 #define CONNINFO_MAX 4096
 #define RETRY_FIRST_S 1.0
+#define PULL_REPLY_S 15.0       /* the longest wait for eccd's answer to one pulled row */
 
 struct opts {
     const char *config;
@@ -61,6 +63,11 @@ struct syncer {
     bool history_said;          /* the history could not be opened: said once */
     long batches, rows_sent;
     sigset_t stop_signals;
+    /* what the clinic shares, brought back ([sync] pull_s; none without [server] socket) */
+    char socket[CFG_PATH_MAX];
+    double pull_since;          /* the server's time the next pull starts from */
+    double next_pull;           /* CLOCK_MONOTONIC s */
+    bool pull_said;             /* a pull could not finish: said once until one does */
 };
 
 static void usage(FILE *f)
@@ -71,11 +78,15 @@ static void usage(FILE *f)
           "the clinic's PostgreSQL named by [sync] credentials, as rig [sync] rig_id: oldest\n"
           "first, in batches of [sync] batch_rows, each delivered once however often it is\n"
           "sent. It waits while the server is away and catches up when it returns; eccd never\n"
-          "waits for it. docs/fleet.md describes the clinic's database and how to set a rig up.\n"
+          "waits for it. Every [sync] pull_s it also brings back the patients the clinic shares\n"
+          "and their programmes, and hands them to eccd over [server] socket (eccd takes a\n"
+          "programme when it is newer than its own, between the patient's sessions).\n"
+          "docs/fleet.md describes the clinic's database and how to set a rig up.\n"
           "\n"
-          "  -c, --config FILE   eccd's config ([history] and [sync] are read)\n"
+          "  -c, --config FILE   eccd's config ([history], [sync] and [server] socket are read)\n"
           "      --set S.K=V     override a key for this run\n"
-          "      --once          deliver what is there now, then exit (0 when all is delivered)\n"
+          "      --once          deliver what is there now, bring back what the clinic shares\n"
+          "                      once, then exit (0 when all is delivered)\n"
           "\n"
           "The clinic's database (run where the server is; FILE holds an administrator's\n"
           "libpq connection string, as the credentials file does):\n"
@@ -339,6 +350,45 @@ static int send_batch(struct syncer *y)
     return rc == -1 ? -1 : -2;
 }
 
+static double mono_s(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
+}
+
+/* Bring back what the clinic shares when it is time (with once: every time). 0, or -1
+ * when the server went away (reconnect). */
+static int pull(struct syncer *y, bool once)
+{
+    struct sync_pull_stats st;
+    char err[512] = "";
+    int rc;
+
+    if (!y->socket[0] || y->cfg->sync.pull_s <= 0.0 || (!once && mono_s() < y->next_pull))
+        return 0;
+    y->next_pull = mono_s() + y->cfg->sync.pull_s;
+    rc = sync_pull_run(y->pg, y->socket, PULL_REPLY_S, &y->pull_since, &st, err, sizeof err);
+    if (rc == 0) {
+        if (st.added || st.renamed || st.applied || y->pull_said)
+            log_info("sync: from the clinic: %ld rows, %ld patients added, %ld renamed, %ld "
+                     "programmes taken, %ld refused", st.rows, st.added, st.renamed, st.applied,
+                     st.refused);
+        y->pull_said = false;
+        return 0;
+    }
+    if (!y->pull_said || rc == SYNC_PULL_LINK)
+        log_warn("sync: bringing back what the clinic shares: %s%s", err,
+                 rc == SYNC_PULL_LATER ? " (tried again later)" : "");
+    y->pull_said = true;
+    if (rc == SYNC_PULL_LINK) {
+        disconnect(y);
+        return -1;
+    }
+    return 0;
+}
+
 /* Until a stop signal (or, with once, until everything is delivered). */
 static int run(struct syncer *y, bool once)
 {
@@ -349,6 +399,8 @@ static int run(struct syncer *y, bool once)
             rc = -1;
         else
             rc = send_batch(y);
+        if (rc == 0 && pull(y, once) != 0)
+            rc = -1;
         if (rc == 1)
             continue;
         if (rc == 0 && once)
@@ -373,6 +425,11 @@ static int setup(struct syncer *y, const struct ecc_config *cfg)
     if (!cfg->history.path[0] ||
         config_resolve_path(cfg, cfg->history.path, y->history, sizeof y->history) != 0) {
         log_error("[history] path is empty: there is no history to replicate");
+        return -1;
+    }
+    if (cfg->server.socket[0] &&
+        config_resolve_path(cfg, cfg->server.socket, y->socket, sizeof y->socket) != 0) {
+        log_error("[server] socket: the path is too long");
         return -1;
     }
     if (read_credentials(cfg, y->conninfo, sizeof y->conninfo) != 0 ||

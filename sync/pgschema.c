@@ -246,6 +246,34 @@ static const char *const migrations[] = {
     "CREATE POLICY rig_select ON ecc.programmes FOR SELECT TO ecc_rig"
     " USING (origin_rig = (SELECT ecc.my_rig()) OR EXISTS (SELECT FROM ecc.patients p"
     "  WHERE p.uuid = programmes.patient_uuid AND p.shared));",
+
+    /* 3: a shared patient's programme is one value that every rig training the patient
+     * and the clinic change, and the newest change wins (its updated time: pgwrite's
+     * upsert updates a row only with a newer one). So a rig may update the programme of
+     * any patient the clinic shares, not only of its own; and the clinic's own edits
+     * (an UPDATE that leaves updated as it was) are stamped with the server's time, so
+     * that the rigs take them. */
+    "SET LOCAL ROLE ecc_owner;"
+    "CREATE POLICY rig_update_shared ON ecc.programmes FOR UPDATE TO ecc_rig"
+    " USING (EXISTS (SELECT FROM ecc.patients p WHERE p.uuid = programmes.patient_uuid"
+    "  AND p.shared))"
+    " WITH CHECK (EXISTS (SELECT FROM ecc.patients p WHERE p.uuid = programmes.patient_uuid"
+    "  AND p.shared));"
+    "CREATE FUNCTION ecc.stamp_programme() RETURNS trigger LANGUAGE plpgsql"
+    " AS $$BEGIN"
+    " IF NEW.updated IS NOT DISTINCT FROM OLD.updated AND"
+    "  (NEW.start, NEW.weeks, NEW.sessions_per_day, NEW.sets, NEW.reps, NEW.band_low,"
+    "   NEW.band_high, NEW.step_share, NEW.floor_n, NEW.ceiling_n, NEW.locked, NEW.baseline,"
+    "   NEW.level, NEW.last_change) IS DISTINCT FROM"
+    "  (OLD.start, OLD.weeks, OLD.sessions_per_day, OLD.sets, OLD.reps, OLD.band_low,"
+    "   OLD.band_high, OLD.step_share, OLD.floor_n, OLD.ceiling_n, OLD.locked, OLD.baseline,"
+    "   OLD.level, OLD.last_change) THEN"
+    "  NEW.updated := extract(epoch FROM clock_timestamp());"
+    " END IF;"
+    " RETURN NEW;"
+    "END$$;"
+    "CREATE TRIGGER programmes_stamped BEFORE UPDATE ON ecc.programmes"
+    " FOR EACH ROW EXECUTE FUNCTION ecc.stamp_programme();",
 };
 _Static_assert(sizeof migrations / sizeof migrations[0] == PGSCHEMA_VERSION,
                "one migration per schema version");

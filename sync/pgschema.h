@@ -24,7 +24,7 @@
 #include <libpq-fe.h>
 #include <stddef.h>
 
-#define PGSCHEMA_VERSION 2              /* the newest migration */
+#define PGSCHEMA_VERSION 3              /* the newest migration */
 
 /* Bring the database admin is connected to up to PGSCHEMA_VERSION: 0 or -1. Running it on
  * an up-to-date database changes nothing. */

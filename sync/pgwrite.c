@@ -85,10 +85,14 @@ static void upsert_rig_owned(enum sync_table t, char *sql, size_t len)
     put(sql, len, ")");
 }
 
-/* A patient or programme: the row updated only where its origin is the writer (an UPDATE
- * under row-level security passes over the others' rows; an ON CONFLICT DO UPDATE would
- * fail on them: PostgreSQL 15.20 checks the update's policy on the existing row before its
- * WHERE), else inserted when new (ON CONFLICT DO NOTHING leaves another origin's row). */
+/* A patient or programme: a patient updated only where its origin is the writer, a
+ * programme where the new row is newer (its updated time; the origin's also when as new:
+ * rigs before schema 3 kept a step's time in last_change only), whoever made the stored
+ * one (row-level security lets a rig update the programmes of the patients the clinic
+ * shares). An UPDATE under row-level security passes over the rows it may not change; an
+ * ON CONFLICT DO UPDATE would fail on them (PostgreSQL 15.20 checks the update's policy on
+ * the existing row before its WHERE). Else the row is inserted when new (ON CONFLICT DO
+ * NOTHING leaves a row it did not update). */
 static void upsert_shared(enum sync_table t, char *sql, size_t len)
 {
     const struct sync_table_def *d = &sync_tables[t];
@@ -96,7 +100,12 @@ static void upsert_shared(enum sync_table t, char *sql, size_t len)
     put(sql, len, "WITH u AS (UPDATE ecc.\"%s\" AS r SET ", d->name);
     for (int i = 1; i < d->ncols; i++)
         put(sql, len, "%s\"%s\" = $%d", i > 1 ? ", " : "", d->cols[i].name, i + 2);
-    put(sql, len, " WHERE r.\"%s\" = $2 AND r.origin_rig = $1 AND (", d->cols[0].name);
+    put(sql, len, " WHERE r.\"%s\" = $2 AND ", d->cols[0].name);
+    if (t == ST_PROGRAMMES)
+        put(sql, len, "(r.updated < $%d OR (r.origin_rig = $1 AND r.updated <= $%d)) AND (",
+            column_of(t, "updated") + 2, column_of(t, "updated") + 2);
+    else
+        put(sql, len, "r.origin_rig = $1 AND (");
     put_columns(sql, len, t, 1, "r.");
     put(sql, len, ") IS DISTINCT FROM (");
     for (int i = 1; i < d->ncols; i++)

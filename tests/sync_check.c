@@ -7,7 +7,10 @@
  * under their UUID) with every column equal: text equal, integers equal, reals equal to
  * the bit (PostgreSQL prints a float8 so that it reads back exactly), NULL where NULL; and
  * the central database must hold no row of that rig the file does not (nothing extra,
- * nothing twice: the keys are unique). Prints one line per difference (at most 20) and a
+ * nothing twice: the keys are unique). Shared rows follow their own rules (docs/fleet.md):
+ * a programme is the newest change of any rig or the clinic, so a central one newer than
+ * the rig's (its updated time) is no difference; a patient another rig or the clinic
+ * made is compared by name and creation only (the rig's copy carries its band now). Prints one line per difference (at most 20) and a
  * summary; exit 0 when all are equal, 1 when not, 2 on bad usage or a failure to read.
  */
 #include <errno.h>
@@ -48,8 +51,32 @@ static void select_sql(int table, char *sql, size_t len)
         snprintf(sql + n, len - n, " FROM ecc.%s WHERE rig_id = $1 AND local_id = $2::bigint",
                  d->name);
     else
-        snprintf(sql + n, len - n, " FROM ecc.%s WHERE \"%s\"::text = $1", d->name,
-                 d->cols[0].name);
+        snprintf(sql + n, len - n, ", origin_rig FROM ecc.%s WHERE \"%s\"::text = $1",
+                 d->name, d->cols[0].name);
+}
+
+static int column(int table, const char *name)
+{
+    for (int c = 0; c < sync_tables[table].ncols; c++)
+        if (strcmp(sync_tables[table].cols[c].name, name) == 0)
+            return c;
+    return -1;
+}
+
+/* Must column c of a shared row be equal? (see the head of this file) */
+static bool compared(const struct sync_row *row, PGresult *res, int c, const char *rig)
+{
+    int ncols = sync_tables[row->table].ncols;
+    const char *name = sync_tables[row->table].cols[c].name;
+    bool own = !PQgetisnull(res, 0, ncols) && strcmp(PQgetvalue(res, 0, ncols), rig) == 0;
+    int u = column(ST_PROGRAMMES, "updated");
+
+    if (row->table == ST_PATIENTS)
+        return own || c == 0 || !strcmp(name, "name") || !strcmp(name, "created");
+    if (row->table == ST_PROGRAMMES)
+        return row->v[u].kind != SV_REAL || PQgetisnull(res, 0, u) ||
+               strtod(PQgetvalue(res, 0, u), NULL) <= row->v[u].r;
+    return true;
 }
 
 static bool value_equal(const struct sync_value *v, PGresult *res, int c)
@@ -100,7 +127,7 @@ static int check_row(PGconn *pg, const char *rig, const struct sync_row *row, st
         say(t, "lost", rig, d->name, d->rig_owned ? row->v[0].i : 0, NULL);
     } else {
         for (int c = 0; c < d->ncols; c++)
-            if (!value_equal(&row->v[c], res, c)) {
+            if ((d->rig_owned || compared(row, res, c, rig)) && !value_equal(&row->v[c], res, c)) {
                 t->differ++;
                 say(t, "differs", rig, d->name, d->rig_owned ? row->v[0].i : 0,
                     d->cols[c].name);

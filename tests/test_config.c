@@ -131,8 +131,8 @@ TEST(defaults_match_the_spec)
     CHECK(config_key_count() <= CFG_KEYS_MAX);
     /* rig 1, loop 3, limits 15, band 2, control 9, filter 2, rep 5, protocol 7,
      * progression 5, drive 23, profile 18, encoder 7, loadcell 25, inputs 13, sim 13,
-     * eccsim 6, history 2, sync 6, server 7, web 17, daemon 1, log 2 */
-    CHECK_INT(config_key_count(), 203);
+     * eccsim 6, history 2, sync 7, server 7, web 17, daemon 1, log 2 */
+    CHECK_INT(config_key_count(), 204);
     CHECK_STR_CONTAINS(c.path, "");
     CHECK_INT(c.path[0], 0);
     for (int i = 0; i < CFG_KEYS_MAX; i++)

@@ -273,7 +273,7 @@ TEST(migrating_twice_changes_nothing)
     CHECK(strcmp(first, second) == 0);
     sql_value(admin, "SELECT string_agg(version::text, ',' ORDER BY version)"
                      " FROM ecc.schema_migrations", versions, sizeof versions, true);
-    CHECK(strcmp(versions, "1,2") == 0);
+    CHECK(strcmp(versions, "1,2,3") == 0);
     CHECK_INT(sql_int(admin, "SELECT count(*) FROM ecc.schema_migrations WHERE applied IS NULL"), 0);
 out:
     free(first);
@@ -666,7 +666,8 @@ out:
     PQfinish(admin);
 }
 
-/* The clinic's patient 900 (shared) and 901 (not shared), with a programme for 900. */
+/* The clinic's patient 900 (shared) and 901 (not shared), each with a programme (updated
+ * at 1 s). */
 static void clinic_patients(PGconn *admin)
 {
     sql_ok(admin, "INSERT INTO ecc.patients(uuid, name, created) VALUES"
@@ -676,8 +677,13 @@ static void clinic_patients(PGconn *admin)
     sql_ok(admin, "INSERT INTO ecc.programmes(patient_uuid, start, weeks, sessions_per_day,"
                   " sets, reps, band_low, band_high, step_share, floor_n, ceiling_n, locked,"
                   " level, updated) VALUES ('00000000-0000-4000-8000-000000000900', 1, 12, 2,"
+                  " 3, 15, 60, 100, 0.05, 40, 200, 0, 0, 1),"
+                  " ('00000000-0000-4000-8000-000000000901', 1, 12, 2,"
                   " 3, 15, 60, 100, 0.05, 40, 200, 0, 0, 1)");
 }
+
+static const char level_900[] = "SELECT level FROM ecc.programmes WHERE patient_uuid ="
+                                " '00000000-0000-4000-8000-000000000900'";
 
 TEST(patients_are_shared_and_only_their_origin_changes_them)
 {
@@ -695,23 +701,26 @@ TEST(patients_are_shared_and_only_their_origin_changes_them)
     CHECK_INT(sql_int(a, "SELECT count(*) FROM ecc.patients WHERE name = 'clinic'"), 1);
     CHECK_INT(sql_int(a, "SELECT count(*) FROM ecc.patients"), 1);
     CHECK_INT(sql_int(a, "SELECT count(*) FROM ecc.programmes"), 1);
-    /* and cannot change the clinic's */
+    /* and cannot change the clinic's patients, nor a programme the clinic does not share */
     CHECK_INT(sql_value(a, "UPDATE ecc.patients SET name = 'mine' RETURNING 1", msg,
                         sizeof msg, true), 0);
-    CHECK_INT(sql_value(a, "UPDATE ecc.programmes SET level = 5 RETURNING 1", msg,
+    CHECK_INT(sql_value(a, "UPDATE ecc.programmes SET level = 5 WHERE patient_uuid ="
+                           " '00000000-0000-4000-8000-000000000901' RETURNING 1", msg,
                         sizeof msg, true), 0);
+    CHECK_INT(sql_int(admin, "SELECT level FROM ecc.programmes WHERE patient_uuid ="
+                             " '00000000-0000-4000-8000-000000000901'"), 0);
     CHECK_INT(sql_value(a, "UPDATE ecc.patients SET shared = false", msg, sizeof msg, false), -1);
     CHECK_STR_CONTAINS(msg, "permission denied");
     /* re-sent by a rig, the clinic's rows stay as they are and the batch goes through */
     rows[0] = sample(ST_PATIENTS, 900, JAN_2024);
     rows[1] = sample(ST_PROGRAMMES, 900, JAN_2024);
+    set_real(&rows[1], "updated", 0.5);                 /* older than the clinic's */
     rows[2] = sample(ST_PATIENTS, 901, JAN_2024);
     rows[3] = sample(ST_PATIENTS, 7, JAN_2024);         /* A's own, new */
     CHECK_INT(write_batch(a, "A", rows, 4, 4), 0);
     CHECK_INT(sql_int(admin, "SELECT count(*) FROM ecc.patients WHERE origin_rig IS NULL"
                              " AND name IN ('clinic', 'private')"), 2);
-    CHECK_INT(sql_int(admin, "SELECT level FROM ecc.programmes WHERE patient_uuid ="
-                             " '00000000-0000-4000-8000-000000000900'"), 0);
+    CHECK_INT(sql_int(admin, level_900), 0);
     CHECK_INT(sql_int(admin, "SELECT count(*) FROM ecc.patients WHERE origin_rig = 'A'"
                              " AND name = 'name-7' AND shared"), 1);
     /* B sees A's patient (shared by default), cannot change it even by a batch */
@@ -736,6 +745,46 @@ TEST(patients_are_shared_and_only_their_origin_changes_them)
                            " ('00000000-0000-4000-8000-000000000999', 'x', 1, 'B')", msg,
                         sizeof msg, false), -1);
     CHECK_STR_CONTAINS(msg, "row-level security");
+out:
+    PQfinish(a);
+    PQfinish(b);
+    PQfinish(admin);
+}
+
+/* A shared patient's programme: the newest change wins, whichever rig or the clinic made
+ * it; the clinic's own edit is stamped with the server's time. */
+TEST(a_shared_programme_takes_the_newest_change)
+{
+    struct pgtmp *p = shared_server();
+    struct sync_row row;
+    PGconn *admin, *a = NULL, *b = NULL;
+    char db[16];
+
+    REQUIRE(p);
+    REQUIRE(admin = fresh_db(p, db, sizeof db, true));
+    REQUIRE_OR_GOTO(a = rig_conn(p, db, "rig_a", PW_A), out);
+    REQUIRE_OR_GOTO(b = rig_conn(p, db, "rig_b", PW_B), out);
+    clinic_patients(admin);
+    row = sample(ST_PROGRAMMES, 900, JAN_2024);        /* level 90013, updated in 2024 */
+    CHECK_INT(write_batch(b, "B", &row, 1, 1), 0);
+    CHECK_INT(sql_int(admin, level_900), 90013);
+    CHECK_INT(sql_int(admin, "SELECT count(*) FROM ecc.programmes WHERE origin_rig IS NULL"), 2);
+    /* A's older copy changes nothing; its newer one wins */
+    set_real(&row, "updated", JAN_2024 - 1);
+    row.v[13].i = 3;
+    CHECK_INT(write_batch(a, "A", &row, 1, 1), 0);
+    CHECK_INT(sql_int(admin, level_900), 90013);
+    set_real(&row, "updated", JAN_2024 + 10000);
+    CHECK_INT(write_batch(a, "A", &row, 1, 2), 0);
+    CHECK_INT(sql_int(admin, level_900), 3);
+    /* the clinic's edit by SQL: stamped now, newer than any rig's */
+    sql_ok(admin, "UPDATE ecc.programmes SET level = 1 WHERE patient_uuid ="
+                  " '00000000-0000-4000-8000-000000000900'");
+    CHECK(sql_int(admin, "SELECT (updated > extract(epoch FROM now()) - 60)::int FROM"
+                         " ecc.programmes WHERE patient_uuid ="
+                         " '00000000-0000-4000-8000-000000000900'") == 1);
+    CHECK_INT(write_batch(b, "B", &row, 1, 2), 0);      /* B's copy is older now */
+    CHECK_INT(sql_int(admin, level_900), 1);
 out:
     PQfinish(a);
     PQfinish(b);
@@ -961,6 +1010,7 @@ TESTS(T(migrating_twice_changes_nothing), T(migrating_in_steps_gives_the_same_sc
       T(a_batch_failing_half_way_leaves_nothing), T(progress_round_trip),
       T(a_rig_reads_and_writes_only_its_own_rows),
       T(patients_are_shared_and_only_their_origin_changes_them),
+      T(a_shared_programme_takes_the_newest_change),
       T(a_rig_pulls_the_shared_patients), T(reps_and_rejects_land_in_their_months),
       T(tls_verify_full_needs_the_ca_and_the_name),
       T(a_killed_server_is_a_link_error_and_a_restarted_one_takes_the_batch));

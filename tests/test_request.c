@@ -624,7 +624,57 @@ TEST(report_takes_an_optional_patient)
                 "does not take member \"patient\"");
 }
 
+#define UUID "6F1C2D3E-4b5a-4c6d-8e7f-0a1b2c3d4e5f"
+
+TEST(patient_put_takes_a_uuid_a_name_and_optional_settings)
+{
+    struct req r = check_parses("{\"v\":1,\"cmd\":\"patient-put\",\"uuid\":\"" UUID "\","
+                                "\"name\":\"Ann\",\"created\":1767596400,\"force_low\":60}",
+                                REQ_PATIENT_PUT);
+
+    CHECK(strcmp(r.uuid, "6f1c2d3e-4b5a-4c6d-8e7f-0a1b2c3d4e5f") == 0);   /* lower case */
+    CHECK(strcmp(r.name, "Ann") == 0);
+    CHECK(r.created == 1767596400.0);
+    CHECK(r.force_low == 60.0);
+    CHECK(isnan(r.force_high));
+    check_fails("{\"v\":1,\"cmd\":\"patient-put\",\"name\":\"Ann\"}", "bad_request",
+                "needs member \"uuid\"");
+    check_fails("{\"v\":1,\"cmd\":\"patient-put\",\"uuid\":\"6f1c2d3e-4b5a-4c6d-8e7f-0a1b2c3d4e5\","
+                "\"name\":\"Ann\"}", "bad_request", "must be a UUID");
+    check_fails("{\"v\":1,\"cmd\":\"patient-put\",\"uuid\":\"6f1c2d3e+4b5a-4c6d-8e7f-0a1b2c3d4e5f\","
+                "\"name\":\"Ann\"}", "bad_request", "must be a UUID");
+    check_fails("{\"v\":1,\"cmd\":\"patient-put\",\"uuid\":7,\"name\":\"Ann\"}", "bad_request",
+                "must be a UUID");
+    check_fails("{\"v\":1,\"cmd\":\"patient-put\",\"uuid\":\"" UUID "\"}", "bad_request",
+                "needs member \"name\"");
+}
+
+TEST(programme_put_needs_the_whole_plan_and_its_time)
+{
+    static const char whole[] = "{\"v\":1,\"cmd\":\"programme-put\",\"patient_uuid\":\"" UUID "\","
+        "\"updated\":1767600000,\"start\":1767596400,\"weeks\":12,\"sessions_per_day\":2,"
+        "\"band_low\":60,\"band_high\":100,\"step_share\":0.05,\"floor_n\":50,"
+        "\"ceiling_n\":160,\"level\":2,\"locked\":true,\"last_change\":1767599000}";
+    struct req r = check_parses(whole, REQ_PROGRAMME_PUT);
+
+    CHECK(strcmp(r.uuid, "6f1c2d3e-4b5a-4c6d-8e7f-0a1b2c3d4e5f") == 0);
+    CHECK(r.updated == 1767600000.0);
+    CHECK(r.last_change == 1767599000.0);
+    CHECK_INT(r.prog.level, 2);
+    CHECK_INT(r.prog.locked, 1);
+    CHECK(isnan(r.prog.baseline));
+    check_fails("{\"v\":1,\"cmd\":\"programme-put\",\"patient_uuid\":\"" UUID "\","
+                "\"start\":1767596400}", "bad_request", "needs member \"updated\"");
+    check_fails("{\"v\":1,\"cmd\":\"programme-put\",\"patient_uuid\":\"" UUID "\","
+                "\"updated\":1767600000,\"start\":1767596400}", "bad_request",
+                "needs member \"weeks\"");
+    check_fails("{\"v\":1,\"cmd\":\"programme-put\",\"updated\":1767600000}", "bad_request",
+                "needs member \"patient_uuid\"");
+}
+
 TESTS(T(morning_and_questionnaire_take_their_scores),
+      T(patient_put_takes_a_uuid_a_name_and_optional_settings),
+      T(programme_put_needs_the_whole_plan_and_its_time),
       T(programme_set_members_absent_keep_and_present_are_checked),
       T(report_takes_an_optional_patient),
       T(command_names_round_trip), T(every_command_without_members), T(calibrate_takes_mass),
