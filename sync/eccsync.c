@@ -91,6 +91,8 @@ static void usage(FILE *f)
           "  -c, --config FILE   eccd's config ([history] and [sync] are read)\n"
           "      --set S.K=V     override a key for this run\n"
           "      --once          deliver what is there now, then exit (0 when all is delivered)\n"
+          "  -h, --help          this help\n"
+          "  -V, --version       print the version\n"
           "\n"
           "The clinic's database (run where the server is; FILE holds an administrator's\n"
           "libpq connection string, as the credentials file does):\n"
@@ -116,8 +118,10 @@ static void usage(FILE *f)
           "        without -c, the defaults); dates are in this machine's time zone (TZ) at\n"
           "        the time of the report. An unknown patient, one without a programme or a\n"
           "        name several patients share: a message, exit status 1, nothing written\n"
-          "  -h, --help          this help\n"
-          "  -V, --version       print the version\n", f);
+          "\n"
+          "Exit status: 0 done (or stopped by SIGTERM or SIGINT); 1 a bad config,\n"
+          "credentials or history file, a server that refused, or a report that could not\n"
+          "be made; 2 bad usage.\n", f);
 }
 
 static int usage_error(const char *msg)
