@@ -8,10 +8,15 @@
  * When the server cannot be reached eccsync waits (1 s, doubling to [sync] retry_max_s)
  * and catches up, oldest first, when it comes back.
  *
+ * With --admin it is also the clinic's tool: the schema (--migrate), the rigs' roles
+ * (--add-rig), the central patients (--patients) and the clinician's report of one patient
+ * across every rig (--report, sync/pgreport.c, rendered by client/progreport.c).
+ *
  * Exit status: 0 on SIGTERM or SIGINT (or --once done), 1 on a bad config, credentials or
- * history file, 2 on bad usage.
+ * history file (or a failed administration: no such patient, ...), 2 on bad usage.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <libpq-fe.h>
 #include <math.h>
@@ -21,8 +26,13 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
+#include <jansson.h>
+
+#include "client/progreport.h"
 #include "config/config.h"
+#include "sync/pgreport.h"
 #include "sync/pgschema.h"
 #include "sync/pgwrite.h"
 #include "sync/pull.h"
@@ -48,6 +58,11 @@ struct opts {
     bool migrate;               /* --migrate: the central schema up to date */
     const char *add_rig;        /* --add-rig RIG: its role (--role) and password file */
     const char *role, *password_file;
+    const char *report;         /* --report PATIENT: a UUID, or a name that is unique */
+    bool patients;              /* --patients: the list */
+    bool json;                  /* --json: the document (the list) as JSON */
+    const char *out_path;       /* -o FILE */
+    int report_fmt;             /* 0 HTML, 1 --pdf, 2 --png */
 };
 
 struct syncer {
@@ -87,6 +102,8 @@ static void usage(FILE *f)
           "      --set S.K=V     override a key for this run\n"
           "      --once          deliver what is there now, bring back what the clinic shares\n"
           "                      once, then exit (0 when all is delivered)\n"
+          "  -h, --help          this help\n"
+          "  -V, --version       print the version\n"
           "\n"
           "The clinic's database (run where the server is; FILE holds an administrator's\n"
           "libpq connection string, as the credentials file does):\n"
@@ -95,23 +112,78 @@ static void usage(FILE *f)
           "  eccsync --admin FILE --add-rig RIG --role ROLE --password-file PWFILE\n"
           "        let rig RIG write through login role ROLE with the password in PWFILE\n"
           "        (idempotent; row-level security keeps it to its own rows)\n"
-          "  -h, --help          this help\n"
-          "  -V, --version       print the version\n", f);
+          "\n"
+          "The clinic's view (FILE: a role that reads every rig's rows, the admin's):\n"
+          "  eccsync --admin FILE --patients [--json]\n"
+          "        the central patients: UUID, name, the rigs they trained on, sessions, the\n"
+          "        last session's start (local time) and whether there is a programme\n"
+          "  eccsync --admin FILE --report PATIENT [-c CONFIG] [--set S.K=V]...\n"
+          "                                        [-o OUT] [--pdf | --png | --json]\n"
+          "        the clinician's report of PATIENT (a UUID, or a name only one patient\n"
+          "        has) over every rig, sessions merged in time order (docs/report.md):\n"
+          "        one self-contained HTML file on standard output or into OUT (written\n"
+          "        whole or not at all); --pdf and --png have headless chromium (Debian\n"
+          "        package chromium) render it into OUT; --json writes the report document\n"
+          "        itself. The thresholds and the protocol day's start are CONFIG's\n"
+          "        ([progression], [protocol] day_start_h: give the rigs' eccd config;\n"
+          "        without -c, the defaults); dates are in this machine's time zone (TZ) at\n"
+          "        the time of the report. An unknown patient, one without a programme or a\n"
+          "        name several patients share: a message, exit status 1, nothing written\n"
+          "\n"
+          "Exit status: 0 done (or stopped by SIGTERM or SIGINT); 1 a bad config,\n"
+          "credentials or history file, a server that refused, or a report that could not\n"
+          "be made; 2 bad usage.\n", f);
+}
+
+static int usage_error(const char *msg)
+{
+    fprintf(stderr, "eccsync: %s (eccsync --help)\n", msg);
+    return 2;
+}
+
+/* --admin: one of the clinic's tasks (--migrate and --add-rig go together), with only the
+ * options it takes. */
+static int check_admin_args(const struct opts *o, bool no_operands)
+{
+    bool view = o->report || o->patients;
+
+    if (!no_operands || o->once)
+        return usage_error("--admin takes no other operand, and not --once");
+    if (!(o->migrate || o->add_rig || view))
+        return usage_error("--admin needs --migrate, --add-rig, --patients or --report");
+    if (view && (o->migrate || o->add_rig || (o->report && o->patients)))
+        return usage_error("--report and --patients go alone");
+    if (o->add_rig && !(o->role && o->password_file))
+        return usage_error("--add-rig needs --role and --password-file");
+    if (!view && (o->json || o->out_path || o->report_fmt))
+        return usage_error("-o, --json, --pdf and --png are for --report and --patients");
+    if ((o->config || o->nsets) && !o->report)
+        return usage_error("-c and --set with --admin are for --report");
+    if (o->patients && (o->out_path || o->report_fmt))
+        return usage_error("--patients prints to standard output");
+    if (o->report_fmt && o->json)
+        return usage_error("--json, --pdf or --png: one of them");
+    if (o->report_fmt && !o->out_path)
+        return usage_error("--pdf and --png need -o FILE");
+    return 0;
 }
 
 static int parse_args(int argc, char **argv, struct opts *o)
 {
     static const struct option longs[] = {
         {"config", required_argument, NULL, 'c'}, {"set", required_argument, NULL, 's'},
-        {"once", no_argument, NULL, 'o'}, {"help", no_argument, NULL, 'h'},
+        {"once", no_argument, NULL, 'n'}, {"help", no_argument, NULL, 'h'},
         {"admin", required_argument, NULL, 'a'}, {"migrate", no_argument, NULL, 'm'},
         {"add-rig", required_argument, NULL, 'r'}, {"role", required_argument, NULL, 'R'},
         {"password-file", required_argument, NULL, 'p'},
+        {"report", required_argument, NULL, 'P'}, {"patients", no_argument, NULL, 'L'},
+        {"json", no_argument, NULL, 'j'}, {"pdf", no_argument, NULL, 'F'},
+        {"png", no_argument, NULL, 'G'},
         {"version", no_argument, NULL, 'V'}, {NULL, 0, NULL, 0},
     };
     int ch;
 
-    while ((ch = getopt_long(argc, argv, "c:hV", longs, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "c:o:hV", longs, NULL)) != -1) {
         switch (ch) {
         case 'c': o->config = optarg; break;
         case 's':
@@ -121,21 +193,32 @@ static int parse_args(int argc, char **argv, struct opts *o)
             }
             o->sets[o->nsets++] = optarg;
             break;
-        case 'o': o->once = true; break;
+        case 'n': o->once = true; break;
+        case 'o': o->out_path = optarg; break;
         case 'a': o->admin = optarg; break;
         case 'm': o->migrate = true; break;
         case 'r': o->add_rig = optarg; break;
         case 'R': o->role = optarg; break;
         case 'p': o->password_file = optarg; break;
+        case 'P': o->report = optarg; break;
+        case 'L': o->patients = true; break;
+        case 'j': o->json = true; break;
+        case 'F': case 'G':
+            if (o->report_fmt) {
+                fputs("eccsync: --pdf or --png, not both\n", stderr);
+                return 2;
+            }
+            o->report_fmt = ch == 'F' ? 1 : 2;
+            break;
         case 'h': usage(stdout); exit(0);
         case 'V': printf("eccsync %s\n", ECC_VERSION); exit(0);
         default: usage(stderr); return 2;
         }
     }
-    if (o->admin && (o->migrate || o->add_rig) && optind == argc &&
-        (!o->add_rig || (o->role && o->password_file)))
-        return 0;
-    if (!o->config || optind != argc || o->admin) {
+    if (o->admin)
+        return check_admin_args(o, optind == argc);
+    if (!o->config || optind != argc || o->report || o->patients || o->json || o->out_path ||
+        o->report_fmt) {
         usage(stderr);
         return 2;
     }
@@ -168,6 +251,8 @@ static int read_secret(const char *path, char *out, size_t len)
     return 0;
 }
 
+static int clinic_view(const struct opts *o, PGconn *pg);
+
 static int administer(const struct opts *o)
 {
     char conninfo[CONNINFO_MAX], password[512] = "", err[512] = "";
@@ -182,6 +267,11 @@ static int administer(const struct opts *o)
         log_error("cannot connect as the administrator: %s", PQerrorMessage(pg));
         PQfinish(pg);
         return 1;
+    }
+    if (o->report || o->patients) {
+        rc = clinic_view(o, pg);
+        PQfinish(pg);
+        return rc;
     }
     if (o->migrate && pgschema_migrate(pg, err, sizeof err) != 0)
         rc = 1;
@@ -207,6 +297,200 @@ static int load_config(const struct opts *o, struct ecc_config *cfg, char *err, 
         if (config_set(cfg, o->sets[i], err, errlen) != 0)
             return -1;
     return config_check(cfg, err, errlen);
+}
+
+/* ---- the clinic's view: the patients, a patient's report across the rigs --------------- */
+
+/* Into path through a temporary file beside it, renamed over it only when all of it was
+ * written: path is the whole output or untouched (eccctl's export and report do the
+ * same). 0, or -1 (said). */
+static int write_whole(const char *path, int (*write)(void *arg, FILE *f), void *arg)
+{
+    const char *slash = strrchr(path, '/');
+    size_t dirlen = slash ? (size_t)(slash - path) + 1 : 0;
+    char *tmp = malloc(strlen(path) + 16);
+    mode_t mask = umask(0);
+    FILE *f = NULL;
+    int fd, rc = -1, err = 0;
+
+    umask(mask);
+    if (!tmp)
+        return -1;
+    sprintf(tmp, "%.*s.%s.XXXXXX", (int)dirlen, path, path + dirlen);
+    if ((fd = mkstemp(tmp)) < 0) {
+        log_error("cannot write %s: %s", path, strerror(errno));
+        free(tmp);
+        return -1;
+    }
+    if (fchmod(fd, 0666 & ~mask) != 0 || !(f = fdopen(fd, "w"))) {
+        err = errno;
+        close(fd);
+    } else {
+        rc = write(arg, f);
+        errno = 0;
+        if (fflush(f) != 0 || ferror(f) || fsync(fileno(f)) != 0)
+            err = errno ? errno : EIO;
+        if (fclose(f) != 0 && !err)
+            err = errno ? errno : EIO;
+    }
+    if (rc == 0 && !err && rename(tmp, path) != 0)
+        err = errno;
+    if (err)
+        log_error("cannot write %s: %s", path, strerror(err));
+    if (rc != 0 || err) {
+        unlink(tmp);
+        rc = -1;
+    }
+    free(tmp);
+    return rc;
+}
+
+static int write_html(void *doc, FILE *f)
+{
+    char err[512];
+
+    if (progreport_html(doc, f, err, sizeof err) != 0) {
+        log_error("cannot make the report: %s", err);
+        return -1;
+    }
+    return 0;
+}
+
+/* The document as eccd's report reply carries it: compact, reals to 13 digits. */
+static int write_json(void *doc, FILE *f)
+{
+    char *text = json_dumps(doc, JSON_COMPACT | JSON_REAL_PRECISION(13));
+    int rc = text && fprintf(f, "%s\n", text) > 0 ? 0 : -1;
+
+    free(text);
+    return rc;
+}
+
+/* --pdf, --png: the HTML into a temporary file, headless chromium renders it into path. */
+static int write_rendered(json_t *doc, const char *path, int fmt)
+{
+    char tmp[] = "/tmp/eccsync-report-XXXXXX.html", err[512];
+    int fd = mkstemps(tmp, 5), rc;
+    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+
+    if (!f) {
+        log_error("cannot write a temporary file: %s", strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return -1;
+    }
+    rc = write_html(doc, f);
+    if (fclose(f) != 0)
+        rc = -1;
+    if (rc == 0 && progreport_chromium(tmp, path, fmt == 1 ? PROGREPORT_PDF : PROGREPORT_PNG,
+                                       err, sizeof err) != 0) {
+        log_error("cannot render %s: %s", path, err);
+        rc = -1;
+    }
+    unlink(tmp);
+    return rc;
+}
+
+/* The thresholds' config: -c's file (or the defaults) with the --set overrides. */
+static int report_config(const struct opts *o, struct ecc_config *cfg)
+{
+    char err[512] = "";
+    int rc;
+
+    if (o->config) {
+        rc = load_config(o, cfg, err, sizeof err);
+    } else {
+        config_defaults(cfg);
+        rc = 0;
+        for (int i = 0; rc == 0 && i < o->nsets; i++)
+            rc = config_set(cfg, o->sets[i], err, sizeof err);
+        if (rc == 0)
+            rc = config_check(cfg, err, sizeof err);
+    }
+    if (rc != 0)
+        log_error("%s", err);
+    return rc;
+}
+
+static int report(const struct opts *o, PGconn *pg)
+{
+    static struct ecc_config cfg;
+    char uuid[PGREPORT_UUID_LEN + 1], err[1024] = "";
+    struct timespec now;
+    struct tm tm;
+    time_t secs;
+    json_t *doc = NULL;
+    int rc;
+
+    if (report_config(o, &cfg) != 0)
+        return 1;
+    /* the report's local time: this machine's time zone (TZ) when it is made */
+    clock_gettime(CLOCK_REALTIME, &now);
+    secs = now.tv_sec;
+    tzset();
+    if (!localtime_r(&secs, &tm))
+        tm.tm_gmtoff = 0;
+    if (pgreport_find_patient(pg, o->report, uuid, err, sizeof err) != 0 ||
+        pgreport_build(pg, uuid, &cfg, (double)now.tv_sec + now.tv_nsec * 1e-9,
+                       (int)tm.tm_gmtoff, &doc, err, sizeof err) != 0) {
+        log_error("%s", err);
+        return 1;
+    }
+    if (o->report_fmt)
+        rc = write_rendered(doc, o->out_path, o->report_fmt);
+    else if (o->out_path)
+        rc = write_whole(o->out_path, o->json ? write_json : write_html, doc);
+    else
+        rc = o->json ? write_json(doc, stdout) : write_html(doc, stdout);
+    json_decref(doc);
+    return rc == 0 ? 0 : 1;
+}
+
+static int patients(const struct opts *o, PGconn *pg)
+{
+    char err[512] = "";
+    json_t *list = pgreport_patients(pg, err, sizeof err), *p;
+    size_t i;
+
+    if (!list) {
+        log_error("%s", err);
+        return 1;
+    }
+    if (o->json) {
+        write_json(list, stdout);
+        json_decref(list);
+        return 0;
+    }
+    printf("%-36s  %-20s  %-16s  %8s  %-16s  %s\n", "UUID", "NAME", "RIGS", "SESSIONS",
+           "LAST SESSION", "PROGRAMME");
+    json_array_foreach(list, i, p) {
+        char rigs[256] = "", last[32] = "-";
+        const json_t *r, *ls = json_object_get(p, "last_session");
+        size_t k;
+
+        json_array_foreach(json_object_get(p, "rigs"), k, r)
+            snprintf(rigs + strlen(rigs), sizeof rigs - strlen(rigs), "%s%s", k ? "," : "",
+                     json_string_value(r));
+        if (json_is_number(ls)) {
+            time_t t = (time_t)json_number_value(ls);
+            struct tm tm;
+
+            if (localtime_r(&t, &tm))
+                strftime(last, sizeof last, "%Y-%m-%d %H:%M", &tm);
+        }
+        printf("%-36s  %-20s  %-16s  %8lld  %-16s  %s\n",
+               json_string_value(json_object_get(p, "uuid")),
+               json_string_value(json_object_get(p, "name")), rigs[0] ? rigs : "-",
+               (long long)json_integer_value(json_object_get(p, "sessions")), last,
+               json_is_true(json_object_get(p, "programme")) ? "yes" : "no");
+    }
+    json_decref(list);
+    return fflush(stdout) == 0 ? 0 : 1;
+}
+
+static int clinic_view(const struct opts *o, PGconn *pg)
+{
+    return o->report ? report(o, pg) : patients(o, pg);
 }
 
 /* ---- credentials ----------------------------------------------------------------------- */

@@ -16,7 +16,8 @@
 #   daemon      eccd: main, loop, services             -> config, controller, proto, hal, sim, util
 #   client      eccctl and its renderer                -> config, proto, util
 #   web         eccweb: the patient's page             -> config, proto, client, util
-#   sync        eccsync: the history to the clinic      -> config, client, util (and libpq)
+#   sync        eccsync: the history to the clinic,    -> config, client, controller, util
+#               and the clinic's report from it           (and libpq)
 #   tests       anything
 #
 # controller/ may not call the clock, allocate, print or start threads either: those calls
@@ -36,7 +37,7 @@ allowed() {
         daemon) echo "config controller proto hal sim util" ;;
         client) echo "config proto util" ;;
         web) echo "config proto client util" ;;
-        sync) echo "config client util" ;;
+        sync) echo "config client controller util" ;;
     esac
 }
 

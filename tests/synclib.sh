@@ -31,7 +31,9 @@ command -v openssl >/dev/null 2>&1 || skip_all "no openssl (Debian package opens
 pg=$(mktemp -d /tmp/pgtmp-XXXXXX) || exit 2
 at_exit 'rm -rf "$pg"'
 sh tests/pgtmp.sh init "$pg" tls >"$tmp/init.log" 2>&1 || { fail server_init "$tmp/init.log"; lib_exit; }
-port=$(awk 'BEGIN { srand(); print 20000 + int(rand() * 20000) }')
+# a random port from /dev/urandom: awk's srand() seeds by the second, so two sync scripts
+# started in the same second (t_sync.sh beside t_sync_report.sh) drew the same port
+port=$((20000 + $(od -An -N2 -tu2 /dev/urandom | tr -d ' ') % 20000))
 start_server() {
     sh tests/pgtmp.sh run "$pg" "$port" &
     pg_pid=$!
