@@ -389,7 +389,7 @@ static const char SQL_SESSIONS[] =
 static const char SQL_SETS[] =
     "SELECT st.session_id, st.n, st.pain, st.in_band_share, st.counted, st.rejected"
     " FROM sets st JOIN sessions s ON s.id = st.session_id WHERE s.patient_id = ?1"
-    " ORDER BY st.session_id, st.n";
+    " ORDER BY s.started, s.id, st.n";     /* the sessions' order: walked side by side */
 static const char SQL_CHECKINS[] =
     "SELECT t, kind, score, instrument FROM checkins WHERE patient_id = ?1 ORDER BY t, id";
 static const char SQL_PROGRESSION[] =

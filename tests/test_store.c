@@ -16,6 +16,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "util/log.h"
 #include "tests/test.h"
 
@@ -1054,6 +1056,45 @@ TEST(recent_sessions_ends)
     tmp_clean(&t);
 }
 
+/* The report's sessions each carry their own sets, also when a later session started
+ * earlier (the rig's clock was set back between them). */
+TEST(report_pairs_sets_with_their_sessions_when_the_clock_went_back)
+{
+    struct tmp t;
+    json_t *doc, *sess, *sets, *one;
+    size_t i;
+
+    REQUIRE(tmp_make(&t));
+    struct store *s = open_db(t.db);
+    REQUIRE(s != NULL);
+    long pat = store_patient_selected(s);
+    push_session_start(s, 0, T0 + 7200);                      /* session 1, two sets */
+    push_set_start(s, 1, T0 + 7201, false, 0);
+    push_set_end(s, 1, 15, 0, 0.9, T0 + 7300);
+    push_set_start(s, 2, T0 + 7400, false, 0);
+    push_set_end(s, 2, 14, 1, 0.8, T0 + 7500);
+    push_session_end(s, T0 + 7600);
+    push_session_start(s, 0, T0);                             /* session 2: clock set back */
+    push_set_start(s, 1, T0 + 1, false, 0);
+    push_set_end(s, 1, 13, 2, 0.7, T0 + 100);
+    push_session_end(s, T0 + 200);
+    CHECK_INT(store_flush(s, WAIT_S), 0);
+    doc = store_report(s, pat, json_object(), 60, 100);
+    REQUIRE_OR_GOTO(doc, out);
+    sess = json_object_get(doc, "sessions");
+    CHECK_INT((int)json_array_size(sess), 2);
+    json_array_foreach(sess, i, one) {
+        sets = json_object_get(one, "sets");
+        CHECK_INT((int)json_array_size(sets), i == 0 ? 1 : 2);   /* by time: session 2 first */
+        CHECK_INT((int)json_integer_value(json_object_get(json_array_get(sets, 0), "counted")),
+                  i == 0 ? 13 : 15);
+    }
+    json_decref(doc);
+out:
+    store_close(s);
+    tmp_clean(&t);
+}
+
 /* A stalled writer: pushes beyond the ring's room are refused and counted at once. */
 TEST(ring_full_drops_never_blocks)
 {
@@ -1502,6 +1543,7 @@ TESTS(T(every_insert_and_update_gets_the_next_sync_seq_and_patients_a_uuid),
       T(open_session_gives_what_carrying_it_on_needs),
       T(schema_1_file_is_migrated_and_its_open_set_read), T(faults_and_resets),
       T(events_without_session), T(calibrations), T(recent_sessions_ends),
+      T(report_pairs_sets_with_their_sessions_when_the_clock_went_back),
       T(ring_full_drops_never_blocks), T(durable_sequence_and_on_durable_order),
       T(close_drains_the_queue), T(failed_commit_is_retried), T(cursors_stream_a_snapshot),
       T(crash_keeps_durable_events));
