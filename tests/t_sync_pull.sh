@@ -13,7 +13,8 @@
 #    says it came from the clinic's database; rig b, where the patient trains next, has it;
 #  - an older programme (a rig's copy before the clinic's change) does not undo it;
 #  - in the end the central database equals both rigs' files (tests/sync_check), and holds
-#    the patient's sessions from both rigs under one UUID.
+#    the patient's sessions from both rigs under one UUID; the clinic's report of the
+#    patient (eccsync --admin --report) covers both rigs and shows the clinic's change.
 set -u
 name=t_sync_pull
 . "$(dirname "$0")/lib.sh"
@@ -100,4 +101,13 @@ pass_if the_central_database_equals_both_rigs checked a="$tmp/a/h.db" b="$tmp/b/
 echo "   $(tail -1 "$tmp/check.out")"
 check one_patient_sessions_from_both_rigs "$(sql "SELECT count(DISTINCT rig_id) || ' rigs, ' ||
     count(*) || ' sessions' FROM ecc.sessions WHERE patient_uuid = '$uuid'")" "2 rigs, 10 sessions"
+
+# ---- the clinic's report of the patient covers both rigs -------------------------------------
+"$eccsync" --admin "$admin" --report "$uuid" --json -o "$tmp/report.json" >"$tmp/report.err" 2>&1
+check the_clinics_report_is_made $? 0
+"$build/rel/tests/report_same" summary "$tmp/report.json" >"$tmp/summary.txt" 2>&1
+on_fail="$tmp/summary.txt"
+check the_report_covers_both_rigs "$(sed -n 's/^rigs=//p' "$tmp/summary.txt")" "a,b"
+check the_report_has_every_session "$(sed -n 's/^sessions=//p' "$tmp/summary.txt")" 10
+contains the_report_shows_the_clinics_change "$(cat "$tmp/report.json")" "from the clinic's database"
 lib_exit
