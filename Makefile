@@ -85,6 +85,17 @@ WEB_LIBS   = $(shell $(PKG_CONFIG) --libs libmicrohttpd)
 SYNC_DEPS   = libpq:libpq-dev
 SYNC_CFLAGS = $(shell $(PKG_CONFIG) --cflags libpq)
 SYNC_LIBS   = $(shell $(PKG_CONFIG) --libs libpq)
+# A cross build for arm64 cannot have libpq-dev:arm64 (it is not multi-arch: it would
+# replace the native one): it takes libpq's headers from the native libpq-dev (the same
+# on every 64-bit Linux: pg_config_ext.h's int64 is "long int" on each) and links the
+# arm64 library itself, libpq5:arm64 (multi-arch). Other cross targets build no eccsync.
+ifneq ($(CROSS),)
+SYNC_CROSS  = $(filter arm64,$(CROSS_ARCH))
+SYNC_DEPS   = /usr/include/postgresql/libpq-fe.h:libpq-dev \
+              /usr/lib/$(CROSS)/libpq.so.5:libpq5:$(CROSS_ARCH)
+SYNC_CFLAGS = -I/usr/include/postgresql
+SYNC_LIBS   = /usr/lib/$(CROSS)/libpq.so.5
+endif
 # libgpiod's API changed at 2.0: hal/gpio_v1.c or hal/gpio_v2.c is compiled in (the other
 # is empty), from the version pkg-config finds (PKG_CONFIG_PATH can point at another one).
 GPIOD_MAJOR = $(or $(firstword $(subst ., ,$(shell $(PKG_CONFIG) --modversion libgpiod 2>/dev/null))),1)
@@ -104,8 +115,8 @@ SYNC_MAINS = sync/eccsync.c
 SYNC_SRCS = $(filter-out $(SYNC_MAINS), $(wildcard sync/*.c))
 TEST_SRCS = $(wildcard tests/test_*.c)
 BENCH_SRCS = $(wildcard tests/bench_*.c)
-# eccsync links libpq: the cross build leaves it out (docs/arm64.md).
-PROGS    = eccd eccctl eccreport eccsim eccweb $(if $(CROSS),,eccsync)
+# eccsync links libpq: a cross build has it for arm64 only (docs/arm64.md).
+PROGS    = eccd eccctl eccreport eccsim eccweb $(if $(CROSS),$(if $(SYNC_CROSS),eccsync),eccsync)
 
 # One object tree per flavour: $(BUILD)/rel (optimised) and $(BUILD)/san (sanitizers).
 define flavour
@@ -230,7 +241,7 @@ test-deps:
 	@.ci/ensure-deps $(TEST_DEPS)
 
 sync-deps:
-	@.ci/ensure-deps $(if $(CROSS),$(addsuffix :$(CROSS_ARCH),$(SYNC_DEPS)),$(SYNC_DEPS))
+	@.ci/ensure-deps $(SYNC_DEPS)
 
 demo: all
 	@sim/demo.sh $(BUILD)

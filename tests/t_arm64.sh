@@ -4,7 +4,8 @@
 #
 #  - `make CROSS=aarch64-linux-gnu BUILD=BUILD/arm64 all` builds every program (its deps
 #    step installs the :arm64 -dev packages and the cross gcc when run as root);
-#  - each of eccd, eccctl, eccsim and eccreport is a 64-bit AArch64 ELF;
+#  - each of eccd, eccctl, eccsim, eccreport, eccweb and eccsync is a 64-bit AArch64 ELF
+#    (eccsync linked against the arm64 libpq5, with the native libpq-dev's headers);
 #  - the arm64 eccsim and the arm64 eccd, both under qemu-aarch64(-static) with the arm64
 #    libraries from Debian's multiarch packages, against each other over Modbus TCP for a
 #    short set (tests/hil/tcp.ini, 4 reps): reps counted equal the athlete's valid strokes
@@ -59,7 +60,7 @@ else
 fi
 
 bad=""
-for p in eccd eccctl eccsim eccreport; do
+for p in eccd eccctl eccsim eccreport eccweb eccsync; do
     f=$abuild/rel/$p
     h=$(readelf -h "$f" 2>/dev/null)
     if printf '%s\n' "$h" | grep -q 'Class:[[:space:]]*ELF64' &&
@@ -100,7 +101,8 @@ if [ -e /lib/ld-linux-aarch64.so.1 ]; then root=/; else root=/usr/$cross; fi
 arm() { "$qemu" -L "$root" "$@"; }
 
 if v=$(arm "$abuild/rel/eccd" --version 2>&1) && arm "$abuild/rel/eccreport" --version >/dev/null 2>&1 &&
-   arm "$abuild/rel/eccctl" --version >/dev/null 2>&1 && arm "$abuild/rel/eccsim" --version >/dev/null 2>&1; then
+   arm "$abuild/rel/eccctl" --version >/dev/null 2>&1 && arm "$abuild/rel/eccsim" --version >/dev/null 2>&1 &&
+   arm "$abuild/rel/eccsync" --version >/dev/null 2>&1; then
     echo "  $(basename "$qemu") -L $root: $v"
     ok arm64_programs_run_under_qemu
 else
