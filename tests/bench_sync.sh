@@ -7,7 +7,10 @@
 #     centrally: eccd paced at 5 x real time for a set with eccsync running ([sync]
 #     interval_s 0.2 and the default 2), both counts polled every 20 ms; median and p99;
 #  3. 50 rigs x one simulated day each (both sessions) replicated into one server, the
-#     eccsyncs two at a time (this machine's cores): the wall time and the database's size.
+#     eccsyncs two at a time (this machine's cores): the wall time and the database's size;
+#  4. the clinic's change of a programme (an UPDATE in the central database) until the
+#     rig's eccd has taken it (in its SQLite file), eccsync pulling every [sync] pull_s
+#     (1 s and the default 30 s), 9 and 3 changes, polled every 20 ms: median and most.
 set -u
 build=$(cd "${1:-build}" && pwd)
 cd "$(dirname "$0")/.." || exit 2
@@ -131,3 +134,43 @@ size1=$(sql "SELECT pg_database_size('ecc')")
 awk -v a="$t0" -v b="$t1" -v r="$rows" -v s0="$size0" -v s1="$size1" 'BEGIN {
     printf "  50 rigs x one day (%d reps): %.1f s, the database grew %.1f MB to %.1f MB\n",
            r, b - a, (s1 - s0) / 1048576, s1 / 1048576 }'
+
+# ---- 4. the clinic's change to the rig -------------------------------------------------------
+pull_lag() {
+    every=$1
+    n=$2
+    id=pull$3
+    uuid=00000000-0000-4000-8000-00000000000$3
+    rig "$id"
+    sql "INSERT INTO ecc.patients(uuid, name, created) VALUES ('$uuid', 'bench $3', 1)" >/dev/null
+    sql "INSERT INTO ecc.programmes(patient_uuid, start, weeks, sessions_per_day, sets, reps,
+         band_low, band_high, step_share, floor_n, ceiling_n, locked, level, updated)
+         VALUES ('$uuid', 1767596400, 12, 2, 3, 15, 60, 100, 0.05, 50, 160, 0, 0, 1)" >/dev/null
+    "$build/rel/eccd" -c config/sim.ini --set history.path="$tmp/$id/h.db" \
+        --set server.socket="$tmp/$id/s.sock" --set sim.speed=1 --set sim.scenario=day >/dev/null 2>&1 &
+    epid=$!
+    # shellcheck disable=SC2046
+    "$build/rel/eccsync" $(sync_args "$id") --set server.socket="$tmp/$id/s.sock" \
+        --set sync.pull_s="$every" >/dev/null 2>&1 &
+    spid=$!
+    : >"$tmp/$id/lags"
+    for k in $(seq 1 "$n"); do
+        t0=$(now)
+        sql "UPDATE ecc.programmes SET level = $k WHERE patient_uuid = '$uuid'" >/dev/null
+        polls=0
+        while [ "$(sqlite3 "$tmp/$id/h.db" "SELECT level FROM programmes g JOIN patients p
+                  ON p.id = g.patient_id WHERE p.uuid = '$uuid'" 2>/dev/null)" != "$k" ] &&
+              [ "$polls" -lt 5000 ]; do
+            polls=$((polls + 1))
+            sleep 0.02
+        done
+        echo "$(now) $t0" | awk '{ printf "%.6f\n", $1 - $2 }' >>"$tmp/$id/lags"
+    done
+    kill "$spid" "$epid" 2>/dev/null
+    wait "$spid" "$epid" 2>/dev/null
+    sort -n "$tmp/$id/lags" | awk -v e="$every" '{ d[NR] = $1 } END {
+        printf "  the clinic'"'"'s change -> taken by the rig'"'"'s eccd, pull_s %s: median %.2f s, most %.2f s (%d changes)\n",
+               e, d[int((NR + 1) / 2)], d[NR], NR }'
+}
+pull_lag 1 9 1
+pull_lag 30 3 2
