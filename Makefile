@@ -207,6 +207,10 @@ $(BUILD)/$(1)/tests/sync_check: $(BUILD)/$(1)/tests/sync_check.o $(BUILD)/$(1)/l
 $(BUILD)/$(1)/tests/report_same: $(BUILD)/$(1)/tests/report_same.o
 	$$(CC) $(2) $$^ $$(ECC_LIBS) -o $$@
 
+# tcpcut: a loopback relay that cuts connections mid-traffic (t_sync_cut.sh); no libpq.
+$(BUILD)/$(1)/tests/tcpcut: $(BUILD)/$(1)/tests/tcpcut.o
+	$$(CC) $(2) $$^ -o $$@
+
 $(BUILD)/$(1)/tests/test_sync%: $(BUILD)/$(1)/tests/test_sync%.o $(BUILD)/$(1)/tests/test.o \
                       $(BUILD)/$(1)/tests/pgtmp.o $(BUILD)/$(1)/libeccsync.a $(BUILD)/$(1)/libecc.a
 	$$(CC) $(2) $$^ $$(SYNC_LIBS) $$(ECC_LIBS) -o $$@
@@ -273,7 +277,7 @@ demo-hil: all
 # bench-control's verdicts through tests/t_control.sh).
 check: all test-deps $(san_TESTS) $(rel_TESTS) $(addprefix $(BUILD)/san/,$(PROGS)) \
        $(BUILD)/rel/tests/bench_control $(BUILD)/rel/tests/sync_check \
-       $(BUILD)/rel/tests/report_same
+       $(BUILD)/rel/tests/report_same $(BUILD)/rel/tests/tcpcut
 	@tests/run.sh $(BUILD)
 
 test: check
