@@ -32,6 +32,7 @@
 
 #include "client/progreport.h"
 #include "config/config.h"
+#include "sync/pgerr.h"
 #include "sync/pgreport.h"
 #include "sync/pgschema.h"
 #include "sync/pgwrite.h"
@@ -262,7 +263,7 @@ static int administer(const struct opts *o)
     if (read_secret(o->admin, conninfo, sizeof conninfo) != 0 ||
         (o->add_rig && read_secret(o->password_file, password, sizeof password) != 0))
         return 1;
-    pg = PQconnectdb(conninfo);
+    pg = pgerr_connect(conninfo);
     if (PQstatus(pg) != CONNECTION_OK) {
         log_error("cannot connect as the administrator: %s", PQerrorMessage(pg));
         PQfinish(pg);
@@ -559,7 +560,7 @@ static int connect_server(struct syncer *y)
 {
     char err[512] = "";
 
-    y->pg = PQconnectdb(y->conninfo);
+    y->pg = pgerr_connect(y->conninfo);
     if (PQstatus(y->pg) != CONNECTION_OK) {
         log_warn("sync: cannot reach the clinic's database: %s", PQerrorMessage(y->pg));
         disconnect(y);

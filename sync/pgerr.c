@@ -120,3 +120,14 @@ int pgerr_exec(PGconn *c, const char *sql, const char *what, char *err, size_t e
     PQclear(r);
     return rc;
 }
+
+PGconn *pgerr_connect(const char *conninfo)
+{
+    /* later entries win; the conninfo, expanded in place of dbname, comes last */
+    static const char *const keys[] = {"connect_timeout", "keepalives", "keepalives_idle",
+                                       "keepalives_interval", "keepalives_count",
+                                       "tcp_user_timeout", "dbname", NULL};
+    const char *values[] = {"10", "1", "30", "10", "3", "60000", conninfo, NULL};
+
+    return PQconnectdbParams(keys, values, 1);
+}

@@ -24,6 +24,15 @@ bool pgerr_say(char *err, size_t errlen, const char *what, PGconn *c, const PGre
 /* "what: text" into err; returns false (for refusals found before the server is asked). */
 bool pgerr_plain(char *err, size_t errlen, const char *what, const char *text);
 
+/* A connection (PQconnectdbParams; the caller PQfinish'es it, whatever its status) with
+ * eccsync's defaults for a link that may die silently (a rig on Wi-Fi, a NAT that forgets
+ * it): connect_timeout 10 s, TCP keepalives after 30 s idle every 10 s, 3 unanswered
+ * probes, and tcp_user_timeout 60 s for data the peer never acknowledges. Without them a
+ * dead peer leaves eccsync waiting on a reply for as long as the kernel keeps the socket
+ * (hours). conninfo (keyword=value or a postgresql:// URI) may set any of them itself:
+ * its values win. */
+PGconn *pgerr_connect(const char *conninfo);
+
 /* Run one command without parameters and no rows wanted: 0, or with err (pgerr_say) -1
  * for a failure on the link, -2 for a refusal (the values of PGWRITE_LINK and _REFUSED). */
 int pgerr_exec(PGconn *c, const char *sql, const char *what, char *err, size_t errlen);

@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "pgtmp.h"
+#include "sync/pgerr.h"
 #include "sync/pgschema.h"
 #include "sync/pgwrite.h"
 #include "sync/syncrow.h"
@@ -751,6 +752,51 @@ out:
     PQfinish(admin);
 }
 
+/* The value of keyword kw on connection c ("" when unset). */
+static const char *conn_option(PGconn *c, const char *kw, char *out, size_t len)
+{
+    PQconninfoOption *o = PQconninfo(c);
+
+    out[0] = '\0';
+    for (PQconninfoOption *i = o; i && i->keyword; i++)
+        if (strcmp(i->keyword, kw) == 0 && i->val)
+            snprintf(out, len, "%s", i->val);
+    PQconninfoFree(o);
+    return out;
+}
+
+/* eccsync's connections notice a dead peer: keepalives and a user timeout by default,
+ * the credentials' own values where they set them (keyword=value or a URI). */
+TEST(connections_get_link_timeouts_unless_the_credentials_set_them)
+{
+    struct pgtmp *p = shared_server();
+    char ci[600], db[16], v[32];
+    PGconn *admin, *c;
+
+    REQUIRE(p);
+    REQUIRE(admin = fresh_db(p, db, sizeof db, true));
+    pgtmp_tcp_conninfo(p, "rig_a", PW_A, db, ci, sizeof ci);
+    c = pgerr_connect(ci);
+    CHECK_INT(PQstatus(c), CONNECTION_OK);
+    CHECK_STR_CONTAINS(conn_option(c, "keepalives_idle", v, sizeof v), "30");
+    CHECK_STR_CONTAINS(conn_option(c, "tcp_user_timeout", v, sizeof v), "60000");
+    CHECK_STR_CONTAINS(conn_option(c, "sslmode", v, sizeof v), "verify-full");
+    PQfinish(c);
+    strncat(ci, " keepalives_idle=5 connect_timeout=3", sizeof ci - strlen(ci) - 1);
+    c = pgerr_connect(ci);
+    CHECK_INT(PQstatus(c), CONNECTION_OK);
+    CHECK(strcmp(conn_option(c, "keepalives_idle", v, sizeof v), "5") == 0);
+    CHECK(strcmp(conn_option(c, "connect_timeout", v, sizeof v), "3") == 0);
+    CHECK(strcmp(conn_option(c, "keepalives_count", v, sizeof v), "3") == 0);
+    PQfinish(c);
+    c = pgerr_connect("postgresql:///nosuchdb?host=/nonexistent&keepalives_idle=7");
+    CHECK(strcmp(conn_option(c, "keepalives_idle", v, sizeof v), "7") == 0);
+    CHECK(strcmp(conn_option(c, "dbname", v, sizeof v), "nosuchdb") == 0);
+    CHECK(strcmp(conn_option(c, "connect_timeout", v, sizeof v), "10") == 0);
+    PQfinish(c);
+    PQfinish(admin);
+}
+
 /* A shared patient's programme: the newest change wins, whichever rig or the clinic made
  * it; the clinic's own edit is stamped with the server's time. */
 TEST(a_shared_programme_takes_the_newest_change)
@@ -1011,6 +1057,7 @@ TESTS(T(migrating_twice_changes_nothing), T(migrating_in_steps_gives_the_same_sc
       T(a_rig_reads_and_writes_only_its_own_rows),
       T(patients_are_shared_and_only_their_origin_changes_them),
       T(a_shared_programme_takes_the_newest_change),
+      T(connections_get_link_timeouts_unless_the_credentials_set_them),
       T(a_rig_pulls_the_shared_patients), T(reps_and_rejects_land_in_their_months),
       T(tls_verify_full_needs_the_ca_and_the_name),
       T(a_killed_server_is_a_link_error_and_a_restarted_one_takes_the_batch));
