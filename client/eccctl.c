@@ -30,6 +30,7 @@
 #include "client/ctlfmt.h"
 #include "client/progreport.h"
 #include "client/rowscan.h"
+#include "client/wholefile.h"
 #include "proto/request.h"
 
 #ifndef ECC_VERSION
@@ -987,10 +988,14 @@ static void on_signal_remove_partial(int sig)
 }
 
 /* Arm (path) or disarm (NULL) the removal of the temporary file on SIGINT and SIGTERM. */
-static void partial_file_guard(const char *path)
+static int partial_file_guard(const char *path)
 {
     struct sigaction sa;
 
+    if (path && strlen(path) >= sizeof partial_path) {
+        errno = ENAMETOOLONG;
+        return -1;
+    }
     memset(&sa, 0, sizeof sa);
     sigemptyset(&sa.sa_mask);
     if (path) {
@@ -1003,6 +1008,7 @@ static void partial_file_guard(const char *path)
     }
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    return 0;
 }
 
 /* export -o FILE: write (through write(arg, f)) into a temporary file beside FILE, then
@@ -1010,54 +1016,13 @@ static void partial_file_guard(const char *path)
  * is interrupted, or the export comes cut short). */
 static int emit_to_file(const char *path, int (*write)(void *arg, FILE *f), void *arg)
 {
-    const char *slash = strrchr(path, '/');
-    size_t dirlen = slash ? (size_t)(slash - path) + 1 : 0;
-    char *tmp = malloc(strlen(path) + 16);
-    mode_t mask;
-    FILE *f = NULL;
-    int fd, rc, err = 0;
+    int rc;
 
-    if (!tmp)
-        return EX_FAILED;
-    sprintf(tmp, "%.*s.%s.XXXXXX", (int)dirlen, path, path + dirlen);
-    if (strlen(tmp) >= sizeof partial_path) {
-        fprintf(stderr, "eccctl: cannot write %s: %s\n", path, strerror(ENAMETOOLONG));
-        free(tmp);
-        return EX_FAILED;
-    }
-    fd = mkstemp(tmp);
-    if (fd >= 0)
-        partial_file_guard(tmp);
-    if (fd < 0) {
+    if (wholefile_write(path, write, arg, partial_file_guard, &rc) == 0)
+        return EX_OK;
+    if (errno)
         fprintf(stderr, "eccctl: cannot write %s: %s\n", path, strerror(errno));
-        free(tmp);
-        return EX_FAILED;
-    }
-    mask = umask(0);
-    umask(mask);
-    if (fchmod(fd, 0666 & ~mask) != 0 || !(f = fdopen(fd, "w"))) {
-        err = errno;
-        close(fd);
-        rc = EX_FAILED;
-    } else {
-        rc = write(arg, f);
-        errno = 0;
-        if (fflush(f) != 0 || ferror(f) || fsync(fileno(f)) != 0)
-            err = errno ? errno : EIO;
-        if (fclose(f) != 0 && !err)
-            err = errno ? errno : EIO;
-    }
-    if (rc == EX_OK && !err && rename(tmp, path) != 0)
-        err = errno;
-    if (rc == EX_OK && err) {
-        fprintf(stderr, "eccctl: cannot write %s: %s\n", path, strerror(err));
-        rc = EX_FAILED;
-    }
-    if (rc != EX_OK || err)
-        unlink(tmp);
-    partial_file_guard(NULL);
-    free(tmp);
-    return rc;
+    return rc != EX_OK ? rc : EX_FAILED;
 }
 
 /* ---- the clinician's report ------------------------------------------------------------ */

@@ -31,6 +31,7 @@
 #include <jansson.h>
 
 #include "client/progreport.h"
+#include "client/wholefile.h"
 #include "config/config.h"
 #include "sync/pgerr.h"
 #include "sync/pgreport.h"
@@ -303,47 +304,17 @@ static int load_config(const struct opts *o, struct ecc_config *cfg, char *err, 
 /* ---- the clinic's view: the patients, a patient's report across the rigs --------------- */
 
 /* Into path through a temporary file beside it, renamed over it only when all of it was
- * written: path is the whole output or untouched (eccctl's export and report do the
- * same). 0, or -1 (said). */
+ * written: path is the whole output or untouched (client/wholefile, as eccctl's export
+ * and report). 0, or -1 (said). */
 static int write_whole(const char *path, int (*write)(void *arg, FILE *f), void *arg)
 {
-    const char *slash = strrchr(path, '/');
-    size_t dirlen = slash ? (size_t)(slash - path) + 1 : 0;
-    char *tmp = malloc(strlen(path) + 16);
-    mode_t mask = umask(0);
-    FILE *f = NULL;
-    int fd, rc = -1, err = 0;
+    int rc;
 
-    umask(mask);
-    if (!tmp)
-        return -1;
-    sprintf(tmp, "%.*s.%s.XXXXXX", (int)dirlen, path, path + dirlen);
-    if ((fd = mkstemp(tmp)) < 0) {
+    if (wholefile_write(path, write, arg, NULL, &rc) == 0)
+        return 0;
+    if (errno)
         log_error("cannot write %s: %s", path, strerror(errno));
-        free(tmp);
-        return -1;
-    }
-    if (fchmod(fd, 0666 & ~mask) != 0 || !(f = fdopen(fd, "w"))) {
-        err = errno;
-        close(fd);
-    } else {
-        rc = write(arg, f);
-        errno = 0;
-        if (fflush(f) != 0 || ferror(f) || fsync(fileno(f)) != 0)
-            err = errno ? errno : EIO;
-        if (fclose(f) != 0 && !err)
-            err = errno ? errno : EIO;
-    }
-    if (rc == 0 && !err && rename(tmp, path) != 0)
-        err = errno;
-    if (err)
-        log_error("cannot write %s: %s", path, strerror(err));
-    if (rc != 0 || err) {
-        unlink(tmp);
-        rc = -1;
-    }
-    free(tmp);
-    return rc;
+    return -1;
 }
 
 static int write_html(void *doc, FILE *f)
