@@ -103,7 +103,13 @@ wait "$web_pid" 2>/dev/null
 web_pid=
 events=$(cat "$tmp"/page*.txt | grep -c '^data: {"watch"')
 echo "  3 pages got $events live events before eccweb was stopped"
-pass_if pages_were_served [ "$events" -gt 30 ]
+# Served: each page got live events (how many depends on the machine's load, not asserted).
+every_page_got_events() {
+    for i in 1 2 3; do
+        grep -q '^data: {"watch"' "$tmp/page$i.txt" || { detail="page $i got no live event"; return 1; }
+    done
+}
+pass_if pages_were_served every_page_got_events
 
 wait "$eccd_pid"
 rc=$?
