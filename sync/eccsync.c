@@ -5,7 +5,8 @@
  * oldest first) and upserts them into the clinic's database in bounded batches, each batch
  * with the rig's progress in one transaction (sync/pgwrite.c), so a batch delivered twice
  * after any failure changes nothing. eccd never waits for it: eccd writes only its file.
- * When the server cannot be reached eccsync waits (1 s, doubling to [sync] retry_max_s)
+ * When a working connection breaks eccsync connects again at once; when the server cannot
+ * be reached it waits (1 s, doubling to [sync] retry_max_s)
  * and catches up, oldest first, when it comes back.
  *
  * With --admin it is also the clinic's tool: the schema (--migrate), the rigs' roles
@@ -85,6 +86,7 @@ struct syncer {
     double pull_since;          /* the server's time the next pull starts from */
     double next_pull;           /* CLOCK_MONOTONIC s */
     bool pull_said;             /* a pull could not finish: said once until one does */
+    bool link_lost;             /* a working connection just failed (not a failed connect) */
 };
 
 static void usage(FILE *f)
@@ -601,8 +603,10 @@ static int send_batch(struct syncer *y)
     log_warn("sync: a batch of %d rows up to change %llu %s: %s", n,
              (unsigned long long)y->rows[n - 1].seq,
              rc == -1 ? "did not reach the server" : "was refused", err);
-    if (rc == -1)
+    if (rc == -1) {
         disconnect(y);
+        y->link_lost = true;
+    }
     return rc == -1 ? -1 : -2;
 }
 
@@ -640,6 +644,7 @@ static int pull(struct syncer *y, bool once)
     y->pull_said = true;
     if (rc == SYNC_PULL_LINK) {
         disconnect(y);
+        y->link_lost = true;
         return -1;
     }
     return 0;
@@ -662,9 +667,16 @@ static int run(struct syncer *y, bool once)
         if (rc == 0 && once)
             return 0;
         if (rc < 0) {
+            /* a link that worked until now broke (a cut, a server restarted): reconnect at
+             * once, once; a failure after that waits 1 s, doubling */
+            bool at_once = rc == -1 && y->link_lost && y->retry_s <= 0.0;
+
+            y->link_lost = false;
             backoff(y);
             if (rc == -2)
                 y->retry_s = y->cfg->sync.retry_max_s;
+            if (at_once)
+                continue;
         }
         if (wait_or_stop(y, rc == 0 ? y->cfg->sync.interval_s : y->retry_s))
             return 0;
