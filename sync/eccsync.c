@@ -85,7 +85,9 @@ struct syncer {
     char socket[CFG_PATH_MAX];
     double pull_since;          /* the server's time the next pull starts from */
     double next_pull;           /* CLOCK_MONOTONIC s */
-    bool pull_said;             /* a pull could not finish: said once until one does */
+    char pull_err[512];         /* why the last pull could not finish ("": it did): said
+                                   when it changes */
+    struct sync_pull_said refused;  /* rows eccd refused for good, said once each */
     bool link_lost;             /* a working connection just failed (not a failed connect) */
 };
 
@@ -629,19 +631,20 @@ static int pull(struct syncer *y, bool once)
     if (!y->socket[0] || y->cfg->sync.pull_s <= 0.0 || (!once && mono_s() < y->next_pull))
         return 0;
     y->next_pull = mono_s() + y->cfg->sync.pull_s;
-    rc = sync_pull_run(y->pg, y->socket, PULL_REPLY_S, &y->pull_since, &st, err, sizeof err);
+    rc = sync_pull_run(y->pg, y->socket, PULL_REPLY_S, &y->pull_since, &y->refused, &st, err,
+                       sizeof err);
     if (rc == 0) {
-        if (st.added || st.renamed || st.applied || y->pull_said)
+        if (st.added || st.renamed || st.applied || y->pull_err[0])
             log_info("sync: from the clinic: %ld rows, %ld patients added, %ld renamed, %ld "
                      "programmes taken, %ld refused", st.rows, st.added, st.renamed, st.applied,
                      st.refused);
-        y->pull_said = false;
+        y->pull_err[0] = '\0';
         return 0;
     }
-    if (!y->pull_said || rc == SYNC_PULL_LINK)
+    if (strcmp(err, y->pull_err) != 0 || rc == SYNC_PULL_LINK)
         log_warn("sync: bringing back what the clinic shares: %s%s", err,
                  rc == SYNC_PULL_LATER ? " (tried again later)" : "");
-    y->pull_said = true;
+    snprintf(y->pull_err, sizeof y->pull_err, "%s", err);
     if (rc == SYNC_PULL_LINK) {
         disconnect(y);
         y->link_lost = true;

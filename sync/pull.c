@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <jansson.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,7 @@
 #define REPLY_MAX 65536        /* ctlconn reads in 64 KiB at least; a reply is far less */
 
 struct pull_ctx {
+    struct sync_pull_said *said;
     struct ctlconn c;
     struct sync_pull_stats st;
     char *err;
@@ -105,6 +107,20 @@ static void tally(struct pull_ctx *p, const char *result)
     p->st.applied += !strcmp(result, "applied");
 }
 
+/* A row refused for good comes again with every pull until it changes: said once (a
+ * bounded memory of what was said; past it, said again). */
+static void say_refused(struct sync_pull_said *said, const char *what)
+{
+    for (int i = 0; i < said->n; i++)
+        if (strcmp(said->text[i], what) == 0)
+            return;
+    log_warn("sync: %s", what);
+    snprintf(said->text[said->next], sizeof said->text[0], "%s", what);
+    said->next = (said->next + 1) % SYNC_PULL_SAID_MAX;
+    if (said->n < SYNC_PULL_SAID_MAX)
+        said->n++;
+}
+
 /* One pulled row to eccd. 0 go on; else the pull stops (p->rc says why). */
 static int hand_over(const struct sync_row *row, void *ctx)
 {
@@ -112,6 +128,7 @@ static int hand_over(const struct sync_row *row, void *ctx)
     json_t *req = row->table == ST_PATIENTS ? patient_request(row) : programme_request(row);
     json_t *reply = NULL;
     const char *error, *message;
+    bool later;
 
     if (!req || ask(p, req, &reply) != 0) {
         json_decref(req);
@@ -130,22 +147,24 @@ static int hand_over(const struct sync_row *row, void *ctx)
     error = error ? error : "?";
     snprintf(p->err, p->errlen, "eccd did not take %s %s: %s (%s)",
              sync_tables[row->table].name, row->v[0].text, message ? message : "", error);
-    json_decref(reply);
     /* the patient trains now, or eccd is busy: the same row later; else pass it over */
-    if (!strcmp(error, "refused_state") || !strcmp(error, "busy")) {
+    later = !strcmp(error, "refused_state") || !strcmp(error, "busy");
+    json_decref(reply);         /* error and message lived in it */
+    if (later) {
         p->rc = SYNC_PULL_LATER;
         return 1;
     }
-    log_warn("sync: %s", p->err);
+    say_refused(p->said, p->err);
     p->err[0] = '\0';
     p->st.refused++;
     return 0;
 }
 
 int sync_pull_run(PGconn *pg, const char *socket_path, double timeout_s, double *since,
-                  struct sync_pull_stats *st, char *err, size_t errlen)
+                  struct sync_pull_said *said, struct sync_pull_stats *st, char *err,
+                  size_t errlen)
 {
-    struct pull_ctx p = {.err = err, .errlen = errlen};
+    struct pull_ctx p = {.said = said, .err = err, .errlen = errlen};
     double next = 0.0;
     int rc;
 

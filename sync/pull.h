@@ -21,15 +21,24 @@ struct sync_pull_stats {
                                    rig's bounds): said, and passed over */
 };
 
+/* The rows refused for good that were said (a pull passes over them, and they come again
+ * with the next pulls until they change): each is said once. Zero it to begin. */
+#define SYNC_PULL_SAID_MAX 32
+struct sync_pull_said {
+    char text[SYNC_PULL_SAID_MAX][512];
+    int n, next;
+};
+
 #define SYNC_PULL_LINK (-1)     /* the server: reconnect and try again */
 #define SYNC_PULL_LATER (-2)    /* eccd away, or busy with that patient: try again later */
 #define SYNC_PULL_REFUSED (-3)  /* the server refused the pull (a bug or its rules) */
 
 /* Pull what changed after *since (server time, 0: everything) and hand it to eccd at
  * socket_path (waiting at most timeout_s for each reply). On 0 *since moves on for the
- * next pull; on an error it stays. err says what failed; warnings about single refused
- * rows are logged. st may be NULL. */
+ * next pull; on an error it stays. err says what failed; a row refused for good is logged
+ * once (said). st may be NULL. */
 int sync_pull_run(PGconn *pg, const char *socket_path, double timeout_s, double *since,
-                  struct sync_pull_stats *st, char *err, size_t errlen);
+                  struct sync_pull_said *said, struct sync_pull_stats *st, char *err,
+                  size_t errlen);
 
 #endif

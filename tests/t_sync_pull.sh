@@ -14,7 +14,10 @@
 #  - an older programme (a rig's copy before the clinic's change) does not undo it;
 #  - in the end the central database equals both rigs' files (tests/sync_check), and holds
 #    the patient's sessions from both rigs under one UUID; the clinic's report of the
-#    patient (eccsync --admin --report) covers both rigs and shows the clinic's change.
+#    patient (eccsync --admin --report) covers both rigs and shows the clinic's change;
+#  - a change the clinic makes while the patient trains on rig a is refused by eccd for the
+#    session's length (the session keeps its programme, eccsync says why once) and taken
+#    once the session is over, by the same eccd.
 set -u
 name=t_sync_pull
 . "$(dirname "$0")/lib.sh"
@@ -110,4 +113,31 @@ on_fail="$tmp/summary.txt"
 check the_report_covers_both_rigs "$(sed -n 's/^rigs=//p' "$tmp/summary.txt")" "a,b"
 check the_report_has_every_session "$(sed -n 's/^sessions=//p' "$tmp/summary.txt")" 10
 contains the_report_shows_the_clinics_change "$(cat "$tmp/report.json")" "from the clinic's database"
+# ---- while the patient trains on rig a, the clinic's change waits for the session's end ------
+refusals() { grep -c "tried again later" "$tmp/a/sync.log"; }
+before=$(refusals)
+sync_rig a bg --set server.socket="$tmp/a/s.sock" --set sync.pull_s=0.2
+"$eccd" -c config/sim.ini --set history.path="$tmp/a/h.db" --set server.socket="$tmp/a/s.sock" \
+    --set sim.speed=20 --set sim.wall_start=$((start + 10 * 86400)) \
+    --rep-log "$tmp/a/reps.jsonl" >/dev/null 2>"$tmp/a/session.err" &
+tpid=$!
+on_fail="$tmp/a/session.err"
+pass_if a_session_runs_on_rig_a wait_line "$tmp/a/reps.jsonl" '"event":"rep"' 60 "$tpid"
+sql "UPDATE ecc.programmes SET ceiling_n = 140 WHERE patient_uuid = '$uuid'" >/dev/null
+refused_again() { [ "$(refusals)" -gt "$before" ]; }
+on_fail="$tmp/a/sync.log"
+pass_if eccd_refuses_the_change_mid_session wait_for 30 refused_again
+contains the_refusal_says_why "$(grep "tried again later" "$tmp/a/sync.log" | tail -1)" \
+    "only between sessions"
+check the_session_keeps_its_programme "$(q "$tmp/a/h.db" "SELECT g.ceiling_n FROM programmes g
+    JOIN patients p ON p.id = g.patient_id WHERE p.uuid = '$uuid'")" 150.0
+three_sets() { [ "$(grep -c '"event":"set"' "$tmp/a/reps.jsonl")" -ge 3 ]; }
+on_fail="$tmp/a/session.err"
+pass_if the_session_ends wait_for 120 three_sets
+on_fail="$tmp/a/sync.log"
+pass_if the_change_is_taken_after_the_session wait_for 30 pulled a "ceiling_n = 140"
+stop "$tpid" >/dev/null
+stop "$sync_pid" >/dev/null
+sync_rig a once --set sync.pull_s=0
+
 lib_exit
